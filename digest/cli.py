@@ -1,0 +1,181 @@
+"""The ``digest`` command line: each command parses its arguments, calls one pipeline function, prints.
+
+Exit codes: 0 ok, 1 some input failed (the rest was still processed), 2 usage error.
+Errors a user can cause print one line (plus a hint) on stderr; ``--debug`` shows tracebacks.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from . import __version__
+from .errors import DigestError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# python-http-client logs the bearer key and whole request bodies at DEBUG: never let it.
+logging.getLogger("python_http_client").setLevel(logging.WARNING)
+
+
+def _fail(exc: DigestError) -> None:
+    click.echo(f"digest: error: {exc.message}", err=True)
+    if exc.hint:
+        click.echo(f"  hint: {exc.hint}", err=True)
+    sys.exit(exc.exit_code)
+
+
+def handle_errors(func: F) -> F:
+    """Turn DigestError into a one-line message and its exit code; unexpected errors too, unless --debug."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except DigestError as exc:
+            _fail(exc)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
+            raise
+        except KeyboardInterrupt:
+            click.echo("digest: interrupted", err=True)
+            sys.exit(130)
+        except Exception as exc:  # noqa: BLE001 - last line of defence: no tracebacks for users
+            if click.get_current_context().find_root().params.get("debug"):
+                raise
+            click.echo(f"digest: internal error: {type(exc).__name__}: {exc} (run with --debug for details)",
+                       err=True)
+            sys.exit(1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="digest")
+@click.option("--debug", is_flag=True, help="Show tracebacks and debug logs (secrets are never logged).")
+def cli(debug: bool) -> None:
+    """Compose a newsletter digest from articles and send it.
+
+    \b
+    Typical flow:
+      digest new issues/2026-11 --subject "This week"
+      digest add issues/2026-11 article.html https://example.com/post feed.xml --limit 3
+      digest build issues/2026-11
+      digest send issues/2026-11 --recipients subscribers.csv
+    """
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("python_http_client").setLevel(logging.WARNING)
+
+
+@cli.command()
+@click.argument("sources", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per article per line on stdout.")
+@click.option("--max-chars", type=click.IntRange(min=40), default=300, show_default=True,
+              help="Teaser budget in characters.")
+@click.option("--explain", is_flag=True, help="Show the cleaned text, removed spans and why each sentence was picked.")
+@handle_errors
+def teaser(sources: tuple[str, ...], as_json: bool, max_chars: int, explain: bool) -> None:
+    """Print the title and teaser of each SOURCE (.txt/.md/.html path, http(s) URL, feed, or - for stdin)."""
+    from .condense import explain as explain_teaser
+    from .condense import make_teaser
+    from .errors import SourceError
+    from .sources import load
+
+    failed = False
+    for source in sources:
+        try:
+            articles = load(source)
+        except SourceError as exc:
+            click.echo(f"digest: error: {exc.message}", err=True)
+            failed = True
+            continue
+        for article in articles:
+            try:
+                t = make_teaser(article, max_chars=max_chars)
+            except Exception as exc:  # noqa: BLE001 - one bad article never stops the others
+                click.echo(f"digest: error: {source}: could not condense: {exc}", err=True)
+                failed = True
+                continue
+            if as_json:
+                row = {
+                    "path": source,
+                    "title": article.title,
+                    "teaser": t.text,
+                    "url": article.url,
+                    "words": article.words,
+                    "reading_minutes": article.reading_minutes,
+                    "lang": article.lang,
+                    "shortened": t.shortened,
+                    "method": t.method,
+                }
+                click.echo(json.dumps(row, ensure_ascii=False))
+            elif explain:
+                click.echo(explain_teaser(article, max_chars=max_chars))
+            else:
+                click.echo(click.style(article.title or "(untitled)", bold=True))
+                click.echo(t.text)
+                if article.url:
+                    click.echo(article.url)
+                click.echo()
+    if failed:
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--subject", required=True, help="The email's subject line.")
+@click.option("--preheader", default="", help="The inbox preview text shown after the subject.")
+@handle_errors
+def new(directory: Path, subject: str, preheader: str) -> None:
+    """Create DIRECTORY/issue.toml for a new issue."""
+    from .compose.issue_file import new_issue
+
+    path = new_issue(directory, subject, preheader)
+    click.echo(f"created {path}")
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("sources", nargs=-1, required=True)
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Newest N entries of a feed.")
+@handle_errors
+def add(directory: Path, sources: tuple[str, ...], limit: int | None) -> None:
+    """Append articles from SOURCES to the issue in DIRECTORY."""
+    from .compose.issue_file import add_sources
+
+    result = add_sources(directory, list(sources), limit)
+    for title in result.added:
+        click.echo(f"added: {title}")
+    for err in result.errors:
+        click.echo(f"digest: error: {err.message}", err=True)
+    if result.errors:
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@handle_errors
+def build(directory: Path) -> None:
+    """Render DIRECTORY/build/: email.html (inlined), email.txt, web.html and a sample message.eml."""
+    from .compose.build import build_issue
+
+    result = build_issue(directory)
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    for path in result.paths:
+        click.echo(f"wrote {path}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="digest")
+
+
+if __name__ == "__main__":
+    main()

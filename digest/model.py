@@ -1,0 +1,90 @@
+"""The data that flows through the pipeline: small dataclasses, no I/O."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+WORDS_PER_MINUTE = 230
+_WORD = re.compile(r"\w+(?:[-'’]\w+)*")
+
+
+def count_words(text: str) -> int:
+    return len(_WORD.findall(text))
+
+
+@dataclass
+class Article:
+    """One article as read from its source (sources.load) and before condensing.
+
+    ``text`` is the article body only, paragraphs separated by a blank line; ``source`` is the
+    SOURCE exactly as the user gave it (path, URL, or ``-``).
+    """
+
+    source: str
+    title: str
+    text: str
+    kind: str  # "text" | "html" | "markdown" | "feed"
+    url: str | None = None
+    image: str | None = None
+    image_alt: str | None = None
+    description: str | None = None  # publisher's excerpt (meta/og description, feed summary)
+    author: str | None = None
+    published: str | None = None  # ISO 8601 when known
+    lang: str | None = None
+    site_name: str | None = None
+    teaser_override: str | None = None  # Markdown front matter `teaser:`; always wins
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def words(self) -> int:
+        return count_words(self.text)
+
+    @property
+    def reading_minutes(self) -> int:
+        return max(1, math.ceil(self.words / WORDS_PER_MINUTE)) if self.text.strip() else 0
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["words"] = self.words
+        d["reading_minutes"] = self.reading_minutes
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Article:
+        names = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+@dataclass
+class Removed:
+    """A span the cleaner dropped: where, what, and the rule that fired (for ``--explain``)."""
+
+    start: int
+    end: int
+    text: str
+    rule: str
+
+
+@dataclass
+class Teaser:
+    """The blurb for one article. ``shortened`` is True when a sentence was cut at a clause with an ellipsis."""
+
+    text: str
+    sentences: list[str] = field(default_factory=list)
+    shortened: bool = False
+    method: str = "lead"  # lead | description | centrality | override | ...
+    reasons: list[str] = field(default_factory=list)  # why each sentence was picked (for --explain)
+    removed: list[Removed] = field(default_factory=list)
+    cleaned_text: str = ""
+
+
+@dataclass
+class Recipient:
+    """One subscriber from the recipients CSV: ``fields`` are the other columns (merge fields)."""
+
+    email: str
+    fields: dict[str, str] = field(default_factory=dict)
+    line: int = 0  # line number in the CSV (1 = header)
