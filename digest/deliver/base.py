@@ -1,0 +1,54 @@
+"""The one small interface every backend implements, and the data it is handed.
+
+The send loop (``send.py``) reads recipients, consults the journal and suppressions, groups recipients into
+batches of ``backend.max_batch``, commits the batch ``inflight`` in the journal, calls ``send_batch`` and
+records each ``Outcome``. Backends do no journal work and no rendering: the issue was rendered and inlined
+once (``Draft``); per recipient they get a ``Personal`` with the merge values already computed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from ..compose.message import Draft
+
+
+@dataclass
+class Personal:
+    """One recipient's per-message data: token → value (``digest.merge.values``) and own header values."""
+
+    email: str
+    values: dict[str, str] = field(default_factory=dict)
+    unsubscribe_url: str | None = None  # https one-click URL with the recipient's signed token
+    unsubscribe_mailto: str | None = None
+
+
+@dataclass
+class Outcome:
+    """What happened to one recipient in a batch. ``permanent`` failures are not retried."""
+
+    email: str
+    ok: bool
+    message_id: str | None = None
+    error: str | None = None
+    permanent: bool = False
+
+
+class Backend(Protocol):
+    """A way to deliver: outbox, smtp, sendgrid."""
+
+    name: str
+    max_batch: int
+
+    def open(self, draft: Draft) -> None:
+        """Prepare for sending ``draft`` (connect, check credentials). Raise DigestError when it cannot."""
+
+    def send_batch(self, draft: Draft, batch: Sequence[Personal]) -> list[Outcome]:
+        """Deliver one batch; return one Outcome per recipient. Transient trouble is retried inside."""
+        ...
+
+    def close(self) -> None:
+        """Release connections."""
