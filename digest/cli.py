@@ -172,6 +172,21 @@ def build(directory: Path) -> None:
         click.echo(f"wrote {path}")
 
 
+@cli.command()
+@click.argument("root", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where to write the site (default: 'site' beside ROOT; never inside ROOT).")
+@handle_errors
+def archive(root: Path, out: Path | None) -> None:
+    """Write a static web archive of the published issues below ROOT."""
+    from .archive import build_archive
+
+    result = build_archive(root, out)
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(f"archived {len(result.issues)} issue(s), left {len(result.drafts)} draft(s) out: {result.out}")
+
+
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="digest")
