@@ -1,0 +1,265 @@
+"""Cleaning rules for article text: each rule has a name, so ``--explain`` can say which one fired.
+
+Three kinds of rule:
+- ``INLINE_RULES`` remove a span inside a paragraph (datelines, bureau prefixes, share widgets, credits);
+- ``LINE_RULES`` drop a whole paragraph (advertisement markers, "Read more" links, pleas, captions, bylines);
+- ``TAIL_RULES`` drop a paragraph and everything after it (comment widgets, related-headline blocks).
+Then ``caption_runin`` removes a photo caption that runs into the next sentence without a full stop
+("… a colleague The cost of divorce …"), a common artefact of text scraped from tabloid pages.
+
+All patterns are written for linear-time matching (bounded repeats, no nested quantifiers).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ..model import Removed
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    pattern: re.Pattern[str]
+    why: str
+
+
+def _r(p: str, flags: int = 0) -> re.Pattern[str]:
+    return re.compile(p, flags)
+
+
+_MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?"
+_TIME = r"\d{1,2}[:.]\d{2}\s*(?:[AaPp]\.?[Mm]\.?)?\s*(?:GMT|BST|UTC|CET|CEST|EST|EDT|CST|CDT|PST|PDT|ET|PT)?"
+_DATE = rf"(?:\d{{1,2}}\s+{_MONTH},?\s+\d{{4}}|{_MONTH}\s+\d{{1,2}},?\s+\d{{4}}|\d{{1,2}}[./-]\d{{1,2}}[./-]\d{{2,4}})"
+_AGENCY = r"(?:CNN|Reuters|AP|AFP|UPI|PA|EFE|dpa|ANSA|Xinhua|Bloomberg|CNN Money|The Hollywood Reporter|[A-Z][\w&.'’ -]{1,30})"
+
+INLINE_RULES: tuple[Rule, ...] = (
+    Rule("share_widget",
+         _r(r"Share this with(?:\s{0,3}(?:Email|Facebook|Messenger|Twitter|Pinterest|WhatsApp|Linked[Ii]n|Copy))+"
+            r"(?:\s{0,3}this link)?"),
+         "social share buttons run into the text"),
+    Rule("dm_byline", _r(r"^By\s{1,3}\.\s{1,3}[^.\n]{1,80}?\s{1,3}\.\s{1,3}"), "tabloid byline ('By . Name . ')"),
+    Rule("published_updated",
+         _r(rf"(?:\|\s{{0,3}}\.?\s{{0,3}})?(?:PUBLISHED|UPDATED|Published|Updated|Last updated)\s{{0,3}}(?:at\s)?:?\s{{0,3}}"
+            rf"\.?\s{{0,3}}(?:{_TIME},?\s{{0,3}}(?:{_DATE})?|{_DATE})\s{{0,3}}\.?\s{{0,3}}(?:\|\s{{0,3}}\.?\s{{0,3}})?"),
+         "publication/update timestamp"),
+    Rule("bureau_prefix",
+         _r(rf"^(?:[A-Z][\w.'’-]{{1,30}}(?:[ ,]{{1,2}}[A-Z][\w.'’-]{{1,30}}){{0,4}}\s{{0,2}})?\({_AGENCY}\)\s{{0,2}}"
+            r"(?:[-—–]{1,2}\s{0,2}|:\s{0,2})?(?=[\"“‘'A-Z0-9])"),
+         "agency/bureau prefix such as '(CNN)' or 'LONDON (Reuters) -'"),
+    Rule("dateline",
+         _r(r"^[A-Z][A-Z.'’ -]{2,40}(?:,\s{0,2}[A-Z][A-Za-z.'’ -]{1,30})?\s{0,2}[-—–]{1,2}\s{1,3}(?=[\"“‘A-Z0-9])"),
+         "dateline such as 'WASHINGTON — '"),
+    Rule("scroll_down", _r(r"\b(?:Scroll|Click) down (?:for|to see) (?:the |more )?(?:videos?|more|pictures?)\b\s{0,3}",
+                           re.I),
+         "'Scroll down for video' prompt"),
+    Rule("photo_credit",
+         _r(r"\s{0,2}\((?:Photo|Image|Picture|Pic|Credit|Photograph)s?(?: credit)?\s{0,2}:[^()\n]{1,80}\)|"
+            r"\s{0,2}(?:Photograph|Photo|Picture|Image|Credit)s?(?: credit)?\s{0,2}:\s{0,2}[^.!?\n]{1,80}$"),
+         "photo credit"),
+    Rule("read_more_tail", _r(r"\s{0,3}\b(?:Read more|READ MORE|Continue reading)\s{0,2}(?:[:.»›>…]{1,3}|$)\s{0,2}[^.!?\n]{0,120}$"),
+         "'Read more' link at the end of a paragraph"),
+)
+
+LINE_RULES: tuple[Rule, ...] = (
+    Rule("advertisement",
+         _r(r"^(?:advertisement|advertising|sponsored(?: content)?|paid (?:content|partner)|supported by|"
+            r"story continues below(?: advertisement)?|continue reading(?: the main story)?|ad|promoted)\s{0,3}[.:]?$",
+            re.I),
+         "advertisement marker"),
+    Rule("read_more",
+         _r(r"^(?:read more|read next|related|see also|more from|more on this|lire aussi|lire|voir aussi|"
+            r"read the full|watch|video|listen|click here|recommended|explore more)\b\s{0,2}[:»›>-]", re.I),
+         "'Read more'/'Related' link"),
+    Rule("share",
+         _r(r"^(?:share(?: this| this article| on \w+| via \w+| story)?|tweet|e-?mail|print|save|copy link|"
+            r"pin|whatsapp|facebook|twitter|linkedin|reddit|comments?|\d+ comments?|shares?|\d+ shares?)$", re.I),
+         "share/comment button"),
+    Rule("subscribe_plea",
+         _r(r"(?:subscribe|sign up|newsletter|support (?:us|our|the|\w+ on patreon)|patreon|donate|help us grow|"
+            r"become a (?:member|patron|subscriber)|make a contribution|get (?:the|our) (?:app|newsletter)|"
+            r"follow us on|like us on|abonnez|s'abonner)", re.I),
+         "support/subscribe plea"),
+    Rule("disclaimer",
+         _r(r"(?:views(?:,| and) opinions expressed|do not necessarily (?:represent|reflect)|solely those of the author)",
+            re.I),
+         "publisher disclaimer"),
+    Rule("copyright", _r(r"(?:^(?:©|copyright\b|\(c\)\s{0,2}\d{4})|all rights reserved)", re.I),
+         "copyright notice"),
+    Rule("cookie_notice", _r(r"\bcookies?\b.{0,120}\b(?:use|policy|consent|accept|settings|browsing)\b|"
+                             r"\b(?:we|this (?:site|website)) uses? cookies", re.I),
+         "cookie notice"),
+    Rule("caption",
+         _r(r"^(?:image|media|photo|video)\s{0,2}(?:caption|copyright)\b|(?:Photograph|Photo|Picture|Image)\s{0,2}:"
+            r"|\b(?:Getty Images|AFP/Getty|Shutterstock|Reuters/|AP Photo)\b", re.I),
+         "photo caption or credit"),
+    Rule("byline", _r(r"^(?:by|par|written by|words by)\s{1,3}[A-Z][\w.'’-]{0,30}(?:[ ,]{1,2}[\w.'’@-]{1,30}){0,8}$"),
+         "byline"),
+    Rule("timestamp",
+         _r(rf"^(?:(?:published|updated|last updated|last modified|posted|first published)\s{{0,3}}(?:on|at)?\s{{0,3}}:?\s{{0,3}}"
+            rf"(?:{_DATE}|{_TIME}).{{0,60}}|{_DATE}(?:\s{{0,3}}(?:at\s)?{_TIME})?"
+            rf"|{_TIME}(?:\s{{0,3}}{_DATE})?)\s{{0,3}}[|.]?$", re.I),
+         "date/time line"),
+)
+
+TAIL_RULES: tuple[Rule, ...] = (
+    Rule("comment_widget",
+         _r(r"^(?:notify of|view all comments|leave a (?:comment|reply)|post a comment|add a comment|"
+            r"join the (?:conversation|discussion)|comments? \(\d+\)|\d+ comments?|show comments|"
+            r"comments are closed|inline feedbacks|you must be logged in to post a comment|commentaires?)\b", re.I),
+         "comment widget (dropped with everything after it)"),
+    Rule("related_block",
+         _r(r"^(?:related (?:articles|stories|posts|coverage|content|news|links)|you (?:may|might) (?:also )?like|"
+            r"more (?:stories|from|news|top stories)\b|most (?:read|popular|viewed|shared)|trending(?: now)?|"
+            r"recommended(?: for you| stories)?|around the web|what's trending|read next|up next|"
+            r"sur le même sujet|les plus lus)\s{0,2}[:.]?$", re.I),
+         "related-headlines block (dropped with everything after it)"),
+)
+_WIDGET_LEAD = _r(r"^(?:what do you think\??|have your say|tell us what you think|what are your thoughts\??|"
+                  r"share your thoughts|leave a comment)\s{0,2}[.!?:]?$", re.I)
+
+# A photo caption run into the next sentence: lower-case word or number, then a determiner/pronoun that
+# starts a sentence followed by a lower-case word: "… than a colleague The cost of …".
+_RUNIN = _r(r"(?<=[a-z0-9%)])\s(?=(?:The|A|An|This|These|Those|His|Her|Their|Its|He|She|They|It|Police|Officials)"
+            r"\s[a-z])")
+_TERMINAL = _r(r"[.!?…][\"'”’»)\]]*$")
+
+MAX_LINE_RULE_CHARS = 300  # line rules only fire on short paragraphs: a long one is prose
+
+
+@dataclass
+class Cleaned:
+    text: str  # paragraphs joined by a blank line
+    removed: list[Removed]
+
+
+def clean_text(text: str) -> Cleaned:
+    """Apply every rule to ``text``; return the cleaned text and the removed spans (offsets into ``text``)."""
+    removed: list[Removed] = []
+    kept: list[str] = []
+    lines: list[tuple[int, str]] = []
+    pos = 0
+    for raw in text.split("\n"):
+        lines.append((pos, raw))
+        pos += len(raw) + 1
+    n_prose = 0
+    i = 0
+    while i < len(lines):
+        start, raw = lines[i]
+        line = raw.strip()
+        off = start + (len(raw) - len(raw.lstrip()))
+        if not line:
+            i += 1
+            continue
+        tail = _match_tail(line) if n_prose else None
+        if tail is not None:
+            # also drop a widget lead-in just before ("What do you think?")
+            while kept and _WIDGET_LEAD.match(kept[-1]):
+                kept.pop()
+                prev_start = _find_prev(lines, i)
+                if prev_start is not None:
+                    removed.append(Removed(prev_start[0], prev_start[0] + len(prev_start[1]), prev_start[1],
+                                           "comment_widget"))
+            end = len(text)
+            removed.append(Removed(off, end, text[off:end], tail.name))
+            break
+        rule = _match_line(line)
+        if rule is not None:
+            removed.append(Removed(off, off + len(line), line, rule.name))
+            i += 1
+            continue
+        line, spans = _apply_inline(line, off)
+        removed.extend(spans)
+        line, spans = _remove_runin_captions(line, off, raw.strip())
+        removed.extend(spans)
+        if line:
+            kept.append(line)
+            if len(line) > 80 and _TERMINAL.search(line):
+                n_prose += 1
+        i += 1
+    return Cleaned("\n\n".join(kept), removed)
+
+
+def _find_prev(lines: list[tuple[int, str]], i: int) -> tuple[int, str] | None:
+    for j in range(i - 1, -1, -1):
+        if lines[j][1].strip():
+            raw = lines[j][1]
+            return lines[j][0] + len(raw) - len(raw.lstrip()), raw.strip()
+    return None
+
+
+def _match_tail(line: str) -> Rule | None:
+    if len(line) > 80:
+        return None
+    for rule in TAIL_RULES:
+        if rule.pattern.search(line):
+            return rule
+    return None
+
+
+def _match_line(line: str) -> Rule | None:
+    if len(line) > MAX_LINE_RULE_CHARS:
+        return None
+    for rule in LINE_RULES:
+        if rule.pattern.search(line):
+            # a long sentence that merely mentions a keyword ("… the newsletter said.") is prose, keep it
+            if rule.name in {"subscribe_plea", "cookie_notice", "caption"} and _looks_like_prose(line) \
+                    and not _plea_like(line, rule.name):
+                continue
+            return rule
+    return None
+
+
+def _looks_like_prose(line: str) -> bool:
+    return len(line.split()) >= 12 and bool(_TERMINAL.search(line))
+
+
+def _plea_like(line: str, rule: str) -> bool:
+    """A long line that still reads as a plea/notice: imperative or second person."""
+    if rule == "caption":
+        return bool(re.search(r"(?:Photograph|Photo|Picture|Image)\s{0,2}:\s{0,2}[^.]{1,80}$", line))
+    return bool(re.search(r"\b(?:you|your|us|our)\b", line, re.I)) and bool(
+        re.match(r"(?:please|help|support|subscribe|sign|join|get|become|follow|like|we use|this (?:site|website))",
+                 line, re.I))
+
+
+def _apply_inline(line: str, off: int) -> tuple[str, list[Removed]]:
+    """Remove inline spans; offsets are mapped back to the original line as long as removals don't overlap."""
+    spans: list[Removed] = []
+    orig = line
+    for rule in INLINE_RULES:
+        for _ in range(3):  # a rule may fire a few times (repeated timestamps)
+            m = rule.pattern.search(line)
+            if not m or m.end() == m.start():
+                break
+            idx = orig.find(m.group(0))
+            spans.append(Removed(off + max(idx, 0), off + max(idx, 0) + len(m.group(0)), m.group(0), rule.name))
+            line = (line[:m.start()] + " " + line[m.end():]).strip() if m.start() else line[m.end():].lstrip()
+            line = re.sub(r"\s{2,}", " ", line)
+    return line.strip(), spans
+
+
+def _remove_runin_captions(line: str, off: int, orig: str) -> tuple[str, list[Removed]]:
+    """Drop a caption that runs into the next sentence at the start of a sentence of this paragraph."""
+    from .sentences import sentence_spans
+
+    if len(line) < 60:
+        return line, []
+    out: list[str] = []
+    spans: list[Removed] = []
+    for s, e in sentence_spans(line):
+        sent = line[s:e]
+        m = _RUNIN.search(sent)
+        if m and m.start() >= 25 and len(sent[:m.start()].split()) >= 5 and _TERMINAL.search(sent[m.end():]) \
+                and not re.search(r"[,;:\"“‘]\s*$", sent[:m.start()]) and not _open_quote(sent[:m.start()]):
+            cap = sent[:m.start()]
+            idx = orig.find(cap)
+            spans.append(Removed(off + max(idx, 0), off + max(idx, 0) + len(cap), cap, "caption_runin"))
+            sent = sent[m.end():]
+        out.append(sent.strip())
+    return " ".join(x for x in out if x), spans
+
+
+def _open_quote(s: str) -> bool:
+    return s.count("“") > s.count("”") or s.count('"') % 2 == 1

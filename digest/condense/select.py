@@ -1,0 +1,239 @@
+"""Choose the teaser sentences: score cleaned sentences, pack the budget, never cut mid-sentence.
+
+Each sentence of the cleaned body becomes a ``Candidate``. Hard filters (with the reason kept for
+``--explain``): fragments without a sentence end (captions, subheads), too short, questions, meta openers
+("Recently I wrote …"), unbalanced quotes or brackets, sentences that repeat the headline, lower-case or
+punctuation starts. A leading connective ("But", "However,") is stripped; a sentence that opens with an
+unresolved pronoun ("He", "They", "This is") may only follow its own predecessor.
+
+Score = position prior + centrality (TF-IDF cosine to the whole text) + title overlap + shared entities
+and numbers. The best usable sentence opens the teaser; more sentences are added by score while they fit
+and score at least ``min_ratio`` of the best; the result is printed in document order.
+If no usable sentence fits, the best one is shortened at a clause boundary and ends with "…".
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from .sentences import split_sentences
+
+
+@dataclass
+class Params:
+    """Selection settings (chosen by two-fold tuning on the dev set; see docs/teasers.md)."""
+
+    w_pos: float = 1.0
+    pos_decay: float = 0.5  # position prior = 1 / (1 + i) ** pos_decay
+    w_cent: float = 1.0
+    w_title: float = 0.5
+    w_ent: float = 0.5
+    min_ratio: float = 0.0  # add a further sentence only when its score >= min_ratio * best score
+    max_candidates: int = 40
+    min_words: int = 6
+    long_words: int = 60  # penalise run-on "sentences" (merged captions, lists) beyond this many words
+
+
+DEFAULT = Params()
+
+_STOP = frozenset(
+    ["a", "an", "the", "and", "or", "but", "if", "of", "to", "in", "on", "at", "for", "with", "by", "from", "as", "is", "was", "are", "were", "be", "been", "being", "has", "have", "had", "do", "does", "did", "not", "no", "so", "that", "this", "these", "those", "it", "its", "it's", "he", "she", "they", "them", "his", "her", "their", "we", "our", "you", "your", "i", "me", "my", "who", "whom", "which", "what", "when", "where", "why", "how", "than", "then", "there", "here", "also", "just", "more", "most", "very", "can", "could", "would", "should", "will", "may", "might", "must", "said", "says", "say", "about", "after", "before", "over", "into", "out", "up", "down", "off", "again", "new", "one", "two", "all", "any", "some", "such", "only", "own", "same", "other", "le", "la", "les", "de", "des", "du", "et", "un", "une", "en", "est", "pour", "que", "qui", "dans", "par", "sur", "au", "aux"])
+_TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)?")
+_ENTITY = re.compile(r"(?<![.!?]\s)(?<!^)\b(?:[A-Z][a-zA-Z'’-]{1,}|\d[\d,.]*%?)")
+_TERMINAL = re.compile(r"[.!?…。！？][\"'”’»)\]]*$")
+_META = re.compile(
+    r"^(?:(?:recently|yesterday|earlier|last week|a while ago),?\s+)?(?:I|we)\s+(?:have\s+)?(?:wrote|written|reported|"
+    r"mentioned|noted|argued|said|explained|covered|discussed|asked|promised|told you)\b|"
+    r"^(?:in|as)\s+(?:my|our|a)\s+(?:previous|earlier|last)\s+(?:post|article|column|piece|story)|"
+    r"^(?:in )?this (?:article|post|piece|column|story|review|guide)\b|^(?:as|like)\s+(?:I|we)\s+(?:said|wrote|mentioned)|"
+    r"^(?:editor'?s note|update|note|disclosure|correction)\s*:|^(?:welcome to|click|tap|watch|listen|subscribe|"
+    r"sign up|follow|scroll|here'?s|here is|here are)\b", re.I)
+_CONNECTIVE = re.compile(
+    r"^(?:but|however|and|or|so|also|yet|still|meanwhile|instead|moreover|furthermore|nevertheless|nonetheless|"
+    r"therefore|thus|besides|likewise|similarly|additionally|otherwise|then|now|indeed|in addition|as a result|"
+    r"by contrast|in contrast|on the other hand|even so|after all|mais|cependant|pourtant|toutefois|or|donc|"
+    r"en outre|par ailleurs)\b,?\s+", re.I)
+_PRONOUN = re.compile(
+    r"^(?:he|she|they|them|his|her|hers|their|theirs|its|it|him|we|these|those|such|"
+    r"this (?:is|was|has|had|comes|came|means|meant|will|would|could)|that (?:is|was|has|had|means)|"
+    r"the (?:former|latter|pair|duo|couple|two|three|man|woman|boy|girl|player|star|club|company|firm|"
+    r"group|team|move|decision|incident|comments?|statement|report)\b(?! of)|"
+    r"il|elle|ils|elles|ce|cette|ces|celui|celle)\b", re.I)
+_LEAD_JUNK = re.compile(r"^[\s\-–—•·*▪►»>|:;,.]+")
+_CLAUSE = re.compile(r"(?:,|;|:| –| —| -)\s")
+
+
+@dataclass
+class Candidate:
+    index: int
+    text: str
+    original: str
+    score: float = 0.0
+    usable: bool = True
+    why_not: str = ""
+    needs_previous: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+def balanced(s: str) -> bool:
+    """Quotes and brackets balanced, as a style check counts them."""
+    pairs = (("(", ")"), ("[", "]"), ("“", "”"))
+    return all(s.count(a) == s.count(b) for a, b in pairs) and s.count('"') % 2 == 0
+
+
+def tokens(s: str) -> list[str]:
+    return [t for t in (w.lower() for w in _TOKEN.findall(s)) if t not in _STOP and len(t) > 1]
+
+
+def _stem(t: str) -> str:
+    if len(t) > 4 and t.endswith("ies"):
+        return t[:-3] + "y"
+    if len(t) > 3 and t.endswith("s") and not t.endswith("ss"):
+        return t[:-1]
+    return t
+
+
+def build_candidates(text: str, title: str, params: Params = DEFAULT) -> list[Candidate]:
+    """Split ``text`` into sentences and score them."""
+    sents = split_sentences(text)
+    cands: list[Candidate] = []
+    title_toks = {_stem(t) for t in tokens(title)}
+    for i, s in enumerate(sents):
+        c = Candidate(i, s, s)
+        t = _LEAD_JUNK.sub("", s).strip()
+        if t != s:
+            c.notes.append("stray leading punctuation removed")
+        m = _CONNECTIVE.match(t)
+        if m and len(t) > m.end() + 10:
+            rest = t[m.end():]
+            t = rest[0].upper() + rest[1:]
+            c.notes.append(f"leading connective '{m.group(0).strip()}' removed")
+        c.text = t
+        words = t.split()
+        if not t:
+            c.usable, c.why_not = False, "empty"
+        elif not _TERMINAL.search(t):
+            c.usable, c.why_not = False, "no sentence end (caption, subhead or fragment)"
+        elif len(words) < params.min_words:
+            c.usable, c.why_not = False, "too short"
+        elif re.search(r"\?[\"'”’»)\]]*$", t):
+            c.usable, c.why_not = False, "question"
+        elif _META.match(t):
+            c.usable, c.why_not = False, "meta opener"
+        elif not balanced(t):
+            c.usable, c.why_not = False, "unbalanced quotes or brackets"
+        elif t[0].islower() or not (t[0].isalnum() or t[0] in "\"“‘'(«¿¡"):
+            c.usable, c.why_not = False, "starts in lower case or with punctuation"
+        elif title_toks and _repeats_title(t, title_toks):
+            c.usable, c.why_not = False, "repeats the headline"
+        elif re.search(r"https?://|www\.|@\w{2,}|#\w{2,}", t):
+            c.usable, c.why_not = False, "link or handle"
+        if _PRONOUN.match(t):
+            c.needs_previous = True
+        cands.append(c)
+    _score(cands, title_toks, params)
+    return cands
+
+
+def _repeats_title(t: str, title_toks: set[str]) -> bool:
+    toks = {_stem(x) for x in tokens(t)}
+    return bool(toks) and len(toks & title_toks) / len(toks) >= 0.8 and len(toks) <= len(title_toks) + 2
+
+
+def _score(cands: list[Candidate], title_toks: set[str], p: Params) -> None:
+    toks = [[_stem(t) for t in tokens(c.text)] for c in cands]
+    n = len(cands)
+    if not n:
+        return
+    df: Counter[str] = Counter()
+    for ts in toks:
+        df.update(set(ts))
+    idf = {t: math.log((n + 1) / (d + 0.5)) for t, d in df.items()}
+    doc: Counter[str] = Counter()
+    for ts in toks:
+        doc.update(ts)
+    doc_vec = {t: c * idf[t] for t, c in doc.items()}
+    doc_norm = math.sqrt(sum(v * v for v in doc_vec.values())) or 1.0
+    ents = [set(_ENTITY.findall(c.text)) for c in cands]
+    ent_df: Counter[str] = Counter()
+    for e in ents:
+        ent_df.update(e)
+    for i, c in enumerate(cands):
+        tf = Counter(toks[i])
+        vec = {t: k * idf[t] for t, k in tf.items()}
+        norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
+        cent = sum(v * doc_vec[t] for t, v in vec.items()) / (norm * doc_norm)
+        title = len(set(toks[i]) & title_toks) / (len(title_toks) or 1)
+        shared = sum(1 for e in ents[i] if ent_df[e] > 1)
+        ent = min(1.0, shared / 4)
+        pos = 1.0 / (1 + i) ** p.pos_decay
+        words = len(c.text.split())
+        long_pen = max(0.0, (words - p.long_words) / p.long_words)
+        c.score = p.w_pos * pos + p.w_cent * cent + p.w_title * title + p.w_ent * ent - long_pen
+
+
+def pack(cands: Sequence[Candidate], budget: int, p: Params = DEFAULT) -> list[Candidate]:
+    """The chosen sentences in document order, total length (joined by spaces) within ``budget``."""
+    pool = [c for c in cands[: p.max_candidates * 3] if c.usable][: p.max_candidates]
+    if not pool:
+        return []
+    by_index = {c.index: c for c in cands}
+    openers = [c for c in pool if not c.needs_previous and len(c.text) <= budget]
+    if not openers:
+        return []
+    first = max(openers, key=lambda c: c.score)
+    chosen = {first.index: first}
+    best = first.score
+    for c in sorted(pool, key=lambda c: -c.score):
+        if c.index in chosen:
+            continue
+        if c.score < p.min_ratio * best:
+            break
+        trial = sorted([*chosen.values(), c], key=lambda x: x.index)
+        if _length(trial) > budget or not _resolved(trial, by_index):
+            continue
+        chosen[c.index] = c
+    return sorted(chosen.values(), key=lambda x: x.index)
+
+
+def _resolved(seq: list[Candidate], by_index: dict[int, Candidate]) -> bool:
+    """Every pronoun-led sentence directly follows its predecessor; the first one is not pronoun-led."""
+    for k, c in enumerate(seq):
+        if c.needs_previous and (k == 0 or seq[k - 1].index != c.index - 1):
+            return False
+    return not seq[0].needs_previous
+
+
+def _length(seq: Sequence[Candidate]) -> int:
+    return sum(len(c.text) for c in seq) + max(0, len(seq) - 1)
+
+
+def shorten(sentence: str, budget: int) -> str:
+    """Cut ``sentence`` at the last clause boundary that fits ``budget`` (with "…"), keeping brackets balanced."""
+    room = budget - 1
+    best = -1
+    for m in _CLAUSE.finditer(sentence):
+        cut = m.start()
+        if cut > room:
+            break
+        head = sentence[:cut].rstrip()
+        if len(head.split()) >= 4 and balanced(head):
+            best = cut
+    if best < 0:  # no clause boundary: last word boundary that keeps the balance
+        cut = sentence.rfind(" ", 0, room)
+        while cut > 0 and not balanced(sentence[:cut]):
+            cut = sentence.rfind(" ", 0, cut)
+        best = cut if cut > 0 else room
+    head = sentence[:best].rstrip(" ,;:–—-")
+    words = head.split()
+    while len(words) > 3 and re.fullmatch(r"(?i)a|an|the|of|to|in|on|at|for|and|or|but|with|by|from|as|that|"
+                                          r"which|who|le|la|les|de|des|du|et|un|une", words[-1]):
+        words.pop()
+    head = " ".join(words).rstrip(" ,;:–—-")
+    if not balanced(head):
+        head = re.sub(r"[\"“”()\[\]]", "", head)
+    return head + "…"

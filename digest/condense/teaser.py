@@ -1,0 +1,130 @@
+"""make_teaser and explain: the pipeline clean → split → score → pack (→ shorten)."""
+
+from __future__ import annotations
+
+import re
+
+from ..model import Article, Removed, Teaser
+from .clean import clean_text
+from .select import DEFAULT, Candidate, Params, balanced, build_candidates, pack, shorten
+
+_TERMINAL = re.compile(r"[.!?…。！？][\"'”’»)\]]*$")
+
+
+def make_teaser(article: Article, max_chars: int = 300, params: Params = DEFAULT) -> Teaser:
+    """The teaser for ``article`` within ``max_chars`` characters (an editor's override always wins)."""
+    if article.teaser_override and article.teaser_override.strip():
+        text = " ".join(article.teaser_override.split())
+        return Teaser(text=text, sentences=[text], method="override", reasons=["editor's override"])
+    cleaned = clean_text(article.text or "")
+    base = dict(removed=cleaned.removed, cleaned_text=cleaned.text)
+    desc = _usable_description(article, cleaned.text, max_chars)
+    if desc:
+        return Teaser(text=desc, sentences=[desc], method="description",
+                      reasons=["publisher's description: one clean sentence, supported by the body, fits"], **base)
+    cands = build_candidates(cleaned.text, article.title or "", params)
+    chosen = pack(cands, max_chars, params)
+    if chosen:
+        return Teaser(text=" ".join(c.text for c in chosen), sentences=[c.text for c in chosen],
+                      method="lead" if _is_lead(chosen, cands) else "centrality",
+                      reasons=[_reason(c, cands) for c in chosen], **base)
+    # nothing fits whole: shorten the best usable opener (or the first sentence) at a clause boundary
+    pool = [c for c in cands if c.usable and not c.needs_previous] or [c for c in cands if c.usable] or \
+        [c for c in cands if c.text and c.text[0].isupper()]
+    if pool:
+        best = max(pool[:10], key=lambda c: c.score)
+        text = best.text if len(best.text) <= max_chars and _TERMINAL.search(best.text) else shorten(best.text, max_chars)
+        return Teaser(text=text, sentences=[text], shortened=text != best.text, method="shortened",
+                      reasons=[f"sentence {best.index + 1}: no whole sentence fits {max_chars} characters; "
+                               "cut at a clause boundary"], **base)
+    fallback = (article.description or article.title or "").strip()
+    if fallback:
+        text = fallback if len(fallback) <= max_chars else shorten(fallback, max_chars)
+        if not _TERMINAL.search(text):
+            text = text.rstrip(" ,;:") + "."
+        return Teaser(text=text, sentences=[text], shortened=text != fallback, method="fallback",
+                      reasons=["no usable sentence in the body: description or title"], **base)
+    return Teaser(text="", method="empty", reasons=["no text"], **base)
+
+
+def _usable_description(article: Article, body: str, budget: int) -> str | None:
+    """The publisher's description when it is one clean sentence that fits and that the body supports."""
+    d = " ".join((article.description or "").split())
+    if not d or len(d) > budget or len(d.split()) < 8 or not _TERMINAL.search(d) or not balanced(d):
+        return None
+    if d[0].islower() or not (d[0].isalnum() or d[0] in "\"“‘'("):
+        return None
+    if d.endswith("...") or d.endswith("…") or "?" in d[-3:]:
+        return None
+    from .select import split_sentences
+
+    if len(split_sentences(d)) != 1:
+        return None
+    return d if _support(d, body) >= 0.8 else None
+
+
+def _support(sentence: str, body: str) -> float:
+    """Share of the sentence's word 4-grams found in the body."""
+    norm = lambda s: re.sub(r"[^0-9a-z]+", " ", s.lower()).split()  # noqa: E731
+    w, b = norm(sentence), norm(body)
+    g = {tuple(w[i:i + 4]) for i in range(len(w) - 3)}
+    if not g:
+        return 0.0
+    bg = {tuple(b[i:i + 4]) for i in range(len(b) - 3)}
+    return len(g & bg) / len(g)
+
+
+def _is_lead(chosen: list[Candidate], cands: list[Candidate]) -> bool:
+    usable = [c.index for c in cands if c.usable]
+    return [c.index for c in chosen] == usable[: len(chosen)]
+
+
+def _reason(c: Candidate, cands: list[Candidate]) -> str:
+    rank = sorted((x for x in cands if x.usable), key=lambda x: -x.score).index(c) + 1
+    extra = f"; {', '.join(c.notes)}" if c.notes else ""
+    return f"sentence {c.index + 1}: score {c.score:.2f} (rank {rank} of usable){extra}"
+
+
+def explain(article: Article, max_chars: int = 300, params: Params = DEFAULT) -> str:
+    """A readable account: removed spans and why, the cleaned text, each sentence's verdict, the teaser."""
+    t = make_teaser(article, max_chars, params)
+    out = [f"# {article.title or '(untitled)'}", f"source: {article.source}", ""]
+    out.append(f"## Removed by cleaning ({len(t.removed)})")
+    for r in t.removed:
+        out.append(f"  [-{r.rule}-] {_short(r.text)}")
+    out.append("")
+    out.append("## Cleaned text (removed spans marked inline)")
+    out.append(_marked(article.text or "", t.removed))
+    out.append("")
+    if t.method not in ("override", "description"):
+        cands = build_candidates(t.cleaned_text, article.title or "", params)
+        picked = {s for s in t.sentences}
+        out.append("## Sentences")
+        for c in cands[:60]:
+            mark = "PICK" if c.text in picked else ("skip" if not c.usable else "    ")
+            why = f" ({c.why_not})" if not c.usable else (" (needs its previous sentence)" if c.needs_previous else "")
+            out.append(f"  {mark} {c.index + 1:3d} score {c.score:5.2f}{why}: {_short(c.text, 110)}")
+        out.append("")
+    out.append(f"## Teaser ({t.method}{', shortened' if t.shortened else ''}, {len(t.text)}/{max_chars} chars)")
+    for r in t.reasons:
+        out.append(f"  why: {r}")
+    out.append(t.text)
+    return "\n".join(out)
+
+
+def _short(s: str, n: int = 90) -> str:
+    s = " ".join(s.split())
+    return s if len(s) <= n else s[: n - 1] + "…"
+
+
+def _marked(text: str, removed: list[Removed]) -> str:
+    spans = sorted((r for r in removed if 0 <= r.start < r.end <= len(text)), key=lambda r: r.start)
+    out, pos = [], 0
+    for r in spans:
+        if r.start < pos:
+            continue
+        out.append(text[pos:r.start])
+        out.append(f"[-{r.rule}: {_short(text[r.start:r.end], 60)}-]")
+        pos = r.end
+    out.append(text[pos:])
+    return "".join(out)

@@ -1,0 +1,208 @@
+"""Plain text as editors paste it: find the headline and the article body, drop the rest.
+
+Three shapes are handled by one procedure:
+- a headline, the body, then site boilerplate (support pleas, disclaimers, comment widgets, related
+  headlines), possibly after a junk first line;
+- a whole-page text dump (menus, cookie notices, captions, comments, related links, footers): the body
+  is the densest run of long prose paragraphs;
+- the body alone (no headline): the first line is already body text; the title is then derived from the
+  first sentence, and the body keeps that sentence.
+
+Steps: normalise; unwrap hard-wrapped lines into paragraphs; score each paragraph (+ its length when it
+reads as prose, − a cost when it is short or matches a boilerplate rule, a wall when it opens a comment or
+related block); take the maximum-sum run (Kadane) as the body; look just above it for the headline.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from ..model import Article
+
+_TERMINAL = re.compile(r"[.!?…:;][\"'”’»)\]]*$")
+_SENT_END = re.compile(r"[.!?…][\"'”’»)\]]*$")
+_FUNCTION_END = re.compile(
+    r"\b(?:a|an|the|of|to|in|on|at|for|and|or|but|with|by|from|as|that|which|who|is|was|are|were|be|his|her|"
+    r"their|its|le|la|les|de|des|du|et|un|une)$", re.I)
+_SITE_SUFFIX = re.compile(r"\s+(?:[-|–—:•·]|::)\s+[^-|–—]{2,60}$")
+_WORDS = re.compile(r"\w+(?:[-'’]\w+)*")
+_LINKLIST = re.compile(r"[▪•|·»]")
+
+
+def parse_text(raw: str, source: str) -> Article:
+    """Parse pasted plain text into an Article (kind="text"): title plus body paragraphs, boilerplate dropped."""
+    text = normalize(raw)
+    paras = unwrap(text)
+    if not paras:
+        return Article(source=source, title="", text="", kind="text")
+    start, end = find_body(paras)
+    body = [p for p in paras[start:end] if keep_in_body(p)]
+    title_idx = find_title(paras, start)
+    title = ""
+    if title_idx is not None:
+        title = _clean_title(paras[title_idx], paras[0] if title_idx != 0 else "")
+    if not title:
+        title = derive_title("\n".join(body))
+    warnings: list[str] = []
+    if not body:
+        warnings.append("no article body found")
+    return Article(source=source, title=title, text="\n\n".join(body), kind="text", warnings=warnings)
+
+
+def normalize(raw: str) -> str:
+    """Unify newlines and spaces; drop BOM, zero-width and control characters."""
+    text = raw.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
+    text = unicodedata.normalize("NFC", text)
+    text = text.replace("\u00a0", " ").replace("\t", " ")
+    text = re.sub(r"[\u200b-\u200d\u2060\ufeff]", "", text)
+    text = re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", "", text)
+    text = re.sub(r"[ \u2000-\u200a\u202f\u205f\u3000]{2,}", " ", text)
+    return text
+
+
+def unwrap(text: str) -> list[str]:
+    """Lines → paragraphs: join a line to the next when it was obviously broken (hard wrap, mid-sentence)."""
+    paras: list[str] = []
+    for block in re.split(r"\n\s*\n", text):
+        lines = [ln.strip() for ln in block.split("\n") if ln.strip()]
+        cur = ""
+        for ln in lines:
+            if cur and _continues(cur, ln):
+                cur = cur + " " + ln
+            else:
+                if cur:
+                    paras.append(cur)
+                cur = ln
+        if cur:
+            paras.append(cur)
+    return paras
+
+
+def _continues(prev: str, nxt: str) -> bool:
+    if _TERMINAL.search(prev):
+        return False
+    first = nxt[0]
+    if first.islower() or (first.isdigit() and not re.match(r"\d+[.)]\s", nxt)):
+        return True
+    return prev.endswith(",") or bool(_FUNCTION_END.search(prev)) and len(prev) > 30
+
+
+def _is_prose(p: str) -> bool:
+    words = len(_WORDS.findall(p))
+    return words >= 10 and bool(_SENT_END.search(p)) and not _is_linklist(p) or words >= 30 and not _is_linklist(p)
+
+
+def _is_linklist(p: str) -> bool:
+    return len(_LINKLIST.findall(p)) >= 3
+
+
+def _boilerplate_rule(p: str) -> str | None:
+    from ..condense.clean import _WIDGET_LEAD, TAIL_RULES, _match_line
+
+    if len(p) <= 80:
+        for rule in TAIL_RULES:
+            if rule.pattern.search(p):
+                return "wall:" + rule.name
+        if _WIDGET_LEAD.match(p):
+            return "wall:comment_widget"
+    rule = _match_line(p)
+    return rule.name if rule else None
+
+
+def paragraph_score(p: str) -> float:
+    """Positive for prose (its length), negative for short lines, very negative for walls (comments, related)."""
+    rule = _boilerplate_rule(p)
+    if rule and rule.startswith("wall:"):
+        return -5000.0
+    if rule:
+        return -60.0 - 0.5 * len(p)
+    if _is_prose(p):
+        return float(len(p))
+    return -25.0 - 0.4 * len(p)
+
+
+def find_body(paras: list[str]) -> tuple[int, int]:
+    """The [start, end) run of paragraphs with the maximum total score."""
+    best, best_span = float("-inf"), (0, 0)
+    cur, cur_start = 0.0, 0
+    for i, p in enumerate(paras):
+        s = paragraph_score(p)
+        if cur <= 0:
+            cur, cur_start = s, i
+        else:
+            cur += s
+        if cur > best:
+            best, best_span = cur, (cur_start, i + 1)
+    start, end = best_span
+    if best <= 0:  # nothing reads as prose: keep every non-boilerplate paragraph
+        return 0, len(paras)
+    return start, end
+
+
+def keep_in_body(p: str) -> bool:
+    """Inside the body run, keep prose and short structural lines (subheads, list items), drop boilerplate."""
+    return _boilerplate_rule(p) is None
+
+
+def _title_like(p: str) -> bool:
+    words = _WORDS.findall(p)
+    if not 2 <= len(words) <= 30 or len(p) > 220:
+        return False
+    if _boilerplate_rule(p) or _is_linklist(p):
+        return False
+    if p[0].islower() or re.match(r"^(?:by|par)\s", p, re.I):
+        return False
+    if re.search(r"[.;,]$", p) and not p.endswith("..."):
+        return False
+    letters = sum(c.isalpha() for c in p)
+    return letters >= 0.6 * len(p.replace(" ", ""))
+
+
+def find_title(paras: list[str], body_start: int) -> int | None:
+    """Index of the headline: the page title line's match above the body, else the nearest title-like line."""
+    page_title = _SITE_SUFFIX.sub("", paras[0]).strip() if paras else ""
+    window = range(body_start - 1, max(-1, body_start - 40), -1)
+    if page_title and body_start > 1:
+        key = _key(page_title)
+        for i in window:
+            if i > 0 and _key(paras[i]) == key:
+                return i
+        for i in window:
+            k = _key(paras[i])
+            if i > 0 and len(k) > 15 and (k in key or key in k) and _title_like(paras[i]):
+                return i
+    for i in range(body_start - 1, max(-1, body_start - 8), -1):
+        if _title_like(paras[i]) and not _is_prose(paras[i]):
+            return i
+    if body_start > 0 and _title_like(paras[0]):
+        return 0
+    return None
+
+
+def _key(s: str) -> str:
+    return re.sub(r"\W+", " ", s.lower()).strip()
+
+
+def _clean_title(line: str, page_title: str) -> str:
+    title = line.strip()
+    if title == page_title.strip():
+        stripped = _SITE_SUFFIX.sub("", title).strip()
+        title = stripped or title
+    return title
+
+
+def derive_title(body: str, limit: int = 90) -> str:
+    """A title for a headline-less body: its first sentence, shortened at a word boundary."""
+    from ..condense.clean import clean_text
+    from ..condense.sentences import split_sentences
+
+    cleaned = clean_text(body).text
+    sents = split_sentences(cleaned)
+    if not sents:
+        return ""
+    first = sents[0].rstrip()
+    if len(first) > limit:
+        cut = first[:limit].rsplit(" ", 1)[0].rstrip(" ,;:–—-")
+        return cut + "…"
+    return first.rstrip(".")
