@@ -1,0 +1,157 @@
+"""Read articles from a SOURCE: a file path, an http(s) URL, or ``-`` for stdin.
+
+``load(source)`` picks the parser by scheme (http/https), ``-`` (stdin), the file extension (.txt/.text, .md/
+.markdown, .html/.htm, .xml/.rss/.atom), a URL's Content-Type, then by sniffing the content (a feed root element,
+an HTML document, else plain text). A feed gives one Article per entry, newest first. Every failure a user can
+cause (missing file, directory, empty, binary, too large, unreachable URL, HTTP error, a page without article
+text) raises ``SourceError(source, reason)``; nothing else escapes. Heavy libraries load only when needed.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+from ..errors import SourceError
+from ..model import Article
+from . import detect
+from .fetch import FetchError, decode, human_size, looks_binary, max_bytes
+
+__all__ = ["load", "SourceError"]
+
+log = logging.getLogger(__name__)
+
+
+def load(source: str, *, limit: int | None = None, max_size: int | None = None) -> list[Article]:
+    """The articles in ``source`` (several for a feed: the ``limit`` newest). Raises SourceError."""
+    cap = max_bytes() if max_size is None else max_size
+    try:
+        return _load(source, limit, cap)
+    except SourceError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a parser bug must still be one line naming the source
+        log.debug("reading %s failed", source, exc_info=True)
+        raise SourceError(source, f"could not read it ({type(exc).__name__}: {str(exc)[:160]})") from None
+
+
+def _load(source: str, limit: int | None, cap: int) -> list[Article]:
+    if not source or not source.strip():
+        raise SourceError(repr(source), "empty SOURCE argument")
+    lowered = source.lower()
+    if lowered.startswith(("http://", "https://")):
+        return _load_url(source, limit, cap)
+    if source == "-":
+        return _parse(_read_stdin(cap), source, None, limit, charset=None)
+    if lowered.startswith("file://"):
+        from urllib.parse import unquote, urlparse
+
+        path = Path(unquote(urlparse(source).path))
+    elif "://" in source[:12]:
+        raise SourceError(source, f"unsupported address scheme {source.split('://', 1)[0]!r} (use http or https)")
+    else:
+        path = Path(source).expanduser()
+    raw = _read_file(path, source, cap)
+    return _parse(raw, source, detect.by_extension(path.name), limit, charset=None)
+
+
+def _read_stdin(cap: int) -> bytes:
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None:
+        raise SourceError("-", "no standard input to read")
+    raw = stream.read(cap + 1)
+    if len(raw) > cap:
+        raise SourceError("-", f"too large: more than {human_size(cap)} on standard input (limit {human_size(cap)})")
+    return raw
+
+
+def _read_file(path: Path, source: str, cap: int) -> bytes:
+    try:
+        if not path.exists():
+            raise SourceError(source, "no such file")
+        if path.is_dir():
+            raise SourceError(source, "is a directory, not an article file")
+        size = path.stat().st_size
+        if size > cap:
+            raise SourceError(source, f"too large: {human_size(size)} (limit {human_size(cap)}; "
+                                      "set DIGEST_MAX_SOURCE_BYTES to change it)")
+        with path.open("rb") as fh:
+            raw = fh.read(cap + 1)
+    except PermissionError:
+        raise SourceError(source, "permission denied") from None
+    except OSError as exc:
+        raise SourceError(source, f"cannot read it ({exc.strerror or type(exc).__name__})") from None
+    if len(raw) > cap:  # grew while we looked, or a special file
+        raise SourceError(source, f"too large: more than {human_size(cap)}")
+    return raw
+
+
+def _load_url(url: str, limit: int | None, cap: int) -> list[Article]:
+    from .fetch import fetch
+
+    try:
+        got = fetch(url, limit=cap)
+    except FetchError as exc:
+        raise SourceError(url, str(exc)) from None
+    kind = detect.by_content_type(got.content_type)
+    if kind == "binary":
+        raise SourceError(url, f"not an article page (Content-Type {got.content_type})")
+    if kind is None:
+        from urllib.parse import urlparse
+
+        kind = detect.by_extension(urlparse(got.url).path)
+        if kind == "text" and got.content_type not in ("", "text/plain"):
+            kind = None
+    return _parse(got.body, url, kind, limit, charset=got.charset, page_url=got.url,
+                  content_language=got.content_language)
+
+
+def _parse(
+    raw: bytes,
+    source: str,
+    kind: str | None,
+    limit: int | None,
+    *,
+    charset: str | None,
+    page_url: str | None = None,
+    content_language: str | None = None,
+) -> list[Article]:
+    if not raw.strip():
+        raise SourceError(source, "empty (no text at all)")
+    if looks_binary(raw):
+        raise SourceError(source, "a binary file, not text (NUL or control bytes)")
+    kind = kind or detect.sniff(raw)
+    if kind == "feed":
+        from .feed import parse_feed
+
+        return parse_feed(raw, source, limit=limit, base_url=page_url)
+    text, _encoding = decode(raw, charset)
+    if "\ufffd" in text and text.count("\ufffd") > max(8, len(text) // 50):
+        raise SourceError(source, "not decodable as text (binary or unknown encoding)")
+    if not text.strip():
+        raise SourceError(source, "empty (no text at all)")
+    if kind == "html":
+        from .html import parse_html
+
+        article = parse_html(text, source, url=page_url, content_language=content_language)
+    elif kind == "markdown":
+        from .markdown import parse_markdown
+
+        article = parse_markdown(text, source)
+        if page_url and not article.url:
+            article.url = page_url
+    else:
+        article = _parse_text(text, source)
+        if page_url and not article.url:
+            article.url = page_url
+    return [article]
+
+
+def _parse_text(text: str, source: str) -> Article:
+    try:
+        from .text import parse_text
+    except ImportError:
+        raise SourceError(source, "plain-text sources are not supported yet (digest.sources.text is missing)") from None
+    article = parse_text(text, source)
+    article.source = source
+    return article
