@@ -1,0 +1,1 @@
+"""Compose an issue: issue.toml, rendering, CSS inlining, the MIME draft and the pre-send check."""

@@ -1,0 +1,367 @@
+"""``issue.toml``: the editor's file for one issue, and the article cache beside it.
+
+An issue folder holds ``issue.toml`` (written by ``digest new``, appended to by ``digest add``, edited by
+hand) and ``.cache/`` with one JSON file per extracted article, so that ``build`` works from any working
+directory and never refetches a URL. The file is edited with tomlkit, so the editor's comments, order and
+formatting survive every ``add``.
+
+issue.toml holds::
+
+    subject, preheader, intro (Markdown), date, slug (optional; default: the folder's name), publish
+    [[sections]]  title                                   (optional, in order)
+    [[articles]]  source, feed (for a feed entry), section,
+                  title / teaser / image / image_alt / url (editor overrides: they always win)
+
+``source`` is stored resolved (absolute) for a path and as given for a URL; a relative path written by
+hand is resolved against the issue folder.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tomlkit
+from tomlkit.exceptions import TOMLKitError
+
+from ..errors import ConfigError, DigestError, SourceError
+from ..model import Article
+
+ISSUE_NAME = "issue.toml"
+CACHE_DIR = ".cache"
+OVERRIDES = ("title", "teaser", "image", "image_alt", "url")
+
+_TEMPLATE = '''\
+# digest issue file. Edit freely: `digest add` keeps your comments and edits.
+# Overrides in an [[articles]] entry (title, teaser, image, image_alt, url) always win over what
+# was extracted from the source. Reorder the [[articles]] blocks to reorder the email.
+
+subject = ""
+preheader = ""
+date = ""
+# slug = "my-issue"         # defaults to this folder's name
+publish = false            # true: the archive publishes this issue
+
+# The intro is Markdown; raw HTML in it is shown as text.
+intro = """
+"""
+
+# Optional sections, in order; give an article `section = "Title"` to place it.
+# [[sections]]
+# title = "Top stories"
+'''
+
+
+@dataclass
+class AddResult:
+    """What ``add_sources`` did: the titles added, and one SourceError per source that failed."""
+
+    added: list[str] = field(default_factory=list)
+    errors: list[SourceError] = field(default_factory=list)
+
+
+@dataclass
+class Entry:
+    """One ``[[articles]]`` entry as written in issue.toml, with its source resolved."""
+
+    index: int
+    source: str
+    feed: str | None = None
+    section: str | None = None
+    cache: str | None = None
+    overrides: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def cache_key(self) -> str:
+        return self.cache or cache_key(self.source, self.feed)
+
+
+@dataclass
+class IssueFile:
+    """issue.toml parsed into plain values (the build reads this; edits go through tomlkit)."""
+
+    dir: Path
+    subject: str
+    preheader: str
+    intro: str
+    date: str
+    slug: str
+    publish: bool
+    sections: list[str]
+    entries: list[Entry]
+
+
+# --- helpers ---------------------------------------------------------------------------------------
+
+
+def is_url(source: str) -> bool:
+    return source.lower().startswith(("http://", "https://"))
+
+
+def resolve_source(source: str, base: Path | None = None) -> str:
+    """A URL as given; ``-`` as is; a path made absolute (against ``base`` when relative and given)."""
+    if is_url(source) or source == "-":
+        return source
+    path = Path(source).expanduser()
+    if not path.is_absolute() and base is not None:
+        path = base / path
+    return str(path.resolve())
+
+
+def cache_key(source: str, feed: str | None = None) -> str:
+    raw = f"{feed}\n{source}" if feed else source
+    return hashlib.sha1(raw.encode("utf-8")).hexdigest()
+
+
+def issue_path(directory: Path) -> Path:
+    return Path(directory) / ISSUE_NAME
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        mode = path.stat().st_mode & 0o777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _no_newline(value: str, what: str) -> str:
+    if "\n" in value or "\r" in value:
+        raise DigestError(f"the {what} must be a single line", "remove the line break")
+    return value.strip()
+
+
+# --- new --------------------------------------------------------------------------------------------
+
+
+def new_issue(directory: Path | str, subject: str, preheader: str = "") -> Path:
+    """Create ``DIR/issue.toml`` (and DIR). Refuses to overwrite an existing issue file."""
+    directory = Path(directory)
+    path = issue_path(directory)
+    if path.exists():
+        raise DigestError(f"{path} already exists", "edit it, or choose another folder")
+    if directory.exists() and not directory.is_dir():
+        raise DigestError(f"{directory} exists and is not a folder")
+    subject = _no_newline(subject, "subject")
+    if not subject:
+        raise DigestError("the subject is empty", "pass --subject TEXT")
+    doc = tomlkit.parse(_TEMPLATE)
+    doc["subject"] = subject
+    doc["preheader"] = _no_newline(preheader or "", "preheader")
+    doc["date"] = _dt.date.today().isoformat()
+    directory.mkdir(parents=True, exist_ok=True)
+    _atomic_write(path, tomlkit.dumps(doc))
+    return path
+
+
+# --- reading ----------------------------------------------------------------------------------------
+
+
+def _load_doc(directory: Path) -> tomlkit.TOMLDocument:
+    path = issue_path(directory)
+    if not path.is_file():
+        raise DigestError(f"{path} not found", f"create it with: digest new {directory} --subject TEXT")
+    try:
+        return tomlkit.parse(path.read_text(encoding="utf-8"))
+    except (TOMLKitError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+
+
+def _str(value: Any, where: str) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, _dt.date | _dt.datetime):
+        return value.isoformat()
+    if not isinstance(value, str | int | float):
+        raise ConfigError(f"{where} must be a string")
+    return str(value)
+
+
+def read_issue(directory: Path | str) -> IssueFile:
+    """Parse ``DIR/issue.toml`` into plain values; bad values raise ConfigError naming the field."""
+    directory = Path(directory).resolve()
+    doc = _load_doc(directory).unwrap()
+    name = issue_path(directory)
+    sections: list[str] = []
+    for i, sec in enumerate(doc.get("sections", []) or [], start=1):
+        if not isinstance(sec, dict) or not _str(sec.get("title"), f"{name}: sections[{i}].title").strip():
+            raise ConfigError(f"{name}: [[sections]] number {i} needs a title")
+        sections.append(str(sec["title"]).strip())
+    entries: list[Entry] = []
+    for i, art in enumerate(doc.get("articles", []) or [], start=1):
+        where = f"{name}: articles[{i}]"
+        if not isinstance(art, dict):
+            raise ConfigError(f"{where} must be a table ([[articles]])")
+        source = _str(art.get("source"), f"{where}.source").strip()
+        if not source:
+            raise ConfigError(f"{where} has no source")
+        feed = _str(art.get("feed"), f"{where}.feed").strip() or None
+        overrides = {k: _str(art[k], f"{where}.{k}") for k in OVERRIDES if art.get(k) not in (None, "")}
+        if "image" in overrides and not is_url(overrides["image"]):
+            overrides["image"] = resolve_source(overrides["image"], directory)
+        entries.append(Entry(
+            index=i,
+            source=resolve_source(source, directory),
+            feed=resolve_source(feed, directory) if feed else None,
+            section=_str(art.get("section"), f"{where}.section").strip() or None,
+            cache=_str(art.get("cache"), f"{where}.cache").strip() or None,
+            overrides=overrides,
+        ))
+    publish = doc.get("publish", False)
+    if not isinstance(publish, bool):
+        raise ConfigError(f"{name}: publish must be true or false")
+    return IssueFile(
+        dir=directory,
+        subject=_str(doc.get("subject"), f"{name}: subject").strip(),
+        preheader=_str(doc.get("preheader"), f"{name}: preheader").strip(),
+        intro=_str(doc.get("intro"), f"{name}: intro"),
+        date=_str(doc.get("date"), f"{name}: date").strip(),
+        slug=_str(doc.get("slug"), f"{name}: slug").strip() or directory.name,
+        publish=publish,
+        sections=sections,
+        entries=entries,
+    )
+
+
+# --- the article cache ------------------------------------------------------------------------------
+
+
+def cache_file(directory: Path, key: str) -> Path:
+    return Path(directory) / CACHE_DIR / f"{key}.json"
+
+
+def write_cache(directory: Path, key: str, article: Article) -> Path:
+    path = cache_file(directory, key)
+    _atomic_write(path, json.dumps(article.to_dict(), ensure_ascii=False, indent=1))
+    return path
+
+
+def read_cache(directory: Path, key: str) -> Article | None:
+    path = cache_file(directory, key)
+    try:
+        return Article.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, TypeError):
+        return None  # a damaged cache entry is re-extracted, never fatal
+
+
+def load_entry(directory: Path, entry: Entry) -> Article:
+    """The article for one entry: from the cache, else (re-)extracted and cached.
+
+    A URL that is cached is never refetched; a local file newer than its cache entry is re-read so that
+    an edit to the article file shows in the next build. Raises SourceError when it cannot be read.
+    """
+    from ..sources import load  # imported here: sources may pull heavy extractors
+
+    directory = Path(directory)
+    key = entry.cache_key
+    cached = read_cache(directory, key)
+    local = entry.feed or entry.source
+    if cached is not None:
+        if is_url(local) or local == "-":
+            return cached
+        try:
+            if Path(local).stat().st_mtime <= cache_file(directory, key).stat().st_mtime:
+                return cached
+        except OSError:
+            return cached  # the file went away: the cached copy still builds
+    if entry.source == "-" and not entry.feed:
+        raise SourceError("-", "standard input was not cached", "add the article again")
+    if entry.feed:
+        articles = load(entry.feed)
+        match = [a for a in articles if a.url == entry.source] or [a for a in articles if a.title == entry.source]
+        if match:
+            article = match[0]
+        elif is_url(entry.source):
+            article = load(entry.source)[0]
+        else:
+            raise SourceError(entry.feed, f"no entry {entry.source} in the feed any more")
+    else:
+        found = load(entry.source)
+        if not found:
+            raise SourceError(entry.source, "holds no article")
+        article = found[0]
+    write_cache(directory, key, article)
+    return article
+
+
+# --- add --------------------------------------------------------------------------------------------
+
+
+def add_sources(directory: Path | str, sources: list[str], limit: int | None = None) -> AddResult:
+    """Append one ``[[articles]]`` entry per article of each source, caching each article.
+
+    A feed adds its newest ``limit`` entries (each stored with its entry URL and ``feed``). A source that
+    fails is reported in ``errors`` and the others are still added; the file is written once at the end.
+    """
+    from ..sources import load
+
+    directory = Path(directory)
+    doc = _load_doc(directory)
+    result = AddResult()
+    if "articles" not in doc:
+        doc.add(tomlkit.nl())
+        doc.append("articles", tomlkit.aot())
+    articles = doc["articles"]
+    for given in sources:
+        source = resolve_source(given)
+        try:
+            found = load(given if source == "-" else source, limit=limit)
+        except SourceError as exc:
+            result.errors.append(SourceError(given, exc.message.removeprefix(f"{source}: ").removeprefix(
+                f"{given}: "), exc.hint))
+            continue
+        except Exception as exc:  # noqa: BLE001 - one broken source never stops the others
+            result.errors.append(SourceError(given, f"could not be read: {type(exc).__name__}: {exc}"))
+            continue
+        if not found:
+            result.errors.append(SourceError(given, "holds no article"))
+            continue
+        is_feed = len(found) > 1 or any(a.kind == "feed" for a in found)
+        if is_feed and limit:
+            found = _newest(found, limit)
+        for article in found:
+            table = tomlkit.table()
+            if is_feed:
+                entry_ref = article.url or article.title
+                table["source"] = entry_ref
+                table["feed"] = source
+                key = cache_key(entry_ref, source)
+            elif source == "-":
+                key = hashlib.sha1(f"-\n{article.title}\n{article.text}".encode()).hexdigest()
+                table["source"] = "-"
+                table["cache"] = key
+            else:
+                table["source"] = source
+                key = cache_key(source)
+            write_cache(directory, key, article)
+            articles.append(table)
+            result.added.append(article.title or given)
+    if result.added:
+        _atomic_write(issue_path(directory), tomlkit.dumps(doc))
+    return result
+
+
+def _newest(articles: list[Article], limit: int) -> list[Article]:
+    """The newest ``limit`` entries (by published date when every entry has one, else feed order)."""
+    if all(a.published for a in articles):
+        return sorted(articles, key=lambda a: a.published or "", reverse=True)[:limit]
+    return articles[:limit]
