@@ -1,0 +1,54 @@
+"""Links in the email: only http(s) and mailto survive, and article links may carry UTM parameters."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+SAFE_SCHEMES = ("http", "https", "mailto")
+
+
+def safe_url(value: str | None) -> str | None:
+    """``value`` when it is an absolute http(s) URL with a host or a mailto: link; otherwise None.
+
+    ``javascript:``, ``data:``, ``vbscript:``, relative paths and URLs hiding control characters or
+    whitespace in the scheme are all refused, so the template leaves the href out.
+    """
+    if not value:
+        return None
+    value = value.strip()
+    if any(ord(c) < 32 or ord(c) == 127 for c in value) or " " in value.split(":", 1)[0]:
+        return None
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme in ("http", "https"):
+        return value if parts.netloc else None
+    if scheme == "mailto":
+        return value if len(value) > len("mailto:") else None
+    return None
+
+
+def add_utm(url: str, params: Mapping[str, str]) -> str:
+    """``url`` with the given utm_* parameters added (existing ones in the URL are kept)."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https"):
+        return url
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    present = {k for k, _ in query}
+    query += [(k, v) for k, v in params.items() if v and k not in present]
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))
+
+
+def utm_params(links: Mapping[str, Any], slug: str) -> dict[str, str]:
+    """The UTM parameters from ``[links]`` settings, or {} when ``links.utm`` is off (the default)."""
+    if not links.get("utm"):
+        return {}
+    return {
+        "utm_source": str(links.get("utm_source") or "newsletter"),
+        "utm_medium": str(links.get("utm_medium") or "email"),
+        "utm_campaign": str(links.get("utm_campaign") or slug),
+    }

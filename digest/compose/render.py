@@ -1,0 +1,366 @@
+"""Render an issue with Jinja2: email HTML (with merge tokens), plain text (same data), web version.
+
+The environment autoescapes HTML templates, so article text never injects markup. Templates are looked up
+first in a ``templates/`` folder beside digest.toml, then in the built-in theme (``digest.theme``); the
+built-in files are also reachable as ``theme/<name>`` so that a user's ``email.html`` can
+``{% extends "theme/email.html" %}`` and override one block.
+
+Per-recipient values are never rendered per recipient: templates call ``merge(field, default)``, which
+writes the placeholder token for the template's context (HTML, TEXT; ``merge(field, default, 'URL')``
+inside a URL). The web version is rendered with the defaults instead, and never carries tokens.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import markdown
+from markupsafe import Markup
+
+from .. import merge as merge_mod
+from ..config import Settings
+from .images import ImageRef
+from .links import add_utm, safe_url, utm_params
+
+RTL_LANGS = {"ar", "arc", "dv", "fa", "ha", "he", "khw", "ks", "ku", "ps", "sd", "ur", "yi"}
+DEFAULT_BRAND = "#1a73e8"
+# The preheader is followed by this run so the inbox preview shows nothing of the body after it.
+PREHEADER_PAD = Markup("&#8199;&#847;&zwnj;&nbsp;" * 90)
+
+
+# --- the model -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Item:
+    """One article block: what the templates show (overrides already applied)."""
+
+    title: str
+    teaser: str
+    url: str | None  # safe (http/https/mailto) with UTM when enabled; None: no link
+    reading_minutes: int = 0
+    image: ImageRef | None = None
+    image_alt: str = ""
+    site_name: str | None = None
+    author: str | None = None
+    source: str = ""
+
+
+@dataclass
+class Section:
+    title: str | None
+    items: list[Item] = field(default_factory=list)
+
+
+@dataclass
+class Issue:
+    """Everything the templates need for one issue."""
+
+    subject: str
+    preheader: str
+    intro: str  # Markdown
+    date: str
+    slug: str
+    sections: list[Section] = field(default_factory=list)
+
+    @property
+    def items(self) -> list[Item]:
+        return [item for sec in self.sections for item in sec.items]
+
+
+@dataclass
+class Rendered:
+    html: str  # email HTML before inlining, with merge tokens
+    text: str  # plain text with merge tokens
+    web: str  # web version: defaults, no tokens
+    merge_defaults: dict[str, str] = field(default_factory=dict)
+
+
+# --- colours ---------------------------------------------------------------------------------------
+
+_HEX = re.compile(r"^#(?:[0-9a-fA-F]{3}){1,2}$")
+
+
+def _rgb(color: str) -> tuple[float, float, float]:
+    h = color.lstrip("#")
+    if len(h) == 3:
+        h = "".join(c * 2 for c in h)
+    return tuple(int(h[i:i + 2], 16) / 255 for i in (0, 2, 4))  # type: ignore[return-value]
+
+
+def luminance(color: str) -> float:
+    def lin(c: float) -> float:
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (lin(c) for c in _rgb(color))
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast(a: str, b: str) -> float:
+    la, lb = sorted((luminance(a), luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+def readable_on(color: str, background: str, minimum: float = 4.5) -> str:
+    """``color`` darkened (or lightened on a dark background) until it reaches ``minimum`` contrast."""
+    r, g, b = _rgb(color)
+    dark_bg = luminance(background) < 0.5
+    for _ in range(40):
+        hexed = "#{:02x}{:02x}{:02x}".format(*(round(c * 255) for c in (r, g, b)))
+        if contrast(hexed, background) >= minimum:
+            return hexed
+        if dark_bg:
+            r, g, b = (c + (1 - c) * 0.1 for c in (r, g, b))
+        else:
+            r, g, b = (c * 0.9 for c in (r, g, b))
+    return "#ffffff" if dark_bg else "#000000"
+
+
+def theme_colors(brand: str) -> dict[str, str]:
+    """The palette: brand header with the better of white/near-black text, links readable on the card."""
+    if not _HEX.match(brand or ""):
+        brand = DEFAULT_BRAND
+    header_text = "#ffffff" if contrast("#ffffff", brand) >= contrast("#111111", brand) else "#111111"
+    return {
+        "brand": brand,
+        "header_text": header_text,
+        "link": readable_on(brand, "#ffffff"),
+        "button": readable_on(brand, "#ffffff"),
+        "button_text": "#ffffff",
+        "dark_link": readable_on(brand, "#1e1e1e", 7.0),
+    }
+
+
+# --- Markdown intro --------------------------------------------------------------------------------
+
+
+class _SafeLinks(markdown.treeprocessors.Treeprocessor):
+    """Drop hrefs that are not http(s)/mailto and images that are not https (their alt stays as text)."""
+
+    def run(self, root: ET.Element) -> None:
+        for parent in root.iter():
+            for child in list(parent):
+                if child.tag == "a":
+                    href = safe_url(child.get("href"))
+                    if href is None:
+                        child.attrib.pop("href", None)
+                        child.tag = "span"
+                    else:
+                        child.set("href", href)
+                elif child.tag == "img":
+                    src = child.get("src") or ""
+                    if not src.lower().startswith("https://") or safe_url(src) is None:
+                        child.tag = "span"
+                        alt = child.get("alt") or ""
+                        child.attrib.clear()
+                        child.text = alt
+                    elif not child.get("alt"):
+                        child.set("alt", "")
+
+
+class _SafeMarkdown(markdown.Extension):
+    def extendMarkdown(self, md: markdown.Markdown) -> None:  # noqa: N802 - Markdown's API
+        md.preprocessors.deregister("html_block")
+        md.inlinePatterns.deregister("html")
+        md.treeprocessors.register(_SafeLinks(md), "dg_safe_links", 0)
+
+
+def markdown_to_html(text: str) -> Markup:
+    """Markdown → HTML where raw HTML is shown as text and only safe links/images remain."""
+    if not text.strip():
+        return Markup("")
+    md = markdown.Markdown(extensions=[_SafeMarkdown()], output_format="html")
+    return Markup(md.convert(text))
+
+
+def markdown_to_text(text: str) -> str:
+    """Markdown → plain text for email.txt: the same words, links written as ``text (URL)``."""
+    if not text.strip():
+        return ""
+    import lxml.html
+
+    html = str(markdown_to_html(text))
+    root = lxml.html.fragment_fromstring(html, create_parent="div")
+    blocks: list[str] = []
+    for el in root:
+        for a in el.iter("a"):
+            href = a.get("href")
+            label = a.text_content().strip()
+            if href and href != label and href.removeprefix("mailto:") != label:
+                a.tail = f" ({href})" + (a.tail or "")
+        if el.tag in ("ul", "ol"):
+            marks = [f"{i}. " if el.tag == "ol" else "- " for i in range(1, len(el) + 1)]
+            blocks.append("\n".join(m + li.text_content().strip() for m, li in zip(marks, el, strict=False)))
+        else:
+            for br in el.iter("br"):
+                br.tail = "\n" + (br.tail or "")
+            prefix = "> " if el.tag == "blockquote" else ""
+            blocks.append(prefix + re.sub(r"[ \t]+", " ", el.text_content()).strip())
+    return "\n\n".join(b for b in blocks if b)
+
+
+# --- environment -----------------------------------------------------------------------------------
+
+
+def theme_dir() -> Path:
+    return Path(str(files("digest.theme")))
+
+
+def make_env(settings: Settings) -> jinja2.Environment:
+    """Autoescaping environment: user templates/ beside digest.toml first, then the built-in theme."""
+    builtin = jinja2.FileSystemLoader(str(theme_dir()))
+    loaders: list[jinja2.BaseLoader] = []
+    if settings.root is not None and (settings.root / "templates").is_dir():
+        loaders.append(jinja2.FileSystemLoader(str(settings.root / "templates")))
+    loaders += [builtin, jinja2.PrefixLoader({"theme": builtin})]
+    env = jinja2.Environment(
+        loader=jinja2.ChoiceLoader(loaders),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html", "htm", "xml"), default_for_string=True),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["safe_url"] = safe_url
+    env.filters["markdown"] = markdown_to_html
+    env.filters["markdown_text"] = markdown_to_text
+    env.filters["wrap"] = wrap_text
+    env.globals["merge"] = _merge_fn("DEFAULT", {}, settings)
+    return env
+
+
+def wrap_text(text: str, width: int = 72) -> str:
+    """Wrap prose for the plain-text part (never breaks a URL or a long word)."""
+    import textwrap
+
+    return "\n".join(textwrap.fill(p, width=width, break_long_words=False, break_on_hyphens=False)
+                     if p.strip() else "" for p in text.split("\n"))
+
+
+def _merge_fn(context: str, used: dict[str, str], settings: Settings) -> Callable[..., Any]:
+    """``merge(field, default, ctx=None)`` for one template: a token, or (DEFAULT) the default value."""
+    configured: dict[str, Any] = dict(settings.data.get("merge", {}))
+
+    def merge(name: str, default: str = "", ctx: str | None = None) -> Any:
+        default = str(configured.get(name) or default)
+        used.setdefault(name, default)
+        mode = ctx or context
+        if mode == "DEFAULT":
+            return default
+        if context == "DEFAULT":
+            return merge_mod.encode(default, "URL") if mode == "URL" else default
+        tok = merge_mod.token(name, mode)
+        return Markup(tok) if mode in ("HTML", "URL") else tok
+
+    return merge
+
+
+def text_direction(lang: str) -> str:
+    return "rtl" if lang.split("-")[0].lower() in RTL_LANGS else "ltr"
+
+
+def view_in_browser_url(settings: Settings, slug: str) -> str | None:
+    nl = settings.newsletter
+    archive = str(nl.get("archive_base_url") or "").strip()
+    if archive:
+        return safe_url(f"{archive.rstrip('/')}/{slug}/")
+    web = str(nl.get("web_base_url") or "").strip()
+    return safe_url(web.replace("{slug}", slug)) if web else None
+
+
+def display_date(value: str) -> str:
+    try:
+        d = _dt.date.fromisoformat(value[:10])
+    except ValueError:
+        return value
+    return f"{d.day} {d.strftime('%B %Y')}"
+
+
+def build_context(issue: Issue, settings: Settings) -> dict[str, Any]:
+    nl = settings.newsletter
+    lang = str(nl.get("language") or "en")
+    return {
+        "issue": issue,
+        "newsletter": nl,
+        "name": nl.get("name") or "",
+        "lang": lang,
+        "dir": text_direction(lang),
+        "colors": theme_colors(str(nl.get("brand_color") or DEFAULT_BRAND)),
+        "logo_url": safe_url(nl.get("logo_url")) if str(nl.get("logo_url") or "").startswith("https://") else None,
+        "view_url": view_in_browser_url(settings, issue.slug),
+        "postal_address": str(nl.get("postal_address") or "").strip(),
+        "has_unsubscribe": bool(settings["unsubscribe"].get("url") or settings["unsubscribe"].get("mailto")),
+        "date_display": display_date(issue.date) if issue.date else "",
+        "preheader_pad": PREHEADER_PAD,
+    }
+
+
+def render_issue(issue: Issue, settings: Settings, env: jinja2.Environment | None = None) -> Rendered:
+    """Render email.html (tokens, HTML context), email.txt (tokens, TEXT) and web.html (defaults)."""
+    env = env or make_env(settings)
+    ctx = build_context(issue, settings)
+    used: dict[str, str] = {}
+    html = env.get_template("email.html").render(ctx, merge=_merge_fn("HTML", used, settings), web=False)
+    text = env.get_template("email.txt").render(ctx, merge=_merge_fn("TEXT", used, settings), web=False)
+    web = env.get_template("web.html").render(ctx, merge=_merge_fn("DEFAULT", {}, settings), web=True)
+    return Rendered(html=html, text=normalize_text(text), web=web, merge_defaults=used)
+
+
+def normalize_text(text: str) -> str:
+    """Trim trailing spaces, collapse runs of blank lines, end with one newline."""
+    lines = [line.rstrip() for line in text.replace("\r\n", "\n").split("\n")]
+    out = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n")
+    return out + "\n"
+
+
+# --- from the issue file and articles to the model -------------------------------------------------
+
+
+def make_item(article: Any, teaser: str, overrides: dict[str, str], *, image: ImageRef | None,
+              utm: dict[str, str]) -> Item:
+    """One Item from an Article, its teaser text and the editor's overrides (which always win)."""
+    url = safe_url(overrides.get("url") or article.url)
+    if url and utm:
+        url = add_utm(url, utm)
+    title = (overrides.get("title") or article.title or "").strip() or "(untitled)"
+    alt = overrides.get("image_alt")
+    if alt is None:
+        alt = article.image_alt or ""
+    return Item(
+        title=title,
+        teaser=(overrides.get("teaser") or teaser or "").strip(),
+        url=url,
+        reading_minutes=article.reading_minutes,
+        image=image,
+        image_alt=alt.strip() if image else "",
+        site_name=article.site_name,
+        author=article.author,
+        source=article.source,
+    )
+
+
+def group_sections(section_titles: list[str], placed: list[tuple[str | None, Item]]) -> list[Section]:
+    """Items grouped by section: unsectioned items first, then sections in the file's order.
+
+    A section named by an article but not declared in ``[[sections]]`` is added after the declared ones.
+    Empty sections are left out.
+    """
+    order = list(section_titles)
+    for name, _ in placed:
+        if name and name not in order:
+            order.append(name)
+    lead = Section(None, [item for name, item in placed if not name])
+    sections = [Section(t, [item for name, item in placed if name == t]) for t in order]
+    return [s for s in [lead, *sections] if s.items]
+
+
+def utm_for(settings: Settings, slug: str) -> dict[str, str]:
+    return utm_params(settings["links"], slug)
