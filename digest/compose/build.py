@@ -1,0 +1,220 @@
+"""``digest build DIR``: from issue.toml and the cached articles to ``DIR/build/``.
+
+Writes email.html (CSS inlined once), email.txt, web.html, message.eml (a complete sample message) and
+draft.json (what ``send`` personalises). Problems that don't stop the issue (a duplicate story, a
+shortened teaser, an image without alt text, an unreadable article) come back as warnings naming the
+article; an unreadable article is skipped, never a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..config import CONFIG_NAME, load_settings
+from ..errors import DigestError, SourceError
+from ..model import Article
+from . import issue_file as issue_mod
+from .images import resolve_image
+from .inline import inline_css
+from .message import load_draft, make_draft, sample_message
+from .render import (
+    Issue,
+    Item,
+    group_sections,
+    make_env,
+    make_item,
+    render_issue,
+    theme_dir,
+    utm_for,
+    view_in_browser_url,
+)
+
+OUTPUTS = ("email.html", "email.txt", "web.html", "message.eml", "draft.json")
+
+
+@dataclass
+class BuildResult:
+    paths: list[Path] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    issue: Issue | None = None
+
+
+def _label(entry: issue_mod.Entry, article: Article | None = None) -> str:
+    title = entry.overrides.get("title") or (article.title if article else "")
+    return f"article {entry.index} ({title})" if title else f"article {entry.index} ({entry.source})"
+
+
+def _teaser(article: Article, entry: issue_mod.Entry, max_chars: int) -> tuple[str, bool, str | None]:
+    """The teaser text, whether it was shortened, and a warning when condensing failed."""
+    if entry.overrides.get("teaser"):
+        return entry.overrides["teaser"], False, None
+    if article.teaser_override:
+        return article.teaser_override, False, None
+    try:
+        from ..condense import make_teaser
+
+        t = make_teaser(article, max_chars=max_chars)
+        return t.text, t.shortened, None
+    except Exception as exc:  # noqa: BLE001 - a teaser failure must not sink the issue
+        fallback = (article.description or "").strip()
+        return fallback, False, f"could not condense ({type(exc).__name__}: {exc}); used the description"
+
+
+def _duplicates(items: list[Item], articles: list[Article]) -> list[str]:
+    try:
+        from ..condense import find_duplicates
+    except ImportError:
+        return []
+    pairs = [(item.title, art.text or item.teaser) for item, art in zip(items, articles, strict=True)]
+    try:
+        found = find_duplicates(pairs)
+    except Exception as exc:  # noqa: BLE001
+        return [f"duplicate check failed: {type(exc).__name__}: {exc}"]
+    return [f"articles {i + 1} ({items[i].title}) and {j + 1} ({items[j].title}) seem to tell the same story "
+            f"(similarity {score:.2f})" for i, j, score in found]
+
+
+def build_issue(directory: Path | str) -> BuildResult:
+    """Render ``DIR/build/`` from ``DIR/issue.toml``; returns the files written and the warnings."""
+    directory = Path(directory).resolve()
+    settings = load_settings(directory)
+    issue_data = issue_mod.read_issue(directory)
+    result = BuildResult()
+    if not issue_data.subject:
+        raise DigestError(f"{directory / issue_mod.ISSUE_NAME}: subject is empty", "set subject = \"...\"")
+    out = directory / "build"
+    staging = directory / ".build-tmp"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+
+    max_chars = int(settings["teaser"].get("max_chars") or 300)
+    utm = utm_for(settings, issue_data.slug)
+    images_base = str(settings.newsletter.get("images_base_url") or "")
+    placed: list[tuple[str | None, Item]] = []
+    kept_articles: list[Article] = []
+    for entry in issue_data.entries:
+        try:
+            article = issue_mod.load_entry(directory, entry)
+        except SourceError as exc:
+            result.warnings.append(f"{_label(entry)} skipped: {exc.message}")
+            continue
+        except Exception as exc:  # noqa: BLE001 - one broken article never stops the issue
+            result.warnings.append(f"{_label(entry)} skipped: {type(exc).__name__}: {exc}")
+            continue
+        label = _label(entry, article)
+        teaser, shortened, problem = _teaser(article, entry, max_chars)
+        if problem:
+            result.warnings.append(f"{label}: {problem}")
+        if shortened:
+            result.warnings.append(f"{label}: teaser shortened to fit {max_chars} characters")
+        image_value = entry.overrides.get("image") or article.image
+        base = None
+        if not entry.overrides.get("image") and article.source and not issue_mod.is_url(article.source):
+            base = Path(article.source).parent
+        image, why = resolve_image(image_value, base=base or directory, build_dir=staging,
+                                   images_base_url=images_base)
+        if why:
+            result.warnings.append(f"{label}: {why}")
+        item = make_item(article, teaser, entry.overrides, image=image, utm=utm)
+        if item.image and not item.image_alt:
+            result.warnings.append(f"{label}: image has no alt text (set image_alt in issue.toml)")
+        if not item.url:
+            result.warnings.append(f"{label}: no http(s) link; the title is shown without one")
+        placed.append((entry.section, item))
+        kept_articles.append(article)
+
+    if not placed:
+        result.warnings.append("the issue has no readable articles")
+    result.warnings += _duplicates([item for _, item in placed], kept_articles)
+    if not settings.newsletter.get("from_email"):
+        result.warnings.append("newsletter.from_email is not set in digest.toml: message.eml uses an example "
+                               "sender and send will refuse")
+    if not (settings["unsubscribe"].get("url") or settings["unsubscribe"].get("mailto")):
+        result.warnings.append("no unsubscribe method: set unsubscribe.url or unsubscribe.mailto in digest.toml")
+    if not settings.newsletter.get("postal_address"):
+        result.warnings.append("newsletter.postal_address is not set in digest.toml (required by CAN-SPAM)")
+
+    issue = Issue(subject=issue_data.subject, preheader=issue_data.preheader, intro=issue_data.intro,
+                  date=issue_data.date, slug=issue_data.slug,
+                  sections=group_sections(issue_data.sections, placed))
+    result.issue = issue
+    rendered = render_issue(issue, settings, make_env(settings))
+    html = inline_css(rendered.html)
+    draft = make_draft(subject=issue.subject, preheader=issue.preheader, html=html, text=rendered.text,
+                       slug=issue.slug, settings=settings, merge_defaults=rendered.merge_defaults,
+                       web_url=view_in_browser_url(settings, issue.slug))
+    (staging / "email.html").write_text(html, encoding="utf-8")
+    (staging / "email.txt").write_text(rendered.text, encoding="utf-8")
+    (staging / "web.html").write_text(rendered.web, encoding="utf-8")
+    (staging / "message.eml").write_bytes(sample_message(draft).as_bytes())
+    (staging / "draft.json").write_text(draft.to_json(), encoding="utf-8")
+
+    _replace_outputs(staging, out)
+    result.paths = [out / name for name in OUTPUTS]
+    if (out / "images").is_dir():
+        result.paths.append(out / "images")
+    return result
+
+
+def _replace_outputs(staging: Path, out: Path) -> None:
+    """Move the new files into build/, leaving anything else there (archive, outbox...) alone."""
+    out.mkdir(parents=True, exist_ok=True)
+    for name in OUTPUTS:
+        os.replace(staging / name, out / name)
+    if (staging / "images").is_dir():
+        shutil.rmtree(out / "images", ignore_errors=True)
+        shutil.move(str(staging / "images"), out / "images")
+    elif (out / "images").is_dir():
+        shutil.rmtree(out / "images")
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+def _inputs(directory: Path) -> list[Path]:
+    settings = load_settings(directory)
+    paths = [directory / issue_mod.ISSUE_NAME]
+    if settings.path:
+        paths.append(settings.path)
+        if (settings.root / "templates").is_dir():  # type: ignore[operator]
+            paths += [p for p in (settings.root / "templates").rglob("*") if p.is_file()]  # type: ignore[operator]
+    paths += [p for p in theme_dir().rglob("*") if p.is_file() and p.suffix in (".html", ".txt", ".css")]
+    try:
+        data = issue_mod.read_issue(directory)
+    except DigestError:
+        return paths
+    for entry in data.entries:
+        for src in (entry.source, entry.feed):
+            if src and not issue_mod.is_url(src) and src != "-":
+                paths.append(Path(src))
+        img = entry.overrides.get("image")
+        if img and not issue_mod.is_url(img):
+            paths.append(Path(img))
+    return paths
+
+
+def needs_build(directory: Path | str) -> bool:
+    """True when build/ is missing, incomplete, or older than issue.toml, digest.toml, articles or templates."""
+    directory = Path(directory).resolve()
+    out = directory / "build"
+    try:
+        built = min((out / name).stat().st_mtime for name in OUTPUTS)
+    except OSError:
+        return True
+    newest: float = 0.0
+    for path in _inputs(directory):
+        try:
+            newest = max(newest, path.stat().st_mtime)
+        except OSError:
+            continue
+    return newest > built
+
+
+def describe(result: BuildResult) -> dict[str, Any]:
+    """A JSON-friendly summary of a build (for scripts)."""
+    return {"paths": [str(p) for p in result.paths], "warnings": result.warnings}
+
+
+__all__ = ["CONFIG_NAME", "BuildResult", "build_issue", "load_draft", "needs_build"]

@@ -1,0 +1,255 @@
+"""The MIME message: a ``Draft`` rendered once per issue, and one cheap ``personalize`` per recipient.
+
+A Draft holds the inlined HTML and the plain text, both with merge tokens, plus the header values derived
+from the settings. ``personalize`` substitutes one recipient's tokens (one regex pass per part) and wraps
+the result in a standards-conforming message: multipart/alternative with text/plain first, UTF-8,
+Date, Message-ID on the sender's domain, From with display name, To, Reply-To, List-Id,
+List-Unsubscribe and (with an https URL) ``List-Unsubscribe-Post: List-Unsubscribe=One-Click`` (RFC 8058).
+
+Header values are checked before they are used: a line break in a subject, name, address or URL is
+refused (``ConfigError``/``DigestError``), never written into the header block; non-ASCII text is encoded
+(RFC 2047) by the email package.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime, make_msgid
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlsplit
+
+from .. import merge
+from ..config import Settings
+from ..errors import ConfigError, DigestError
+
+if TYPE_CHECKING:
+    from ..deliver.base import Personal
+
+DRAFT_NAME = "draft.json"
+SAMPLE_EMAIL = "reader@example.com"
+SAMPLE_FROM = "newsletter@example.com"
+UNSUBSCRIBE_FIELD = "unsubscribe_url"
+_BAD_HEADER = re.compile(r"[\r\n\x00]")
+_LIST_LABEL = re.compile(r"[^a-z0-9-]+")
+
+
+@dataclass
+class Draft:
+    """One issue, rendered and inlined once: both parts carry merge tokens; headers come from settings."""
+
+    subject: str
+    preheader: str
+    html: str
+    text: str
+    slug: str
+    from_email: str = ""
+    from_name: str = ""
+    reply_to: str = ""
+    list_id: str = ""  # the List-Id value without brackets: label.domain
+    unsubscribe_url: str = ""  # settings template: {token} and {email} filled per recipient by deliver
+    unsubscribe_mailto: str = ""
+    web_url: str | None = None
+    merge_defaults: dict[str, str] = field(default_factory=dict)
+    tracking: dict[str, bool] = field(default_factory=dict)
+    settings_data: dict[str, Any] = field(default_factory=dict)
+    settings_path: str | None = None
+
+    @property
+    def settings(self) -> Settings:
+        return Settings(self.settings_data, Path(self.settings_path) if self.settings_path else None)
+
+    @property
+    def domain(self) -> str:
+        return (self.from_email or SAMPLE_FROM).rpartition("@")[2].lower()
+
+    def merge_fields(self) -> set[str]:
+        """The merge fields the message uses (for SendGrid's substitutions budget)."""
+        return merge.fields_in(self.html) | merge.fields_in(self.text)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False, indent=1)
+
+    @classmethod
+    def from_json(cls, raw: str) -> Draft:
+        data = json.loads(raw)
+        names = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def list_id_for(settings: Settings) -> str:
+    """``newsletter.list_id``, else ``<newsletter-name>.<from domain>`` (RFC 2919 list-label.namespace)."""
+    nl = settings.newsletter
+    configured = str(nl.get("list_id") or "").strip().strip("<>")
+    if configured:
+        return configured
+    domain = (str(nl.get("from_email") or "") or SAMPLE_FROM).rpartition("@")[2].lower()
+    label = _LIST_LABEL.sub("-", str(nl.get("name") or "newsletter").lower()).strip("-") or "newsletter"
+    return f"{label}.{domain}"
+
+
+def make_draft(*, subject: str, preheader: str, html: str, text: str, slug: str, settings: Settings,
+               merge_defaults: dict[str, str], web_url: str | None) -> Draft:
+    nl = settings.newsletter
+    subject = check_header_text(subject, "subject")
+    return Draft(
+        subject=subject,
+        preheader=preheader,
+        html=html,
+        text=text,
+        slug=slug,
+        from_email=str(nl.get("from_email") or "").strip(),
+        from_name=check_header_text(settings.from_name, "newsletter.from_name"),
+        reply_to=str(nl.get("reply_to") or "").strip(),
+        list_id=check_header_text(list_id_for(settings), "newsletter.list_id"),
+        unsubscribe_url=str(settings["unsubscribe"].get("url") or "").strip(),
+        unsubscribe_mailto=str(settings["unsubscribe"].get("mailto") or "").strip(),
+        web_url=web_url,
+        merge_defaults=dict(merge_defaults),
+        tracking={k: bool(v) for k, v in settings.data.get("tracking", {}).items()},
+        settings_data=settings.data,
+        settings_path=str(settings.path) if settings.path else None,
+    )
+
+
+def save_draft(draft: Draft, directory: Path) -> Path:
+    path = Path(directory) / "build" / DRAFT_NAME
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(draft.to_json(), encoding="utf-8")
+    return path
+
+
+def load_draft(directory: Path | str) -> Draft:
+    """The draft written by the last build (``DIR/build/draft.json``)."""
+    path = Path(directory) / "build" / DRAFT_NAME
+    try:
+        return Draft.from_json(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DigestError(f"{path} not found", f"run: digest build {directory}") from None
+    except (ValueError, TypeError) as exc:
+        raise DigestError(f"{path} is damaged ({exc})", f"run: digest build {directory}") from None
+
+
+# --- header values ---------------------------------------------------------------------------------
+
+
+def check_header_text(value: str, what: str) -> str:
+    """``value`` for a header (subject, display name): refused when it holds a line break."""
+    if _BAD_HEADER.search(value or ""):
+        raise ConfigError(f"{what} contains a line break, which would inject mail headers: {value[:60]!r}")
+    return (value or "").strip()
+
+
+def address(addr: str, name: str = "", what: str = "address") -> Address:
+    """An Address for a header; a line break or a malformed address is refused."""
+    if _BAD_HEADER.search(addr or "") or _BAD_HEADER.search(name or ""):
+        raise DigestError(f"{what} contains a line break, refused: {addr[:60]!r}")
+    addr = (addr or "").strip()
+    if addr.count("@") != 1 or any(c in addr for c in " <>,;\"()"):
+        raise DigestError(f"{what} is not a valid email address: {addr!r}")
+    try:
+        return Address(display_name=name.strip(), addr_spec=addr)
+    except (ValueError, IndexError) as exc:
+        raise DigestError(f"{what} is not a valid email address: {addr!r} ({exc})") from None
+
+
+def _header_url(url: str, what: str) -> str:
+    if _BAD_HEADER.search(url) or any(c in url for c in " <>,") or not url.isascii():
+        raise DigestError(f"{what} cannot go into a header (line break, space, <, >, comma or non-ASCII): "
+                          f"{url[:80]!r}")
+    return url
+
+
+def mailto_link(address_or_link: str) -> str:
+    """``mailto:addr?subject=unsubscribe`` from an address (or a mailto: link as given)."""
+    value = address_or_link.strip()
+    if value.lower().startswith("mailto:"):
+        return value
+    return f"mailto:{value}?subject={quote('unsubscribe')}"
+
+
+def list_unsubscribe(https_url: str | None, mailto: str | None) -> tuple[str | None, bool]:
+    """The List-Unsubscribe value and whether one-click (RFC 8058) applies (an https URL is present)."""
+    parts: list[str] = []
+    one_click = False
+    if https_url:
+        if urlsplit(https_url).scheme.lower() == "https":
+            parts.append(f"<{_header_url(https_url, 'unsubscribe URL')}>")
+            one_click = True
+        elif urlsplit(https_url).scheme.lower() == "http":
+            parts.append(f"<{_header_url(https_url, 'unsubscribe URL')}>")
+    if mailto:
+        parts.append(f"<{_header_url(mailto_link(mailto), 'unsubscribe mailto')}>")
+    return (", ".join(parts) or None), one_click
+
+
+# --- per recipient ---------------------------------------------------------------------------------
+
+
+def token_values(draft: Draft, personal: Personal) -> dict[str, str]:
+    """Every token of the draft → this recipient's encoded value (defaults fill the gaps).
+
+    The unsubscribe link in the body is the recipient's https URL, else the mailto link.
+    Backends that substitute remotely (SendGrid ``substitutions``) use this mapping too.
+    """
+    values = merge.values({}, draft.merge_defaults)
+    values.update(personal.values)
+    link = personal.unsubscribe_url or (
+        mailto_link(personal.unsubscribe_mailto or draft.unsubscribe_mailto)
+        if (personal.unsubscribe_mailto or draft.unsubscribe_mailto) else "")
+    for ctx in merge.CONTEXTS:
+        values[merge.token(UNSUBSCRIBE_FIELD, ctx)] = merge.encode(link, ctx)
+    return values
+
+
+def personalize(draft: Draft, personal: Personal, *, message_id: str | None = None,
+                date: _dt.datetime | None = None) -> EmailMessage:
+    """One recipient's complete message. Cheap: no rendering, no inlining, one regex pass per part."""
+    if not draft.from_email:
+        raise ConfigError("newsletter.from_email is not set in digest.toml", "set the sender address")
+    values = token_values(draft, personal)
+    html = merge.substitute(draft.html, values)
+    text = merge.substitute(draft.text, values)
+
+    msg = EmailMessage(policy=SMTP)
+    msg["Subject"] = check_header_text(draft.subject, "subject")
+    msg["From"] = address(draft.from_email, draft.from_name, "newsletter.from_email")
+    msg["To"] = address(personal.email, "", f"recipient {personal.email[:60]!r}")
+    if draft.reply_to:
+        msg["Reply-To"] = address(draft.reply_to, "", "newsletter.reply_to")
+    msg["Date"] = format_datetime(date or _dt.datetime.now(_dt.UTC))
+    msg["Message-ID"] = message_id or make_msgid(domain=draft.domain)
+    list_name = check_header_text(draft.from_name, "newsletter.from_name")
+    msg["List-Id"] = f"{list_name} <{draft.list_id}>" if list_name.isascii() else f"<{draft.list_id}>"
+    unsub, one_click = list_unsubscribe(personal.unsubscribe_url,
+                                        personal.unsubscribe_mailto or draft.unsubscribe_mailto)
+    if unsub:
+        msg["List-Unsubscribe"] = unsub
+        if one_click:
+            msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    msg.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
+    msg.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
+    return msg
+
+
+def sample_unsubscribe_url(draft: Draft, email: str = SAMPLE_EMAIL) -> str | None:
+    """The configured unsubscribe URL template filled with example values (for message.eml)."""
+    if not draft.unsubscribe_url:
+        return None
+    return draft.unsubscribe_url.replace("{token}", "SAMPLE-TOKEN").replace("{email}", quote(email, safe=""))
+
+
+def sample_message(draft: Draft) -> EmailMessage:
+    """message.eml: the message an example recipient would get, merge fields at their defaults."""
+    from ..deliver.base import Personal
+
+    sample = draft if draft.from_email else Draft(**{**asdict(draft), "from_email": SAMPLE_FROM})
+    personal = Personal(email=SAMPLE_EMAIL, values={}, unsubscribe_url=sample_unsubscribe_url(draft),
+                        unsubscribe_mailto=draft.unsubscribe_mailto or None)
+    return personalize(sample, personal)
