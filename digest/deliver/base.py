@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
+from ..errors import DigestError
+
 if TYPE_CHECKING:
     from ..compose.message import Draft
 
@@ -35,6 +37,16 @@ class Outcome:
     message_id: str | None = None
     error: str | None = None
     permanent: bool = False
+    unknown: bool = False  # the request left but no answer came (e.g. connection lost after DATA): may be delivered
+
+
+class BatchAborted(DigestError):
+    """Raised by ``send_batch`` to stop the whole send. ``outcomes`` are the recipients it did handle; every
+    other recipient of the batch is guaranteed not to have left (the journal puts them back to pending)."""
+
+    def __init__(self, message: str, outcomes: Sequence[Outcome] = (), hint: str | None = None) -> None:
+        super().__init__(message, hint)
+        self.outcomes = list(outcomes)
 
 
 class Backend(Protocol):
