@@ -1,0 +1,616 @@
+"""The SendGrid backend: one v3 ``mail/send`` request per batch of up to 1000 recipients.
+
+The issue is rendered once (``Draft``); its subject, text and HTML travel once per request and every
+recipient is a ``personalization`` whose ``substitutions`` are that recipient's merge values (one token per
+field and context, see ``digest.merge``). Per-recipient headers (List-Unsubscribe with the recipient's own
+link) go in ``personalizations[].headers``; SendGrid makes each message's Message-ID.
+
+Request bodies are plain dicts (the library's helper classes cost ~16 µs a recipient). Errors:
+
+* 429 → wait for ``Retry-After`` / ``X-RateLimit-Reset``, then retry;
+* 5xx, connection errors, timeouts → exponential backoff with jitter, at most ``[sendgrid] max_attempts``;
+* any other 4xx → ``SendGridRejected`` showing SendGrid's ``errors[]`` (field and message): the send stops.
+
+Every call has a socket ``timeout`` and every batch an overall deadline (``[sendgrid] deadline``). The API key
+comes from ``SENDGRID_API_KEY`` only; it is never printed, logged or written, and the ``python_http_client``
+logger (which logs the bearer key and whole bodies at DEBUG) is kept at WARNING.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+import os
+import random
+import re
+import threading
+import time
+import urllib.error
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .. import merge
+from ..errors import ConfigError, DigestError, UsageError
+from .base import Outcome, Personal
+
+if TYPE_CHECKING:
+    from ..compose.message import Draft
+    from ..config import Settings
+
+logging.getLogger("python_http_client").setLevel(logging.WARNING)
+log = logging.getLogger(__name__)
+
+API_KEY_ENV = "SENDGRID_API_KEY"
+MAX_PERSONALIZATIONS = 1000  # per request
+MAX_RECIPIENTS = 1000  # to + cc + bcc over all personalizations of one request
+SUBSTITUTIONS_MAX_BYTES = 10_000  # one personalization's substitutions must stay under this
+CUSTOM_ARGS_MAX_BYTES = 10_000
+MAX_SCHEDULE_AHEAD = 72 * 3600  # send_at at most 72 hours ahead
+MAX_RATE_LIMIT_WAIT = 300.0  # never sleep longer than this on a single 429
+SCHEDULE_FILE = "sendgrid-schedule.json"  # in the issue folder: the batch_id of a scheduled send
+# Headers SendGrid refuses in ``headers`` (it sets them itself).
+RESERVED_HEADERS = frozenset(
+    h.lower()
+    for h in (
+        "x-sg-id", "x-sg-eid", "received", "dkim-signature", "Content-Type", "Content-Transfer-Encoding",
+        "To", "From", "Subject", "Reply-To", "CC", "BCC", "Message-ID",
+    )
+)
+_TOKEN = re.compile(r"__DG_[A-Z0-9_]+?_(?:HTML|TEXT|URL)__")
+
+
+class SendGridRejected(DigestError):
+    """SendGrid refused a request (4xx other than 429): nothing in it was accepted; the send stops."""
+
+    accepted = False
+
+
+class SendGridUnavailable(DigestError):
+    """Transient trouble outlasted the attempts or the deadline.
+
+    ``maybe_accepted`` is True when an attempt timed out or lost its connection after the body left: SendGrid
+    may have accepted it, so its recipients are unknown, not failed.
+    """
+
+    def __init__(self, message: str, hint: str | None = None, *, maybe_accepted: bool = False) -> None:
+        super().__init__(message, hint)
+        self.maybe_accepted = maybe_accepted
+        self.accepted = None if maybe_accepted else False
+
+
+# ---------------------------------------------------------------------------------------------- pure parts
+
+
+def api_key(env: Mapping[str, str] | None = None) -> str:
+    """The key from ``SENDGRID_API_KEY``; a clear error (never the key) when it is missing."""
+    key = (env if env is not None else os.environ).get(API_KEY_ENV, "").strip()
+    if not key:
+        raise ConfigError(
+            f"{API_KEY_ENV} is not set: the SendGrid backend needs an API key with Mail Send permission",
+            hint=f"export {API_KEY_ENV}=SG.... (keys never go in digest.toml)",
+        )
+    return key
+
+
+def check_send_at(send_at: int, now: float | None = None) -> int:
+    """``send_at`` as a unix timestamp, refused unless it is in the future and at most 72 h ahead."""
+    now = time.time() if now is None else now
+    if send_at <= now:
+        raise UsageError(f"--at {_iso(send_at)} is in the past", hint="give a time within the next 72 hours")
+    if send_at - now > MAX_SCHEDULE_AHEAD:
+        raise UsageError(
+            f"--at {_iso(send_at)} is more than 72 hours ahead",
+            hint="SendGrid schedules at most 72 hours ahead; send again closer to the date",
+        )
+    return int(send_at)
+
+
+def _iso(ts: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ts))
+
+
+def substitutions_size(values: Mapping[str, str]) -> int:
+    """Bytes of ``values`` as SendGrid receives them (compact JSON, UTF-8): never less than keys + values."""
+    return len(json.dumps(values, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+
+
+def substitutions_fit(values: Mapping[str, str]) -> bool:
+    """True when one recipient's substitutions stay under 10,000 bytes (cheap bound first, exact when close)."""
+    chars = 0
+    for k, v in values.items():
+        chars += len(k) + len(v)
+    # JSON writes a character in at most 6 bytes (\\u00XX), plus quotes, colon and comma per entry.
+    if chars * 6 + 6 * len(values) + 2 < SUBSTITUTIONS_MAX_BYTES:
+        return True
+    return substitutions_size(values) < SUBSTITUTIONS_MAX_BYTES
+
+
+def static_body(
+    draft: Draft,
+    settings: Settings,
+    *,
+    sandbox: bool = False,
+    send_at: int | None = None,
+    batch_id: str | None = None,
+) -> dict[str, Any]:
+    """Everything in a request except ``personalizations``: the same for every batch of the issue."""
+    sg = settings["sendgrid"]
+    from_email = (draft.from_email or settings.newsletter.get("from_email") or "").strip()
+    if not from_email:
+        raise ConfigError("newsletter.from_email is not set in digest.toml", hint="set the sender address")
+    sender: dict[str, str] = {"email": from_email}
+    from_name = draft.from_name or settings.from_name
+    if from_name:
+        sender["name"] = from_name
+    content = []
+    if draft.text:
+        content.append({"type": "text/plain", "value": draft.text})
+    if draft.html:
+        content.append({"type": "text/html", "value": draft.html})
+    if not content:
+        raise DigestError(f"issue {draft.slug}: the message has neither text nor HTML", hint="run digest build")
+    body: dict[str, Any] = {
+        "from": sender,
+        "subject": draft.subject,
+        "content": content,
+        "categories": [draft.slug[:255]] if draft.slug else [],
+    }
+    if not body["categories"]:
+        del body["categories"]
+    if draft.reply_to:
+        body["reply_to"] = {"email": draft.reply_to}
+    if draft.list_id:
+        ascii_name = from_name if from_name and from_name.isascii() else ""
+        body["headers"] = {"List-Id": f"{ascii_name} <{draft.list_id}>".lstrip()}
+    tracking = settings.data.get("tracking", {})
+    body["tracking_settings"] = {
+        "click_tracking": {"enable": bool(tracking.get("click", False)), "enable_text": False},
+        "open_tracking": {"enable": bool(tracking.get("open", False))},
+        # SendGrid's global-unsubscribe footer would be a second unsubscribe link: off, with or without asm.
+        "subscription_tracking": {"enable": False},
+    }
+    group = int(sg.get("asm_group_id") or 0)
+    if group:
+        body["asm"] = {"group_id": group}
+    if sandbox:
+        body["mail_settings"] = {"sandbox_mode": {"enable": True}}
+    if send_at is not None:
+        body["send_at"] = int(send_at)
+    if batch_id:
+        body["batch_id"] = batch_id
+    return body
+
+
+def draft_tokens(draft: Draft) -> frozenset[str]:
+    """Every merge token the subject, text and HTML use: each personalization must substitute all of them."""
+    return frozenset(_TOKEN.findall(f"{draft.subject}\n{draft.text}\n{draft.html}"))
+
+
+_BAD_HEADER_URL = re.compile(r"[\r\n\x00 <>,]")
+ASM_UNSUBSCRIBE_TAG = "<%asm_group_unsubscribe_raw_url%>"
+
+
+class Personalizer:
+    """Per-recipient parts of a request: substitutions and headers, computed with as little work as possible.
+
+    ``values`` equals ``compose.message.token_values`` (defaults, the recipient's values, the body's unsubscribe
+    link), with every draft token present. With an asm group the body's unsubscribe link is SendGrid's own
+    ``<%asm_group_unsubscribe_raw_url%>`` tag and no List-Unsubscribe header is added (SendGrid adds it).
+    """
+
+    def __init__(self, draft: Draft, *, asm: bool, custom_args: Mapping[str, str]) -> None:
+        from ..compose.message import UNSUBSCRIBE_FIELD
+        from ..compose.message import mailto_link as _mailto_link
+
+        self.asm = asm
+        self.custom_args = dict(custom_args)
+        self._mailto_link = _mailto_link
+        tokens = draft_tokens(draft)
+        base = {t: "" for t in tokens}
+        base.update(merge.values({}, draft.merge_defaults))
+        self._unsub = [(merge.token(UNSUBSCRIBE_FIELD, ctx), ctx) for ctx in merge.CONTEXTS]
+        if asm:
+            for tok, _ in self._unsub:
+                base[tok] = ASM_UNSUBSCRIBE_TAG
+        self.base = base
+        self.default_mailto = draft.unsubscribe_mailto or ""
+        self._mailto_cache: dict[str, tuple[str, str]] = {}
+
+    def _mailto(self, mailto: str) -> tuple[str, str]:
+        """(link for the body, ``<mailto:...>`` for the header), cached: usually one address for everyone."""
+        got = self._mailto_cache.get(mailto)
+        if got is None:
+            link = self._mailto_link(mailto)
+            if _BAD_HEADER_URL.search(link) or not link.isascii():
+                raise ValueError(f"unsubscribe mailto cannot go into a header: {mailto[:80]!r}")
+            got = (link, f"<{link}>")
+            if len(self._mailto_cache) < 1024:
+                self._mailto_cache[mailto] = got
+        return got
+
+    def values(self, p: Personal) -> dict[str, str]:
+        values = dict(self.base)
+        values.update(p.values)
+        if not self.asm:
+            mailto = p.unsubscribe_mailto or self.default_mailto
+            link = p.unsubscribe_url or (self._mailto(mailto)[0] if mailto else "")
+            for tok, ctx in self._unsub:
+                values[tok] = merge.encode(link, ctx)
+        return values
+
+    def headers(self, p: Personal) -> dict[str, str] | None:
+        """List-Unsubscribe (and List-Unsubscribe-Post with an https URL) for this recipient; None with asm."""
+        if self.asm:
+            return None
+        parts = []
+        one_click = False
+        url = p.unsubscribe_url
+        if url:
+            low = url[:8].lower()
+            if low.startswith("https://") or low.startswith("http://"):
+                if _BAD_HEADER_URL.search(url) or not url.isascii():
+                    raise ValueError(f"unsubscribe URL cannot go into a header: {url[:80]!r}")
+                parts.append(f"<{url}>")
+                one_click = low.startswith("https://")
+        mailto = p.unsubscribe_mailto or self.default_mailto
+        if mailto:
+            parts.append(self._mailto(mailto)[1])
+        if not parts:
+            return None
+        headers = {"List-Unsubscribe": ", ".join(parts)}
+        if one_click:
+            headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        return headers
+
+
+@dataclass
+class BatchBody:
+    """A request body for one batch plus the recipients it could not hold (each with its reason)."""
+
+    body: dict[str, Any]
+    emails: list[str]
+    refused: list[Outcome]
+
+
+def build_batch(static: Mapping[str, Any], batch: Sequence[Personal], personalizer: Personalizer) -> BatchBody:
+    """One request body: a personalization per recipient; duplicates and oversized ones are refused, not sent."""
+    if len(batch) > MAX_PERSONALIZATIONS:
+        raise ValueError(f"a SendGrid batch holds at most {MAX_PERSONALIZATIONS} recipients, got {len(batch)}")
+    seen: set[str] = set()
+    personalizations: list[dict[str, Any]] = []
+    emails: list[str] = []
+    refused: list[Outcome] = []
+    custom_args = personalizer.custom_args
+    for p in batch:
+        key = p.email.lower()
+        if key in seen:
+            refused.append(Outcome(p.email, False, error="duplicate address in one SendGrid request",
+                                   permanent=True))
+            continue
+        try:
+            values = personalizer.values(p)
+            headers = personalizer.headers(p)
+        except ValueError as exc:
+            refused.append(Outcome(p.email, False, error=str(exc), permanent=True))
+            continue
+        if not substitutions_fit(values):
+            size = substitutions_size(values)
+            refused.append(Outcome(
+                p.email, False, permanent=True,
+                error=f"merge values are {size} bytes; SendGrid allows under {SUBSTITUTIONS_MAX_BYTES} a recipient",
+            ))
+            continue
+        seen.add(key)
+        item: dict[str, Any] = {"to": [{"email": p.email}], "custom_args": custom_args}
+        if values:
+            item["substitutions"] = values
+        if headers:
+            item["headers"] = headers
+        personalizations.append(item)
+        emails.append(p.email)
+    body = dict(static)
+    body["personalizations"] = personalizations
+    return BatchBody(body, emails, refused)
+
+
+def describe_error(status: int, raw: bytes | str | None) -> str:
+    """SendGrid's ``errors[]`` as one line: ``HTTP 400: from.email: The from email does not ...``."""
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else (raw or "")
+    parts: list[str] = []
+    try:
+        data = json.loads(text) if text.strip() else {}
+    except ValueError:
+        data = None
+    if isinstance(data, dict) and isinstance(data.get("errors"), list):
+        for err in data["errors"]:
+            if not isinstance(err, dict):
+                continue
+            msg = str(err.get("message") or "").strip()
+            fld = err.get("field")
+            parts.append(f"{fld}: {msg}" if fld else msg)
+    elif text.strip():
+        parts.append(" ".join(text.split())[:300])
+    detail = "; ".join(p for p in parts if p) or "(no error body)"
+    return f"HTTP {status}: {detail}"
+
+
+def rate_limit_delay(headers: Mapping[str, str] | None, now: float, default: float) -> float:
+    """Seconds to wait after a 429: ``Retry-After`` (seconds or HTTP date), else ``X-RateLimit-Reset`` (epoch)."""
+    if headers:
+        retry_after = headers.get("Retry-After")
+        if retry_after:
+            try:
+                return max(0.0, float(retry_after))
+            except ValueError:
+                try:
+                    return max(0.0, parsedate_to_datetime(retry_after).timestamp() - now)
+                except (TypeError, ValueError):
+                    pass
+        reset = headers.get("X-RateLimit-Reset")
+        if reset:
+            try:
+                return max(0.0, float(reset) - now)
+            except ValueError:
+                pass
+    return default
+
+
+def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random) -> float:
+    """Full-jitter exponential backoff: uniform in [base/2, min(cap, base * 2**(attempt-1))]."""
+    top = min(cap, base * (2 ** max(0, attempt - 1)))
+    return rng.uniform(min(base / 2, top), top)
+
+
+# ------------------------------------------------------------------------------------------- schedule state
+
+
+def save_schedule(directory: Path, batch_id: str, send_at: int) -> Path:
+    path = Path(directory) / SCHEDULE_FILE
+    path.write_text(json.dumps({"batch_id": batch_id, "send_at": send_at, "status": "scheduled"}) + "\n",
+                    encoding="utf-8")
+    return path
+
+
+def load_schedule(directory: Path) -> dict[str, Any] | None:
+    path = Path(directory) / SCHEDULE_FILE
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError:
+        raise DigestError(f"{path}: not valid JSON", hint="delete it only if no scheduled send is pending") from None
+    return data if isinstance(data, dict) and data.get("batch_id") else None
+
+
+# ------------------------------------------------------------------------------------------------- the I/O
+
+
+def make_client(settings: Settings, key: str | None = None) -> Any:
+    from sendgrid import SendGridAPIClient
+
+    logging.getLogger("python_http_client").setLevel(logging.WARNING)
+    return SendGridAPIClient(key or api_key(), host=settings.sendgrid_host())
+
+
+class _Transient(Exception):
+    def __init__(self, reason: str, *, ambiguous: bool, delay: float | None = None, rate_limited: bool = False):
+        super().__init__(reason)
+        self.reason = reason
+        self.ambiguous = ambiguous
+        self.delay = delay
+        self.rate_limited = rate_limited
+
+
+class SendGridBackend:
+    """Backend protocol implementation (see ``base.Backend``) over SendGrid's v3 Mail Send API."""
+
+    name = "sendgrid"
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        sandbox: bool = False,
+        send_at: int | None = None,
+        batch_id: str | None = None,
+        client: Any = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> None:
+        sg = settings["sendgrid"]
+        self.settings = settings
+        self.sandbox = sandbox
+        self.delivers = not sandbox  # a sandbox run is accepted by SendGrid but reaches no one
+        self.send_at = send_at
+        self.batch_id = batch_id
+        self.max_batch = max(1, min(int(sg.get("batch_size") or MAX_PERSONALIZATIONS), MAX_PERSONALIZATIONS))
+        self.timeout = float(sg.get("timeout") or 30.0)
+        self.max_attempts = max(1, int(sg.get("max_attempts") or 5))
+        self.deadline = float(sg.get("deadline") or max(60.0, self.timeout * self.max_attempts * 2))
+        self.backoff_base = float(sg.get("backoff_base", 0.5))
+        self.backoff_cap = float(sg.get("backoff_cap", 30.0))
+        self.asm_group = int(sg.get("asm_group_id") or 0)
+        self.requests = 0
+        self._client = client
+        self._sleep = sleep
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self._static: dict[str, Any] | None = None
+        self._personalizer: Personalizer | None = None
+
+    # -- protocol -------------------------------------------------------------------------------------------
+    def open(self, draft: Draft) -> None:
+        if self.send_at is not None:
+            check_send_at(self.send_at)
+        if self._client is None:
+            self._client = make_client(self.settings)
+        if self.send_at is not None and not self.batch_id:
+            self.batch_id = self.create_batch_id()
+        self._static = static_body(draft, self.settings, sandbox=self.sandbox, send_at=self.send_at,
+                                   batch_id=self.batch_id)
+        self._personalizer = Personalizer(draft, asm=bool(self.asm_group),
+                                          custom_args={"digest_issue": draft.slug or "issue"})
+
+    def send_batch(self, draft: Draft, batch: Sequence[Personal]) -> list[Outcome]:
+        if self._static is None:
+            self.open(draft)
+        assert self._static is not None and self._personalizer is not None
+        built = build_batch(self._static, batch, self._personalizer)
+        outcomes = list(built.refused)
+        if not built.emails:
+            return outcomes
+        headers = self._post(built.body)
+        message_id = _header(headers, "X-Message-Id")
+        outcomes.extend(Outcome(e, True, message_id=message_id) for e in built.emails)
+        return outcomes
+
+    def close(self) -> None:
+        self._client = None
+
+    # -- scheduled sends -------------------------------------------------------------------------------------
+    def create_batch_id(self) -> str:
+        """POST /v3/mail/batch: the id that groups a scheduled send so it can be cancelled."""
+        data = self._call("batch id", lambda c, t: c.client.mail.batch.post(timeout=t))
+        batch_id = data.get("batch_id") if isinstance(data, dict) else None
+        if not batch_id:
+            raise DigestError("SendGrid returned no batch_id for the scheduled send")
+        return str(batch_id)
+
+    def cancel(self, batch_id: str) -> None:
+        """POST /v3/user/scheduled_sends {batch_id, status: cancel}."""
+        body = {"batch_id": batch_id, "status": "cancel"}
+        self._call("cancel", lambda c, t: c.client.user.scheduled_sends.post(request_body=body, timeout=t))
+
+    # -- transport ---------------------------------------------------------------------------------------------
+    def _call(self, what: str, fn: Callable[[Any, float], Any]) -> Any:
+        if self._client is None:
+            self._client = make_client(self.settings)
+        headers, body = self._retrying(lambda t: fn(self._client, t), what)
+        del headers
+        try:
+            return json.loads(body) if body else {}
+        except ValueError:
+            return {}
+
+    def _post(self, body: dict[str, Any]) -> Mapping[str, str]:
+        client = self._client
+        headers, _ = self._retrying(
+            lambda t: client.client.mail.send.post(request_body=body, timeout=t), "mail/send")
+        return headers
+
+    def _retrying(self, request: Callable[[float], Any], what: str) -> tuple[Mapping[str, str], bytes]:
+        from python_http_client.exceptions import HTTPError
+
+        start = self._clock()
+        end = start + self.deadline
+        failures = 0
+        ambiguous = False
+        last = ""
+        while True:
+            remaining = end - self._clock()
+            if remaining <= 0:
+                raise self._give_up(what, last or "deadline passed", ambiguous)
+            try:
+                self.requests += 1
+                resp = self._with_deadline(request, min(self.timeout, remaining))
+                return resp.headers, resp.body
+            except HTTPError as exc:
+                status = int(getattr(exc, "status_code", 0) or 0)
+                if status == 429:
+                    delay = rate_limit_delay(_hdrs(exc), time.time(), self.backoff_cap)
+                    last = f"HTTP 429 rate limited (asked to wait {delay:.1f}s)"
+                    fail = _Transient(last, ambiguous=False, delay=min(delay, MAX_RATE_LIMIT_WAIT),
+                                      rate_limited=True)
+                elif status >= 500:
+                    fail = _Transient(describe_error(status, exc.body), ambiguous=False)
+                else:
+                    raise SendGridRejected(
+                        f"SendGrid refused the {what} request: {describe_error(status, exc.body)}",
+                        hint=_hint_for(status),
+                    ) from None
+            except _Transient as exc:
+                fail = exc
+            except (TimeoutError, urllib.error.URLError, http.client.HTTPException, ConnectionError, OSError) as exc:
+                fail = _classify_network(exc)
+            last = fail.reason
+            ambiguous = ambiguous or fail.ambiguous
+            if not fail.rate_limited:
+                failures += 1
+                if failures >= self.max_attempts:
+                    raise self._give_up(what, f"{last} ({failures} attempts)", ambiguous)
+            delay = fail.delay if fail.delay is not None else backoff_delay(
+                failures, self.backoff_base, self.backoff_cap, self._rng)
+            if self._clock() + delay >= end:
+                raise self._give_up(what, f"{last}; the next try would pass the {self.deadline:.0f}s deadline",
+                                    ambiguous)
+            log.info("SendGrid %s: %s; retrying in %.1fs", what, last, delay)
+            self._sleep(delay)
+
+    def _with_deadline(self, request: Callable[[float], Any], budget: float) -> Any:
+        """Run one request with a socket timeout, and give up on it when ``budget`` seconds have passed."""
+        result: dict[str, Any] = {}
+
+        def run() -> None:
+            try:
+                result["ok"] = request(budget)
+            except BaseException as exc:  # noqa: BLE001 - handed back to the caller's thread
+                result["err"] = exc
+
+        worker = threading.Thread(target=run, name="sendgrid-request", daemon=True)
+        worker.start()
+        worker.join(budget + 1.0)
+        if worker.is_alive():
+            raise _Transient(f"no answer within {budget:.0f}s", ambiguous=True)
+        if "err" in result:
+            raise result["err"]
+        return result["ok"]
+
+    def _give_up(self, what: str, last: str, ambiguous: bool) -> SendGridUnavailable:
+        if ambiguous:
+            return SendGridUnavailable(
+                f"SendGrid {what}: gave up: {last}; a request may have been accepted",
+                hint="its recipients are held as unknown; check SendGrid's activity, then resend with --resend-unknown",
+                maybe_accepted=True,
+            )
+        return SendGridUnavailable(f"SendGrid {what}: gave up: {last}",
+                                   hint="nothing in this batch was accepted; run digest send again to resume")
+
+
+def _hdrs(exc: Any) -> Mapping[str, str]:
+    headers = getattr(exc, "headers", None)
+    return headers if headers is not None else {}
+
+
+def _header(headers: Any, name: str) -> str | None:
+    if headers is None:
+        return None
+    value = headers.get(name)
+    return str(value) if value else None
+
+
+def _classify_network(exc: BaseException) -> _Transient:
+    """Trouble before the request was fully written is safe to retry; after it, SendGrid may have accepted it.
+
+    urllib wraps errors of connecting and writing the request in ``URLError``; errors while waiting for or
+    reading the answer (timeout, reset, closed without an answer) arrive bare.
+    """
+    if isinstance(exc, urllib.error.URLError) and not isinstance(exc, urllib.error.HTTPError):
+        return _Transient(f"could not reach SendGrid: {exc.reason}", ambiguous=False)
+    if isinstance(exc, TimeoutError):
+        return _Transient("timed out waiting for SendGrid's answer", ambiguous=True)
+    return _Transient(f"connection lost waiting for SendGrid's answer: {type(exc).__name__}: {exc}",
+                      ambiguous=True)
+
+
+def _hint_for(status: int) -> str:
+    return {
+        400: "the request was malformed; nothing in this batch was sent",
+        401: f"check {API_KEY_ENV}",
+        403: "the key lacks Mail Send permission, or the sender is not verified",
+        413: "the message is too large (SendGrid allows 30 MB per request)",
+    }.get(status, "nothing in this batch was sent")

@@ -1,0 +1,571 @@
+"""A local SendGrid v3 stand-in for tests and the send benchmark (127.0.0.1 only).
+
+It serves ``POST /v3/mail/send``, ``POST /v3/mail/batch``, ``GET /v3/mail/batch/{id}`` and
+``POST /v3/user/scheduled_sends`` the way SendGrid documents them:
+
+* every mail/send body is validated against the request schema in ``shared/sendgrid/tsg_mail_v3.json``
+  (read at start, ``$ref`` resolved through a ``referencing`` registry; never copied) and against the documented
+  limits the schema cannot express (see ``check_limits``);
+* errors are answered in SendGrid's format ``{"errors": [{"message", "field", "help"}]}``;
+* accepted requests get 202 and an ``X-Message-Id``; a sandbox request gets 200 and delivers nothing;
+* every delivery is recorded (who got which subject, with which substitutions and headers);
+* faults are injected on demand (``fault``): 429 with Retry-After / X-RateLimit-Reset, 5xx, slow answers,
+  dropped connections (before or after accepting), and a request held unanswered until released.
+
+``light=True`` (the benchmark) skips the schema but still json-parses every body, checks the per-request
+recipient limits and counts recipients. ``python sendgrid_standin.py --light`` runs it as its own process and
+serves its counters at ``GET /_standin/stats``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import contextlib
+import json
+import os
+import secrets
+import signal
+import socket
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+MAX_BODY_BYTES = 30 * 1024 * 1024
+MAX_PERSONALIZATIONS = 1000
+MAX_RECIPIENTS = 1000
+MAX_SUBSTITUTION_BYTES = 10_000  # all of one personalization's substitutions must stay under this
+MAX_CUSTOM_ARGS_BYTES = 10_000
+MAX_SEND_AT_AHEAD = 72 * 3600
+RESERVED_HEADERS = {
+    "x-sg-id", "x-sg-eid", "received", "dkim-signature", "content-type", "content-transfer-encoding",
+    "to", "from", "subject", "reply-to", "cc", "bcc",
+}
+HELP = "https://www.twilio.com/docs/sendgrid/api-reference/mail-send/errors"
+REPO = Path(__file__).resolve().parents[2]
+
+
+def default_spec() -> Path:
+    shared = Path(os.environ.get("DIGEST_SHARED", REPO.parent / "shared"))
+    return shared / "sendgrid" / "tsg_mail_v3.json"
+
+
+def mail_send_validator(spec_path: Path) -> Any:
+    """A jsonschema validator for the mail/send request body, with the spec's ``$ref``s resolvable."""
+    from jsonschema import Draft202012Validator, FormatChecker
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT202012
+
+    spec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
+    uri = "urn:sendgrid:mail-v3"
+    registry = Registry().with_resource(uri, Resource.from_contents(spec, default_specification=DRAFT202012))
+    pointer = "/components/requestBodies/PostMailSend/content/application~1json/schema"
+    return Draft202012Validator({"$ref": f"{uri}#{pointer}"}, registry=registry, format_checker=FormatChecker())
+
+
+# ----------------------------------------------------------------------------------------------- the limits
+
+
+def _size(obj: Any) -> int:
+    """Bytes of keys and values (UTF-8), which is how SendGrid counts substitutions and custom_args."""
+    return sum(len(str(k).encode()) + len(str(v).encode()) for k, v in obj.items())
+
+
+def check_limits(body: dict[str, Any], *, now: float, known_batches: set[str] | None) -> list[tuple[str | None, str]]:
+    """The documented Mail Send limits the OpenAPI schema does not express: ``[(field, message), ...]``."""
+    errs: list[tuple[str | None, str]] = []
+    pers = body.get("personalizations")
+    if not isinstance(pers, list):
+        return errs
+    if not pers:
+        errs.append(("personalizations", "The personalizations field is required and must have at least one "
+                                         "personalization."))
+    if len(pers) > MAX_PERSONALIZATIONS:
+        errs.append(("personalizations", f"The personalizations field may have at most {MAX_PERSONALIZATIONS} "
+                                         "personalizations per request."))
+    total = 0
+    seen: dict[str, str] = {}
+    has_top_subject = isinstance(body.get("subject"), str) and body["subject"] != ""
+    for i, p in enumerate(pers):
+        if not isinstance(p, dict):
+            continue
+        where = f"personalizations.{i}"
+        if not p.get("to"):
+            errs.append((f"{where}.to", "The to array is required for all personalization objects, and must "
+                                        "have at least one email object with a valid email address."))
+        for kind in ("to", "cc", "bcc"):
+            for j, r in enumerate(p.get(kind) or []):
+                if not isinstance(r, dict) or not isinstance(r.get("email"), str):
+                    continue
+                total += 1
+                key = r["email"].strip().lower()
+                if key in seen:
+                    errs.append((f"{where}.{kind}.{j}.email",
+                                 f"Each email address in the personalization block should be unique between to, "
+                                 f"cc, and bcc, and across personalizations: {r['email']} also at {seen[key]}."))
+                else:
+                    seen[key] = f"{where}.{kind}.{j}"
+        subs = p.get("substitutions")
+        if isinstance(subs, dict) and _size(subs) >= MAX_SUBSTITUTION_BYTES:
+            errs.append((f"{where}.substitutions",
+                         f"The total size of substitutions in one personalization must be less than "
+                         f"{MAX_SUBSTITUTION_BYTES} bytes (got {_size(subs)})."))
+        cargs = p.get("custom_args")
+        if isinstance(cargs, dict):
+            if any(not isinstance(v, str) for v in cargs.values()):
+                errs.append((f"{where}.custom_args", "Custom args values must be strings."))
+            elif _size(cargs) > MAX_CUSTOM_ARGS_BYTES:
+                errs.append((f"{where}.custom_args",
+                             f"The total size of custom args may not exceed {MAX_CUSTOM_ARGS_BYTES} bytes."))
+        if "send_at" in p:
+            errs.extend(_check_send_at(p["send_at"], f"{where}.send_at", now))
+        errs.extend(_check_headers(p.get("headers"), f"{where}.headers"))
+        if not has_top_subject and not body.get("template_id") and not p.get("subject"):
+            errs.append(("subject", "The subject is required. You can get around this requirement if you use a "
+                                    "template with a subject defined or if every personalization has a subject "
+                                    "defined."))
+    if total > MAX_RECIPIENTS:
+        errs.append(("personalizations", f"The total number of recipients (to, cc and bcc) in one request must be "
+                                         f"at most {MAX_RECIPIENTS}; got {total}."))
+    if "send_at" in body:
+        errs.extend(_check_send_at(body["send_at"], "send_at", now))
+    errs.extend(_check_headers(body.get("headers"), "headers"))
+    content = body.get("content")
+    if isinstance(content, list) and content:
+        types = [c.get("type") for c in content if isinstance(c, dict)]
+        if len(set(types)) != len(types):
+            errs.append(("content", "Each content type may only be used once."))
+        if "text/plain" in types and types[0] != "text/plain":
+            errs.append(("content.0.type", "If present, text/plain content must be first, followed by any other "
+                                          "content types (such as text/html)."))
+        if "text/html" in types and any(t not in ("text/plain", "text/html") for t in
+                                        types[:types.index("text/html")]):
+            errs.append(("content", "text/html must come right after text/plain."))
+    elif not body.get("template_id"):
+        errs.append(("content", "Unless a valid template_id is provided, the content parameter is required."))
+    batch_id = body.get("batch_id")
+    if batch_id is not None and known_batches is not None and batch_id not in known_batches:
+        errs.append(("batch_id", "The batch id is not valid: create it with POST /v3/mail/batch first."))
+    return errs
+
+
+def _check_send_at(value: Any, where: str, now: float) -> list[tuple[str | None, str]]:
+    if isinstance(value, int) and value - now > MAX_SEND_AT_AHEAD:
+        return [(where, "send_at may only be scheduled up to 72 hours in advance.")]
+    return []
+
+
+def _check_headers(headers: Any, where: str) -> list[tuple[str | None, str]]:
+    errs: list[tuple[str | None, str]] = []
+    if not isinstance(headers, dict):
+        return errs
+    for name, value in headers.items():
+        if str(name).lower() in RESERVED_HEADERS:
+            errs.append((f"{where}.{name}", f"The header {name} is reserved and may not be set."))
+        if not isinstance(value, str):
+            errs.append((f"{where}.{name}", "Header values must be strings."))
+    return errs
+
+
+def _field(path: Any) -> str | None:
+    parts = [str(p) for p in path]
+    return ".".join(parts) if parts else None
+
+
+# ---------------------------------------------------------------------------------------------- the server
+
+
+@dataclass
+class Delivery:
+    """One recipient of one accepted request, with what SendGrid would have made of the message."""
+
+    email: str
+    message_id: str
+    request: int
+    subject: str
+    text: str
+    html: str
+    headers: dict[str, str]
+    substitutions: dict[str, str]
+    custom_args: dict[str, str]
+    categories: list[str]
+    send_at: int | None
+    batch_id: str | None
+    asm: dict[str, Any] | None
+
+
+@dataclass
+class Fault:
+    """What to do to the next matching request instead of (or before) answering it normally."""
+
+    kind: str  # 429 | 500 | 503 | slow | drop | drop_after_accept | hold
+    path: str = "/v3/mail/send"
+    retry_after: float | None = None
+    reset_in: float | None = None
+    delay: float = 0.0
+    deliver: bool = False  # hold: record the deliveries (accepted, answer lost) before holding
+
+
+@dataclass
+class Record:
+    """One request as it arrived and what it was answered."""
+
+    method: str
+    path: str
+    status: int | None
+    recipients: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    body: dict[str, Any] | None = None
+
+
+class SendGridStandIn:
+    """Start with ``with SendGridStandIn() as sg:``; ``sg.url`` is the host for ``DIGEST_SENDGRID_HOST``."""
+
+    def __init__(
+        self,
+        *,
+        spec: Path | None = None,
+        light: bool = False,
+        api_key: str | None = None,
+        keep_bodies: bool = False,
+    ) -> None:
+        self.light = light
+        self.api_key = api_key
+        self.keep_bodies = keep_bodies
+        self.validator = None if light else mail_send_validator(spec or default_spec())
+        self.lock = threading.Lock()
+        self.faults: collections.deque[Fault] = collections.deque()
+        self.records: list[Record] = []
+        self.deliveries: list[Delivery] = []
+        self.counts: collections.Counter[str] = collections.Counter()
+        self.batches: dict[str, str] = {}  # batch_id -> status (created | cancel | pause)
+        self.sandboxed = 0
+        self.accepted_requests = 0
+        self.recipients_seen = 0
+        self.duplicate_deliveries = 0
+        self.held = threading.Event()  # set when a request is being held
+        self.release = threading.Event()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- control ------------------------------------------------------------------------------------------
+    def fault(self, kind: str, times: int = 1, **kw: Any) -> None:
+        with self.lock:
+            for _ in range(times):
+                self.faults.append(Fault(kind, **kw))
+
+    def delivered(self) -> collections.Counter[str]:
+        """Address → number of accepted, non-sandbox messages it got."""
+        with self.lock:
+            return collections.Counter(self.counts)
+
+    def status_counts(self, path: str = "/v3/mail/send") -> collections.Counter[int | None]:
+        with self.lock:
+            return collections.Counter(r.status for r in self.records if r.path == path)
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def start(self) -> SendGridStandIn:
+        standin = self
+
+        class Handler(_Handler):
+            owner = standin
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="sendgrid-standin", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.release.set()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> SendGridStandIn:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def stats(self) -> dict[str, Any]:
+        with self.lock:
+            return {
+                "requests": len(self.records),
+                "accepted_requests": self.accepted_requests,
+                "recipients": self.recipients_seen,
+                "unique_recipients": len(self.counts),
+                "duplicate_deliveries": self.duplicate_deliveries,
+                "sandboxed": self.sandboxed,
+                "statuses": dict(collections.Counter(str(r.status) for r in self.records)),
+            }
+
+    # -- request handling ---------------------------------------------------------------------------------
+    def _take_fault(self, path: str) -> Fault | None:
+        with self.lock:
+            for i, f in enumerate(self.faults):
+                if f.path == path:
+                    del self.faults[i]
+                    return f
+        return None
+
+    def _record(self, rec: Record) -> None:
+        with self.lock:
+            if not self.light or len(self.records) < 100_000:
+                self.records.append(rec)
+
+    def mail_send(self, body_bytes: bytes, now: float) -> tuple[int, dict[str, str], Any, list[str]]:
+        """Validate and accept one mail/send body: (status, headers, json answer, accepted addresses)."""
+        try:
+            body = json.loads(body_bytes)
+        except ValueError as exc:
+            return 400, {}, _errors([(None, f"Bad Request: the body is not valid JSON ({exc.msg}).")]), []
+        if not isinstance(body, dict):
+            return 400, {}, _errors([(None, "Bad Request: the body must be a JSON object.")]), []
+        errs: list[tuple[str | None, str]] = []
+        if self.validator is not None:
+            for e in sorted(self.validator.iter_errors(body), key=lambda e: list(map(str, e.absolute_path))):
+                errs.append((_field(e.absolute_path), e.message))
+        if not errs:
+            with self.lock:
+                known = set(self.batches)
+            errs = check_limits(body, now=now, known_batches=None if self.light else known)
+        if errs:
+            return 400, {}, _errors(errs), []
+        emails = [r["email"] for p in body["personalizations"] for k in ("to", "cc", "bcc") for r in p.get(k) or []]
+        sandbox = bool(((body.get("mail_settings") or {}).get("sandbox_mode") or {}).get("enable"))
+        if sandbox:
+            with self.lock:
+                self.sandboxed += len(emails)
+            return 200, {}, None, []
+        message_id = secrets.token_urlsafe(16)[:22]
+        self._deliver(body, message_id)
+        return 202, {"X-Message-Id": message_id}, None, emails
+
+    def _deliver(self, body: dict[str, Any], message_id: str) -> None:
+        with self.lock:
+            self.accepted_requests += 1
+            n = self.accepted_requests
+            for p in body["personalizations"]:
+                for kind in ("to", "cc", "bcc"):
+                    for r in p.get(kind) or []:
+                        email = r["email"].lower()
+                        self.recipients_seen += 1
+                        if self.counts[email]:
+                            self.duplicate_deliveries += 1
+                        self.counts[email] += 1
+                        if not self.light:
+                            self.deliveries.append(_delivery(body, p, r["email"], message_id, n))
+
+    def scheduled_send(self, body: Any) -> tuple[int, Any]:
+        if not isinstance(body, dict) or not isinstance(body.get("batch_id"), str):
+            return 400, _errors([("batch_id", "batch_id is required")])
+        if body.get("status") not in ("cancel", "pause"):
+            return 400, _errors([("status", "status must be either cancel or pause")])
+        with self.lock:
+            if body["batch_id"] not in self.batches:
+                return 400, _errors([("batch_id", "batch_id is not valid")])
+            self.batches[body["batch_id"]] = body["status"]
+        return 201, {"batch_id": body["batch_id"], "status": body["status"]}
+
+
+def _substitute(text: str, subs: dict[str, str]) -> str:
+    for k, v in subs.items():
+        text = text.replace(k, v)
+    return text
+
+
+def _delivery(body: dict[str, Any], p: dict[str, Any], email: str, message_id: str, n: int) -> Delivery:
+    subs = p.get("substitutions") or {}
+    parts = {c["type"]: c["value"] for c in body.get("content") or []}
+    headers = {**(body.get("headers") or {}), **(p.get("headers") or {})}
+    return Delivery(
+        email=email, message_id=message_id, request=n,
+        subject=_substitute(p.get("subject") or body.get("subject") or "", subs),
+        text=_substitute(parts.get("text/plain", ""), subs),
+        html=_substitute(parts.get("text/html", ""), subs),
+        headers=headers, substitutions=dict(subs), custom_args=dict(p.get("custom_args") or {}),
+        categories=list(body.get("categories") or []),
+        send_at=p.get("send_at", body.get("send_at")), batch_id=body.get("batch_id"), asm=body.get("asm"),
+    )
+
+
+def _errors(errs: list[tuple[str | None, str]]) -> dict[str, Any]:
+    return {"errors": [{"message": m, "field": f, "help": HELP} for f, m in errs]}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    owner: SendGridStandIn
+    server_version = "sendgrid-standin"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet
+        pass
+
+    def _send(self, status: int, payload: Any = None, headers: dict[str, str] | None = None) -> None:
+        data = b"" if payload is None else json.dumps(payload).encode()
+        self.send_response(status)
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        if data:
+            self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if data:
+            self.wfile.write(data)
+
+    def _drop(self) -> None:
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+
+    def _authorized(self) -> bool:
+        auth = self.headers.get("Authorization", "")
+        scheme, _, token = auth.partition(" ")
+        if scheme != "Bearer" or not token.strip():
+            self._send(401, _errors([(None, "authorization required")]))
+            return False
+        if self.owner.api_key is not None and token != self.owner.api_key:
+            self._send(401, _errors([(None, "The provided authorization grant is invalid, expired, or revoked")]))
+            return False
+        return True
+
+    def _read(self) -> bytes | None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY_BYTES:
+            # Drain what was sent so the client sees the answer, not a reset.
+            remaining = length
+            while remaining > 0:
+                chunk = self.rfile.read(min(remaining, 1 << 20))
+                if not chunk:
+                    break
+                remaining -= len(chunk)
+            self._send(413, _errors([(None, "The JSON payload you have included in your request is too large; "
+                                            "the total size of a request must be at most 30 MB.")]))
+            return None
+        return self.rfile.read(length) if length else b""
+
+    def do_GET(self) -> None:  # noqa: N802
+        owner = self.owner
+        if self.path == "/_standin/stats":
+            self._send(200, owner.stats())
+            return
+        if not self._authorized():
+            return
+        if self.path.startswith("/v3/mail/batch/"):
+            batch_id = self.path.rsplit("/", 1)[1]
+            with owner.lock:
+                known = batch_id in owner.batches
+            if known:
+                self._send(200, {"batch_id": batch_id})
+            else:
+                self._send(400, _errors([("batch_id", "invalid batch id")]))
+            return
+        self._send(404, _errors([(None, f"no route {self.path}")]))
+
+    def do_POST(self) -> None:  # noqa: N802
+        owner = self.owner
+        path = self.path.split("?", 1)[0]
+        rec = Record("POST", path, None)
+        try:
+            if not self._authorized():
+                rec.status = 401
+                return
+            raw = self._read()
+            if raw is None:
+                rec.status = 413
+                return
+            fault = owner._take_fault(path)
+            if fault is not None and self._apply_fault(fault, raw, rec):
+                return
+            if path == "/v3/mail/send":
+                status, headers, payload, emails = owner.mail_send(raw, time.time())
+                rec.status, rec.recipients = status, len(emails)
+                if payload:
+                    rec.errors = payload.get("errors", [])
+                if owner.keep_bodies:
+                    rec.body = json.loads(raw) if raw else None
+                self._send(status, payload, headers)
+            elif path == "/v3/mail/batch":
+                batch_id = secrets.token_urlsafe(24)
+                with owner.lock:
+                    owner.batches[batch_id] = "created"
+                rec.status = 201
+                self._send(201, {"batch_id": batch_id})
+            elif path == "/v3/user/scheduled_sends":
+                try:
+                    body = json.loads(raw) if raw else None
+                except ValueError:
+                    body = None
+                status, payload = owner.scheduled_send(body)
+                rec.status = status
+                self._send(status, payload)
+            else:
+                rec.status = 404
+                self._send(404, _errors([(None, f"no route {path}")]))
+        finally:
+            owner._record(rec)
+
+    def _apply_fault(self, fault: Fault, raw: bytes, rec: Record) -> bool:
+        """Apply ``fault``; True when the request was answered (or dropped) by it."""
+        owner = self.owner
+        if fault.kind in ("429", "500", "502", "503"):
+            status = int(fault.kind)
+            headers: dict[str, str] = {}
+            if fault.retry_after is not None:
+                headers["Retry-After"] = f"{fault.retry_after:g}"
+            if fault.reset_in is not None:
+                headers["X-RateLimit-Reset"] = str(int(time.time() + fault.reset_in))
+                headers["X-RateLimit-Remaining"] = "0"
+            message = "too many requests" if status == 429 else "internal error"
+            rec.status = status
+            self._send(status, _errors([(None, message)]), headers)
+            return True
+        if fault.kind == "slow":
+            time.sleep(fault.delay)
+            return False
+        if fault.kind == "drop":
+            rec.status = None
+            self._drop()
+            return True
+        if fault.kind in ("drop_after_accept", "hold"):
+            accepted = fault.kind == "drop_after_accept" or fault.deliver
+            if accepted:
+                status, _, _, emails = owner.mail_send(raw, time.time())
+                rec.recipients = len(emails)
+            rec.status = None
+            if fault.kind == "hold":
+                owner.held.set()
+                owner.release.wait()
+            self._drop()
+            return True
+        raise ValueError(f"unknown fault {fault.kind!r}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run as a process: print ``LISTENING <url>`` on stdout, serve until SIGTERM/SIGINT."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--light", action="store_true", help="no schema validation (still parses every body)")
+    ap.add_argument("--spec", type=Path, default=None)
+    ap.add_argument("--api-key", default=None, help="accept only this bearer token")
+    args = ap.parse_args(argv)
+    standin = SendGridStandIn(spec=args.spec, light=args.light, api_key=args.api_key).start()
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    print(f"LISTENING {standin.url}", flush=True)
+    stop.wait()
+    standin.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,392 @@
+"""The SendGrid backend: request bodies (pure) and its behaviour against the local stand-in (faults, errors)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from collections.abc import Iterator
+from email.utils import formatdate
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import shared_path
+from integration.sendgrid_standin import SendGridStandIn
+
+from digest import merge
+from digest.compose.message import Draft, make_draft, token_values
+from digest.config import DEFAULTS, Settings, _merge
+from digest.deliver.base import Personal
+from digest.deliver.sendgrid import (
+    ASM_UNSUBSCRIBE_TAG,
+    SUBSTITUTIONS_MAX_BYTES,
+    Personalizer,
+    SendGridBackend,
+    SendGridRejected,
+    SendGridUnavailable,
+    api_key,
+    backoff_delay,
+    build_batch,
+    check_send_at,
+    describe_error,
+    rate_limit_delay,
+    static_body,
+    substitutions_fit,
+    substitutions_size,
+)
+from digest.errors import ConfigError, UsageError
+
+KEY = "SG.test-key-do-not-print"
+
+
+def settings(**tables: dict[str, Any]) -> Settings:
+    over: dict[str, Any] = {"newsletter": {"name": "Harbour Notes", "from_email": "news@harbour.example",
+                                           "postal_address": "1 Quay St"},
+                            "unsubscribe": {"url": "https://harbour.example/u/{token}",
+                                            "mailto": "leave@harbour.example"}}
+    for k, v in tables.items():
+        over[k] = {**over.get(k, {}), **v}
+    return Settings(_merge(DEFAULTS, over), None)
+
+
+def draft(s: Settings | None = None, slug: str = "2026-11") -> Draft:
+    s = s or settings()
+    t = merge.token
+    html = (f"<p>Hello {t('first_name', 'HTML')},</p><p>{'x' * 200}</p>"
+            f"<a href=\"{t('unsubscribe_url', 'URL')}\">unsubscribe</a>")
+    text = f"Hello {t('first_name', 'TEXT')},\n\nUnsubscribe: {t('unsubscribe_url', 'TEXT')}\n"
+    return make_draft(subject=f"Tides for {t('first_name', 'TEXT')}", preheader="p", html=html, text=text,
+                      slug=slug, settings=s, merge_defaults={"first_name": "there"}, web_url=None)
+
+
+def personal(i: int, name: str = "Ann") -> Personal:
+    return Personal(email=f"r{i}@example.com", values=merge.values({"first_name": name}, {"first_name": "there"}),
+                    unsubscribe_url=f"https://harbour.example/u/tok{i}", unsubscribe_mailto="leave@harbour.example")
+
+
+# --------------------------------------------------------------------------------------------- pure parts
+
+
+def test_static_body_shape() -> None:
+    d = draft()
+    body = static_body(d, settings(), sandbox=False)
+    assert body["from"] == {"email": "news@harbour.example", "name": "Harbour Notes"}
+    assert [c["type"] for c in body["content"]] == ["text/plain", "text/html"]
+    assert body["categories"] == ["2026-11"]
+    assert "custom_args" not in body  # inside each personalization only
+    assert "Message-ID" not in body.get("headers", {}) and "message-id" not in str(body.get("headers")).lower()
+    assert body["tracking_settings"]["click_tracking"]["enable"] is False
+    assert body["tracking_settings"]["subscription_tracking"]["enable"] is False
+    assert body["headers"]["List-Id"].endswith(f"<{d.list_id}>")
+    assert "asm" not in body and "mail_settings" not in body and "send_at" not in body
+
+
+def test_static_body_options() -> None:
+    s = settings(sendgrid={"asm_group_id": 42}, tracking={"open": True, "click": True})
+    body = static_body(draft(s), s, sandbox=True, send_at=1_900_000_000, batch_id="B1")
+    assert body["asm"] == {"group_id": 42}
+    assert body["mail_settings"] == {"sandbox_mode": {"enable": True}}
+    assert body["send_at"] == 1_900_000_000 and body["batch_id"] == "B1"
+    assert body["tracking_settings"]["open_tracking"]["enable"] is True
+    assert body["tracking_settings"]["click_tracking"]["enable"] is True
+
+
+def test_static_body_needs_a_sender() -> None:
+    s = settings(newsletter={"from_email": ""})
+    with pytest.raises(ConfigError, match="from_email"):
+        static_body(draft(s), s)
+
+
+def test_personalizer_matches_token_values() -> None:
+    d = draft()
+    pz = Personalizer(d, asm=False, custom_args={"digest_issue": "x"})
+    for p in [personal(1, "Zoë & <Bob>"), personal(2, ""),
+              Personal("m@example.com", {}, None, "mailto:out@harbour.example")]:
+        assert pz.values(p) == {**{k: "" for k in pz.base}, **token_values(d, p)}
+
+
+def test_batch_personalizations() -> None:
+    d = draft()
+    pz = Personalizer(d, asm=False, custom_args={"digest_issue": d.slug})
+    batch = [personal(i) for i in range(3)] + [Personal("R1@EXAMPLE.com", {})]
+    built = build_batch(static_body(d, settings()), batch, pz)
+    pers = built.body["personalizations"]
+    assert [p["to"][0]["email"] for p in pers] == ["r0@example.com", "r1@example.com", "r2@example.com"]
+    assert [o.email for o in built.refused] == ["R1@EXAMPLE.com"] and built.refused[0].permanent
+    p0 = pers[0]
+    assert p0["custom_args"] == {"digest_issue": "2026-11"}
+    assert p0["headers"] == {"List-Unsubscribe": "<https://harbour.example/u/tok0>, "
+                                                 "<mailto:leave@harbour.example?subject=unsubscribe>",
+                             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+    assert p0["substitutions"][merge.token("first_name", "HTML")] == "Ann"
+    assert p0["substitutions"][merge.token("unsubscribe_url", "URL")] == "https%3A%2F%2Fharbour.example%2Fu%2Ftok0"
+    # Every token the draft uses has a value in every personalization.
+    for p in pers:
+        for tok in ("__DG_FIRST_NAME_HTML__", "__DG_FIRST_NAME_TEXT__", "__DG_UNSUBSCRIBE_URL_TEXT__"):
+            assert tok in p["substitutions"]
+
+
+def test_asm_adds_no_list_unsubscribe_and_uses_sendgrids_link() -> None:
+    s = settings(sendgrid={"asm_group_id": 7})
+    d = draft(s)
+    pz = Personalizer(d, asm=True, custom_args={})
+    built = build_batch(static_body(d, s), [personal(1)], pz)
+    p = built.body["personalizations"][0]
+    assert "headers" not in p
+    assert p["substitutions"][merge.token("unsubscribe_url", "HTML")] == ASM_UNSUBSCRIBE_TAG
+    assert built.body["asm"] == {"group_id": 7}
+
+
+def test_oversized_substitutions_fail_that_recipient_only() -> None:
+    d = draft()
+    pz = Personalizer(d, asm=False, custom_args={})
+    big = Personal("big@example.com", merge.values({"first_name": "é" * 3000}, {}))
+    built = build_batch(static_body(d, settings()), [personal(1), big, personal(2)], pz)
+    assert [p["to"][0]["email"] for p in built.body["personalizations"]] == ["r1@example.com", "r2@example.com"]
+    assert built.refused[0].email == "big@example.com" and "bytes" in (built.refused[0].error or "")
+
+
+def test_substitutions_budget_is_exact_near_the_limit() -> None:
+    for n in range(SUBSTITUTIONS_MAX_BYTES - 40, SUBSTITUTIONS_MAX_BYTES + 5):
+        v = {"K": "a" * (n - 8)}  # {"K":"…"} is 8 bytes of JSON around the value
+        assert substitutions_size(v) == n
+        assert substitutions_fit(v) == (n < SUBSTITUTIONS_MAX_BYTES)
+
+
+def test_bad_unsubscribe_url_fails_the_recipient() -> None:
+    d = draft()
+    pz = Personalizer(d, asm=False, custom_args={})
+    bad = Personal("x@example.com", {}, "https://h.example/u/a b\r\nBcc: victim@example.com")
+    built = build_batch(static_body(d, settings()), [bad, personal(1)], pz)
+    assert [o.email for o in built.refused] == ["x@example.com"]
+    assert len(built.body["personalizations"]) == 1
+
+
+def test_describe_error_shows_field_and_message() -> None:
+    raw = json.dumps({"errors": [{"message": "The from email does not contain a valid address.",
+                                  "field": "from.email", "help": "…"}]}).encode()
+    assert describe_error(400, raw) == "HTTP 400: from.email: The from email does not contain a valid address."
+    assert describe_error(403, b"<html>nope</html>") == "HTTP 403: <html>nope</html>"
+    assert describe_error(400, b"") == "HTTP 400: (no error body)"
+
+
+def test_rate_limit_delay() -> None:
+    now = 1_000_000.0
+    assert rate_limit_delay({"Retry-After": "3"}, now, 9) == 3
+    assert rate_limit_delay({"X-RateLimit-Reset": str(int(now) + 7)}, now, 9) == 7
+    assert rate_limit_delay({"Retry-After": formatdate(now + 10, usegmt=True)}, now, 9) == 10
+    assert rate_limit_delay({}, now, 9) == 9
+
+
+def test_backoff_grows_with_jitter_and_cap() -> None:
+    rng = random.Random(1)
+    d = [backoff_delay(a, 0.5, 8.0, rng) for a in range(1, 10)]
+    assert all(0.25 <= x <= 8.0 for x in d)
+    assert max(d[:2]) <= 1.0 and max(d[5:]) > 1.0
+    assert len({round(x, 6) for x in d}) == len(d)
+
+
+def test_send_at_bounds() -> None:
+    now = 1_800_000_000
+    assert check_send_at(now + 3600, now) == now + 3600
+    with pytest.raises(UsageError, match="72 hours"):
+        check_send_at(now + 72 * 3600 + 1, now)
+    with pytest.raises(UsageError, match="past"):
+        check_send_at(now - 1, now)
+
+
+def test_api_key_missing_is_a_clear_error() -> None:
+    with pytest.raises(ConfigError, match="SENDGRID_API_KEY is not set"):
+        api_key({})
+    assert api_key({"SENDGRID_API_KEY": " k "}) == "k"
+
+
+# ------------------------------------------------------------------------------------- against the stand-in
+
+
+@pytest.fixture
+def standin() -> Iterator[SendGridStandIn]:
+    with SendGridStandIn(spec=shared_path("sendgrid", "tsg_mail_v3.json"), api_key=KEY, keep_bodies=True) as sg:
+        yield sg
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, standin: SendGridStandIn) -> None:
+    monkeypatch.setenv("SENDGRID_API_KEY", KEY)
+    monkeypatch.setenv("DIGEST_SENDGRID_HOST", standin.url)
+
+
+class Sleeps(list[float]):
+    def __call__(self, s: float) -> None:
+        self.append(s)
+
+
+def backend(s: Settings | None = None, **kw: Any) -> tuple[SendGridBackend, Sleeps]:
+    sleeps = Sleeps()
+    b = SendGridBackend(s or settings(sendgrid={"timeout": 5.0, "max_attempts": 3}), sleep=sleeps,
+                        rng=random.Random(0), **kw)
+    return b, sleeps
+
+
+@pytest.mark.integration
+def test_batches_are_delivered_once_with_personal_subjects(env: None, standin: SendGridStandIn) -> None:
+    d = draft()
+    b, _ = backend()
+    b.open(d)
+    names = ["Ann", "Bo", "Zoë & Co"]
+    outcomes = b.send_batch(d, [personal(i, names[i]) for i in range(3)])
+    assert all(o.ok for o in outcomes) and len({o.message_id for o in outcomes}) == 1
+    assert outcomes[0].message_id
+    got = {x.email: x for x in standin.deliveries}
+    assert got["r2@example.com"].subject == "Tides for Zoë & Co"
+    assert "Hello Zoë &amp; Co," in got["r2@example.com"].html
+    assert 'href="https%3A%2F%2Fharbour.example%2Fu%2Ftok2"' in got["r2@example.com"].html
+    assert got["r0@example.com"].headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert got["r0@example.com"].custom_args == {"digest_issue": "2026-11"}
+    assert standin.delivered() == {f"r{i}@example.com": 1 for i in range(3)}
+
+
+@pytest.mark.integration
+def test_429_waits_for_retry_after_then_succeeds(env: None, standin: SendGridStandIn) -> None:
+    standin.fault("429", retry_after=2)
+    standin.fault("429", reset_in=4)
+    d = draft()
+    b, sleeps = backend()
+    b.open(d)
+    assert all(o.ok for o in b.send_batch(d, [personal(1)]))
+    assert sleeps[0] == 2.0 and 3.0 <= sleeps[1] <= 4.0
+    assert standin.status_counts() == {429: 2, 202: 1}
+    assert standin.delivered() == {"r1@example.com": 1}
+
+
+@pytest.mark.integration
+def test_5xx_and_drops_back_off_then_succeed(env: None, standin: SendGridStandIn) -> None:
+    standin.fault("500")
+    standin.fault("drop")
+    d = draft()
+    b, sleeps = backend()
+    b.open(d)
+    assert all(o.ok for o in b.send_batch(d, [personal(1)]))
+    assert len(sleeps) == 2 and sleeps[1] >= sleeps[0] * 0.5 and all(s > 0 for s in sleeps)
+    assert standin.delivered() == {"r1@example.com": 1}
+
+
+@pytest.mark.integration
+def test_5xx_until_attempts_run_out(env: None, standin: SendGridStandIn) -> None:
+    standin.fault("503", times=5)
+    d = draft()
+    b, sleeps = backend()
+    b.open(d)
+    with pytest.raises(SendGridUnavailable, match=r"HTTP 503.*3 attempts") as info:
+        b.send_batch(d, [personal(1)])
+    assert info.value.maybe_accepted is False
+    assert len(sleeps) == 2 and not standin.deliveries
+
+
+@pytest.mark.integration
+def test_lost_answer_is_reported_as_maybe_accepted(env: None, standin: SendGridStandIn) -> None:
+    standin.fault("drop_after_accept", times=3)
+    d = draft()
+    b, _ = backend()
+    b.open(d)
+    with pytest.raises(SendGridUnavailable) as info:
+        b.send_batch(d, [personal(1)])
+    assert info.value.maybe_accepted is True and "unknown" in (info.value.hint or "")
+
+
+@pytest.mark.integration
+def test_slow_answer_hits_the_socket_timeout(env: None, standin: SendGridStandIn) -> None:
+    standin.fault("slow", delay=2.0)
+    d = draft()
+    s = settings(sendgrid={"timeout": 0.5, "max_attempts": 2})
+    b, sleeps = backend(s)
+    b.open(d)
+    t0 = time.monotonic()
+    outcomes = b.send_batch(d, [personal(1)])
+    assert time.monotonic() - t0 < 2.0  # gave up on the slow attempt, did not wait for it
+    assert all(o.ok for o in outcomes) and len(sleeps) == 1
+
+
+@pytest.mark.integration
+def test_overall_deadline_bounds_a_batch(env: None, standin: SendGridStandIn) -> None:
+    standin.fault("slow", delay=3.0, times=10)
+    d = draft()
+    s = settings(sendgrid={"timeout": 1.0, "max_attempts": 50, "deadline": 2.5})
+    b = SendGridBackend(s)
+    b.open(d)
+    t0 = time.monotonic()
+    with pytest.raises(SendGridUnavailable):
+        b.send_batch(d, [personal(1)])
+    assert time.monotonic() - t0 < 5.0
+
+
+@pytest.mark.integration
+def test_other_4xx_stops_with_sendgrids_message(env: None, standin: SendGridStandIn) -> None:
+    d = draft()
+    d.from_email = "not-an-address"
+    b, _ = backend()
+    b.open(d)
+    with pytest.raises(SendGridRejected) as info:
+        b.send_batch(d, [personal(1)])
+    assert "HTTP 400: from.email:" in str(info.value) and "HTTP Error 400" not in str(info.value)
+
+
+@pytest.mark.integration
+def test_bad_key_is_401_and_never_shown(monkeypatch: pytest.MonkeyPatch, standin: SendGridStandIn,
+                                        caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setenv("SENDGRID_API_KEY", "SG.wrong-secret-value")
+    monkeypatch.setenv("DIGEST_SENDGRID_HOST", standin.url)
+    logging.getLogger("python_http_client").setLevel(logging.DEBUG)  # as a careless --debug would
+    caplog.set_level(logging.DEBUG)
+    d = draft()
+    b, _ = backend()
+    b.open(d)
+    with pytest.raises(SendGridRejected, match="HTTP 401") as info:
+        b.send_batch(d, [personal(1)])
+    assert "wrong-secret" not in str(info.value) and "wrong-secret" not in caplog.text
+    assert logging.getLogger("python_http_client").level == logging.WARNING
+
+
+@pytest.mark.integration
+def test_sandbox_delivers_nothing(env: None, standin: SendGridStandIn) -> None:
+    d = draft()
+    b, _ = backend(sandbox=True)
+    b.open(d)
+    outcomes = b.send_batch(d, [personal(1), personal(2)])
+    assert b.delivers is False and all(o.ok for o in outcomes)
+    assert standin.sandboxed == 2 and not standin.deliveries and standin.status_counts() == {200: 1}
+
+
+@pytest.mark.integration
+def test_scheduled_send_and_cancel(env: None, standin: SendGridStandIn) -> None:
+    d = draft()
+    at = int(time.time()) + 3600
+    b, _ = backend(send_at=at)
+    b.open(d)
+    assert b.batch_id in standin.batches
+    b.send_batch(d, [personal(1)])
+    assert standin.deliveries[0].send_at == at and standin.deliveries[0].batch_id == b.batch_id
+    b.cancel(b.batch_id or "")
+    assert standin.batches[b.batch_id or ""] == "cancel"
+
+
+@pytest.mark.integration
+def test_a_full_batch_is_one_request(env: None, standin: SendGridStandIn) -> None:
+    d = draft()
+    b, _ = backend()
+    b.open(d)
+    assert b.max_batch == 1000
+    outcomes = b.send_batch(d, [personal(i) for i in range(1000)])
+    assert sum(o.ok for o in outcomes) == 1000
+    assert standin.status_counts() == {202: 1} and len(standin.delivered()) == 1000
+
+
+def test_key_never_written(tmp_path: Path) -> None:
+    # The backend keeps no files; scheduling writes only the batch id.
+    from digest.deliver.sendgrid import load_schedule, save_schedule
+
+    save_schedule(tmp_path, "B1", 123)
+    assert load_schedule(tmp_path) == {"batch_id": "B1", "send_at": 123, "status": "scheduled"}
+    assert KEY not in (tmp_path / "sendgrid-schedule.json").read_text()
