@@ -36,6 +36,7 @@ def inline_css(html: str) -> str:
             remove_classes=False,
             strip_important=False,
             disable_validation=True,
+            disable_basic_attributes=["width", "height"],  # keep the template's own pixel sizes
             cssutils_logging_level=logging.CRITICAL,
             exclude_pseudoclasses=True,
             include_star_selectors=False,
