@@ -144,14 +144,15 @@ def _net_reason(exc: BaseException | None) -> str:
     from urllib3.exceptions import NameResolutionError, NewConnectionError, ReadTimeoutError
     from urllib3.exceptions import TimeoutError as U3Timeout
 
+    # NameResolutionError < NewConnectionError < ConnectTimeoutError in urllib3 2: most specific first.
+    if isinstance(exc, NameResolutionError):
+        return "unreachable (host name not found)"
+    if isinstance(exc, NewConnectionError | ConnectionRefusedError):
+        return "unreachable (connection refused or no route)"
     if isinstance(exc, ReadTimeoutError):
         return "timed out waiting for the server's answer"
     if isinstance(exc, U3Timeout):
-        return "timed out connecting"
-    if isinstance(exc, NameResolutionError):
-        return "host name not found"
-    if isinstance(exc, NewConnectionError | ConnectionRefusedError):
-        return "unreachable (connection refused or no route)"
+        return "unreachable (timed out connecting)"
     text = str(exc).splitlines()[0] if exc and str(exc) else type(exc).__name__
     return f"unreachable ({text[:160]})"
 

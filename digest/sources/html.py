@@ -298,7 +298,10 @@ def clean_title(title: str, site_name: str | None = None) -> str:
         return len(" ".join(ps).split())
 
     # The site's name, or a short part (<= 3 words) beside a long one, is the site, not the headline.
-    while len(parts) > 1 and (_key(parts[-1]) == site or (len(parts[-1].split()) <= 3 and words(parts[:-1]) >= 4)):
+    def site_like(part: str) -> bool:  # "BBC News", "Ars Technica", "TMZ.com"; not "for now"
+        return len(part.split()) <= 3 and (part[:1].isupper() or part[:1].isdigit() or "." in part)
+
+    while len(parts) > 1 and (_key(parts[-1]) == site or (site_like(parts[-1]) and words(parts[:-1]) >= 4)):
         parts.pop()
         seps.pop()
     while len(parts) > 1 and (_key(parts[0]) == site or (

@@ -71,17 +71,19 @@ def markdown_to_text(body: str) -> str:
 def parse_markdown(raw: str, source: str) -> Article:
     """Markdown text (already decoded) → Article; raises SourceError when there is no body text."""
     meta, body = parse_front_matter(raw)
+    from .html import _key, norm
+
     title = meta.get("title", "")
-    if not title:
-        first = min((m for m in (_ATX_H1.search(body), _SETEXT_H1.search(body)) if m),
-                    key=lambda m: m.start(), default=None)
-        if first is not None:
-            title = first.group(1).strip()
-            body = body[: first.start()] + body[first.end():]
+    first = min((m for m in (_ATX_H1.search(body), _SETEXT_H1.search(body)) if m),
+                key=lambda m: m.start(), default=None)
+    # The first level-1 heading is the title (unless the front matter has one); it leaves the body either way
+    # when it repeats the title, so the teaser does not start with the headline.
+    if first is not None and (not title or _key(first.group(1)) == _key(title)):
+        title = title or first.group(1).strip()
+        body = body[: first.start()] + body[first.end():]
     text = markdown_to_text(body)
     if not text.strip() and not meta.get("teaser"):
         raise SourceError(source, "no article text in the Markdown file")
-    from .html import norm
 
     return Article(
         source=source,
