@@ -91,15 +91,14 @@ LINE_RULES: tuple[Rule, ...] = (
                              r"\b(?:we|this (?:site|website)) uses? cookies", re.I),
          "cookie notice"),
     Rule("caption",
-         _r(r"^(?:image|media|photo|video)\s{0,2}(?:caption|copyright)\b|(?:Photograph|Photo|Picture|Image)\s{0,2}:"
+         _r(r"^(?:image|media|photo|video)\s{0,2}(?:caption|copyright)\b|(?<!\()(?:Photograph|Photo|Picture|Image)\s{0,2}:"
             r"|\b(?:Getty Images|AFP/Getty|Shutterstock|Reuters/|AP Photo)\b", re.I),
          "photo caption or credit"),
-    Rule("byline", _r(r"^(?:by|par|written by|words by)\s{1,3}[A-Z][\w.'’-]{0,30}(?:[ ,]{1,2}[\w.'’@-]{1,30}){0,8}$"),
+    Rule("byline", _r(r"^(?i:by|par|written by|words by)\s{1,3}[A-Z][\w.'’-]{0,30}(?:[ ,]{1,2}[\w.'’@-]{1,30}){0,8}$"),
          "byline"),
     Rule("timestamp",
-         _r(rf"^(?:(?:published|updated|last updated|last modified|posted|first published)\s{{0,3}}(?:on|at)?\s{{0,3}}:?\s{{0,3}}"
-            rf"(?:{_DATE}|{_TIME}).{{0,60}}|{_DATE}(?:\s{{0,3}}(?:at\s)?{_TIME})?"
-            rf"|{_TIME}(?:\s{{0,3}}{_DATE})?)\s{{0,3}}[|.]?$", re.I),
+         _r(rf"^(?:(?:published|updated|last updated|last modified|posted|first published)\s{{0,3}}(?:on|at)?\s{{0,3}}:?"
+            rf"\s{{0,3}})?(?:{_DATE}|{_TIME})(?:\s{{0,3}}[|,•·:-]?\s{{0,3}}(?:at\s)?(?:{_DATE}|{_TIME}))?\s{{0,3}}[|.]?$", re.I),
          "date/time line"),
 )
 

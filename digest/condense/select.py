@@ -85,6 +85,16 @@ def balanced(s: str) -> bool:
     return all(s.count(a) == s.count(b) for a, b in pairs) and s.count('"') % 2 == 0
 
 
+def style_ok(t: str, budget: int) -> bool:
+    """The teaser style bar: non-empty, within budget, ends a sentence, balanced, no lower-case/stray start."""
+    t = t.strip()
+    if not t or len(t) > budget or not _TERMINAL.search(t):
+        return False
+    if t[0].islower() or not (t[0].isalnum() or t[0] in "\"“‘'(«¿¡"):
+        return False
+    return balanced(t)
+
+
 def tokens(s: str) -> list[str]:
     return [t for t in (w.lower() for w in _TOKEN.findall(s)) if t not in _STOP and len(t) > 1]
 
@@ -126,7 +136,8 @@ def build_candidates(text: str, title: str, params: Params = DEFAULT) -> list[Ca
             c.usable, c.why_not = False, "meta opener"
         elif not balanced(t):
             c.usable, c.why_not = False, "unbalanced quotes or brackets"
-        elif t[0].islower() or not (t[0].isalnum() or t[0] in "\"“‘'(«¿¡"):
+        elif t[0].islower() or not (t[0].isalnum() or t[0] in "\"“‘'(«¿¡") or \
+                re.match(r"[\"“‘'(«¿¡]+[^\w\s]|[\"“‘'(«¿¡]+[a-z]", t):
             c.usable, c.why_not = False, "starts in lower case or with punctuation"
         elif title_toks and _repeats_title(t, title_toks):
             c.usable, c.why_not = False, "repeats the headline"

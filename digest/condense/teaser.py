@@ -6,7 +6,7 @@ import re
 
 from ..model import Article, Removed, Teaser
 from .clean import clean_text
-from .select import DEFAULT, Candidate, Params, balanced, build_candidates, pack, shorten
+from .select import DEFAULT, Candidate, Params, balanced, build_candidates, pack, shorten, style_ok
 
 _TERMINAL = re.compile(r"[.!?…。！？][\"'”’»)\]]*$")
 
@@ -28,20 +28,22 @@ def make_teaser(article: Article, max_chars: int = 300, params: Params = DEFAULT
         return Teaser(text=" ".join(c.text for c in chosen), sentences=[c.text for c in chosen],
                       method="lead" if _is_lead(chosen, cands) else "centrality",
                       reasons=[_reason(c, cands) for c in chosen], **base)
-    # nothing fits whole: shorten the best usable opener (or the first sentence) at a clause boundary
-    pool = [c for c in cands if c.usable and not c.needs_previous] or [c for c in cands if c.usable] or \
-        [c for c in cands if c.text and c.text[0].isupper()]
-    if pool:
-        best = max(pool[:10], key=lambda c: c.score)
-        text = best.text if len(best.text) <= max_chars and _TERMINAL.search(best.text) else shorten(best.text, max_chars)
-        return Teaser(text=text, sentences=[text], shortened=text != best.text, method="shortened",
-                      reasons=[f"sentence {best.index + 1}: no whole sentence fits {max_chars} characters; "
-                               "cut at a clause boundary"], **base)
+    # nothing fits whole: shorten the best usable opener (or any sentence) at a clause boundary
+    pool = [c for c in cands if c.usable and not c.needs_previous][:10] or [c for c in cands if c.usable][:10] or \
+        cands[:10]
+    for best in sorted(pool, key=lambda c: -c.score):
+        text = best.text if len(best.text) <= max_chars else shorten(best.text, max_chars)
+        if style_ok(text, max_chars):
+            return Teaser(text=text, sentences=[text], shortened=text != best.text, method="shortened",
+                          reasons=[f"sentence {best.index + 1}: no whole sentence fits {max_chars} characters; "
+                                   "cut at a clause boundary"], **base)
     fallback = (article.description or article.title or "").strip()
     if fallback:
         text = fallback if len(fallback) <= max_chars else shorten(fallback, max_chars)
         if not _TERMINAL.search(text):
             text = text.rstrip(" ,;:") + "."
+        if not style_ok(text, max_chars):
+            return Teaser(text="", method="empty", reasons=["no usable sentence"], **base)
         return Teaser(text=text, sentences=[text], shortened=text != fallback, method="fallback",
                       reasons=["no usable sentence in the body: description or title"], **base)
     return Teaser(text="", method="empty", reasons=["no text"], **base)

@@ -1,0 +1,88 @@
+"""parse_text: headline, body and boilerplate in pasted plain text (fixtures written for these tests)."""
+
+from __future__ import annotations
+
+import pytest
+
+from digest.condense import make_teaser
+from digest.condense.sentences import split_sentences
+from digest.sources.text import derive_title, find_body, parse_text, unwrap
+from tests.conftest import FIXTURES, shared_path
+
+CONDENSE = FIXTURES / "condense"
+
+
+def _read(name: str) -> str:
+    return (CONDENSE / name).read_text(encoding="utf-8")
+
+
+def test_headline_after_junk_line_and_trailing_boilerplate_dropped() -> None:
+    a = parse_text(_read("pasted_with_boilerplate.txt"), "x.txt")
+    assert a.kind == "text" and a.source == "x.txt"
+    assert a.title == "City council approves new riverside park after long debate"
+    assert a.text.startswith("The city council voted on Tuesday")
+    assert a.text.endswith("affordable flats in the district.")
+    for junk in ("Patreon", "views and opinions", "What do you think", "Notify of", "bakery", "posted in"):
+        assert junk not in a.text
+
+
+def test_whole_page_dump_keeps_only_the_article() -> None:
+    a = parse_text(_read("whole_page_dump.txt"), "page.txt")
+    assert a.title == "Harbour ferry service to resume in June"
+    assert a.text.startswith("The harbour ferry that links")
+    assert a.text.endswith("roughly the level seen before the fire.")
+    for junk in ("cookie", "Skip to content", "Image caption", "Advertisement", "Share on", "Related",
+                 "missed this ferry", "All rights reserved", "By Sam Writer", "12 May 2021"):
+        assert junk not in a.text
+
+
+def test_body_without_headline_keeps_first_sentence_and_derives_title() -> None:
+    raw = _read("body_only.txt")
+    a = parse_text(raw, "b.txt")
+    assert a.text.startswith("A small museum in the mountains has reopened")
+    assert a.title.startswith("A small museum in the mountains")
+    assert len(a.title) <= 91 and a.title.endswith("…")
+    assert a.words == len(raw.split())
+
+
+def test_hard_wrapped_lines_are_joined() -> None:
+    paras = unwrap("Police said the suspect had been seen near\nthe station on Friday night.\n\nNext paragraph here.")
+    assert paras == ["Police said the suspect had been seen near the station on Friday night.", "Next paragraph here."]
+
+
+def test_comment_section_is_a_wall() -> None:
+    paras = ["Short menu", "A" * 50 + " long prose sentence about the news of the day and more words here.",
+             "Leave a comment", "I disagree with this whole article and I will explain why at great length here."]
+    start, end = find_body(paras)
+    assert (start, end) == (1, 2)
+
+
+def test_derive_title_short_sentence_kept_whole() -> None:
+    assert derive_title("Rain is coming. It will be wet.") == "Rain is coming"
+
+
+@pytest.mark.parametrize("raw", ["", "   \n\n  ", "\ufeff", "a", "\x00\x01binary\x02"])
+def test_degenerate_inputs_do_not_crash(raw: str) -> None:
+    a = parse_text(raw, "d.txt")
+    assert isinstance(a.title, str) and isinstance(a.text, str)
+
+
+def test_crlf_and_nbsp_are_normalised() -> None:
+    a = parse_text("Title of the piece here\r\n\r\nThe\u00a0first sentence of the body is right here and it is long."
+                   "\r\n", "c.txt")
+    assert a.title == "Title of the piece here"
+    assert "\u00a0" not in a.text and "\r" not in a.text
+
+
+def test_seed_title_and_teaser_from_body() -> None:
+    path = shared_path("seeds", "000_d8922b5850a6cfb1.txt")
+    raw = path.read_text(encoding="utf-8")
+    a = parse_text(raw, str(path))
+    assert a.title == "BREAKING: Lavrov meets Tillerson, meeting Trump"
+    for junk in ("Patreon", "The statements, views", "Notify of", "View all comments", "Macron", "Dove soap"):
+        assert junk not in a.text
+    assert "in ," not in a.text.splitlines()[0]
+    t = make_teaser(a)
+    body_sents = set(split_sentences(a.text))
+    assert t.sentences and all(s in body_sents for s in t.sentences)
+    assert not t.text.startswith("Recently I wrote")
