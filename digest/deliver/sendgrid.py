@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import merge
 from ..errors import ConfigError, DigestError, UsageError
-from .base import Outcome, Personal
+from .base import BatchAborted, Outcome, Personal
 
 if TYPE_CHECKING:
     from ..compose.message import Draft
@@ -63,23 +63,25 @@ RESERVED_HEADERS = frozenset(
 _TOKEN = re.compile(r"__DG_[A-Z0-9_]+?_(?:HTML|TEXT|URL)__")
 
 
-class SendGridRejected(DigestError):
+class SendGridRejected(BatchAborted):
     """SendGrid refused a request (4xx other than 429): nothing in it was accepted; the send stops."""
 
-    accepted = False
+    def __init__(self, message: str, outcomes: Sequence[Outcome] = (), hint: str | None = None) -> None:
+        super().__init__(message, outcomes, hint)
+        self.maybe_accepted = False
 
 
-class SendGridUnavailable(DigestError):
-    """Transient trouble outlasted the attempts or the deadline.
+class SendGridUnavailable(BatchAborted):
+    """Transient trouble outlasted the attempts or the deadline; the send stops (resumable).
 
     ``maybe_accepted`` is True when an attempt timed out or lost its connection after the body left: SendGrid
-    may have accepted it, so its recipients are unknown, not failed.
+    may have accepted it, so the batch's recipients are handed back as ``unknown`` outcomes, never as failed.
     """
 
-    def __init__(self, message: str, hint: str | None = None, *, maybe_accepted: bool = False) -> None:
-        super().__init__(message, hint)
+    def __init__(self, message: str, outcomes: Sequence[Outcome] = (), hint: str | None = None, *,
+                 maybe_accepted: bool = False) -> None:
+        super().__init__(message, outcomes, hint)
         self.maybe_accepted = maybe_accepted
-        self.accepted = None if maybe_accepted else False
 
 
 # ---------------------------------------------------------------------------------------------- pure parts
@@ -464,7 +466,16 @@ class SendGridBackend:
         outcomes = list(built.refused)
         if not built.emails:
             return outcomes
-        headers = self._post(built.body)
+        try:
+            headers = self._post(built.body)
+        except SendGridUnavailable as exc:
+            # Recipients refused while building never left; the batch's others left when the answer was lost.
+            exc.outcomes = outcomes + ([Outcome(e, False, error=exc.message, unknown=True) for e in built.emails]
+                                       if exc.maybe_accepted else [])
+            raise
+        except SendGridRejected as exc:
+            exc.outcomes = outcomes
+            raise
         message_id = _header(headers, "X-Message-Id")
         outcomes.extend(Outcome(e, True, message_id=message_id) for e in built.emails)
         return outcomes

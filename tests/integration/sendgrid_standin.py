@@ -280,7 +280,9 @@ class SendGridStandIn:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="sendgrid-standin", daemon=True)
+        server = self._server
+        self._thread = threading.Thread(target=lambda: server.serve_forever(poll_interval=0.05),
+                                        name="sendgrid-standin", daemon=True)
         self._thread.start()
         return self
 
@@ -334,7 +336,11 @@ class SendGridStandIn:
         errs: list[tuple[str | None, str]] = []
         if self.validator is not None:
             for e in sorted(self.validator.iter_errors(body), key=lambda e: list(map(str, e.absolute_path))):
-                errs.append((_field(e.absolute_path), e.message))
+                path = list(e.absolute_path)
+                if e.validator == "required":  # name the missing field, as SendGrid does
+                    missing = [k for k in e.validator_value if isinstance(e.instance, dict) and k not in e.instance]
+                    path += missing[:1]
+                errs.append((_field(path), e.message))
         if not errs:
             with self.lock:
                 known = set(self.batches)
@@ -410,7 +416,13 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet
         pass
 
+    _rec: Record | None = None
+
     def _send(self, status: int, payload: Any = None, headers: dict[str, str] | None = None) -> None:
+        rec, self._rec = self._rec, None
+        if rec is not None:  # record before answering: a client that got the answer finds its record
+            rec.status = status
+            self.owner._record(rec)
         data = b"" if payload is None else json.dumps(payload).encode()
         self.send_response(status)
         for k, v in (headers or {}).items():
@@ -474,7 +486,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802
         owner = self.owner
         path = self.path.split("?", 1)[0]
-        rec = Record("POST", path, None)
+        rec = self._rec = Record("POST", path, None)
         try:
             if not self._authorized():
                 rec.status = 401
@@ -512,7 +524,9 @@ class _Handler(BaseHTTPRequestHandler):
                 rec.status = 404
                 self._send(404, _errors([(None, f"no route {path}")]))
         finally:
-            owner._record(rec)
+            if self._rec is not None:  # dropped or held: no answer was sent
+                self._rec = None
+                owner._record(rec)
 
     def _apply_fault(self, fault: Fault, raw: bytes, rec: Record) -> bool:
         """Apply ``fault``; True when the request was answered (or dropped) by it."""

@@ -18,7 +18,7 @@ from integration.sendgrid_standin import SendGridStandIn
 from digest import merge
 from digest.compose.message import Draft, make_draft, token_values
 from digest.config import DEFAULTS, Settings, _merge
-from digest.deliver.base import Personal
+from digest.deliver.base import BatchAborted, Personal
 from digest.deliver.sendgrid import (
     ASM_UNSUBSCRIBE_TAG,
     SUBSTITUTIONS_MAX_BYTES,
@@ -281,7 +281,8 @@ def test_5xx_until_attempts_run_out(env: None, standin: SendGridStandIn) -> None
     b.open(d)
     with pytest.raises(SendGridUnavailable, match=r"HTTP 503.*3 attempts") as info:
         b.send_batch(d, [personal(1)])
-    assert info.value.maybe_accepted is False
+    assert info.value.maybe_accepted is False and info.value.outcomes == []  # all back to pending
+    assert isinstance(info.value, BatchAborted)
     assert len(sleeps) == 2 and not standin.deliveries
 
 
@@ -294,6 +295,7 @@ def test_lost_answer_is_reported_as_maybe_accepted(env: None, standin: SendGridS
     with pytest.raises(SendGridUnavailable) as info:
         b.send_batch(d, [personal(1)])
     assert info.value.maybe_accepted is True and "unknown" in (info.value.hint or "")
+    assert [(o.email, o.unknown, o.ok) for o in info.value.outcomes] == [("r1@example.com", True, False)]
 
 
 @pytest.mark.integration
