@@ -163,6 +163,10 @@ def _clean_paragraphs(paras: Iterable[str]) -> list[str]:
     return out
 
 
+def _text_len(el: Any) -> int:
+    return len(" ".join((el.text_content() or "").split()))
+
+
 def _readability_paragraphs(doc: Any) -> list[str]:
     """readability-lxml on an already parsed (and pruned) tree; each pass works on a fresh copy of it."""
     import copy
@@ -181,6 +185,12 @@ def _readability_paragraphs(doc: Any) -> list[str]:
                 if REGEXES["displayNoneRe"].search(elem.get("style")):
                     elem.drop_tree()
             return tree
+
+        def get_link_density(self, elem: Any) -> float:
+            # Same measure as readability's, with whitespace collapsed by str.split instead of two regex passes
+            # per element (those passes were a third of the extraction time on news pages).
+            links = sum(_text_len(a) for a in elem.iterfind(".//a"))
+            return links / max(_text_len(elem), 1)
 
     return html_to_text(_TreeDocument(doc).summary(html_partial=True)).split("\n\n")
 
