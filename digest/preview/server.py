@@ -1,0 +1,549 @@
+"""``digest preview``: a local web page showing the issue as subscribers get it, rebuilt on every edit.
+
+One process: a ``ThreadingHTTPServer`` on 127.0.0.1 (by default), a build worker (``watch.Rebuilder``)
+fed by a file watcher (``watch.Watcher``), and a ``Preview`` holding the last build. Browsers follow
+builds over server-sent events (``/events``): each finished build bumps ``version`` and every open page
+refreshes its frame once for that version.
+
+Routes (everything else is 404; nothing outside the issue's own build output is served):
+  /                   the page shell (static/index.html, preview.js, preview.css under /static/)
+  /api/state?r=N      the last build for reader N: subject, preheader, articles, warnings, error
+  /email.html?r=N&scheme=light|dark   the inlined email with reader N's merge fields
+  /email.txt?r=N, /text.html?r=N&scheme=…   the plain-text part (raw, or wrapped for the frame)
+  /events             server-sent events: ``hello`` then one ``build`` per finished build
+  /<file>             a file of DIR/build/ (images copied by the build), or an image file in DIR
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import logging
+import signal
+import socket
+import sys
+import threading
+import time
+import webbrowser
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from ..config import load_settings
+from ..errors import DigestError, UsageError
+from . import page
+from .page import Reader
+
+log = logging.getLogger(__name__)
+
+STATIC_FILES = {"index.html": "text/html", "preview.js": "text/javascript", "preview.css": "text/css"}
+IMAGE_TYPES = {
+    ".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
+    ".webp": "image/webp", ".svg": "image/svg+xml", ".avif": "image/avif", ".ico": "image/x-icon",
+}
+BUILD_TYPES = {**IMAGE_TYPES, ".html": "text/html", ".txt": "text/plain", ".css": "text/css",
+               ".json": "application/json"}
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+MAX_READERS = 200
+KEEPALIVE = 15.0
+
+
+# --- the state of the preview ---------------------------------------------------------------------
+
+
+@dataclass
+class Build:
+    """One finished build: what the page shows. ``html``/``text`` carry merge tokens (the last good ones)."""
+
+    version: int = 0
+    ok: bool = False
+    draft: Any = None  # compose.message.Draft of the last good build
+    subject: str = ""
+    preheader: str = ""
+    html: str = ""
+    text: str = ""
+    from_name: str = ""
+    from_email: str = ""
+    articles: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    findings: list[dict[str, Any]] = field(default_factory=list)
+    error: dict[str, Any] | None = None
+    seconds: float = 0.0
+    finished: float = 0.0
+
+
+Builder = Callable[[Path], Build]
+
+
+def build_once(directory: Path) -> Build:
+    """Build the issue and gather what the page shows; raise what the build raises."""
+    from ..compose.build import build_issue, load_draft
+    from ..compose.issue_file import read_cache, read_issue
+
+    t0 = time.perf_counter()
+    result = build_issue(directory)
+    draft = load_draft(directory)
+    entries = read_issue(directory).entries
+    articles = {e.index: read_cache(directory, e.cache_key) for e in entries}
+    items = result.issue.items if result.issue is not None else []
+    rows, general = page.panel_rows(entries, articles, items, [str(w) for w in result.warnings])
+    return Build(
+        ok=True,
+        draft=draft,
+        subject=draft.subject,
+        preheader=draft.preheader,
+        html=draft.html,
+        text=draft.text,
+        from_name=draft.from_name,
+        from_email=draft.from_email,
+        articles=rows,
+        warnings=general,
+        findings=check_findings(directory),
+        seconds=time.perf_counter() - t0,
+    )
+
+
+def check_findings(directory: Path) -> list[dict[str, Any]]:
+    """``digest check`` findings as {level, message}, when the compose helper provides the check."""
+    try:
+        from ..compose import check  # type: ignore[attr-defined]
+    except ImportError:
+        return []
+    run = getattr(check, "check_issue", None) or getattr(check, "run_checks", None)
+    if run is None:
+        return []
+    try:
+        found = run(directory)
+    except Exception as exc:  # noqa: BLE001 - the check is advice; its failure must not break the preview
+        return [{"level": "error", "message": f"digest check failed: {exc}"}]
+    out: list[dict[str, Any]] = []
+    for f in getattr(found, "findings", found) or []:
+        level = getattr(f, "level", None) or getattr(f, "severity", None) or "warning"
+        out.append({"level": str(level), "message": str(getattr(f, "message", f))})
+    return out
+
+
+class Preview:
+    """The last build of one issue, the readers to show it to, and a way to wait for the next build."""
+
+    def __init__(self, directory: Path, readers: list[Reader], defaults: dict[str, str],
+                 builder: Builder = build_once, problems: list[str] | None = None) -> None:
+        self.directory = Path(directory).resolve()
+        self.readers = readers
+        self.defaults = defaults
+        self.problems = problems or []
+        self._builder = builder
+        self._cond = threading.Condition()
+        self._build = Build()
+        self.closed = False
+        self.after_build: list[Callable[[Build], None]] = []
+
+    @property
+    def current(self) -> Build:
+        with self._cond:
+            return self._build
+
+    def rebuild(self) -> Build:
+        """Build now; a failure keeps the last good email and shows the error. Notifies every page."""
+        t0 = time.perf_counter()
+        try:
+            new = self._builder(self.directory)
+        except Exception as exc:  # noqa: BLE001 - any build failure is shown in the page, the server stays up
+            info = page.error_info(exc)
+            log.info("preview build failed: %s", info["message"])
+            with self._cond:
+                old = self._build
+                new = Build(**{**old.__dict__, "ok": False, "error": info})
+        new.seconds = new.seconds or time.perf_counter() - t0
+        new.finished = time.time()
+        with self._cond:
+            new.version = self._build.version + 1
+            self._build = new
+            self._cond.notify_all()
+        for hook in self.after_build:
+            hook(new)
+        return new
+
+    def wait_newer(self, version: int, timeout: float) -> Build:
+        """The current build, after waiting up to ``timeout`` s for one newer than ``version``."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._build.version != version or self.closed, timeout)
+            return self._build
+
+    def close(self) -> None:
+        with self._cond:
+            self.closed = True
+            self._cond.notify_all()
+
+    def reader(self, index: int) -> Reader:
+        return self.readers[index] if 0 <= index < len(self.readers) else self.readers[0]
+
+    def values(self, b: Build, reader: Reader) -> dict[str, str]:
+        """Token → value for ``reader`` in build ``b`` (as a send computes them)."""
+        if b.draft is None:
+            return {}
+        return page.reader_values(b.draft, reader)
+
+    def render(self, index: int, part: str) -> str:
+        """The ``html`` or ``text`` part of the current build, filled for reader ``index``."""
+        b = self.current
+        raw = b.html if part == "html" else b.text
+        return page.fill(raw, self.values(b, self.reader(index)))
+
+    def state(self, index: int) -> dict[str, Any]:
+        b = self.current
+        reader = self.reader(index)
+        values = self.values(b, reader)
+        return {
+            "version": b.version,
+            "ok": b.ok,
+            "has_email": bool(b.html),
+            "error": b.error,
+            "subject": page.fill(b.subject, values),
+            "preheader": page.fill(b.preheader, values),
+            "from_name": b.from_name,
+            "from_email": b.from_email,
+            "articles": b.articles,
+            "warnings": b.warnings,
+            "findings": b.findings,
+            "problems": self.problems,
+            "readers": [{"label": r.label, "email": r.email} for r in self.readers],
+            "reader": self.readers.index(reader),
+            "seconds": round(b.seconds, 3),
+            "finished": b.finished,
+            "directory": str(self.directory),
+        }
+
+
+# --- readers ---------------------------------------------------------------------------------------
+
+
+def load_readers(directory: Path, recipients: Path | None) -> tuple[list[Reader], dict[str, str], list[str]]:
+    """The selector's readers (the CSV's first ones, else examples), merge defaults, and CSV problems."""
+    settings = load_settings(directory)
+    defaults = {str(k): str(v) for k, v in (settings["merge"] or {}).items()}
+    if recipients is None:
+        return page.example_readers(defaults), defaults, []
+    from ..deliver.recipients import read_recipients
+
+    readers: list[Reader] = []
+    rows, found = read_recipients(recipients)
+    for rec in rows:
+        readers.append(Reader(rec.email, rec.email, dict(rec.fields)))
+        if len(readers) >= MAX_READERS:
+            break
+    problems = [str(p) for p in found][:20]
+    if not readers:
+        raise DigestError(f"{recipients}: no valid recipient to preview with",
+                          problems[0] if problems else "the file needs an email column and at least one row")
+    return readers, defaults, problems
+
+
+# --- HTTP ------------------------------------------------------------------------------------------
+
+
+def _static(name: str) -> bytes:
+    return resources.files("digest.preview").joinpath("static", name).read_bytes()
+
+
+class PreviewServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = False  # a port in use must be an error, never shared
+
+    def __init__(self, address: tuple[str, int], preview: Preview) -> None:
+        self.preview = preview
+        self.stopping = threading.Event()
+        host = address[0]
+        self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        super().__init__(address, Handler)
+
+    def server_bind(self) -> None:  # no reverse DNS lookup (HTTPServer does getfqdn)
+        self.socket.bind(self.server_address)
+        self.server_address = self.socket.getsockname()
+        self.server_name = str(self.server_address[0])
+        self.server_port = int(self.server_address[1])
+
+    @property
+    def loopback(self) -> bool:
+        return self.server_name in ("127.0.0.1", "::1") or self.server_name.startswith("127.")
+
+
+class Handler(BaseHTTPRequestHandler):
+    server: PreviewServer
+    server_version = "digest-preview"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        log.debug("preview: %s - %s", self.address_string(), format % args)
+
+    # -- helpers
+
+    def _send(self, status: int, body: bytes, ctype: str, extra: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", ctype if not ctype.startswith("text/") else f"{ctype}; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.send_header("Referrer-Policy", "no-referrer")
+        for k, v in (extra or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _not_found(self) -> None:
+        self._send(404, b"not found\n", "text/plain")
+
+    def _host_ok(self) -> bool:
+        """DNS-rebinding guard: on a loopback address only loopback Host names are answered."""
+        if not self.server.loopback:
+            return True
+        host = (self.headers.get("Host") or "").strip().lower()
+        if host.startswith("["):
+            name = host[1: host.find("]")] if "]" in host else host
+        else:
+            name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+        return name in LOOPBACK or name.startswith("127.")
+
+    def _query(self) -> dict[str, str]:
+        return {k: v[-1] for k, v in parse_qs(urlsplit(self.path).query).items()}
+
+    def _int(self, q: dict[str, str], key: str, default: int = 0) -> int:
+        try:
+            return int(q.get(key, default))
+        except ValueError:
+            return default
+
+    # -- dispatch
+
+    def do_HEAD(self) -> None:  # noqa: N802 - stdlib naming
+        self.do_GET()
+
+    def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            self._route()
+
+    def _route(self) -> None:
+        if not self._host_ok():
+            self._send(403, b"forbidden host\n", "text/plain")
+            return
+        rel = page.clean_path(self.path)
+        if rel is None:
+            self._not_found()
+            return
+        q = self._query()
+        preview = self.server.preview
+        scheme = "dark" if q.get("scheme") == "dark" else "light"
+        if rel in ("", "index.html"):
+            self._send(200, _static("index.html"), "text/html")
+        elif rel.startswith("static/") and rel[7:] in STATIC_FILES:
+            self._send(200, _static(rel[7:]), STATIC_FILES[rel[7:]])
+        elif rel == "api/state":
+            body = json.dumps(preview.state(self._int(q, "r")), ensure_ascii=False).encode()
+            self._send(200, body, "application/json")
+        elif rel == "email.html":
+            doc = preview.render(self._int(q, "r"), "html") or _NO_EMAIL
+            doc = page.inject_head(page.force_scheme(doc, scheme), '<base target="_blank">')
+            self._send(200, doc.encode("utf-8"), "text/html")
+        elif rel == "email.txt":
+            text = preview.render(self._int(q, "r"), "text")
+            self._send(200, text.encode("utf-8"), "text/plain")
+        elif rel == "text.html":
+            text = preview.render(self._int(q, "r"), "text")
+            self._send(200, page.text_page(text, scheme).encode("utf-8"), "text/html")
+        elif rel == "events":
+            self._events(self._int(q, "v", -1))
+        else:
+            self._file(rel)
+
+    def _file(self, rel: str) -> None:
+        """A file the email links to: from DIR/build/, or an image in DIR; never outside them."""
+        root = self.server.preview.directory
+        suffix = Path(rel).suffix.lower()
+        candidates: list[tuple[Path, dict[str, str]]] = [(root / "build", BUILD_TYPES)]
+        if suffix in IMAGE_TYPES:
+            candidates.append((root, IMAGE_TYPES))
+        for base, types in candidates:
+            if suffix not in types:
+                continue
+            try:
+                base_real = base.resolve()
+                path = (base_real / rel).resolve()
+            except (OSError, RuntimeError):
+                continue
+            if path.is_relative_to(base_real) and path.is_file():
+                self._send(200, path.read_bytes(), types[suffix],
+                           {"Content-Security-Policy": "sandbox"} if suffix in (".svg", ".html") else None)
+                return
+        self._not_found()
+
+    def _events(self, seen: int) -> None:
+        """Server-sent events: ``hello`` with the current version, then one ``build`` per new build."""
+        preview = self.server.preview
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        b = preview.current
+        self._event("hello", {"version": b.version})
+        version = b.version
+        while not (self.server.stopping.is_set() or preview.closed):
+            b = preview.wait_newer(version, KEEPALIVE)
+            if self.server.stopping.is_set() or preview.closed:
+                break
+            if b.version != version:
+                version = b.version
+                self._event("build", {"version": version, "ok": b.ok})
+            else:
+                self.wfile.write(b": keepalive\n\n")
+                self.wfile.flush()
+
+    def _event(self, name: str, data: dict[str, Any]) -> None:
+        self.wfile.write(f"event: {name}\ndata: {json.dumps(data)}\n\n".encode())
+        self.wfile.flush()
+
+
+_NO_EMAIL = ("<!doctype html><html><head><meta charset='utf-8'></head><body style='font-family:sans-serif;"
+             "padding:24px;color:#444'><p>No email yet: the first build failed. Fix the error shown above; "
+             "the preview rebuilds when you save.</p></body></html>")
+
+
+# --- running it ------------------------------------------------------------------------------------
+
+
+def bind(preview: Preview, host: str, port: int) -> PreviewServer:
+    """The server bound to ``host:port``; a port in use (or not allowed) is a usage error, exit 2."""
+    try:
+        return PreviewServer((host, port), preview)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise UsageError(f"port {port} on {host} is already in use",
+                             "stop the other program, or choose another port with --port (0: any free port)") from None
+        if exc.errno in (errno.EACCES, errno.EPERM):
+            raise UsageError(f"not allowed to listen on {host}:{port}",
+                             "choose a port above 1023 with --port") from None
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+                         "check --host (default 127.0.0.1)") from None
+
+
+def url_of(server: PreviewServer) -> str:
+    host = server.server_name
+    return f"http://[{host}]:{server.server_port}/" if ":" in host else f"http://{host}:{server.server_port}/"
+
+
+@dataclass
+class Running:
+    """A started preview: its URL, and ``stop()`` to end it (server, watcher and build worker)."""
+
+    url: str
+    server: PreviewServer
+    preview: Preview
+    stop: Callable[[], None]
+
+
+def start(directory: Path, *, host: str = "127.0.0.1", port: int = 0, recipients: Path | None = None,
+          watch: bool = True, builder: Builder = build_once) -> Running:
+    """Build once, bind, serve in a background thread and (optionally) rebuild on every change."""
+    from .watch import Rebuilder, Watcher, fingerprint, inputs
+
+    directory = Path(directory)
+    if not (directory / "issue.toml").is_file():
+        raise DigestError(f"{directory / 'issue.toml'} not found",
+                          f"create it with: digest new {directory} --subject TEXT")
+    readers, defaults, problems = load_readers(directory, recipients)
+    preview = Preview(directory, readers, defaults, builder, problems)
+    server = bind(preview, host, port)  # bind before the first build: a busy port fails fast
+    built_from = fingerprint(inputs(preview.directory)) if watch else None
+    preview.rebuild()
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
+                              name="digest-preview-http", daemon=True)
+    thread.start()
+    watcher: Watcher | None = None
+    rebuilder: Rebuilder | None = None
+    if watch:
+        rebuilder = Rebuilder(preview.rebuild, lambda: fingerprint(inputs(preview.directory)))
+        watcher = Watcher(preview.directory, rebuilder.poke)
+        preview.after_build.append(lambda _b: watcher.refresh())
+        rebuilder.start(built_from)
+        watcher.start()
+
+    def stop() -> None:
+        server.stopping.set()
+        preview.close()
+        if watcher:
+            watcher.stop()
+        if rebuilder:
+            rebuilder.stop()
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+    return Running(url_of(server), server, preview, stop)
+
+
+def report(b: Build) -> None:
+    """One line on stderr per rebuild, so the terminal tells what the page shows."""
+    if b.ok:
+        print(f"digest preview: rebuilt in {b.seconds:.2f} s (build {b.version})", file=sys.stderr, flush=True)
+    else:
+        err = b.error or {}
+        where = f"{err.get('file')}:{err.get('line') or ''}: " if err.get("file") else ""
+        print(f"digest preview: build {b.version} failed: {where}{err.get('message')}", file=sys.stderr, flush=True)
+
+
+def serve(directory: Path, *, host: str = "127.0.0.1", port: int = 0, recipients: Path | None = None,
+          open_browser: bool = True, echo: Callable[[str], None] = print) -> None:
+    """Run the preview until Ctrl-C or SIGTERM: print the URL (flushed), open the browser, then wait."""
+    done = threading.Event()
+    running = start(directory, host=host, port=port, recipients=recipients)
+    running.preview.after_build.append(report)
+    previous: dict[int, Any] = {}
+
+    def on_signal(signum: int, frame: Any) -> None:
+        done.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(ValueError):  # not the main thread (embedded use): KeyboardInterrupt
+            previous[sig] = signal.signal(sig, on_signal)
+    try:
+        b = running.preview.current
+        echo(running.url)
+        sys.stdout.flush()
+        status = "built" if b.ok else f"build failed: {b.error['message'] if b.error else '?'}"
+        print(f"digest preview: {status} in {b.seconds:.2f} s; watching for changes (Ctrl-C stops)",
+              file=sys.stderr, flush=True)
+        if host not in LOOPBACK and not host.startswith("127."):
+            print(f"digest preview: warning: listening on {host}: other machines can see this issue",
+                  file=sys.stderr, flush=True)
+        if open_browser:
+            threading.Thread(target=webbrowser.open, args=(running.url,), daemon=True).start()
+        while not done.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        running.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        print("digest preview: stopped", file=sys.stderr, flush=True)
+
+
+def iter_events(lines: Iterator[bytes]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Parse a server-sent event stream into (event, data) pairs (used by tests and tools)."""
+    name, data = "message", ""
+    for raw in lines:
+        line = raw.decode("utf-8").rstrip("\r\n")
+        if not line:
+            if data:
+                yield name, json.loads(data)
+            name, data = "message", ""
+        elif line.startswith("event:"):
+            name = line[6:].strip()
+        elif line.startswith("data:"):
+            data += line[5:].strip()
