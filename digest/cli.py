@@ -187,6 +187,40 @@ def archive(root: Path, out: Path | None) -> None:
     click.echo(f"archived {len(result.issues)} issue(s), left {len(result.drafts)} draft(s) out: {result.out}")
 
 
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--port", type=click.IntRange(0, 65535), default=8642, show_default=True,
+              help="Port to listen on (0: any free port). A port in use is an error, never switched.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--recipients", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Subscribers CSV: merge fields show its first recipients (else example values).")
+@click.option("--no-open", is_flag=True, help="Don't open the browser.")
+@click.option("--screenshot", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write a PNG of the email itself (full height) and exit.")
+@click.option("--width", type=click.IntRange(200, 4000), default=375, show_default=True,
+              help="Screenshot width in pixels (device scale 1).")
+@click.option("--dark", is_flag=True, help="Screenshot in dark mode.")
+@click.option("--chromium", default=None, help="Chromium for the screenshot (else $DIGEST_CHROMIUM, else PATH).")
+@handle_errors
+def preview(directory: Path, port: int, host: str, recipients: Path | None, no_open: bool,
+            screenshot: Path | None, width: int, dark: bool, chromium: str | None) -> None:
+    """Serve DIRECTORY's email at http://127.0.0.1:PORT/ and rebuild it on every edit (Ctrl-C stops)."""
+    if screenshot is not None:
+        from .preview.screenshot import screenshot_issue
+
+        shot = screenshot_issue(directory, screenshot, width=width, dark=dark, chromium=chromium,
+                                recipients=recipients)
+        click.echo(f"wrote {screenshot} ({shot.width}x{shot.height})")
+        if shot.blocked:
+            click.echo(f"note: {len(shot.blocked)} remote resource(s) not loaded (screenshots stay offline), "
+                       f"e.g. {shot.blocked[0]}", err=True)
+        return
+    from .preview.server import serve
+
+    serve(directory, host=host, port=port, recipients=recipients, open_browser=not no_open,
+          echo=lambda line: click.echo(line))
+
+
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="digest")
