@@ -1,0 +1,314 @@
+"""Send benchmark: N generated recipients through the production path to a local SendGrid stand-in.
+
+    python benchmarks/send.py                      # 1,000,000 recipients (the figure in docs/performance.md)
+    python benchmarks/send.py --recipients 100000  # quicker
+    python benchmarks/send.py --profile            # also cProfile the send (in-process), top functions
+
+What it does, in one run:
+
+1. builds an issue from ``examples/articles`` (digest new / add / build: render and inline once);
+2. writes a recipients CSV (email, first_name, city) of N generated subscribers, streamed to disk;
+3. starts the stand-in as its own process in ``--light`` mode (no schema validation, but it json-parses every
+   body, checks the per-request recipient limits and counts every recipient and any duplicate);
+4. runs the real ``digest send DIR --recipients CSV --backend sendgrid --json`` as a subprocess: CSV stream →
+   address validation → suppressions → SQLite journal → one mail/send per 1000 recipients through the
+   ``sendgrid`` client. Wall time and the process's own peak RSS (``wait4``) are measured;
+5. the naive way on a sample: render + premailer inline + personalize per recipient, as a per-recipient
+   cost, and the ratio naive / production per recipient;
+6. the address fast path against email-validator on ≥ 10,000 generated tricky addresses: every address the
+   fast path accepts must be valid for email-validator with the same normalized form.
+
+Figures are printed as one JSON object on stdout (and a readable summary on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import random
+import resource
+import string
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tests"))
+
+TOML = """\
+[newsletter]
+name = "The Harbour Digest"
+from_email = "news@harbour-digest.com"
+from_name = "The Harbour Digest"
+reply_to = "editor@harbour-digest.com"
+postal_address = "Harbour Digest, 12 Quay Street, Portsmouth PO1 2AB, United Kingdom"
+web_base_url = "https://news.harbour-digest.com/issues"
+
+[unsubscribe]
+url = "https://news.harbour-digest.com/unsubscribe?t={token}"
+mailto = "unsubscribe@harbour-digest.com"
+
+[merge]
+first_name = "reader"
+"""
+
+FIRST = ["Ann", "Bob", "Chloé", "Dmitri", "Eve", "Farah", "Günther", "Hana", "Ingrid", "José", "Kofi", "Li",
+         "Mette", "Nadia", "Owen", "Priya", "Quinn", "Rosa", "Søren", "Tomás", "", "Zoë"]
+DOMAINS = ["gmail.com", "outlook.com", "yahoo.co.uk", "mail.harbour.org", "posteo.de", "icloud.com",
+           "proton.me", "web.de", "uni-hamburg.de", "example.com"]
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def make_issue(root: Path) -> Path:
+    from digest.compose.build import build_issue
+    from digest.compose.issue_file import add_sources, new_issue
+
+    (root / "digest.toml").write_text(TOML, encoding="utf-8")
+    issue = root / "2026-11-27"
+    new_issue(issue, "Harbour news for __first_name__", "Ferries, tides and the lighthouse")
+    sources = sorted(str(p) for p in (REPO / "examples" / "articles").iterdir() if p.is_file())
+    add = add_sources(issue, sources, None)
+    if add.errors:
+        raise SystemExit(f"could not add example articles: {[e.message for e in add.errors]}")
+    build_issue(issue)
+    return issue
+
+
+def write_csv(path: Path, n: int, seed: int = 7) -> None:
+    rng = random.Random(seed)
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["email", "first_name", "city"])
+        for i in range(n):
+            first = rng.choice(FIRST)
+            # Mostly ASCII local parts, as real lists are; one in a thousand internationalized (slow path).
+            name = (first or "reader").lower()
+            if i % 1000:
+                name = name.encode("ascii", "ignore").decode() or "x"
+            local = f"{name}.{i}" if i % 3 else f"sub{i}+news"
+            w.writerow([f"{local}@{DOMAINS[i % len(DOMAINS)]}", first, "Portsmouth"])
+
+
+def start_standin() -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen([sys.executable, str(REPO / "tests" / "integration" / "sendgrid_standin.py"), "--light"],
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    line = proc.stdout.readline().strip()
+    if not line.startswith("LISTENING "):
+        raise SystemExit(f"stand-in did not start: {line!r}")
+    return proc, line.split(" ", 1)[1]
+
+
+def standin_stats(url: str) -> dict[str, Any]:
+    with urllib.request.urlopen(url + "/_standin/stats", timeout=10) as resp:
+        return json.loads(resp.read())
+
+
+def run_send(issue: Path, csv_path: Path, url: str, profile: Path | None) -> dict[str, Any]:
+    env = dict(os.environ, SENDGRID_API_KEY="SG.benchmark-key", DIGEST_SENDGRID_HOST=url,
+               DIGEST_UNSUBSCRIBE_SECRET="benchmark-secret-" + "x" * 32)
+    cmd = [sys.executable, "-m", "digest.cli", "send", str(issue), "--recipients", str(csv_path),
+           "--backend", "sendgrid", "--json"]
+    if profile is not None:
+        cmd = [sys.executable, "-m", "cProfile", "-o", str(profile), "-m", "digest.cli", *cmd[3:]]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # wait4 gives this child's own rusage (peak RSS), not the stand-in's.
+    out_err: list[str] = []
+    import threading
+
+    def drain(stream: Any) -> None:
+        out_err.append(stream.read())
+
+    threads = [threading.Thread(target=drain, args=(s,)) for s in (proc.stdout, proc.stderr)]
+    for t in threads:
+        t.start()
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    for t in threads:
+        t.join()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    stdout, stderr = out_err[0], out_err[1]
+    try:
+        summary = json.loads(stdout) if stdout.strip() else {}
+    except ValueError:
+        summary = {"raw_stdout": stdout[-500:]}
+    return {"wall_s": wall, "exit": proc.returncode, "peak_rss_mb": usage.ru_maxrss / 1024,
+            "user_s": usage.ru_utime, "sys_s": usage.ru_stime, "summary": summary,
+            "stderr_tail": stderr[-800:]}
+
+
+def naive_per_recipient(issue: Path, sample: int) -> float:
+    """Seconds per recipient when every message is rendered and inlined on its own (the way to avoid)."""
+    from digest import merge
+    from digest.compose.build import build_issue
+    from digest.compose.inline import inline_css
+    from digest.compose.message import make_draft, personalize
+    from digest.compose.render import make_env, render_issue
+    from digest.config import load_settings
+    from digest.deliver.base import Personal
+
+    settings = load_settings(issue)
+    built = build_issue(issue)
+    env = make_env(settings)
+    t0 = time.perf_counter()
+    for i in range(sample):
+        rendered = render_issue(built.issue, settings, env)
+        html = inline_css(rendered.html)
+        draft = make_draft(subject=built.issue.subject, preheader=built.issue.preheader, html=html,
+                           text=rendered.text, slug=built.issue.slug, settings=settings,
+                           merge_defaults=rendered.merge_defaults, web_url=None)
+        values = merge.values({"first_name": FIRST[i % len(FIRST)]}, rendered.merge_defaults)
+        personalize(draft, Personal(f"r{i}@example.com", values, f"https://u.example.com/{i}")).as_bytes()
+    return (time.perf_counter() - t0) / sample
+
+
+# ------------------------------------------------------------------------------- fast path vs email-validator
+
+LOCAL_ATOMS = ["ann", "Bob", "o'neil", "x+tag", "a_b", "first.last", "UPPER", "ünïcode", "用户", "a" * 64,
+               "a" * 65, '"quoted"', '"with space"', "dot.", ".dot", "dou..ble", "sp ace", "-dash", "dash-",
+               "postmaster", "Postmaster", "ABUSE", "noc", "x!#$%&*/=?^`{|}~y", "", "1", "a\u200bb", "mañana",
+               "test@", "a(b)", "é", "ℌ", "ﬁle"]
+DOMAIN_ATOMS = ["example.com", "EXAMPLE.COM", "mail.example.co.uk", "ex-ample.org", "-bad.com", "bad-.com",
+                "xn--bcher-kva.example", "bücher.example", "例え.jp", "localhost", "host.local", "a.test",
+                "b.invalid", "c.onion", "arpa", "d.arpa", "x.c", "x.123", "x.co1", "1.2.3.4", "[1.2.3.4]",
+                "[IPv6:::1]", "a..b.com", "a.b.com.", ".a.com", "a" * 63 + ".com", "a" * 64 + ".com",
+                "sub." * 60 + "com", "under_score.com", "ex ample.com", "EXAMPLE.museum", "ｅｘａｍｐｌｅ.com",
+                "a.xn--p1ai", "a.рф", "a--b.com", "a.b-c.d-e.fg", "ml.com", "x.y"]
+
+
+def tricky_addresses(n: int, seed: int = 11) -> list[str]:
+    rng = random.Random(seed)
+    out: list[str] = []
+    while len(out) < n:
+        r = rng.random()
+        local = rng.choice(LOCAL_ATOMS)
+        if r < 0.3:
+            local = "".join(rng.choice(string.ascii_letters + string.digits + "._+-'!#~") for _ in
+                            range(rng.randint(1, 70)))
+        elif r < 0.4:
+            local = f"{local}.{rng.choice(LOCAL_ATOMS)}"
+        domain = rng.choice(DOMAIN_ATOMS)
+        if rng.random() < 0.2:
+            domain = ".".join("".join(rng.choice(string.ascii_letters + string.digits + "-") for _ in
+                                      range(rng.randint(1, 12))) for _ in range(rng.randint(1, 4)))
+        sep = "@" if rng.random() > 0.03 else rng.choice(["@@", "", " @", "@ "])
+        addr = f"{local}{sep}{domain}"
+        if rng.random() < 0.05:
+            addr = rng.choice([" ", "\t", "<", ""]) + addr + rng.choice([" ", ">", "\n", ""])
+        out.append(addr)
+    return out
+
+
+def fastpath_agreement(n: int) -> dict[str, Any]:
+    from email_validator import EmailNotValidError, validate_email
+
+    from digest.deliver.recipients import fast_validate, validate_address
+
+    addrs = tricky_addresses(n)
+    fast_hits = disagreements = valid = 0
+    examples: list[str] = []
+    for a in addrs:
+        try:
+            ev: str | None = validate_email(a, check_deliverability=False).normalized
+        except EmailNotValidError:
+            ev = None
+        valid += ev is not None
+        fast = fast_validate(a)
+        full, _ = validate_address(a)
+        if fast is not None:
+            fast_hits += 1
+        if full != ev or (fast is not None and fast != ev):
+            disagreements += 1
+            if len(examples) < 5:
+                examples.append(f"{a!r}: fast={fast!r} ours={full!r} email-validator={ev!r}")
+    common = [f"{(FIRST[i % len(FIRST)] or 'reader').lower().encode('ascii', 'ignore').decode() or 'x'}.{i}"
+              f"@{DOMAINS[i % len(DOMAINS)]}" for i in range(20000)]
+    t0 = time.perf_counter()
+    for a in common:
+        validate_address(a)
+    ours = (time.perf_counter() - t0) / len(common)
+    t0 = time.perf_counter()
+    for a in common[:5000]:
+        validate_email(a, check_deliverability=False)
+    theirs = (time.perf_counter() - t0) / 5000
+    return {"addresses": n, "valid_per_email_validator": valid, "fast_path_accepted": fast_hits,
+            "disagreements": disagreements, "examples": examples,
+            "us_per_address_fast_path": ours * 1e6, "us_per_address_email_validator": theirs * 1e6}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--recipients", type=int, default=1_000_000)
+    ap.add_argument("--naive-sample", type=int, default=100)
+    ap.add_argument("--tricky", type=int, default=20_000)
+    ap.add_argument("--profile", action="store_true", help="cProfile the send subprocess; print the top 25")
+    ap.add_argument("--keep", type=Path, default=None, help="work in this folder and keep it")
+    args = ap.parse_args()
+
+    tmp = tempfile.TemporaryDirectory(prefix="digest-send-bench-") if args.keep is None else None
+    root = Path(tmp.name) if tmp else args.keep
+    root.mkdir(parents=True, exist_ok=True)
+    result: dict[str, Any] = {"recipients": args.recipients, "cpus": os.cpu_count(),
+                              "python": sys.version.split()[0]}
+    try:
+        log("building the issue...")
+        issue = make_issue(root)
+        csv_path = root / "subscribers.csv"
+        t0 = time.perf_counter()
+        write_csv(csv_path, args.recipients)
+        log(f"wrote {args.recipients:,} recipients in {time.perf_counter() - t0:.1f}s "
+            f"({csv_path.stat().st_size / 1e6:.0f} MB)")
+        standin, url = start_standin()
+        try:
+            log("sending...")
+            prof = root / "send.prof" if args.profile else None
+            send = run_send(issue, csv_path, url, prof)
+            stats = standin_stats(url)
+        finally:
+            standin.terminate()
+            standin.wait(10)
+        result["send"] = send
+        result["standin"] = stats
+        per_recipient = send["wall_s"] / max(1, args.recipients)
+        log(f"send: {send['wall_s']:.1f}s wall, peak RSS {send['peak_rss_mb']:.0f} MB, exit {send['exit']}, "
+            f"requests {stats['requests']}, recipients at the stand-in {stats['recipients']:,}, "
+            f"duplicates {stats['duplicate_deliveries']}")
+        if send["exit"] != 0:
+            log(send["stderr_tail"])
+        if prof is not None:
+            import pstats
+
+            pstats.Stats(str(prof), stream=sys.stderr).sort_stats("tottime").print_stats(25)
+
+        log(f"naive way on {args.naive_sample} recipients...")
+        naive = naive_per_recipient(issue, args.naive_sample)
+        result["naive_s_per_recipient"] = naive
+        result["production_s_per_recipient"] = per_recipient
+        result["ratio"] = naive / per_recipient
+        log(f"naive {naive * 1e3:.1f} ms/recipient vs {per_recipient * 1e6:.1f} µs: {naive / per_recipient:,.0f}×")
+
+        log(f"fast path vs email-validator on {args.tricky:,} tricky addresses...")
+        result["fastpath"] = fastpath_agreement(args.tricky)
+        fp = result["fastpath"]
+        log(f"fast path: {fp['disagreements']} disagreements, {fp['fast_path_accepted']:,} taken by the fast path, "
+            f"{fp['us_per_address_fast_path']:.2f} µs vs email-validator {fp['us_per_address_email_validator']:.1f} µs")
+        result["self_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    finally:
+        if tmp:
+            tmp.cleanup()
+    print(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
