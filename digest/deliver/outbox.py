@@ -1,0 +1,78 @@
+"""The outbox backend (the default; needs no account): one complete .eml per recipient in ``DIR/outbox/``.
+
+Each file is the exact message SMTP would carry (``personalize``: multipart/alternative, text/plain
+first, own Message-ID, List-Unsubscribe). File names are derived from the address only (safe characters
+plus a short hash of the lower-cased address), so sending again to someone rewrites their file instead of
+adding a second one; files are written to a temporary name and renamed, so none is ever half written.
+``--test`` copies go to ``DIR/outbox/test/``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..errors import DigestError
+from .base import BatchAborted, Outcome, Personal
+
+if TYPE_CHECKING:
+    from ..compose.message import Draft
+
+OUTBOX_NAME = "outbox"
+_UNSAFE = re.compile(r"[^A-Za-z0-9._+@-]+")
+
+
+def eml_name(email: str) -> str:
+    """A portable file name for ``email``'s message: ``ann@example.com-1a2b3c4d.eml``."""
+    digest = hashlib.sha256(email.lower().encode("utf-8")).hexdigest()[:10]
+    safe = _UNSAFE.sub("_", email.lower()).strip("._") or "recipient"
+    return f"{safe[:80]}-{digest}.eml"
+
+
+class OutboxBackend:
+    """Writes messages as files. ``max_batch`` only sets how often the journal commits."""
+
+    name = "outbox"
+    max_batch = 500
+
+    def __init__(self, directory: Path | str, *, test: bool = False) -> None:
+        base = Path(directory) / OUTBOX_NAME
+        self.folder = base / "test" if test else base
+
+    def open(self, draft: Draft) -> None:
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DigestError(f"{self.folder}: cannot create the outbox: {exc.strerror or exc}") from None
+
+    def send_batch(self, draft: Draft, batch: Sequence[Personal]) -> list[Outcome]:
+        from ..compose.message import personalize
+
+        outcomes: list[Outcome] = []
+        for personal in batch:
+            try:
+                msg = personalize(draft, personal)
+                try:
+                    data = msg.as_bytes()
+                except (UnicodeError, ValueError):  # a non-ASCII address needs SMTPUTF8 framing
+                    data = msg.as_bytes(policy=msg.policy.clone(utf8=True))
+            except DigestError as exc:
+                outcomes.append(Outcome(personal.email, False, error=exc.message, permanent=True))
+                continue
+            path = self.folder / eml_name(personal.email)
+            tmp = path.with_suffix(".eml.tmp")
+            try:
+                tmp.write_bytes(data)
+                os.replace(tmp, path)
+            except OSError as exc:
+                tmp.unlink(missing_ok=True)
+                raise BatchAborted(f"{path}: cannot write: {exc.strerror or exc}", outcomes) from None
+            outcomes.append(Outcome(personal.email, True, message_id=str(msg["Message-ID"])))
+        return outcomes
+
+    def close(self) -> None:
+        return None

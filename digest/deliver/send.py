@@ -1,0 +1,560 @@
+"""``digest send``: from the built issue and a recipients CSV to delivered messages, exactly once.
+
+The flow, streaming from start to end (a million recipients never sit in memory):
+
+1. build the issue when ``needs_build``; refuse (``SendRefused``) only for blocking problems: no sender,
+   no unsubscribe method, no postal address;
+2. read the CSV row by row (``recipients.read_recipients``): invalid, duplicate and suppressed rows are
+   skipped with their reason and recorded in the journal for the summary;
+3. register each chunk in the journal; what the journal says is still to send (pending, transiently
+   failed, unknown with ``--resend-unknown``) is grouped into batches of ``backend.max_batch``;
+4. per batch: compute each recipient's ``Personal`` (merge values + signed unsubscribe URL: cheap, no
+   rendering), commit ``inflight``, call the backend, commit what came back;
+5. Ctrl-C / SIGTERM set a flag checked between batches: the batch in flight finishes, the journal is
+   left resumable, and the report says so.
+
+``--test EMAIL`` sends one copy with the subject prefixed ``[TEST] `` outside the journal; ``--dry-run``
+reads everything and reports the batches it would send, writing nothing. A SendGrid ``--sandbox`` run
+talks to SendGrid but delivers nothing, so it never touches the journal either.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import importlib
+import signal
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from .. import merge
+from ..config import Settings, load_settings
+from ..errors import DigestError, SendRefused, UsageError
+from ..model import Recipient
+from . import suppressions
+from .base import BatchAborted, Outcome, Personal
+from .journal import Journal, Summary, journal_path, open_journal
+from .recipients import RowProblem, count_rows, describe_layout, read_recipients, validate_address
+from .unsubscribe import Links, links_from_settings
+
+BACKENDS: dict[str, str] = {
+    "outbox": "digest.deliver.outbox:OutboxBackend",
+    "smtp": "digest.deliver.smtp:SmtpBackend",
+    "sendgrid": "digest.deliver.sendgrid:SendGridBackend",
+}
+PREVIEW_BATCHES = 20  # batches kept for the dry-run listing
+TEST_PREFIX = "[TEST] "
+
+Notify = Callable[[str], None]
+
+
+@dataclass
+class SendReport:
+    """What a send did, and the whole journal's counts afterwards."""
+
+    slug: str
+    backend: str
+    summary: Summary = field(default_factory=Summary)
+    problems: list[RowProblem] = field(default_factory=list)  # this run's skipped rows (capped)
+    problems_total: int = 0
+    sent_now: int = 0
+    failed_now: int = 0
+    unknown_now: int = 0
+    recovered_unknown: int = 0
+    would_send: int = 0
+    batches: list[tuple[int, int, str, str]] = field(default_factory=list)  # (number, size, first, last)
+    batch_count: int = 0
+    max_batch: int = 0
+    dry_run: bool = False
+    sandbox: bool = False
+    test_email: str | None = None
+    interrupted: bool = False
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    journal: str | None = None
+    outbox: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Exit 0: everyone sent or skipped for a stated reason; nothing failed, unknown or left over."""
+        if self.test_email:
+            return self.sent_now == 1 and not self.error
+        if self.error or self.interrupted:
+            return False
+        if self.dry_run or self.sandbox:
+            return True
+        return self.summary.failed == 0 and self.summary.unknown == 0
+
+    def to_dict(self) -> dict[str, Any]:
+        s = self.summary
+        return {
+            "issue": self.slug,
+            "backend": self.backend,
+            "dry_run": self.dry_run,
+            "sandbox": self.sandbox,
+            "test": self.test_email,
+            "sent": s.sent,
+            "skipped": s.skipped_total,
+            "skipped_by_reason": dict(sorted(s.skipped.items())),
+            "failed": s.failed,
+            "unknown": s.unknown,
+            "pending": s.pending,
+            "this_run": {"sent": self.sent_now, "failed": self.failed_now, "unknown": self.unknown_now,
+                         "recovered_unknown": self.recovered_unknown, "would_send": self.would_send,
+                         "batches": self.batch_count},
+            "batches": [{"batch": n, "size": size, "first": first, "last": last}
+                        for n, size, first, last in self.batches],
+            "problems": [asdict(p) for p in self.problems],
+            "problems_total": self.problems_total,
+            "interrupted": self.interrupted,
+            "error": self.error,
+            "warnings": self.warnings,
+            "journal": self.journal,
+            "outbox": self.outbox,
+            "ok": self.ok,
+        }
+
+
+# --- checks ----------------------------------------------------------------------------------------
+
+
+def blocking_problems(settings: Settings, draft_from: str, backend_name: str) -> list[str]:
+    """What makes a send impossible (each a sentence); empty when it may go."""
+    problems: list[str] = []
+    nl = settings.newsletter
+    sender = (draft_from or str(nl.get("from_email") or "")).strip()
+    if not sender:
+        problems.append("no sender: set newsletter.from_email in digest.toml")
+    elif validate_address(sender)[0] is None:
+        problems.append(f"the sender newsletter.from_email is not a valid address: {sender!r}")
+    unsub = settings["unsubscribe"]
+    asm = backend_name == "sendgrid" and int(settings["sendgrid"].get("asm_group_id") or 0) > 0
+    if not (str(unsub.get("url") or "").strip() or str(unsub.get("mailto") or "").strip() or asm):
+        problems.append("no unsubscribe method: set [unsubscribe] url (https, with {token}) and/or mailto"
+                        + (" (or [sendgrid] asm_group_id)" if backend_name == "sendgrid" else ""))
+    if not str(nl.get("postal_address") or "").strip():
+        problems.append("no postal address: set newsletter.postal_address (required in commercial email)")
+    return problems
+
+
+def parse_at(value: str | int | None) -> int | None:
+    """``--at``: an ISO 8601 time (a time without zone is local) or a Unix timestamp → Unix seconds."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, int):
+        return value
+    text = value.strip()
+    if text.isdigit():
+        return int(text)
+    try:
+        when = _dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"--at: not a time: {value!r}", "use ISO 8601, e.g. 2026-11-03T09:00+01:00") from None
+    if when.tzinfo is None:
+        when = when.astimezone()
+    return int(when.timestamp())
+
+
+# --- backends --------------------------------------------------------------------------------------
+
+
+def make_backend(name: str, directory: Path, settings: Settings, *, sandbox: bool = False,
+                 send_at: int | None = None, test: bool = False) -> Any:
+    """The backend called ``name`` (outbox, smtp, sendgrid), imported by name only when used."""
+    if name not in BACKENDS:
+        raise UsageError(f"unknown backend {name!r}", f"choose one of: {', '.join(BACKENDS)}")
+    if name != "sendgrid" and (sandbox or send_at is not None):
+        raise UsageError("--sandbox and --at need --backend sendgrid")
+    module_name, _, cls_name = BACKENDS[name].partition(":")
+    try:
+        module = importlib.import_module(module_name)
+        cls = getattr(module, cls_name)
+    except (ImportError, AttributeError):
+        raise DigestError(f"the {name} backend is not available yet in this version of digest",
+                          "use --backend outbox") from None
+    if name == "outbox":
+        return cls(directory, test=test)
+    if name == "smtp":
+        return cls(settings)
+    kwargs: dict[str, Any] = {"sandbox": sandbox, "send_at": send_at}
+    if send_at is not None and not test:
+        schedule = getattr(module, "load_schedule", lambda _d: None)(directory)
+        if schedule and schedule.get("status") == "scheduled" and schedule.get("batch_id"):
+            kwargs["batch_id"] = schedule["batch_id"]  # a resumed scheduled send keeps its batch
+    return cls(settings, **kwargs)
+
+
+# --- the stop flag -----------------------------------------------------------------------------------
+
+
+class StopFlag:
+    """Set by SIGINT/SIGTERM (first signal: finish the batch in flight; second Ctrl-C: stop now)."""
+
+    def __init__(self, notify: Notify | None = None) -> None:
+        self.event = threading.Event()
+        self.notify = notify
+        self._old: dict[int, Any] = {}
+
+    def __bool__(self) -> bool:
+        return self.event.is_set()
+
+    def _handler(self, signum: int, frame: Any) -> None:
+        if self.event.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.event.set()
+        if self.notify:
+            self.notify(f"{signal.Signals(signum).name}: stopping after the batch in flight "
+                        "(Ctrl-C again to stop at once)")
+
+    def __enter__(self) -> StopFlag:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                with contextlib.suppress(ValueError, OSError):
+                    self._old[sig] = signal.signal(sig, self._handler)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+
+# --- per recipient -----------------------------------------------------------------------------------
+
+
+class PersonalMaker:
+    """Recipient → Personal: merge values for the fields the draft uses, plus the unsubscribe links."""
+
+    def __init__(self, draft: Any, links: Links) -> None:
+        self.defaults: dict[str, str] = dict(getattr(draft, "merge_defaults", {}) or {})
+        used = draft.merge_fields() if hasattr(draft, "merge_fields") else None
+        self.wanted = (set(used) - {"unsubscribe_url"}) if used is not None else None
+        self.links = links
+
+    def __call__(self, r: Recipient) -> Personal:
+        url, mailto = self.links.for_recipient(r.email)
+        return Personal(r.email, merge.values(r.fields, self.defaults, self.wanted), url, mailto)
+
+
+# --- the send ------------------------------------------------------------------------------------------
+
+
+def _chunks(stream: Iterator[Recipient], size: int) -> Iterator[list[Recipient]]:
+    chunk: list[Recipient] = []
+    for r in stream:
+        chunk.append(r)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def send_issue(
+    directory: Path | str,
+    recipients_csv: Path | str | None,
+    backend_name: str = "outbox",
+    *,
+    dry_run: bool = False,
+    test_email: str | None = None,
+    resend_unknown: bool = False,
+    sandbox: bool = False,
+    at: str | int | None = None,
+    json_output: bool = False,
+    notify: Notify | None = None,
+    progress: Any = None,
+    stop: StopFlag | None = None,
+    max_problems: int = 1000,
+) -> SendReport:
+    """Send the issue in ``directory`` to ``recipients_csv`` through ``backend_name``; see the module doc.
+
+    ``notify`` receives one-line messages (the CLI writes them to stderr); ``progress`` has
+    ``update(done, sent)`` and ``close()``. ``json_output`` only keeps messages terse.
+    """
+    from ..compose.build import build_issue, needs_build
+    from ..compose.message import load_draft
+
+    say: Notify = notify or (lambda _m: None)
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise DigestError(f"{directory}: no such issue folder", f"create it with: digest new {directory}")
+    if test_email is None and recipients_csv is None:
+        raise UsageError("--recipients CSV is required (or --test EMAIL for one test copy)")
+    send_at = parse_at(at)
+    if needs_build(directory):
+        say(f"building {directory} first (build/ is missing or older than its inputs)")
+        result = build_issue(directory)
+        for w in getattr(result, "warnings", []):
+            say(f"warning: {w}")
+    settings = load_settings(directory)
+    draft = load_draft(directory)
+    blockers = blocking_problems(settings, draft.from_email, backend_name)
+    if blockers:
+        raise SendRefused("cannot send: " + "; ".join(blockers))
+    links = links_from_settings(settings)
+    report = SendReport(slug=draft.slug, backend=backend_name, dry_run=dry_run, sandbox=sandbox,
+                        test_email=test_email, warnings=list(links.warnings))
+    for w in links.warnings:
+        say(f"warning: {w}")
+
+    if test_email is not None:
+        return _send_test(directory, settings, draft, links, backend_name, test_email, report,
+                          sandbox=sandbox, dry_run=dry_run)
+
+    stream, problems = read_recipients(Path(recipients_csv))  # type: ignore[arg-type]
+    for w in stream.layout.warnings:
+        report.warnings.append(w)
+        say(f"warning: {w}")
+    if not json_output:
+        say(describe_layout(stream.layout))
+    suppressed = suppressions.load(suppressions.suppressions_path(directory, settings))
+
+    backend = None if dry_run else make_backend(backend_name, directory, settings, sandbox=sandbox, send_at=send_at)
+    max_batch = int(getattr(backend, "max_batch", 0) or _default_batch(backend_name, settings))
+    report.max_batch = max_batch
+    uses_journal = not dry_run and getattr(backend, "delivers", True)
+    journal: Journal | None
+    if uses_journal:
+        journal = Journal(journal_path(directory), draft.slug)
+        report.journal = str(journal.path)
+    else:
+        journal = open_journal(directory, draft.slug, readonly=True)
+    if backend_name == "outbox" and backend is not None:
+        report.outbox = str(getattr(backend, "folder", ""))
+    maker = PersonalMaker(draft, links)
+    stop_flag = stop if stop is not None else StopFlag(say)
+    total = None
+    if progress is not None and getattr(progress, "enabled", True):
+        try:
+            total = count_rows(Path(recipients_csv))  # type: ignore[arg-type]
+        except OSError:
+            total = None
+        if hasattr(progress, "total") and progress.total is None:
+            progress.total = total
+
+    try:
+        if uses_journal:
+            assert journal is not None
+            report.recovered_unknown = journal.recover()
+            journal.start_run(backend_name, report.recovered_unknown)
+        if backend is not None:
+            backend.open(draft)
+            _remember_schedule(backend, directory, send_at, say)
+        with stop_flag if stop is None else contextlib.nullcontext():
+            _run(stream, problems, suppressed, journal if uses_journal else None,
+                 journal if not uses_journal else None, backend, draft, maker, max_batch, report,
+                 resend_unknown, stop_flag, progress, max_problems)
+    finally:
+        if backend is not None:
+            with contextlib.suppress(Exception):  # closing never hides the real outcome
+                backend.close()
+        if progress is not None:
+            progress.close()
+        if journal is not None:
+            if uses_journal:
+                journal.finish_run("interrupted" if report.interrupted else (report.error or "done"))
+            report.summary = journal.summary()
+            journal.close()
+    if not uses_journal:
+        # Dry run or sandbox: the skips of this run are not in any journal; count them from the CSV.
+        skipped: dict[str, int] = {}
+        for p in problems:
+            skipped[p.kind] = skipped.get(p.kind, 0) + 1
+        report.summary = Summary(report.summary.states, skipped)
+    return report
+
+
+def _default_batch(backend_name: str, settings: Settings) -> int:
+    if backend_name == "sendgrid":
+        return min(1000, int(settings["sendgrid"].get("batch_size") or 1000))
+    if backend_name == "smtp":
+        return max(1, int(settings["smtp"].get("batch_size") or 20))
+    return 500
+
+
+def _remember_schedule(backend: Any, directory: Path, send_at: int | None, say: Notify) -> None:
+    batch_id = getattr(backend, "batch_id", None)
+    if send_at is None or not batch_id:
+        return
+    try:
+        from . import sendgrid as sg_mod
+    except ImportError:
+        return
+    sg_mod.save_schedule(directory, batch_id, send_at)
+    when = _dt.datetime.fromtimestamp(send_at).astimezone().isoformat(timespec="minutes")
+    say(f"scheduled for {when} (batch {batch_id}); cancel with: digest send {directory} --cancel")
+
+
+def _run(stream: Iterator[Recipient], problems: list[RowProblem], suppressed: set[str], journal: Journal | None,
+         readonly: Journal | None, backend: Any, draft: Any, maker: PersonalMaker, max_batch: int,
+         report: SendReport, resend_unknown: bool, stop: StopFlag, progress: Any, max_problems: int) -> None:
+    queue: list[Recipient] = []
+    batch_no = journal.next_batch_number() if journal is not None else 1
+    done = 0
+
+    def flush_problems() -> None:
+        if not problems:
+            return
+        if journal is not None:
+            journal.add_skips((p.line, p.email, p.kind, p.reason) for p in problems)
+        room = max_problems - len(report.problems)
+        if room > 0:
+            report.problems.extend(problems[:room])
+        report.problems_total += len(problems)
+        del problems[:]  # memory stays flat on a file full of bad rows: recorded rows are forgotten
+
+    def send(batch: list[Recipient]) -> bool:
+        """One batch; False when the send must stop."""
+        nonlocal batch_no
+        number = batch_no
+        batch_no += 1
+        report.batch_count += 1
+        if len(report.batches) < PREVIEW_BATCHES:
+            report.batches.append((number, len(batch), batch[0].email, batch[-1].email))
+        if backend is None:  # dry run
+            report.would_send += len(batch)
+            return True
+        personals = [maker(r) for r in batch]
+        emails = [p.email for p in personals]
+        if journal is not None:
+            journal.mark_inflight(number, emails)
+        try:
+            outcomes = backend.send_batch(draft, personals)
+        except BatchAborted as exc:
+            _settle(journal, number, emails, exc.outcomes, report, released=True)
+            report.error = exc.message + (f" ({exc.hint})" if exc.hint else "")
+            return False
+        except DigestError as exc:
+            if journal is not None:
+                journal.mark_unknown(emails, f"the backend failed during the batch: {exc.message}")
+            report.unknown_now += len(emails)
+            report.error = exc.message
+            return False
+        except BaseException:
+            if journal is not None:
+                journal.mark_unknown(emails, "the send crashed during this batch")
+            raise
+        _settle(journal, number, emails, outcomes, report, released=False)
+        return True
+
+    for chunk in _chunks(stream, max_batch):
+        fresh: list[Recipient] = []
+        for r in chunk:
+            if r.email.lower() in suppressed:
+                problems.append(RowProblem(r.line, r.email, "suppressed", "on the suppression list"))
+            else:
+                fresh.append(r)
+        if journal is not None:
+            sendable = set(journal.register([r.email for r in fresh], resend_unknown=resend_unknown))
+            if len(sendable) != len(fresh):
+                fresh = [r for r in fresh if r.email in sendable]
+        elif readonly is not None:
+            states = readonly.states_of([r.email.lower() for r in fresh])
+            fresh = [r for r in fresh if _would_send(states.get(r.email.lower()), resend_unknown)]
+        queue.extend(fresh)
+        flush_problems()
+        while len(queue) >= max_batch:
+            batch, queue = queue[:max_batch], queue[max_batch:]
+            if not send(batch):
+                return
+            done_now = report.sent_now + report.failed_now + report.unknown_now
+            if progress is not None:
+                progress.update(max(done, stream.rows), done_now)
+            if stop:
+                report.interrupted = True
+                return
+        done = stream.rows
+        if progress is not None:
+            progress.update(done, report.sent_now)
+        if stop:
+            report.interrupted = True
+            return
+    if queue and not send(queue):
+        flush_problems()
+        return
+    flush_problems()
+    if progress is not None:
+        progress.update(stream.rows, report.sent_now, force=True)
+
+
+def _would_send(state: tuple[str, int] | None, resend_unknown: bool) -> bool:
+    if state is None:
+        return True
+    name, permanent = state
+    return name == "pending" or (name == "failed" and not permanent) or (name == "unknown" and resend_unknown)
+
+
+def _settle(journal: Journal | None, number: int, emails: Sequence[str], outcomes: Sequence[Outcome],
+            report: SendReport, *, released: bool) -> None:
+    """Record outcomes; recipients without one go back to pending (``released``) or become unknown."""
+    seen = {o.email.lower() for o in outcomes}
+    missing = [e for e in emails if e.lower() not in seen]
+    for o in outcomes:
+        if o.ok:
+            report.sent_now += 1
+        elif o.unknown:
+            report.unknown_now += 1
+        else:
+            report.failed_now += 1
+    if journal is None:
+        return
+    journal.record(number, outcomes)
+    if missing:
+        if released:
+            journal.release(missing)
+        else:
+            journal.mark_unknown(missing, "the backend returned no outcome for this recipient")
+            report.unknown_now += len(missing)
+
+
+def _send_test(directory: Path, settings: Settings, draft: Any, links: Links, backend_name: str, email: str,
+               report: SendReport, *, sandbox: bool, dry_run: bool) -> SendReport:
+    normalized, why = validate_address(email.strip())
+    if normalized is None:
+        raise UsageError(f"--test: not a valid address: {email!r} ({why})")
+    report.test_email = normalized
+    test_draft = replace(draft, subject=TEST_PREFIX + draft.subject)
+    personal = PersonalMaker(test_draft, links)(Recipient(normalized, {}, 0))
+    if dry_run:
+        report.would_send = 1
+        report.sent_now = 1
+        return report
+    backend = make_backend(backend_name, directory, settings, sandbox=sandbox, test=True)
+    report.max_batch = 1
+    try:
+        backend.open(test_draft)
+        outcomes = backend.send_batch(test_draft, [personal])
+    except BatchAborted as exc:
+        outcomes = list(exc.outcomes)
+        report.error = exc.message
+    finally:
+        backend.close()
+    for o in outcomes:
+        if o.ok:
+            report.sent_now += 1
+        else:
+            report.failed_now += 1
+            report.error = report.error or o.error
+    if backend_name == "outbox":
+        report.outbox = str(getattr(backend, "folder", ""))
+    return report
+
+
+def cancel_scheduled(directory: Path | str) -> str:
+    """``digest send DIR --cancel``: cancel the SendGrid scheduled send recorded in DIR."""
+    directory = Path(directory)
+    try:
+        from . import sendgrid as sg_mod
+    except ImportError:
+        raise DigestError("the sendgrid backend is not available yet in this version of digest") from None
+    schedule = sg_mod.load_schedule(directory)
+    if not schedule:
+        raise DigestError(f"{directory}: no scheduled SendGrid send to cancel")
+    backend = sg_mod.SendGridBackend(load_settings(directory))
+    backend.cancel(str(schedule["batch_id"]))
+    path = directory / sg_mod.SCHEDULE_FILE
+    path.write_text(path.read_text(encoding="utf-8").replace('"status": "scheduled"', '"status": "cancelled"'),
+                    encoding="utf-8")
+    return str(schedule["batch_id"])

@@ -1,0 +1,273 @@
+"""Unsubscribe links and the server that honours them.
+
+Links: ``[unsubscribe] url`` in digest.toml is a template such as ``https://example.com/unsub?t={token}``;
+per recipient ``{token}`` becomes a token signed with HMAC-SHA256 under the secret in the environment
+variable ``DIGEST_UNSUBSCRIBE_SECRET`` (and ``{email}`` the URL-encoded address). A token is
+``base64url(address) "." base64url(HMAC-SHA256(secret, "digest-unsubscribe-v1\\0" + address))``: it names
+the address and proves the newsletter made it; changing one character makes it worthless.
+``[unsubscribe] mailto`` adds a mailto: method. Messages carry both in List-Unsubscribe, and
+``List-Unsubscribe-Post: List-Unsubscribe=One-Click`` with an https URL (RFC 8058).
+
+Server: ``application`` is a WSGI app (``digest unsubscribe-server`` runs it with wsgiref; any WSGI server
+can import ``digest.deliver.unsubscribe:application``, configured by the environment: the secret and
+``DIGEST_SUPPRESSIONS``, or a digest.toml in the working folder). The token is taken from any query value
+or the last path segment.
+
+- ``GET``  with a good token: a confirmation page with a button (a POST); a GET never unsubscribes, so
+  link scanners that prefetch URLs do no harm.
+- ``POST`` with a good token and the body ``List-Unsubscribe=One-Click`` (what mail providers send, and
+  what the button sends): the address is appended to the suppression list; 200.
+- A missing, forged or altered token: 403 and nothing changes.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import html
+import os
+import socketserver
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, quote, urlsplit
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from ..config import Settings
+from ..errors import ConfigError, SendRefused
+from . import suppressions
+
+SECRET_ENV = "DIGEST_UNSUBSCRIBE_SECRET"
+MIN_SECRET_BYTES = 16
+_CONTEXT = b"digest-unsubscribe-v1\x00"
+_MAX_BODY = 16 * 1024
+
+
+# --- tokens ----------------------------------------------------------------------------------------
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _mac(secret: bytes, payload: bytes) -> bytes:
+    return hmac.new(secret, _CONTEXT + payload, hashlib.sha256).digest()
+
+
+def make_token(email: str, secret: bytes) -> str:
+    payload = email.encode("utf-8")
+    return f"{_b64(payload)}.{_b64(_mac(secret, payload))}"
+
+
+def verify_token(token: str, secret: bytes) -> str | None:
+    """The address a genuine token names, else None (forged, altered, truncated, garbage)."""
+    if not token or len(token) > 2048 or token.count(".") != 1:
+        return None
+    left, right = token.split(".")
+    try:
+        payload = _unb64(left)
+        mac = _unb64(right)
+        email = payload.decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if _b64(payload) != left or _b64(mac) != right:  # one canonical spelling per token
+        return None
+    if not hmac.compare_digest(mac, _mac(secret, payload)):
+        return None
+    return email
+
+
+def secret_from_env(environ: dict[str, str] | None = None) -> bytes | None:
+    value = (environ if environ is not None else os.environ).get(SECRET_ENV, "")
+    return value.encode("utf-8") if value else None
+
+
+# --- links per recipient ---------------------------------------------------------------------------
+
+
+@dataclass
+class Links:
+    """How each recipient unsubscribes: a URL template (signed per recipient) and/or a mailto address."""
+
+    template: str = ""
+    mailto: str = ""
+    secret: bytes | None = None
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def available(self) -> bool:
+        return bool(self.template or self.mailto)
+
+    def for_recipient(self, email: str) -> tuple[str | None, str | None]:
+        url = None
+        if self.template:
+            url = self.template
+            if "{token}" in url:
+                assert self.secret is not None
+                url = url.replace("{token}", make_token(email, self.secret))
+            if "{email}" in url:
+                url = url.replace("{email}", quote(email, safe=""))
+        return url, (self.mailto or None)
+
+
+def links_from_settings(settings: Settings, environ: dict[str, str] | None = None) -> Links:
+    """The unsubscribe method of the newsletter. Refuses (SendRefused) when a signed link cannot be made."""
+    table = settings["unsubscribe"]
+    template = str(table.get("url") or "").strip()
+    mailto = str(table.get("mailto") or "").strip()
+    warnings: list[str] = []
+    secret = None
+    if template:
+        scheme = urlsplit(template).scheme.lower()
+        if scheme not in ("https", "http"):
+            raise SendRefused(f"[unsubscribe] url must be an https URL: {template!r}")
+        if scheme == "http":
+            warnings.append("[unsubscribe] url is http, not https: mail providers offer one-click unsubscribe "
+                            "(RFC 8058) only for https")
+        if "{token}" in template:
+            secret = secret_from_env(environ)
+            if secret is None:
+                raise SendRefused(f"{SECRET_ENV} is not set: it signs each recipient's unsubscribe link",
+                                  f"export {SECRET_ENV}=<a long random string> (keep it the same for every send)")
+            if len(secret) < MIN_SECRET_BYTES:
+                raise SendRefused(f"{SECRET_ENV} is too short ({len(secret)} bytes): anyone could forge links",
+                                  f"use at least {MIN_SECRET_BYTES} random characters, e.g. `openssl rand -hex 32`")
+        elif "{email}" in template:
+            warnings.append("[unsubscribe] url has {email} but no {token}: anyone can unsubscribe anyone; "
+                            "use {token} (signed) instead")
+        else:
+            warnings.append("[unsubscribe] url has no {token}: the link cannot say who unsubscribes")
+    return Links(template, mailto, secret, tuple(warnings))
+
+
+# --- the WSGI app ----------------------------------------------------------------------------------
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<meta name="robots" content="noindex"><title>{title}</title>
+<style>body{{font:16px/1.5 system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem;color:#222}}
+button{{font:inherit;padding:.6rem 1.2rem;border:0;border-radius:4px;background:#1a73e8;color:#fff;cursor:pointer}}
+</style></head><body><h1>{title}</h1>{body}</body></html>
+"""
+
+Start = Callable[..., Any]
+
+
+class UnsubscribeApp:
+    """WSGI callable: verifies tokens and appends to ``suppressions_file``."""
+
+    def __init__(self, suppressions_file: Path, secret: bytes, newsletter: str = "this newsletter") -> None:
+        self.suppressions_file = Path(suppressions_file)
+        self.secret = secret
+        self.newsletter = newsletter
+
+    def _token(self, environ: dict[str, Any], form: list[tuple[str, str]]) -> str | None:
+        candidates = [v for _, v in parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)]
+        candidates += [v for k, v in form if k in ("t", "token")]
+        path = environ.get("PATH_INFO", "") or ""
+        candidates.append(path.rstrip("/").rpartition("/")[2])
+        for cand in candidates:
+            email = verify_token(cand, self.secret)
+            if email:
+                return email
+        return None
+
+    def _page(self, start: Start, status: str, title: str, body: str) -> list[bytes]:
+        data = _PAGE.format(title=html.escape(title), body=body).encode("utf-8")
+        start(status, [
+            ("Content-Type", "text/html; charset=utf-8"),
+            ("Content-Length", str(len(data))),
+            ("Cache-Control", "no-store"),
+            ("Referrer-Policy", "no-referrer"),
+            ("X-Content-Type-Options", "nosniff"),
+            ("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'"),
+        ])
+        return [data]
+
+    def __call__(self, environ: dict[str, Any], start_response: Start) -> Iterable[bytes]:
+        method = environ.get("REQUEST_METHOD", "GET").upper()
+        if method not in ("GET", "HEAD", "POST"):
+            start_response("405 Method Not Allowed", [("Allow", "GET, POST"), ("Content-Length", "0")])
+            return [b""]
+        form: list[tuple[str, str]] = []
+        if method == "POST":
+            try:
+                length = int(environ.get("CONTENT_LENGTH") or 0)
+            except ValueError:
+                length = 0
+            if length > _MAX_BODY:
+                return self._page(start_response, "413 Payload Too Large", "Request too large", "")
+            raw = environ["wsgi.input"].read(length) if length > 0 else b""
+            form = parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True)
+        email = self._token(environ, form)
+        if email is None:
+            return self._page(start_response, "403 Forbidden", "Link not valid",
+                              "<p>This unsubscribe link is not valid: it may have been cut or altered. "
+                              "Please use the link from the email exactly as it is.</p>")
+        shown = html.escape(email)
+        if method in ("GET", "HEAD"):
+            body = (f"<p>Unsubscribe <strong>{shown}</strong> from {html.escape(self.newsletter)}?</p>"
+                    '<form method="post"><input type="hidden" name="List-Unsubscribe" value="One-Click">'
+                    "<button type=\"submit\">Unsubscribe</button></form>")
+            return self._page(start_response, "200 OK", "Unsubscribe", body)
+        if ("List-Unsubscribe", "One-Click") not in form:
+            return self._page(start_response, "400 Bad Request", "Not understood",
+                              "<p>The request did not ask to unsubscribe (List-Unsubscribe=One-Click).</p>")
+        suppressions.add(self.suppressions_file,
+                         [suppressions.Entry(email, "unsubscribe", "one-click")])
+        return self._page(start_response, "200 OK", "Unsubscribed",
+                          f"<p><strong>{shown}</strong> will get no more email from "
+                          f"{html.escape(self.newsletter)}.</p>")
+
+
+def make_app(folder: Path | str = ".", *, suppressions_file: Path | None = None,
+             environ: dict[str, str] | None = None) -> UnsubscribeApp:
+    """The app for the newsletter in ``folder`` (digest.toml there or above). Needs the secret."""
+    from ..config import load_settings
+
+    secret = secret_from_env(environ)
+    if secret is None:
+        raise ConfigError(f"{SECRET_ENV} is not set: the server cannot check unsubscribe links without it",
+                          "use the same secret as the sends")
+    settings = load_settings(Path(folder))
+    path = suppressions_file or suppressions.suppressions_path(folder, settings, issue_dir=False)
+    return UnsubscribeApp(path, secret, str(settings.newsletter.get("name") or "this newsletter"))
+
+
+_app: UnsubscribeApp | None = None
+_app_lock = threading.Lock()
+
+
+def application(environ: dict[str, Any], start_response: Start) -> Iterable[bytes]:
+    """Module-level WSGI entry point for any server, configured from the environment on first use."""
+    global _app
+    with _app_lock:
+        if _app is None:
+            _app = make_app(os.environ.get("DIGEST_NEWSLETTER_DIR", "."))
+    return _app(environ, start_response)
+
+
+class _ThreadingServer(socketserver.ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - wsgiref's signature
+        # The request line holds the token (a bearer credential for one address): log the method and status only.
+        return
+
+
+def serve(app: UnsubscribeApp, host: str = "127.0.0.1", port: int = 8025,
+          ready: Callable[[str], None] | None = None) -> None:
+    """Serve ``app`` with wsgiref (threaded) until interrupted."""
+    with make_server(host, port, app, server_class=_ThreadingServer, handler_class=_QuietHandler) as httpd:
+        if ready:
+            ready(f"http://{host}:{httpd.server_port}/")
+        httpd.serve_forever()
