@@ -221,6 +221,143 @@ def preview(directory: Path, port: int, host: str, recipients: Path | None, no_o
           echo=lambda line: click.echo(line))
 
 
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--recipients", "recipients_csv", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Subscribers CSV with an `email` column (other columns are merge fields).")
+@click.option("--backend", type=click.Choice(["outbox", "smtp", "sendgrid"]), default="outbox", show_default=True,
+              help="outbox: one .eml per recipient in DIR/outbox/ (no account needed).")
+@click.option("--dry-run", is_flag=True, help="Validate everything and show the batches; send nothing.")
+@click.option("--test", "test_email", metavar="EMAIL", default=None,
+              help="Send one copy, subject prefixed [TEST], outside the journal.")
+@click.option("--resend-unknown", is_flag=True,
+              help="Also send recipients whose earlier send is unknown (they may get it twice).")
+@click.option("--sandbox", is_flag=True, help="SendGrid sandbox mode: accepted, delivered to no one.")
+@click.option("--at", "at", default=None, metavar="TIME", help="SendGrid: schedule (ISO 8601 or Unix time, <= 72 h).")
+@click.option("--cancel", is_flag=True, help="SendGrid: cancel the scheduled send of this issue.")
+@click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object on stdout.")
+@handle_errors
+def send(directory: Path, recipients_csv: Path | None, backend: str, dry_run: bool, test_email: str | None,
+         resend_unknown: bool, sandbox: bool, at: str | None, cancel: bool, as_json: bool) -> None:
+    """Send the issue in DIRECTORY to every recipient of the CSV (resumable; see the journal in DIRECTORY)."""
+    from .deliver.progress import Progress, summary_lines
+    from .deliver.send import cancel_scheduled, send_issue
+
+    if cancel:
+        batch_id = cancel_scheduled(directory)
+        if as_json:
+            click.echo(json.dumps({"cancelled": batch_id}))
+        else:
+            click.echo(f"cancelled the scheduled send (batch {batch_id})")
+        return
+    progress = Progress(None) if not dry_run and not test_email else None
+    report = send_issue(directory, recipients_csv, backend, dry_run=dry_run, test_email=test_email,
+                        resend_unknown=resend_unknown, sandbox=sandbox, at=at, json_output=as_json,
+                        notify=lambda line: click.echo(line, err=True), progress=progress)
+    if not as_json:
+        for p in report.problems[:50]:
+            click.echo(f"skipped {p.kind}: {p}", err=True)
+        if report.problems_total > 50:
+            click.echo(f"... and {report.problems_total - 50:,} more skipped row(s)", err=True)
+        if report.dry_run:
+            for number, size, first, last in report.batches:
+                click.echo(f"batch {number}: {size:,} recipient(s) ({first} ... {last})", err=True)
+            if report.batch_count > len(report.batches):
+                click.echo(f"... and {report.batch_count - len(report.batches):,} more batch(es)", err=True)
+    for line in summary_lines(report):
+        click.echo(line, err=as_json)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
+    if not report.ok:
+        sys.exit(1)
+
+
+@cli.group()
+def suppressions() -> None:
+    """The local suppression list: addresses no backend ever mails (see `digest suppressions path`)."""
+
+
+def _suppressions_file(folder: Path, file: Path | None) -> Path:
+    from .deliver.suppressions import suppressions_path
+
+    return file if file is not None else suppressions_path(folder, issue_dir=False)
+
+
+_supp_folder = click.option("--dir", "folder", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+                            show_default=True, help="The newsletter folder (digest.toml there or above).")
+_supp_file = click.option("--file", "file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                          help="The suppression CSV itself (overrides --dir).")
+
+
+@suppressions.command("add")
+@click.argument("items", nargs=-1, required=True)
+@click.option("--reason", default="manual", show_default=True, help="Why (unsubscribe, bounce, complaint...).")
+@_supp_folder
+@_supp_file
+@handle_errors
+def suppressions_add(items: tuple[str, ...], reason: str, folder: Path, file: Path | None) -> None:
+    """Add each ITEM: an address, or a CSV file with an `email` column."""
+    from .deliver.suppressions import add_from_args
+
+    path = _suppressions_file(folder, file)
+    result = add_from_args(path, items, reason=reason)
+    for problem in result.problems:
+        click.echo(f"digest: error: {problem}", err=True)
+    click.echo(f"{path}: added {result.added}, already listed {result.already}")
+    if result.problems:
+        sys.exit(1)
+
+
+@suppressions.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@_supp_folder
+@_supp_file
+@handle_errors
+def suppressions_list(as_json: bool, folder: Path, file: Path | None) -> None:
+    """Print the suppressed addresses (email, reason, source, added)."""
+    from dataclasses import asdict
+
+    from .deliver.suppressions import entries
+
+    path = _suppressions_file(folder, file)
+    rows = entries(path)
+    for e in rows:
+        line = json.dumps(asdict(e), ensure_ascii=False) if as_json else f"{e.email}\t{e.reason}\t{e.source}\t{e.added}"
+        click.echo(line)
+    if not as_json:
+        click.echo(f"{len(rows)} suppressed address(es) in {path}", err=True)
+
+
+@suppressions.command("path")
+@_supp_folder
+@handle_errors
+def suppressions_where(folder: Path) -> None:
+    """Print where the suppression list of the newsletter in --dir is."""
+    click.echo(str(_suppressions_file(folder, None)))
+
+
+@cli.command("unsubscribe-server")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8025, show_default=True, help="Port (0: any free).")
+@_supp_folder
+@_supp_file
+@handle_errors
+def unsubscribe_server(host: str, port: int, folder: Path, file: Path | None) -> None:
+    """Serve unsubscribe links (GET confirmation page, RFC 8058 one-click POST) into the suppression list.
+
+    Needs DIGEST_UNSUBSCRIBE_SECRET (the one the sends used). Put it behind an https web server; the WSGI
+    app for any server is digest.deliver.unsubscribe:application.
+    """
+    from .deliver.unsubscribe import make_app, serve
+
+    app = make_app(folder, suppressions_file=file)
+    try:
+        serve(app, host, port, ready=lambda url: click.echo(
+            f"unsubscribe server on {url} (suppressions: {app.suppressions_file}); Ctrl-C stops", err=True))
+    except OSError as exc:
+        raise DigestError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="digest")
