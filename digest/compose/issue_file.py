@@ -119,6 +119,16 @@ def cache_key(source: str, feed: str | None = None) -> str:
     return hashlib.sha1(raw.encode("utf-8")).hexdigest()
 
 
+def find_issue_dirs(root: Path) -> list[Path]:
+    """Issue folders (holding issue.toml) at any depth below ``root``, skipping hidden, build and outbox folders."""
+    found = []
+    for path in sorted(Path(root).rglob(ISSUE_NAME)):
+        parts = path.relative_to(root).parts[:-1]
+        if not any(p.startswith(".") or p in {"build", "outbox", "node_modules"} for p in parts):
+            found.append(path.parent)
+    return found
+
+
 def issue_path(directory: Path) -> Path:
     return Path(directory) / ISSUE_NAME
 

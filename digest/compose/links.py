@@ -26,9 +26,11 @@ def safe_url(value: str | None) -> str | None:
         return None
     scheme = parts.scheme.lower()
     if scheme in ("http", "https"):
-        return value if parts.netloc else None
+        if not parts.netloc or any(c.isspace() for c in parts.netloc):
+            return None
+        return value.replace(" ", "%20")
     if scheme == "mailto":
-        return value if len(value) > len("mailto:") else None
+        return value.replace(" ", "%20") if len(value) > len("mailto:") else None
     return None
 
 

@@ -128,9 +128,13 @@ def theme_colors(brand: str) -> dict[str, str]:
     """The palette: brand header with the better of white/near-black text, links readable on the card."""
     if not _HEX.match(brand or ""):
         brand = DEFAULT_BRAND
+    header_bg = brand
     header_text = "#ffffff" if contrast("#ffffff", brand) >= contrast("#111111", brand) else "#111111"
+    if contrast(header_text, brand) < 4.5:  # mid-tone brand colours: darken the header until white reads
+        header_bg, header_text = readable_on(brand, "#ffffff"), "#ffffff"
     return {
         "brand": brand,
+        "header_bg": header_bg,
         "header_text": header_text,
         "link": readable_on(brand, "#ffffff"),
         "button": readable_on(brand, "#ffffff"),
