@@ -108,6 +108,23 @@ def text_page(text: str, scheme: str) -> str:
     )
 
 
+def local_images(doc: str, images_base_url: str, available: set[str]) -> str:
+    """Image URLs under ``images_base_url`` that the build copied into build/images/ → ``/images/NAME``.
+
+    The email points at where the images *will* be published; the preview shows the copies the build
+    made, so a new issue looks right before anything is uploaded. Other URLs are left alone.
+    """
+    base = images_base_url.strip().rstrip("/")
+    if not base or not available:
+        return doc
+    pattern = re.compile(re.escape(base) + r"/([A-Za-z0-9._-]+)")
+
+    def repl(m: re.Match[str]) -> str:
+        return f"/images/{m.group(1)}" if m.group(1) in available else m.group(0)
+
+    return pattern.sub(repl, doc)
+
+
 # --- merge fields ---------------------------------------------------------------------------------
 
 EXAMPLE_FIELDS: dict[str, str] = {

@@ -192,8 +192,14 @@ class Preview:
     def render(self, index: int, part: str) -> str:
         """The ``html`` or ``text`` part of the current build, filled for reader ``index``."""
         b = self.current
-        raw = b.html if part == "html" else b.text
-        return page.fill(raw, self.values(b, self.reader(index)))
+        if part != "html":
+            return page.fill(b.text, self.values(b, self.reader(index)))
+        doc = page.fill(b.html, self.values(b, self.reader(index)))
+        base = (b.draft.settings_data.get("newsletter", {}).get("images_base_url") or "") if b.draft else ""
+        images = self.directory / "build" / "images"
+        if base and images.is_dir():
+            doc = page.local_images(doc, str(base), {p.name for p in images.iterdir() if p.is_file()})
+        return doc
 
     def state(self, index: int) -> dict[str, Any]:
         b = self.current
@@ -234,7 +240,9 @@ def load_readers(directory: Path, recipients: Path | None) -> tuple[list[Reader]
     readers: list[Reader] = []
     rows, found = read_recipients(recipients)
     for rec in rows:
-        readers.append(Reader(rec.email, rec.email, dict(rec.fields)))
+        f = rec.fields
+        name = " ".join(v for v in (f.get("first_name"), f.get("last_name")) if v) or f.get("name") or rec.email
+        readers.append(Reader(name, rec.email, dict(f)))
         if len(readers) >= MAX_READERS:
             break
     problems = [str(p) for p in found][:20]
