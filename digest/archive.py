@@ -67,17 +67,6 @@ def send_completed(directory: Path) -> bool:
         return False
 
 
-def find_issues(root: Path) -> list[Path]:
-    """Issue folders below ``root`` (at any depth), skipping build output and hidden folders."""
-    found = []
-    for path in sorted(root.rglob("issue.toml")):
-        parts = path.relative_to(root).parts
-        if any(p.startswith(".") or p in {"build", "outbox", "node_modules"} for p in parts[:-1]):
-            continue
-        found.append(path.parent)
-    return found
-
-
 def _copy_local_assets(page: str, build_dir: Path, dest: Path) -> str:
     """Copy images the page references by a relative path into ``dest``, keeping links relative."""
 
@@ -167,7 +156,7 @@ p {{ margin: .25rem 0 0; }}
 def build_archive(root: Path, out: Path | None = None) -> ArchiveResult:
     """Write the static site for the published issues below ``root`` into ``out`` (default: ROOT's sibling 'site')."""
     from .compose.build import build_issue, needs_build
-    from .compose.issue_file import read_issue
+    from .compose.issue_file import find_issue_dirs, read_issue
     from .config import load_settings
 
     root = Path(root)
@@ -179,7 +168,7 @@ def build_archive(root: Path, out: Path | None = None) -> ArchiveResult:
     result = ArchiveResult(out=out)
     settings = load_settings(root)
     slugs: set[str] = set()
-    for directory in find_issues(root):
+    for directory in find_issue_dirs(root):
         issue = read_issue(directory)
         if not (issue.publish or send_completed(directory)):
             result.drafts.append(issue.slug)

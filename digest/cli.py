@@ -131,13 +131,25 @@ def teaser(sources: tuple[str, ...], as_json: bool, max_chars: int, explain: boo
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--subject", required=True, help="The email's subject line.")
 @click.option("--preheader", default="", help="The inbox preview text shown after the subject.")
+@click.option("--from-feeds", is_flag=True,
+              help="Draft the issue from the [[feeds]] in digest.toml: new entries since the previous issue.")
 @handle_errors
-def new(directory: Path, subject: str, preheader: str) -> None:
+def new(directory: Path, subject: str, preheader: str, from_feeds: bool) -> None:
     """Create DIRECTORY/issue.toml for a new issue."""
-    from .compose.issue_file import new_issue
+    if not from_feeds:
+        from .compose.issue_file import new_issue
 
-    path = new_issue(directory, subject, preheader)
-    click.echo(f"created {path}")
+        click.echo(f"created {new_issue(directory, subject, preheader)}")
+        return
+    from .compose.from_feeds import draft_from_feeds
+
+    draft = draft_from_feeds(directory, subject, preheader)
+    for warning in draft.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    for title in draft.added:
+        click.echo(f"added: {title}")
+    click.echo(f"created {draft.path} with {len(draft.added)} entries "
+               f"({draft.skipped_seen} already used, {draft.skipped_old} older than the previous issue)")
 
 
 @cli.command()
