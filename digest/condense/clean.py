@@ -24,6 +24,35 @@ class Rule:
     pattern: re.Pattern[str]
     why: str
 
+    def search(self, line: str, low: str | None = None) -> re.Match[str] | None:
+        """``pattern.search``, after a cheap pre-filter: one of the rule's NEEDLES must occur (lower case)."""
+        needles = NEEDLES.get(self.name)
+        if needles:
+            low = line.lower() if low is None else low
+            if not any(n in low for n in needles):
+                return None
+        return self.pattern.search(line)
+
+
+# Literal substrings (lower case) without which a rule cannot match: skips the regex on most lines.
+NEEDLES: dict[str, tuple[str, ...]] = {
+    "share_widget": ("share this",),
+    "dm_byline": ("by .",),
+    "published_updated": ("published", "updated"),
+    "bureau_prefix": ("(",),
+    "dateline": ("-", "—", "–"),
+    "scroll_down": ("down for", "down to"),
+    "photo_credit": ("photo", "image", "picture", "pic", "credit"),
+    "read_more_tail": ("read more", "continue reading"),
+    "subscribe_plea": ("subscri", "sign up", "newsletter", "support", "patreon", "donate", "help us", "become a",
+                       "contribution", "get the", "get our", "follow us", "like us", "abonn"),
+    "disclaimer": ("opinions", "necessarily", "solely"),
+    "copyright": ("©", "copyright", "(c)", "rights reserved"),
+    "cookie_notice": ("cookie",),
+    "caption": ("caption", "copyright", "photo", "picture", "image", "getty", "afp", "shutterstock", "reuters",
+                "ap "),
+}
+
 
 def _r(p: str, flags: int = 0) -> re.Pattern[str]:
     return re.compile(p, flags)
@@ -120,8 +149,9 @@ _WIDGET_LEAD = _r(r"^(?:what do you think\??|have your say|tell us what you thin
 
 # A photo caption run into the next sentence: lower-case word or number, then a determiner/pronoun that
 # starts a sentence followed by a lower-case word: "… than a colleague The cost of …".
-_RUNIN = _r(r"(?<=[a-z0-9%)])\s(?=(?:The|A|An|This|These|Those|His|Her|Their|Its|He|She|They|It|Police|Officials)"
-            r"\s[a-z])")
+_RUNIN = _r(r"(?<=[a-z0-9%)])\s(?=(?:(?:The|A|An|This|These|Those|His|Her|Their|Its|He|She|They|It|There|Police|Officials|"
+            r"When|After|As|While|Although|If|During|Despite|Speaking|According|In|On|At|But|And)\s[a-z])|"
+            r"(?:Mr|Mrs|Ms|Dr)\.?\s[A-Z])")
 _TERMINAL = _r(r"[.!?…][\"'”’»)\]]*$")
 
 MAX_LINE_RULE_CHARS = 300  # line rules only fire on short paragraphs: a long one is prose
@@ -192,7 +222,7 @@ def _match_tail(line: str) -> Rule | None:
     if len(line) > 80:
         return None
     for rule in TAIL_RULES:
-        if rule.pattern.search(line):
+        if rule.search(line):
             return rule
     return None
 
@@ -201,7 +231,7 @@ def _match_line(line: str) -> Rule | None:
     if len(line) > MAX_LINE_RULE_CHARS:
         return None
     for rule in LINE_RULES:
-        if rule.pattern.search(line):
+        if rule.search(line):
             # a long sentence that merely mentions a keyword ("… the newsletter said.") is prose, keep it
             if rule.name in {"subscribe_plea", "cookie_notice", "caption"} and _looks_like_prose(line) \
                     and not _plea_like(line, rule.name):
@@ -229,7 +259,7 @@ def _apply_inline(line: str, off: int) -> tuple[str, list[Removed]]:
     orig = line
     for rule in INLINE_RULES:
         for _ in range(3):  # a rule may fire a few times (repeated timestamps)
-            m = rule.pattern.search(line)
+            m = rule.search(line)
             if not m or m.end() == m.start():
                 break
             idx = orig.find(m.group(0))

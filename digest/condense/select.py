@@ -33,6 +33,11 @@ class Params:
     w_title: float = 0.5
     w_ent: float = 0.5
     min_ratio: float = 0.0  # add a further sentence only when its score >= min_ratio * best score
+    knapsack: bool = True  # choose the subset with the best total score (else greedy by score)
+    knap_pool: int = 6  # usable sentences considered by the subset search (the lead region)
+    length_bonus: float = 0.0  # per sentence bonus (favours more, shorter sentences)
+    w_quote: float = 0.5  # penalty x share of the sentence inside quotation marks
+    by_length: bool = True  # a sentence's value = score x its length (expected overlap), else its score
     max_candidates: int = 40
     min_words: int = 6
     long_words: int = 60  # penalise run-on "sentences" (merged captions, lists) beyond this many words
@@ -63,6 +68,8 @@ _PRONOUN = re.compile(
     r"the (?:former|latter|pair|duo|couple|two|three|man|woman|boy|girl|player|star|club|company|firm|"
     r"group|team|move|decision|incident|comments?|statement|report)\b(?! of)|"
     r"il|elle|ils|elles|ce|cette|ces|celui|celle)\b", re.I)
+_CAPTION = re.compile(r"\bpictured\b(?![^(]*\))|^[A-Z]{3,}(?: [A-Z]{3,})?:\s")
+_QUOTED = re.compile(r"[\"“][^\"”]{0,600}[\"”]|(?<!\w)['‘][^'’]{0,600}['’](?!\w)")
 _LEAD_JUNK = re.compile(r"^[\s\-–—•·*▪►»>|:;,.]+")
 _CLAUSE = re.compile(r"(?:,|;|:| –| —| -)\s")
 
@@ -139,10 +146,12 @@ def build_candidates(text: str, title: str, params: Params = DEFAULT) -> list[Ca
         elif t[0].islower() or not (t[0].isalnum() or t[0] in "\"“‘'(«¿¡") or \
                 re.match(r"[\"“‘'(«¿¡]+[^\w\s]|[\"“‘'(«¿¡]+[a-z]", t):
             c.usable, c.why_not = False, "starts in lower case or with punctuation"
-        elif title_toks and _repeats_title(t, title_toks):
+        elif title_toks and _repeats_title(t, title_toks) and i < 8:
             c.usable, c.why_not = False, "repeats the headline"
         elif re.search(r"https?://|www\.|@\w{2,}|#\w{2,}", t):
             c.usable, c.why_not = False, "link or handle"
+        elif _CAPTION.search(t):
+            c.usable, c.why_not = False, "photo caption run into the text"
         if _PRONOUN.match(t):
             c.needs_previous = True
         cands.append(c)
@@ -184,7 +193,8 @@ def _score(cands: list[Candidate], title_toks: set[str], p: Params) -> None:
         pos = 1.0 / (1 + i) ** p.pos_decay
         words = len(c.text.split())
         long_pen = max(0.0, (words - p.long_words) / p.long_words)
-        c.score = p.w_pos * pos + p.w_cent * cent + p.w_title * title + p.w_ent * ent - long_pen
+        quoted = sum(len(m.group(0)) for m in _QUOTED.finditer(c.text)) / (len(c.text) or 1)
+        c.score = p.w_pos * pos + p.w_cent * cent + p.w_title * title + p.w_ent * ent - long_pen - p.w_quote * quoted
 
 
 def pack(cands: Sequence[Candidate], budget: int, p: Params = DEFAULT) -> list[Candidate]:
@@ -193,6 +203,8 @@ def pack(cands: Sequence[Candidate], budget: int, p: Params = DEFAULT) -> list[C
     if not pool:
         return []
     by_index = {c.index: c for c in cands}
+    if p.knapsack:
+        return _best_subset(pool[: p.knap_pool], budget, p, by_index)
     openers = [c for c in pool if not c.needs_previous and len(c.text) <= budget]
     if not openers:
         return []
@@ -209,6 +221,36 @@ def pack(cands: Sequence[Candidate], budget: int, p: Params = DEFAULT) -> list[C
             continue
         chosen[c.index] = c
     return sorted(chosen.values(), key=lambda x: x.index)
+
+
+def _best_subset(pool: list[Candidate], budget: int, p: Params, by_index: dict[int, Candidate]) -> list[Candidate]:
+    """Exhaustive search (pruned by length) for the subset with the highest total value within budget."""
+    pool = sorted(pool, key=lambda c: c.index)
+    top = max((c.score for c in pool), default=0.0)
+    floor = p.min_ratio * top
+    items = [c for c in pool if c.score >= floor or c.score > 0 and p.min_ratio == 0]
+    best: tuple[float, list[Candidate]] = (float("-inf"), [])
+
+    def value(c: Candidate) -> float:
+        if p.by_length:
+            return max(c.score, 0.0) * len(c.text) / 100 + p.length_bonus
+        return c.score + p.length_bonus
+
+    def walk(k: int, chosen: list[Candidate], length: int, total: float) -> None:
+        nonlocal best
+        if chosen and total > best[0] and _resolved(chosen, by_index):
+            best = (total, list(chosen))
+        for j in range(k, len(items)):
+            c = items[j]
+            extra = len(c.text) + (1 if chosen else 0)
+            if length + extra > budget:
+                continue
+            chosen.append(c)
+            walk(j + 1, chosen, length + extra, total + value(c))
+            chosen.pop()
+
+    walk(0, [], 0, 0.0)
+    return best[1]
 
 
 def _resolved(seq: list[Candidate], by_index: dict[int, Candidate]) -> bool:

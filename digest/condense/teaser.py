@@ -22,7 +22,7 @@ def make_teaser(article: Article, max_chars: int = 300, params: Params = DEFAULT
     if desc:
         return Teaser(text=desc, sentences=[desc], method="description",
                       reasons=["publisher's description: one clean sentence, supported by the body, fits"], **base)
-    cands = build_candidates(cleaned.text, article.title or "", params)
+    cands = build_candidates(cleaned.text, _real_title(article.title or "", cleaned.text), params)
     chosen = pack(cands, max_chars, params)
     if chosen:
         return Teaser(text=" ".join(c.text for c in chosen), sentences=[c.text for c in chosen],
@@ -47,6 +47,17 @@ def make_teaser(article: Article, max_chars: int = 300, params: Params = DEFAULT
         return Teaser(text=text, sentences=[text], shortened=text != fallback, method="fallback",
                       reasons=["no usable sentence in the body: description or title"], **base)
     return Teaser(text="", method="empty", reasons=["no text"], **base)
+
+
+def _real_title(title: str, body: str) -> str:
+    """The title, or "" when it was derived from the body's first sentence (it says nothing new)."""
+    norm = lambda s: " ".join(re.sub(r"[^\w]+", " ", s.lower()).split())  # noqa: E731
+    from .select import split_sentences
+
+    first = next(iter(split_sentences(body[:3000])), "")
+    derived = title.endswith("…") and norm(first).startswith(norm(title.rstrip("…"))) or \
+        norm(first) == norm(title) and first.rstrip()[-1:] in ".!?…" and len(first) == len(title) + 1
+    return "" if derived else title
 
 
 def _usable_description(article: Article, body: str, budget: int) -> str | None:

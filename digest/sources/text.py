@@ -105,7 +105,7 @@ def _boilerplate_rule(p: str) -> str | None:
 
     if len(p) <= 80:
         for rule in TAIL_RULES:
-            if rule.pattern.search(p):
+            if rule.search(p):
                 return "wall:" + rule.name
         if _WIDGET_LEAD.match(p):
             return "wall:comment_widget"
@@ -200,7 +200,7 @@ def derive_title(body: str, limit: int = 90) -> str:
     from ..condense.clean import clean_text
     from ..condense.sentences import split_sentences
 
-    cleaned = clean_text(body).text
+    cleaned = clean_text(body[:3000]).text
     sents = split_sentences(cleaned)
     if not sents:
         return ""
