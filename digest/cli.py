@@ -185,6 +185,30 @@ def build(directory: Path) -> None:
 
 
 @cli.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--links", is_flag=True, help="Also request every article link (4xx/5xx/redirects are reported).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
+@handle_errors
+def check(directory: Path, links: bool, as_json: bool) -> None:
+    """Check DIRECTORY's email before sending: size, images, links, unsubscribe, sender, caniemail, spam, HTML.
+
+    Exits 1 when something should block a send.
+    """
+    from .compose.check import check_issue
+
+    report = check_issue(directory, links=links)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
+    else:
+        marks = {"error": "ERROR", "warning": "warn ", "info": "ok   ", "skipped": "SKIP "}
+        for f in report.findings:
+            click.echo(f"{marks.get(f.level, f.level)} [{f.check}] {f.message}")
+        click.echo("blocked: fix the errors above before sending" if report.blocked else "ready to send")
+    if report.blocked:
+        sys.exit(1)
+
+
+@cli.command()
 @click.argument("root", type=click.Path(file_okay=False, exists=True, path_type=Path))
 @click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where to write the site (default: 'site' beside ROOT; never inside ROOT).")
