@@ -60,6 +60,7 @@ class SendReport:
     summary: Summary = field(default_factory=Summary)
     problems: list[RowProblem] = field(default_factory=list)  # this run's skipped rows (capped)
     problems_total: int = 0
+    skipped_now: dict[str, int] = field(default_factory=dict)  # this run's skipped rows by kind
     sent_now: int = 0
     failed_now: int = 0
     unknown_now: int = 0
@@ -358,11 +359,8 @@ def send_issue(
             report.summary = journal.summary()
             journal.close()
     if not uses_journal:
-        # Dry run or sandbox: the skips of this run are not in any journal; count them from the CSV.
-        skipped: dict[str, int] = {}
-        for p in problems:
-            skipped[p.kind] = skipped.get(p.kind, 0) + 1
-        report.summary = Summary(report.summary.states, skipped)
+        # Dry run or sandbox: the skips of this run are in no journal; count them from the CSV.
+        report.summary = Summary(report.summary.states, dict(report.skipped_now))
     return report
 
 
@@ -403,6 +401,8 @@ def _run(stream: Iterator[Recipient], problems: list[RowProblem], suppressed: se
         if room > 0:
             report.problems.extend(problems[:room])
         report.problems_total += len(problems)
+        for p in problems:
+            report.skipped_now[p.kind] = report.skipped_now.get(p.kind, 0) + 1
         del problems[:]  # memory stays flat on a file full of bad rows: recorded rows are forgotten
 
     def send(batch: list[Recipient]) -> bool:

@@ -170,7 +170,7 @@ class SmtpBackend:
         message_id = str(msg["Message-ID"])
         smtputf8 = not (rcpt.isascii() and self.envelope_from.isascii())
         last = ""
-        connected_once = False
+        unreachable = False  # the last attempt could not even connect
         for attempt in range(1, self.max_attempts + 1):
             if attempt > 1:
                 self._sleep(min(5.0, 0.1 * 2 ** (attempt - 2)) * (0.5 + self._rng.random()))
@@ -178,8 +178,9 @@ class SmtpBackend:
                 conn = self._ensure()
             except (smtplib.SMTPException, OSError) as exc:
                 last = f"cannot connect: {_describe(exc)}"
+                unreachable = True
                 continue
-            connected_once = True
+            unreachable = False
             if smtputf8 and not conn.has_extn("smtputf8"):
                 return Outcome(rcpt, False, error=f"{self._where()} does not support SMTPUTF8, needed for "
                                                   "this non-ASCII address", permanent=True)
@@ -200,7 +201,7 @@ class SmtpBackend:
                 self._drop()
             if code >= 500:
                 return Outcome(rcpt, False, error=last, permanent=True)
-        if not connected_once:
+        if unreachable:
             return None
         return Outcome(rcpt, False, error=f"gave up after {self.max_attempts} attempts: {last}")
 
