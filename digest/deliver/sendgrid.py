@@ -24,6 +24,7 @@ import logging
 import os
 import random
 import re
+import string
 import threading
 import time
 import urllib.error
@@ -32,6 +33,7 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from .. import merge
 from ..errors import ConfigError, DigestError, UsageError
@@ -61,6 +63,22 @@ RESERVED_HEADERS = frozenset(
     )
 )
 _TOKEN = re.compile(r"__DG_[A-Z0-9_]+?_(?:HTML|TEXT|URL)__")
+# With a Content-Type other than exactly "application/json", python-http-client sends a str body as is, so
+# the body is serialized here, by orjson when installed (~8x faster than json.dumps on 1000 personalizations).
+JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
+
+try:
+    import orjson as _orjson
+
+    def dumps(body: Any) -> str:
+        """Compact JSON text of a request body."""
+        return _orjson.dumps(body).decode("utf-8")
+
+except ImportError:  # pragma: no cover - orjson is a dependency; json is the fallback
+
+    def dumps(body: Any) -> str:
+        """Compact JSON text of a request body."""
+        return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
 
 
 class SendGridRejected(BatchAborted):
@@ -192,6 +210,15 @@ def draft_tokens(draft: Draft) -> frozenset[str]:
     return frozenset(_TOKEN.findall(f"{draft.subject}\n{draft.text}\n{draft.html}"))
 
 
+_URL_UNRESERVED = frozenset(string.ascii_letters + string.digits + "_.-~")
+_URL_TABLE = {i: f"%{i:02X}" for i in range(128) if chr(i) not in _URL_UNRESERVED}
+
+
+def quote_url(value: str) -> str:
+    """``urllib.parse.quote(value, safe="")``, about ten times faster for ASCII (one ``str.translate``)."""
+    return value.translate(_URL_TABLE) if value.isascii() else quote(value, safe="")
+
+
 _BAD_HEADER_URL = re.compile(r"[\r\n\x00 <>,]")
 ASM_UNSUBSCRIBE_TAG = "<%asm_group_unsubscribe_raw_url%>"
 
@@ -211,10 +238,12 @@ class Personalizer:
         self.asm = asm
         self.custom_args = dict(custom_args)
         self._mailto_link = _mailto_link
+        # Only the tokens the message uses travel: every byte counts against the 10,000-byte budget and is
+        # serialized once per recipient.
         tokens = draft_tokens(draft)
-        base = {t: "" for t in tokens}
-        base.update(merge.values({}, draft.merge_defaults))
-        self._unsub = [(merge.token(UNSUBSCRIBE_FIELD, ctx), ctx) for ctx in merge.CONTEXTS]
+        base = {t: "" for t in sorted(tokens)}
+        base.update((k, v) for k, v in merge.values({}, draft.merge_defaults).items() if k in tokens)
+        self._unsub = [(tok, ctx) for ctx in merge.CONTEXTS if (tok := merge.token(UNSUBSCRIBE_FIELD, ctx)) in tokens]
         if asm:
             for tok, _ in self._unsub:
                 base[tok] = ASM_UNSUBSCRIBE_TAG
@@ -235,13 +264,17 @@ class Personalizer:
         return got
 
     def values(self, p: Personal) -> dict[str, str]:
-        values = dict(self.base)
-        values.update(p.values)
-        if not self.asm:
+        """Token → value for every token the message uses (and no other)."""
+        base = self.base
+        values = base.copy()
+        for k, v in p.values.items():
+            if k in base:
+                values[k] = v
+        if self._unsub and not self.asm:
             mailto = p.unsubscribe_mailto or self.default_mailto
             link = p.unsubscribe_url or (self._mailto(mailto)[0] if mailto else "")
             for tok, ctx in self._unsub:
-                values[tok] = merge.encode(link, ctx)
+                values[tok] = quote_url(link) if ctx == "URL" else merge.encode(link, ctx)
         return values
 
     def headers(self, p: Personal) -> dict[str, str] | None:
@@ -494,8 +527,9 @@ class SendGridBackend:
 
     def cancel(self, batch_id: str) -> None:
         """POST /v3/user/scheduled_sends {batch_id, status: cancel}."""
-        body = {"batch_id": batch_id, "status": "cancel"}
-        self._call("cancel", lambda c, t: c.client.user.scheduled_sends.post(request_body=body, timeout=t))
+        body = dumps({"batch_id": batch_id, "status": "cancel"})
+        self._call("cancel", lambda c, t: c.client.user.scheduled_sends.post(
+            request_body=body, request_headers=JSON_HEADERS, timeout=t))
 
     # -- transport ---------------------------------------------------------------------------------------------
     def _call(self, what: str, fn: Callable[[Any, float], Any]) -> Any:
@@ -510,8 +544,10 @@ class SendGridBackend:
 
     def _post(self, body: dict[str, Any]) -> Mapping[str, str]:
         client = self._client
+        data = dumps(body)  # once, not once per attempt
         headers, _ = self._retrying(
-            lambda t: client.client.mail.send.post(request_body=body, timeout=t), "mail/send")
+            lambda t: client.client.mail.send.post(request_body=data, request_headers=JSON_HEADERS, timeout=t),
+            "mail/send")
         return headers
 
     def _retrying(self, request: Callable[[float], Any], what: str) -> tuple[Mapping[str, str], bytes]:

@@ -31,6 +31,8 @@ from digest.deliver.sendgrid import (
     build_batch,
     check_send_at,
     describe_error,
+    draft_tokens,
+    quote_url,
     rate_limit_delay,
     static_body,
     substitutions_fit,
@@ -102,9 +104,23 @@ def test_static_body_needs_a_sender() -> None:
 def test_personalizer_matches_token_values() -> None:
     d = draft()
     pz = Personalizer(d, asm=False, custom_args={"digest_issue": "x"})
-    for p in [personal(1, "Zoë & <Bob>"), personal(2, ""),
+    used = set(draft_tokens(d))
+    assert used == {"__DG_FIRST_NAME_HTML__", "__DG_FIRST_NAME_TEXT__", "__DG_UNSUBSCRIBE_URL_URL__",
+                    "__DG_UNSUBSCRIBE_URL_TEXT__"}
+    for p in [personal(1, "Zoë & <Bob>"), personal(2, ""), personal(3, "a/b?c=d e+f%"),
               Personal("m@example.com", {}, None, "mailto:out@harbour.example")]:
-        assert pz.values(p) == {**{k: "" for k in pz.base}, **token_values(d, p)}
+        expected = {k: v for k, v in token_values(d, p).items() if k in used}
+        assert pz.values(p) == expected  # only the tokens the message uses travel
+
+
+def test_quote_url_equals_urllib_quote() -> None:
+    from urllib.parse import quote
+
+    samples = ["".join(chr(i) for i in range(128)), "https://h.example/u?t=a.b-c_d~e&x=%20", "Zoë & Co", "", "用户"]
+    rng = random.Random(3)
+    samples += ["".join(chr(rng.randrange(0, 300)) for _ in range(rng.randrange(0, 40))) for _ in range(500)]
+    for s in samples:
+        assert quote_url(s) == quote(s, safe="")
 
 
 def test_batch_personalizations() -> None:
@@ -135,7 +151,7 @@ def test_asm_adds_no_list_unsubscribe_and_uses_sendgrids_link() -> None:
     built = build_batch(static_body(d, s), [personal(1)], pz)
     p = built.body["personalizations"][0]
     assert "headers" not in p
-    assert p["substitutions"][merge.token("unsubscribe_url", "HTML")] == ASM_UNSUBSCRIBE_TAG
+    assert p["substitutions"][merge.token("unsubscribe_url", "URL")] == ASM_UNSUBSCRIBE_TAG
     assert built.body["asm"] == {"group_id": 7}
 
 
