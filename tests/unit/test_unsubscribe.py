@@ -1,0 +1,102 @@
+"""Unsubscribe tokens, links from settings, and the WSGI app (called directly and over real HTTP)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fixtures.deliver.newsletter import SECRET
+
+from digest.config import DEFAULTS, Settings, _merge
+from digest.deliver import suppressions
+from digest.deliver.unsubscribe import UnsubscribeApp, links_from_settings, make_token, verify_token
+from digest.errors import SendRefused
+
+KEY = SECRET.encode()
+
+
+def test_token_round_trip_and_tamper() -> None:
+    token = make_token("Zoë@example.com", KEY)
+    assert verify_token(token, KEY) == "Zoë@example.com"
+    assert verify_token(token, b"another-secret-0123456789") is None
+    left, right = token.split(".")
+    other = make_token("mallory@example.com", KEY).split(".")[0]
+    assert verify_token(f"{other}.{right}", KEY) is None  # someone else's address with this signature
+    for i in range(len(token)):  # every one-character change is refused
+        flipped = token[:i] + ("A" if token[i] != "A" else "B") + token[i + 1:]
+        assert verify_token(flipped, KEY) is None, i
+    for junk in ["", ".", "abc", "a.b.c", "%%%.%%%", token + "=", token[:-1]]:
+        assert verify_token(junk, KEY) is None
+
+
+def _settings(**unsub: str) -> Settings:
+    return Settings(_merge(DEFAULTS, {"unsubscribe": unsub}))
+
+
+def test_links_from_settings() -> None:
+    links = links_from_settings(_settings(url="https://x.example/u?t={token}&e={email}", mailto="u@x.example"),
+                                {"DIGEST_UNSUBSCRIBE_SECRET": SECRET})
+    url, mailto = links.for_recipient("a+b@example.com")
+    assert url is not None and url.endswith("&e=a%2Bb%40example.com") and mailto == "u@x.example"
+    token = url.split("t=")[1].split("&")[0]
+    assert verify_token(token, KEY) == "a+b@example.com"
+    with pytest.raises(SendRefused, match="DIGEST_UNSUBSCRIBE_SECRET is not set"):
+        links_from_settings(_settings(url="https://x.example/u/{token}"), {})
+    with pytest.raises(SendRefused, match="too short"):
+        links_from_settings(_settings(url="https://x.example/u/{token}"), {"DIGEST_UNSUBSCRIBE_SECRET": "short"})
+    with pytest.raises(SendRefused, match="https"):
+        links_from_settings(_settings(url="ftp://x.example/{token}"), {"DIGEST_UNSUBSCRIBE_SECRET": SECRET})
+    assert links_from_settings(_settings(mailto="u@x.example"), {}).for_recipient("a@b.co") == (None, "u@x.example")
+    http = links_from_settings(_settings(url="http://x.example/u/{token}"), {"DIGEST_UNSUBSCRIBE_SECRET": SECRET})
+    assert "one-click" in http.warnings[0]
+
+
+def _call(app: UnsubscribeApp, method: str, path: str, query: str = "", body: bytes = b"") -> tuple[str, str]:
+    seen: dict[str, Any] = {}
+
+    def start(status: str, headers: list[tuple[str, str]]) -> None:
+        seen["status"] = status
+        seen["headers"] = dict(headers)
+
+    environ = {"REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": query,
+               "CONTENT_LENGTH": str(len(body)), "CONTENT_TYPE": "application/x-www-form-urlencoded",
+               "wsgi.input": io.BytesIO(body)}
+    out = b"".join(app(environ, start)).decode()
+    return seen["status"], out
+
+
+def test_app_get_confirms_post_suppresses(tmp_path: Path) -> None:
+    supp = tmp_path / "suppressions.csv"
+    app = UnsubscribeApp(supp, KEY, "Harbour Notes")
+    token = make_token("ann@example.com", KEY)
+    status, page = _call(app, "GET", "/unsub", f"t={token}")
+    assert status.startswith("200") and 'method="post"' in page and "ann@example.com" in page
+    assert not supp.exists()  # a GET (link scanners) changes nothing
+    status, _ = _call(app, "POST", "/unsub", f"t={token}", b"List-Unsubscribe=One-Click")
+    assert status.startswith("200")
+    assert suppressions.load(supp) == {"ann@example.com"}
+    _call(app, "POST", "/unsub", f"t={token}", b"List-Unsubscribe=One-Click")  # twice: listed once
+    assert [e.email for e in suppressions.entries(supp)] == ["ann@example.com"]
+    assert suppressions.entries(supp)[0].reason == "unsubscribe"
+    # The token as the last path segment works too (templates like https://x/u/{token}).
+    status, _ = _call(app, "POST", f"/u/{make_token('bo@example.com', KEY)}", "", b"List-Unsubscribe=One-Click")
+    assert status.startswith("200") and "bo@example.com" in suppressions.load(supp)
+
+
+def test_app_refuses_bad_tokens(tmp_path: Path) -> None:
+    supp = tmp_path / "suppressions.csv"
+    app = UnsubscribeApp(supp, KEY)
+    good = make_token("ann@example.com", KEY)
+    forged = make_token("ann@example.com", b"not-the-secret-at-all-123")
+    altered = good[:-2] + ("AA" if good[-2:] != "AA" else "BB")
+    for token in [forged, altered, "", "garbage", good.split(".")[0]]:
+        for method in ("GET", "POST"):
+            status, page = _call(app, method, "/unsub", f"t={token}", b"List-Unsubscribe=One-Click")
+            assert status.startswith("403"), (token, method)
+            assert "ann@example.com" not in page
+    assert not supp.exists()
+    status, _ = _call(app, "POST", "/unsub", f"t={good}", b"something=else")
+    assert status.startswith("400") and not supp.exists()
+    assert _call(app, "PUT", "/unsub", f"t={good}")[0].startswith("405")
