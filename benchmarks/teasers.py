@@ -94,11 +94,10 @@ def html_txt_purity(ev, budget: int = 300) -> tuple[float, list[str]]:
 
 
 GRID = {
-    "pos_decay": [0.3, 0.6, 1.0],
-    "w_cent": [0.5, 1.0, 2.0],
-    "w_title": [0.0],
+    "pos_decay": [0.3, 0.5, 1.0],
+    "w_cent": [1.0, 2.0],
     "w_ent": [0.0, 0.5, 1.0],
-    "min_ratio": [0.0, 0.7, 0.85],
+    "w_quote": [0.0, 0.5],
 }
 
 

@@ -227,8 +227,15 @@ def _match_tail(line: str) -> Rule | None:
     return None
 
 
+_LONG_NOTICE = _r(r"^(?:we|this (?:site|website)) uses? cookies|\bby clicking\b.{0,40}\b(?:accept|agree|continue)|"
+                  r"^(?:the )?(?:views|statements)[^.]{0,60} expressed", re.I)
+
+
 def _match_line(line: str) -> Rule | None:
     if len(line) > MAX_LINE_RULE_CHARS:
+        if len(line) < 2000 and _LONG_NOTICE.search(line):
+            return next(r for r in LINE_RULES if r.name == ("cookie_notice" if "cookie" in line.lower() or
+                                                            "clicking" in line.lower() else "disclaimer"))
         return None
     for rule in LINE_RULES:
         if rule.search(line):

@@ -37,6 +37,7 @@ class Params:
     knap_pool: int = 6  # usable sentences considered by the subset search (the lead region)
     length_bonus: float = 0.0  # per sentence bonus (favours more, shorter sentences)
     w_quote: float = 0.5  # penalty x share of the sentence inside quotation marks
+    drop_parens: bool = True  # drop caption pointers in brackets ("(pictured)", "(left)") to save room
     by_length: bool = True  # a sentence's value = score x its length (expected overlap), else its score
     max_candidates: int = 40
     min_words: int = 6
@@ -68,8 +69,11 @@ _PRONOUN = re.compile(
     r"the (?:former|latter|pair|duo|couple|two|three|man|woman|boy|girl|player|star|club|company|firm|"
     r"group|team|move|decision|incident|comments?|statement|report)\b(?! of)|"
     r"il|elle|ils|elles|ce|cette|ces|celui|celle)\b", re.I)
-_CAPTION = re.compile(r"\bpictured\b(?![^(]*\))|^[A-Z]{3,}(?: [A-Z]{3,})?:\s")
+_CAPTION = re.compile(r"\bpictured\b(?![^(]*\))|^[A-Z]{3,}(?: [A-Z]{3,})?:\s|"
+                      r"^(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.? \d{1,2}, \d{4} [A-Z]")
 _QUOTED = re.compile(r"[\"“][^\"”]{0,600}[\"”]|(?<!\w)['‘][^'’]{0,600}['’](?!\w)")
+_PARENS = re.compile(r"\s\((?:pictured|left|right|above|below|centre|center|file photo|inset|top|bottom|"
+                     r"pictured (?:left|right|above|below|centre|center|here|together))\)(?=[\s,.;:!?])")
 _LEAD_JUNK = re.compile(r"^[\s\-–—•·*▪►»>|:;,.]+")
 _CLAUSE = re.compile(r"(?:,|;|:| –| —| -)\s")
 
@@ -129,6 +133,11 @@ def build_candidates(text: str, title: str, params: Params = DEFAULT) -> list[Ca
             rest = t[m.end():]
             t = rest[0].upper() + rest[1:]
             c.notes.append(f"leading connective '{m.group(0).strip()}' removed")
+        if params.drop_parens and "(" in t:
+            t2 = _PARENS.sub("", t)
+            if t2 != t and balanced(t2):
+                c.notes.append("short bracketed aside removed")
+                t = t2
         c.text = t
         words = t.split()
         if not t:

@@ -37,7 +37,7 @@ def parse_text(raw: str, source: str) -> Article:
     if not paras:
         return Article(source=source, title="", text="", kind="text")
     start, end = find_body(paras)
-    body = [p for p in paras[start:end] if keep_in_body(p)]
+    body = [p for i, p in enumerate(paras[start:end], start) if keep_in_body(p) and not _captioned(paras, i)]
     title_idx = find_title(paras, start)
     title = ""
     if title_idx is not None:
@@ -146,6 +146,16 @@ def find_body(paras: list[str]) -> tuple[int, int]:
 def keep_in_body(p: str) -> bool:
     """Inside the body run, keep prose and short structural lines (subheads, list items), drop boilerplate."""
     return _boilerplate_rule(p) is None
+
+
+def _captioned(paras: list[str], i: int) -> bool:
+    """A short paragraph followed by a bare photo credit ("Name/AFP/Getty Images") is a caption."""
+    if i + 1 >= len(paras) or len(paras[i]) > 400:
+        return False
+    nxt = paras[i + 1]
+    return len(nxt) <= 80 and len(nxt.split()) <= 8 and not _SENT_END.search(nxt) and bool(
+        re.search(r"Getty Images|\bAFP\b|Reuters|Shutterstock|\bAP\b|\w/\w", nxt)) and not re.match(
+        r"(?i)(?:image|media|photo|video)\s*caption", nxt)
 
 
 def _title_like(p: str) -> bool:
