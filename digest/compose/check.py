@@ -292,7 +292,9 @@ def check_spam(eml_path: Path, report: CheckReport) -> None:
 HTMLVALIDATE_CONFIG = Path(__file__).with_name("htmlvalidate.json")
 
 
-def check_html_validate(html_path: Path, report: CheckReport) -> None:
+def check_html_validate(html_path: Path | list[Path], report: CheckReport) -> None:
+    """html-validate on one or more files (one node start for all)."""
+    paths = html_path if isinstance(html_path, list) else [html_path]
     node = shutil.which("node")
     cli = (find_node_package("html-validate/bin/html-validate.mjs")
            or find_node_package("html-validate/bin/html-validate.js"))
@@ -301,7 +303,7 @@ def check_html_validate(html_path: Path, report: CheckReport) -> None:
         return
     try:
         proc = subprocess.run([node, str(cli), "--config", str(HTMLVALIDATE_CONFIG), "--formatter", "json",
-                               str(html_path)], capture_output=True, text=True, timeout=120, check=False)
+                               *map(str, paths)], capture_output=True, text=True, timeout=120, check=False)
         results = json.loads(proc.stdout or "[]")
     except (subprocess.TimeoutExpired, ValueError, OSError) as exc:
         report.add("html-validate", "error", f"html-validate failed: {exc}")
@@ -311,7 +313,8 @@ def check_html_validate(html_path: Path, report: CheckReport) -> None:
         for msg in res.get("messages", []):
             level = "error" if msg.get("severity") == 2 else "warning"
             errors += level == "error"
-            report.add("html-validate", level, f"{html_path.name}:{msg.get('line')}:{msg.get('column')} "
+            name = Path(res.get("filePath", "")).name
+            report.add("html-validate", level, f"{name}:{msg.get('line')}:{msg.get('column')} "
                                                f"{msg.get('message')} ({msg.get('ruleId')})")
     report.figures["html_validate_errors"] = errors
     if not errors:

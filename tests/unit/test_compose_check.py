@@ -1,0 +1,130 @@
+"""digest check: the in-process checks (no external tools): size, images, links, unsubscribe, sender."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from digest.cli import cli
+from digest.compose import check
+from digest.compose.check import CheckReport, check_html, check_issue, check_settings, classify_caniemail
+from digest.compose.issue_file import add_sources, new_issue
+from digest.config import Settings
+
+FIX = Path(__file__).resolve().parent.parent / "fixtures" / "compose"
+PAGE = ('<!DOCTYPE html><html lang="en"><head><title>t</title></head><body>{body}'
+        '<a href="__DG_UNSUBSCRIBE_URL_HTML__">Unsubscribe</a></body></html>')
+
+
+def levels(report: CheckReport, name: str) -> list[str]:
+    return [f.level for f in report.findings if f.check == name]
+
+
+def test_size_limits() -> None:
+    r = CheckReport(Path("."))
+    check_html(PAGE.format(body="<p>" + "x" * 103_000 + "</p>"), r)
+    assert "error" in levels(r, "size") and r.figures["email_html_bytes"] > 102_000
+    r = CheckReport(Path("."))
+    check_html(PAGE.format(body="<p>short</p>"), r)
+    assert levels(r, "size") == ["info"] and not r.blocked
+
+
+def test_images_without_alt_or_https_are_errors() -> None:
+    r = CheckReport(Path("."))
+    check_html(PAGE.format(body='<img src="https://e.org/a.png"><img src="http://e.org/b.png" alt="b">'
+                                '<img src="a/local.png" alt="c">'), r)
+    msgs = [f.message for f in r.findings if f.check == "images"]
+    assert any("without alt" in m and "a.png" in m for m in msgs)
+    assert any("https" in m and "b.png" in m for m in msgs)
+    assert any("https" in m and "local.png" in m for m in msgs)
+    assert r.blocked
+
+
+def test_heavy_local_image_is_flagged(tmp_path: Path) -> None:
+    (tmp_path / "images").mkdir()
+    (tmp_path / "images" / "big.jpg").write_bytes(b"\0" * 1_100_000)
+    r = CheckReport(tmp_path)
+    check_html(PAGE.format(body='<img src="https://cdn.e.org/images/big.jpg" alt="x">'), r, tmp_path)
+    assert any("over 1 MB" in f.message for f in r.findings)
+
+
+def test_links_must_be_http_or_mailto_and_unsubscribe_present() -> None:
+    r = CheckReport(Path("."))
+    check_html('<html><body><a href="javascript:x()">x</a><a href="ftp://e.org/f">f</a>'
+               '<a href="mailto:a@e.org">m</a><a href="https://e.org">ok</a></body></html>', r)
+    msgs = [f.message for f in r.findings if f.check == "links"]
+    assert len(msgs) == 2 and any("javascript" in m for m in msgs) and any("ftp" in m for m in msgs)
+    assert levels(r, "unsubscribe") == ["error"]
+
+
+@pytest.mark.parametrize("sender", ["news@gmail.com", "x@Yahoo.com", "me@outlook.com", "a@hotmail.com",
+                                    "b@aol.com", "c@icloud.com"])
+def test_free_mail_sender_is_an_error(sender: str) -> None:
+    s = Settings()
+    s.data["newsletter"].update({"from_email": sender, "postal_address": "1 Main St"})
+    s.data["unsubscribe"]["url"] = "https://e.org/u?t={token}"
+    r = CheckReport(Path("."))
+    check_settings(s, r)
+    assert levels(r, "sender") == ["error"]
+    assert "free-mail" in r.findings[0].message
+
+
+def test_settings_missing_postal_address_and_unsubscribe() -> None:
+    s = Settings()
+    s.data["newsletter"]["from_email"] = "news@valley.example.org"
+    r = CheckReport(Path("."))
+    check_settings(s, r)
+    assert "error" in levels(r, "postal address") and "error" in levels(r, "unsubscribe")
+    s.data["newsletter"]["postal_address"] = "1 Main St"
+    s.data["unsubscribe"]["url"] = "http://insecure.example.org/u"
+    r = CheckReport(Path("."))
+    check_settings(s, r)
+    assert levels(r, "unsubscribe")[0] == "error"  # not https
+
+
+def test_caniemail_classification() -> None:
+    r = CheckReport(Path("."))
+    classify_caniemail([
+        "`display:flex` is not supported by `outlook.windows`",
+        "`border-radius` is not supported by `outlook.windows`",
+        "`word-break` is not supported by `gmail.ios`",
+        "`display:flex` is not supported by `gmail.mobile-webmail`",
+    ], r)
+    by = {f.message.split(" ")[0] if f.level == "error" else f.message: f.level for f in r.findings}
+    assert by["display:flex"] == "error"
+    assert any(lvl == "info" and "border-radius" in m for m, lvl in by.items())
+    assert any(lvl == "warning" and "word-break" in m for m, lvl in by.items())
+    err = next(f for f in r.findings if f.level == "error")
+    assert "gmail.mobile-webmail, outlook.windows" in err.message
+
+
+def test_missing_tool_is_skipped_or_fails_under_ci(monkeypatch) -> None:
+    monkeypatch.setattr(check.shutil, "which", lambda name: None)
+    for ci, expected in (("", "skipped"), ("true", "error")):
+        monkeypatch.setenv("CI", ci)
+        r = CheckReport(Path("."))
+        check.check_spam(Path("/nonexistent.eml"), r)
+        check.check_caniemail(Path("/nonexistent.html"), r)
+        check.check_html_validate(Path("/nonexistent.html"), r)
+        assert [f.level for f in r.findings] == [expected] * 3
+        assert all("not installed" in f.message for f in r.findings)
+
+
+def test_check_issue_builds_and_cli_exit_codes(tmp_path: Path) -> None:
+    for name in ("digest.toml", "river.txt", "library.md"):
+        shutil.copy(FIX / name, tmp_path / name)
+    folder = tmp_path / "issue"
+    new_issue(folder, "Valley news", "Rivers and tools")
+    add_sources(folder, [str(tmp_path / "library.md")], None)
+    report = check_issue(folder, tools=False)
+    assert (folder / "build" / "email.html").is_file()
+    assert not report.blocked, [f for f in report.findings if f.level == "error"]
+    toml = tmp_path / "digest.toml"
+    toml.write_text(toml.read_text().replace("news@valley.example.org", "valley.weekly@gmail.com"))
+    runner = CliRunner()
+    result = runner.invoke(cli, ["check", str(folder)])
+    assert result.exit_code == 1
+    assert "free-mail" in result.output and "blocked" in result.output
