@@ -202,8 +202,10 @@ class Delivery:
 class Fault:
     """What to do to the next matching request instead of (or before) answering it normally."""
 
-    kind: str  # 429 | 500 | 503 | slow | drop | drop_after_accept | hold
+    kind: str  # pass | 400 | 403 | 429 | 500 | 502 | 503 | slow | drop | drop_after_accept | hold
     path: str = "/v3/mail/send"
+    field: str | None = None  # 4xx: the error's field and message
+    message: str = "injected error"
     retry_after: float | None = None
     reset_in: float | None = None
     delay: float = 0.0
@@ -531,6 +533,12 @@ class _Handler(BaseHTTPRequestHandler):
     def _apply_fault(self, fault: Fault, raw: bytes, rec: Record) -> bool:
         """Apply ``fault``; True when the request was answered (or dropped) by it."""
         owner = self.owner
+        if fault.kind == "pass":  # answer this one normally (lets a later fault hit a later request)
+            return False
+        if fault.kind in ("400", "401", "403", "413"):
+            rec.errors = _errors([(fault.field, fault.message)])["errors"]
+            self._send(int(fault.kind), _errors([(fault.field, fault.message)]))
+            return True
         if fault.kind in ("429", "500", "502", "503"):
             status = int(fault.kind)
             headers: dict[str, str] = {}
