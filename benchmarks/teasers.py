@@ -41,7 +41,8 @@ def fold_of(item_id: str) -> str:
 
 
 def news_rows() -> list[dict]:
-    return [json.loads(x) for x in open(SHARED / "corpus" / "news-dev.jsonl", encoding="utf-8") if x.strip()]
+    with open(SHARED / "corpus" / "news-dev.jsonl", encoding="utf-8") as f:
+        return [json.loads(x) for x in f if x.strip()]
 
 
 def news_scores(ev, scorer, rows, params: Params, budget: int = 300) -> list[dict]:
@@ -79,7 +80,7 @@ def objective(fig: dict) -> float:
 
 def html_txt_purity(ev, budget: int = 300) -> tuple[float, list[str]]:
     d = SHARED / "corpus" / "html-dev"
-    gold = [json.loads(x) for x in open(d / "gold.jsonl", encoding="utf-8") if x.strip()]
+    gold = [json.loads(x) for x in (d / "gold.jsonl").read_text(encoding="utf-8").splitlines() if x.strip()]
     pure, bad = 0, []
     for g in gold:
         art = parse_text((d / f"{g['id']}.txt").read_text(encoding="utf-8"), f"{g['id']}.txt")
@@ -117,7 +118,7 @@ def main() -> None:
         for tune_on, report_on in (("A", "B"), ("B", "A")):
             best = None
             for values in itertools.product(*GRID.values()):
-                p = dataclasses.replace(DEFAULT, **dict(zip(GRID, values)))
+                p = dataclasses.replace(DEFAULT, **dict(zip(GRID, values, strict=True)))
                 fig = summarize(news_scores(ev, scorer, folds[tune_on], p))
                 if best is None or objective(fig) > best[0]:
                     best = (objective(fig), p, fig)

@@ -61,7 +61,7 @@ def _r(p: str, flags: int = 0) -> re.Pattern[str]:
 _MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?"
 _TIME = r"\d{1,2}[:.]\d{2}\s*(?:[AaPp]\.?[Mm]\.?)?\s*(?:GMT|BST|UTC|CET|CEST|EST|EDT|CST|CDT|PST|PDT|ET|PT)?"
 _DATE = rf"(?:\d{{1,2}}\s+{_MONTH},?\s+\d{{4}}|{_MONTH}\s+\d{{1,2}},?\s+\d{{4}}|\d{{1,2}}[./-]\d{{1,2}}[./-]\d{{2,4}})"
-_AGENCY = r"(?:CNN|Reuters|AP|AFP|UPI|PA|EFE|dpa|ANSA|Xinhua|Bloomberg|CNN Money|The Hollywood Reporter|[A-Z][\w&.'’ -]{1,30})"
+_AGENCY = r"(?:CNN|Reuters|AP|AFP|UPI|PA|EFE|dpa|ANSA|Xinhua|Bloomberg|CNN Money|The Hollywood Reporter|[A-Z][\w&.'’ -]{1,30})"  # noqa: E501
 
 INLINE_RULES: tuple[Rule, ...] = (
     Rule("share_widget",
@@ -70,7 +70,7 @@ INLINE_RULES: tuple[Rule, ...] = (
          "social share buttons run into the text"),
     Rule("dm_byline", _r(r"^By\s{1,3}\.\s{1,3}[^.\n]{1,80}?\s{1,3}\.\s{1,3}"), "tabloid byline ('By . Name . ')"),
     Rule("published_updated",
-         _r(rf"(?:\|\s{{0,3}}\.?\s{{0,3}})?(?:PUBLISHED|UPDATED|Published|Updated|Last updated)\s{{0,3}}(?:at\s)?:?\s{{0,3}}"
+         _r(rf"(?:\|\s{{0,3}}\.?\s{{0,3}})?(?:PUBLISHED|UPDATED|Published|Updated|Last updated)\s{{0,3}}(?:at\s)?:?\s{{0,3}}"  # noqa: E501
             rf"\.?\s{{0,3}}(?:{_TIME},?\s{{0,3}}(?:{_DATE})?|{_DATE})\s{{0,3}}\.?\s{{0,3}}(?:\|\s{{0,3}}\.?\s{{0,3}})?"),
          "publication/update timestamp"),
     Rule("bureau_prefix",
@@ -87,7 +87,7 @@ INLINE_RULES: tuple[Rule, ...] = (
          _r(r"\s{0,2}\((?:Photo|Image|Picture|Pic|Credit|Photograph)s?(?: credit)?\s{0,2}:[^()\n]{1,80}\)|"
             r"\s{0,2}(?:Photograph|Photo|Picture|Image|Credit)s?(?: credit)?\s{0,2}:\s{0,2}[^.!?\n]{1,80}$"),
          "photo credit"),
-    Rule("read_more_tail", _r(r"\s{0,3}\b(?:Read more|READ MORE|Continue reading)\s{0,2}(?:[:.»›>…]{1,3}|$)\s{0,2}[^.!?\n]{0,120}$"),
+    Rule("read_more_tail", _r(r"\s{0,3}\b(?:Read more|READ MORE|Continue reading)\s{0,2}(?:[:.»›>…]{1,3}|$)\s{0,2}[^.!?\n]{0,120}$"),  # noqa: E501
          "'Read more' link at the end of a paragraph"),
 )
 
@@ -111,7 +111,7 @@ LINE_RULES: tuple[Rule, ...] = (
             r"follow us on|like us on|abonnez|s'abonner)", re.I),
          "support/subscribe plea"),
     Rule("disclaimer",
-         _r(r"(?:views(?:,| and) opinions expressed|do not necessarily (?:represent|reflect)|solely those of the author)",
+         _r(r"(?:views(?:,| and) opinions expressed|do not necessarily (?:represent|reflect)|solely those of the author)",  # noqa: E501
             re.I),
          "publisher disclaimer"),
     Rule("copyright", _r(r"(?:^(?:©|copyright\b|\(c\)\s{0,2}\d{4})|all rights reserved)", re.I),
@@ -126,8 +126,8 @@ LINE_RULES: tuple[Rule, ...] = (
     Rule("byline", _r(r"^(?i:by|par|written by|words by)\s{1,3}[A-Z][\w.'’-]{0,30}(?:[ ,]{1,2}[\w.'’@-]{1,30}){0,8}$"),
          "byline"),
     Rule("timestamp",
-         _r(rf"^(?:(?:published|updated|last updated|last modified|posted|first published)\s{{0,3}}(?:on|at)?\s{{0,3}}:?"
-            rf"\s{{0,3}})?(?:{_DATE}|{_TIME})(?:\s{{0,3}}[|,•·:-]?\s{{0,3}}(?:at\s)?(?:{_DATE}|{_TIME}))?\s{{0,3}}[|.]?$", re.I),
+         _r(rf"^(?:(?:published|updated|last updated|last modified|posted|first published)\s{{0,3}}(?:on|at)?\s{{0,3}}:?"  # noqa: E501
+            rf"\s{{0,3}})?(?:{_DATE}|{_TIME})(?:\s{{0,3}}[|,•·:-]?\s{{0,3}}(?:at\s)?(?:{_DATE}|{_TIME}))?\s{{0,3}}[|.]?$", re.I),  # noqa: E501
          "date/time line"),
 )
 
@@ -149,7 +149,7 @@ _WIDGET_LEAD = _r(r"^(?:what do you think\??|have your say|tell us what you thin
 
 # A photo caption run into the next sentence: lower-case word or number, then a determiner/pronoun that
 # starts a sentence followed by a lower-case word: "… than a colleague The cost of …".
-_RUNIN = _r(r"(?<=[a-z0-9%)])\s(?=(?:(?:The|A|An|This|These|Those|His|Her|Their|Its|He|She|They|It|There|Police|Officials|"
+_RUNIN = _r(r"(?<=[a-z0-9%)])\s(?=(?:(?:The|A|An|This|These|Those|His|Her|Their|Its|He|She|They|It|There|Police|Officials|"  # noqa: E501
             r"When|After|As|While|Although|If|During|Despite|Speaking|According|In|On|At|But|And)\s[a-z])|"
             r"(?:Mr|Mrs|Ms|Dr)\.?\s[A-Z])")
 _TERMINAL = _r(r"[.!?…][\"'”’»)\]]*$")

@@ -47,7 +47,17 @@ class Params:
 DEFAULT = Params()
 
 _STOP = frozenset(
-    ["a", "an", "the", "and", "or", "but", "if", "of", "to", "in", "on", "at", "for", "with", "by", "from", "as", "is", "was", "are", "were", "be", "been", "being", "has", "have", "had", "do", "does", "did", "not", "no", "so", "that", "this", "these", "those", "it", "its", "it's", "he", "she", "they", "them", "his", "her", "their", "we", "our", "you", "your", "i", "me", "my", "who", "whom", "which", "what", "when", "where", "why", "how", "than", "then", "there", "here", "also", "just", "more", "most", "very", "can", "could", "would", "should", "will", "may", "might", "must", "said", "says", "say", "about", "after", "before", "over", "into", "out", "up", "down", "off", "again", "new", "one", "two", "all", "any", "some", "such", "only", "own", "same", "other", "le", "la", "les", "de", "des", "du", "et", "un", "une", "en", "est", "pour", "que", "qui", "dans", "par", "sur", "au", "aux"])
+    [
+        "a", "an", "the", "and", "or", "but", "if", "of", "to", "in", "on", "at", "for", "with", "by", "from",
+        "as", "is", "was", "are", "were", "be", "been", "being", "has", "have", "had", "do", "does", "did", "not",
+        "no", "so", "that", "this", "these", "those", "it", "its", "it's", "he", "she", "they", "them", "his",
+        "her", "their", "we", "our", "you", "your", "i", "me", "my", "who", "whom", "which", "what", "when",
+        "where", "why", "how", "than", "then", "there", "here", "also", "just", "more", "most", "very", "can",
+        "could", "would", "should", "will", "may", "might", "must", "said", "says", "say", "about", "after",
+        "before", "over", "into", "out", "up", "down", "off", "again", "new", "one", "two", "all", "any", "some",
+        "such", "only", "own", "same", "other", "le", "la", "les", "de", "des", "du", "et", "un", "une", "en",
+        "est", "pour", "que", "qui", "dans", "par", "sur", "au", "aux"
+    ])
 _TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)?")
 _ENTITY = re.compile(r"(?<![.!?]\s)(?<!^)\b(?:[A-Z][a-zA-Z'’-]{1,}|\d[\d,.]*%?)")
 _TERMINAL = re.compile(r"[.!?…。！？][\"'”’»)\]]*$")
@@ -55,7 +65,7 @@ _META = re.compile(
     r"^(?:(?:recently|yesterday|earlier|last week|a while ago),?\s+)?(?:I|we)\s+(?:have\s+)?(?:wrote|written|reported|"
     r"mentioned|noted|argued|said|explained|covered|discussed|asked|promised|told you)\b|"
     r"^(?:in|as)\s+(?:my|our|a)\s+(?:previous|earlier|last)\s+(?:post|article|column|piece|story)|"
-    r"^(?:in )?this (?:article|post|piece|column|story|review|guide)\b|^(?:as|like)\s+(?:I|we)\s+(?:said|wrote|mentioned)|"
+    r"^(?:in )?this (?:article|post|piece|column|story|review|guide)\b|^(?:as|like)\s+(?:I|we)\s+(?:said|wrote|mentioned)|"  # noqa: E501
     r"^(?:editor'?s note|update|note|disclosure|correction)\s*:|^(?:welcome to|click|tap|watch|listen|subscribe|"
     r"sign up|follow|scroll|here'?s|here is|here are)\b", re.I)
 _CONNECTIVE = re.compile(

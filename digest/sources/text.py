@@ -85,7 +85,7 @@ def _continues(prev: str, nxt: str) -> bool:
     first = nxt[0]
     if first.islower() or first == "(" or (first.isdigit() and not re.match(r"\d+[.)]\s", nxt)):
         return True
-    if len(prev) > 100 and not nxt[:1] in "\"“‘'" and len(nxt) > 60:
+    if len(prev) > 100 and nxt[:1] not in "\"“‘'" and len(nxt) > 60:
         return True  # a long line cut mid-sentence (a line length limit), not a headline
     return prev.endswith(",") or bool(re.search(r"\d$", prev)) and len(prev) > 12 or \
         bool(_FUNCTION_END.search(prev)) and len(prev) > 12
