@@ -28,6 +28,7 @@ from digest.sources import html as H  # noqa: E402
 from digest.sources.fetch import decode  # noqa: E402
 
 CONFIGS: dict[str, tuple[str, dict]] = {
+    "digest (own)": ("digest", {}),
     "readability-lxml (digest)": ("readability", {}),
     "trafilatura precision": ("trafilatura", {}),
     "trafilatura default": ("trafilatura", {"favor_precision": False}),
@@ -58,6 +59,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--corpus", default=str(REPO.parent / "shared" / "corpus" / "html-dev"))
     ap.add_argument("--show", action="store_true", help="print impure paragraphs per configuration")
+    ap.add_argument("--only", default="", help="run only the configurations whose name contains this")
     a = ap.parse_args()
     corpus = Path(a.corpus)
     lines = (corpus / "gold.jsonl").read_text(encoding="utf-8").splitlines()
@@ -81,19 +83,23 @@ def main() -> None:
             print(f"title {g['id']}: got {title!r} gold {g['title']!r}")
     print(f"titles: {exact}/{len(gold)} exact, {normal}/{len(gold)} normalized match gold\n")
 
-    print(f"{'extractor':32} {'P':>6} {'R':>6} {'F1':>6} {'para%':>6} {'lead%':>6} {'empty':>5} {'ms/page':>8}")
+    print(f"{'extractor':32} {'P':>6} {'R':>6} {'F1':>6} {'para%':>6} {'lead%':>6} {'empty':>5} {'ms/page':>8} {'cpu ms':>7}")
     for name, (engine, opts) in CONFIGS.items():
+        if a.only and a.only not in name:
+            continue
         tp = n_ext = n_gold = 0
         pure = n_paras = lead_pure = empty = 0
-        times = []
+        times: list[float] = []
+        cpu: list[float] = []
         for g in gold:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             try:
                 text = H.extract_body(pages[g["id"]], engine, title=titles[g["id"]], **opts)
             except Exception as exc:  # noqa: BLE001
                 print(f"  {name} {g['id']}: {type(exc).__name__}: {exc}")
                 text = ""
             times.append(1000 * (time.perf_counter() - t0))
+            cpu.append(1000 * (time.process_time() - c0))
             ew, gw = Counter(words(text)), Counter(words(g["gold_text"]))
             tp += sum((ew & gw).values())
             n_ext += sum(ew.values())
@@ -115,7 +121,8 @@ def main() -> None:
         r = tp / n_gold if n_gold else 0.0
         f1 = 2 * p * r / (p + r) if p + r else 0.0
         print(f"{name:32} {100 * p:6.1f} {100 * r:6.1f} {100 * f1:6.1f} {100 * pure / max(n_paras, 1):6.1f} "
-              f"{100 * lead_pure / len(gold):6.1f} {empty:5d} {statistics.median(times):8.1f}")
+              f"{100 * lead_pure / len(gold):6.1f} {empty:5d} {statistics.median(times):8.1f} "
+              f"{sum(cpu) / len(cpu):7.1f}")
 
 
 if __name__ == "__main__":
