@@ -280,7 +280,7 @@ def _remove_runin_captions(line: str, off: int, orig: str) -> tuple[str, list[Re
     """Drop a caption that runs into the next sentence at the start of a sentence of this paragraph."""
     from .sentences import sentence_spans
 
-    if len(line) < 60:
+    if len(line) < 60 or not _RUNIN.search(line):
         return line, []
     out: list[str] = []
     spans: list[Removed] = []

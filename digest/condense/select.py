@@ -40,6 +40,7 @@ class Params:
     drop_parens: bool = True  # drop caption pointers in brackets ("(pictured)", "(left)") to save room
     by_length: bool = True  # a sentence's value = score x its length (expected overlap), else its score
     max_candidates: int = 40
+    max_sentences: int = 120  # sentences scored (centrality over the first 120 is plenty for a teaser)
     min_words: int = 6
     long_words: int = 60  # penalise run-on "sentences" (merged captions, lists) beyond this many words
 
@@ -130,7 +131,7 @@ def _stem(t: str) -> str:
 
 def build_candidates(text: str, title: str, params: Params = DEFAULT) -> list[Candidate]:
     """Split ``text`` into sentences and score them."""
-    sents = split_sentences(text)
+    sents = split_sentences(text)[: params.max_sentences]
     cands: list[Candidate] = []
     title_toks = {_stem(t) for t in tokens(title)}
     for i, s in enumerate(sents):
