@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -87,73 +88,75 @@ def build_issue(directory: Path | str) -> BuildResult:
     if not issue_data.subject:
         raise DigestError(f"{directory / issue_mod.ISSUE_NAME}: subject is empty", "set subject = \"...\"")
     out = directory / "build"
-    staging = directory / ".build-tmp"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
+    staging = Path(tempfile.mkdtemp(prefix=".build-", dir=directory))  # concurrent builds never collide
+    try:
+        max_chars = int(settings["teaser"].get("max_chars") or 300)
+        utm = utm_for(settings, issue_data.slug)
+        images_base = str(settings.newsletter.get("images_base_url") or "")
+        placed: list[tuple[str | None, Item]] = []
+        kept_articles: list[Article] = []
+        for entry in issue_data.entries:
+            try:
+                article = issue_mod.load_entry(directory, entry)
+            except SourceError as exc:
+                result.warnings.append(f"{_label(entry)} skipped: {exc.message}")
+                continue
+            except Exception as exc:  # noqa: BLE001 - one broken article never stops the issue
+                result.warnings.append(f"{_label(entry)} skipped: {type(exc).__name__}: {exc}")
+                continue
+            label = _label(entry, article)
+            teaser, shortened, problem = _teaser(article, entry, max_chars)
+            if problem:
+                result.warnings.append(f"{label}: {problem}")
+            if shortened:
+                result.warnings.append(f"{label}: teaser shortened to fit {max_chars} characters")
+            image_value = entry.overrides.get("image") or article.image
+            base = None
+            if not entry.overrides.get("image") and article.source and not issue_mod.is_url(article.source):
+                base = Path(article.source).parent
+            image, why = resolve_image(image_value, base=base or directory, build_dir=staging,
+                                       images_base_url=images_base)
+            if why:
+                result.warnings.append(f"{label}: {why}")
+            item = make_item(article, teaser, entry.overrides, image=image, utm=utm)
+            if item.image and not item.image_alt:
+                result.warnings.append(f"{label}: image has no alt text (set image_alt in issue.toml)")
+            if not item.url:
+                result.warnings.append(f"{label}: no http(s) link; the title is shown without one")
+            placed.append((entry.section, item))
+            kept_articles.append(article)
 
-    max_chars = int(settings["teaser"].get("max_chars") or 300)
-    utm = utm_for(settings, issue_data.slug)
-    images_base = str(settings.newsletter.get("images_base_url") or "")
-    placed: list[tuple[str | None, Item]] = []
-    kept_articles: list[Article] = []
-    for entry in issue_data.entries:
-        try:
-            article = issue_mod.load_entry(directory, entry)
-        except SourceError as exc:
-            result.warnings.append(f"{_label(entry)} skipped: {exc.message}")
-            continue
-        except Exception as exc:  # noqa: BLE001 - one broken article never stops the issue
-            result.warnings.append(f"{_label(entry)} skipped: {type(exc).__name__}: {exc}")
-            continue
-        label = _label(entry, article)
-        teaser, shortened, problem = _teaser(article, entry, max_chars)
-        if problem:
-            result.warnings.append(f"{label}: {problem}")
-        if shortened:
-            result.warnings.append(f"{label}: teaser shortened to fit {max_chars} characters")
-        image_value = entry.overrides.get("image") or article.image
-        base = None
-        if not entry.overrides.get("image") and article.source and not issue_mod.is_url(article.source):
-            base = Path(article.source).parent
-        image, why = resolve_image(image_value, base=base or directory, build_dir=staging,
-                                   images_base_url=images_base)
-        if why:
-            result.warnings.append(f"{label}: {why}")
-        item = make_item(article, teaser, entry.overrides, image=image, utm=utm)
-        if item.image and not item.image_alt:
-            result.warnings.append(f"{label}: image has no alt text (set image_alt in issue.toml)")
-        if not item.url:
-            result.warnings.append(f"{label}: no http(s) link; the title is shown without one")
-        placed.append((entry.section, item))
-        kept_articles.append(article)
+        if not placed:
+            result.warnings.append("the issue has no readable articles")
+        if not issue_data.preheader:
+            result.warnings.append("no preheader: inbox previews will show the start of the email instead "
+                                   "(set preheader in issue.toml)")
+        result.warnings += _duplicates([item for _, item in placed], kept_articles)
+        if not settings.newsletter.get("from_email"):
+            result.warnings.append("newsletter.from_email is not set in digest.toml: message.eml uses an example "
+                                   "sender and send will refuse")
+        if not (settings["unsubscribe"].get("url") or settings["unsubscribe"].get("mailto")):
+            result.warnings.append("no unsubscribe method: set unsubscribe.url or unsubscribe.mailto in digest.toml")
+        if not settings.newsletter.get("postal_address"):
+            result.warnings.append("newsletter.postal_address is not set in digest.toml (required by CAN-SPAM)")
 
-    if not placed:
-        result.warnings.append("the issue has no readable articles")
-    result.warnings += _duplicates([item for _, item in placed], kept_articles)
-    if not settings.newsletter.get("from_email"):
-        result.warnings.append("newsletter.from_email is not set in digest.toml: message.eml uses an example "
-                               "sender and send will refuse")
-    if not (settings["unsubscribe"].get("url") or settings["unsubscribe"].get("mailto")):
-        result.warnings.append("no unsubscribe method: set unsubscribe.url or unsubscribe.mailto in digest.toml")
-    if not settings.newsletter.get("postal_address"):
-        result.warnings.append("newsletter.postal_address is not set in digest.toml (required by CAN-SPAM)")
-
-    issue = Issue(subject=issue_data.subject, preheader=issue_data.preheader, intro=issue_data.intro,
-                  date=issue_data.date, slug=issue_data.slug,
-                  sections=group_sections(issue_data.sections, placed))
-    result.issue = issue
-    rendered = render_issue(issue, settings, make_env(settings))
-    html = inline_css(rendered.html)
-    draft = make_draft(subject=issue.subject, preheader=issue.preheader, html=html, text=rendered.text,
-                       slug=issue.slug, settings=settings, merge_defaults=rendered.merge_defaults,
-                       web_url=view_in_browser_url(settings, issue.slug))
-    (staging / "email.html").write_text(html, encoding="utf-8")
-    (staging / "email.txt").write_text(rendered.text, encoding="utf-8")
-    (staging / "web.html").write_text(rendered.web, encoding="utf-8")
-    (staging / "message.eml").write_bytes(sample_message(draft).as_bytes())
-    (staging / "draft.json").write_text(draft.to_json(), encoding="utf-8")
-
-    _replace_outputs(staging, out)
+        issue = Issue(subject=issue_data.subject, preheader=issue_data.preheader, intro=issue_data.intro,
+                      date=issue_data.date, slug=issue_data.slug,
+                      sections=group_sections(issue_data.sections, placed))
+        result.issue = issue
+        rendered = render_issue(issue, settings, make_env(settings))
+        html = inline_css(rendered.html)
+        draft = make_draft(subject=issue.subject, preheader=issue.preheader, html=html, text=rendered.text,
+                           slug=issue.slug, settings=settings, merge_defaults=rendered.merge_defaults,
+                           web_url=view_in_browser_url(settings, issue.slug))
+        (staging / "email.html").write_text(html, encoding="utf-8")
+        (staging / "email.txt").write_text(rendered.text, encoding="utf-8")
+        (staging / "web.html").write_text(rendered.web, encoding="utf-8")
+        (staging / "message.eml").write_bytes(sample_message(draft).as_bytes())
+        (staging / "draft.json").write_text(draft.to_json(), encoding="utf-8")
+        _replace_outputs(staging, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     result.paths = [out / name for name in OUTPUTS]
     if (out / "images").is_dir():
         result.paths.append(out / "images")

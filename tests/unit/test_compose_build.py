@@ -127,26 +127,27 @@ def test_http_image_is_left_out(issue: Path) -> None:
     assert "insecure.example.org" not in (issue / "build" / "email.html").read_text()
 
 
-def _age(folder: Path, seconds: float) -> None:
-    """Make every build output ``seconds`` old and every input older still."""
-    now = time.time()
+def _age(folder: Path) -> float:
+    """Date the build outputs in the future (newer than every input, theme files included); return that time."""
+    built = time.time() + 1000
     for p in (folder / "build").iterdir():
-        os.utime(p, (now - seconds, now - seconds))
+        os.utime(p, (built, built))
     for p in [folder / "issue.toml", *folder.parent.glob("*.*")]:
-        os.utime(p, (now - 2 * seconds, now - 2 * seconds))
+        os.utime(p, (built - 500, built - 500))
+    return built
 
 
 def test_needs_build_tracks_inputs(issue: Path) -> None:
     assert needs_build(issue)
     build_issue(issue)
-    _age(issue, 100)
+    _age(issue)
     assert not needs_build(issue)
     for changed in (issue / "issue.toml", issue.parent / "river.txt", issue.parent / "digest.toml"):
-        _age(issue, 100)
+        built = _age(issue)
         assert not needs_build(issue)
-        os.utime(changed)  # now: newer than the build
+        os.utime(changed, (built + 10, built + 10))  # edited after the build
         assert needs_build(issue), changed
-    _age(issue, 100)
+    _age(issue)
     (issue / "build" / "web.html").unlink()
     assert needs_build(issue)
 

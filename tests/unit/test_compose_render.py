@@ -119,6 +119,8 @@ def test_footer_has_unsubscribe_postal_address_and_view_in_browser() -> None:
     doc = lxml.html.document_fromstring(out.html)
     hrefs = {a.text_content().strip(): a.get("href") for a in doc.xpath("//a")}
     assert hrefs["Unsubscribe"] == merge.token("unsubscribe_url", "HTML")
+    unsub = next(a for a in doc.xpath("//a") if a.text_content().strip() == "Unsubscribe")
+    assert unsub.get("clicktracking") == "off"  # SendGrid never rewrites the unsubscribe link
     assert hrefs["View in browser"] == "https://valley.example.org/issues/2026-11/"
     assert "12 Mill Lane, Springfield" in doc.text_content()
     text = out.text
