@@ -150,7 +150,8 @@ def test_layout_in_chromium(browser, email_html: Path, width: int, scheme: str) 
         assert img and img[0] and img[1] == 1200 and img[2] <= width and img[3]
 
         if width <= 480:
-            displays = page.evaluate("() => [...document.querySelectorAll('.dg-col')].map(d => getComputedStyle(d).display)")
+            displays = page.evaluate(
+                "() => [...document.querySelectorAll('.dg-col')].map(d => getComputedStyle(d).display)")
             assert displays and set(displays) == {"block"}  # stacked
 
         colours = page.evaluate("""() => {
