@@ -11,6 +11,7 @@ same ``values`` mapping becomes the personalization's ``substitutions``.
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 from collections.abc import Mapping
@@ -19,8 +20,10 @@ from urllib.parse import quote
 CONTEXTS = ("HTML", "TEXT", "URL")
 _TOKEN = re.compile(r"__DG_([A-Z0-9]+(?:_[A-Z0-9]+)*?)_(HTML|TEXT|URL)__")
 _FIELD_OK = re.compile(r"^[a-z][a-z0-9_]*$")
+_URL_SAFE = re.compile(r"[A-Za-z0-9_.~-]*")  # what quote(value, safe="") leaves as is
 
 
+@functools.lru_cache(maxsize=4096)  # called per recipient, field and context by the send loop
 def token(field: str, context: str) -> str:
     """The placeholder for ``field`` written in ``context`` (HTML, TEXT or URL)."""
     if not _FIELD_OK.match(field):
@@ -34,7 +37,7 @@ def encode(value: str, context: str) -> str:
     if context == "HTML":
         return html.escape(value, quote=True)
     if context == "URL":
-        return quote(value, safe="")
+        return value if _URL_SAFE.fullmatch(value) else quote(value, safe="")
     return value
 
 

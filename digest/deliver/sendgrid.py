@@ -24,7 +24,6 @@ import logging
 import os
 import random
 import re
-import string
 import threading
 import time
 import urllib.error
@@ -210,13 +209,41 @@ def draft_tokens(draft: Draft) -> frozenset[str]:
     return frozenset(_TOKEN.findall(f"{draft.subject}\n{draft.text}\n{draft.html}"))
 
 
-_URL_UNRESERVED = frozenset(string.ascii_letters + string.digits + "_.-~")
-_URL_TABLE = {i: f"%{i:02X}" for i in range(128) if chr(i) not in _URL_UNRESERVED}
+_URL_UNSAFE = re.compile(r"[^A-Za-z0-9_.~-]")
+_URL_ALL_SAFE = re.compile(r"[A-Za-z0-9_.~-]*")
+_URL_ESCAPES = {chr(i): f"%{i:02X}" for i in range(128)}
+
+
+def _escape(m: re.Match[str]) -> str:
+    return _URL_ESCAPES[m.group()]
 
 
 def quote_url(value: str) -> str:
-    """``urllib.parse.quote(value, safe="")``, about ten times faster for ASCII (one ``str.translate``)."""
-    return value.translate(_URL_TABLE) if value.isascii() else quote(value, safe="")
+    """``urllib.parse.quote(value, safe="")``, several times faster for ASCII (escapes only what needs it)."""
+    return _URL_UNSAFE.sub(_escape, value) if value.isascii() else quote(value, safe="")
+
+
+class PrefixQuoter:
+    """``quote_url`` for many values that share a prefix (``https://host/unsubscribe?t=`` + a URL-safe token).
+
+    The prefix (up to the last character that needs escaping) is escaped once; a value that starts with it
+    and continues with URL-safe characters only costs a ``startswith`` and a regex match.
+    """
+
+    def __init__(self) -> None:
+        self.prefix = ""
+        self.quoted = ""
+
+    def __call__(self, value: str) -> str:
+        prefix = self.prefix
+        if prefix and value.startswith(prefix):
+            rest = value[len(prefix):]
+            if _URL_ALL_SAFE.fullmatch(rest):
+                return self.quoted + rest
+        last = max((m.end() for m in _URL_UNSAFE.finditer(value)), default=0)
+        if value.isascii() and last:
+            self.prefix, self.quoted = value[:last], quote_url(value[:last])
+        return quote_url(value)
 
 
 _BAD_HEADER_URL = re.compile(r"[\r\n\x00 <>,]")
@@ -248,6 +275,10 @@ class Personalizer:
             for tok, _ in self._unsub:
                 base[tok] = ASM_UNSUBSCRIBE_TAG
         self.base = base
+        unsub_tokens = {tok for tok, _ in self._unsub}
+        self._fields = [(t, d) for t, d in base.items() if t not in unsub_tokens]
+        self.keys_bytes = sum(len(k) for k in base)
+        self._quote = PrefixQuoter()
         self.default_mailto = draft.unsubscribe_mailto or ""
         self._mailto_cache: dict[str, tuple[str, str]] = {}
 
@@ -265,17 +296,28 @@ class Personalizer:
 
     def values(self, p: Personal) -> dict[str, str]:
         """Token → value for every token the message uses (and no other)."""
-        base = self.base
-        values = base.copy()
-        for k, v in p.values.items():
-            if k in base:
-                values[k] = v
-        if self._unsub and not self.asm:
+        pv = p.values
+        if pv:
+            get = pv.get
+            values = {t: get(t, d) for t, d in self._fields}
+        else:
+            values = {t: d for t, d in self._fields}
+        if self.asm:
+            for tok, _ in self._unsub:
+                values[tok] = ASM_UNSUBSCRIBE_TAG
+        elif self._unsub:
             mailto = p.unsubscribe_mailto or self.default_mailto
             link = p.unsubscribe_url or (self._mailto(mailto)[0] if mailto else "")
             for tok, ctx in self._unsub:
-                values[tok] = quote_url(link) if ctx == "URL" else merge.encode(link, ctx)
+                values[tok] = self._quote(link) if ctx == "URL" else merge.encode(link, ctx)
         return values
+
+    def fits(self, values: dict[str, str]) -> bool:
+        """``substitutions_fit`` for ``values`` (whose keys are this draft's tokens), with a cheap first test."""
+        chars = self.keys_bytes + sum(map(len, values.values()))
+        if chars * 6 + 6 * len(values) + 2 < SUBSTITUTIONS_MAX_BYTES:
+            return True
+        return substitutions_size(values) < SUBSTITUTIONS_MAX_BYTES
 
     def headers(self, p: Personal) -> dict[str, str] | None:
         """List-Unsubscribe (and List-Unsubscribe-Post with an https URL) for this recipient; None with asm."""
@@ -332,7 +374,7 @@ def build_batch(static: Mapping[str, Any], batch: Sequence[Personal], personaliz
         except ValueError as exc:
             refused.append(Outcome(p.email, False, error=str(exc), permanent=True))
             continue
-        if not substitutions_fit(values):
+        if not personalizer.fits(values):
             size = substitutions_size(values)
             refused.append(Outcome(
                 p.email, False, permanent=True,

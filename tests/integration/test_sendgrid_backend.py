@@ -23,6 +23,7 @@ from digest.deliver.sendgrid import (
     ASM_UNSUBSCRIBE_TAG,
     SUBSTITUTIONS_MAX_BYTES,
     Personalizer,
+    PrefixQuoter,
     SendGridBackend,
     SendGridRejected,
     SendGridUnavailable,
@@ -121,6 +122,11 @@ def test_quote_url_equals_urllib_quote() -> None:
     samples += ["".join(chr(rng.randrange(0, 300)) for _ in range(rng.randrange(0, 40))) for _ in range(500)]
     for s in samples:
         assert quote_url(s) == quote(s, safe="")
+    pq = PrefixQuoter()
+    urls = [f"https://h.example/u?t={rng.randrange(10**9)}.{rng.random()}" for _ in range(50)]
+    urls += ["https://h.example/u?t=a b", "https://h.example/u?t=x/y", "https://other.example/?e=a%40b", "", "é"]
+    for u in urls + urls[::-1]:
+        assert pq(u) == quote(u, safe="")
 
 
 def test_batch_personalizations() -> None:
