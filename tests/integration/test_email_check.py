@@ -19,7 +19,7 @@ from digest.compose.build import build_issue
 from digest.compose.check import CheckReport, check_caniemail, check_html_validate, check_links, spamassassin_score
 from digest.compose.issue_file import add_sources, cache_key, new_issue, write_cache
 from digest.model import Article
-from tests.conftest import missing, need_tool, shared_path
+from tests.conftest import REPO, missing, need_tool, shared_path
 
 pytestmark = pytest.mark.integration
 FIX = Path(__file__).resolve().parent.parent / "fixtures" / "compose"
@@ -61,7 +61,19 @@ def corpus_issue(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-@pytest.fixture(params=["fixture_issue", "corpus_issue"])
+@pytest.fixture(scope="module")
+def example_issue(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The README's example newsletter (examples/), copied so the repo's build/ is left alone."""
+    examples = REPO / "examples"
+    if not (examples / "first-issue" / "issue.toml").is_file():
+        pytest.skip("examples/first-issue is not in this checkout")
+    root = tmp_path_factory.mktemp("example") / "examples"
+    shutil.copytree(examples, root, ignore=shutil.ignore_patterns("build", "outbox", "*.sqlite*"))
+    build_issue(root / "first-issue")
+    return root / "first-issue"
+
+
+@pytest.fixture(params=["fixture_issue", "corpus_issue", "example_issue"])
 def built(request: pytest.FixtureRequest) -> Path:
     return request.getfixturevalue(request.param)
 
