@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urljoin, urlparse
@@ -313,6 +314,8 @@ _AD_TEXT = re.compile(r"^(?:ad(?:vertising|vertisement)?|sponsored|pub(?:licité
                       r"loading\.\.\.)$", re.I)
 MIN_OWN_CHARS = 500  # a first pass finding less text than this is retried without the by-name rules (Readability's)
 MIN_OWN_WORDS = 40  # fewer words than this from our extractor: ask readability-lxml instead
+# How often the second pass and the fallbacks ran in this process (read by benchmarks/extractors.py).
+COUNTS: Counter[str] = Counter()
 
 
 def _attrs(el: Any) -> str:
@@ -611,6 +614,7 @@ def _own_attempts(markup: str | Any, tree: Any = None) -> list[str]:
     first = _own_paragraphs(tree if tree is not None else parse_document(markup))
     if sum(len(p) for p in first) >= MIN_OWN_CHARS or not isinstance(markup, str):
         return first
+    COUNTS["second pass"] += 1
     second = _own_paragraphs(parse_document(markup), by_name=False)
     return second if sum(len(p) for p in second) > sum(len(p) for p in first) else first
 
@@ -922,6 +926,8 @@ def parse_html(
             got = ""
         if len(got.split()) > len(text.split()):
             text = got
+        if eng != engine:
+            COUNTS[f"fallback {eng}"] += 1
         if len(got.split()) >= need:
             if eng != engine:
                 warnings.append(f"body from {eng} ({engine} found too little)")

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from digest.errors import SourceError
+from digest.sources import html as H
 from digest.sources import load
 from digest.sources.html import clean_title, html_to_text, parse_html
 from tests.conftest import shared_path
@@ -139,3 +140,90 @@ def test_shared_html_dev_pages() -> None:
             assert (a.lang or "").split("-")[0] == g["lang"].split("-")[0], g["id"]
     assert titles_ok >= 0.75 * len(gold)
     assert pure / total >= 0.95  # paragraphs of the extracted text that come from the article body
+
+
+# ---------------------------------------------------------------- digest's own extractor
+
+EXTRACTOR = FIX / "extractor"
+
+
+def _page(name: str):
+    return parse_html((EXTRACTOR / name).read_text(encoding="utf-8"), name)
+
+
+def test_own_extractor_keeps_the_story_and_drops_furniture() -> None:
+    a = _page("furniture.html")
+    paras = a.text.split("\n\n")
+    assert paras[0].startswith("Overnight passenger trains will run")  # no byline, date, share bar above the lead
+    assert paras[-1].startswith("Tickets go on sale next week")
+    assert "Why now" in paras  # a heading inside the story stays, in document order
+    assert paras.index("Why now") == 2
+    assert len(paras) == 5
+    for junk in ("Home", "cookies", "Share on", "Email this", "Advertisement", "Bus fares", "End of story",
+                 "morning briefing", "42 comments", "waiting for this service", "dining car", "Most read",
+                 "Mayor opens", "Sleeper trains across Europe", "Valley Post", "Tomas Berg"):
+        assert junk not in a.text, junk
+    assert a.warnings == []  # our extractor found the story: no fallback ran
+
+
+def test_own_extractor_reads_pages_without_paragraph_tags() -> None:
+    divs = _page("divs-only.html").text.split("\n\n")
+    assert len(divs) == 3
+    assert divs[0].startswith("Apple growers in the northern district")
+    assert "Farm Weekly" not in " ".join(divs) and "Contact" not in " ".join(divs)
+    brs = _page("br-text.html").text.split("\n\n")
+    assert len(brs) == 3
+    assert brs[0].startswith("The town library will open on Sundays")
+    assert "Privacy" not in " ".join(brs)
+
+
+def test_second_pass_when_the_story_sits_in_a_furniture_named_block() -> None:
+    H.COUNTS.clear()
+    a = _page("hidden-wrapper.html")  # the story sits in <div class="site_header">
+    assert a.text.startswith("The health clinic on Market Street")
+    assert len(a.text.split("\n\n")) == 3
+    assert H.COUNTS["second pass"] == 1 and not H.COUNTS["fallback readability"]
+
+
+def test_page_without_text_raises() -> None:
+    with pytest.raises(SourceError, match="no article text"):
+        _page("empty-shell.html")
+
+
+def test_readability_is_the_fallback_when_ours_finds_too_little(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(H, "_own_paragraphs", lambda doc, by_name=True: [])
+    H.COUNTS.clear()
+    a = _page("furniture.html")
+    assert a.text.startswith("Overnight passenger trains will run")
+    assert a.warnings == ["body from readability (digest found too little)"]
+    assert H.COUNTS["fallback readability"] == 1
+
+
+@pytest.mark.parametrize(("names", "ad"), [
+    ("ad-slot", True), ("top ads", True), ("adContainer".lower(), True), ("advertisement-box", True),
+    ("story_ad", True), ("header", False), ("shadow", False), ("download-link", False), ("read", False),
+    ("author-bio", True), ("biography", False), ("sr-only", True),
+])
+def test_whole_word_furniture_names(names: str, ad: bool) -> None:
+    assert H._is_ad_name(names) is ad
+
+
+def test_link_lists_inside_the_story_go_but_linked_prose_stays() -> None:
+    prose = ("The committee met on Tuesday and agreed, after a long debate, to publish its report on the "
+             "river crossing before the summer recess, its chair said. ")
+    html = ("<html><body><div class='story'>"
+            f"<p>{prose}</p><p>{prose.replace('report', '<a href=/r>full report</a>')}</p>"
+            "<ul><li><a href=/1>One other story</a></li><li><a href=/2>Another story</a></li></ul>"
+            f"<p>{prose}</p></div></body></html>")
+    text = parse_html(html, "x").text
+    assert "full report" in text
+    assert "other story" not in text and "Another story" not in text
+
+
+def test_extract_body_engines_agree_on_a_clean_page() -> None:
+    markup = (EXTRACTOR / "furniture.html").read_text(encoding="utf-8")
+    ours = H.extract_body(markup, "digest", title="Night trains return to the valley line")
+    theirs = H.extract_body(markup, "readability", title="Night trains return to the valley line")
+    assert ours.split("\n\n")[0] == theirs.split("\n\n")[0]
+    with pytest.raises(ValueError, match="unknown engine"):
+        H.extract_body(markup, "nope")
