@@ -231,6 +231,8 @@ def archive(root: Path, out: Path | None) -> None:
 @click.option("--recipients", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Subscribers CSV: merge fields show its first recipients (else example values).")
 @click.option("--no-open", is_flag=True, help="Don't open the browser.")
+@click.option("--no-checks", is_flag=True,
+              help="Skip digest check's slow tools (caniemail, SpamAssassin, html-validate) after each build.")
 @click.option("--screenshot", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write a PNG of the email itself (full height) and exit.")
 @click.option("--width", type=click.IntRange(200, 4000), default=375, show_default=True,
@@ -238,7 +240,7 @@ def archive(root: Path, out: Path | None) -> None:
 @click.option("--dark", is_flag=True, help="Screenshot in dark mode.")
 @click.option("--chromium", default=None, help="Chromium for the screenshot (else $DIGEST_CHROMIUM, else PATH).")
 @handle_errors
-def preview(directory: Path, port: int, host: str, recipients: Path | None, no_open: bool,
+def preview(directory: Path, port: int, host: str, recipients: Path | None, no_open: bool, no_checks: bool,
             screenshot: Path | None, width: int, dark: bool, chromium: str | None) -> None:
     """Serve DIRECTORY's email at http://127.0.0.1:PORT/ and rebuild it on every edit (Ctrl-C stops)."""
     if screenshot is not None:
@@ -254,7 +256,7 @@ def preview(directory: Path, port: int, host: str, recipients: Path | None, no_o
     from .preview.server import serve
 
     serve(directory, host=host, port=port, recipients=recipients, open_browser=not no_open,
-          echo=lambda line: click.echo(line))
+          checks=not no_checks, echo=lambda line: click.echo(line))
 
 
 @cli.command()

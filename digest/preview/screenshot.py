@@ -132,7 +132,7 @@ def screenshot_issue(directory: Path, out: Path, *, width: int = 375, dark: bool
     if not 200 <= width <= 4000:
         raise UsageError(f"--width {width}: choose between 200 and 4000 pixels")
     browser = find_chromium(chromium)
-    running = start(directory, port=0, recipients=recipients, watch=False)
+    running = start(directory, port=0, recipients=recipients, watch=False, checks=False)
     try:
         b = running.preview.current
         if not b.ok:

@@ -72,6 +72,7 @@ class Build:
     articles: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     findings: list[dict[str, Any]] = field(default_factory=list)
+    tool_findings: list[dict[str, Any]] | None = None  # None: the slow checks have not finished (or are off)
     error: dict[str, Any] | None = None
     seconds: float = 0.0
     finished: float = 0.0
@@ -108,24 +109,44 @@ def build_once(directory: Path) -> Build:
     )
 
 
+def _finding(f: Any) -> dict[str, Any]:
+    return {"check": str(getattr(f, "check", "")), "level": str(getattr(f, "level", "warning")),
+            "message": str(getattr(f, "message", f))}
+
+
 def check_findings(directory: Path) -> list[dict[str, Any]]:
-    """``digest check`` findings as {level, message}, when the compose helper provides the check."""
+    """The quick, in-process ``digest check`` findings (size, images, links, sender, unsubscribe)."""
     try:
-        from ..compose import check  # type: ignore[attr-defined]
+        from ..compose.check import check_issue
     except ImportError:
         return []
-    run = getattr(check, "check_issue", None) or getattr(check, "run_checks", None)
-    if run is None:
-        return []
     try:
-        found = run(directory)
+        report = check_issue(directory, tools=False)
     except Exception as exc:  # noqa: BLE001 - the check is advice; its failure must not break the preview
-        return [{"level": "error", "message": f"digest check failed: {exc}"}]
-    out: list[dict[str, Any]] = []
-    for f in getattr(found, "findings", found) or []:
-        level = getattr(f, "level", None) or getattr(f, "severity", None) or "warning"
-        out.append({"level": str(level), "message": str(getattr(f, "message", f))})
-    return out
+        return [{"check": "check", "level": "error", "message": f"digest check failed: {exc}"}]
+    return [_finding(f) for f in report.findings if f.check != "build"]  # build warnings are shown already
+
+
+TOOL_CHECKS = (("check_caniemail", "email.html"), ("check_spam", "message.eml"),
+               ("check_html_validate", "email.html"))
+
+
+def tool_findings(directory: Path) -> list[dict[str, Any]]:
+    """``digest check``'s slow checks (caniemail, SpamAssassin, html-validate) on DIR/build/."""
+    try:
+        from ..compose import check
+    except ImportError:
+        return []
+    report = check.CheckReport(Path(directory))
+    for name, file in TOOL_CHECKS:
+        fn = getattr(check, name, None)
+        if fn is None:
+            continue
+        try:
+            fn(Path(directory) / "build" / file, report)
+        except Exception as exc:  # noqa: BLE001 - one failing tool loses only its own findings
+            report.add(name.removeprefix("check_"), "error", f"could not run: {type(exc).__name__}: {exc}")
+    return [_finding(f) for f in report.findings]
 
 
 class Preview:
@@ -141,6 +162,8 @@ class Preview:
         self._cond = threading.Condition()
         self._build = Build()
         self.closed = False
+        self.checks = False  # run the slow checks after each build (see ``check_later``)
+        self.check_version = 0  # bumped when slow-check findings arrive (no reload, the panel updates)
         self.after_build: list[Callable[[Build], None]] = []
 
     @property
@@ -163,10 +186,11 @@ class Preview:
         new.finished = time.time()
         with self._cond:
             new.version = self._build.version + 1
+        for hook in self.after_build:  # before the pages hear of it: the watcher follows new inputs first
+            hook(new)
+        with self._cond:
             self._build = new
             self._cond.notify_all()
-        for hook in self.after_build:
-            hook(new)
         return new
 
     def wait_newer(self, version: int, timeout: float) -> Build:
@@ -174,6 +198,23 @@ class Preview:
         with self._cond:
             self._cond.wait_for(lambda: self._build.version != version or self.closed, timeout)
             return self._build
+
+    def wait_any(self, version: int, checked: int, timeout: float) -> tuple[Build, int]:
+        """Like ``wait_newer``, also waking when slow-check findings arrive; returns (build, check_version)."""
+        with self._cond:
+            self._cond.wait_for(lambda: (self._build.version != version or self.check_version != checked
+                                         or self.closed), timeout)
+            return self._build, self.check_version
+
+    def add_tool_findings(self, version: int, findings: list[dict[str, Any]]) -> bool:
+        """Attach slow-check findings to build ``version``; False (dropped) when a newer build exists."""
+        with self._cond:
+            if self._build.version != version:
+                return False
+            self._build.tool_findings = findings
+            self.check_version += 1
+            self._cond.notify_all()
+            return True
 
     def close(self) -> None:
         with self._cond:
@@ -216,7 +257,8 @@ class Preview:
             "from_email": b.from_email,
             "articles": b.articles,
             "warnings": b.warnings,
-            "findings": b.findings,
+            "findings": b.findings + (b.tool_findings or []),
+            "checking": b.ok and b.tool_findings is None and self.checks,
             "problems": self.problems,
             "readers": [{"label": r.label, "email": r.email} for r in self.readers],
             "reader": self.readers.index(reader),
@@ -400,14 +442,17 @@ class Handler(BaseHTTPRequestHandler):
         self.close_connection = True
         b = preview.current
         self._event("hello", {"version": b.version})
-        version = b.version
+        version, checked = b.version, preview.check_version
         while not (self.server.stopping.is_set() or preview.closed):
-            b = preview.wait_newer(version, KEEPALIVE)
+            b, now_checked = preview.wait_any(version, checked, KEEPALIVE)
             if self.server.stopping.is_set() or preview.closed:
                 break
             if b.version != version:
-                version = b.version
+                version, checked = b.version, now_checked
                 self._event("build", {"version": version, "ok": b.ok})
+            elif now_checked != checked:
+                checked = now_checked
+                self._event("check", {"version": version})
             else:
                 self.wfile.write(b": keepalive\n\n")
                 self.wfile.flush()
@@ -455,9 +500,55 @@ class Running:
     stop: Callable[[], None]
 
 
+class Checker:
+    """Runs the slow ``digest check`` tools on each good build once builds have settled for ``quiet`` s.
+
+    Findings for a build that was replaced meanwhile are dropped. They reach the page as a ``check``
+    event, which updates the side panel and never reloads the email.
+    """
+
+    def __init__(self, preview: Preview, quiet: float = 0.8,
+                 run: Callable[[Path], list[dict[str, Any]]] = tool_findings) -> None:
+        self.preview = preview
+        self.quiet = quiet
+        self._run = run
+        self._thread = threading.Thread(target=self._loop, name="digest-check", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _loop(self) -> None:
+        p = self.preview
+        seen = -1
+        while not p.closed:
+            b = p.wait_newer(seen, 1.0)
+            if p.closed or b.version == seen:
+                continue
+            if not b.ok:
+                seen = b.version
+                continue
+            if p.wait_newer(b.version, self.quiet).version != b.version:
+                continue  # another build came: wait for things to settle
+            seen = b.version
+            try:
+                found = self._run(p.directory)
+            except Exception as exc:  # noqa: BLE001
+                found = [{"check": "check", "level": "error", "message": f"digest check failed: {exc}"}]
+            if not p.closed:
+                p.add_tool_findings(b.version, found)
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self._thread.join(timeout=2)
+
+
 def start(directory: Path, *, host: str = "127.0.0.1", port: int = 0, recipients: Path | None = None,
-          watch: bool = True, builder: Builder = build_once) -> Running:
-    """Build once, bind, serve in a background thread and (optionally) rebuild on every change."""
+          watch: bool = True, checks: bool = True, builder: Builder = build_once) -> Running:
+    """Build once, bind, serve in a background thread and (optionally) rebuild on every change.
+
+    ``checks`` runs digest check's slow tools (caniemail, SpamAssassin, html-validate) after each build,
+    in the background.
+    """
     from .watch import Rebuilder, Watcher, fingerprint, inputs
 
     directory = Path(directory)
@@ -466,12 +557,16 @@ def start(directory: Path, *, host: str = "127.0.0.1", port: int = 0, recipients
                           f"create it with: digest new {directory} --subject TEXT")
     readers, defaults, problems = load_readers(directory, recipients)
     preview = Preview(directory, readers, defaults, builder, problems)
+    preview.checks = checks
     server = bind(preview, host, port)  # bind before the first build: a busy port fails fast
     built_from = fingerprint(inputs(preview.directory)) if watch else None
     preview.rebuild()
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
                               name="digest-preview-http", daemon=True)
     thread.start()
+    checker = Checker(preview) if checks else None
+    if checker:
+        checker.start()
     watcher: Watcher | None = None
     rebuilder: Rebuilder | None = None
     if watch:
@@ -488,6 +583,8 @@ def start(directory: Path, *, host: str = "127.0.0.1", port: int = 0, recipients
             watcher.stop()
         if rebuilder:
             rebuilder.stop()
+        if checker:
+            checker.stop()
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
@@ -506,10 +603,10 @@ def report(b: Build) -> None:
 
 
 def serve(directory: Path, *, host: str = "127.0.0.1", port: int = 0, recipients: Path | None = None,
-          open_browser: bool = True, echo: Callable[[str], None] = print) -> None:
+          open_browser: bool = True, checks: bool = True, echo: Callable[[str], None] = print) -> None:
     """Run the preview until Ctrl-C or SIGTERM: print the URL (flushed), open the browser, then wait."""
     done = threading.Event()
-    running = start(directory, host=host, port=port, recipients=recipients)
+    running = start(directory, host=host, port=port, recipients=recipients, checks=checks)
     running.preview.after_build.append(report)
     previous: dict[int, Any] = {}
 

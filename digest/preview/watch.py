@@ -131,8 +131,10 @@ class Rebuilder:
     poke is a real change, so an edit saved during a build is never lost and never built twice.
     """
 
-    def __init__(self, build: Callable[[], None], current: Callable[[], dict[str, str]], quiet: float = 0.12) -> None:
+    def __init__(self, build: Callable[[], None], current: Callable[[], dict[str, str]], quiet: float = 0.12,
+                 poll: float | None = 3.0) -> None:
         self._build = build
+        self._poll = poll
         self._current = current
         self._quiet = quiet
         self._event = threading.Event()
@@ -157,7 +159,9 @@ class Rebuilder:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self._event.wait()
+            # The fingerprint is also compared every ``poll`` seconds: a safety net for events a file
+            # system never reports (network mounts) or that fell between two watch set-ups.
+            self._event.wait(self._poll)
             if self._stop.is_set():
                 return
             while time.monotonic() - self._last_poke < self._quiet:  # let multi-step saves finish
@@ -205,6 +209,10 @@ class Watcher:
             self._gen_stop.set()
             self._gen_stop = threading.Event()
             self._spawn()
+        # A change made while the new watches were being set up sends no event: look once they are.
+        timer = threading.Timer(0.3, self._on_event)
+        timer.daemon = True
+        timer.start()
 
     def stop(self) -> None:
         with self._lock:

@@ -45,6 +45,18 @@
     document.body.dataset.frameLoads = String(stats.frameLoads);
   });
 
+  function renderFindings(s) {
+    const shown = s.findings.filter((f) => f.level !== "info");
+    const n = list($("findings"), shown, (li, f) => {
+      li.textContent = `${f.check ? `${f.check}: ` : ""}${f.message}`;
+      li.className = f.level;
+    });
+    const infos = s.findings.length - shown.length;
+    text($("findings-note"), s.checking ? "running the slower checks…"
+      : (infos ? `${infos} more finding(s) are information only (digest check shows them).` : ""));
+    $("findings-box").hidden = !n && !s.checking && !infos;
+  }
+
   function showStatus(s) {
     const status = $("status");
     status.className = s.error ? "status bad" : "status";
@@ -98,7 +110,7 @@
       }
     });
     $("warnings-box").hidden = !list($("warnings"), s.warnings, (li, w) => { li.textContent = w; });
-    $("findings-box").hidden = !list($("findings"), s.findings, (li, f) => { li.textContent = f.message; li.className = f.level === "error" ? "error" : ""; });
+    renderFindings(s);
     $("problems-box").hidden = !list($("problems"), s.problems, (li, p) => { li.textContent = p; });
     stats.version = s.version;
     document.body.dataset.version = String(s.version);
@@ -127,6 +139,17 @@
     } finally { busy = false; }
   }
 
+  async function checked(ev) {
+    stats.events += 1;
+    const v = JSON.parse(ev.data).version;
+    if (v !== stats.version || busy) return;  // a newer build is on its way and brings its own findings
+    try {
+      const r = view.reader == null ? "" : `?r=${view.reader}`;
+      const s = await (await fetch(`/api/state${r}`, { cache: "no-store" })).json();
+      if (s.version === stats.version) { stats.state = s; renderFindings(s); }
+    } catch (e) { /* the next event retries */ }
+  }
+
   function announce(ev) {
     stats.events += 1;
     const v = JSON.parse(ev.data).version;
@@ -151,6 +174,7 @@
     const es = new EventSource("/events");
     es.addEventListener("hello", announce);
     es.addEventListener("build", announce);
+    es.addEventListener("check", checked);
     es.onerror = () => text($("status"), "reconnecting to the preview server…");
   }).catch((e) => text($("status"), `cannot load the preview: ${e.message}`));
 })();
