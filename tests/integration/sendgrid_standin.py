@@ -48,6 +48,11 @@ RESERVED_HEADERS = {
 HELP = "https://www.twilio.com/docs/sendgrid/api-reference/mail-send/errors"
 REPO = Path(__file__).resolve().parents[2]
 
+try:  # the benchmark's stand-in must parse every body: orjson does it ~3x faster than json (same result)
+    from orjson import loads as _loads
+except ImportError:  # pragma: no cover
+    _loads = json.loads
+
 
 def default_spec() -> Path:
     shared = Path(os.environ.get("DIGEST_SHARED", REPO.parent / "shared"))
@@ -151,6 +156,21 @@ def check_limits(body: dict[str, Any], *, now: float, known_batches: set[str] | 
     if batch_id is not None and known_batches is not None and batch_id not in known_batches:
         errs.append(("batch_id", "The batch id is not valid: create it with POST /v3/mail/batch first."))
     return errs
+
+
+def light_limits(body: dict[str, Any]) -> list[tuple[str | None, str]]:
+    """The benchmark's checks: a personalizations list of at most 1000 recipients, each address once."""
+    pers = body.get("personalizations")
+    if not isinstance(pers, list) or not pers:
+        return [("personalizations", "The personalizations field is required.")]
+    if len(pers) > MAX_PERSONALIZATIONS:
+        return [("personalizations", f"at most {MAX_PERSONALIZATIONS} personalizations per request")]
+    emails = [r["email"].lower() for p in pers for k in ("to", "cc", "bcc") for r in p.get(k) or ()]
+    if len(emails) > MAX_RECIPIENTS:
+        return [("personalizations", f"at most {MAX_RECIPIENTS} recipients per request")]
+    if len(set(emails)) != len(emails):
+        return [("personalizations", "an address appears twice in one request")]
+    return []
 
 
 def _check_send_at(value: Any, where: str, now: float) -> list[tuple[str | None, str]]:
@@ -330,9 +350,9 @@ class SendGridStandIn:
     def mail_send(self, body_bytes: bytes, now: float) -> tuple[int, dict[str, str], Any, list[str]]:
         """Validate and accept one mail/send body: (status, headers, json answer, accepted addresses)."""
         try:
-            body = json.loads(body_bytes)
+            body = _loads(body_bytes)
         except ValueError as exc:
-            return 400, {}, _errors([(None, f"Bad Request: the body is not valid JSON ({exc.msg}).")]), []
+            return 400, {}, _errors([(None, f"Bad Request: the body is not valid JSON ({exc}).")]), []
         if not isinstance(body, dict):
             return 400, {}, _errors([(None, "Bad Request: the body must be a JSON object.")]), []
         errs: list[tuple[str | None, str]] = []
@@ -343,10 +363,12 @@ class SendGridStandIn:
                     missing = [k for k in e.validator_value if isinstance(e.instance, dict) and k not in e.instance]
                     path += missing[:1]
                 errs.append((_field(path), e.message))
-        if not errs:
+        if not errs and self.light:
+            errs = light_limits(body)
+        elif not errs:
             with self.lock:
                 known = set(self.batches)
-            errs = check_limits(body, now=now, known_batches=None if self.light else known)
+            errs = check_limits(body, now=now, known_batches=known)
         if errs:
             return 400, {}, _errors(errs), []
         emails = [r["email"] for p in body["personalizations"] for k in ("to", "cc", "bcc") for r in p.get(k) or []]
@@ -356,8 +378,21 @@ class SendGridStandIn:
                 self.sandboxed += len(emails)
             return 200, {}, None, []
         message_id = secrets.token_urlsafe(16)[:22]
-        self._deliver(body, message_id)
+        if self.light:
+            self._count(emails)
+        else:
+            self._deliver(body, message_id)
         return 202, {"X-Message-Id": message_id}, None, emails
+
+    def _count(self, emails: list[str]) -> None:
+        """Light mode: count deliveries (and any second delivery to an address) without keeping messages."""
+        keys = [e.lower() for e in emails]
+        with self.lock:
+            self.accepted_requests += 1
+            self.recipients_seen += len(keys)
+            counts = self.counts
+            self.duplicate_deliveries += sum(1 for k in keys if k in counts)
+            counts.update(keys)
 
     def _deliver(self, body: dict[str, Any], message_id: str) -> None:
         with self.lock:
