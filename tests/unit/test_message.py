@@ -153,3 +153,20 @@ def test_sample_message_without_sender_uses_an_example_address() -> None:
 def test_load_draft_missing_is_a_clear_error(tmp_path) -> None:
     with pytest.raises(DigestError, match="digest build"):
         load_draft(tmp_path)
+
+
+def test_fast_quoted_printable_parts_decode_to_the_exact_text() -> None:
+    d = draft()
+    tricky = ("Ünïcödé ☕ = 3D =\n" + "x" * 300 + "\ntrailing spaces   \n.\n.dot start\nFrom the start\n"
+              "tab\tend\t\n" + "é" * 100 + "\n")
+    d.text = d.text + tricky
+    d.html = d.html.replace("</body>", f"<p>{tricky}</p></body>")
+    raw = personalize(d, personal()).as_bytes()
+    assert max(len(line) for line in raw.split(b"\r\n")) <= 78
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    text = msg.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    html = msg.get_body(("html",)).get_content().replace("\r\n", "\n")
+    assert text.endswith(tricky)
+    assert f"<p>{tricky}</p>" in html
+    boundary = msg.get_boundary()
+    assert boundary.startswith("=_dg_") and raw.count(boundary.encode()) == 4  # header, two parts, close
