@@ -1,14 +1,17 @@
-"""HTML pages → Article: the body text from a maintained extractor, metadata from the page's own tags.
+"""HTML pages → Article: the body text from digest's own extractor, metadata from the page's own tags.
 
-The body comes from readability-lxml, run on our own parsed tree (scripts, styles and comments pruned first);
-trafilatura (precision settings, no comments, no tables, no images, XML output so headings, list items and quotes
-become paragraphs) is the fallback when readability fails or finds fewer than MIN_WORDS words.
-``benchmarks/extractors.py`` measures both against the html-dev gold texts: readability-lxml gives the cleaner
-paragraphs (99.8 % vs 93 % of paragraphs from the article body); the figures are in ``docs/extractors.md``.
+The page is parsed once (plain ``lxml.etree`` elements). The body comes from our readability-style extractor
+(``_own_paragraphs``): drop scripts, media, nav/aside/footer/figure and elements hidden or named like furniture
+(comments, related, share, promo, ad, cookie, newsletter ...); score paragraph blocks by length and commas into
+their ancestors, weigh by class names and link density, take the best container and its good siblings, drop link
+lists and empty shells inside it, and keep its paragraphs and headings in document order. When the first pass
+finds less than MIN_OWN_CHARS it runs again without the by-name rules; when that still gives fewer than
+MIN_OWN_WORDS words, readability-lxml runs, then trafilatura (precision settings) when readability finds nothing.
+``benchmarks/extractors.py`` measures all three against the html-dev gold texts; figures in ``docs/extractors.md``.
 
 Metadata (title, description, image, canonical URL, author, date, language, site name) is read with lxml from
 JSON-LD, Open Graph / Twitter / Dublin Core ``<meta>`` tags and ``<html lang>``: cheap and predictable.
-``html_to_text`` turns any HTML fragment (feed content, readability output) into paragraphs.
+``html_to_text`` turns any HTML fragment (feed content, an extracted container) into paragraphs.
 """
 
 from __future__ import annotations
@@ -296,12 +299,13 @@ _AD_WORDS = re.compile(r"(?:ad(?:s|v|vert[a-z]*|slot|unit|container|wrapper|box|
 _NEVER_DROP = frozenset(["html", "body", "a", "main", "article"])
 _UNLIKELY_ROLES = frozenset(["menu", "menubar", "complementary", "navigation", "alert", "alertdialog", "dialog",
                              "banner", "contentinfo", "search"])
-_POSITIVE = re.compile(r"article|body|content|entry|hentry|h-entry|main|page|post|text|blog|story", re.I)
-_NEGATIVE = re.compile(
-    r"-ad-|hidden|^hid$| hid$| hid |^hid |banner|combx|comment|com-|contact|foot|footnote|gdpr|masthead|media|"
-    r"meta|outbrain|promo|related|scroll|share|shoutbox|sidebar|skyscraper|sponsor|shopping|tags|tool|widget",
-    re.I,
-)
+# Readability's class weights (searched in the lower-cased attribute; "hid" must be a whole word).
+_POSITIVE = _trie_regex(["article", "body", "content", "entry", "hentry", "h-entry", "main", "page", "post", "text",
+                         "blog", "story"])
+_NEGATIVE = _trie_regex(["-ad-", "hidden", "banner", "combx", "comment", "com-", "contact", "foot", "footnote",
+                         "gdpr", "masthead", "media", "meta", "outbrain", "promo", "related", "scroll", "share",
+                         "shoutbox", "sidebar", "skyscraper", "sponsor", "shopping", "tags", "tool", "widget"])
+_WEIGHTS: dict[str, int] = {}  # attribute value → weight, for this process (class lists repeat a lot)
 _DISPLAY_NONE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 # A <div> holding none of these is a paragraph in disguise.
 _DIV_BLOCKS = frozenset(["blockquote", "dl", "div", "img", "ol", "p", "pre", "table", "ul", "section", "article",
@@ -309,7 +313,6 @@ _DIV_BLOCKS = frozenset(["blockquote", "dl", "div", "img", "ol", "p", "pre", "ta
 _SCORE_TAGS = frozenset(["p", "pre", "td", "h2", "h3", "h4", "h5", "h6", "section", "div"])
 _TAG_BASE = {"div": 5, "pre": 3, "td": 3, "blockquote": 3, "address": -3, "ol": -3, "ul": -3, "dl": -3, "dd": -3,
              "dt": -3, "li": -3, "form": -3, "h1": -5, "h2": -5, "h3": -5, "h4": -5, "h5": -5, "h6": -5, "th": -5}
-_COMMAS = re.compile(r"[,،﹐︐︑⹁⸴⸲，、]")
 _AD_TEXT = re.compile(r"^(?:ad(?:vertising|vertisement)?|sponsored|pub(?:licité)?|werb(?:ung)?|anuncio|loading…?|"
                       r"loading\.\.\.)$", re.I)
 MIN_OWN_CHARS = 500  # a first pass finding less text than this is retried without the by-name rules (Readability's)
@@ -324,13 +327,23 @@ def _attrs(el: Any) -> str:
 
 def _class_weight(el: Any) -> int:
     """Mozilla Readability's class/id weight: +25 for a content-like name, -25 for furniture, per attribute."""
-    weight = 0
-    for value in (el.get("class"), el.get("id")):
-        if value:
-            if _NEGATIVE.search(value):
-                weight -= 25
-            if _POSITIVE.search(value):
-                weight += 25
+    return _name_weight(el.get("class")) + _name_weight(el.get("id"))
+
+
+def _name_weight(value: str | None) -> int:
+    if not value:
+        return 0
+    weight = _WEIGHTS.get(value)
+    if weight is None:
+        low = value.lower()
+        weight = 0
+        if _NEGATIVE.search(low) or " hid " in f" {low} ":
+            weight -= 25
+        if _POSITIVE.search(low):
+            weight += 25
+        if len(_WEIGHTS) > 50_000:
+            _WEIGHTS.clear()
+        _WEIGHTS[value] = weight
     return weight
 
 
@@ -363,7 +376,7 @@ def _unlikely(el: Any, by_name: bool = True, seen: dict[str, bool] | None = None
     if role and role.lower() in _UNLIKELY_ROLES:
         return True
     style = get("style")
-    if style and _DISPLAY_NONE.search(style):
+    if style and ("none" in style or "hidden" in style) and _DISPLAY_NONE.search(style):
         return True
     if not by_name:
         return False
@@ -401,11 +414,9 @@ _CLEAN_TAGS = frozenset(["div", "section", "ul", "ol", "table", "form", "fieldse
 
 def _len_commas(s: str | None) -> tuple[int, int]:
     """Length of a text node with its whitespace collapsed (approximately: words plus one space each), commas."""
-    if not s:
+    if not s or s.isspace():
         return 0, 0
     words = s.split()
-    if not words:
-        return 0, 0
     commas = s.count(",") + s.count("，") + s.count("、") + s.count("،") if "," in s or not s.isascii() else 0
     return sum(map(len, words)) + len(words), commas
 
