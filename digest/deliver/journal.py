@@ -2,7 +2,7 @@
 
 States::
 
-    pending ──► inflight ──► sent            (the answer arrived: accepted)
+    (new) ──► inflight ──► sent              (the answer arrived: accepted)
                    │    └──► failed          (the answer arrived: refused; ``permanent`` or retried next run)
                    └──(crash/kill)──► unknown  (found inflight at start-up: the request may have been accepted)
 
@@ -11,9 +11,13 @@ a crash between the two is exactly the ``unknown`` case: held and reported, sent
 editor asks (``--resend-unknown``), never silently. A ``sent`` recipient is never selected again.
 
 The file lives in the issue folder (``DIR/send-journal.sqlite``, WAL mode) and can hold several issues
-(keyed by slug). Writes are grouped: one transaction per batch, ``executemany`` throughout, so a
-million recipients cost seconds, not minutes. Rows skipped while reading the CSV (invalid, duplicate,
-suppressed) are recorded per run in ``skips`` for the summary.
+(keyed by slug). A recipient's row is written once, when its batch is formed (``begin_batch``: the row
+points at a ``batches`` row in state ``inflight``, committed before the request leaves); the answer
+updates the one batch row (``sent``) and only the recipients that were not accepted get a state of their
+own (``failed``, ``unknown``, ``pending`` for those that never left). So the common path costs one insert
+per recipient and one update per batch, in one transaction each: a million recipients cost seconds.
+The ``recipients`` view shows one row per recipient with its effective state. Rows skipped while reading
+the CSV (invalid, duplicate, suppressed) are recorded per run in ``skips`` for the summary.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from .base import Outcome
 
 JOURNAL_NAME = "send-journal.sqlite"
 STATES = ("pending", "inflight", "sent", "failed", "unknown")
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS issues (
@@ -36,22 +41,42 @@ CREATE TABLE IF NOT EXISTS issues (
     slug TEXT NOT NULL UNIQUE,
     created REAL NOT NULL
 );
-CREATE TABLE IF NOT EXISTS recipients (
+-- One row per batch: its state is the state of every recipient in it that has no state of its own.
+CREATE TABLE IF NOT EXISTS batches (
+    issue INTEGER NOT NULL,
+    id INTEGER NOT NULL,
+    state TEXT NOT NULL,            -- inflight | sent | unknown
+    message_id TEXT,                -- when one id covers the batch (SendGrid's X-Message-Id)
+    size INTEGER NOT NULL,
+    started REAL NOT NULL,
+    finished REAL,
+    error TEXT,
+    PRIMARY KEY (issue, id)
+) WITHOUT ROWID;
+-- One row per recipient, written once when its batch is formed; ``state`` only when it differs from the
+-- batch's (failed, unknown, pending), so the common path costs one insert per recipient.
+CREATE TABLE IF NOT EXISTS entries (
     issue INTEGER NOT NULL,
     key TEXT NOT NULL,              -- lower-cased address: one row per person, whatever the case
     email TEXT NOT NULL,            -- the address as it is sent to
-    state TEXT NOT NULL DEFAULT 'pending',
-    batch INTEGER,
+    batch INTEGER NOT NULL,
+    state TEXT,                     -- NULL: the batch's state
     message_id TEXT,
-    attempts INTEGER NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 1,
     last_error TEXT,
     permanent INTEGER NOT NULL DEFAULT 0,
     created REAL NOT NULL,
-    updated REAL NOT NULL,
+    updated REAL,
     PRIMARY KEY (issue, key)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS recipients_batch ON recipients (issue, batch);
-CREATE INDEX IF NOT EXISTS recipients_state ON recipients (issue, state);
+-- The journal as one row per recipient with its effective state (read it with any SQLite tool).
+CREATE VIEW IF NOT EXISTS recipients AS
+    SELECT e.issue AS issue, e.key AS key, e.email AS email, e.batch AS batch,
+           COALESCE(e.state, b.state, 'pending') AS state,
+           COALESCE(e.message_id, b.message_id) AS message_id,
+           e.attempts AS attempts, COALESCE(e.last_error, b.error) AS last_error, e.permanent AS permanent,
+           e.created AS created, COALESCE(e.updated, b.finished, b.started) AS updated
+    FROM entries e LEFT JOIN batches b ON b.issue = e.issue AND b.id = e.batch;
 CREATE TABLE IF NOT EXISTS skips (
     issue INTEGER NOT NULL,
     line INTEGER NOT NULL,
@@ -69,6 +94,16 @@ CREATE TABLE IF NOT EXISTS runs (
     recovered_unknown INTEGER NOT NULL DEFAULT 0,
     note TEXT
 );
+"""
+
+_CLAIM = """
+INSERT INTO entries (issue, key, email, batch, created) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (issue, key) DO UPDATE SET
+    batch = excluded.batch, email = excluded.email, state = NULL, message_id = NULL, last_error = NULL,
+    permanent = 0, attempts = entries.attempts + 1, updated = excluded.created
+WHERE COALESCE(entries.state,
+               (SELECT b.state FROM batches b WHERE b.issue = entries.issue AND b.id = entries.batch),
+               'pending') NOT IN ('sent', 'inflight')
 """
 
 
@@ -118,8 +153,13 @@ class Journal:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
                 self.db.execute("PRAGMA journal_mode=WAL")
-                self.db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable at each checkpoint
+                self.db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a commit survives a crash
+                version = self.db.execute("PRAGMA user_version").fetchone()[0]
+                if version not in (0, SCHEMA_VERSION) or (version == 0 and self._has_table("recipients")):
+                    raise JournalError(f"{self.path}: written by another version of digest (schema {version})",
+                                       "finish that send with the version that started it, or move the file away")
                 self.db.executescript(_SCHEMA)
+                self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             row = self.db.execute("SELECT id FROM issues WHERE slug = ?", (slug,)).fetchone()
             if row is None and not readonly:
                 self.db.execute("INSERT INTO issues (slug, created) VALUES (?, ?)", (slug, time.time()))
@@ -127,8 +167,12 @@ class Journal:
         except sqlite3.DatabaseError as exc:
             raise JournalError(f"{self.path}: cannot open the send journal ({exc})",
                                "move the file away to start a fresh journal (recipients may be mailed twice)") from None
-        self.issue_id: int | None = row[0] if row else None
+        self.issue_id: int = row[0] if row else -1
         self.run_id: int | None = None
+
+    def _has_table(self, name: str) -> bool:
+        return self.db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                               (name,)).fetchone() is not None
 
     # -- context manager -------------------------------------------------------------------------
     def __enter__(self) -> Journal:
@@ -140,15 +184,23 @@ class Journal:
     def close(self) -> None:
         self.db.close()
 
+    def _tx(self) -> _Transaction:
+        return _Transaction(self.db)
+
     # -- runs ------------------------------------------------------------------------------------
     def recover(self) -> int:
-        """At start-up: every ``inflight`` row (a batch whose answer never came) becomes ``unknown``."""
-        cur = self.db.execute(
-            "UPDATE recipients SET state = 'unknown', last_error = ?, updated = ? "
-            "WHERE issue = ? AND state = 'inflight'",
-            ("the send stopped while this request was in flight: it may or may not have been delivered",
-             time.time(), self.issue_id))
-        return cur.rowcount
+        """At start-up: every batch still ``inflight`` (its answer never came) becomes ``unknown``.
+
+        Returns the number of recipients concerned (those following their batch's state).
+        """
+        n = self.db.execute(
+            "SELECT COUNT(*) FROM entries e JOIN batches b ON b.issue = e.issue AND b.id = e.batch "
+            "WHERE e.issue = ? AND b.state = 'inflight' AND e.state IS NULL", (self.issue_id,)).fetchone()[0]
+        self.db.execute(
+            "UPDATE batches SET state = 'unknown', finished = ?, error = ? WHERE issue = ? AND state = 'inflight'",
+            (time.time(), "the send stopped while this request was in flight: it may or may not have been delivered",
+             self.issue_id))
+        return int(n)
 
     def start_run(self, backend: str, recovered: int) -> int:
         cur = self.db.execute("INSERT INTO runs (issue, started, backend, recovered_unknown) VALUES (?, ?, ?, ?)",
@@ -162,47 +214,12 @@ class Journal:
             self.db.execute("UPDATE runs SET finished = ?, note = ? WHERE id = ?", (time.time(), note, self.run_id))
 
     def has_rows(self) -> bool:
-        if self.issue_id is None:
-            return False
-        row = self.db.execute("SELECT 1 FROM recipients WHERE issue = ? LIMIT 1", (self.issue_id,)).fetchone()
+        row = self.db.execute("SELECT 1 FROM entries WHERE issue = ? LIMIT 1", (self.issue_id,)).fetchone()
         return row is not None
 
-    # -- registering recipients -----------------------------------------------------------------
-    def register(self, emails: Sequence[str], *, resend_unknown: bool = False) -> list[str]:
-        """Add new addresses as ``pending`` (one transaction) and return those of ``emails`` to send now.
-
-        Sendable: pending, failed without ``permanent``, and unknown only with ``resend_unknown``.
-        Never sent, inflight or permanently failed rows.
-        """
-        if not emails:
-            return []
-        now = time.time()
-        issue = self.issue_id
-        keys = [e.lower() for e in emails]
-        db = self.db
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            before = db.total_changes
-            db.executemany(
-                "INSERT OR IGNORE INTO recipients (issue, key, email, state, created, updated) "
-                "VALUES (?, ?, ?, 'pending', ?, ?)",
-                [(issue, k, e, now, now) for k, e in zip(keys, emails, strict=True)])
-            inserted = db.total_changes - before
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        if inserted == len(emails):
-            return list(emails)  # all new: all pending (the common case of a first run)
-        states = self._states(keys)
-        out = []
-        for key, email in zip(keys, emails, strict=True):
-            state, permanent = states.get(key, ("pending", 0))
-            if state == "pending" or (state == "failed" and not permanent) or (state == "unknown" and resend_unknown):
-                out.append(email)
-        return out
-
-    def _states(self, keys: Sequence[str]) -> dict[str, tuple[str, int]]:
+    # -- what to send -----------------------------------------------------------------------------
+    def states_of(self, keys: Sequence[str]) -> dict[str, tuple[str, int]]:
+        """key → (effective state, permanent) for the keys the journal knows."""
         out: dict[str, tuple[str, int]] = {}
         for i in range(0, len(keys), 900):
             chunk = keys[i:i + 900]
@@ -213,86 +230,101 @@ class Journal:
                 out[key] = (state, permanent)
         return out
 
-    def state_of(self, email: str) -> str | None:
-        row = self.db.execute("SELECT state FROM recipients WHERE issue = ? AND key = ?",
-                              (self.issue_id, email.lower())).fetchone()
-        return row[0] if row else None
+    def sendable(self, emails: Sequence[str], *, resend_unknown: bool = False) -> list[str]:
+        """The addresses of ``emails`` to send now: new, pending, transiently failed, unknown only when asked.
+
+        Never sent, inflight or permanently failed ones.
+        """
+        states = self.states_of([e.lower() for e in emails])
+        if not states:
+            return list(emails)
+        return [e for e in emails if would_send(states.get(e.lower()), resend_unknown)]
 
     # -- a batch --------------------------------------------------------------------------------
     def next_batch_number(self) -> int:
-        row = self.db.execute("SELECT MAX(batch) FROM recipients WHERE issue = ?", (self.issue_id,)).fetchone()
+        row = self.db.execute("SELECT MAX(id) FROM batches WHERE issue = ?", (self.issue_id,)).fetchone()
         return int(row[0] or 0) + 1
 
-    def mark_inflight(self, batch: int, emails: Sequence[str]) -> None:
-        """Committed before the request leaves."""
-        now = time.time()
-        self._write(
-            "UPDATE recipients SET state = 'inflight', batch = ?, attempts = attempts + 1, updated = ? "
-            "WHERE issue = ? AND key = ? AND state != 'sent'",
-            [(batch, now, self.issue_id, e.lower()) for e in emails])
+    def begin_batch(self, batch: int, emails: Sequence[str]) -> list[str]:
+        """Commit the batch ``inflight`` before the request leaves; returns the addresses it claimed.
 
-    def record(self, batch: int, outcomes: Iterable[Outcome]) -> None:
-        """Committed as soon as the answer arrives: sent with its message id, failed with the reason."""
+        An address already sent or in flight is never claimed again (it is left out of the result).
+        """
         now = time.time()
-        sent: list[tuple[str | None, float, int, str]] = []
+        issue = self.issue_id
+        with self._tx() as db:
+            db.execute("INSERT INTO batches (issue, id, state, size, started) VALUES (?, ?, 'inflight', ?, ?)",
+                       (issue, batch, len(emails), now))
+            before = db.total_changes
+            db.executemany(_CLAIM, [(issue, e.lower(), e, batch, now) for e in emails])
+            claimed = db.total_changes - before
+            if claimed != len(emails):
+                mine = {k for (k,) in db.execute("SELECT key FROM entries WHERE issue = ? AND batch = ?",
+                                                 (issue, batch))}
+                emails = [e for e in emails if e.lower() in mine]
+                db.execute("UPDATE batches SET size = ? WHERE issue = ? AND id = ?", (len(emails), issue, batch))
+        return list(emails)
+
+    def record(self, batch: int, emails: Sequence[str], outcomes: Iterable[Outcome], *,
+               missing: str = "unknown", missing_reason: str = "the backend returned no outcome") -> int:
+        """Commit what came back, in one transaction: the batch becomes ``sent``; each recipient that was
+        not accepted gets its own state (failed with the reason, or unknown). Recipients of the batch with
+        no outcome become ``missing`` (``pending``: they never left; ``unknown``: they may have).
+        Returns how many had no outcome."""
+        now = time.time()
+        issue = self.issue_id
+        outcomes = list(outcomes)
+        seen: set[str] = set()
+        ids: set[str | None] = set()
+        oks: list[Outcome] = []
         failed: list[tuple[str, int, float, int, str]] = []
         unknown: list[tuple[str, float, int, str]] = []
         for o in outcomes:
+            key = o.email.lower()
+            seen.add(key)
             if o.ok:
-                sent.append((o.message_id, now, self.issue_id or 0, o.email.lower()))
+                oks.append(o)
+                ids.add(o.message_id)
             elif o.unknown:
-                unknown.append((o.error or "delivery unknown", now, self.issue_id or 0, o.email.lower()))
+                unknown.append((o.error or "delivery unknown", now, issue, key))
             else:
-                failed.append((o.error or "failed", int(o.permanent), now, self.issue_id or 0, o.email.lower()))
-        db = self.db
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            if sent:
-                db.executemany("UPDATE recipients SET state = 'sent', message_id = ?, last_error = NULL, "
-                               "permanent = 0, updated = ? WHERE issue = ? AND key = ?", sent)
+                failed.append((o.error or "failed", int(o.permanent), now, issue, key))
+        rest = [e.lower() for e in emails if e.lower() not in seen]
+        shared = next(iter(ids)) if len(ids) == 1 else None
+        with self._tx() as db:
+            db.execute("UPDATE batches SET state = 'sent', message_id = ?, finished = ? WHERE issue = ? AND id = ?",
+                       (shared, now, issue, batch))
+            if len(ids) > 1:
+                db.executemany("UPDATE entries SET message_id = ? WHERE issue = ? AND key = ?",
+                               [(o.message_id, issue, o.email.lower()) for o in oks])
             if failed:
-                db.executemany("UPDATE recipients SET state = 'failed', last_error = ?, permanent = ?, updated = ? "
+                db.executemany("UPDATE entries SET state = 'failed', last_error = ?, permanent = ?, updated = ? "
                                "WHERE issue = ? AND key = ?", failed)
             if unknown:
-                db.executemany("UPDATE recipients SET state = 'unknown', last_error = ?, updated = ? "
+                db.executemany("UPDATE entries SET state = 'unknown', last_error = ?, updated = ? "
                                "WHERE issue = ? AND key = ?", unknown)
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
+            if rest:
+                if missing == "pending":
+                    db.executemany("UPDATE entries SET state = 'pending', attempts = MAX(attempts - 1, 0), "
+                                   "updated = ? WHERE issue = ? AND key = ?", [(now, issue, k) for k in rest])
+                else:
+                    db.executemany("UPDATE entries SET state = 'unknown', last_error = ?, updated = ? "
+                                   "WHERE issue = ? AND key = ?", [(missing_reason, now, issue, k) for k in rest])
+        return len(rest)
 
-    def release(self, emails: Sequence[str]) -> None:
-        """Back to ``pending``: these never left (the backend says so), e.g. a batch refused as a whole."""
-        now = time.time()
-        self._write("UPDATE recipients SET state = 'pending', attempts = MAX(attempts - 1, 0), updated = ? "
-                    "WHERE issue = ? AND key = ? AND state = 'inflight'",
-                    [(now, self.issue_id, e.lower()) for e in emails])
-
-    def mark_unknown(self, emails: Sequence[str], reason: str) -> None:
-        now = time.time()
-        self._write("UPDATE recipients SET state = 'unknown', last_error = ?, updated = ? "
-                    "WHERE issue = ? AND key = ? AND state = 'inflight'",
-                    [(reason, now, self.issue_id, e.lower()) for e in emails])
-
-    def _write(self, sql: str, rows: list[tuple[object, ...]]) -> None:
-        db = self.db
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            db.executemany(sql, rows)
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
+    def batch_unknown(self, batch: int, reason: str) -> None:
+        """The whole batch's fate is unknown (the backend failed in the middle of the request)."""
+        self.db.execute("UPDATE batches SET state = 'unknown', error = ?, finished = ? WHERE issue = ? AND id = ?",
+                        (reason, time.time(), self.issue_id, batch))
 
     # -- skips and the summary ------------------------------------------------------------------
     def add_skips(self, rows: Iterable[tuple[int, str, str, str]]) -> None:
         """(line, email, kind, reason) rows for this run."""
-        self._write("INSERT INTO skips (issue, line, email, kind, reason) VALUES (?, ?, ?, ?, ?)",
-                    [(self.issue_id, line, email, kind, reason) for line, email, kind, reason in rows])
+        with self._tx() as db:
+            db.executemany("INSERT INTO skips (issue, line, email, kind, reason) VALUES (?, ?, ?, ?, ?)",
+                           [(self.issue_id, line, email, kind, reason) for line, email, kind, reason in rows])
 
     def summary(self) -> Summary:
-        if self.issue_id is None:
-            return Summary()
         states = {s: n for s, n in self.db.execute(
             "SELECT state, COUNT(*) FROM recipients WHERE issue = ? GROUP BY state", (self.issue_id,))}
         skipped = {k: n for k, n in self.db.execute(
@@ -300,10 +332,32 @@ class Journal:
         return Summary(states, skipped)
 
     def rows(self, state: str, limit: int = 20) -> list[tuple[str, str | None]]:
-        """(email, last error) of up to ``limit`` rows in ``state``."""
+        """(email, last error) of up to ``limit`` recipients in ``state``."""
         return list(self.db.execute(
             "SELECT email, last_error FROM recipients WHERE issue = ? AND state = ? ORDER BY email LIMIT ?",
             (self.issue_id, state, limit)))
+
+
+class _Transaction:
+    """``BEGIN IMMEDIATE`` … ``COMMIT`` (``ROLLBACK`` on any exception, including KeyboardInterrupt)."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.db.execute("BEGIN IMMEDIATE")
+        return self.db
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        self.db.execute("ROLLBACK" if exc_type is not None else "COMMIT")
+
+
+def would_send(state: tuple[str, int] | None, resend_unknown: bool) -> bool:
+    """Whether a recipient in ``state`` ((effective state, permanent) or None when new) is sent now."""
+    if state is None:
+        return True
+    name, permanent = state
+    return name == "pending" or (name == "failed" and not permanent) or (name == "unknown" and resend_unknown)
 
 
 def journal_path(directory: Path | str) -> Path:

@@ -23,7 +23,6 @@ or the last path segment.
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import html
 import os
@@ -58,12 +57,14 @@ def _unb64(text: str) -> bytes:
 
 
 def _mac(secret: bytes, payload: bytes) -> bytes:
-    return hmac.new(secret, _CONTEXT + payload, hashlib.sha256).digest()
+    return hmac.digest(secret, _CONTEXT + payload, "sha256")
 
 
 def make_token(email: str, secret: bytes) -> str:
     payload = email.encode("utf-8")
-    return f"{_b64(payload)}.{_b64(_mac(secret, payload))}"
+    mac = hmac.digest(secret, _CONTEXT + payload, "sha256")
+    return (base64.urlsafe_b64encode(payload).rstrip(b"=") + b"." + base64.urlsafe_b64encode(mac).rstrip(b"=")).decode(
+        "ascii")
 
 
 def verify_token(token: str, secret: bytes) -> str | None:
