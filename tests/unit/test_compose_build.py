@@ -165,8 +165,12 @@ def test_cli_new_add_build(tmp_path: Path) -> None:
                             str(tmp_path / "library.md")])
     assert r.exit_code == 1
     assert "added: Rivers run faster" in r.output and "nope.txt" in r.output
+    r = runner.invoke(cli, ["add", str(folder), "-"],
+                      input="Harbour wall repaired\n\nThe harbour wall was repaired this week. Boats are back.\n")
+    assert r.exit_code == 0, r.output
     r = runner.invoke(cli, ["build", str(folder)])
     assert r.exit_code == 0, r.output
     assert (folder / "build" / "email.html").is_file()
+    assert "Harbour wall repaired" in (folder / "build" / "email.txt").read_text()  # stdin came from the cache
     r = runner.invoke(cli, ["build", str(tmp_path / "missing")])
     assert r.exit_code == 1 and "not found" in r.output
