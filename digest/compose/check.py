@@ -335,8 +335,11 @@ def article_links(html: str) -> list[str]:
     return list(seen)
 
 
-def probe(url: str, timeout: float = 10.0) -> tuple[int | None, str | None, str | None]:
-    """(status, location, error) for ``url`` without following redirects: HEAD, then GET if HEAD is refused."""
+def probe(url: str, timeout: float = 10.0) -> tuple[int | None, str | None, str | None, int | None]:
+    """(status, location, error, content length) for ``url`` without following redirects.
+
+    HEAD first, then GET when HEAD is refused (403/405/501).
+    """
     import urllib3
 
     http = urllib3.PoolManager(timeout=urllib3.Timeout(total=timeout), retries=False,
@@ -346,24 +349,43 @@ def probe(url: str, timeout: float = 10.0) -> tuple[int | None, str | None, str 
         if resp.status in (403, 405, 501):
             resp = http.request("GET", url, redirect=False, preload_content=False)
             resp.release_conn()
-        return resp.status, resp.headers.get("Location"), None
+        length = resp.headers.get("Content-Length")
+        size = int(length) if length and length.isdigit() else None
+        return resp.status, resp.headers.get("Location"), None, size
     except urllib3.exceptions.HTTPError as exc:
-        return None, None, f"{type(exc).__name__}: {str(exc)[:120]}"
+        return None, None, f"{type(exc).__name__}: {str(exc)[:120]}", None
     finally:
         http.clear()
 
 
+def image_sources(html: str) -> list[str]:
+    doc = lxml.html.document_fromstring(html)
+    return list(dict.fromkeys(img.get("src") for img in doc.iter("img")
+                              if urlsplit(img.get("src") or "").scheme.lower() in ("http", "https")))
+
+
 def check_links(html: str, report: CheckReport) -> None:
+    """Article links must answer 2xx; images must be reachable and at most 1 MB."""
     links = article_links(html)
     report.figures["links_checked"] = len(links)
     for url in links:
-        status, location, error = probe(url)
+        status, location, error, _ = probe(url)
         if error:
             report.add("links", "error", f"{url} unreachable: {error}")
         elif status is not None and status >= 400:
             report.add("links", "error", f"{url} answers {status}")
         elif status is not None and 300 <= status < 400:
             report.add("links", "warning", f"{url} redirects ({status}) to {location or '?'}: link the final URL")
+    images = image_sources(html)
+    report.figures["images_checked"] = len(images)
+    for url in images:
+        status, location, error, size = probe(url)
+        if error or (status is not None and status >= 400):
+            report.add("images", "error", f"image {url} is not reachable: {error or status}")
+        elif status is not None and 300 <= status < 400:
+            report.add("images", "warning", f"image {url} redirects ({status}) to {location or '?'}")
+        elif size is not None and size > IMAGE_MAX_BYTES:
+            report.add("images", "warning", f"image {url} is {size / 1e6:.1f} MB (over 1 MB)")
 
 
 # --- the whole gate --------------------------------------------------------------------------------

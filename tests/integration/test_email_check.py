@@ -140,7 +140,7 @@ def test_spamassassin_flags_a_spammy_message() -> None:
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     routes = {"/ok": (200, None), "/gone": (404, None), "/broken": (500, None), "/moved": (301, "/ok"),
-              "/nohead": (200, None)}
+              "/nohead": (200, None), "/small.png": (200, None), "/huge.png": (200, None)}
 
     def _answer(self, with_body: bool) -> None:
         if self.command == "HEAD" and self.path == "/nohead":
@@ -151,7 +151,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.send_response(status)
         if location:
             self.send_header("Location", location)
-        self.send_header("Content-Length", "2" if with_body else "0")
+        if self.path == "/huge.png":
+            self.send_header("Content-Length", "2000000")
+            self.end_headers()
+            return  # HEAD only in this test: the header is what counts
+        self.send_header("Content-Length", "2")
         self.end_headers()
         if with_body:
             self.wfile.write(b"ok")
@@ -194,3 +198,13 @@ def test_links_check_reports_4xx_5xx_and_redirects(tmp_path: Path, server: str) 
     found = {f.message.split(" ")[0].removeprefix(server): f.level for f in report.findings}
     assert found == {"/gone": "error", "/broken": "error", "/moved": "warning"}
     assert report.figures["links_checked"] == 5
+
+
+def test_links_check_reports_unreachable_and_heavy_images(server: str) -> None:
+    html = (f'<html><body><img src="{server}/small.png" alt="a"><img src="{server}/huge.png" alt="b">'
+            f'<img src="{server}/missing.png" alt="c"></body></html>')
+    report = CheckReport(Path("."))
+    check_links(html, report)
+    found = {f.message.split(" ")[1].removeprefix(server): f.level for f in report.findings}
+    assert found == {"/huge.png": "warning", "/missing.png": "error"}
+    assert report.figures["images_checked"] == 3
