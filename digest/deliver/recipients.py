@@ -245,6 +245,7 @@ class RecipientStream:
         problems = self.problems
         seen: set[str] = set()
         dedupe = self._dedupe
+        width = max([i for i, _ in fields] + [email_index]) + 1
         try:
             fh = layout.path.open("r", encoding=layout.encoding, errors="surrogateescape", newline="")
         except OSError as exc:
@@ -295,24 +296,23 @@ class RecipientStream:
                                                    "duplicate of an earlier row (addresses compare without case)"))
                         continue
                     seen.add(key)
-                values: dict[str, str] = {}
-                bad = False
-                for index, name in fields:
-                    if index < len(row):
-                        value = row[index]
-                        if value:
-                            if not value.isascii() and _has_surrogates(value):
-                                problems.append(RowProblem(line, address, "bad_row",
-                                                           f"the {name} value is not valid UTF-8 text"))
-                                bad = True
-                                break
-                            values[name] = clean_value(value)
-                        else:
-                            values[name] = ""
-                if bad:
-                    if dedupe:
-                        seen.discard(address.lower())
-                    continue
+                if len(row) >= width and "".join(row).isprintable():  # the common case: nothing to clean
+                    values = {name: row[index].strip() for index, name in fields}
+                else:
+                    bad = ""
+                    values = {}
+                    for index, name in fields:
+                        value = row[index] if index < len(row) else ""
+                        if not value.isascii() and _has_surrogates(value):
+                            bad = name
+                            break
+                        values[name] = clean_value(value)
+                    if bad:
+                        reason = f"the {bad} value is not valid UTF-8 text"
+                        problems.append(RowProblem(line, address, "bad_row", reason))
+                        if dedupe:
+                            seen.discard(address.lower())
+                        continue
                 self.valid += 1
                 yield Recipient(address, values, line)
 
