@@ -20,6 +20,7 @@ import contextlib
 import errno
 import json
 import logging
+import os
 import signal
 import socket
 import sys
@@ -406,7 +407,10 @@ class Handler(BaseHTTPRequestHandler):
             text = preview.render(self._int(q, "r"), "text")
             self._send(200, page.text_page(text, scheme).encode("utf-8"), "text/html")
         elif rel == "events":
-            self._events(self._int(q, "v", -1))
+            if self.command == "HEAD":
+                self._send(200, b"", "text/event-stream")
+            else:
+                self._events()
         else:
             self._file(rel)
 
@@ -431,7 +435,7 @@ class Handler(BaseHTTPRequestHandler):
                 return
         self._not_found()
 
-    def _events(self, seen: int) -> None:
+    def _events(self) -> None:
         """Server-sent events: ``hello`` with the current version, then one ``build`` per new build."""
         preview = self.server.preview
         self.send_response(200)
@@ -592,6 +596,29 @@ def start(directory: Path, *, host: str = "127.0.0.1", port: int = 0, recipients
     return Running(url_of(server), server, preview, stop)
 
 
+def open_in_browser(url: str) -> bool:
+    """Open ``url`` in the desktop's browser, in the background; False when there is no graphical one.
+
+    Without a display (an SSH session, a container) Python's webbrowser would start a text-mode browser
+    (lynx, w3m) on the terminal the server is printing to: never do that.
+    """
+    if os.environ.get("BROWSER"):  # the user's explicit choice
+        threading.Thread(target=webbrowser.open, args=(url,), daemon=True).start()
+        return True
+    graphical = sys.platform in ("darwin", "win32") or bool(
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    if not graphical:
+        return False
+    try:
+        browser = webbrowser.get()
+    except webbrowser.Error:
+        return False
+    if isinstance(browser, webbrowser.GenericBrowser) and not isinstance(browser, webbrowser.BackgroundBrowser):
+        return False  # a console browser
+    threading.Thread(target=browser.open, args=(url,), daemon=True).start()
+    return True
+
+
 def report(b: Build) -> None:
     """One line on stderr per rebuild, so the terminal tells what the page shows."""
     if b.ok:
@@ -626,8 +653,9 @@ def serve(directory: Path, *, host: str = "127.0.0.1", port: int = 0, recipients
         if host not in LOOPBACK and not host.startswith("127."):
             print(f"digest preview: warning: listening on {host}: other machines can see this issue",
                   file=sys.stderr, flush=True)
-        if open_browser:
-            threading.Thread(target=webbrowser.open, args=(running.url,), daemon=True).start()
+        if open_browser and not open_in_browser(running.url):
+            print("digest preview: no graphical browser found: open the URL above yourself",
+                  file=sys.stderr, flush=True)
         while not done.wait(0.5):
             pass
     except KeyboardInterrupt:

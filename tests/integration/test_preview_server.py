@@ -243,6 +243,26 @@ def test_slow_checks_arrive_later_as_a_check_event_not_a_build(letter: Path) -> 
         r.stop()
 
 
+def test_a_first_build_that_fails_still_serves_the_error_and_recovers(letter: Path) -> None:
+    path = letter / "issue" / "issue.toml"
+    good = path.read_text()
+    path.write_text(good.replace('subject = "Allotment', 'subject = Allotment'))  # line 2: bad TOML
+    r = start(letter / "issue", port=0, checks=False)
+    ev = Events(r)
+    try:
+        s = state(r)
+        assert s["ok"] is False and s["has_email"] is False
+        assert s["error"]["file"].endswith("issue.toml") and s["error"]["line"] == 2
+        status, body, _ = get(r, "/email.html")
+        assert status == 200 and b"first build failed" in body
+        path.write_text(good)
+        assert ev.wait(lambda: len(ev.builds()) == 1)
+        assert state(r)["ok"] is True and b"Hi Alex," in get(r, "/email.html")[1]  # example values
+    finally:
+        ev.close()
+        r.stop()
+
+
 # --- the command --------------------------------------------------------------------------------
 
 
@@ -299,6 +319,30 @@ def test_missing_issue_is_a_one_line_error(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=30)
     assert proc.returncode == 1
     assert "issue.toml not found" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_missing_recipients_file_is_a_one_line_error(letter: Path) -> None:
+    proc = _spawn(letter, "--recipients", str(letter / "nope.csv"), "--port", "0", "--no-checks")
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 1 and out == ""
+    assert "nope.csv" in err and err.startswith("digest: error:") and "Traceback" not in err
+
+
+def test_without_a_display_no_browser_is_started(monkeypatch: pytest.MonkeyPatch) -> None:
+    import webbrowser
+
+    from digest.preview import server
+
+    opened: list[str] = []
+    monkeypatch.setattr(webbrowser, "open", lambda url, *a, **k: opened.append(url))
+    for name in ("BROWSER", "DISPLAY", "WAYLAND_DISPLAY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(sys, "platform", "linux")
+    assert server.open_in_browser("http://127.0.0.1:1/") is False
+    monkeypatch.setenv("BROWSER", "true")
+    assert server.open_in_browser("http://127.0.0.1:1/") is True
+    time.sleep(0.2)
+    assert opened == ["http://127.0.0.1:1/"]
 
 
 def test_start_refuses_a_busy_port_with_a_usage_error(letter: Path) -> None:
