@@ -47,7 +47,18 @@ DEFAULTS: dict[str, Any] = {
         "batch_size": 1000,
         "max_attempts": 5,
     },
-    "smtp": {"host": "localhost", "port": 25, "security": "none", "user": "", "timeout": 30.0},
+    "smtp": {
+        "host": "localhost",
+        "port": 25,
+        "security": "none",  # none | starttls | ssl
+        "user": "",  # the password comes from DIGEST_SMTP_PASSWORD
+        "timeout": 30.0,
+        "batch_size": 20,  # recipients per journal batch (one message each, over one connection)
+        "max_attempts": 3,
+    },
+    # The local suppression list no backend ever mails; "" means suppressions.csv beside digest.toml
+    # (DIGEST_SUPPRESSIONS in the environment wins).
+    "suppressions": {"file": ""},
 }
 
 
