@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from ..model import Removed
+from .lazyre import lazy
 
 
 @dataclass(frozen=True)
@@ -29,7 +31,13 @@ class Rule:
         needles = NEEDLES.get(self.name)
         if needles:
             low = line.lower() if low is None else low
-            if not any(n in low for n in needles):
+            for n in needles:  # str.__contains__ is a fast C scan; a regex alternation is not
+                if n in low:
+                    break
+            else:
+                return None
+            pre = _PRECHECK.get(self.name)
+            if pre is not None and pre.search(low) is None:
                 return None
         return self.pattern.search(line)
 
@@ -53,9 +61,17 @@ NEEDLES: dict[str, tuple[str, ...]] = {
                 "ap "),
 }
 
+# A second, cheaper necessary condition (on the lower-cased line) for rules whose pattern is slow to search
+# because it may start at any position (a leading optional space): run only when a needle occurred.
+_PRECHECK: dict[str, re.Pattern[str]] = {
+    "photo_credit": lazy(r"(?:photo|image|picture|pic|credit)[\w ]{0,12}:"),
+    "published_updated": lazy(r"(?:published|updated)[\s:.at]{0,12}"
+                                    r"(?:\d|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)"),
+}
+
 
 def _r(p: str, flags: int = 0) -> re.Pattern[str]:
-    return re.compile(p, flags)
+    return lazy(p, flags)
 
 
 _MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?"
@@ -221,8 +237,9 @@ def _find_prev(lines: list[tuple[int, str]], i: int) -> tuple[int, str] | None:
 def _match_tail(line: str) -> Rule | None:
     if len(line) > 80:
         return None
+    low = line.lower()
     for rule in TAIL_RULES:
-        if rule.search(line):
+        if rule.search(line, low):
             return rule
     return None
 
@@ -231,14 +248,17 @@ _LONG_NOTICE = _r(r"^(?:we|this (?:site|website)) uses? cookies|\bby clicking\b.
                   r"^(?:the )?(?:views|statements)[^.]{0,60} expressed", re.I)
 
 
+@lru_cache(maxsize=4096)
 def _match_line(line: str) -> Rule | None:
+    """The whole-paragraph rule ``line`` matches (memoised: text parsing and cleaning both ask)."""
     if len(line) > MAX_LINE_RULE_CHARS:
         if len(line) < 2000 and _LONG_NOTICE.search(line):
             return next(r for r in LINE_RULES if r.name == ("cookie_notice" if "cookie" in line.lower() or
                                                             "clicking" in line.lower() else "disclaimer"))
         return None
+    low = line.lower()
     for rule in LINE_RULES:
-        if rule.search(line):
+        if rule.search(line, low):
             # a long sentence that merely mentions a keyword ("… the newsletter said.") is prose, keep it
             if rule.name in {"subscribe_plea", "cookie_notice", "caption"} and _looks_like_prose(line) \
                     and not _plea_like(line, rule.name):
@@ -264,15 +284,17 @@ def _apply_inline(line: str, off: int) -> tuple[str, list[Removed]]:
     """Remove inline spans; offsets are mapped back to the original line as long as removals don't overlap."""
     spans: list[Removed] = []
     orig = line
+    low = line.lower()
     for rule in INLINE_RULES:
         for _ in range(3):  # a rule may fire a few times (repeated timestamps)
-            m = rule.search(line)
+            m = rule.search(line, low)
             if not m or m.end() == m.start():
                 break
             idx = orig.find(m.group(0))
             spans.append(Removed(off + max(idx, 0), off + max(idx, 0) + len(m.group(0)), m.group(0), rule.name))
             line = (line[:m.start()] + " " + line[m.end():]).strip() if m.start() else line[m.end():].lstrip()
             line = re.sub(r"\s{2,}", " ", line)
+            low = line.lower()
     return line.strip(), spans
 
 

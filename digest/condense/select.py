@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from .lazyre import lazy
 from .sentences import split_sentences
 
 
@@ -59,34 +60,35 @@ _STOP = frozenset(
         "such", "only", "own", "same", "other", "le", "la", "les", "de", "des", "du", "et", "un", "une", "en",
         "est", "pour", "que", "qui", "dans", "par", "sur", "au", "aux"
     ])
-_TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)?")
-_ENTITY = re.compile(r"(?<![.!?]\s)(?<!^)\b(?:[A-Z][a-zA-Z'’-]{1,}|\d[\d,.]*%?)")
-_TERMINAL = re.compile(r"[.!?…。！？][\"'”’»)\]]*$")
-_META = re.compile(
+_TOKEN = lazy(r"[^\W_]+(?:['’][^\W_]+)?")
+_ENTITY = lazy(r"(?<=[^\w])(?<![.!?]\s)(?:[A-Z][a-zA-Z'’-]{1,}|\d[\d,.]*%?)")
+_TERMINAL = lazy(r"[.!?…。！？][\"'”’»)\]]*$")
+_META = lazy(
     r"^(?:(?:recently|yesterday|earlier|last week|a while ago),?\s+)?(?:I|we)\s+(?:have\s+)?(?:wrote|written|reported|"
     r"mentioned|noted|argued|said|explained|covered|discussed|asked|promised|told you)\b|"
     r"^(?:in|as)\s+(?:my|our|a)\s+(?:previous|earlier|last)\s+(?:post|article|column|piece|story)|"
     r"^(?:in )?this (?:article|post|piece|column|story|review|guide)\b|^(?:as|like)\s+(?:I|we)\s+(?:said|wrote|mentioned)|"  # noqa: E501
     r"^(?:editor'?s note|update|note|disclosure|correction)\s*:|^(?:welcome to|click|tap|watch|listen|subscribe|"
     r"sign up|follow|scroll|here'?s|here is|here are)\b", re.I)
-_CONNECTIVE = re.compile(
+_CONNECTIVE = lazy(
     r"^(?:but|however|and|or|so|also|yet|still|meanwhile|instead|moreover|furthermore|nevertheless|nonetheless|"
     r"therefore|thus|besides|likewise|similarly|additionally|otherwise|then|now|indeed|in addition|as a result|"
     r"by contrast|in contrast|on the other hand|even so|after all|mais|cependant|pourtant|toutefois|or|donc|"
     r"en outre|par ailleurs)\b,?\s+", re.I)
-_PRONOUN = re.compile(
+_PRONOUN = lazy(
     r"^(?:he|she|they|them|his|her|hers|their|theirs|its|it|him|we|these|those|such|"
     r"this (?:is|was|has|had|comes|came|means|meant|will|would|could)|that (?:is|was|has|had|means)|"
     r"the (?:former|latter|pair|duo|couple|two|three|man|woman|boy|girl|player|star|club|company|firm|"
     r"group|team|move|decision|incident|comments?|statement|report)\b(?! of)|"
     r"il|elle|ils|elles|ce|cette|ces|celui|celle)\b", re.I)
-_CAPTION = re.compile(r"\bpictured\b(?![^(]*\))|^[A-Z]{3,}(?: [A-Z]{3,})?:\s|"
+_CAPTION = lazy(r"\bpictured\b(?![^(]*\))|^[A-Z]{3,}(?: [A-Z]{3,})?:\s|"
                       r"^(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.? \d{1,2}, \d{4} [A-Z]")
-_QUOTED = re.compile(r"[\"“][^\"”]{0,600}[\"”]|(?<!\w)['‘][^'’]{0,600}['’](?!\w)")
-_PARENS = re.compile(r"\s\((?:pictured|left|right|above|below|centre|center|file photo|inset|top|bottom|"
+_QUOTED = lazy(r"[\"“][^\"”]{0,600}[\"”]|(?<!\w)['‘][^'’]{0,600}['’](?!\w)")
+_PARENS = lazy(r"\s\((?:pictured|left|right|above|below|centre|center|file photo|inset|top|bottom|"
                      r"pictured (?:left|right|above|below|centre|center|here|together))\)(?=[\s,.;:!?])")
-_LEAD_JUNK = re.compile(r"^[\s\-–—•·*▪►»>|:;,.]+")
-_CLAUSE = re.compile(r"(?:,|;|:| –| —| -)\s")
+_LEAD_JUNK = lazy(r"^[\s\-–—•·*▪►»>|:;,.]+")
+_LEAD_CHARS = frozenset(" \t\n-–—•·*▪►»>|:;,.")
+_CLAUSE = lazy(r"(?:,|;|:| –| —| -)\s")
 
 
 @dataclass
@@ -118,25 +120,80 @@ def style_ok(t: str, budget: int) -> bool:
 
 
 def tokens(s: str) -> list[str]:
-    return [t for t in (w.lower() for w in _TOKEN.findall(s)) if t not in _STOP and len(t) > 1]
+    return [t for t in _TOKEN.findall(s.lower()) if t not in _STOP and len(t) > 1]
+
+
+_STEMS: dict[str, str] = {}
 
 
 def _stem(t: str) -> str:
+    got = _STEMS.get(t)
+    if got is not None:
+        return got
     if len(t) > 4 and t.endswith("ies"):
-        return t[:-3] + "y"
-    if len(t) > 3 and t.endswith("s") and not t.endswith("ss"):
-        return t[:-1]
-    return t
+        got = t[:-3] + "y"
+    elif len(t) > 3 and t.endswith("s") and not t.endswith("ss"):
+        got = t[:-1]
+    else:
+        got = t
+    if len(_STEMS) < 50_000:
+        _STEMS[t] = got
+    return got
+
+
+def _stems(s: str) -> list[str]:
+    stem = _STEMS.get
+    return [stem(t) or _stem(t) for t in _TOKEN.findall(s.lower()) if t not in _STOP and len(t) > 1]
+
+
+def ends_sentence(t: str) -> bool:
+    """``t`` (stripped) ends with terminal punctuation, possibly followed by closing quotes/brackets."""
+    u = t.rstrip(_CLOSERS)
+    return bool(u) and u[-1] in _ENDS
+
+
+_CLOSERS = "\"'”’»)]"
+_ENDS = ".!?…。！？"
+_OPEN_PUNCT = "\"“‘'(«¿¡"
+_BAD_QUOTE_START = lazy(r"[\"“‘'(«¿¡]+(?:[^\w\s]|[a-z])")
+_LINKISH = lazy(r"https?://|www\.|@\w{2,}|#\w{2,}")
+
+
+def _why_not(t: str, words: int, toks: list[str], i: int, title_toks: set[str], p: Params) -> str:
+    """Why sentence ``t`` cannot be used ("" when it can)."""
+    if not t:
+        return "empty"
+    if not ends_sentence(t):
+        return "no sentence end (caption, subhead or fragment)"
+    if words < p.min_words:
+        return "too short"
+    if t.rstrip(_CLOSERS)[-1] == "?":
+        return "question"
+    if _META.match(t):
+        return "meta opener"
+    if not balanced(t):
+        return "unbalanced quotes or brackets"
+    c0 = t[0]
+    if c0.islower() or not (c0.isalnum() or c0 in _OPEN_PUNCT) or c0 in _OPEN_PUNCT and _BAD_QUOTE_START.match(t):
+        return "starts in lower case or with punctuation"
+    if title_toks and i < 8 and _repeats_title(toks, title_toks):
+        return "repeats the headline"
+    if ("http" in t or "www." in t or "@" in t or "#" in t) and _LINKISH.search(t):
+        return "link or handle"
+    if _CAPTION.search(t):
+        return "photo caption run into the text"
+    return ""
 
 
 def build_candidates(text: str, title: str, params: Params = DEFAULT) -> list[Candidate]:
     """Split ``text`` into sentences and score them."""
     sents = split_sentences(text)[: params.max_sentences]
     cands: list[Candidate] = []
-    title_toks = {_stem(t) for t in tokens(title)}
+    title_toks = set(_stems(title)) if title else set()
+    all_toks: list[list[str]] = []
     for i, s in enumerate(sents):
         c = Candidate(i, s, s)
-        t = _LEAD_JUNK.sub("", s).strip()
+        t = _LEAD_JUNK.sub("", s).strip() if s[0] in _LEAD_CHARS else s
         if t != s:
             c.notes.append("stray leading punctuation removed")
         m = _CONNECTIVE.match(t)
@@ -150,49 +207,38 @@ def build_candidates(text: str, title: str, params: Params = DEFAULT) -> list[Ca
                 c.notes.append("short bracketed aside removed")
                 t = t2
         c.text = t
-        words = t.split()
-        if not t:
-            c.usable, c.why_not = False, "empty"
-        elif not _TERMINAL.search(t):
-            c.usable, c.why_not = False, "no sentence end (caption, subhead or fragment)"
-        elif len(words) < params.min_words:
-            c.usable, c.why_not = False, "too short"
-        elif re.search(r"\?[\"'”’»)\]]*$", t):
-            c.usable, c.why_not = False, "question"
-        elif _META.match(t):
-            c.usable, c.why_not = False, "meta opener"
-        elif not balanced(t):
-            c.usable, c.why_not = False, "unbalanced quotes or brackets"
-        elif t[0].islower() or not (t[0].isalnum() or t[0] in "\"“‘'(«¿¡") or \
-                re.match(r"[\"“‘'(«¿¡]+[^\w\s]|[\"“‘'(«¿¡]+[a-z]", t):
-            c.usable, c.why_not = False, "starts in lower case or with punctuation"
-        elif title_toks and _repeats_title(t, title_toks) and i < 8:
-            c.usable, c.why_not = False, "repeats the headline"
-        elif re.search(r"https?://|www\.|@\w{2,}|#\w{2,}", t):
-            c.usable, c.why_not = False, "link or handle"
-        elif _CAPTION.search(t):
-            c.usable, c.why_not = False, "photo caption run into the text"
+        toks = _stems(t)
+        all_toks.append(toks)
+        why = _why_not(t, len(t.split()), toks, i, title_toks, params)
+        if why:
+            c.usable, c.why_not = False, why
         if _PRONOUN.match(t):
             c.needs_previous = True
         cands.append(c)
-    _score(cands, title_toks, params)
+    _score(cands, all_toks, title_toks, params)
     return cands
 
 
-def _repeats_title(t: str, title_toks: set[str]) -> bool:
-    toks = {_stem(x) for x in tokens(t)}
-    return bool(toks) and len(toks & title_toks) / len(toks) >= 0.8 and len(toks) <= len(title_toks) + 2
+def _repeats_title(toks: list[str], title_toks: set[str]) -> bool:
+    ts = set(toks)
+    return bool(ts) and len(ts & title_toks) / len(ts) >= 0.8 and len(ts) <= len(title_toks) + 2
 
 
-def _score(cands: list[Candidate], title_toks: set[str], p: Params) -> None:
-    toks = [[_stem(t) for t in tokens(c.text)] for c in cands]
+def _quoted_share(t: str) -> float:
+    if '"' not in t and "“" not in t and "'" not in t and "‘" not in t:
+        return 0.0
+    return sum(len(m.group(0)) for m in _QUOTED.finditer(t)) / (len(t) or 1)
+
+
+def _score(cands: list[Candidate], toks: list[list[str]], title_toks: set[str], p: Params) -> None:
     n = len(cands)
     if not n:
         return
     df: Counter[str] = Counter()
     for ts in toks:
         df.update(set(ts))
-    idf = {t: math.log((n + 1) / (d + 0.5)) for t, d in df.items()}
+    log = math.log
+    idf = {t: log((n + 1) / (d + 0.5)) for t, d in df.items()}
     doc: Counter[str] = Counter()
     for ts in toks:
         doc.update(ts)
@@ -202,18 +248,22 @@ def _score(cands: list[Candidate], title_toks: set[str], p: Params) -> None:
     ent_df: Counter[str] = Counter()
     for e in ents:
         ent_df.update(e)
+    n_title = len(title_toks) or 1
     for i, c in enumerate(cands):
         tf = Counter(toks[i])
-        vec = {t: k * idf[t] for t, k in tf.items()}
-        norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
-        cent = sum(v * doc_vec[t] for t, v in vec.items()) / (norm * doc_norm)
-        title = len(set(toks[i]) & title_toks) / (len(title_toks) or 1)
+        dot = sq = 0.0
+        for t, k in tf.items():
+            v = k * idf[t]
+            dot += v * doc_vec[t]
+            sq += v * v
+        cent = dot / ((math.sqrt(sq) or 1.0) * doc_norm)
+        title = len(tf.keys() & title_toks) / n_title if title_toks else 0.0
         shared = sum(1 for e in ents[i] if ent_df[e] > 1)
         ent = min(1.0, shared / 4)
         pos = 1.0 / (1 + i) ** p.pos_decay
         words = len(c.text.split())
         long_pen = max(0.0, (words - p.long_words) / p.long_words)
-        quoted = sum(len(m.group(0)) for m in _QUOTED.finditer(c.text)) / (len(c.text) or 1)
+        quoted = _quoted_share(c.text) if p.w_quote else 0.0
         c.score = p.w_pos * pos + p.w_cent * cent + p.w_title * title + p.w_ent * ent - long_pen - p.w_quote * quoted
 
 

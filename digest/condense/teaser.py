@@ -6,9 +6,10 @@ import re
 
 from ..model import Article, Removed, Teaser
 from .clean import clean_text
+from .lazyre import lazy
 from .select import DEFAULT, Candidate, Params, balanced, build_candidates, pack, shorten, style_ok
 
-_TERMINAL = re.compile(r"[.!?…。！？][\"'”’»)\]]*$")
+_TERMINAL = lazy(r"[.!?…。！？][\"'”’»)\]]*$")
 
 
 def make_teaser(article: Article, max_chars: int = 300, params: Params = DEFAULT) -> Teaser:

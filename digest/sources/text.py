@@ -17,17 +17,23 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
+from ..condense.lazyre import lazy
 from ..model import Article
 
-_TERMINAL = re.compile(r"[.!?…:;][\"'”’»)\]]*$")
-_SENT_END = re.compile(r"[.!?…][\"'”’»)\]]*$")
-_FUNCTION_END = re.compile(
+_TERMINAL = lazy(r"[.!?…:;][\"'”’»)\]]*$")
+_SENT_END = lazy(r"[.!?…][\"'”’»)\]]*$")
+_FUNCTION_END = lazy(
     r"\b(?:a|an|the|of|to|in|on|at|for|and|or|but|with|by|from|as|that|which|who|is|was|are|were|be|his|her|"
     r"their|its|le|la|les|de|des|du|et|un|une)$", re.I)
-_SITE_SUFFIX = re.compile(r"\s+(?:[-|–—:•·]|::)\s+[^-|–—]{2,60}$")
-_WORDS = re.compile(r"\w+(?:[-'’]\w+)*")
-_LINKLIST = re.compile(r"[▪•|·»]")
+_SITE_SUFFIX = lazy(r"\s+(?:[-|–—:•·]|::)\s+[^-|–—]{2,60}$")
+_WORDS = lazy(r"\w+(?:[-'’]\w+)*")
+_LINKLIST = lazy(r"[▪•|·»]")
+# zero-width characters, BOM, and control characters other than tab and newline: deleted
+_INVISIBLE = lazy(r"[\u200b-\u200d\u2060\ufeff\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_WIDE_SPACES = lazy(r"[\u2000-\u200a\u202f\u205f\u3000]")
+_SPACES = lazy(r" {2,}")
 
 
 def parse_text(raw: str, source: str) -> Article:
@@ -53,12 +59,14 @@ def parse_text(raw: str, source: str) -> Article:
 def normalize(raw: str) -> str:
     """Unify newlines and spaces; drop BOM, zero-width and control characters."""
     text = raw.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
-    text = unicodedata.normalize("NFC", text)
+    if not unicodedata.is_normalized("NFC", text):
+        text = unicodedata.normalize("NFC", text)
+    if _INVISIBLE.search(text):
+        text = _INVISIBLE.sub("", text)
     text = text.replace("\u00a0", " ").replace("\t", " ")
-    text = re.sub(r"[\u200b-\u200d\u2060\ufeff]", "", text)
-    text = re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", "", text)
-    text = re.sub(r"[ \u2000-\u200a\u202f\u205f\u3000]{2,}", " ", text)
-    return text
+    if not text.isascii():
+        text = _WIDE_SPACES.sub(" ", text)
+    return _SPACES.sub(" ", text) if "  " in text else text
 
 
 def unwrap(text: str) -> list[str]:
@@ -100,12 +108,15 @@ def _is_linklist(p: str) -> bool:
     return len(_LINKLIST.findall(p)) >= 3
 
 
+@lru_cache(maxsize=4096)
 def _boilerplate_rule(p: str) -> str | None:
+    """The cleaning rule a paragraph matches ("wall:" prefix for comment/related blocks), memoised."""
     from ..condense.clean import _WIDGET_LEAD, TAIL_RULES, _match_line
 
     if len(p) <= 80:
+        low = p.lower()
         for rule in TAIL_RULES:
-            if rule.search(p):
+            if rule.search(p, low):
                 return "wall:" + rule.name
         if _WIDGET_LEAD.match(p):
             return "wall:comment_widget"
@@ -210,11 +221,14 @@ def derive_title(body: str, limit: int = 90) -> str:
     from ..condense.clean import clean_text
     from ..condense.sentences import split_sentences
 
-    cleaned = clean_text(body[:3000]).text
-    sents = split_sentences(cleaned)
-    if not sents:
+    first = ""
+    for para in body[:3000].split("\n\n"):  # clean paragraph by paragraph: only the first sentence matters
+        sents = split_sentences(clean_text(para).text)
+        if sents:
+            first = sents[0].rstrip()
+            break
+    if not first:
         return ""
-    first = sents[0].rstrip()
     if len(first) > limit:
         cut = first[:limit].rsplit(" ", 1)[0].rstrip(" ,;:–—-")
         return cut + "…"
