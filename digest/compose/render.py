@@ -52,6 +52,7 @@ class Item:
     site_name: str | None = None
     author: str | None = None
     source: str = ""
+    lang: str | None = None  # the article's language, marked on its block when it differs from the issue's
 
 
 @dataclass
@@ -348,7 +349,15 @@ def make_item(article: Any, teaser: str, overrides: dict[str, str], *, image: Im
         site_name=article.site_name,
         author=article.author,
         source=article.source,
+        lang=_lang_tag(article.lang),
     )
+
+
+def _lang_tag(value: str | None) -> str | None:
+    """A BCP 47-looking tag (``en``, ``pt-BR``) or None."""
+    if value and re.fullmatch(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*", value.strip()):
+        return value.strip().replace("_", "-")
+    return None
 
 
 def group_sections(section_titles: list[str], placed: list[tuple[str | None, Item]]) -> list[Section]:

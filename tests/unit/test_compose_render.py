@@ -205,3 +205,15 @@ def test_user_template_overrides_one_block(tmp_path: Path) -> None:
     assert "dg-preheader" in out.html and "Unsubscribe" in out.html  # the rest of the theme is kept
     assert "Printed on recycled electrons." in out.web  # web.html extends the user's email.html
     assert not re.search(r"Printed on recycled", out.text)
+
+
+def test_article_in_another_language_is_marked() -> None:
+    fr = make_item(Article(source="a", title="Le pont rouvre", text="x", kind="html", lang="fr",
+                           url="https://e.org/fr"), "Le vieux pont a rouvert.", {}, image=None, utm={})
+    en = make_item(Article(source="b", title="Bridge", text="x", kind="html", lang="en-GB",
+                           url="https://e.org/en"), "It reopened.", {}, image=None, utm={})
+    bad = make_item(Article(source="c", title="Odd", text="x", kind="html", lang='"><script>',
+                            url="https://e.org/x"), "t", {}, image=None, utm={})
+    doc = lxml.html.document_fromstring(render_issue(issue(fr, en, bad), settings()).html)
+    cells = doc.xpath("//td[contains(@class,'dg-article')]")
+    assert [c.get("lang") for c in cells] == ["fr", None, None]
