@@ -172,10 +172,9 @@ def test_a_foreign_host_name_is_refused(running: Running) -> None:
 
 
 def test_one_edit_gives_exactly_one_build_event(running: Running, events: Events, letter: Path) -> None:
-    t0 = time.monotonic()
     set_subject(letter / "issue", "Frost is coming: cover your brassicas")
-    assert events.wait(lambda: len(events.builds()) == 1, timeout=5)
-    assert time.monotonic() - t0 < 2.0
+    # how fast is measured in benchmarks/build.py; here only that it comes, and once
+    assert events.wait(lambda: len(events.builds()) == 1, timeout=10)
     time.sleep(1.5)  # a late duplicate would show up here
     assert len(events.builds()) == 1
     assert state(running)["subject"] == "Frost is coming: cover your brassicas"
