@@ -18,6 +18,7 @@ logger (which logs the bearer key and whole bodies at DEBUG) is kept at WARNING.
 
 from __future__ import annotations
 
+import html
 import http.client
 import json
 import logging
@@ -328,23 +329,58 @@ class Personalizer:
                 self._mailto_cache[mailto] = got
         return got
 
-    def values(self, p: Personal) -> dict[str, str]:
-        """Token → value for every token the message uses (and no other)."""
+    def item(self, p: Personal) -> dict[str, Any]:
+        """The recipient's personalization (to, custom_args, substitutions, headers).
+
+        Raises ValueError (the reason) when the recipient cannot be sent: an unsubscribe link that cannot go in
+        a header, or substitutions over SendGrid's 10,000 bytes. One function, called once per recipient of a
+        million: written for speed.
+        """
         pv = p.values
         if pv:
             get = pv.get
-            values = {t: get(t, d) for t, d in self._fields}
+            subs = {t: get(t, d) for t, d in self._fields}
         else:
-            values = {t: d for t, d in self._fields}
+            subs = dict(self._fields)
+        item: dict[str, Any] = {"to": [{"email": p.email}], "custom_args": self.custom_args}
         if self.asm:
             for tok, _ in self._unsub:
-                values[tok] = ASM_UNSUBSCRIBE_TAG
-        elif self._unsub:
+                subs[tok] = ASM_UNSUBSCRIBE_TAG
+        else:
+            url = p.unsubscribe_url
             mailto = p.unsubscribe_mailto or self.default_mailto
-            link = p.unsubscribe_url or (self._mailto(mailto)[0] if mailto else "")
-            for tok, ctx in self._unsub:
-                values[tok] = self._quote(link) if ctx == "URL" else merge.encode(link, ctx)
-        return values
+            m = self._mailto(mailto) if mailto else None
+            if self._unsub:
+                link = url or (m[0] if m else "")
+                for tok, ctx in self._unsub:
+                    subs[tok] = link if ctx == "TEXT" else (
+                        self._quote(link) if ctx == "URL" else html.escape(link, quote=True))
+            one_click = False
+            header = m[1] if m else None
+            if url:
+                low = url if url.startswith(("https://", "http://")) else url[:8].lower()
+                if low.startswith(("https://", "http://")):
+                    if _BAD_HEADER_URL.search(url) or not url.isascii():
+                        raise ValueError(f"unsubscribe URL cannot go into a header: {url[:80]!r}")
+                    header = f"<{url}>, {header}" if header else f"<{url}>"
+                    one_click = low.startswith("https://")
+            if header:
+                item["headers"] = ({"List-Unsubscribe": header, "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+                                   if one_click else {"List-Unsubscribe": header})
+        if subs:
+            if not self.fits(subs):
+                raise ValueError(f"merge values are {substitutions_size(subs)} bytes; SendGrid allows under "
+                                 f"{SUBSTITUTIONS_MAX_BYTES} a recipient")
+            item["substitutions"] = subs
+        return item
+
+    def values(self, p: Personal) -> dict[str, str]:
+        """Token → value for every token the message uses (and no other)."""
+        return dict(self.item(p).get("substitutions", {}))
+
+    def headers(self, p: Personal) -> dict[str, str] | None:
+        """List-Unsubscribe (and List-Unsubscribe-Post with an https URL) for this recipient; None with asm."""
+        return self.item(p).get("headers")
 
     def fits(self, values: dict[str, str]) -> bool:
         """``substitutions_fit`` for ``values`` (whose keys are this draft's tokens), with a cheap first test."""
@@ -352,30 +388,6 @@ class Personalizer:
         if chars * 6 + 6 * len(values) + 2 < SUBSTITUTIONS_MAX_BYTES:
             return True
         return substitutions_size(values) < SUBSTITUTIONS_MAX_BYTES
-
-    def headers(self, p: Personal) -> dict[str, str] | None:
-        """List-Unsubscribe (and List-Unsubscribe-Post with an https URL) for this recipient; None with asm."""
-        if self.asm:
-            return None
-        parts = []
-        one_click = False
-        url = p.unsubscribe_url
-        if url:
-            low = url[:8].lower()
-            if low.startswith("https://") or low.startswith("http://"):
-                if _BAD_HEADER_URL.search(url) or not url.isascii():
-                    raise ValueError(f"unsubscribe URL cannot go into a header: {url[:80]!r}")
-                parts.append(f"<{url}>")
-                one_click = low.startswith("https://")
-        mailto = p.unsubscribe_mailto or self.default_mailto
-        if mailto:
-            parts.append(self._mailto(mailto)[1])
-        if not parts:
-            return None
-        headers = {"List-Unsubscribe": ", ".join(parts)}
-        if one_click:
-            headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-        return headers
 
 
 @dataclass
@@ -395,34 +407,21 @@ def build_batch(static: Mapping[str, Any], batch: Sequence[Personal], personaliz
     personalizations: list[dict[str, Any]] = []
     emails: list[str] = []
     refused: list[Outcome] = []
-    custom_args = personalizer.custom_args
+    item_of = personalizer.item
     for p in batch:
-        key = p.email.lower()
+        email = p.email
+        key = email.lower()
         if key in seen:
-            refused.append(Outcome(p.email, False, error="duplicate address in one SendGrid request",
-                                   permanent=True))
+            refused.append(Outcome(email, False, error="duplicate address in one SendGrid request", permanent=True))
             continue
         try:
-            values = personalizer.values(p)
-            headers = personalizer.headers(p)
+            item = item_of(p)
         except ValueError as exc:
-            refused.append(Outcome(p.email, False, error=str(exc), permanent=True))
-            continue
-        if not personalizer.fits(values):
-            size = substitutions_size(values)
-            refused.append(Outcome(
-                p.email, False, permanent=True,
-                error=f"merge values are {size} bytes; SendGrid allows under {SUBSTITUTIONS_MAX_BYTES} a recipient",
-            ))
+            refused.append(Outcome(email, False, error=str(exc), permanent=True))
             continue
         seen.add(key)
-        item: dict[str, Any] = {"to": [{"email": p.email}], "custom_args": custom_args}
-        if values:
-            item["substitutions"] = values
-        if headers:
-            item["headers"] = headers
         personalizations.append(item)
-        emails.append(p.email)
+        emails.append(email)
     body = dict(static)
     body["personalizations"] = personalizations
     return BatchBody(body, emails, refused)
@@ -586,7 +585,7 @@ class SendGridBackend:
             exc.outcomes = outcomes
             raise
         message_id = _header(headers, "X-Message-Id")
-        outcomes.extend(Outcome(e, True, message_id=message_id) for e in built.emails)
+        outcomes.extend([Outcome(e, True, message_id) for e in built.emails])
         return outcomes
 
     def close(self) -> None:
