@@ -181,6 +181,9 @@ def test_mobile_dark_and_text_views(page: Any, letter: Path) -> None:
     assert frame_js(page, "document.documentElement.clientWidth") == 375
     assert frame_js(page, "document.documentElement.scrollWidth") <= 375  # nothing sticks out sideways
     assert loads(page) == before  # width is the frame's size: no reload needed
+    # the frame grows with the narrower, taller email: the page scrolls, never the frame
+    page.wait_for_function("""() => { const f = document.getElementById('email-frame');
+        return f.clientHeight >= f.contentDocument.documentElement.scrollHeight; }""")
 
     html = (letter / "issue" / "build" / "email.html").read_text()
     selector, dark_bg = dark_rule(html)

@@ -30,18 +30,31 @@
     }
     const src = frameSrc();
     if (frame.getAttribute("src") !== src) frame.setAttribute("src", src);
+    else requestAnimationFrame(() => fitHeight(false));
   }
+
+  // The frame is as tall as the email (the page scrolls, not the frame), also after a width change
+  // or late-loading images.
+  function fitHeight(grow) {
+    try {
+      const doc = frame.contentDocument;
+      if (!doc || !doc.documentElement) return;
+      if (!grow) frame.style.height = "200px";  // measure from small, so the frame can also shrink
+      const h = Math.max(doc.documentElement.scrollHeight, doc.body ? doc.body.scrollHeight : 0);
+      frame.style.height = `${Math.max(200, h)}px`;
+    } catch (e) { /* not same origin: keep the default height */ }
+  }
+  let observer = null;
 
   frame.addEventListener("load", () => {
     stats.frameLoads += 1;
+    fitHeight(false);
     try {
-      const doc = frame.contentDocument;
-      if (doc && doc.documentElement) {
-        frame.style.height = "600px";
-        const h = Math.max(doc.documentElement.scrollHeight, doc.body ? doc.body.scrollHeight : 0);
-        frame.style.height = `${Math.max(200, h)}px`;
-      }
-    } catch (e) { /* not same origin: keep the default height */ }
+      if (observer) observer.disconnect();
+      // only ever grows here: shrinking from an observer could loop with emails sized to the viewport
+      observer = new ResizeObserver(() => requestAnimationFrame(() => fitHeight(true)));
+      if (frame.contentDocument && frame.contentDocument.body) observer.observe(frame.contentDocument.body);
+    } catch (e) { observer = null; }
     document.body.dataset.frameLoads = String(stats.frameLoads);
   });
 
