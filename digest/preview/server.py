@@ -163,7 +163,7 @@ class Preview:
         self._cond = threading.Condition()
         self._build = Build()
         self.closed = False
-        self.checks = False  # run the slow checks after each build (see ``check_later``)
+        self.checks = False  # run the slow checks after each build (see ``Checker``)
         self.check_version = 0  # bumped when slow-check findings arrive (no reload, the panel updates)
         self.after_build: list[Callable[[Build], None]] = []
 
@@ -182,7 +182,7 @@ class Preview:
             log.info("preview build failed: %s", info["message"])
             with self._cond:
                 old = self._build
-                new = Build(**{**old.__dict__, "ok": False, "error": info})
+                new = Build(**{**old.__dict__, "ok": False, "error": info, "seconds": 0.0})
         new.seconds = new.seconds or time.perf_counter() - t0
         new.finished = time.time()
         with self._cond:
