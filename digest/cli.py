@@ -292,16 +292,16 @@ def send(directory: Path, recipients_csv: Path | None, backend: str, dry_run: bo
     report = send_issue(directory, recipients_csv, backend, dry_run=dry_run, test_email=test_email,
                         resend_unknown=resend_unknown, sandbox=sandbox, at=at, json_output=as_json,
                         notify=lambda line: click.echo(line, err=True), progress=progress)
-    if not as_json:
-        for p in report.problems[:50]:
-            click.echo(f"skipped {p.kind}: {p}", err=True)
-        if report.problems_total > 50:
-            click.echo(f"... and {report.problems_total - 50:,} more skipped row(s)", err=True)
-        if report.dry_run:
-            for number, size, first, last in report.batches:
-                click.echo(f"batch {number}: {size:,} recipient(s) ({first} ... {last})", err=True)
-            if report.batch_count > len(report.batches):
-                click.echo(f"... and {report.batch_count - len(report.batches):,} more batch(es)", err=True)
+    # Skipped rows go to stderr with or without --json (stdout then holds only the JSON object).
+    for p in report.problems[:50]:
+        click.echo(f"skipped {p.kind}: {p}", err=True)
+    if report.problems_total > 50:
+        click.echo(f"... and {report.problems_total - 50:,} more skipped row(s)", err=True)
+    if report.dry_run:
+        for number, size, first, last in report.batches:
+            click.echo(f"batch {number}: {size:,} recipient(s) ({first} ... {last})", err=True)
+        if report.batch_count > len(report.batches):
+            click.echo(f"... and {report.batch_count - len(report.batches):,} more batch(es)", err=True)
     for line in summary_lines(report):
         click.echo(line, err=as_json)
     if as_json:
