@@ -172,6 +172,61 @@ def naive_per_recipient(issue: Path, sample: int) -> float:
     return (time.perf_counter() - t0) / sample
 
 
+def stage_costs(issue: Path, csv_path: Path, limit: int) -> dict[str, float]:
+    """CPU µs per recipient of each stage of the production path, run in process on the first ``limit`` rows.
+
+    The same functions ``digest send`` calls, one stage at a time (so a stage's cost is not hidden in another's
+    waiting): where the per-recipient time goes.
+    """
+    import itertools
+
+    import orjson
+
+    from digest.compose.message import load_draft
+    from digest.config import load_settings
+    from digest.deliver.base import Outcome
+    from digest.deliver.journal import Journal
+    from digest.deliver.recipients import read_recipients
+    from digest.deliver.send import PersonalMaker
+    from digest.deliver.sendgrid import Personalizer, build_batch, dumps, static_body
+    from digest.deliver.unsubscribe import links_from_settings
+
+    os.environ.setdefault("DIGEST_UNSUBSCRIBE_SECRET", "benchmark-secret-" + "x" * 32)
+    settings = load_settings(issue)
+    draft = load_draft(issue)
+    out: dict[str, float] = {}
+
+    def timed(label: str, fn: Any) -> Any:
+        t0 = time.process_time()
+        value = fn()
+        out[label] = (time.process_time() - t0) / n * 1e6
+        return value
+
+    n = limit
+    recs = timed("CSV read + address validation + dedupe",
+                 lambda: list(itertools.islice(read_recipients(csv_path)[0], limit)))
+    n = len(recs)
+    maker = PersonalMaker(draft, links_from_settings(settings))
+    pers = timed("Personal: merge values + signed unsubscribe link", lambda: [maker(r) for r in recs])
+    emails = [r.email for r in recs]
+    with tempfile.TemporaryDirectory() as tmp:
+        journal = Journal(Path(tmp) / "j.sqlite", draft.slug)
+        timed("journal: batch inflight (commit)", lambda: [journal.begin_batch(i // 1000 + 1, emails[i:i + 1000])
+                                                          for i in range(0, n, 1000)])
+        pz = Personalizer(draft, asm=False, custom_args={"digest_issue": draft.slug})
+        static = static_body(draft, settings)
+        bodies = timed("sendgrid: personalizations (build_batch)",
+                       lambda: [build_batch(static, pers[i:i + 1000], pz).body for i in range(0, n, 1000)])
+        raws = timed("sendgrid: JSON body (orjson)", lambda: [dumps(b) for b in bodies])
+        outs = timed("sendgrid: outcomes", lambda: [[Outcome(e, True, "m") for e in emails[i:i + 1000]]
+                                                    for i in range(0, n, 1000)])
+        timed("journal: batch sent (commit)", lambda: [journal.record(i // 1000 + 1, emails[i:i + 1000],
+                                                                      outs[i // 1000]) for i in range(0, n, 1000)])
+        journal.close()
+    timed("stand-in: parse each body (other process)", lambda: [orjson.loads(r._raw) for r in raws])
+    return out
+
+
 # ------------------------------------------------------------------------------- fast path vs email-validator
 
 LOCAL_ATOMS = ["ann", "Bob", "o'neil", "x+tag", "a_b", "first.last", "UPPER", "ünïcode", "用户", "a" * 64,
@@ -246,6 +301,57 @@ def fastpath_agreement(n: int) -> dict[str, Any]:
             "us_per_address_fast_path": ours * 1e6, "us_per_address_email_validator": theirs * 1e6}
 
 
+DOC = REPO / "docs" / "performance.md"
+START, END = "<!-- send-benchmark:start -->", "<!-- send-benchmark:end -->"
+
+
+def write_doc(r: dict[str, Any]) -> None:
+    """Replace the send figures between the markers in docs/performance.md (append the block if missing)."""
+    s, st, fp = r["send"], r["standin"], r["fastpath"]
+    load = ", ".join(f"{x:.1f}" for x in r["load_average"])
+    lines = [
+        START,
+        f"Measured {time.strftime('%Y-%m-%d')} with `python benchmarks/send.py --write` ({r['cpus']} CPUs, load "
+        f"average {load} at the end; Python {r['python']}).",
+        "",
+        "| what | figure | target |",
+        "|---|---:|---:|",
+        f"| recipients (generated CSV, streamed) | {r['recipients']:,} | 1,000,000 |",
+        f"| wall time of `digest send --backend sendgrid` | {s['wall_s']:.1f} s | ≤ 20 s |",
+        f"| CPU time of that process (user + sys) | {s['user_s'] + s['sys_s']:.1f} s | |",
+        f"| peak RSS of that process | {s['peak_rss_mb']:.0f} MB | ≤ 200 MB |",
+        f"| requests made (stand-in count) | {st['requests']:,} | {r['recipients'] // 1000:,} |",
+        f"| recipients delivered at the stand-in / twice | {st['recipients']:,} / {st['duplicate_deliveries']} | "
+        f"all / 0 |",
+        f"| per recipient, production path (wall) | {r['production_s_per_recipient'] * 1e6:.1f} µs | |",
+        f"| per recipient, naive: render + premailer + personalize ({r['naive_sample']} recipients) | "
+        f"{r['naive_s_per_recipient'] * 1e3:.1f} ms | |",
+        f"| ratio naive / production | {r['ratio']:,.0f}× | ≥ 1000× |",
+        f"| fast path vs email-validator: generated tricky addresses | {fp['addresses']:,} | ≥ 10,000 |",
+        f"| … disagreements (fast path or ours ≠ email-validator) | {fp['disagreements']} | 0 |",
+        f"| … taken by the fast path / valid per email-validator | {fp['fast_path_accepted']:,} / "
+        f"{fp['valid_per_email_validator']:,} | |",
+        f"| address check, common addresses: ours / email-validator | {fp['us_per_address_fast_path']:.1f} µs / "
+        f"{fp['us_per_address_email_validator']:.1f} µs | |",
+        "",
+    ]
+    stages = r.get("stages_us_cpu") or {}
+    if stages and "error" not in stages:
+        lines += ["CPU per recipient by stage (in process, one stage at a time):", "", "| stage | CPU µs / recipient |",
+                  "|---|---:|"]
+        lines += [f"| {k} | {v:.1f} |" for k, v in stages.items()]
+        lines.append("")
+    lines.append(END)
+    block = "\n".join(lines)
+    text = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Performance\n"
+    if START in text and END in text:
+        text = text[:text.index(START)] + block + text[text.index(END) + len(END):]
+    else:
+        text = text.rstrip("\n") + "\n\n## Send\n\n" + block + "\n"
+    DOC.write_text(text, encoding="utf-8")
+    log(f"wrote the figures into {DOC}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--recipients", type=int, default=1_000_000)
@@ -253,6 +359,8 @@ def main() -> int:
     ap.add_argument("--tricky", type=int, default=20_000)
     ap.add_argument("--profile", action="store_true", help="cProfile the send subprocess; print the top 25")
     ap.add_argument("--keep", type=Path, default=None, help="work in this folder and keep it")
+    ap.add_argument("--stages", type=int, default=50_000, help="recipients for the per-stage CPU breakdown")
+    ap.add_argument("--write", action="store_true", help="write the figures into docs/performance.md")
     args = ap.parse_args()
 
     tmp = tempfile.TemporaryDirectory(prefix="digest-send-bench-") if args.keep is None else None
@@ -297,12 +405,24 @@ def main() -> int:
         result["ratio"] = naive / per_recipient
         log(f"naive {naive * 1e3:.1f} ms/recipient vs {per_recipient * 1e6:.1f} µs: {naive / per_recipient:,.0f}×")
 
+        log(f"stage costs on {min(args.stages, args.recipients):,} recipients...")
+        try:
+            result["stages_us_cpu"] = stage_costs(issue, csv_path, min(args.stages, args.recipients))
+        except Exception as exc:  # noqa: BLE001 - the breakdown uses internals that may move; the run still counts
+            result["stages_us_cpu"] = {"error": f"{type(exc).__name__}: {exc}"}
+        for k, v in result["stages_us_cpu"].items():
+            log(f"  {k}: {v if isinstance(v, str) else f'{v:.1f} µs'}")
+
         log(f"fast path vs email-validator on {args.tricky:,} tricky addresses...")
         result["fastpath"] = fastpath_agreement(args.tricky)
         fp = result["fastpath"]
         log(f"fast path: {fp['disagreements']} disagreements, {fp['fast_path_accepted']:,} taken by the fast path, "
             f"{fp['us_per_address_fast_path']:.2f} µs vs email-validator {fp['us_per_address_email_validator']:.1f} µs")
         result["self_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        result["load_average"] = os.getloadavg()
+        result["naive_sample"] = args.naive_sample
+        if args.write:
+            write_doc(result)
     finally:
         if tmp:
             tmp.cleanup()

@@ -342,7 +342,10 @@ class Personalizer:
             subs = {t: get(t, d) for t, d in self._fields}
         else:
             subs = dict(self._fields)
-        item: dict[str, Any] = {"to": [{"email": p.email}], "custom_args": self.custom_args}
+        email = p.email
+        if not email.isascii():
+            email.encode("utf-8")
+        item: dict[str, Any] = {"to": [{"email": email}], "custom_args": self.custom_args}
         if self.asm:
             for tok, _ in self._unsub:
                 subs[tok] = ASM_UNSUBSCRIBE_TAG
@@ -368,6 +371,9 @@ class Personalizer:
                 item["headers"] = ({"List-Unsubscribe": header, "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
                                    if one_click else {"List-Unsubscribe": header})
         if subs:
+            for v in subs.values():
+                if not v.isascii():
+                    v.encode("utf-8")  # a lone surrogate raises (UnicodeEncodeError): this recipient is refused
             if not self.fits(subs):
                 raise ValueError(f"merge values are {substitutions_size(subs)} bytes; SendGrid allows under "
                                  f"{SUBSTITUTIONS_MAX_BYTES} a recipient")

@@ -425,3 +425,12 @@ def test_request_bytes_never_print_their_content() -> None:
     line = "PAYLOAD: {data}".format(data=raw)  # noqa: UP032 - exactly what python-http-client does
     assert "secret-reader" not in line and line == f"PAYLOAD: <{len(raw)} bytes>"
     assert body.encode("latin-1", "replace") == str(body).encode("latin-1", "replace")
+
+
+def test_an_address_or_value_that_is_not_utf8_is_refused_alone() -> None:
+    d = draft()
+    pz = Personalizer(d, asm=False, custom_args={})
+    bad = Personal("x@example.com", {"__DG_FIRST_NAME_TEXT__": "a\udc80b"})
+    built = build_batch(static_body(d, settings()), [bad, personal(1)], pz)
+    assert [o.email for o in built.refused] == ["x@example.com"]
+    assert [p["to"][0]["email"] for p in built.body["personalizations"]] == ["r1@example.com"]
