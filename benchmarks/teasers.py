@@ -95,10 +95,11 @@ def html_txt_purity(ev, budget: int = 300) -> tuple[float, list[str]]:
 
 
 GRID = {
-    "pos_decay": [0.3, 0.5, 1.0],
-    "w_cent": [1.0, 2.0],
-    "w_ent": [0.0, 0.5, 1.0],
+    "pos_decay": [0.3, 0.5],
+    "w_ent": [0.5, 1.0],
     "w_quote": [0.0, 0.5],
+    "w_bigram": [0.0, 1.0],
+    "compress": [(), ("attribution_tail", "lead_time")],
 }
 
 

@@ -37,6 +37,9 @@ class Article:
     site_name: str | None = None
     teaser_override: str | None = None  # Markdown front matter `teaser:`; always wins
     warnings: list[str] = field(default_factory=list)
+    # what the source parser dropped (boilerplate paragraphs, page furniture) and why: for --explain only,
+    # never written to the article cache (to_dict leaves it out)
+    removed: list[Removed] = field(default_factory=list, repr=False, compare=False)
 
     @property
     def words(self) -> int:
@@ -48,6 +51,7 @@ class Article:
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
+        d.pop("removed", None)
         d["words"] = self.words
         d["reading_minutes"] = self.reading_minutes
         return d

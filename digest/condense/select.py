@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from .compress import bare_quote, compress
 from .lazyre import lazy
 from .sentences import split_sentences
 
@@ -44,6 +45,12 @@ class Params:
     max_sentences: int = 120  # sentences scored (centrality over the first 120 is plenty for a teaser)
     min_words: int = 6
     long_words: int = 60  # penalise run-on "sentences" (merged captions, lists) beyond this many words
+    compress: tuple[str, ...] = ("attribution_tail", "lead_time")  # deletion rules (see compress.py)
+    w_bigram: float = 1.0  # weight of repeated content bigrams (a summary reuses the story's repeated phrases)
+    bigram_cap: float = 4.0  # repeats (summed over the sentence's bigrams) that give the full bigram score
+    len_exp: float = 1.0  # value = score x (length / 100) ** len_exp
+    lead_bonus: float = 0.0  # added to the first usable opener's score (the lead sentence)
+    bare_quote: str = "skip"  # a sentence that is only a quotation (no attribution): "skip", or "keep" (scored)
 
 
 DEFAULT = Params()
@@ -77,7 +84,9 @@ _CONNECTIVE = lazy(
     r"en outre|par ailleurs)\b,?\s+", re.I)
 _PRONOUN = lazy(
     r"^(?:he|she|they|them|his|her|hers|their|theirs|its|it|him|we|these|those|such|"
-    r"this (?:is|was|has|had|comes|came|means|meant|will|would|could)|that (?:is|was|has|had|means)|"
+    r"(?:this|that) (?:is|was|has|had|comes?|came|means?|meant|will|would|could|can|may|might|should|must|"
+    r"follows?|followed|leads?|led|marks?|marked|includes?|included|appears?|appeared|prompted|sparked|raises?|"
+    r"raised|makes?|made|shows?|showed|suggests?|suggested|happened|left|gives?|gave|isn't|wasn't|won't)|"
     r"the (?:former|latter|pair|duo|couple|two|three|man|woman|boy|girl|player|star|club|company|firm|"
     r"group|team|move|decision|incident|comments?|statement|report)\b(?! of)|"
     r"il|elle|ils|elles|ce|cette|ces|celui|celle)\b", re.I)
@@ -182,6 +191,8 @@ def _why_not(t: str, words: int, toks: list[str], i: int, title_toks: set[str], 
         return "link or handle"
     if _CAPTION.search(t):
         return "photo caption run into the text"
+    if p.bare_quote == "skip" and t[0] in _OPEN_PUNCT and bare_quote(t):
+        return "a quotation without attribution"
     return ""
 
 
@@ -206,6 +217,11 @@ def build_candidates(text: str, title: str, params: Params = DEFAULT) -> list[Ca
             if t2 != t and balanced(t2):
                 c.notes.append("short bracketed aside removed")
                 t = t2
+        if params.compress and len(t) > 60:
+            comp = compress(t, frozenset(params.compress))
+            if comp.rules:
+                c.notes.append("compressed: " + ", ".join(comp.rules))
+                t = comp.text
         c.text = t
         toks = _stems(t)
         all_toks.append(toks)
@@ -216,6 +232,10 @@ def build_candidates(text: str, title: str, params: Params = DEFAULT) -> list[Ca
             c.needs_previous = True
         cands.append(c)
     _score(cands, all_toks, title_toks, params)
+    if params.lead_bonus:
+        first = next((c for c in cands if c.usable and not c.needs_previous), None)
+        if first is not None:
+            first.score += params.lead_bonus
     return cands
 
 
@@ -249,6 +269,14 @@ def _score(cands: list[Candidate], toks: list[list[str]], title_toks: set[str], 
     for e in ents:
         ent_df.update(e)
     n_title = len(title_toks) or 1
+    bigrams: list[set[tuple[str, str]]] = []
+    bi_df: dict[tuple[str, str], int] = {}
+    if p.w_bigram:
+        for ts in toks:
+            bs = set(zip(ts, ts[1:], strict=False))
+            bigrams.append(bs)
+            for b in bs:
+                bi_df[b] = bi_df.get(b, 0) + 1
     for i, c in enumerate(cands):
         tf = Counter(toks[i])
         dot = sq = 0.0
@@ -264,7 +292,9 @@ def _score(cands: list[Candidate], toks: list[list[str]], title_toks: set[str], 
         words = len(c.text.split())
         long_pen = max(0.0, (words - p.long_words) / p.long_words)
         quoted = _quoted_share(c.text) if p.w_quote else 0.0
-        c.score = p.w_pos * pos + p.w_cent * cent + p.w_title * title + p.w_ent * ent - long_pen - p.w_quote * quoted
+        bi = min(1.0, sum(bi_df[b] - 1 for b in bigrams[i]) / p.bigram_cap) if p.w_bigram else 0.0
+        c.score = p.w_pos * pos + p.w_cent * cent + p.w_title * title + p.w_ent * ent - long_pen - \
+            p.w_quote * quoted + p.w_bigram * bi
 
 
 def pack(cands: Sequence[Candidate], budget: int, p: Params = DEFAULT) -> list[Candidate]:
@@ -303,7 +333,7 @@ def _best_subset(pool: list[Candidate], budget: int, p: Params, by_index: dict[i
 
     def value(c: Candidate) -> float:
         if p.by_length:
-            return max(c.score, 0.0) * len(c.text) / 100 + p.length_bonus
+            return max(c.score, 0.0) * (len(c.text) / 100) ** p.len_exp + p.length_bonus
         return c.score + p.length_bonus
 
     def walk(k: int, chosen: list[Candidate], length: int, total: float) -> None:

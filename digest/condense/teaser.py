@@ -102,7 +102,24 @@ def _reason(c: Candidate, cands: list[Candidate]) -> str:
 def explain(article: Article, max_chars: int = 300, params: Params = DEFAULT) -> str:
     """A readable account: removed spans and why, the cleaned text, each sentence's verdict, the teaser."""
     t = make_teaser(article, max_chars, params)
-    out = [f"# {article.title or '(untitled)'}", f"source: {article.source}", ""]
+    out = [f"# {article.title or '(untitled)'}", f"source: {article.source}"]
+    if article.lang:
+        out.append(f"language: {article.lang}")
+    out.append("")
+    if article.removed:
+        out.append(f"## Dropped by the source parser ({len(article.removed)} paragraphs)")
+        k = 0
+        while k < len(article.removed):  # runs of one rule (menus, footers) on one line
+            j = k
+            while j + 1 < len(article.removed) and article.removed[j + 1].rule == article.removed[k].rule:
+                j += 1
+            run = article.removed[k:j + 1]
+            if len(run) == 1:
+                out.append(f"  [-{run[0].rule}-] {_short(run[0].text)}")
+            else:
+                out.append(f"  [-{run[0].rule}-] {len(run)} paragraphs: {_short(' | '.join(r.text for r in run))}")
+            k = j + 1
+        out.append("")
     out.append(f"## Removed by cleaning ({len(t.removed)})")
     for r in t.removed:
         out.append(f"  [-{r.rule}-] {_short(r.text)}")

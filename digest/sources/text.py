@@ -20,7 +20,7 @@ import unicodedata
 from functools import lru_cache
 
 from ..condense.lazyre import lazy
-from ..model import Article
+from ..model import Article, Removed
 
 _TERMINAL = lazy(r"[.!?…:;][\"'”’»)\]]*$")
 _SENT_END = lazy(r"[.!?…][\"'”’»)\]]*$")
@@ -43,17 +43,59 @@ def parse_text(raw: str, source: str) -> Article:
     if not paras:
         return Article(source=source, title="", text="", kind="text")
     start, end = find_body(paras)
-    body = [p for i, p in enumerate(paras[start:end], start) if keep_in_body(p) and not _captioned(paras, i)]
+    body: list[str] = []
+    dropped: list[tuple[int, Removed]] = []
+    for i, p in enumerate(paras[start:end], start):
+        rule = _boilerplate_rule(p)
+        if rule is None and _captioned(paras, i):
+            rule = "caption_credit"
+        if rule is None:
+            body.append(p)
+        else:
+            dropped.append((i, Removed(-1, -1, p, rule.removeprefix("wall:"))))
     title_idx = find_title(paras, start)
     title = ""
     if title_idx is not None:
         title = _clean_title(paras[title_idx], paras[0] if title_idx != 0 else "")
     if not title:
         title = derive_title("\n".join(body))
+    for i, p in enumerate(paras):  # what lies outside the body run (page furniture, pleas, comments, links)
+        if (i < start or i >= end) and i != title_idx:
+            rule = _boilerplate_rule(p)
+            dropped.append((i, Removed(-1, -1, p, rule.removeprefix("wall:") if rule else
+                                       ("outside_body_before" if i < start else "outside_body_after"))))
+    removed = [r for _, r in sorted(dropped, key=lambda x: x[0])]
     warnings: list[str] = []
     if not body:
         warnings.append("no article body found")
-    return Article(source=source, title=title, text="\n\n".join(body), kind="text", warnings=warnings)
+    text_out = "\n\n".join(body)
+    return Article(source=source, title=title, text=text_out, kind="text", warnings=warnings,
+                   lang=guess_lang(text_out), removed=removed)
+
+
+# Frequent function words per language: a cheap vote that is right on news prose and says None when unsure.
+_LANG_WORDS: dict[str, frozenset[str]] = {
+    "en": frozenset(str.split("the and of to in is that for was with on it as are by this be has have from at")),
+    "fr": frozenset(str.split("le la les des du et est que une dans pour qui sur pas au aux avec ce sont par")),
+    "de": frozenset(str.split("der die das und ist nicht zu den mit von sich des auf für ein eine dem im auch")),
+    "es": frozenset(str.split("el la los las y que en del por con para una es se su al lo como más")),
+    "it": frozenset(str.split("il di che la per non una sono del della con gli si al le è anche nel")),
+    "pt": frozenset(str.split("o a os as que de do da em um uma para com não por mais dos das se")),
+    "nl": frozenset(str.split("de het een en van is dat op te in niet voor met zijn er ook aan")),
+}
+_LANG_TOKEN = lazy(r"[^\W\d_]+")
+
+
+def guess_lang(text: str) -> str | None:
+    """"en", "fr", "de", "es", "it", "pt" or "nl" by a stop-word vote over the first ~400 words; None when unsure."""
+    words = _LANG_TOKEN.findall(text[:3000].lower())[:400]
+    if len(words) < 20:
+        return None
+    votes = sorted(((sum(w in stop for w in words), lang) for lang, stop in _LANG_WORDS.items()), reverse=True)
+    (best, lang), (second, _) = votes[0], votes[1]
+    if best < 0.15 * len(words) or best < 1.5 * second:
+        return None
+    return lang
 
 
 def normalize(raw: str) -> str:
@@ -154,7 +196,7 @@ def find_body(paras: list[str]) -> tuple[int, int]:
     return start, end
 
 
-def keep_in_body(p: str) -> bool:
+def keep_in_body(p: str) -> bool:  # kept for callers; parse_text asks _boilerplate_rule directly
     """Inside the body run, keep prose and short structural lines (subheads, list items), drop boilerplate."""
     return _boilerplate_rule(p) is None
 

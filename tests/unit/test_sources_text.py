@@ -86,3 +86,30 @@ def test_seed_title_and_teaser_from_body() -> None:
     body_sents = set(split_sentences(a.text))
     assert t.sentences and all(s in body_sents for s in t.sentences)
     assert not t.text.startswith("Recently I wrote")
+
+
+def test_parse_text_records_what_it_dropped_with_the_rule() -> None:
+    a = parse_text(_read("pasted_with_boilerplate.txt"), "x.txt")
+    rules = {r.text: r.rule for r in a.removed}
+    assert rules["Enjoyed this story? Support our newsroom on Patreon!"] == "subscribe_plea"
+    assert rules["Notify of"] == "comment_widget"
+    assert rules["Local bakery wins national award"] == "outside_body_after"
+    assert "removed" not in a.to_dict()  # never written to the article cache
+    from digest.condense import explain
+
+    out = explain(a)
+    assert "Dropped by the source parser" in out and "[-subscribe_plea-]" in out
+
+
+@pytest.mark.parametrize(("text", "lang"), [
+    ("The council said on Tuesday that the new park would open in the spring and that it was the first of its "
+     "kind in the region, with a playground and a path for bikes and walkers from the harbour to the station.", "en"),
+    ("Le conseil municipal a voté mardi la création d'un parc sur les berges, qui sera ouvert au public dès le "
+     "printemps prochain et qui comprendra une piste cyclable et des jardins pour les familles du quartier.", "fr"),
+    ("Der Stadtrat hat am Dienstag beschlossen, dass der neue Park im Frühjahr eröffnet wird und dass es auch "
+     "einen Spielplatz und einen Radweg am Hafen geben soll, der mit der Stadt verbunden ist.", "de"),
+    ("Short text.", None),
+    ("1234 5678 9999 0000 1111 2222 3333 4444 5555 6666 7777 8888 9999 0000 1111 2222 3333 4444 5555 6666 77", None),
+])
+def test_language_is_recorded_when_obvious(text: str, lang: str | None) -> None:
+    assert parse_text("Headline for the test\n\n" + text, "x.txt").lang == lang
