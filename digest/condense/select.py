@@ -217,7 +217,7 @@ def build_candidates(text: str, title: str, params: Params = DEFAULT) -> list[Ca
             if t2 != t and balanced(t2):
                 c.notes.append("short bracketed aside removed")
                 t = t2
-        if params.compress and len(t) > 60:
+        if params.compress and len(t) > 60 and i < max(3 * params.knap_pool, 20):  # only where packing looks
             comp = compress(t, frozenset(params.compress))
             if comp.rules:
                 c.notes.append("compressed: " + ", ".join(comp.rules))

@@ -55,7 +55,7 @@ def _real_title(title: str, body: str) -> str:
     norm = lambda s: " ".join(re.sub(r"[^\w]+", " ", s.lower()).split())  # noqa: E731
     from .select import split_sentences
 
-    first = next(iter(split_sentences(body[:3000])), "")
+    first = next(iter(split_sentences(body[:3000].lstrip().split("\n", 1)[0])), "")  # first paragraph only
     derived = title.endswith("…") and norm(first).startswith(norm(title.rstrip("…"))) or \
         norm(first) == norm(title) and first.rstrip()[-1:] in ".!?…" and len(first) == len(title) + 1
     return "" if derived else title

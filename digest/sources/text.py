@@ -87,11 +87,14 @@ _LANG_TOKEN = lazy(r"[^\W\d_]+")
 
 
 def guess_lang(text: str) -> str | None:
-    """"en", "fr", "de", "es", "it", "pt" or "nl" by a stop-word vote over the first ~400 words; None when unsure."""
-    words = _LANG_TOKEN.findall(text[:3000].lower())[:400]
+    """"en", "fr", "de", "es", "it", "pt" or "nl" by a stop-word vote over the first ~250 words; None when unsure."""
+    words = _LANG_TOKEN.findall(text[:1500].lower())[:250]
     if len(words) < 20:
         return None
-    votes = sorted(((sum(w in stop for w in words), lang) for lang, stop in _LANG_WORDS.items()), reverse=True)
+    counts: dict[str, int] = {}
+    for w in words:
+        counts[w] = counts.get(w, 0) + 1
+    votes = sorted(((sum(counts.get(w, 0) for w in stop), lang) for lang, stop in _LANG_WORDS.items()), reverse=True)
     (best, lang), (second, _) = votes[0], votes[1]
     if best < 0.15 * len(words) or best < 1.5 * second:
         return None
@@ -264,7 +267,7 @@ def derive_title(body: str, limit: int = 90) -> str:
     from ..condense.sentences import split_sentences
 
     first = ""
-    for para in body[:3000].split("\n\n"):  # clean paragraph by paragraph: only the first sentence matters
+    for para in body[:3000].split("\n"):  # clean paragraph by paragraph: only the first sentence matters
         sents = split_sentences(clean_text(para).text)
         if sents:
             first = sents[0].rstrip()
