@@ -421,10 +421,12 @@ def test_request_bytes_never_print_their_content() -> None:
 
     body = dumps({"personalizations": [{"to": [{"email": "secret-reader@example.com"}]}], "x": "é"})
     raw = body.encode("utf-8")
-    assert bytes(raw) == json.dumps(json.loads(body), ensure_ascii=False, separators=(",", ":")).encode()
+    compact = json.dumps(json.loads(body.raw), ensure_ascii=False, separators=(",", ":")).encode()
+    assert bytes(raw) == body.raw == compact
     line = "PAYLOAD: {data}".format(data=raw)  # noqa: UP032 - exactly what python-http-client does
     assert "secret-reader" not in line and line == f"PAYLOAD: <{len(raw)} bytes>"
     assert body.encode("latin-1", "replace") == str(body).encode("latin-1", "replace")
+    assert json.loads(str(body)) == json.loads(body.raw)
 
 
 def test_an_address_or_value_that_is_not_utf8_is_refused_alone() -> None:
