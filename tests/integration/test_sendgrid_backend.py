@@ -436,3 +436,46 @@ def test_an_address_or_value_that_is_not_utf8_is_refused_alone() -> None:
     built = build_batch(static_body(d, settings()), [bad, personal(1)], pz)
     assert [o.email for o in built.refused] == ["x@example.com"]
     assert [p["to"][0]["email"] for p in built.body["personalizations"]] == ["r1@example.com"]
+
+
+@pytest.mark.integration
+def test_host_from_digest_toml_when_no_environment_override(monkeypatch: pytest.MonkeyPatch,
+                                                            standin: SendGridStandIn) -> None:
+    monkeypatch.setenv("SENDGRID_API_KEY", KEY)
+    monkeypatch.delenv("DIGEST_SENDGRID_HOST", raising=False)
+    s = settings(sendgrid={"host": standin.url + "/v3/", "timeout": 5.0})  # as an editor might write it
+    d = draft(s)
+    b = SendGridBackend(s)
+    b.open(d)
+    assert all(o.ok for o in b.send_batch(d, [personal(1)]))
+    assert standin.delivered() == {"r1@example.com": 1}
+
+
+@pytest.mark.integration
+def test_light_standin_process_counts_what_it_parses() -> None:
+    """The benchmark's receiver: its own process, no schema, but every body parsed and every recipient counted."""
+    import subprocess
+    import sys
+    import urllib.request
+
+    from conftest import REPO
+    from sendgrid import SendGridAPIClient
+
+    proc = subprocess.Popen([sys.executable, str(REPO / "tests" / "integration" / "sendgrid_standin.py"), "--light"],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().split()[1]
+        d = draft()
+        pz = Personalizer(d, asm=False, custom_args={"digest_issue": d.slug})
+        body = build_batch(static_body(d, settings()), [personal(i) for i in range(3)], pz).body
+        SendGridAPIClient(KEY, host=url).client.mail.send.post(request_body=body, timeout=10)
+        body["personalizations"].append(body["personalizations"][0])  # an address twice: refused
+        with pytest.raises(Exception, match="Bad Request|400"):
+            SendGridAPIClient(KEY, host=url).client.mail.send.post(request_body=body, timeout=10)
+        with urllib.request.urlopen(url + "/_standin/stats", timeout=10) as resp:
+            stats = json.loads(resp.read())
+        assert stats["requests"] == 2 and stats["recipients"] == 3 and stats["statuses"] == {"202": 1, "400": 1}
+    finally:
+        proc.terminate()
+        proc.wait(10)
