@@ -374,6 +374,32 @@ def suppressions_where(folder: Path) -> None:
     click.echo(str(_suppressions_file(folder, None)))
 
 
+@suppressions.command("pull")
+@click.argument("folder", metavar="[DIR]", required=False, default=".",
+                type=click.Path(file_okay=False, path_type=Path))
+@click.option("--since", default=None, help="Only entries created since: 2026-01-31, an ISO time, unix seconds, 30d.")
+@click.option("--group", type=int, default=None, help="Unsubscribe group id (default: [sendgrid] asm_group_id).")
+@click.option("--blocks", is_flag=True, help="Also blocks (SendGrid itself keeps mailing blocked addresses).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the counts on stdout.")
+@_supp_file
+@handle_errors
+def suppressions_pull(folder: Path, since: str | None, group: int | None, blocks: bool, as_json: bool,
+                      file: Path | None) -> None:
+    """Merge SendGrid's unsubscribes, bounces, spam reports, invalid emails and group unsubscribes into the list.
+
+    DIR is the newsletter folder (digest.toml there or above). Needs SENDGRID_API_KEY with Suppressions read.
+    """
+    from .deliver.sendgrid_suppressions import describe_kind, parse_since, pull
+
+    result = pull(folder, since=parse_since(since) if since else None, group=group, blocks=blocks, file=file,
+                  notify=lambda line: click.echo(line, err=True),
+                  on_kind=lambda k: click.echo(describe_kind(k), err=as_json))
+    if as_json:
+        click.echo(json.dumps(result.as_dict(), ensure_ascii=False))
+    else:
+        click.echo(f"{result.path}: added {result.new}, already listed {result.already}")
+
+
 @cli.command("unsubscribe-server")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8025, show_default=True, help="Port (0: any free).")
