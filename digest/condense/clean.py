@@ -165,7 +165,7 @@ _WIDGET_LEAD = _r(r"^(?:what do you think\??|have your say|tell us what you thin
 
 # A photo caption run into the next sentence: lower-case word or number, then a determiner/pronoun that
 # starts a sentence followed by a lower-case word: "… than a colleague The cost of …".
-_RUNIN = _r(r"(?<=[a-z0-9%)])\s(?=(?:(?:The|A|An|This|These|Those|His|Her|Their|Its|He|She|They|It|There|Police|Officials|"  # noqa: E501
+_RUNIN = _r(r"(?<=[a-z0-9%)’”])\s(?=(?:(?:The|A|An|This|These|Those|His|Her|Their|Its|He|She|They|It|There|Police|Officials|"  # noqa: E501
             r"When|After|As|While|Although|If|During|Despite|Speaking|According|In|On|At|But|And)\s[a-z])|"
             r"(?:Mr|Mrs|Ms|Dr)\.?\s[A-Z])")
 _TERMINAL = _r(r"[.!?…][\"'”’»)\]]*$")
@@ -308,15 +308,40 @@ def _remove_runin_captions(line: str, off: int, orig: str) -> tuple[str, list[Re
     spans: list[Removed] = []
     for s, e in sentence_spans(line):
         sent = line[s:e]
-        m = _RUNIN.search(sent)
-        if m and m.start() >= 25 and len(sent[:m.start()].split()) >= 5 and _TERMINAL.search(sent[m.end():]) \
-                and not re.search(r"[,;:\"“‘]\s*$", sent[:m.start()]) and not _open_quote(sent[:m.start()]):
+        for _ in range(RUNIN_REPEAT):  # a tabloid photo often carries two captions: "cap1 cap2 Sentence."
+            m = _runin_cut(sent)
+            if m is None:
+                break
             cap = sent[:m.start()]
             idx = orig.find(cap)
             spans.append(Removed(off + max(idx, 0), off + max(idx, 0) + len(cap), cap, "caption_runin"))
             sent = sent[m.end():]
         out.append(sent.strip())
     return " ".join(x for x in out if x), spans
+
+
+RUNIN_REPEAT = 4
+# Words after which "Mr Name" continues the sentence ("told Mr Smith", "that Ms Kunis"): no run-in there.
+_NAME_LEAD = frozenset(str.split(
+    "a an the that to by with and or of for from at in on as than like about after before against between "
+    "because if when while where whom who which told tells telling said says asked asks ask thanked thanks "
+    "praised blamed accused joined met meet saw see called call named name described describe sued visited "
+    "helped help hit beat is was are were be been being has have had but nor so yet not also including "
+    "whether how what why unlike behind alongside under over into onto toward towards through during via"))
+
+
+def _runin_cut(sent: str) -> re.Match[str] | None:
+    """The first run-in boundary in ``sent`` that leaves a caption-like head and a whole sentence after it."""
+    for m in _RUNIN.finditer(sent):
+        head = sent[:m.start()]
+        if m.start() < 25 or len(head.split()) < 5:
+            continue
+        if sent[m.end():m.end() + 2] in ("Mr", "Ms", "Dr") and head.rsplit(None, 1)[-1].lower() in _NAME_LEAD:
+            continue
+        if not _TERMINAL.search(sent[m.end():]) or re.search(r"[,;:\"“‘]\s*$", head) or _open_quote(head):
+            return None
+        return m
+    return None
 
 
 def _open_quote(s: str) -> bool:

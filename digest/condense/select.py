@@ -46,6 +46,7 @@ class Params:
     min_words: int = 6
     long_words: int = 60  # penalise run-on "sentences" (merged captions, lists) beyond this many words
     compress: tuple[str, ...] = ("attribution_tail", "lead_time")  # deletion rules (see compress.py)
+    first_person: str = "skip"  # unquoted "I"/"my" in a third-person story is speech that lost its quotes
     w_bigram: float = 1.0  # weight of repeated content bigrams (a summary reuses the story's repeated phrases)
     bigram_cap: float = 4.0  # repeats (summed over the sentence's bigrams) that give the full bigram score
     len_exp: float = 1.0  # value = score x (length / 100) ** len_exp
@@ -95,6 +96,7 @@ _CAPTION = lazy(r"\bpictured\b(?![^(]*\))|^[A-Z]{3,}(?: [A-Z]{3,})?:\s|"
 _QUOTED = lazy(r"[\"“][^\"”]{0,600}[\"”]|(?<!\w)['‘][^'’]{0,600}['’](?!\w)")
 _PARENS = lazy(r"\s\((?:pictured|left|right|above|below|centre|center|file photo|inset|top|bottom|"
                      r"pictured (?:left|right|above|below|centre|center|here|together))\)(?=[\s,.;:!?])")
+_FIRST_PERSON = lazy(r"\b(?:I|I['’](?:m|ve|d|ll)|me|my|myself)\b")
 _LEAD_JUNK = lazy(r"^[\s\-–—•·*▪►»>|:;,.]+")
 _LEAD_CHARS = frozenset(" \t\n-–—•·*▪►»>|:;,.")
 _CLAUSE = lazy(r"(?:,|;|:| –| —| -)\s")
@@ -231,12 +233,33 @@ def build_candidates(text: str, title: str, params: Params = DEFAULT) -> list[Ca
         if _PRONOUN.match(t):
             c.needs_previous = True
         cands.append(c)
+    if params.first_person != "keep":
+        _mark_unquoted_speech(cands)
     _score(cands, all_toks, title_toks, params)
     if params.lead_bonus:
         first = next((c for c in cands if c.usable and not c.needs_previous), None)
         if first is not None:
             first.score += params.lead_bonus
     return cands
+
+
+def unquoted_first_person(t: str) -> bool:
+    """``t`` says "I"/"me"/"my" outside quotation marks."""
+    if "I" not in t and "m" not in t:
+        return False
+    if not _FIRST_PERSON.search(t):
+        return False
+    return bool(_FIRST_PERSON.search(_QUOTED.sub(" ", t)))
+
+
+def _mark_unquoted_speech(cands: list[Candidate], lead: int = 3) -> None:
+    """In a third-person story (no first person outside quotes in its first sentences), a sentence that says
+    "I"/"my" outside quotation marks is speech whose quote marks were lost in scraping: not teaser material."""
+    if any(unquoted_first_person(c.text) for c in cands[:lead]):
+        return  # a first-person piece (column, blog post): "I" is the author
+    for c in cands[lead:]:
+        if c.usable and unquoted_first_person(c.text):
+            c.usable, c.why_not = False, "unquoted speech (first person in a third-person story)"
 
 
 def _repeats_title(toks: list[str], title_toks: set[str]) -> bool:

@@ -109,7 +109,7 @@ def _is_boundary(text: str, punct_start: int, after: int) -> bool:
     missing_space = not text[after - 1].isspace() and text[punct_start + 1:after].strip() == ""
     if missing_space:
         # "word.Word": accept only for real words / acronyms, never for URLs or file names
-        return bool(re.fullmatch(r"[a-z]{2,}|[A-Z]{2,}|[a-z]+[0-9%)]", core)) and low not in {"www", "com"}
+        return bool(re.fullmatch(r"[a-z]{2,}|[A-Z]{2,}|[a-z]+[0-9%)]|\d{1,4}", core)) and low not in {"www", "com"}
     if not core:
         return True  # e.g. a full stop after a closing bracket or quote
     if low in TITLES:

@@ -1,0 +1,66 @@
+"""Tabloid photo captions run into the text, unquoted speech, and a missing space after a year."""
+
+from __future__ import annotations
+
+from digest.condense.clean import clean_text
+from digest.condense.select import build_candidates, unquoted_first_person
+from digest.condense.sentences import split_sentences
+
+LEAD = "The council approved the new harbour wall after a long and heated debate on Monday night."
+
+
+def test_two_captions_run_into_a_sentence_are_both_removed() -> None:
+    raw = (f"{LEAD} Happy days: The ferry sails past the old lighthouse on a bright spring morning "
+           "The harbour master stands beside the new crane at the quay The project will cost the town "
+           "four million pounds over three years.")
+    c = clean_text(raw)
+    assert c.text.endswith(" The project will cost the town four million pounds over three years.")
+    assert "lighthouse" not in c.text and "crane" not in c.text
+    assert [r.rule for r in c.removed] == ["caption_runin", "caption_runin"]
+
+
+def test_caption_ending_in_a_closing_quote_is_removed() -> None:
+    raw = (f"{LEAD} Fighter ace: the pilot's story is to be told in a film dubbed ‘The Long Walk’ "
+           "The story of how he learned to fly again is remarkable enough.")
+    c = clean_text(raw)
+    assert c.text == f"{LEAD} The story of how he learned to fly again is remarkable enough."
+
+
+def test_a_name_after_a_verb_or_function_word_is_not_a_caption_boundary() -> None:
+    for text in (f"{LEAD} In her lawsuit, the singer states that Ms Brown would visit the farm every summer.",
+                 f"{LEAD} The measure, approved by the assembly in May, was signed into law by Mr Garcia on Friday."):
+        assert clean_text(text).text == text
+        assert not clean_text(text).removed
+
+
+def test_unquoted_first_person_detects_speech_outside_quotes_only() -> None:
+    assert unquoted_first_person("I think his passion would fit the club very well.")
+    assert unquoted_first_person("It was my fault, the coach admitted after the match.")
+    assert not unquoted_first_person("'I want her gone,' the girl wrote to her boyfriend that night.")
+    assert not unquoted_first_person("“I am proud of my team,” the manager said on Sunday evening.")
+    assert not unquoted_first_person("Imogen met the mayor at the museum in March.")
+
+
+def _story(*extra: str) -> str:
+    return " ".join([LEAD, "The wall will protect forty homes from winter storms and high tides.",
+                     "Work on the foundations starts in the spring and should end by next autumn.", *extra])
+
+
+def test_unquoted_speech_is_skipped_in_a_third_person_story() -> None:
+    cands = build_candidates(_story("I could not be happier with how the vote went for the town."), "")
+    speech = cands[-1]
+    assert not speech.usable and "unquoted speech" in speech.why_not
+
+
+def test_first_person_is_kept_in_a_first_person_piece() -> None:
+    text = ("I have lived by this harbour for thirty years and I have never seen a storm like last winter's. "
+            "The council approved the new wall on Monday night after a long debate. "
+            "I think my neighbours will sleep better once the work is done next autumn.")
+    cands = build_candidates(text, "")
+    assert all(c.usable for c in cands)
+
+
+def test_missing_space_after_a_year_is_a_boundary() -> None:
+    assert split_sentences("He was jailed in 1993.Mrs Fergus said she was relieved by the news.") == [
+        "He was jailed in 1993.", "Mrs Fergus said she was relieved by the news."]
+    assert split_sentences("The firm saved 4.2bn last year.") == ["The firm saved 4.2bn last year."]
