@@ -214,10 +214,9 @@ def clean_text(text: str) -> Cleaned:
             removed.append(Removed(off, off + len(line), line, rule.name))
             i += 1
             continue
-        line, spans = _apply_inline(line, off)
-        removed.extend(spans)
-        line, spans = _remove_runin_captions(line, off, raw.strip())
-        removed.extend(spans)
+        line, spans = _clean_line(line)
+        if spans:
+            removed.extend(Removed(r.start + off, r.end + off, r.text, r.rule) for r in spans)
         if line:
             kept.append(line)
             if len(line) > 80 and _TERMINAL.search(line):
@@ -278,6 +277,15 @@ def _plea_like(line: str, rule: str) -> bool:
     return bool(re.search(r"\b(?:you|your|us|our)\b", line, re.I)) and bool(
         re.match(r"(?:please|help|support|subscribe|sign|join|get|become|follow|like|we use|this (?:site|website))",
                  line, re.I))
+
+
+@lru_cache(maxsize=2048)
+def _clean_line(line: str) -> tuple[str, tuple[Removed, ...]]:
+    """Inline rules then run-in captions on one paragraph, offsets relative to it (memoised: deriving a title
+    cleans the first paragraph before the whole text is cleaned)."""
+    out, spans = _apply_inline(line, 0)
+    out, more = _remove_runin_captions(out, 0, line)
+    return out, tuple(spans + more)
 
 
 def _apply_inline(line: str, off: int) -> tuple[str, list[Removed]]:

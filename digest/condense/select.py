@@ -19,6 +19,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 
 from .compress import bare_quote, compress
 from .lazyre import lazy
@@ -93,6 +94,7 @@ _PRONOUN = lazy(
     r"il|elle|ils|elles|ce|cette|ces|celui|celle)\b", re.I)
 _CAPTION = lazy(r"\bpictured\b(?![^(]*\))|^[A-Z]{3,}(?: [A-Z]{3,})?:\s|"
                       r"^(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.? \d{1,2}, \d{4} [A-Z]")
+_MONTHS3 = frozenset(str.split("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec"))
 _QUOTED = lazy(r"[\"“][^\"”]{0,600}[\"”]|(?<!\w)['‘][^'’]{0,600}['’](?!\w)")
 _PARENS = lazy(r"\s\((?:pictured|left|right|above|below|centre|center|file photo|inset|top|bottom|"
                      r"pictured (?:left|right|above|below|centre|center|here|together))\)(?=[\s,.;:!?])")
@@ -152,9 +154,22 @@ def _stem(t: str) -> str:
     return got
 
 
+class _StemOf(dict[str, str]):
+    """token → stem, "" for stop words and one-letter tokens; a miss computes (and, within a bound, stores)."""
+
+    def __missing__(self, t: str) -> str:
+        got = "" if t in _STOP or len(t) < 2 else _stem(t)
+        if len(self) < 50_000:
+            self[t] = got
+        return got
+
+
+_STEM_OF = _StemOf()
+
+
 def _stems(s: str) -> list[str]:
-    stem = _STEMS.get
-    return [stem(t) or _stem(t) for t in _TOKEN.findall(s.lower()) if t not in _STOP and len(t) > 1]
+    """Stemmed content tokens of ``s`` (one regex pass, dictionary look-ups per token)."""
+    return [x for x in map(_STEM_OF.__getitem__, _TOKEN.findall(s.lower())) if x]
 
 
 def ends_sentence(t: str) -> bool:
@@ -191,7 +206,7 @@ def _why_not(t: str, words: int, toks: list[str], i: int, title_toks: set[str], 
         return "repeats the headline"
     if ("http" in t or "www." in t or "@" in t or "#" in t) and _LINKISH.search(t):
         return "link or handle"
-    if _CAPTION.search(t):
+    if ("pictured" in t or ":" in t or t[:3] in _MONTHS3) and _CAPTION.search(t):
         return "photo caption run into the text"
     if p.bare_quote == "skip" and t[0] in _OPEN_PUNCT and bare_quote(t):
         return "a quotation without attribution"
@@ -270,36 +285,27 @@ def _repeats_title(toks: list[str], title_toks: set[str]) -> bool:
 def _quoted_share(t: str) -> float:
     if '"' not in t and "“" not in t and "'" not in t and "‘" not in t:
         return 0.0
-    return sum(len(m.group(0)) for m in _QUOTED.finditer(t)) / (len(t) or 1)
+    return sum(map(len, _QUOTED.findall(t))) / (len(t) or 1)  # no groups: findall gives whole matches
 
 
 def _score(cands: list[Candidate], toks: list[list[str]], title_toks: set[str], p: Params) -> None:
     n = len(cands)
     if not n:
         return
-    df: Counter[str] = Counter()
-    for ts in toks:
-        df.update(set(ts))
+    df = Counter(chain.from_iterable(map(set, toks)))  # one C-level count instead of an update per sentence
     log = math.log
     idf = {t: log((n + 1) / (d + 0.5)) for t, d in df.items()}
-    doc: Counter[str] = Counter()
-    for ts in toks:
-        doc.update(ts)
+    doc = Counter(chain.from_iterable(toks))
     doc_vec = {t: c * idf[t] for t, c in doc.items()}
     doc_norm = math.sqrt(sum(v * v for v in doc_vec.values())) or 1.0
     ents = [set(_ENTITY.findall(c.text)) for c in cands]
-    ent_df: Counter[str] = Counter()
-    for e in ents:
-        ent_df.update(e)
+    ent_df = Counter(chain.from_iterable(ents))
     n_title = len(title_toks) or 1
     bigrams: list[set[tuple[str, str]]] = []
-    bi_df: dict[tuple[str, str], int] = {}
+    bi_df: Counter[tuple[str, str]] = Counter()
     if p.w_bigram:
-        for ts in toks:
-            bs = set(zip(ts, ts[1:], strict=False))
-            bigrams.append(bs)
-            for b in bs:
-                bi_df[b] = bi_df.get(b, 0) + 1
+        bigrams = [set(zip(ts, ts[1:], strict=False)) for ts in toks]
+        bi_df = Counter(chain.from_iterable(bigrams))
     for i, c in enumerate(cands):
         tf = Counter(toks[i])
         dot = sq = 0.0
@@ -309,13 +315,14 @@ def _score(cands: list[Candidate], toks: list[list[str]], title_toks: set[str], 
             sq += v * v
         cent = dot / ((math.sqrt(sq) or 1.0) * doc_norm)
         title = len(tf.keys() & title_toks) / n_title if title_toks else 0.0
-        shared = sum(1 for e in ents[i] if ent_df[e] > 1)
+        shared = sum(ent_df[e] > 1 for e in ents[i]) if ents[i] else 0
         ent = min(1.0, shared / 4)
         pos = 1.0 / (1 + i) ** p.pos_decay
         words = len(c.text.split())
         long_pen = max(0.0, (words - p.long_words) / p.long_words)
         quoted = _quoted_share(c.text) if p.w_quote else 0.0
-        bi = min(1.0, sum(bi_df[b] - 1 for b in bigrams[i]) / p.bigram_cap) if p.w_bigram else 0.0
+        bi = min(1.0, (sum(map(bi_df.__getitem__, bigrams[i])) - len(bigrams[i])) / p.bigram_cap) \
+            if p.w_bigram else 0.0
         c.score = p.w_pos * pos + p.w_cent * cent + p.w_title * title + p.w_ent * ent - long_pen - \
             p.w_quote * quoted + p.w_bigram * bi
 

@@ -14,6 +14,7 @@ a full stop (``in the US.Authorities said``).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 # Abbreviations that are normally followed by a name or a number, not by a new sentence.
 TITLES = frozenset(
@@ -45,6 +46,7 @@ SENTENCE_OPENERS = frozenset(
 # (missing space) directly an upper-case letter followed by a lower-case one. No nested quantifiers.
 _CANDIDATE = re.compile(r"[.!?…]+[\"'”’»)\]]*(?:\s+|(?=[A-Z][a-z]))")
 _OPENER = re.compile(r"[\"'“‘«(\[¿¡]*[A-Z0-9À-ÖØ-Þ]")
+_WORD_BEFORE = re.compile(r"[\w.'’-]+\Z")  # \w is exactly str.isalnum() or "_"
 MAX_SENTENCE_CHARS = 2000  # beyond this a "sentence" is a list or a dump: cut it at whitespace
 
 
@@ -60,34 +62,50 @@ def split_sentences(text: str) -> list[str]:
 
 def sentence_spans(para: str) -> list[tuple[int, int]]:
     """Start/end offsets of the sentences in one paragraph (no newlines)."""
-    spans: list[tuple[int, int]] = []
+    return list(_iter_spans(para))
+
+
+def first_sentence(text: str) -> str:
+    """``split_sentences(text)[0]`` (or ""), without splitting the rest of the text."""
+    for line in text.split("\n"):
+        line = line.strip()
+        if line:
+            for s, e in _iter_spans(line):
+                got = line[s:e].strip()
+                if got:
+                    return got
+    return ""
+
+
+def _iter_spans(para: str) -> Iterator[tuple[int, int]]:
+    """The sentence spans of ``para`` in order, lengths bounded by ``MAX_SENTENCE_CHARS`` (lazy)."""
     start = 0
     n = len(para)
     for m in _CANDIDATE.finditer(para):
         end = m.end()
         if end >= n:
             break
-        if not _is_boundary(para, m.start(), m.end()):
+        if not _is_boundary(para, m.start(), end):
             continue
-        sent_end = m.end()
+        sent_end = end
         while sent_end > start and para[sent_end - 1].isspace():
             sent_end -= 1
         if sent_end > start:
-            spans.append((start, sent_end))
+            yield from _bounded(para, start, sent_end)
         start = end
     if start < n:
-        spans.append((start, n))
-    # bound pathological lengths (lists without punctuation, dumps): cut at whitespace
-    bounded: list[tuple[int, int]] = []
-    for s, e in spans:
-        while e - s > MAX_SENTENCE_CHARS:
-            cut = para.rfind(" ", s, s + MAX_SENTENCE_CHARS)
-            cut = cut if cut > s else s + MAX_SENTENCE_CHARS
-            bounded.append((s, cut))
-            s = cut + 1 if para[cut:cut + 1] == " " else cut
-        if e > s:
-            bounded.append((s, e))
-    return bounded
+        yield from _bounded(para, start, n)
+
+
+def _bounded(para: str, s: int, e: int) -> Iterator[tuple[int, int]]:
+    """Cut a pathologically long span (a list without punctuation, a dump) at whitespace."""
+    while e - s > MAX_SENTENCE_CHARS:
+        cut = para.rfind(" ", s, s + MAX_SENTENCE_CHARS)
+        cut = cut if cut > s else s + MAX_SENTENCE_CHARS
+        yield s, cut
+        s = cut + 1 if para[cut:cut + 1] == " " else cut
+    if e > s:
+        yield s, e
 
 
 def _split_paragraph(para: str) -> list[str]:
@@ -128,11 +146,8 @@ def _is_boundary(text: str, punct_start: int, after: int) -> bool:
 
 def _word_before(text: str, end: int) -> str:
     """The run of word characters, dots, apostrophes and hyphens that ends at ``end`` (at most 40)."""
-    i = end
-    stop = max(0, end - 40)
-    while i > stop and (text[i - 1].isalnum() or text[i - 1] in "_.'’-"):
-        i -= 1
-    return text[i:end]
+    m = _WORD_BEFORE.search(text, max(0, end - 40), end)
+    return m.group(0) if m else ""
 
 
 def _next_word(s: str) -> str:

@@ -53,9 +53,9 @@ def make_teaser(article: Article, max_chars: int = 300, params: Params = DEFAULT
 def _real_title(title: str, body: str) -> str:
     """The title, or "" when it was derived from the body's first sentence (it says nothing new)."""
     norm = lambda s: " ".join(re.sub(r"[^\w]+", " ", s.lower()).split())  # noqa: E731
-    from .select import split_sentences
+    from .sentences import first_sentence
 
-    first = next(iter(split_sentences(body[:3000].lstrip().split("\n", 1)[0])), "")  # first paragraph only
+    first = first_sentence(body[:3000].lstrip().split("\n", 1)[0])  # first paragraph only
     derived = title.endswith("…") and norm(first).startswith(norm(title.rstrip("…"))) or \
         norm(first) == norm(title) and first.rstrip()[-1:] in ".!?…" and len(first) == len(title) + 1
     return "" if derived else title

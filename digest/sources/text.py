@@ -264,13 +264,12 @@ def _clean_title(line: str, page_title: str) -> str:
 def derive_title(body: str, limit: int = 90) -> str:
     """A title for a headline-less body: its first sentence, shortened at a word boundary."""
     from ..condense.clean import clean_text
-    from ..condense.sentences import split_sentences
+    from ..condense.sentences import first_sentence
 
     first = ""
     for para in body[:3000].split("\n"):  # clean paragraph by paragraph: only the first sentence matters
-        sents = split_sentences(clean_text(para).text)
-        if sents:
-            first = sents[0].rstrip()
+        first = first_sentence(clean_text(para).text).rstrip()
+        if first:
             break
     if not first:
         return ""
