@@ -53,6 +53,8 @@ class Params:
     len_exp: float = 1.0  # value = score x (length / 100) ** len_exp
     lead_bonus: float = 0.0  # added to the first usable opener's score (the lead sentence)
     bare_quote: str = "skip"  # a sentence that is only a quotation (no attribution): "skip", or "keep" (scored)
+    gap_penalty: float = 1.0  # value lost per jump between picked sentences (a blurb that jumps reads badly)
+    gap_min: int = 5  # a jump: two consecutive picks with at least this many sentences between them
 
 
 DEFAULT = Params()
@@ -368,8 +370,10 @@ def _best_subset(pool: list[Candidate], budget: int, p: Params, by_index: dict[i
 
     def walk(k: int, chosen: list[Candidate], length: int, total: float) -> None:
         nonlocal best
-        if chosen and total > best[0] and _resolved(chosen, by_index):
-            best = (total, list(chosen))
+        if chosen:
+            net = total - p.gap_penalty * jumps(chosen) if p.gap_penalty else total
+            if net > best[0] and _resolved(chosen, by_index):
+                best = (net, list(chosen))
         for j in range(k, len(items)):
             c = items[j]
             extra = len(c.text) + (1 if chosen else 0)
@@ -378,6 +382,9 @@ def _best_subset(pool: list[Candidate], budget: int, p: Params, by_index: dict[i
             chosen.append(c)
             walk(j + 1, chosen, length + extra, total + value(c))
             chosen.pop()
+
+    def jumps(seq: list[Candidate]) -> int:
+        return sum(b.index - a.index - 1 >= p.gap_min for a, b in zip(seq, seq[1:], strict=False))
 
     walk(0, [], 0, 0.0)
     return best[1]
