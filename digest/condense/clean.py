@@ -52,6 +52,7 @@ NEEDLES: dict[str, tuple[str, ...]] = {
     "scroll_down": ("down for", "down to"),
     "photo_credit": ("photo", "image", "picture", "pic", "credit"),
     "read_more_tail": ("read more", "continue reading"),
+    "update_stamp": ("update", ":", "."),
     "subscribe_plea": ("subscri", "sign up", "newsletter", "support", "patreon", "donate", "help us", "become a",
                        "contribution", "get the", "get our", "follow us", "like us", "abonn"),
     "disclaimer": ("opinions", "necessarily", "solely"),
@@ -85,6 +86,10 @@ INLINE_RULES: tuple[Rule, ...] = (
             r"(?:\s{0,3}this link)?"),
          "social share buttons run into the text"),
     Rule("dm_byline", _r(r"^By\s{1,3}\.\s{1,3}[^.\n]{1,80}?\s{1,3}\.\s{1,3}"), "tabloid byline ('By . Name . ')"),
+    Rule("update_stamp",
+         _r(rf"^(?:(?i:update[ds]?)(?:\s{{0,2}}\d{{1,2}}\b)?(?:\s{{1,2}}(?:at\s{{1,2}})?(?:{_TIME}(?:,?\s{{0,2}}{_DATE})?|{_DATE}))?"
+            rf"|{_TIME}(?:,?\s{{1,2}}{_DATE})?)\s{{0,2}}(?:[-—–]{{1,2}}|:)\s{{1,3}}(?=[\"“‘A-Z0-9])"),
+         "update time stamp at the start of a paragraph ('12:00 PM PT -- ', 'UPDATE: ', 'Updated at 3:15 p.m.: ')"),
     Rule("published_updated",
          _r(rf"(?:\|\s{{0,3}}\.?\s{{0,3}})?(?:PUBLISHED|UPDATED|Published|Updated|Last updated)\s{{0,3}}(?:at\s)?:?\s{{0,3}}"  # noqa: E501
             rf"\.?\s{{0,3}}(?:{_TIME},?\s{{0,3}}(?:{_DATE})?|{_DATE})\s{{0,3}}\.?\s{{0,3}}(?:\|\s{{0,3}}\.?\s{{0,3}})?"),
@@ -160,6 +165,14 @@ TAIL_RULES: tuple[Rule, ...] = (
             r"sur le même sujet|les plus lus)\s{0,2}[:.]?$", re.I),
          "related-headlines block (dropped with everything after it)"),
 )
+
+
+def update_stamp(sentence: str) -> re.Match[str] | None:
+    """The update time stamp that opens ``sentence`` ("12:00 PM PT -- ", "UPDATE: "), if any."""
+    return _UPDATE_STAMP.pattern.match(sentence)
+
+
+_UPDATE_STAMP = next(r for r in INLINE_RULES if r.name == "update_stamp")
 _WIDGET_LEAD = _r(r"^(?:what do you think\??|have your say|tell us what you think|what are your thoughts\??|"
                   r"share your thoughts|leave a comment)\s{0,2}[.!?:]?$", re.I)
 

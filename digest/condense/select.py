@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import chain
 
+from .clean import update_stamp
 from .compress import bare_quote, compress
 from .lazyre import lazy
 from .sentences import split_sentences
@@ -226,6 +227,9 @@ def build_candidates(text: str, title: str, params: Params = DEFAULT) -> list[Ca
         t = _LEAD_JUNK.sub("", s).strip() if s[0] in _LEAD_CHARS else s
         if t != s:
             c.notes.append("stray leading punctuation removed")
+        if (t[:1].isdigit() or t[:6].lower() == "update") and (m := update_stamp(t)):
+            t = t[m.end():]  # a stamp inside a paragraph (the cleaning rule handles a paragraph start)
+            c.notes.append("update time stamp removed")
         m = _CONNECTIVE.match(t)
         if m and len(t) > m.end() + 10:
             rest = t[m.end():]

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import dataclasses
 
-from digest.condense.select import DEFAULT, Candidate, pack
+import pytest
+
+from digest.condense.clean import clean_text
+from digest.condense.select import DEFAULT, Candidate, build_candidates, pack
 
 
 def _cand(index: int, chars: int, score: float) -> Candidate:
@@ -42,3 +45,37 @@ def test_a_far_sentence_that_is_much_better_still_wins() -> None:
     pool = [_cand(0, 100, 0.5), _cand(1, 100, 0.5), _cand(9, 190, 3.0)]
     chosen = pack(pool, 300, DEFAULT)
     assert 9 in [c.index for c in chosen]
+
+
+# --- update time stamps are cleaned, not quoted ---------------------------------------------------------------
+
+@pytest.mark.parametrize("para, kept", [
+    ("3:45 PM ET -- Firefighters reached the warehouse shortly after the alarm.",
+     "Firefighters reached the warehouse shortly after the alarm."),
+    ("UPDATE: The bridge reopened to traffic on Sunday evening.", "The bridge reopened to traffic on Sunday evening."),
+    ("Updated at 7:05 a.m.: The council has delayed the vote.", "The council has delayed the vote."),
+    ("UPDATE 3 - Shares in the bakery chain fell sharply.", "Shares in the bakery chain fell sharply."),
+    ("Update 10:10 GMT, 2 June 2019 - The striker signed a new deal.", "The striker signed a new deal."),
+])
+def test_update_stamp_is_cleaned(para: str, kept: str) -> None:
+    got = clean_text(para)
+    assert got.text == kept
+    assert [r.rule for r in got.removed] == ["update_stamp"]
+
+
+@pytest.mark.parametrize("para", [
+    "At 12:00 PM the meeting began in the town hall.",
+    "Updates to the tenancy law came into force on Monday.",
+    "The final score was 3:15 - a club record for the visitors.",
+    "The update: residents may return home on Friday.",
+])
+def test_update_stamp_leaves_prose_alone(para: str) -> None:
+    assert clean_text(para).text == para
+
+
+def test_update_stamp_inside_a_paragraph_is_removed_from_the_sentence() -> None:
+    text = ("A painting worth two million pounds was taken from the gallery overnight. "
+            "9:30 AM ET -- Detectives were at the gallery on Thursday morning.")
+    cands = build_candidates(text, "")
+    assert cands[1].text == "Detectives were at the gallery on Thursday morning."
+    assert "update time stamp removed" in cands[1].notes
