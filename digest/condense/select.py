@@ -55,6 +55,7 @@ class Params:
     lead_bonus: float = 0.0  # added to the first usable opener's score (the lead sentence)
     bare_quote: str = "skip"  # a sentence that is only a quotation (no attribution): "skip", or "keep" (scored)
     gap_penalty: float = 1.0  # value lost per jump between picked sentences (a blurb that jumps reads badly)
+    filler_words: int = 0  # a sentence shorter than this with no name and no number is content-free filler
     gap_min: int = 5  # a jump: two consecutive picks with at least this many sentences between them
 
 
@@ -104,6 +105,13 @@ _PARENS = lazy(r"\s\((?:pictured|left|right|above|below|centre|center|file photo
 _FIRST_PERSON = lazy(r"\b(?:I|I['’](?:m|ve|d|ll)|me|my|myself)\b")
 _LEAD_JUNK = lazy(r"^[\s\-–—•·*▪►»>|:;,.]+")
 _LEAD_CHARS = frozenset(" \t\n-–—•·*▪►»>|:;,.")
+# Discourse filler: "First, let's say what …", "Here's the thing.", "So, what is it?" and sentences that only
+# point at the next one ("… is not.", "… is this:").
+_DISCOURSE = lazy(r"^(?:(?:first|firstly|second|secondly|third|thirdly|next|finally|so|now|ok|okay|well|but|and)"
+                  r",?\s+)?(?:let['’]s|let us|here['’]s|here is|here are|there['’]s this)\b", re.I)
+_POINTER_END = lazy(r"\b(?:is|was|are|were|isn['’]t|wasn['’]t)\s+(?:not|this|these|that|as follows|the following)"
+                    r"\s*[.:][\"'”’)]*$", re.I)
+_NAMED = lazy(r"(?<=\S)\s[\"“‘(]?[A-Z]|\d")
 _CLAUSE = lazy(r"(?:,|;|:| –| —| -)\s")
 
 
@@ -202,6 +210,10 @@ def _why_not(t: str, words: int, toks: list[str], i: int, title_toks: set[str], 
         return "meta opener"
     if not balanced(t):
         return "unbalanced quotes or brackets"
+    if _DISCOURSE.match(t) or _POINTER_END.search(t):
+        return "discourse filler (points at what follows)"
+    if words < p.filler_words and not _NAMED.search(t):
+        return "content-free filler (short, no name or number)"
     c0 = t[0]
     if c0.islower() or not (c0.isalnum() or c0 in _OPEN_PUNCT) or c0 in _OPEN_PUNCT and _BAD_QUOTE_START.match(t):
         return "starts in lower case or with punctuation"
@@ -284,8 +296,13 @@ def _mark_unquoted_speech(cands: list[Candidate], lead: int = 3) -> None:
 
 
 def _repeats_title(toks: list[str], title_toks: set[str]) -> bool:
+    """A near-verbatim repeat of the headline: >= 80 % of its content words are in the title and it adds fewer
+    than 4 (a lead that elaborates the headline is the best teaser sentence, and stays)."""
     ts = set(toks)
-    return bool(ts) and len(ts & title_toks) / len(ts) >= 0.8 and len(ts) <= len(title_toks) + 2
+    if not ts:
+        return False
+    inside = len(ts & title_toks)
+    return inside / len(ts) >= 0.8 and len(ts) - inside < 4
 
 
 def _quoted_share(t: str) -> float:

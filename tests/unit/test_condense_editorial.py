@@ -7,8 +7,10 @@ import dataclasses
 
 import pytest
 
+from digest.condense import make_teaser
 from digest.condense.clean import clean_text
 from digest.condense.select import DEFAULT, Candidate, build_candidates, pack
+from digest.model import Article
 
 
 def _cand(index: int, chars: int, score: float) -> Candidate:
@@ -79,3 +81,52 @@ def test_update_stamp_inside_a_paragraph_is_removed_from_the_sentence() -> None:
     cands = build_candidates(text, "")
     assert cands[1].text == "Detectives were at the gallery on Thursday morning."
     assert "update time stamp removed" in cands[1].notes
+
+
+# --- a lead that elaborates the headline stays; a near-verbatim repeat goes -----------------------------------
+
+_STORY = ("The city council voted on Tuesday to build the bridge after a decade of debate. "
+          "Construction is due to start next spring and will take about three years. "
+          "The bridge will carry a tram line as well as cars and bicycles.")
+
+
+def test_lead_that_elaborates_the_headline_is_kept() -> None:
+    title = "Harbour town approves its long-awaited bridge"
+    lead = ("The harbour town of Wexmoor has approved a 40 million pound bridge across the estuary, "
+            "ending a dispute that divided residents for a decade.")
+    cands = build_candidates(lead + " " + _STORY, title)
+    assert cands[0].usable, cands[0].why_not
+
+
+def test_near_verbatim_headline_repeat_is_skipped() -> None:
+    title = "Harbour town approves its long-awaited bridge"
+    cands = build_candidates("Harbour town approves its long-awaited bridge today. " + _STORY, title)
+    assert not cands[0].usable and cands[0].why_not == "repeats the headline"
+
+
+# --- discourse filler ------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("filler", [
+    "First, let's say what the merger is not.",
+    "So, here's what we know about the plan so far.",
+    "Let us look at the numbers in more detail now.",
+    "The real question for the shareholders is this:",
+    "What matters most to the regulators is the following.",
+])
+def test_discourse_filler_is_skipped(filler: str) -> None:
+    text = "The two banks agreed to merge on Monday in a deal worth 3 billion euros. " + filler + \
+        "\n\nThe combined bank will have 12 million customers across Europe."
+    cands = build_candidates(text, "")
+    assert not cands[1].usable
+    assert any(w in cands[1].why_not for w in ("filler", "no sentence end", "meta opener")), cands[1].why_not
+    assert filler not in make_teaser(Article(source="t", title="", text=text, kind="text")).text
+
+
+@pytest.mark.parametrize("prose", [
+    "First, the company will close its two factories in Ohio next year.",
+    "Here, in the valley, the floods destroyed more than 200 homes last week.",
+    "The problem is not new for the city, officials said on Friday.",
+])
+def test_discourse_rule_leaves_narrative_alone(prose: str) -> None:
+    cands = build_candidates("The storm hit the coast on Monday with winds of 120 mph. " + prose, "")
+    assert cands[1].usable, cands[1].why_not
