@@ -10,7 +10,8 @@ Three shapes are handled by one procedure:
 
 Steps: normalise; unwrap hard-wrapped lines into paragraphs; score each paragraph (+ its length when it
 reads as prose, − a cost when it is short or matches a boilerplate rule, a wall when it opens a comment or
-related block); take the maximum-sum run (Kadane) as the body; look just above it for the headline.
+related block); take the maximum-sum run (Kadane) as the body; reach back over a "Related coverage" box set
+inside the article (prose above it, short headline lines in it); look just above the body for the headline.
 """
 
 from __future__ import annotations
@@ -43,10 +44,11 @@ def parse_text(raw: str, source: str) -> Article:
     if not paras:
         return Article(source=source, title="", text="", kind="text")
     start, end = find_body(paras)
+    start, inset = bridge_related(paras, start)
     body: list[str] = []
     dropped: list[tuple[int, Removed]] = []
     for i, p in enumerate(paras[start:end], start):
-        rule = _boilerplate_rule(p)
+        rule = (_boilerplate_rule(p) or "related_block") if i in inset else _boilerplate_rule(p)
         if rule is None and _captioned(paras, i):
             rule = "caption_credit"
         if rule is None:
@@ -197,6 +199,34 @@ def find_body(paras: list[str]) -> tuple[int, int]:
     if best <= 0:  # nothing reads as prose: keep every non-boilerplate paragraph
         return 0, len(paras)
     return start, end
+
+
+BRIDGE_MAX_GAP = 20  # paragraphs between the article's two halves (a "Related coverage" box)
+BRIDGE_MIN_PROSE = 2  # prose paragraphs above the box that make it an inset, not page furniture
+
+
+def bridge_related(paras: list[str], start: int) -> tuple[int, set[int]]:
+    """Reach back over a "Related coverage" box set inside the article (its wall split the body in two).
+
+    Above ``start``: a gap of at most ``BRIDGE_MAX_GAP`` short lines (headlines, dates, ad markers) holding
+    exactly one related-block heading, and above that at least ``BRIDGE_MIN_PROSE`` prose paragraphs in a
+    row. Then the body starts at that prose and the gap's paragraphs are dropped (returned as indices)."""
+    i, gap, walls = start - 1, [], 0
+    while i >= 0 and len(gap) < BRIDGE_MAX_GAP and not _is_prose(paras[i]):
+        rule = _boilerplate_rule(paras[i])
+        if rule == "wall:comment_widget" or len(paras[i]) > 120:
+            return start, set()
+        walls += rule == "wall:related_block"
+        gap.append(i)
+        i -= 1
+    if walls != 1:
+        return start, set()
+    top = i
+    while i >= 0 and _is_prose(paras[i]) and _boilerplate_rule(paras[i]) is None:
+        i -= 1
+    if top - i < BRIDGE_MIN_PROSE:
+        return start, set()
+    return i + 1, set(gap)
 
 
 def keep_in_body(p: str) -> bool:  # kept for callers; parse_text asks _boilerplate_rule directly

@@ -113,3 +113,37 @@ def test_parse_text_records_what_it_dropped_with_the_rule() -> None:
 ])
 def test_language_is_recorded_when_obvious(text: str, lang: str | None) -> None:
     assert parse_text("Headline for the test\n\n" + text, "x.txt").lang == lang
+
+
+def test_related_box_inside_the_article_is_bridged_and_dropped() -> None:
+    """A "Related coverage" box between two halves of the article: the body starts at the real lead, the box's
+    headlines and dates are dropped, and the trailing "Most popular" block still ends the body."""
+    art = parse_text((CONDENSE / "related_box_inside.txt").read_text(encoding="utf-8"), "related_box_inside.txt")
+    assert art.text.startswith("The sale of the harbour authority's ferry fleet")
+    assert "In the second step" in art.text and "4,000 signatures" in art.text
+    for junk in ("Related Coverage", "Ferry Fares to Rise", "MARCH 2, 2021", "Islanders Protest", "Storm warning",
+                 "Advertisement", "Continue reading"):
+        assert junk not in art.text
+    assert any(r.rule == "related_block" and r.text.startswith("Ferry Fares") for r in art.removed)
+    assert art.title.startswith("Harbour Authority's Ferry Sale")
+
+
+def test_related_block_after_the_article_is_not_bridged() -> None:
+    """Prose-like summaries after a related heading at the end never join the body (no prose below to bridge to)."""
+    text = (CONDENSE / "related_box_inside.txt").read_text(encoding="utf-8")
+    head, _, _ = text.partition("Continue reading the main story")
+    tail = ("\n\nRelated Coverage\n\nFerry Fares to Rise Again Next Spring\nMARCH 2, 2021\n\n"
+            "The operator said on Monday that fares would rise by six per cent from April across all routes.\n")
+    art = parse_text(head + tail, "x.txt")
+    assert "fares would rise" not in art.text
+    assert art.text.startswith("The sale of the harbour authority's ferry fleet")
+
+
+def test_one_prose_paragraph_above_a_related_box_is_not_enough() -> None:
+    """A single prose paragraph above a related box (a teaser of another story on a page) is not bridged."""
+    text = (CONDENSE / "related_box_inside.txt").read_text(encoding="utf-8")
+    one = text.replace("The fleet is not being sold as one company. Instead, the authority will move the ships, the "
+                       "crews' contracts and the ticketing system into a new subsidiary before anything changes "
+                       "hands.\n\n", "")
+    art = parse_text(one, "x.txt")
+    assert art.text.startswith("In the second step")
