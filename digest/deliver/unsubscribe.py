@@ -23,6 +23,8 @@ or the last path segment.
 from __future__ import annotations
 
 import base64
+import binascii
+import hashlib
 import hmac
 import html
 import os
@@ -67,6 +69,48 @@ def make_token(email: str, secret: bytes) -> str:
         "ascii")
 
 
+try:  # CPython's own SHA-256 (no OpenSSL context per digest): ~2x cheaper for messages this short
+    from _sha256 import sha256 as _small_sha256  # Python <= 3.11
+except ImportError:  # pragma: no cover - depends on the Python build
+    try:
+        from _sha2 import sha256 as _small_sha256  # type: ignore[no-redef]  # Python >= 3.12
+    except ImportError:
+        _small_sha256 = hashlib.sha256  # type: ignore[assignment]
+
+_B64URL = bytes.maketrans(b"+/", b"-_")
+_IPAD = bytes(x ^ 0x36 for x in range(256))
+_OPAD = bytes(x ^ 0x5C for x in range(256))
+
+
+class Signer:
+    """``make_token`` for many addresses under one secret: the same tokens, ~4x cheaper each.
+
+    HMAC-SHA256 written out (RFC 2104): the key's inner and outer pads, and the inner hash of the context
+    prefix, are hashed once; each token then costs two hash copies and two short digests instead of a
+    whole HMAC set-up. ``tests/unit/test_unsubscribe.py`` checks it against ``make_token``.
+    """
+
+    __slots__ = ("_inner", "_outer")
+
+    def __init__(self, secret: bytes) -> None:
+        key = secret if len(secret) <= 64 else hashlib.sha256(secret).digest()
+        key = key.ljust(64, b"\0")
+        self._inner = _small_sha256(key.translate(_IPAD))
+        self._inner.update(_CONTEXT)
+        self._outer = _small_sha256(key.translate(_OPAD))
+
+    def __call__(self, email: str) -> str:
+        payload = email.encode("utf-8")
+        inner = self._inner.copy()
+        inner.update(payload)
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        b2a = binascii.b2a_base64
+        # A 32-byte MAC is 43 base64 characters plus one "=": cut it; the payload's padding is stripped.
+        return (b2a(payload, newline=False).rstrip(b"=") + b"." + b2a(outer.digest(), newline=False)[:43]
+                ).translate(_B64URL).decode("ascii")
+
+
 def verify_token(token: str, secret: bytes) -> str | None:
     """The address a genuine token names, else None (forged, altered, truncated, garbage)."""
     if not token or len(token) > 2048 or token.count(".") != 1:
@@ -106,13 +150,23 @@ class Links:
     def available(self) -> bool:
         return bool(self.template or self.mailto)
 
+    def __post_init__(self) -> None:
+        self._signer = Signer(self.secret) if self.secret is not None else None
+        # The common template has one {token} and no {email}: the URL is then prefix + token + suffix.
+        head, sep, tail = self.template.partition("{token}")
+        self._split = (head, tail) if sep and "{token}" not in tail and "{email}" not in self.template else None
+
     def for_recipient(self, email: str) -> tuple[str | None, str | None]:
         url = None
         if self.template:
+            split = self._split
+            if split is not None:
+                assert self._signer is not None, "a {token} URL needs the secret"
+                return split[0] + self._signer(email) + split[1], (self.mailto or None)
             url = self.template
             if "{token}" in url:
-                assert self.secret is not None
-                url = url.replace("{token}", make_token(email, self.secret))
+                assert self.secret is not None and self._signer is not None
+                url = url.replace("{token}", self._signer(email))
             if "{email}" in url:
                 url = url.replace("{email}", quote(email, safe=""))
         return url, (self.mailto or None)

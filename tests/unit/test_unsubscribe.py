@@ -11,7 +11,7 @@ from fixtures.deliver.newsletter import SECRET
 
 from digest.config import DEFAULTS, Settings, _merge
 from digest.deliver import suppressions
-from digest.deliver.unsubscribe import UnsubscribeApp, links_from_settings, make_token, verify_token
+from digest.deliver.unsubscribe import Links, Signer, UnsubscribeApp, links_from_settings, make_token, verify_token
 from digest.errors import SendRefused
 
 KEY = SECRET.encode()
@@ -29,6 +29,30 @@ def test_token_round_trip_and_tamper() -> None:
         assert verify_token(flipped, KEY) is None, i
     for junk in ["", ".", "abc", "a.b.c", "%%%.%%%", token + "=", token[:-1]]:
         assert verify_token(junk, KEY) is None
+
+
+def test_signer_makes_the_same_tokens_as_make_token() -> None:
+    import random
+
+    rng = random.Random(5)
+    addresses = ["a@b.co", "Zoë@example.com", "用户@例え.jp", "x" * 300 + "@example.com", "O'Neil+tag@Example.COM"]
+    addresses += ["".join(rng.choice("abcXYZ09.+_-é") for _ in range(rng.randint(1, 80))) + "@example.org"
+                  for _ in range(300)]
+    for secret in (KEY, b"k" * 16, b"k" * 64, b"k" * 65, b"long-" * 50, "sécret-ü-0123456789".encode()):
+        sign = Signer(secret)
+        for address in addresses:
+            token = sign(address)
+            assert token == make_token(address, secret), (secret, address)
+            assert verify_token(token, secret) == address
+
+
+def test_links_with_a_token_template_sign_each_address() -> None:
+    for template in ("https://x.example/u?t={token}", "https://x.example/u/{token}/confirm",
+                     "https://x.example/u?t={token}&e={email}", "https://x.example/u?a={token}&b={token}"):
+        url, _ = Links(template, "", KEY).for_recipient("ann+1@example.com")
+        want = template.replace("{token}", make_token("ann+1@example.com", KEY))
+        want = want.replace("{email}", "ann%2B1%40example.com")
+        assert url == want, template
 
 
 def _settings(**unsub: str) -> Settings:
