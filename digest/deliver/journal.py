@@ -22,7 +22,9 @@ the CSV (invalid, duplicate, suppressed) are recorded per run in ``skips`` for t
 
 from __future__ import annotations
 
+import json
 import sqlite3
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -96,8 +98,12 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 """
 
+# A batch's recipients are claimed in one statement over a JSON array (``[key]`` when the address is its own
+# key, else ``[key, email]``): SQLite runs the whole insert without the GIL (one call, not a thousand
+# executemany steps), so the send loop's other thread keeps working meanwhile.
 _CLAIM = """
-INSERT INTO entries (issue, key, email, batch, created) VALUES (?, ?, ?, ?, ?)
+INSERT INTO entries (issue, key, email, batch, created)
+SELECT ?1, j.value ->> 0, COALESCE(j.value ->> 1, j.value ->> 0), ?2, ?3 FROM json_each(?4) AS j WHERE true
 ON CONFLICT (issue, key) DO UPDATE SET
     batch = excluded.batch, email = excluded.email, state = NULL, message_id = NULL, last_error = NULL,
     permanent = 0, attempts = entries.attempts + 1, updated = excluded.created
@@ -151,9 +157,13 @@ class Journal:
                 self.db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None)
             else:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
+                # check_same_thread=False: the send loop commits from its request thread too; every use of
+                # the connection is serialized by ``self.lock``.
+                self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30.0, check_same_thread=False)
                 self.db.execute("PRAGMA journal_mode=WAL")
-                self.db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: a commit survives a crash
+                # WAL + NORMAL: a commit survives a crash or kill of the process (it is in the WAL file); only an
+                # OS crash or power loss right after it can lose the last commits (no fsync per commit).
+                self.db.execute("PRAGMA synchronous=NORMAL")
                 version = self.db.execute("PRAGMA user_version").fetchone()[0]
                 if version not in (0, SCHEMA_VERSION) or (version == 0 and self._has_table("recipients")):
                     raise JournalError(f"{self.path}: written by another version of digest (schema {version})",
@@ -169,6 +179,7 @@ class Journal:
                                "move the file away to start a fresh journal (recipients may be mailed twice)") from None
         self.issue_id: int = row[0] if row else -1
         self.run_id: int | None = None
+        self.lock = threading.RLock()  # one statement or transaction at a time, whichever thread asks
 
     def _has_table(self, name: str) -> bool:
         return self.db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
@@ -182,10 +193,11 @@ class Journal:
         self.close()
 
     def close(self) -> None:
-        self.db.close()
+        with self.lock:
+            self.db.close()
 
     def _tx(self) -> _Transaction:
-        return _Transaction(self.db)
+        return _Transaction(self.db, self.lock)
 
     # -- runs ------------------------------------------------------------------------------------
     def recover(self) -> int:
@@ -211,7 +223,8 @@ class Journal:
 
     def finish_run(self, note: str = "") -> None:
         if self.run_id is not None:
-            self.db.execute("UPDATE runs SET finished = ?, note = ? WHERE id = ?", (time.time(), note, self.run_id))
+            with self.lock:
+                self.db.execute("UPDATE runs SET finished = ?, note = ? WHERE id = ?", (time.time(), note, self.run_id))
 
     def has_rows(self) -> bool:
         row = self.db.execute("SELECT 1 FROM entries WHERE issue = ? LIMIT 1", (self.issue_id,)).fetchone()
@@ -224,9 +237,11 @@ class Journal:
         for i in range(0, len(keys), 900):
             chunk = keys[i:i + 900]
             marks = ",".join("?" * len(chunk))
-            for key, state, permanent in self.db.execute(
+            with self.lock:
+                found = self.db.execute(
                     f"SELECT key, state, permanent FROM recipients WHERE issue = ? AND key IN ({marks})",
-                    (self.issue_id, *chunk)):
+                    (self.issue_id, *chunk)).fetchall()
+            for key, state, permanent in found:
                 out[key] = (state, permanent)
         return out
 
@@ -256,7 +271,8 @@ class Journal:
             db.execute("INSERT INTO batches (issue, id, state, size, started) VALUES (?, ?, 'inflight', ?, ?)",
                        (issue, batch, len(emails), now))
             before = db.total_changes
-            db.executemany(_CLAIM, [(issue, e.lower(), e, batch, now) for e in emails])
+            rows = [[k] if (k := e.lower()) == e else [k, e] for e in emails]
+            db.execute(_CLAIM, (issue, batch, now, json.dumps(rows, ensure_ascii=False, separators=(",", ":"))))
             claimed = db.total_changes - before
             if claimed != len(emails):
                 mine = {k for (k,) in db.execute("SELECT key FROM entries WHERE issue = ? AND batch = ?",
@@ -274,6 +290,14 @@ class Journal:
         now = time.time()
         issue = self.issue_id
         outcomes = list(outcomes)
+        if len(outcomes) == len(emails) and all(o.ok for o in outcomes):
+            ids = {o.message_id for o in outcomes}
+            if len(ids) == 1 and [o.email for o in outcomes] == list(emails):
+                # The common case: everyone accepted under one message id, in batch order: the batch row says it.
+                with self._tx() as db:
+                    db.execute("UPDATE batches SET state = 'sent', message_id = ?, finished = ? "
+                               "WHERE issue = ? AND id = ?", (ids.pop(), now, issue, batch))
+                return 0
         seen: set[str] = set()
         ids: set[str | None] = set()
         oks: list[Outcome] = []
@@ -314,8 +338,9 @@ class Journal:
 
     def batch_unknown(self, batch: int, reason: str) -> None:
         """The whole batch's fate is unknown (the backend failed in the middle of the request)."""
-        self.db.execute("UPDATE batches SET state = 'unknown', error = ?, finished = ? WHERE issue = ? AND id = ?",
-                        (reason, time.time(), self.issue_id, batch))
+        with self.lock:
+            self.db.execute("UPDATE batches SET state = 'unknown', error = ?, finished = ? WHERE issue = ? AND id = ?",
+                            (reason, time.time(), self.issue_id, batch))
 
     # -- skips and the summary ------------------------------------------------------------------
     def add_skips(self, rows: Iterable[tuple[int, str, str, str]]) -> None:
@@ -325,6 +350,10 @@ class Journal:
                            [(self.issue_id, line, email, kind, reason) for line, email, kind, reason in rows])
 
     def summary(self) -> Summary:
+        with self.lock:
+            return self._summary()
+
+    def _summary(self) -> Summary:
         states = {s: n for s, n in self.db.execute(
             "SELECT state, COUNT(*) FROM recipients WHERE issue = ? GROUP BY state", (self.issue_id,))}
         skipped = {k: n for k, n in self.db.execute(
@@ -339,17 +368,27 @@ class Journal:
 
 
 class _Transaction:
-    """``BEGIN IMMEDIATE`` … ``COMMIT`` (``ROLLBACK`` on any exception, including KeyboardInterrupt)."""
+    """``BEGIN IMMEDIATE`` … ``COMMIT`` (``ROLLBACK`` on any exception, including KeyboardInterrupt), holding
+    the journal's lock throughout."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: sqlite3.Connection, lock: threading.RLock) -> None:
         self.db = db
+        self.lock = lock
 
     def __enter__(self) -> sqlite3.Connection:
-        self.db.execute("BEGIN IMMEDIATE")
+        self.lock.acquire()
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self.lock.release()
+            raise
         return self.db
 
     def __exit__(self, exc_type: object, *rest: object) -> None:
-        self.db.execute("ROLLBACK" if exc_type is not None else "COMMIT")
+        try:
+            self.db.execute("ROLLBACK" if exc_type is not None else "COMMIT")
+        finally:
+            self.lock.release()
 
 
 def would_send(state: tuple[str, int] | None, resend_unknown: bool) -> bool:

@@ -144,3 +144,16 @@ def test_large_send_is_one_insert_per_recipient(tmp_path: Path) -> None:
         assert j.summary().sent == 50_000
         # The per-recipient rows carry no state of their own: the batch row says "sent" for all of them.
         assert j.db.execute("SELECT COUNT(*) FROM entries WHERE state IS NOT NULL").fetchone() == (0,)
+
+
+def test_claim_keeps_every_address_exactly(tmp_path: Path) -> None:
+    odd = ['"quoted\\\\back\\"slash"@example.com', "Zoë.ÆØ@Example.org", "用户@例え.jp", "MiXeD+Tag@example.com",
+           "plain@example.com", "tab\u2028sep@example.com", "x" * 200 + "@example.com"]
+    with _journal(tmp_path) as j:
+        assert j.begin_batch(1, odd) == odd
+        rows = dict(j.db.execute("SELECT key, email FROM entries"))
+        assert rows == {e.lower(): e for e in odd}
+        # Outcomes in another order than the batch: the general path, same result as the fast one.
+        j.record(1, odd, [Outcome(e, True, message_id="<m>") for e in reversed(odd)])
+        assert j.summary().states == {"sent": len(odd)}
+        assert j.begin_batch(2, [e.upper() for e in odd]) == []  # sent: never claimed again
