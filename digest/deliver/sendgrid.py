@@ -292,6 +292,17 @@ class PrefixQuoter:
 
 
 _BAD_HEADER_URL = re.compile(r"[\r\n\x00 <>,]")
+
+
+def _header_kind(url: str) -> str | None:
+    """"https" or "http" for a URL List-Unsubscribe may carry, "" for another scheme (it only goes in the body),
+    None for an http(s) URL that cannot go into a header (line break, space, <, >, comma or non-ASCII)."""
+    low = url[:8].lower()
+    if not low.startswith(("https://", "http://")):
+        return ""
+    if _BAD_HEADER_URL.search(url) or not url.isascii():
+        return None
+    return "https" if low.startswith("https://") else "http"
 ASM_UNSUBSCRIBE_TAG = "<%asm_group_unsubscribe_raw_url%>"
 
 
@@ -323,7 +334,8 @@ class Personalizer:
         unsub_tokens = {tok for tok, _ in self._unsub}
         self._fields = [(t, d) for t, d in base.items() if t not in unsub_tokens]
         self.keys_bytes = sum(len(k) for k in base)
-        self._quote = PrefixQuoter()
+        self._field_keys = frozenset(t for t, _ in self._fields)
+        self._prefix_forms: tuple[str, str, str, str | None] | None = None
         self.default_mailto = draft.unsubscribe_mailto or ""
         self._mailto_cache: dict[str, tuple[str, str]] = {}
 
@@ -339,6 +351,28 @@ class Personalizer:
                 self._mailto_cache[mailto] = got
         return got
 
+    def _url_forms(self, url: str) -> tuple[str, str, str | None]:
+        """(HTML-escaped, URL-encoded, header kind) of an unsubscribe URL; kind is "https", "http", "" (another
+        scheme: body only) or None (cannot go into a header).
+
+        Every recipient's URL is the same prefix (``https://host/unsubscribe?t=``) and a URL-safe token: the
+        prefix's forms are computed once and a URL that starts with it and continues with URL-safe characters
+        (which neither HTML nor headers mind) costs a ``startswith`` and a regex match.
+        """
+        cached = self._prefix_forms
+        if cached is not None:
+            prefix, h, q, kind = cached
+            n = len(prefix)
+            if url.startswith(prefix) and _URL_ALL_SAFE.fullmatch(url, n):
+                rest = url[n:]
+                return h + rest, q + rest, kind
+        kind = _header_kind(url)
+        last = max((m.end() for m in _URL_UNSAFE.finditer(url)), default=0)
+        if last >= 8 and url.isascii():  # the prefix holds the scheme: its kind is every such URL's kind
+            prefix = url[:last]
+            self._prefix_forms = (prefix, html.escape(prefix, quote=True), quote_url(prefix), kind)
+        return html.escape(url, quote=True), quote_url(url), kind
+
     def item(self, p: Personal) -> dict[str, Any]:
         """The recipient's personalization (to, custom_args, substitutions, headers).
 
@@ -347,7 +381,9 @@ class Personalizer:
         million: written for speed.
         """
         pv = p.values
-        if pv:
+        if pv.keys() == self._field_keys:  # the send loop made exactly this message's tokens: the usual case
+            subs = pv.copy()
+        elif pv:
             get = pv.get
             subs = {t: get(t, d) for t, d in self._fields}
         else:
@@ -355,36 +391,45 @@ class Personalizer:
         email = p.email
         if not email.isascii():
             email.encode("utf-8")
-        item: dict[str, Any] = {"to": [{"email": email}], "custom_args": self.custom_args}
         if self.asm:
+            item: dict[str, Any] = {"to": [{"email": email}], "custom_args": self.custom_args}
             for tok, _ in self._unsub:
                 subs[tok] = ASM_UNSUBSCRIBE_TAG
         else:
             url = p.unsubscribe_url
             mailto = p.unsubscribe_mailto or self.default_mailto
             m = self._mailto(mailto) if mailto else None
-            if self._unsub:
-                link = url or (m[0] if m else "")
+            header = m[1] if m else None
+            one_click = False
+            if url:
+                url_html, url_quoted, kind = self._url_forms(url)
+                if kind:
+                    header = f"<{url}>, {header}" if header else f"<{url}>"
+                    one_click = kind == "https"
+                elif kind is None:
+                    raise ValueError(f"unsubscribe URL cannot go into a header: {url[:80]!r}")
+                for tok, ctx in self._unsub:
+                    subs[tok] = url if ctx == "TEXT" else (url_quoted if ctx == "URL" else url_html)
+            elif self._unsub:
+                link = m[0] if m else ""
                 for tok, ctx in self._unsub:
                     subs[tok] = link if ctx == "TEXT" else (
-                        self._quote(link) if ctx == "URL" else html.escape(link, quote=True))
-            one_click = False
-            header = m[1] if m else None
-            if url:
-                low = url if url.startswith(("https://", "http://")) else url[:8].lower()
-                if low.startswith(("https://", "http://")):
-                    if _BAD_HEADER_URL.search(url) or not url.isascii():
-                        raise ValueError(f"unsubscribe URL cannot go into a header: {url[:80]!r}")
-                    header = f"<{url}>, {header}" if header else f"<{url}>"
-                    one_click = low.startswith("https://")
-            if header:
-                item["headers"] = ({"List-Unsubscribe": header, "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
-                                   if one_click else {"List-Unsubscribe": header})
+                        quote_url(link) if ctx == "URL" else html.escape(link, quote=True))
+            if one_click:
+                item = {"to": [{"email": email}], "custom_args": self.custom_args,
+                        "headers": {"List-Unsubscribe": header, "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}}
+            elif header:
+                item = {"to": [{"email": email}], "custom_args": self.custom_args,
+                        "headers": {"List-Unsubscribe": header}}
+            else:
+                item = {"to": [{"email": email}], "custom_args": self.custom_args}
         if subs:
-            for v in subs.values():
-                if not v.isascii():
+            joined = "".join(subs.values())
+            if not joined.isascii():
+                for v in subs.values():
                     v.encode("utf-8")  # a lone surrogate raises (UnicodeEncodeError): this recipient is refused
-            if not self.fits(subs):
+            chars = self.keys_bytes + len(joined)
+            if chars * 6 + 6 * len(subs) + 2 >= SUBSTITUTIONS_MAX_BYTES and not self.fits(subs):
                 raise ValueError(f"merge values are {substitutions_size(subs)} bytes; SendGrid allows under "
                                  f"{SUBSTITUTIONS_MAX_BYTES} a recipient")
             item["substitutions"] = subs
@@ -413,6 +458,7 @@ class BatchBody:
     body: dict[str, Any]
     emails: list[str]
     refused: list[Outcome]
+    raw: JsonBody | None = None  # the body serialized (``prepare_batch``)
 
 
 def build_batch(static: Mapping[str, Any], batch: Sequence[Personal], personalizer: Personalizer) -> BatchBody:
@@ -583,15 +629,26 @@ class SendGridBackend:
                                           custom_args={"digest_issue": draft.slug or "issue"})
 
     def send_batch(self, draft: Draft, batch: Sequence[Personal]) -> list[Outcome]:
+        return self.send_prepared(draft, self.prepare_batch(draft, batch))
+
+    def prepare_batch(self, draft: Draft, batch: Sequence[Personal]) -> BatchBody:
+        """The request of one batch, built and serialized, not sent (pure: the send loop prepares the next batch
+        while one is in flight)."""
         if self._static is None:
             self.open(draft)
         assert self._static is not None and self._personalizer is not None
         built = build_batch(self._static, batch, self._personalizer)
+        if built.emails:
+            built.raw = dumps(built.body)
+        return built
+
+    def send_prepared(self, draft: Draft, built: BatchBody) -> list[Outcome]:
+        """Send a batch made by ``prepare_batch``: one outcome per recipient (errors as in ``send_batch``)."""
         outcomes = list(built.refused)
         if not built.emails:
             return outcomes
         try:
-            headers = self._post(built.body)
+            headers = self._post(built.raw if built.raw is not None else built.body)
         except SendGridUnavailable as exc:
             # Recipients refused while building never left; the batch's others left when the answer was lost.
             exc.outcomes = outcomes + ([Outcome(e, False, error=exc.message, unknown=True) for e in built.emails]
@@ -633,9 +690,9 @@ class SendGridBackend:
         except ValueError:
             return {}
 
-    def _post(self, body: dict[str, Any]) -> Mapping[str, str]:
+    def _post(self, body: dict[str, Any] | JsonBody) -> Mapping[str, str]:
         client = self._client
-        data = dumps(body)  # once, not once per attempt
+        data = body if isinstance(body, JsonBody) else dumps(body)  # once, not once per attempt
         headers, _ = self._retrying(
             lambda t: client.client.mail.send.post(request_body=data, request_headers=JSON_HEADERS, timeout=t),
             "mail/send")

@@ -7,6 +7,7 @@ import logging
 import random
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from email.utils import formatdate
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,7 @@ from digest.deliver.sendgrid import (
     substitutions_fit,
     substitutions_size,
 )
-from digest.errors import ConfigError, UsageError
+from digest.errors import ConfigError, DigestError, UsageError
 
 KEY = "SG.test-key-do-not-print"
 
@@ -112,6 +113,42 @@ def test_personalizer_matches_token_values() -> None:
               Personal("m@example.com", {}, None, "mailto:out@harbour.example")]:
         expected = {k: v for k, v in token_values(d, p).items() if k in used}
         assert pz.values(p) == expected  # only the tokens the message uses travel
+
+
+def test_personalizer_fast_paths_match_token_values_and_headers() -> None:
+    from digest.compose.message import list_unsubscribe
+
+    t = merge.token
+    d = draft()
+    d = replace(d, html=d.html + f"<a href=\"{t('unsubscribe_url', 'HTML')}\">x</a>")
+    pz = Personalizer(d, asm=False, custom_args={})
+    used = set(draft_tokens(d))
+    rng = random.Random(8)
+    urls = [f"https://h.example/u?t={rng.randrange(10**9)}.{rng.random()}" for _ in range(30)]
+    urls += ["https://h.example/u?t=a&b='c'\"", "https://h.example/u?t=x/y", "http://h.example/u?t=abc",
+             "https://other.example/?e=a%40b&t=1", "ftp://h.example/u/abc", "https://h.example/u?t=Zoë",
+             "https://h.example/u?t=ok-after-another", "HTTPS://H.example/u?t=UPPER"]
+    urls = urls + urls[::-1]
+    for i, url in enumerate(urls):
+        values = merge.values({"first_name": rng.choice(["Ann", "", "Zoë & <Bob>", "a b"])}, {"first_name": "there"})
+        exact = {k: v for k, v in values.items() if k in used}  # what the send loop's PersonalMaker hands over
+        for p in (Personal(f"r{i}@example.com", exact, url, "leave@harbour.example"),
+                  Personal(f"r{i}@example.com", values, url, None)):
+            expected = {k: v for k, v in token_values(d, p).items() if k in used}
+            try:
+                header, one_click = list_unsubscribe(url if url.lower().startswith("http") else None,
+                                                     p.unsubscribe_mailto or d.unsubscribe_mailto)
+            except DigestError:  # not fit for a header: the recipient is refused
+                with pytest.raises(ValueError, match="header"):
+                    pz.item(p)
+                continue
+            item = pz.item(p)
+            assert item["substitutions"] == expected, url
+            got = item.get("headers", {})
+            assert got.get("List-Unsubscribe") == header, url
+            assert ("List-Unsubscribe-Post" in got) == one_click, url
+    with pytest.raises(ValueError, match="header"):
+        pz.item(Personal("x@example.com", {}, "https://h.example/u?t=a b", None))
 
 
 def test_quote_url_equals_urllib_quote() -> None:
