@@ -188,7 +188,7 @@ def stage_costs(issue: Path, csv_path: Path, limit: int) -> dict[str, float]:
     from digest.deliver.base import Outcome
     from digest.deliver.journal import Journal
     from digest.deliver.recipients import read_recipients
-    from digest.deliver.send import PersonalMaker
+    from digest.deliver.send import PersonalMaker, message_tokens
     from digest.deliver.sendgrid import Personalizer, build_batch, dumps, static_body
     from digest.deliver.unsubscribe import links_from_settings
 
@@ -207,7 +207,7 @@ def stage_costs(issue: Path, csv_path: Path, limit: int) -> dict[str, float]:
     recs = timed("CSV read + address validation + dedupe",
                  lambda: list(itertools.islice(read_recipients(csv_path)[0], limit)))
     n = len(recs)
-    maker = PersonalMaker(draft, links_from_settings(settings))
+    maker = PersonalMaker(draft, links_from_settings(settings), message_tokens(draft))
     pers = timed("Personal: merge values + signed unsubscribe link", lambda: [maker(r) for r in recs])
     emails = [r.email for r in recs]
     with tempfile.TemporaryDirectory() as tmp:

@@ -41,6 +41,11 @@ def encode(value: str, context: str) -> str:
     return value
 
 
+def tokens_in(text: str) -> set[str]:
+    """The tokens (field and context) that occur in ``text``."""
+    return {m.group(0) for m in _TOKEN.finditer(text)}
+
+
 def fields_in(text: str) -> set[str]:
     """Field names whose tokens occur in ``text``."""
     return {m.group(1).lower() for m in _TOKEN.finditer(text)}

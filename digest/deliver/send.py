@@ -25,8 +25,9 @@ import datetime as _dt
 import html
 import importlib
 import signal
+import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,7 @@ BACKENDS: dict[str, str] = {
 }
 PREVIEW_BATCHES = 20  # batches kept for the dry-run listing
 TEST_PREFIX = "[TEST] "
+SWITCH_INTERVAL = 0.0005  # seconds: see _run
 
 Notify = Callable[[str], None]
 
@@ -231,18 +233,26 @@ class PersonalMaker:
     """Recipient → Personal: merge values for the fields the draft uses, plus the unsubscribe links.
 
     Same result as ``merge.values(fields, defaults, wanted)`` with the token names computed once per send
-    (a few µs per recipient instead of tens).
+    (a few µs per recipient instead of tens). With ``tokens`` (the tokens the message contains) only those
+    are made: a field the HTML writes but no URL uses needs no URL-encoded form. Backends substitute only
+    the message's own tokens, so the result is the same; SendGrid can take the values as they are.
     """
 
-    def __init__(self, draft: Any, links: Links) -> None:
+    def __init__(self, draft: Any, links: Links, tokens: Collection[str] | None = None) -> None:
         self.defaults: dict[str, str] = dict(getattr(draft, "merge_defaults", {}) or {})
         used = draft.merge_fields() if hasattr(draft, "merge_fields") else None
         self.wanted = (set(used) - {"unsubscribe_url"}) if used is not None else None
+        self.tokens = frozenset(tokens) if tokens is not None else None
         self.links = links
-        self._plans: dict[tuple[str, ...], list[tuple[str, tuple[str, str, str], str]]] = {}
+        self._plans: dict[tuple[str, ...], list[tuple[str, str, tuple[str, ...], str | None, str | None,
+                                                      str | None]]] = {}
 
-    def _plan(self, fields: dict[str, str]) -> list[tuple[str, tuple[str, str, str], str]]:
-        """(field, its three tokens, default) for the fields of a row shaped like ``fields`` (cached)."""
+    def _plan(self, fields: Mapping[str, str]) -> list[tuple[str, str, tuple[str, ...], str | None, str | None,
+                                                               str | None]]:
+        """(field, default, its tokens, HTML token, TEXT token, URL token) for rows shaped like ``fields`` (cached).
+
+        A token the message does not use is None (and left out of the tuple of tokens).
+        """
         shape = tuple(fields)
         plan = self._plans.get(shape)
         if plan is None:
@@ -252,28 +262,45 @@ class PersonalMaker:
             plan = []
             for name in sorted(names):
                 try:
-                    toks = (merge.token(name, "HTML"), merge.token(name, "TEXT"), merge.token(name, "URL"))
+                    toks = [merge.token(name, ctx) for ctx in merge.CONTEXTS]
                 except ValueError:
                     continue
-                plan.append((name, toks, self.defaults.get(name, "")))
+                if self.tokens is not None:
+                    toks = [t if t in self.tokens else None for t in toks]
+                    if not any(toks):
+                        continue
+                plan.append((name, self.defaults.get(name, ""), tuple(t for t in toks if t), toks[0], toks[1],
+                             toks[2]))
             self._plans[shape] = plan
         return plan
 
-    def values(self, fields: dict[str, str]) -> dict[str, str]:
+    def values(self, fields: Mapping[str, str]) -> dict[str, str]:
         out: dict[str, str] = {}
-        for name, toks, default in self._plan(fields):
+        for name, default, toks, t_html, t_text, t_url in self._plan(fields):
             value = (fields.get(name) or "").strip() or default
             if value.isalnum() and value.isascii():  # nothing to escape or encode: the common case
-                out[toks[0]] = out[toks[1]] = out[toks[2]] = value
+                for tok in toks:
+                    out[tok] = value
             else:
-                out[toks[0]] = html.escape(value, quote=True)
-                out[toks[1]] = value
-                out[toks[2]] = quote(value, safe="")
+                if t_html:
+                    out[t_html] = html.escape(value, quote=True)
+                if t_text:
+                    out[t_text] = value
+                if t_url:
+                    out[t_url] = quote(value, safe="")
         return out
 
     def __call__(self, r: Recipient) -> Personal:
         url, mailto = self.links.for_recipient(r.email)
         return Personal(r.email, self.values(r.fields), url, mailto)
+
+
+def message_tokens(draft: Any) -> set[str] | None:
+    """Every merge token of the draft's subject, text and HTML (None for a draft without them)."""
+    try:
+        return merge.tokens_in(f"{draft.subject}\n{draft.text}\n{draft.html}")
+    except AttributeError:
+        return None
 
 
 # --- the send ------------------------------------------------------------------------------------------
@@ -361,7 +388,7 @@ def send_issue(
         journal = open_journal(directory, draft.slug, readonly=True)
     if backend_name == "outbox" and backend is not None:
         report.outbox = str(getattr(backend, "folder", ""))
-    maker = PersonalMaker(draft, links)
+    maker = PersonalMaker(draft, links, message_tokens(draft))
     stop_flag = stop if stop is not None else StopFlag(say)
     total = None
     if progress is not None and getattr(progress, "enabled", True):
@@ -422,12 +449,127 @@ def _remember_schedule(backend: Any, directory: Path, send_at: int | None, say: 
     say(f"scheduled for {when} (batch {batch_id}); cancel with: digest send {directory} --cancel")
 
 
+class _Flight:
+    """The one batch in flight: claimed, sent and settled in a worker thread while the send loop prepares the next.
+
+    The journal rules do not change: a batch is committed ``inflight`` (``begin_batch``) before its request
+    leaves and settled (``record``) as soon as its answer arrives, both in the worker; the next batch is handed
+    over only after this one's answer, so there is never more than one request out. What overlaps is the send
+    loop's own work (reading, validating and personalizing the next batch) with this batch's journal commit and
+    request, which mostly wait on SQLite and the network without holding the GIL.
+    """
+
+    def __init__(self, journal: Journal | None, backend: Any, draft: Any, report: SendReport) -> None:
+        self.journal = journal
+        self.backend = backend
+        self.draft = draft
+        self.report = report
+        self.thread: threading.Thread | None = None
+        self.number = 0
+        self.error: str | None = None  # why the send must stop (the backend refused or gave up)
+        self.crash: BaseException | None = None  # anything else: re-raised in the send loop's thread
+
+    def prepare(self, personals: list[Personal]) -> Any:
+        """What the backend can do before the batch is claimed (SendGrid: build and serialize the request)."""
+        prepare = getattr(self.backend, "prepare_batch", None)
+        return prepare(self.draft, personals) if prepare is not None and personals else None
+
+    def start(self, number: int, personals: list[Personal], prepared: Any = None) -> None:
+        assert self.thread is None, "one batch in flight at a time"
+        self.number = number
+        self.thread = threading.Thread(target=self._work, args=(number, personals, prepared),
+                                       name="digest-send-batch", daemon=True)
+        self.thread.start()
+
+    def _work(self, number: int, personals: list[Personal], prepared: Any) -> None:
+        try:
+            self.error = _deliver(self.journal, self.backend, self.draft, number, personals, self.report, prepared)
+        except BaseException as exc:  # noqa: BLE001 - handed to the send loop's thread by wait()
+            self.crash = exc
+
+    def wait(self) -> bool:
+        """Wait for the batch in flight to be settled; False when the send must stop (``report.error`` set)."""
+        thread = self.thread
+        if thread is None:
+            return True
+        thread.join()
+        self.thread = None
+        if self.crash is not None:
+            crash, self.crash = self.crash, None
+            raise crash
+        if self.error is not None:
+            self.report.error = self.error
+            return False
+        return True
+
+    def abandon(self) -> None:
+        """The send loop is going down (a crash, a second Ctrl-C): the batch in flight, if its answer has not
+        been recorded, may or may not be delivered."""
+        thread = self.thread
+        if thread is not None and thread.is_alive() and self.journal is not None:
+            with contextlib.suppress(Exception):
+                self.journal.batch_unknown(self.number, "the send crashed during this batch")
+
+
+def _deliver(journal: Journal | None, backend: Any, draft: Any, number: int, personals: list[Personal],
+             report: SendReport, prepared: Any = None) -> str | None:
+    """Claim, send and settle one batch (in the flight's thread); the reason to stop, or None."""
+    emails = [p.email for p in personals]
+    if journal is not None:
+        claimed = journal.begin_batch(number, emails)  # committed before the request leaves
+        if len(claimed) != len(emails):
+            keep = set(claimed)
+            personals = [p for p in personals if p.email in keep]
+            emails = [p.email for p in personals]
+            prepared = None  # built for recipients this batch did not get: build again
+    try:
+        if not personals:
+            outcomes = []
+        elif prepared is not None:
+            outcomes = backend.send_prepared(draft, prepared)
+        else:
+            outcomes = backend.send_batch(draft, personals)
+    except BatchAborted as exc:
+        _settle(journal, number, emails, exc.outcomes, report, missing="pending")
+        return exc.message + (f" ({exc.hint})" if exc.hint else "")
+    except DigestError as exc:
+        if journal is not None:
+            journal.batch_unknown(number, f"the backend failed during the batch: {exc.message}")
+        report.unknown_now += len(emails)
+        return exc.message
+    except BaseException:
+        if journal is not None:
+            journal.batch_unknown(number, "the send crashed during this batch")
+        raise
+    _settle(journal, number, emails, outcomes, report, missing="unknown")
+    return None
+
+
 def _run(stream: Iterator[Recipient], problems: list[RowProblem], suppressed: set[str], journal: Journal | None,
          readonly: Journal | None, backend: Any, draft: Any, maker: PersonalMaker, max_batch: int,
          report: SendReport, resend_unknown: bool, stop: StopFlag, progress: Any, max_problems: int) -> None:
+    flight = _Flight(journal, backend, draft, report)
+    # The flight's thread needs the GIL only briefly between SQLite and socket calls; by default it waits up to
+    # 5 ms for it each time while this thread computes. A shorter interval lets it through at once.
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(min(interval, SWITCH_INTERVAL))
+    try:
+        _loop(stream, problems, suppressed, journal, readonly, backend, maker, max_batch, report, resend_unknown,
+              stop, progress, max_problems, flight)
+    except BaseException:
+        flight.abandon()
+        raise
+    finally:
+        sys.setswitchinterval(interval)
+
+
+def _loop(stream: Iterator[Recipient], problems: list[RowProblem], suppressed: set[str], journal: Journal | None,
+          readonly: Journal | None, backend: Any, maker: PersonalMaker, max_batch: int, report: SendReport,
+          resend_unknown: bool, stop: StopFlag, progress: Any, max_problems: int, flight: _Flight) -> None:
     queue: list[Recipient] = []
     batch_no = journal.next_batch_number() if journal is not None else 1
     resuming = journal is not None and journal.has_rows()  # a first run needs no look-ups
+    known = journal if journal is not None and resuming else readonly
     done = 0
 
     def flush_problems() -> None:
@@ -443,79 +585,74 @@ def _run(stream: Iterator[Recipient], problems: list[RowProblem], suppressed: se
             report.skipped_now[p.kind] = report.skipped_now.get(p.kind, 0) + 1
         del problems[:]  # memory stays flat on a file full of bad rows: recorded rows are forgotten
 
-    def send(batch: list[Recipient]) -> bool:
-        """One batch; False when the send must stop."""
+    def launch(batch: list[Recipient]) -> bool:
+        """Prepare one batch, then hand it over once the batch in flight is settled; False when the send stops."""
         nonlocal batch_no
-        number = batch_no
-        batch_no += 1
-        report.batch_count += 1
-        if len(report.batches) < PREVIEW_BATCHES:
-            report.batches.append((number, len(batch), batch[0].email, batch[-1].email))
         if backend is None:  # dry run
+            _count_batch(report, batch_no, batch)
+            batch_no += 1
             report.would_send += len(batch)
             return True
-        if journal is not None:
-            claimed = journal.begin_batch(number, [r.email for r in batch])  # committed before it leaves
-            if len(claimed) != len(batch):
-                keep = set(claimed)
-                batch = [r for r in batch if r.email in keep]
-        personals = [maker(r) for r in batch]
-        emails = [p.email for p in personals]
-        try:
-            outcomes = backend.send_batch(draft, personals) if personals else []
-        except BatchAborted as exc:
-            _settle(journal, number, emails, exc.outcomes, report, missing="pending")
-            report.error = exc.message + (f" ({exc.hint})" if exc.hint else "")
+        personals = [maker(r) for r in batch]  # while the previous batch's request is out
+        prepared = flight.prepare(personals)
+        if not flight.wait():
             return False
-        except DigestError as exc:
-            if journal is not None:
-                journal.batch_unknown(number, f"the backend failed during the batch: {exc.message}")
-            report.unknown_now += len(emails)
-            report.error = exc.message
+        if stop:  # Ctrl-C / SIGTERM: the batch in flight was finished; nothing new leaves
+            report.interrupted = True
             return False
-        except BaseException:
-            if journal is not None:
-                journal.batch_unknown(number, "the send crashed during this batch")
-            raise
-        _settle(journal, number, emails, outcomes, report, missing="unknown")
+        _count_batch(report, batch_no, batch)
+        flight.start(batch_no, personals, prepared)
+        batch_no += 1
         return True
 
     for chunk in _chunks(stream, max_batch):
-        fresh: list[Recipient] = []
-        for r in chunk:
-            if r.email.lower() in suppressed:
-                problems.append(RowProblem(r.line, r.email, "suppressed", "on the suppression list"))
-            else:
-                fresh.append(r)
-        known = journal if journal is not None and resuming else readonly
+        if suppressed:
+            fresh: list[Recipient] = []
+            for r in chunk:
+                if r.email.lower() in suppressed:
+                    problems.append(RowProblem(r.line, r.email, "suppressed", "on the suppression list"))
+                else:
+                    fresh.append(r)
+        else:
+            fresh = chunk
         if known is not None and fresh:
             sendable = set(known.sendable([r.email for r in fresh], resend_unknown=resend_unknown))
             if len(sendable) != len(fresh):
                 fresh = [r for r in fresh if r.email in sendable]
-        queue.extend(fresh)
+        if queue:
+            queue.extend(fresh)
+        else:
+            queue = fresh
         flush_problems()
         while len(queue) >= max_batch:
             batch, queue = queue[:max_batch], queue[max_batch:]
-            if not send(batch):
+            if not launch(batch):
+                flight.wait()
                 return
-            done_now = report.sent_now + report.failed_now + report.unknown_now
             if progress is not None:
+                done_now = report.sent_now + report.failed_now + report.unknown_now
                 progress.update(max(done, stream.rows), done_now)
-            if stop:
-                report.interrupted = True
-                return
         done = stream.rows
         if progress is not None:
             progress.update(done, report.sent_now)
         if stop:
-            report.interrupted = True
+            if flight.wait():
+                report.interrupted = True
             return
-    if queue and not send(queue):
+    if queue and not launch(queue):
+        flight.wait()
         flush_problems()
         return
+    flight.wait()
     flush_problems()
     if progress is not None:
         progress.update(stream.rows, report.sent_now, force=True)
+
+
+def _count_batch(report: SendReport, number: int, batch: list[Recipient]) -> None:
+    report.batch_count += 1
+    if len(report.batches) < PREVIEW_BATCHES:
+        report.batches.append((number, len(batch), batch[0].email, batch[-1].email))
 
 
 def _settle(journal: Journal | None, number: int, emails: Sequence[str], outcomes: Sequence[Outcome],

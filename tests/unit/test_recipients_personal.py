@@ -34,3 +34,28 @@ def test_personal_carries_signed_link_and_mailto() -> None:
     assert p.unsubscribe_mailto == "bye@x.example"
     assert p.unsubscribe_url is not None
     assert verify_token(p.unsubscribe_url.split("t=", 1)[1], SECRET) == "Ann@example.com"
+
+
+def test_values_limited_to_the_message_tokens() -> None:
+    draft = SimpleNamespace(merge_defaults={"first_name": "reader", "city": ""},
+                            merge_fields=lambda: {"first_name", "city", "unsubscribe_url"})
+    t = merge.token
+    tokens = {t("first_name", "HTML"), t("first_name", "TEXT"), t("city", "URL"), t("unsubscribe_url", "HTML")}
+    maker = PersonalMaker(draft, Links(), tokens)
+    rng = random.Random(4)
+    pieces = ["Ann", "", " Zoë ", "<b>&co</b>", "a b", "100%", "Ann-Marie", "12"]
+    for _ in range(300):
+        fields = {k: rng.choice(pieces) for k in rng.sample(["first_name", "city", "extra"], rng.randint(0, 3))}
+        want = {k: v for k, v in merge.values(fields, draft.merge_defaults, {"first_name", "city"}).items()
+                if k in tokens}
+        assert maker.values(fields) == want, fields
+
+
+def test_message_tokens() -> None:
+    from digest.deliver.send import message_tokens
+
+    t = merge.token
+    draft = SimpleNamespace(subject=f"Hi {t('first_name', 'TEXT')}", text="plain",
+                            html=f"<a href='{t('unsubscribe_url', 'URL')}'>{t('first_name', 'HTML')}</a>")
+    assert message_tokens(draft) == {t("first_name", "TEXT"), t("first_name", "HTML"), t("unsubscribe_url", "URL")}
+    assert message_tokens(SimpleNamespace()) is None
