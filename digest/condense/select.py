@@ -92,7 +92,8 @@ _PRONOUN = lazy(
     r"^(?:he|she|they|them|his|her|hers|their|theirs|its|it|him|we|these|those|such|"
     r"(?:this|that) (?:is|was|has|had|comes?|came|means?|meant|will|would|could|can|may|might|should|must|"
     r"follows?|followed|leads?|led|marks?|marked|includes?|included|appears?|appeared|prompted|sparked|raises?|"
-    r"raised|makes?|made|shows?|showed|suggests?|suggested|happened|left|gives?|gave|isn't|wasn't|won't)|"
+    r"raised|makes?|made|shows?|showed|suggests?|suggested|happened|left|gives?|gave|isn['’]t|wasn['’]t|won['’]t)|"
+    r"(?:this|that)['’]s|"
     r"the (?:former|latter|pair|duo|couple|two|three|man|woman|boy|girl|player|star|club|company|firm|"
     r"group|team|move|decision|incident|comments?|statement|report)\b(?! of)|"
     r"il|elle|ils|elles|ce|cette|ces|celui|celle)\b", re.I)
@@ -204,7 +205,7 @@ def _why_not(t: str, words: int, toks: list[str], i: int, title_toks: set[str], 
         return "no sentence end (caption, subhead or fragment)"
     if words < p.min_words:
         return "too short"
-    if t.rstrip(_CLOSERS)[-1] == "?":
+    if t.rstrip(_CLOSERS)[-1] == "?" and not _reports_question(t):
         return "question"
     if _META.match(t):
         return "meta opener"
@@ -226,6 +227,14 @@ def _why_not(t: str, words: int, toks: list[str], i: int, title_toks: set[str], 
     if p.bare_quote == "skip" and t[0] in _OPEN_PUNCT and bare_quote(t):
         return "a quotation without attribution"
     return ""
+
+
+def _reports_question(t: str) -> bool:
+    """The "?" belongs to a quotation the sentence reports ("… asked, “Are there any left?”"): a statement."""
+    if t[-1] not in "”\"'’»" or t[0] in _OPEN_PUNCT:
+        return False
+    q = max(t.rfind("“"), t.rfind('"', 0, len(t) - 1), t.rfind("‘"), t.rfind("«"))
+    return q > 0 and len(t[:q].split()) >= 4
 
 
 def build_candidates(text: str, title: str, params: Params = DEFAULT) -> list[Candidate]:

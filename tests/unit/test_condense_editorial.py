@@ -130,3 +130,27 @@ def test_discourse_filler_is_skipped(filler: str) -> None:
 def test_discourse_rule_leaves_narrative_alone(prose: str) -> None:
     cands = build_candidates("The storm hit the coast on Monday with winds of 120 mph. " + prose, "")
     assert cands[1].usable, cands[1].why_not
+
+
+# --- openers with a curly apostrophe, reported questions -----------------------------------------------------
+
+@pytest.mark.parametrize("opener", [
+    "This isn’t the first time the mayor has clashed with the port authority over its budget.",
+    "That’s exactly what the residents of the valley feared when the plans were published.",
+])
+def test_pronoun_opener_with_curly_apostrophe_needs_its_predecessor(opener: str) -> None:
+    cands = build_candidates("The port authority cut its budget by a third on Monday. " + opener, "")
+    assert cands[1].needs_previous
+
+
+def test_reported_question_is_a_statement() -> None:
+    text = ("The mayor posted to her followers on Sunday asking whether there were “any honest developers left?” "
+            "Would anyone in the council chamber answer her on the day? The council meets on Monday to vote on the plan.")
+    cands = build_candidates(text, "")
+    assert cands[0].usable, cands[0].why_not
+    assert not cands[1].usable and cands[1].why_not == "question"
+
+
+def test_quoted_question_alone_is_still_a_question() -> None:
+    cands = build_candidates("“Is there anyone who can explain this decision to the town?” The vote is on Monday.", "")
+    assert not cands[0].usable
