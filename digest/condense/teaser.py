@@ -64,6 +64,10 @@ def _real_title(title: str, body: str) -> str:
 def _usable_description(article: Article, body: str, budget: int) -> str | None:
     """The publisher's description when it is one clean sentence that fits and that the body supports."""
     d = " ".join((article.description or "").split())
+    if "&" in d and ";" in d:  # publishers double-escape meta content ("&amp;quot;" arrives as "&quot;")
+        from html import unescape
+
+        d = unescape(d)
     if not d or len(d) > budget or len(d.split()) < 8 or not _TERMINAL.search(d) or not balanced(d):
         return None
     if d[0].islower() or not (d[0].isalnum() or d[0] in "\"“‘'("):

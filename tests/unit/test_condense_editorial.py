@@ -145,7 +145,8 @@ def test_pronoun_opener_with_curly_apostrophe_needs_its_predecessor(opener: str)
 
 def test_reported_question_is_a_statement() -> None:
     text = ("The mayor posted to her followers on Sunday asking whether there were “any honest developers left?” "
-            "Would anyone in the council chamber answer her on the day? The council meets on Monday to vote on the plan.")
+            "Would anyone in the council chamber answer her on the day? "
+            "The council meets on Monday to vote on the plan.")
     cands = build_candidates(text, "")
     assert cands[0].usable, cands[0].why_not
     assert not cands[1].usable and cands[1].why_not == "question"
@@ -154,3 +155,12 @@ def test_reported_question_is_a_statement() -> None:
 def test_quoted_question_alone_is_still_a_question() -> None:
     cands = build_candidates("“Is there anyone who can explain this decision to the town?” The vote is on Monday.", "")
     assert not cands[0].usable
+
+
+def test_double_escaped_description_is_unescaped() -> None:
+    body = ("The mayor and two of her advisers are staying at the mayor's \"Blue House\" residence in the old town "
+            "and are insisting she finishes her term, a council source said. The council meets on Monday.")
+    desc = ("The mayor and two of her advisers are staying at the mayor's &quot;Blue House&quot; residence in the old "
+            "town and are insisting she finishes her term, a council source said.")
+    t = make_teaser(Article(source="t", title="Mayor stays put", text=body, kind="text", description=desc))
+    assert "&quot;" not in t.text and '"Blue House"' in t.text
