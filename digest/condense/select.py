@@ -54,9 +54,9 @@ class Params:
     len_exp: float = 1.0  # value = score x (length / 100) ** len_exp
     lead_bonus: float = 0.0  # added to the first usable opener's score (the lead sentence)
     bare_quote: str = "skip"  # a sentence that is only a quotation (no attribution): "skip", or "keep" (scored)
-    gap_penalty: float = 1.0  # value lost per jump between picked sentences (a blurb that jumps reads badly)
+    gap_penalty: float = 2.0  # value lost per jump between picked sentences (a blurb that jumps reads badly)
     filler_words: int = 0  # a sentence shorter than this with no name and no number is content-free filler
-    gap_min: int = 5  # a jump: two consecutive picks with at least this many sentences between them
+    gap_min: int = 3  # a jump: two consecutive picks with at least this many sentences (of any kind) between them
 
 
 DEFAULT = Params()
