@@ -3,6 +3,7 @@
 
   python benchmarks/teasers.py              # figures for the default Params, whole set and both folds
   python benchmarks/teasers.py --tune       # grid search on fold A → report on fold B, and swap
+  python benchmarks/teasers.py --tune-gap   # the same for the jump cost only (gap_min x gap_penalty)
   python benchmarks/teasers.py --speed      # sentence splitter and teaser timings, pathological inputs
 
 Reads ../shared (never copied). Uses the scoring functions of ../shared/eval/teasers.py so the figures
@@ -102,10 +103,16 @@ GRID = {
     "compress": [(), ("attribution_tail", "lead_time")],
 }
 
+GAP_GRID = {
+    "gap_min": [2, 3, 4, 5, 6],
+    "gap_penalty": [0.5, 1.0, 2.0, 3.0],
+}
+
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--tune", action="store_true")
+    ap.add_argument("--tune-gap", action="store_true")
     ap.add_argument("--show", type=int, default=0)
     a = ap.parse_args()
     ev = load_eval()
@@ -114,18 +121,19 @@ def main() -> None:
     scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2"], use_stemmer=True)
     rows = news_rows()
     folds = {f: [r for r in rows if fold_of(r["id"]) == f] for f in "AB"}
-    if a.tune:
+    if a.tune or a.tune_gap:
+        grid = GAP_GRID if a.tune_gap else GRID
         results = {}
         for tune_on, report_on in (("A", "B"), ("B", "A")):
             best = None
-            for values in itertools.product(*GRID.values()):
-                p = dataclasses.replace(DEFAULT, **dict(zip(GRID, values, strict=True)))
+            for values in itertools.product(*grid.values()):
+                p = dataclasses.replace(DEFAULT, **dict(zip(grid, values, strict=True)))
                 fig = summarize(news_scores(ev, scorer, folds[tune_on], p))
                 if best is None or objective(fig) > best[0]:
                     best = (objective(fig), p, fig)
             held = summarize(news_scores(ev, scorer, folds[report_on], best[1]))
             results[f"tune_{tune_on}_report_{report_on}"] = {
-                "params": {k: getattr(best[1], k) for k in GRID}, "tuned_fold": best[2], "held_out_fold": held}
+                "params": {k: getattr(best[1], k) for k in grid}, "tuned_fold": best[2], "held_out_fold": held}
         print(json.dumps(results, indent=1))
         return
     t0 = time.perf_counter()

@@ -1,14 +1,16 @@
 """Choose the teaser sentences: score cleaned sentences, pack the budget, never cut mid-sentence.
 
 Each sentence of the cleaned body becomes a ``Candidate``. Hard filters (with the reason kept for
-``--explain``): fragments without a sentence end (captions, subheads), too short, questions, meta openers
-("Recently I wrote …"), unbalanced quotes or brackets, sentences that repeat the headline, lower-case or
-punctuation starts. A leading connective ("But", "However,") is stripped; a sentence that opens with an
-unresolved pronoun ("He", "They", "This is") may only follow its own predecessor.
+``--explain``): fragments without a sentence end (captions, subheads), too short, questions (not a reported
+quoted question), meta openers ("Recently I wrote …"), discourse filler ("First, let's say …"), unbalanced
+quotes or brackets, sentences that repeat the headline, lower-case or punctuation starts. A leading
+connective ("But", "However,") is stripped; a sentence that opens with an unresolved pronoun ("He", "They",
+"This is") may only follow its own predecessor.
 
 Score = position prior + centrality (TF-IDF cosine to the whole text) + title overlap + shared entities
-and numbers. The best usable sentence opens the teaser; more sentences are added by score while they fit
-and score at least ``min_ratio`` of the best; the result is printed in document order.
+and numbers + repeated content bigrams. Packing: exhaustive subset search over the lead region for the
+highest total value (score x length) within the budget, minus a cost for each jump between picked sentences
+(a blurb that jumps to a far sentence reads badly); printed in document order.
 If no usable sentence fits, the best one is shortened at a clause boundary and ends with "…".
 """
 
