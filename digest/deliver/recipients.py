@@ -233,7 +233,7 @@ class RecipientStream:
         self._iter = self._generate()
 
     def __iter__(self) -> Iterator[Recipient]:
-        return self
+        return self._iter  # the generator itself: one Python frame less per row
 
     def __next__(self) -> Recipient:
         return next(self._iter)
@@ -246,6 +246,7 @@ class RecipientStream:
         seen: set[str] = set()
         dedupe = self._dedupe
         width = max([i for i, _ in fields] + [email_index]) + 1
+        fast_match = _FAST.fullmatch
         try:
             fh = layout.path.open("r", encoding=layout.encoding, errors="surrogateescape", newline="")
         except OSError as exc:
@@ -257,6 +258,7 @@ class RecipientStream:
             except (StopIteration, csv.Error):
                 return
             prev_end = reader.line_num
+            rows = 0
             while True:
                 try:
                     row = next(reader)
@@ -271,16 +273,22 @@ class RecipientStream:
                 prev_end = reader.line_num
                 if not row or (len(row) == 1 and not row[0].strip()):
                     continue
-                self.rows += 1
+                rows += 1
+                self.rows = rows
                 raw = row[email_index].strip() if email_index < len(row) else ""
                 if not raw:
                     if any(v.strip() for v in row):
                         problems.append(RowProblem(line, "", "invalid", "no address in the email column"))
                     else:
-                        self.rows -= 1  # a row of empty cells: nothing there
+                        rows -= 1  # a row of empty cells: nothing there
+                        self.rows = rows
                     continue
-                address = fast_validate(raw)
-                if address is None:
+                # The fast path (``fast_validate``, inlined: this runs once per row of a million).
+                m = fast_match(raw) if len(raw) <= 254 and "--" not in raw else None
+                if m is not None:
+                    at = m.end(1)
+                    address = raw[:at] + raw[at:].lower()
+                else:
                     if _has_surrogates(raw):
                         problems.append(RowProblem(line, raw.encode("utf-8", "replace").decode("utf-8"), "invalid",
                                                    "the address is not valid UTF-8 text"))

@@ -24,10 +24,11 @@ import contextlib
 import datetime as _dt
 import html
 import importlib
+import itertools
 import signal
 import sys
 import threading
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -306,14 +307,9 @@ def message_tokens(draft: Any) -> set[str] | None:
 # --- the send ------------------------------------------------------------------------------------------
 
 
-def _chunks(stream: Iterator[Recipient], size: int) -> Iterator[list[Recipient]]:
-    chunk: list[Recipient] = []
-    for r in stream:
-        chunk.append(r)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
+def _chunks(stream: Iterable[Recipient], size: int) -> Iterator[list[Recipient]]:
+    rows = iter(stream)
+    while chunk := list(itertools.islice(rows, size)):
         yield chunk
 
 
