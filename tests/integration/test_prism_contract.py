@@ -8,10 +8,6 @@ each request against it, including the bearer-auth security scheme. The requests
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
-import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -19,7 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import REPO, missing, need_tool, shared_path
+from prism import prism_mock
 from python_http_client.exceptions import BadRequestsError
 from sendgrid import SendGridAPIClient
 from test_sendgrid_backend import draft, personal, settings
@@ -30,43 +26,10 @@ pytestmark = pytest.mark.integration
 KEY = "SG.prism-contract-key"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def prism() -> Iterator[str]:
-    spec = shared_path("sendgrid", "tsg_mail_v3.json")
-    need_tool("node")
-    binary = REPO / "node_modules" / ".bin" / "prism"
-    if not binary.exists():
-        missing("Prism is not installed: run npm install in the repository (package.json pins it)")
-    port = _free_port()
-    proc = subprocess.Popen([str(binary), "mock", "-h", "127.0.0.1", "-p", str(port), str(spec)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
-                pytest.fail(f"prism exited with {proc.returncode}: {out[-2000:]}")
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail("prism did not listen within 60 s")
-                time.sleep(0.2)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
+    with prism_mock("tsg_mail_v3.json") as url:
+        yield url
 
 
 def client(url: str) -> Any:

@@ -10,17 +10,14 @@ the spec's examples (static) and with bodies generated from the schemas (``--dyn
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO, missing, need_tool, shared_path
+from conftest import shared_path
+from prism import prism_mock
 from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
 
@@ -31,45 +28,10 @@ KEY = "SG.prism-suppressions-key"
 GROUP = 4242
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module", params=["static", "dynamic"])
 def prism(request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
-    spec = shared_path("sendgrid", "tsg_suppressions_v3.json")
-    need_tool("node")
-    binary = REPO / "node_modules" / ".bin" / "prism"
-    if not binary.exists():
-        missing("Prism is not installed: run npm install in the repository (package.json pins it)")
-    port = _free_port()
-    args = [str(binary), "mock", "-h", "127.0.0.1", "-p", str(port), str(spec)]
-    if request.param == "dynamic":
-        args.insert(2, "--dynamic")
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
-                pytest.fail(f"prism exited with {proc.returncode}: {out[-2000:]}")
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail("prism did not listen within 60 s")
-                time.sleep(0.2)
-        yield f"http://127.0.0.1:{port}", request.param
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
+    with prism_mock("tsg_suppressions_v3.json", dynamic=request.param == "dynamic") as url:
+        yield url, request.param
 
 
 def response_validator(path: str) -> Any:
