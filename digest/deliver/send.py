@@ -455,8 +455,12 @@ class _Flight:
     request, which mostly wait on SQLite and the network without holding the GIL.
     """
 
-    def __init__(self, journal: Journal | None, backend: Any, draft: Any, report: SendReport) -> None:
+    def __init__(self, journal: Journal | None, backend: Any, draft: Any, report: SendReport,
+                 maker: PersonalMaker) -> None:
         self.journal = journal
+        self.maker = maker
+        self._values = maker.values  # one bound method for the whole send (the backend caches by identity)
+        self._prepare_rows = getattr(backend, "prepare_rows", None)
         self.backend = backend
         self.draft = draft
         self.report = report
@@ -465,21 +469,35 @@ class _Flight:
         self.error: str | None = None  # why the send must stop (the backend refused or gave up)
         self.crash: BaseException | None = None  # anything else: re-raised in the send loop's thread
 
-    def prepare(self, personals: list[Personal]) -> Any:
-        """What the backend can do before the batch is claimed (SendGrid: build and serialize the request)."""
-        prepare = getattr(self.backend, "prepare_batch", None)
-        return prepare(self.draft, personals) if prepare is not None and personals else None
+    def prepare(self, batch: list[Recipient]) -> tuple[list[Personal] | None, Any]:
+        """What can be done before the batch is claimed: (personals, prepared request).
 
-    def start(self, number: int, personals: list[Personal], prepared: Any = None) -> None:
+        SendGrid builds and serializes the request straight from the rows (``prepare_rows``: no ``Personal``
+        per recipient) or, for links of another shape, from the personals (``prepare_batch``); the other
+        backends get the personals.
+        """
+        if not batch:
+            return [], None
+        if self._prepare_rows is not None:
+            prepared = self._prepare_rows(self.draft, batch, self.maker.links, self._values)
+            if prepared is not None:
+                return None, prepared
+        personals = [self.maker(r) for r in batch]
+        prepare = getattr(self.backend, "prepare_batch", None)
+        return personals, (prepare(self.draft, personals) if prepare is not None else None)
+
+    def start(self, number: int, batch: list[Recipient], personals: list[Personal] | None,
+              prepared: Any = None) -> None:
         assert self.thread is None, "one batch in flight at a time"
         self.number = number
-        self.thread = threading.Thread(target=self._work, args=(number, personals, prepared),
+        self.thread = threading.Thread(target=self._work, args=(number, batch, personals, prepared),
                                        name="digest-send-batch", daemon=True)
         self.thread.start()
 
-    def _work(self, number: int, personals: list[Personal], prepared: Any) -> None:
+    def _work(self, number: int, batch: list[Recipient], personals: list[Personal] | None, prepared: Any) -> None:
         try:
-            self.error = _deliver(self.journal, self.backend, self.draft, number, personals, self.report, prepared)
+            self.error = _deliver(self.journal, self.backend, self.draft, number, batch, personals, self.maker,
+                                  self.report, prepared)
         except BaseException as exc:  # noqa: BLE001 - handed to the send loop's thread by wait()
             self.crash = exc
 
@@ -507,19 +525,23 @@ class _Flight:
                 self.journal.batch_unknown(self.number, "the send crashed during this batch")
 
 
-def _deliver(journal: Journal | None, backend: Any, draft: Any, number: int, personals: list[Personal],
-             report: SendReport, prepared: Any = None) -> str | None:
+def _deliver(journal: Journal | None, backend: Any, draft: Any, number: int, batch: list[Recipient],
+             personals: list[Personal] | None, maker: PersonalMaker, report: SendReport,
+             prepared: Any = None) -> str | None:
     """Claim, send and settle one batch (in the flight's thread); the reason to stop, or None."""
-    emails = [p.email for p in personals]
+    emails = [r.email for r in batch]
     if journal is not None:
         claimed = journal.begin_batch(number, emails)  # committed before the request leaves
         if len(claimed) != len(emails):
             keep = set(claimed)
-            personals = [p for p in personals if p.email in keep]
-            emails = [p.email for p in personals]
+            batch = [r for r in batch if r.email in keep]
+            emails = [r.email for r in batch]
+            personals = None
             prepared = None  # built for recipients this batch did not get: build again
+    if prepared is None and personals is None:
+        personals = [maker(r) for r in batch]
     try:
-        if not personals:
+        if not emails:
             outcomes = []
         elif prepared is not None:
             outcomes = backend.send_prepared(draft, prepared)
@@ -544,7 +566,7 @@ def _deliver(journal: Journal | None, backend: Any, draft: Any, number: int, per
 def _run(stream: Iterator[Recipient], problems: list[RowProblem], suppressed: set[str], journal: Journal | None,
          readonly: Journal | None, backend: Any, draft: Any, maker: PersonalMaker, max_batch: int,
          report: SendReport, resend_unknown: bool, stop: StopFlag, progress: Any, max_problems: int) -> None:
-    flight = _Flight(journal, backend, draft, report)
+    flight = _Flight(journal, backend, draft, report, maker)
     # The flight's thread needs the GIL only briefly between SQLite and socket calls; by default it waits up to
     # 5 ms for it each time while this thread computes. A shorter interval lets it through at once.
     interval = sys.getswitchinterval()
@@ -589,15 +611,14 @@ def _loop(stream: Iterator[Recipient], problems: list[RowProblem], suppressed: s
             batch_no += 1
             report.would_send += len(batch)
             return True
-        personals = [maker(r) for r in batch]  # while the previous batch's request is out
-        prepared = flight.prepare(personals)
+        personals, prepared = flight.prepare(batch)  # while the previous batch's request is out
         if not flight.wait():
             return False
         if stop:  # Ctrl-C / SIGTERM: the batch in flight was finished; nothing new leaves
             report.interrupted = True
             return False
         _count_batch(report, batch_no, batch)
-        flight.start(batch_no, personals, prepared)
+        flight.start(batch_no, batch, personals, prepared)
         batch_no += 1
         return True
 

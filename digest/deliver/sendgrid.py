@@ -435,6 +435,92 @@ class Personalizer:
             item["substitutions"] = subs
         return item
 
+    def row_maker(self, links: Any,
+                  values: Callable[[Mapping[str, str]], dict[str, str]]) -> Callable[[str, Mapping[str, str]],
+                                                                                     dict[str, Any]] | None:
+        """``(email, fields) → item`` straight from a CSV row, the same item as ``item(Personal(...))``; None when
+        the links are not the common shape (a URL template with one ``{token}`` and no ``{email}``, or asm).
+
+        The unsubscribe URL is ``head + token + tail`` and the token is URL-safe base64, which neither HTML
+        escaping, URL encoding nor a header changes: every form of the URL, and the List-Unsubscribe header,
+        is a precomputed prefix + the token + a precomputed suffix. ``values`` is the send's merge-value maker
+        (``PersonalMaker.values``); it returns a fresh dict, used as the substitutions when its keys are the
+        message's field tokens (the usual case). Raises ValueError as ``item`` does.
+        """
+        signer = getattr(links, "_signer", None)
+        split = getattr(links, "_split", None)
+        fields_ = self._fields
+        field_keys = self._field_keys
+        custom_args = self.custom_args
+        keys_bytes = self.keys_bytes
+        n_subs = len(self.base)
+        fits = self.fits
+        unsub = self._unsub
+        if self.asm:
+            asm_subs = [(tok, ASM_UNSUBSCRIBE_TAG) for tok, _ in unsub]
+            url_parts: list[tuple[str, str, str]] = []
+            header_parts: tuple[str, str] | None = None
+            one_click = False
+        else:
+            if signer is None or split is None:
+                return None
+            head, tail = split
+            mailto = links.mailto or self.default_mailto
+            try:
+                m = self._mailto(mailto) if mailto else None
+            except ValueError:
+                return None
+            kind = _header_kind(head + "A" + tail)
+            if kind is None or len(head) < 8 or not (head + tail).isascii():
+                return None  # the generic path says why, recipient by recipient
+            forms = {"TEXT": (head, tail), "URL": (quote_url(head), quote_url(tail)),
+                     "HTML": (html.escape(head, quote=True), html.escape(tail, quote=True))}
+            url_parts = [(tok, *forms[ctx]) for tok, ctx in unsub]
+            header_parts = ("", m[1]) if m else None  # another scheme: the header holds the mailto only
+            if kind:
+                header_parts = ("<" + head, tail + ">" + (", " + m[1] if m else ""))
+            one_click = kind == "https"
+            asm_subs = []
+        limit = SUBSTITUTIONS_MAX_BYTES
+
+        def make(email: str, row_fields: Mapping[str, str]) -> dict[str, Any]:
+            if not email.isascii():
+                email.encode("utf-8")
+            subs = values(row_fields)
+            if subs.keys() != field_keys:
+                get = subs.get
+                subs = {t: get(t, d) for t, d in fields_}
+            if header_parts is None and not url_parts:
+                item: dict[str, Any] = {"to": [{"email": email}], "custom_args": custom_args}
+                for tok, v in asm_subs:
+                    subs[tok] = v
+            else:
+                token = signer(email)
+                for tok, h, t in url_parts:
+                    subs[tok] = h + token + t
+                if header_parts is None:
+                    item = {"to": [{"email": email}], "custom_args": custom_args}
+                elif one_click:
+                    item = {"to": [{"email": email}], "custom_args": custom_args,
+                            "headers": {"List-Unsubscribe": header_parts[0] + token + header_parts[1],
+                                        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}}
+                else:
+                    item = {"to": [{"email": email}], "custom_args": custom_args,
+                            "headers": {"List-Unsubscribe": header_parts[0] + token + header_parts[1]
+                                        if header_parts[0] else header_parts[1]}}
+            if subs:
+                joined = "".join(subs.values())
+                if not joined.isascii():
+                    for v in subs.values():
+                        v.encode("utf-8")
+                if (keys_bytes + len(joined)) * 6 + 6 * n_subs + 2 >= limit and not fits(subs):
+                    raise ValueError(f"merge values are {substitutions_size(subs)} bytes; SendGrid allows under "
+                                     f"{limit} a recipient")
+                item["substitutions"] = subs
+            return item
+
+        return make
+
     def values(self, p: Personal) -> dict[str, str]:
         """Token → value for every token the message uses (and no other)."""
         return dict(self.item(p).get("substitutions", {}))
@@ -484,6 +570,37 @@ def build_batch(static: Mapping[str, Any], batch: Sequence[Personal], personaliz
         seen.add(key)
         personalizations.append(item)
         emails.append(email)
+    body = dict(static)
+    body["personalizations"] = personalizations
+    return BatchBody(body, emails, refused)
+
+
+def build_rows(static: Mapping[str, Any], rows: Sequence[Any],
+               make: Callable[[str, Mapping[str, str]], dict[str, Any]]) -> BatchBody:
+    """``build_batch`` for ``Recipient`` rows through ``Personalizer.row_maker``: no ``Personal`` per recipient."""
+    if len(rows) > MAX_PERSONALIZATIONS:
+        raise ValueError(f"a SendGrid batch holds at most {MAX_PERSONALIZATIONS} recipients, got {len(rows)}")
+    seen: set[str] = set()
+    personalizations: list[dict[str, Any]] = []
+    emails: list[str] = []
+    refused: list[Outcome] = []
+    add_item = personalizations.append
+    add_email = emails.append
+    add_key = seen.add
+    for r in rows:
+        email = r.email
+        key = email.lower()
+        if key in seen:
+            refused.append(Outcome(email, False, error="duplicate address in one SendGrid request", permanent=True))
+            continue
+        try:
+            item = make(email, r.fields)
+        except ValueError as exc:
+            refused.append(Outcome(email, False, error=str(exc), permanent=True))
+            continue
+        add_key(key)
+        add_item(item)
+        add_email(email)
     body = dict(static)
     body["personalizations"] = personalizations
     return BatchBody(body, emails, refused)
@@ -614,6 +731,7 @@ class SendGridBackend:
         self._rng = rng or random.Random()
         self._static: dict[str, Any] | None = None
         self._personalizer: Personalizer | None = None
+        self._row_maker: tuple[Any, Any, Any] | None = None
 
     # -- protocol -------------------------------------------------------------------------------------------
     def open(self, draft: Draft) -> None:
@@ -627,6 +745,7 @@ class SendGridBackend:
                                    batch_id=self.batch_id)
         self._personalizer = Personalizer(draft, asm=bool(self.asm_group),
                                           custom_args={"digest_issue": draft.slug or "issue"})
+        self._row_maker = None
 
     def send_batch(self, draft: Draft, batch: Sequence[Personal]) -> list[Outcome]:
         return self.send_prepared(draft, self.prepare_batch(draft, batch))
@@ -638,6 +757,24 @@ class SendGridBackend:
             self.open(draft)
         assert self._static is not None and self._personalizer is not None
         built = build_batch(self._static, batch, self._personalizer)
+        if built.emails:
+            built.raw = dumps(built.body)
+        return built
+
+    def prepare_rows(self, draft: Draft, rows: Sequence[Any], links: Any,
+                     values: Callable[[Mapping[str, str]], dict[str, str]]) -> BatchBody | None:
+        """``prepare_batch`` straight from ``Recipient`` rows (``links`` and ``values`` make what a ``Personal``
+        would hold); None when the links are not the common shape (then use ``prepare_batch``)."""
+        if self._static is None:
+            self.open(draft)
+        assert self._static is not None and self._personalizer is not None
+        cached = self._row_maker
+        if cached is None or cached[0] is not links or cached[1] is not values:
+            cached = self._row_maker = (links, values, self._personalizer.row_maker(links, values))
+        make = cached[2]
+        if make is None:
+            return None
+        built = build_rows(self._static, rows, make)
         if built.emails:
             built.raw = dumps(built.body)
         return built

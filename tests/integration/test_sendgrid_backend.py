@@ -151,6 +151,51 @@ def test_personalizer_fast_paths_match_token_values_and_headers() -> None:
         pz.item(Personal("x@example.com", {}, "https://h.example/u?t=a b", None))
 
 
+@pytest.mark.parametrize("template,mailto,asm", [
+    ("https://h.example/u?t={token}", "leave@harbour.example", False),
+    ("https://h.example/u/{token}/x?a='b'&c=\"d\"", "", False),
+    ("https://h.example/u/{token}/x?c=<d>", "", False),  # cannot go into a header: no row path
+    ("http://h.example/u?t={token}", "leave@harbour.example", False),
+    ("ftp://h.example/u/{token}", "leave@harbour.example", False),
+    ("ftp://h.example/u/{token}", "", False),
+    ("https://h.example/u?t={token}&e={email}", "", False),  # not the common shape: no row path
+    ("https://h.example/u?t={token}", "", True),
+    ("", "", True),
+])
+def test_row_path_equals_the_personal_path(template: str, mailto: str, asm: bool) -> None:
+    """``prepare_rows`` (CSV row → personalization) builds the same body as Personal → ``build_batch``."""
+    from digest.deliver.send import PersonalMaker, message_tokens
+    from digest.deliver.sendgrid import build_rows
+    from digest.deliver.unsubscribe import Links
+    from digest.model import Recipient
+
+    t = merge.token
+    d = draft()
+    d = replace(d, html=d.html + f"<a href=\"{t('unsubscribe_url', 'HTML')}\">x</a>")
+    links = Links(template, mailto, b"row-path-secret-0123456789")
+    maker = PersonalMaker(d, links, message_tokens(d))
+    pz = Personalizer(d, asm=asm, custom_args={"digest_issue": "x"})
+    rng = random.Random(5)
+    names = ["Ann", "", "  ", "Zoë & <Bob>", "a b", "100%", "x" * 12_000, "O'Neil", "\udcff"]
+    rows = [Recipient(f"r{i}@example.com", {"first_name": rng.choice(names), "city": "Cork"}, i + 2)
+            for i in range(300)]
+    rows += [Recipient("r1@example.com", {}, 400), Recipient("zoë@example.com", {}, 401),
+             Recipient("r9@EXAMPLE.com", {"first_name": "Dup"}, 402)]
+    static = {"from": {"email": "news@harbour.example"}}
+    make = pz.row_maker(links, maker.values)
+    if "{email}" in template or "<" in template:
+        assert make is None
+        return
+    assert make is not None
+    want = build_batch(static, [maker(r) for r in rows], pz)
+    got = build_rows(static, rows, make)
+    assert got.body == want.body
+    assert got.emails == want.emails
+    assert [(o.email, o.ok, o.error, o.permanent) for o in got.refused] == \
+        [(o.email, o.ok, o.error, o.permanent) for o in want.refused]
+    assert len(got.refused) >= 3  # the oversized, the lone surrogate and the duplicates are refused on both paths
+
+
 def test_quote_url_equals_urllib_quote() -> None:
     from urllib.parse import quote
 
