@@ -8,10 +8,13 @@ article; an unreadable article is skipped, never a traceback.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -49,16 +52,72 @@ def _label(entry: issue_mod.Entry, article: Article | None = None) -> str:
     return f"article {entry.index} ({title})" if title else f"article {entry.index} ({entry.source})"
 
 
-def _teaser(article: Article, entry: issue_mod.Entry, max_chars: int) -> tuple[str, bool, str | None]:
+TEASER_CACHE = "teasers.json"
+
+
+@lru_cache(maxsize=1)
+def _condenser_fingerprint() -> str:
+    """A hash of the condense package's source: a change to any rule invalidates every cached teaser."""
+    from .. import condense
+
+    digest = hashlib.sha1()
+    for path in sorted(Path(condense.__file__).parent.glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+class TeaserCache:
+    """Teasers of unchanged articles, kept in ``DIR/.cache/teasers.json`` so a rebuild skips condensing.
+
+    The key covers everything a teaser depends on: the article as extracted, the budget and the condenser's
+    source; an entry not used by this build is dropped when the cache is saved.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.path = directory / issue_mod.CACHE_DIR / TEASER_CACHE
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            self.old: dict[str, list[Any]] = data if isinstance(data, dict) else {}
+        except (OSError, ValueError):
+            self.old = {}
+        self.new: dict[str, list[Any]] = {}
+
+    @staticmethod
+    def key(article: Article, max_chars: int) -> str:
+        raw = json.dumps(article.to_dict(), sort_keys=True, ensure_ascii=False)
+        return hashlib.sha1(f"{_condenser_fingerprint()}\0{max_chars}\0{raw}".encode()).hexdigest()
+
+    def get(self, key: str) -> tuple[str, bool] | None:
+        hit = self.old.get(key)
+        if isinstance(hit, list) and len(hit) == 2 and isinstance(hit[0], str):
+            self.new[key] = hit
+            return hit[0], bool(hit[1])
+        return None
+
+    def put(self, key: str, text: str, shortened: bool) -> None:
+        self.new[key] = [text, shortened]
+
+    def save(self) -> None:
+        if self.new != self.old:
+            issue_mod._atomic_write(self.path, json.dumps(self.new, ensure_ascii=False))
+
+
+def _teaser(article: Article, entry: issue_mod.Entry, max_chars: int,
+            cache: TeaserCache | None = None) -> tuple[str, bool, str | None]:
     """The teaser text, whether it was shortened, and a warning when condensing failed."""
     if entry.overrides.get("teaser"):
         return entry.overrides["teaser"], False, None
     if article.teaser_override:
         return article.teaser_override, False, None
+    key = TeaserCache.key(article, max_chars) if cache is not None else ""
+    if cache is not None and (hit := cache.get(key)) is not None:
+        return hit[0], hit[1], None
     try:
         from ..condense import make_teaser
 
         t = make_teaser(article, max_chars=max_chars)
+        if cache is not None:
+            cache.put(key, t.text, t.shortened)
         return t.text, t.shortened, None
     except Exception as exc:  # noqa: BLE001 - a teaser failure must not sink the issue
         fallback = (article.description or "").strip()
@@ -95,6 +154,7 @@ def build_issue(directory: Path | str) -> BuildResult:
         images_base = str(settings.newsletter.get("images_base_url") or "")
         placed: list[tuple[str | None, Item]] = []
         kept_articles: list[Article] = []
+        teasers = TeaserCache(directory)
         for entry in issue_data.entries:
             try:
                 article = issue_mod.load_entry(directory, entry)
@@ -105,7 +165,7 @@ def build_issue(directory: Path | str) -> BuildResult:
                 result.warnings.append(f"{_label(entry)} skipped: {type(exc).__name__}: {exc}")
                 continue
             label = _label(entry, article)
-            teaser, shortened, problem = _teaser(article, entry, max_chars)
+            teaser, shortened, problem = _teaser(article, entry, max_chars, teasers)
             if problem:
                 result.warnings.append(f"{label}: {problem}")
             if shortened:
@@ -155,6 +215,7 @@ def build_issue(directory: Path | str) -> BuildResult:
         (staging / "message.eml").write_bytes(sample_message(draft).as_bytes())
         (staging / "draft.json").write_text(draft.to_json(), encoding="utf-8")
         _replace_outputs(staging, out)
+        teasers.save()
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     result.paths = [out / name for name in OUTPUTS]
