@@ -98,12 +98,14 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 """
 
-# A batch's recipients are claimed in one statement over a JSON array (``[key]`` when the address is its own
-# key, else ``[key, email]``): SQLite runs the whole insert without the GIL (one call, not a thousand
-# executemany steps), so the send loop's other thread keeps working meanwhile.
+# A batch's recipients are claimed in one statement over a JSON array (``"key"`` when the address is its own
+# key, the usual case, else ``[key, email]``): SQLite runs the whole insert without the GIL (one call, not a
+# thousand executemany steps), so the send loop's other thread keeps working meanwhile. A plain string is
+# read as ``j.value`` without parsing it again (``->>`` on every row cost ~1.5 µs a recipient).
 _CLAIM = """
 INSERT INTO entries (issue, key, email, batch, created)
-SELECT ?1, j.value ->> 0, COALESCE(j.value ->> 1, j.value ->> 0), ?2, ?3 FROM json_each(?4) AS j WHERE true
+SELECT ?1, IIF(j.type = 'text', j.value, j.value ->> 0), IIF(j.type = 'text', j.value, j.value ->> 1), ?2, ?3
+FROM json_each(?4) AS j WHERE true
 ON CONFLICT (issue, key) DO UPDATE SET
     batch = excluded.batch, email = excluded.email, state = NULL, message_id = NULL, last_error = NULL,
     permanent = 0, attempts = entries.attempts + 1, updated = excluded.created
@@ -271,7 +273,7 @@ class Journal:
             db.execute("INSERT INTO batches (issue, id, state, size, started) VALUES (?, ?, 'inflight', ?, ?)",
                        (issue, batch, len(emails), now))
             before = db.total_changes
-            rows = [[k] if (k := e.lower()) == e else [k, e] for e in emails]
+            rows = [k if (k := e.lower()) == e else [k, e] for e in emails]
             db.execute(_CLAIM, (issue, batch, now, json.dumps(rows, ensure_ascii=False, separators=(",", ":"))))
             claimed = db.total_changes - before
             if claimed != len(emails):
