@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import gc
 import html
 import importlib
 import itertools
@@ -52,6 +53,7 @@ BACKENDS: dict[str, str] = {
 PREVIEW_BATCHES = 20  # batches kept for the dry-run listing
 TEST_PREFIX = "[TEST] "
 SWITCH_INTERVAL = 0.0005  # seconds: see _run
+GC_YOUNG = 50_000  # allocations between young-generation collections during the send: see _run
 
 Notify = Callable[[str], None]
 
@@ -571,6 +573,13 @@ def _run(stream: Iterator[Recipient], problems: list[RowProblem], suppressed: se
     # 5 ms for it each time while this thread computes. A shorter interval lets it through at once.
     interval = sys.getswitchinterval()
     sys.setswitchinterval(min(interval, SWITCH_INTERVAL))
+    # Each recipient allocates a handful of short-lived dicts and lists: at the default threshold (700) the
+    # cycle collector runs every ~100 recipients and rescans the batches being built (~8% of the loop's CPU).
+    # The objects alive before the send are frozen (never rescanned) and young collections are rarer; no
+    # cycle goes uncollected, it is only collected later.
+    thresholds = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(max(thresholds[0], GC_YOUNG), *thresholds[1:])
     try:
         _loop(stream, problems, suppressed, journal, readonly, backend, maker, max_batch, report, resend_unknown,
               stop, progress, max_problems, flight)
@@ -579,6 +588,8 @@ def _run(stream: Iterator[Recipient], problems: list[RowProblem], suppressed: se
         raise
     finally:
         sys.setswitchinterval(interval)
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
 
 
 def _loop(stream: Iterator[Recipient], problems: list[RowProblem], suppressed: set[str], journal: Journal | None,
