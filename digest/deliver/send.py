@@ -20,6 +20,7 @@ talks to SendGrid but delivers nothing, so it never touches the journal either.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import datetime as _dt
 import gc
@@ -53,6 +54,7 @@ BACKENDS: dict[str, str] = {
 PREVIEW_BATCHES = 20  # batches kept for the dry-run listing
 TEST_PREFIX = "[TEST] "
 SWITCH_INTERVAL = 0.0005  # seconds: see _run
+PREPARE_AHEAD = 2  # batches the send loop may have prepared while one is in flight: see _loop
 GC_YOUNG = 50_000  # allocations between young-generation collections during the send: see _run
 
 Notify = Callable[[str], None]
@@ -503,6 +505,10 @@ class _Flight:
         except BaseException as exc:  # noqa: BLE001 - handed to the send loop's thread by wait()
             self.crash = exc
 
+    def idle(self) -> bool:
+        """No batch in flight, or its thread has finished (``wait`` then returns at once)."""
+        return self.thread is None or not self.thread.is_alive()
+
     def wait(self) -> bool:
         """Wait for the batch in flight to be settled; False when the send must stop (``report.error`` set)."""
         thread = self.thread
@@ -596,6 +602,8 @@ def _loop(stream: Iterator[Recipient], problems: list[RowProblem], suppressed: s
           readonly: Journal | None, backend: Any, maker: PersonalMaker, max_batch: int, report: SendReport,
           resend_unknown: bool, stop: StopFlag, progress: Any, max_problems: int, flight: _Flight) -> None:
     queue: list[Recipient] = []
+    # Batches prepared (read, personalized, serialized) but not handed over yet: never claimed in the journal.
+    ready: collections.deque[tuple[list[Recipient], list[Personal] | None, Any]] = collections.deque()
     batch_no = journal.next_batch_number() if journal is not None else 1
     resuming = journal is not None and journal.has_rows()  # a first run needs no look-ups
     known = journal if journal is not None and resuming else readonly
@@ -622,15 +630,23 @@ def _loop(stream: Iterator[Recipient], problems: list[RowProblem], suppressed: s
             batch_no += 1
             report.would_send += len(batch)
             return True
-        personals, prepared = flight.prepare(batch)  # while the previous batch's request is out
-        if not flight.wait():
-            return False
-        if stop:  # Ctrl-C / SIGTERM: the batch in flight was finished; nothing new leaves
-            report.interrupted = True
-            return False
-        _count_batch(report, batch_no, batch)
-        flight.start(batch_no, batch, personals, prepared)
-        batch_no += 1
+        ready.append((batch, *flight.prepare(batch)))  # while the previous batch's request is out
+        return hand_over(block=False)
+
+    def hand_over(*, block: bool) -> bool:
+        """Start the prepared batches, in order, one at a time: when the flight is free, when ``PREPARE_AHEAD``
+        are waiting, or (``block``, at the end) all of them; False when the send stops."""
+        nonlocal batch_no
+        while ready and (block or len(ready) >= PREPARE_AHEAD or flight.idle()):
+            if not flight.wait():
+                return False
+            if stop:  # Ctrl-C / SIGTERM: the batch in flight was finished; nothing new leaves
+                report.interrupted = True
+                return False
+            batch, personals, prepared = ready.popleft()
+            _count_batch(report, batch_no, batch)
+            flight.start(batch_no, batch, personals, prepared)
+            batch_no += 1
         return True
 
     for chunk in _chunks(stream, max_batch):
@@ -667,7 +683,7 @@ def _loop(stream: Iterator[Recipient], problems: list[RowProblem], suppressed: s
             if flight.wait():
                 report.interrupted = True
             return
-    if queue and not launch(queue):
+    if (queue and not launch(queue)) or not hand_over(block=True):
         flight.wait()
         flush_problems()
         return
