@@ -189,7 +189,7 @@ def stage_costs(issue: Path, csv_path: Path, limit: int) -> dict[str, float]:
     from digest.deliver.journal import Journal
     from digest.deliver.recipients import read_recipients
     from digest.deliver.send import PersonalMaker, message_tokens
-    from digest.deliver.sendgrid import Personalizer, build_batch, dumps, static_body
+    from digest.deliver.sendgrid import Personalizer, build_rows, dumps, static_body
     from digest.deliver.unsubscribe import links_from_settings
 
     os.environ.setdefault("DIGEST_UNSUBSCRIBE_SECRET", "benchmark-secret-" + "x" * 32)
@@ -207,8 +207,8 @@ def stage_costs(issue: Path, csv_path: Path, limit: int) -> dict[str, float]:
     recs = timed("CSV read + address validation + dedupe",
                  lambda: list(itertools.islice(read_recipients(csv_path)[0], limit)))
     n = len(recs)
-    maker = PersonalMaker(draft, links_from_settings(settings), message_tokens(draft))
-    pers = timed("Personal: merge values + signed unsubscribe link", lambda: [maker(r) for r in recs])
+    links = links_from_settings(settings)
+    maker = PersonalMaker(draft, links, message_tokens(draft))
     emails = [r.email for r in recs]
     with tempfile.TemporaryDirectory() as tmp:
         journal = Journal(Path(tmp) / "j.sqlite", draft.slug)
@@ -216,8 +216,10 @@ def stage_costs(issue: Path, csv_path: Path, limit: int) -> dict[str, float]:
                                                           for i in range(0, n, 1000)])
         pz = Personalizer(draft, asm=False, custom_args={"digest_issue": draft.slug})
         static = static_body(draft, settings)
-        bodies = timed("sendgrid: personalizations (build_batch)",
-                       lambda: [build_batch(static, pers[i:i + 1000], pz).body for i in range(0, n, 1000)])
+        make = pz.row_maker(links, maker.values)  # what digest send uses: CSV row → personalization
+        assert make is not None
+        bodies = timed("sendgrid: personalizations from the rows (merge values, signed link, item)",
+                       lambda: [build_rows(static, recs[i:i + 1000], make).body for i in range(0, n, 1000)])
         raws = timed("sendgrid: JSON body (orjson)", lambda: [dumps(b) for b in bodies])
         outs = timed("sendgrid: outcomes", lambda: [[Outcome(e, True, "m") for e in emails[i:i + 1000]]
                                                     for i in range(0, n, 1000)])
