@@ -124,7 +124,7 @@ def _parse(
     if kind == "feed":
         from .feed import parse_feed
 
-        return parse_feed(raw, source, limit=limit, base_url=page_url)
+        return _with_lang(parse_feed(raw, source, limit=limit, base_url=page_url))
     text, _encoding = decode(raw, charset)
     if "\ufffd" in text and text.count("\ufffd") > max(8, len(text) // 50):
         raise SourceError(source, "not decodable as text (binary or unknown encoding)")
@@ -144,7 +144,17 @@ def _parse(
         article = _parse_text(text, source)
         if page_url and not article.url:
             article.url = page_url
-    return [article]
+    return _with_lang([article])
+
+
+def _with_lang(articles: list[Article]) -> list[Article]:
+    """Articles whose source declares no language get a guess from their text (None when unsure)."""
+    for article in articles:
+        if not article.lang and article.text:
+            from .text import guess_lang
+
+            article.lang = guess_lang(article.text)
+    return articles
 
 
 def _parse_text(text: str, source: str) -> Article:
