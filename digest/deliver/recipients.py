@@ -217,6 +217,49 @@ def _has_surrogates(value: str) -> bool:
     return False
 
 
+class KeySet:
+    """An exact set of strings (the addresses seen so far) in about a third of a ``set``'s memory.
+
+    A million addresses in a ``set`` cost ~120 MB (a str object and a table slot each). Here the keys are
+    grouped by hash into 131,072 buckets, each one string ``"\\nkey1\\nkey2\\n"``; membership is a substring
+    search for ``"\\nkey\\n"``, exact because a key holding a newline goes to an ordinary set instead.
+    """
+
+    __slots__ = ("_buckets", "_other")
+    MASK = (1 << 17) - 1
+
+    def __init__(self) -> None:
+        self._buckets: list[str] = ["\n"] * (self.MASK + 1)
+        self._other: set[str] = set()
+
+    def add(self, key: str) -> bool:
+        """Add ``key``; False when it was there already."""
+        if "\n" in key:
+            if key in self._other:
+                return False
+            self._other.add(key)
+            return True
+        slot = hash(key) & self.MASK
+        blob = self._buckets[slot]
+        needle = f"\n{key}\n"
+        if needle in blob:
+            return False
+        self._buckets[slot] = blob[:-1] + needle
+        return True
+
+    def __contains__(self, key: str) -> bool:
+        if "\n" in key:
+            return key in self._other
+        return f"\n{key}\n" in self._buckets[hash(key) & self.MASK]
+
+    def discard(self, key: str) -> None:
+        if "\n" in key:
+            self._other.discard(key)
+            return
+        slot = hash(key) & self.MASK
+        self._buckets[slot] = self._buckets[slot].replace(f"\n{key}\n", "\n", 1)
+
+
 class RecipientStream:
     """Iterator of valid, unique ``Recipient``s; fills ``problems`` as it goes.
 
@@ -243,7 +286,8 @@ class RecipientStream:
         email_index = layout.email_index
         fields = layout.fields
         problems = self.problems
-        seen: set[str] = set()
+        seen = KeySet()
+        add_new = seen.add
         dedupe = self._dedupe
         width = max([i for i, _ in fields] + [email_index]) + 1
         fast_match = _FAST.fullmatch
@@ -297,13 +341,10 @@ class RecipientStream:
                     if address is None:
                         problems.append(RowProblem(line, raw, "invalid", reason or "not a valid address"))
                         continue
-                if dedupe:
-                    key = address.lower()
-                    if key in seen:
-                        problems.append(RowProblem(line, address, "duplicate",
-                                                   "duplicate of an earlier row (addresses compare without case)"))
-                        continue
-                    seen.add(key)
+                if dedupe and not add_new(address.lower()):
+                    problems.append(RowProblem(line, address, "duplicate",
+                                               "duplicate of an earlier row (addresses compare without case)"))
+                    continue
                 if len(row) >= width and "".join(row).isprintable():  # the common case: nothing to clean
                     values = {name: row[index].strip() for index, name in fields}
                 else:

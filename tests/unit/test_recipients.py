@@ -149,3 +149,27 @@ def test_layout_reports_unusable_and_repeated_columns(tmp_path: Path) -> None:
     layout = read_layout(_write(tmp_path, b"email,First Name,first-name,!!!\n"))
     assert [n for _, n in layout.fields] == ["first_name"]
     assert len(layout.warnings) == 2
+
+
+def test_keyset_is_an_exact_set() -> None:
+    """The compact set of addresses seen agrees with ``set`` on adds, look-ups and discards, prefixes and
+    newlines included (a key that is a substring of another is not "seen")."""
+    import random
+
+    from digest.deliver.recipients import KeySet
+
+    rng = random.Random(3)
+    ks, ref = KeySet(), set()
+    keys = [f"u{rng.randrange(30_000)}@ex.com" for _ in range(60_000)]
+    keys += ["a@b.c", "xa@b.c", "a@b.co", "a@b.c\nx", "a\n@b.c", "\n"]
+    for k in keys:
+        assert ks.add(k) == (k not in ref), k
+        ref.add(k)
+    for k in ["a@b.c", "xa@b.c", "a@b.c\nx", "u1@ex.com", "u1@ex.co", "b.c", "", "\n", "a@b.c\n"]:
+        assert (k in ks) == (k in ref), k
+    for k in ["a@b.c", "a@b.c\nx", *keys[:50]]:
+        ks.discard(k)
+        ref.discard(k)
+        assert k not in ks
+        assert ks.add(k) and (k not in ref)
+        ref.add(k)
