@@ -27,6 +27,8 @@ import gc
 import html
 import importlib
 import itertools
+import json
+import os
 import signal
 import sys
 import threading
@@ -498,6 +500,21 @@ class _Flight:
                                        name="digest-send-batch", daemon=True)
         self.thread.start()
 
+    def start_built(self, number: int, emails: list[str], built: Any) -> None:
+        """``start`` for a batch the producer process prepared (its addresses and request, no rows)."""
+        assert self.thread is None and self.journal is not None, "one batch in flight at a time"
+        self.number = number
+        self.thread = threading.Thread(target=self._work_built, args=(number, emails, built),
+                                       name="digest-send-batch", daemon=True)
+        self.thread.start()
+
+    def _work_built(self, number: int, emails: list[str], built: Any) -> None:
+        assert self.journal is not None
+        try:
+            self.error = _deliver_built(self.journal, self.backend, self.draft, number, emails, built, self.report)
+        except BaseException as exc:  # noqa: BLE001 - handed to the send loop's thread by wait()
+            self.crash = exc
+
     def _work(self, number: int, batch: list[Recipient], personals: list[Personal] | None, prepared: Any) -> None:
         try:
             self.error = _deliver(self.journal, self.backend, self.draft, number, batch, personals, self.maker,
@@ -586,13 +603,22 @@ def _run(stream: Iterator[Recipient], problems: list[RowProblem], suppressed: se
     thresholds = gc.get_threshold()
     gc.freeze()
     gc.set_threshold(max(thresholds[0], GC_YOUNG), *thresholds[1:])
+    producer: _Producer | None = None
     try:
-        _loop(stream, problems, suppressed, journal, readonly, backend, maker, max_batch, report, resend_unknown,
-              stop, progress, max_problems, flight)
+        prepare = _producer_possible(stream, journal, readonly, backend, draft, maker)
+        if prepare is not None:
+            assert journal is not None
+            producer = _Producer(stream, suppressed, prepare, max_batch)
+            _consume(producer, journal, backend, draft, report, stop, progress, max_problems, flight)
+        else:
+            _loop(stream, problems, suppressed, journal, readonly, backend, maker, max_batch, report,
+                  resend_unknown, stop, progress, max_problems, flight)
     except BaseException:
         flight.abandon()
         raise
     finally:
+        if producer is not None:
+            producer.close()
         sys.setswitchinterval(interval)
         gc.set_threshold(*thresholds)
         gc.unfreeze()
@@ -765,3 +791,246 @@ def cancel_scheduled(directory: Path | str) -> str:
     path.write_text(path.read_text(encoding="utf-8").replace('"status": "scheduled"', '"status": "cancelled"'),
                     encoding="utf-8")
     return str(schedule["batch_id"])
+
+
+# --- the producer process (SendGrid, first run) --------------------------------------------------------
+
+PRODUCER_ENV = "DIGEST_SEND_PRODUCER"  # "0": never use the producer process (the in-process path does it all)
+PR_SET_PDEATHSIG = 1
+
+
+def _producer_possible(stream: Any, journal: Journal | None, readonly: Journal | None, backend: Any, draft: Any,
+                       maker: PersonalMaker) -> Callable[[list[Recipient]], Any] | None:
+    """The function that prepares a batch in the producer process, or None when the producer does not apply.
+
+    It applies to a first run (an empty journal: nothing to look up) of a backend with ``prepare_rows`` whose
+    links take the row path, on Linux (``fork`` and ``PR_SET_PDEATHSIG``), before the CSV is read.
+    """
+    if os.environ.get(PRODUCER_ENV, "1") == "0" or not sys.platform.startswith("linux"):
+        return None
+    if journal is None or readonly is not None or journal.has_rows():
+        return None
+    prepare_rows = getattr(backend, "prepare_rows", None)
+    if prepare_rows is None or getattr(stream, "rows", None) != 0 or not hasattr(stream, "problems"):
+        return None
+    links, values = maker.links, maker.values
+    if prepare_rows(draft, [], links, values) is None:  # links of another shape: the general path
+        return None
+    return lambda batch: prepare_rows(draft, batch, links, values)
+
+
+def _die_with_parent(parent: int) -> None:
+    """In the producer: SIGKILL when the parent dies (Linux), and exit now if it already has."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:
+        os._exit(0)
+
+
+def _produce(conn: Any, stream: Any, suppressed: set[str], prepare: Callable[[list[Recipient]], Any],
+             max_batch: int, parent: int) -> None:
+    """The producer process: CSV → validation → dedupe → suppressions → serialized batches, over ``conn``.
+
+    One message per chunk of ``max_batch`` rows read: ``("chunk", problems, rows read, batches)``, each batch
+    ``(emails, body bytes, emails in the body, refused outcomes)``; then ``("end", problems, rows)`` or
+    ``("error", exception or message)``. It never talks to SendGrid and never writes the journal. ``conn.send``
+    blocks while the parent has not read the previous message: that is the back-pressure.
+    """
+    problems: list[RowProblem] = stream.problems
+
+    def batch_message(batch: list[Recipient]) -> tuple[list[str], bytes | None, list[str], list[Outcome]]:
+        built = prepare(batch)
+        return ([r.email for r in batch], built.raw.raw if built.raw is not None else None, built.emails,
+                built.refused)
+
+    queue: list[Recipient] = []
+    for chunk in _chunks(stream, max_batch):
+        if suppressed:
+            fresh: list[Recipient] = []
+            for r in chunk:
+                if r.email.lower() in suppressed:
+                    problems.append(RowProblem(r.line, r.email, "suppressed", "on the suppression list"))
+                else:
+                    fresh.append(r)
+        else:
+            fresh = chunk
+        if queue:
+            queue.extend(fresh)
+        else:
+            queue = fresh
+        batches = []
+        while len(queue) >= max_batch:
+            batch, queue = queue[:max_batch], queue[max_batch:]
+            batches.append(batch_message(batch))
+        conn.send(("chunk", list(problems), stream.rows, batches))
+        del problems[:]
+    conn.send(("end", list(problems), stream.rows, [batch_message(queue)] if queue else []))
+
+
+def _producer_main(conn: Any, stream: Any, suppressed: set[str], prepare: Callable[[list[Recipient]], Any],
+                   max_batch: int, parent: int) -> None:
+    """The forked child's whole life: never returns (``os._exit``), never runs the parent's cleanup."""
+    code = 0
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's: it stops after the batch in flight
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        _die_with_parent(parent)
+        try:
+            _produce(conn, stream, suppressed, prepare, max_batch, parent)
+        except (BrokenPipeError, EOFError, ConnectionResetError):
+            code = 0  # the parent stopped reading: nothing to do
+        except BaseException as exc:  # noqa: BLE001 - handed to the parent, which raises it
+            with contextlib.suppress(BaseException):
+                try:
+                    conn.send(("error", exc))
+                except Exception:  # noqa: BLE001 - an exception that does not pickle: its message
+                    conn.send(("error", f"{type(exc).__name__}: {exc}"))
+            code = 1
+    finally:
+        with contextlib.suppress(BaseException):
+            conn.close()
+        os._exit(code)
+
+
+class _Producer:
+    """The parent's side: the forked producer and the read end of its pipe."""
+
+    def __init__(self, stream: Any, suppressed: set[str], prepare: Callable[[list[Recipient]], Any],
+                 max_batch: int) -> None:
+        from multiprocessing.connection import Pipe
+
+        reader, writer = Pipe(duplex=False)
+        parent = os.getpid()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:  # the child
+            reader.close()
+            _producer_main(writer, stream, suppressed, prepare, max_batch, parent)
+        writer.close()
+        _trim()  # the parent keeps only the journal and the requests: give freed heap back (RSS)
+        self.pid = pid
+        self.conn = reader
+
+    def recv(self) -> tuple[Any, ...]:
+        try:
+            return self.conn.recv()  # type: ignore[no-any-return]
+        except EOFError:
+            raise DigestError("the recipients reader stopped unexpectedly (its process died)") from None
+
+    def close(self) -> None:
+        """Stop the producer (if still running) and reap it; its CPU time then counts as this process's children."""
+        with contextlib.suppress(OSError):
+            self.conn.close()
+        with contextlib.suppress(OSError):
+            done, _ = os.waitpid(self.pid, os.WNOHANG)
+            if done == 0:
+                os.kill(self.pid, signal.SIGKILL)
+                os.waitpid(self.pid, 0)
+
+
+def _trim() -> None:
+    """glibc ``malloc_trim(0)``: return free heap pages to the system (nothing on other C libraries)."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def _rebuild(built: Any, claimed: Collection[str]) -> None:
+    """A prepared body for only the ``claimed`` addresses (the journal refused some: never on a first run)."""
+    keep = set(claimed)
+    body = json.loads(built.raw.raw)
+    body["personalizations"] = [p for p in body["personalizations"] if p["to"][0]["email"] in keep]
+    built.emails = [e for e in built.emails if e in keep]
+    built.refused = [o for o in built.refused if o.email in keep]
+    built.body = body
+    built.raw = _sg_dumps(body) if built.emails else None
+
+
+def _sg_dumps(body: Any) -> Any:
+    from .sendgrid import dumps
+
+    return dumps(body)
+
+
+def _deliver_built(journal: Journal, backend: Any, draft: Any, number: int, emails: list[str], built: Any,
+                   report: SendReport) -> str | None:
+    """``_deliver`` for a batch the producer prepared: claim, send, settle (in the flight's thread)."""
+    claimed = journal.begin_batch(number, emails)  # committed before the request leaves
+    if len(claimed) != len(emails):
+        emails = claimed
+        _rebuild(built, claimed)
+    try:
+        outcomes = backend.send_prepared(draft, built) if emails else []
+    except BatchAborted as exc:
+        _settle(journal, number, emails, exc.outcomes, report, missing="pending")
+        return exc.message + (f" ({exc.hint})" if exc.hint else "")
+    except DigestError as exc:
+        journal.batch_unknown(number, f"the backend failed during the batch: {exc.message}")
+        report.unknown_now += len(emails)
+        return exc.message
+    except BaseException:
+        journal.batch_unknown(number, "the send crashed during this batch")
+        raise
+    _settle(journal, number, emails, outcomes, report, missing="unknown")
+    return None
+
+
+def _consume(producer: _Producer, journal: Journal, backend: Any, draft: Any, report: SendReport, stop: StopFlag,
+             progress: Any, max_problems: int, flight: _Flight) -> None:
+    """The parent's loop with a producer: record skipped rows, claim and send each prepared batch in order."""
+    from .sendgrid import BatchBody, JsonBody
+
+    batch_no = journal.next_batch_number()
+    rows = 0
+
+    def flush_problems(problems: list[RowProblem]) -> None:
+        if not problems:
+            return
+        journal.add_skips((p.line, p.email, p.kind, p.reason) for p in problems)
+        room = max_problems - len(report.problems)
+        if room > 0:
+            report.problems.extend(problems[:room])
+        report.problems_total += len(problems)
+        for p in problems:
+            report.skipped_now[p.kind] = report.skipped_now.get(p.kind, 0) + 1
+
+    while True:
+        message = producer.recv()  # while the flight's thread claims and sends the previous batch
+        kind = message[0]
+        if kind == "error":
+            exc = message[1]
+            flight.wait()
+            if isinstance(exc, BaseException):
+                raise exc
+            raise DigestError(f"reading the recipients failed: {exc}")
+        _, problems, rows, batches = message
+        flush_problems(problems)
+        for emails, raw, body_emails, refused in batches:
+            if not flight.wait():
+                return
+            if stop:  # Ctrl-C / SIGTERM: the batch in flight was finished; nothing new leaves
+                report.interrupted = True
+                return
+            built = BatchBody({}, body_emails, refused, JsonBody(raw) if raw is not None else None)
+            report.batch_count += 1
+            if len(report.batches) < PREVIEW_BATCHES:
+                report.batches.append((batch_no, len(emails), emails[0], emails[-1]))
+            flight.start_built(batch_no, emails, built)
+            batch_no += 1
+            if progress is not None:
+                progress.update(rows, report.sent_now + report.failed_now + report.unknown_now)
+        if kind == "end":
+            break
+        if progress is not None:
+            progress.update(rows, report.sent_now)
+        if stop:
+            if flight.wait():
+                report.interrupted = True
+            return
+    flight.wait()
+    if progress is not None:
+        progress.update(rows, report.sent_now, force=True)
