@@ -24,6 +24,7 @@ Figures are printed as one JSON object on stdout (and a readable summary on stde
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import os
@@ -129,11 +130,37 @@ def run_send(issue: Path, csv_path: Path, url: str, profile: Path | None) -> dic
     def drain(stream: Any) -> None:
         out_err.append(stream.read())
 
+    tree = {"rss": 0.0, "pss": 0.0, "procs": 1}
+    finished = threading.Event()
+
+    def sample() -> None:
+        """Peak of the sum over digest and its children (the producer process): RSS and PSS (shared pages
+        counted once), from /proc every 20 ms."""
+        while not finished.wait(0.02):
+            pids = [proc.pid]
+            with contextlib.suppress(OSError, ValueError):
+                pids += [int(c) for c in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()]
+            rss = pss = 0.0
+            for pid in pids:
+                try:
+                    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                        if line.startswith("Rss:"):
+                            rss += int(line.split()[1]) / 1024
+                        elif line.startswith("Pss:"):
+                            pss += int(line.split()[1]) / 1024
+                except (OSError, ValueError):
+                    pass
+            tree["rss"] = max(tree["rss"], rss)
+            tree["pss"] = max(tree["pss"], pss)
+            tree["procs"] = max(tree["procs"], len(pids))
+
     threads = [threading.Thread(target=drain, args=(s,)) for s in (proc.stdout, proc.stderr)]
+    threads.append(threading.Thread(target=sample, daemon=True))
     for t in threads:
         t.start()
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
+    finished.set()
     for t in threads:
         t.join()
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -143,6 +170,7 @@ def run_send(issue: Path, csv_path: Path, url: str, profile: Path | None) -> dic
     except ValueError:
         summary = {"raw_stdout": stdout[-500:]}
     return {"wall_s": wall, "exit": proc.returncode, "peak_rss_mb": usage.ru_maxrss / 1024,
+            "tree_rss_mb": tree["rss"], "tree_pss_mb": tree["pss"], "processes": tree["procs"],
             "user_s": usage.ru_utime, "sys_s": usage.ru_stime, "summary": summary,
             "stderr_tail": stderr[-800:]}
 
@@ -322,8 +350,11 @@ def write_doc(r: dict[str, Any]) -> None:
         "|---|---:|---:|",
         f"| recipients (generated CSV, streamed) | {r['recipients']:,} | 1,000,000 |",
         f"| wall time of `digest send --backend sendgrid` | {s['wall_s']:.1f} s | ≤ 20 s |",
-        f"| CPU time of that process (user + sys) | {s['user_s'] + s['sys_s']:.1f} s | |",
-        f"| peak RSS of that process | {s['peak_rss_mb']:.0f} MB | ≤ 200 MB |",
+        f"| CPU time of that process and its producer process (user + sys) | {s['user_s'] + s['sys_s']:.1f} s | |",
+        f"| peak RSS, largest single process (`wait4`) | {s['peak_rss_mb']:.0f} MB | |",
+        f"| peak RSS, sum over the {s['processes']} process(es) (sampled every 20 ms) | {s['tree_rss_mb']:.0f} MB | "
+        f"≤ 200 MB |",
+        f"| peak PSS (shared pages counted once), sum over them | {s['tree_pss_mb']:.0f} MB | |",
         f"| requests made (stand-in count) | {st['requests']:,} | {r['recipients'] // 1000:,} |",
         f"| recipients delivered at the stand-in / twice | {st['recipients']:,} / {st['duplicate_deliveries']} | "
         f"all / 0 |",
@@ -394,7 +425,9 @@ def main() -> int:
         result["send"] = send
         result["standin"] = stats
         per_recipient = send["wall_s"] / max(1, args.recipients)
-        log(f"send: {send['wall_s']:.1f}s wall, peak RSS {send['peak_rss_mb']:.0f} MB, exit {send['exit']}, "
+        log(f"send: {send['wall_s']:.1f}s wall, {send['user_s'] + send['sys_s']:.1f}s CPU, peak RSS "
+            f"{send['peak_rss_mb']:.0f} MB (sum over {send['processes']} process(es) {send['tree_rss_mb']:.0f} MB, "
+            f"PSS {send['tree_pss_mb']:.0f} MB), exit {send['exit']}, "
             f"requests {stats['requests']}, recipients at the stand-in {stats['recipients']:,}, "
             f"duplicates {stats['duplicate_deliveries']}")
         if send["exit"] != 0:
