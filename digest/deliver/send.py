@@ -684,26 +684,14 @@ def _loop(stream: Iterator[Recipient], problems: list[RowProblem], suppressed: s
         return True
 
     for chunk in _chunks(stream, max_batch):
-        if suppressed:
-            fresh: list[Recipient] = []
-            for r in chunk:
-                if r.email.lower() in suppressed:
-                    problems.append(RowProblem(r.line, r.email, "suppressed", "on the suppression list"))
-                else:
-                    fresh.append(r)
-        else:
-            fresh = chunk
+        fresh = _drop_suppressed(chunk, suppressed, problems)
         if known is not None and fresh:
             sendable = set(known.sendable([r.email for r in fresh], resend_unknown=resend_unknown))
             if len(sendable) != len(fresh):
                 fresh = [r for r in fresh if r.email in sendable]
-        if queue:
-            queue.extend(fresh)
-        else:
-            queue = fresh
+        full, queue = _full_batches(queue, fresh, max_batch)
         flush_problems()
-        while len(queue) >= max_batch:
-            batch, queue = queue[:max_batch], queue[max_batch:]
+        for batch in full:
             if not launch(batch):
                 flight.wait()
                 return
@@ -837,6 +825,27 @@ def _die_with_parent(parent: int) -> None:
         os._exit(0)
 
 
+def _drop_suppressed(chunk: list[Recipient], suppressed: set[str], problems: list[RowProblem]) -> list[Recipient]:
+    """The rows of ``chunk`` not on the suppression list; the others become ``suppressed`` row problems."""
+    if not suppressed:
+        return chunk
+    fresh: list[Recipient] = []
+    for r in chunk:
+        if r.email.lower() in suppressed:
+            problems.append(RowProblem(r.line, r.email, "suppressed", "on the suppression list"))
+        else:
+            fresh.append(r)
+    return fresh
+
+
+def _full_batches(queue: list[Recipient], fresh: list[Recipient],
+                  max_batch: int) -> tuple[list[list[Recipient]], list[Recipient]]:
+    """``queue + fresh`` cut into full batches of ``max_batch``, and the rest that waits for more rows."""
+    rows = queue + fresh if queue else fresh
+    cut = len(rows) - len(rows) % max_batch
+    return [rows[i:i + max_batch] for i in range(0, cut, max_batch)], rows[cut:]
+
+
 def _produce(conn: Any, stream: Any, suppressed: set[str], prepare: Callable[[list[Recipient]], Any],
              max_batch: int, parent: int) -> None:
     """The producer process: CSV → validation → dedupe → suppressions → serialized batches, over ``conn``.
@@ -855,23 +864,9 @@ def _produce(conn: Any, stream: Any, suppressed: set[str], prepare: Callable[[li
 
     queue: list[Recipient] = []
     for chunk in _chunks(stream, max_batch):
-        if suppressed:
-            fresh: list[Recipient] = []
-            for r in chunk:
-                if r.email.lower() in suppressed:
-                    problems.append(RowProblem(r.line, r.email, "suppressed", "on the suppression list"))
-                else:
-                    fresh.append(r)
-        else:
-            fresh = chunk
-        if queue:
-            queue.extend(fresh)
-        else:
-            queue = fresh
-        batches = []
-        while len(queue) >= max_batch:
-            batch, queue = queue[:max_batch], queue[max_batch:]
-            batches.append(batch_message(batch))
+        fresh = _drop_suppressed(chunk, suppressed, problems)
+        full, queue = _full_batches(queue, fresh, max_batch)
+        batches = [batch_message(batch) for batch in full]
         conn.send(("chunk", list(problems), stream.rows, batches))
         del problems[:]
     conn.send(("end", list(problems), stream.rows, [batch_message(queue)] if queue else []))
