@@ -412,8 +412,11 @@ def send_issue(
     try:
         if uses_journal:
             assert journal is not None
+            locked = journal.lock_run()  # one send of an issue at a time (raises when another one runs)
             report.recovered_unknown = journal.recover()
             journal.start_run(backend_name, report.recovered_unknown)
+            # A first run under the lock: the stream yields each address once, so claims need no look-up.
+            journal.claims_unchecked = locked and not journal.has_rows()
         if backend is not None:
             backend.open(draft)
             _remember_schedule(backend, directory, send_at, say)

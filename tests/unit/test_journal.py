@@ -135,15 +135,23 @@ def test_not_a_journal_is_a_clear_error(tmp_path: Path) -> None:
         _journal(tmp_path)
 
 
-def test_large_send_is_one_insert_per_recipient(tmp_path: Path) -> None:
+@pytest.mark.parametrize("unchecked", [False, True])
+def test_large_send_is_one_row_per_batch(tmp_path: Path, unchecked: bool) -> None:
     emails = [f"p{i}@example.org" for i in range(50_000)]
     with _journal(tmp_path) as j:
+        assert j.lock_run()
+        j.claims_unchecked = unchecked  # what a first run does: same rows either way
         for n, i in enumerate(range(0, len(emails), 1000), start=1):
             assert len(j.begin_batch(n, emails[i:i + 1000])) == 1000
             j.record(n, emails[i:i + 1000], [Outcome(e, True, message_id="<x>") for e in emails[i:i + 1000]])
-        assert j.summary().sent == 50_000
-        # The per-recipient rows carry no state of their own: the batch row says "sent" for all of them.
-        assert j.db.execute("SELECT COUNT(*) FROM entries WHERE state IS NOT NULL").fetchone() == (0,)
+        assert j.summary().states == {"sent": 50_000}
+        # One claim row per batch and no recipient with a state of its own: the batch row says "sent".
+        assert j.db.execute("SELECT COUNT(*) FROM claims").fetchone() == (50,)
+        assert j.db.execute("SELECT COUNT(*) FROM marks").fetchone() == (0,)
+        assert j.db.execute("SELECT COUNT(*), COUNT(DISTINCT key) FROM recipients WHERE state = 'sent'").fetchone() \
+            == (50_000, 50_000)
+    with _journal(tmp_path) as j:  # the next run looks every address up
+        assert j.sendable(emails[::997] + ["new@example.org"]) == ["new@example.org"]
 
 
 def test_claim_keeps_every_address_exactly(tmp_path: Path) -> None:
@@ -151,9 +159,93 @@ def test_claim_keeps_every_address_exactly(tmp_path: Path) -> None:
            "plain@example.com", "tab\u2028sep@example.com", "x" * 200 + "@example.com"]
     with _journal(tmp_path) as j:
         assert j.begin_batch(1, odd) == odd
-        rows = dict(j.db.execute("SELECT key, email FROM entries"))
+        rows = dict(j.db.execute("SELECT key, email FROM recipients"))
         assert rows == {e.lower(): e for e in odd}
         # Outcomes in another order than the batch: the general path, same result as the fast one.
         j.record(1, odd, [Outcome(e, True, message_id="<m>") for e in reversed(odd)])
         assert j.summary().states == {"sent": len(odd)}
         assert j.begin_batch(2, [e.upper() for e in odd]) == []  # sent: never claimed again
+
+
+def test_claimed_again_after_a_transient_failure_counts_once(tmp_path: Path) -> None:
+    with _journal(tmp_path) as j:
+        j.begin_batch(1, EMAILS[:3])
+        j.record(1, EMAILS[:3], [Outcome(EMAILS[0], True, message_id="<a>"),
+                                 Outcome(EMAILS[1], False, error="451 later"),
+                                 Outcome(EMAILS[2], False, error="550 gone", permanent=True)])
+    with _journal(tmp_path) as j:
+        assert j.sendable(EMAILS[:3]) == [EMAILS[1]]
+        # Twice in one batch, and a sent one: claimed once, the sent one not at all.
+        assert j.begin_batch(2, [EMAILS[1], EMAILS[1].upper(), EMAILS[0]]) == [EMAILS[1]]
+        j.record(2, [EMAILS[1]], [Outcome(EMAILS[1], True, message_id="<b>")])
+        assert j.summary().states == {"sent": 2, "failed": 1}
+        view = {k: (state, batch, attempts) for k, state, batch, attempts in
+                j.db.execute("SELECT key, state, batch, attempts FROM recipients")}
+        assert view == {EMAILS[0]: ("sent", 1, 1), EMAILS[1]: ("sent", 2, 2), EMAILS[2]: ("failed", 1, 1)}
+        # A pending recipient (never left) claimed again is not a second attempt.
+        j.begin_batch(3, [EMAILS[5]])
+        j.record(3, [EMAILS[5]], [], missing="pending")
+        assert j.begin_batch(4, [EMAILS[5]]) == [EMAILS[5]]
+        assert j.db.execute("SELECT state, attempts FROM recipients WHERE key = ?", (EMAILS[5],)).fetchone() == (
+            "inflight", 1)
+        assert j.summary().states == {"sent": 2, "failed": 1, "inflight": 1}
+
+
+def test_outcomes_of_other_addresses_are_ignored(tmp_path: Path) -> None:
+    with _journal(tmp_path) as j:
+        j.begin_batch(1, EMAILS[:2])
+        j.record(1, EMAILS[:2], [Outcome(EMAILS[0], True, "<a>"), Outcome(EMAILS[9], False, error="not ours"),
+                                 Outcome(EMAILS[1], True, "<b>")])
+        assert j.summary().states == {"sent": 2}
+        assert dict(j.db.execute("SELECT key, message_id FROM recipients")) == {EMAILS[0]: "<a>", EMAILS[1]: "<b>"}
+
+
+def test_run_lock_keeps_a_second_send_out(tmp_path: Path) -> None:
+    first = _journal(tmp_path)
+    assert first.lock_run()
+    second = _journal(tmp_path)
+    with pytest.raises(JournalError, match="another `digest send` of this issue is running"):
+        second.lock_run()
+    first.close()
+    assert second.lock_run()  # released with the first journal
+    second.close()
+
+
+_SCHEMA_2 = """
+CREATE TABLE issues (id INTEGER PRIMARY KEY, slug TEXT NOT NULL UNIQUE, created REAL NOT NULL);
+CREATE TABLE batches (issue INTEGER NOT NULL, id INTEGER NOT NULL, state TEXT NOT NULL, message_id TEXT,
+    size INTEGER NOT NULL, started REAL NOT NULL, finished REAL, error TEXT, PRIMARY KEY (issue, id)) WITHOUT ROWID;
+CREATE TABLE entries (issue INTEGER NOT NULL, key TEXT NOT NULL, email TEXT NOT NULL, batch INTEGER NOT NULL,
+    state TEXT, message_id TEXT, attempts INTEGER NOT NULL DEFAULT 1, last_error TEXT,
+    permanent INTEGER NOT NULL DEFAULT 0, created REAL NOT NULL, updated REAL, PRIMARY KEY (issue, key)) WITHOUT ROWID;
+CREATE VIEW recipients AS SELECT e.issue AS issue, e.key AS key, COALESCE(e.state, b.state) AS state
+    FROM entries e LEFT JOIN batches b ON b.issue = e.issue AND b.id = e.batch;
+CREATE TABLE skips (issue INTEGER NOT NULL, line INTEGER NOT NULL, email TEXT NOT NULL, kind TEXT NOT NULL,
+    reason TEXT NOT NULL);
+CREATE TABLE runs (id INTEGER PRIMARY KEY, issue INTEGER NOT NULL, started REAL NOT NULL, finished REAL,
+    backend TEXT NOT NULL, recovered_unknown INTEGER NOT NULL DEFAULT 0, note TEXT);
+INSERT INTO issues VALUES (1, 'old', 0);
+INSERT INTO batches VALUES (1, 1, 'sent', '<m1>', 3, 0, 1, NULL), (1, 2, 'inflight', NULL, 1, 2, NULL, NULL);
+INSERT INTO entries (issue, key, email, batch, state, last_error, permanent, created) VALUES
+    (1, 'a@example.com', 'A@example.com', 1, NULL, NULL, 0, 0),
+    (1, 'b@example.com', 'b@example.com', 1, 'failed', '550 gone', 1, 0),
+    (1, 'c@example.com', 'c@example.com', 1, 'failed', '451 later', 0, 0),
+    (1, 'd@example.com', 'd@example.com', 2, NULL, NULL, 0, 2);
+PRAGMA user_version = 2;
+"""
+
+
+def test_a_schema_2_journal_is_upgraded_with_its_states(tmp_path: Path) -> None:
+    db = sqlite3.connect(journal_path(tmp_path))
+    db.executescript(_SCHEMA_2)
+    db.close()
+    with pytest.raises(JournalError, match="another version"):
+        Journal(journal_path(tmp_path), "old", readonly=True)  # a dry run reads; it does not upgrade
+    with _journal(tmp_path, "old") as j:
+        assert j.db.execute("PRAGMA user_version").fetchone() == (3,)
+        assert j.summary().states == {"sent": 1, "failed": 2, "inflight": 1}
+        assert j.recover() == 1
+        assert j.sendable(["a@example.com", "B@example.com", "c@example.com", "d@example.com", "e@example.com"]) == [
+            "c@example.com", "e@example.com"]
+        assert j.db.execute("SELECT email, message_id FROM recipients WHERE key = 'a@example.com'").fetchone() == (
+            "A@example.com", "<m1>")
