@@ -304,6 +304,33 @@ def _header_kind(url: str) -> str | None:
         return None
     return "https" if low.startswith("https://") else "http"
 ASM_UNSUBSCRIBE_TAG = "<%asm_group_unsubscribe_raw_url%>"
+# The placeholder of the unsubscribe token alone (``Personalizer.row_path``): the URL's forms are in the content.
+UNSUBSCRIBE_TOKEN = merge.token("unsubscribe_token", "TEXT")
+
+
+@dataclass
+class RowPath:
+    """``make(email, fields) → personalization`` and the token → text replacements the request's subject and
+    content need first (empty when the personalizations carry whole values)."""
+
+    make: Callable[[str, Mapping[str, str]], dict[str, Any]]
+    replace: dict[str, str]
+
+    def rewrite(self, static: Mapping[str, Any]) -> dict[str, Any]:
+        """``static`` (a request without personalizations) with the replacements made in subject and content."""
+        body = dict(static)
+        if not self.replace:
+            return body
+
+        def apply(text: str) -> str:
+            for tok, value in self.replace.items():
+                text = text.replace(tok, value)
+            return text
+
+        if isinstance(body.get("subject"), str):
+            body["subject"] = apply(body["subject"])
+        body["content"] = [dict(c, value=apply(c["value"])) for c in body.get("content") or []]
+        return body
 
 
 class Personalizer:
@@ -439,13 +466,24 @@ class Personalizer:
                   values: Callable[[Mapping[str, str]], dict[str, str]]) -> Callable[[str, Mapping[str, str]],
                                                                                      dict[str, Any]] | None:
         """``(email, fields) → item`` straight from a CSV row, the same item as ``item(Personal(...))``; None when
-        the links are not the common shape (a URL template with one ``{token}`` and no ``{email}``, or asm).
+        the links are not the common shape (a URL template with one ``{token}`` and no ``{email}``, or asm)."""
+        path = self.row_path(links, values, token_only=False)
+        return path.make if path is not None else None
+
+    def row_path(self, links: Any, values: Callable[[Mapping[str, str]], dict[str, str]], *,
+                 token_only: bool = True) -> RowPath | None:
+        """How to build personalizations straight from CSV rows; None when the links are not the common shape
+        (a URL template with one ``{token}`` and no ``{email}``, or asm).
 
         The unsubscribe URL is ``head + token + tail`` and the token is URL-safe base64, which neither HTML
         escaping, URL encoding nor a header changes: every form of the URL, and the List-Unsubscribe header,
-        is a precomputed prefix + the token + a precomputed suffix. ``values`` is the send's merge-value maker
-        (``PersonalMaker.values``); it returns a fresh dict, used as the substitutions when its keys are the
-        message's field tokens (the usual case). Raises ValueError as ``item`` does.
+        is a precomputed prefix + the token + a precomputed suffix. With ``token_only`` the request's subject
+        and content are rewritten once (``RowPath.rewrite``) to hold each form's prefix and suffix around one
+        ``UNSUBSCRIBE_TOKEN`` placeholder, and a personalization substitutes only the token (~90 bytes) instead
+        of every form of the URL (~130 bytes each): smaller requests, for SendGrid and for us. ``values`` is
+        the send's merge-value maker (``PersonalMaker.values``); it returns a fresh dict, used as the
+        substitutions when its keys are the message's field tokens (the usual case). ``make`` raises
+        ValueError as ``item`` does.
         """
         signer = getattr(links, "_signer", None)
         split = getattr(links, "_split", None)
@@ -456,6 +494,7 @@ class Personalizer:
         n_subs = len(self.base)
         fits = self.fits
         unsub = self._unsub
+        replace: dict[str, str] = {}
         if self.asm:
             asm_subs = [(tok, ASM_UNSUBSCRIBE_TAG) for tok, _ in unsub]
             url_parts: list[tuple[str, str, str]] = []
@@ -476,6 +515,11 @@ class Personalizer:
             forms = {"TEXT": (head, tail), "URL": (quote_url(head), quote_url(tail)),
                      "HTML": (html.escape(head, quote=True), html.escape(tail, quote=True))}
             url_parts = [(tok, *forms[ctx]) for tok, ctx in unsub]
+            if token_only and unsub and UNSUBSCRIBE_TOKEN not in self.base:
+                replace = {tok: forms[ctx][0] + UNSUBSCRIBE_TOKEN + forms[ctx][1] for tok, ctx in unsub}
+                url_parts = [(UNSUBSCRIBE_TOKEN, "", "")]
+                n_subs = n_subs - len(unsub) + 1
+                keys_bytes = keys_bytes - sum(len(tok) for tok, _ in unsub) + len(UNSUBSCRIBE_TOKEN)
             header_parts = ("", m[1]) if m else None  # another scheme: the header holds the mailto only
             if kind:
                 header_parts = ("<" + head, tail + ">" + (", " + m[1] if m else ""))
@@ -519,7 +563,7 @@ class Personalizer:
                 item["substitutions"] = subs
             return item
 
-        return make
+        return RowPath(make, replace)
 
     def values(self, p: Personal) -> dict[str, str]:
         """Token → value for every token the message uses (and no other)."""
@@ -731,7 +775,7 @@ class SendGridBackend:
         self._rng = rng or random.Random()
         self._static: dict[str, Any] | None = None
         self._personalizer: Personalizer | None = None
-        self._row_maker: tuple[Any, Any, Any] | None = None
+        self._row_maker: tuple[Any, Any, RowPath | None, dict[str, Any] | None] | None = None
 
     # -- protocol -------------------------------------------------------------------------------------------
     def open(self, draft: Draft) -> None:
@@ -770,11 +814,12 @@ class SendGridBackend:
         assert self._static is not None and self._personalizer is not None
         cached = self._row_maker
         if cached is None or cached[0] is not links or cached[1] is not values:
-            cached = self._row_maker = (links, values, self._personalizer.row_maker(links, values))
-        make = cached[2]
-        if make is None:
+            path = self._personalizer.row_path(links, values)
+            cached = self._row_maker = (links, values, path, path.rewrite(self._static) if path else None)
+        path, static = cached[2], cached[3]
+        if path is None:
             return None
-        built = build_rows(self._static, rows, make)
+        built = build_rows(static, rows, path.make)
         if built.emails:
             built.raw = dumps(built.body)
         return built

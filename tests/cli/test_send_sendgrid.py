@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import html
 import json
 import os
 import sqlite3
@@ -118,6 +119,8 @@ def test_send_delivers_each_recipient_once_with_personal_values(tmp_path: Path, 
     assert h["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     url = h["List-Unsubscribe"].split(">")[0][1:]
     assert url in by["reader7@harbour-readers.org"].text  # the body's link is the recipient's own
+    assert f'href="{html.escape(url)}"' in by["reader7@harbour-readers.org"].html
+    assert all("__DG_" not in d.subject + d.text + d.html for d in standin.deliveries)  # every token substituted
     from digest.deliver import unsubscribe
 
     token = url.split("t=", 1)[1]

@@ -12,6 +12,7 @@ from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from conftest import shared_path
 from integration.sendgrid_standin import SendGridStandIn
@@ -194,6 +195,57 @@ def test_row_path_equals_the_personal_path(template: str, mailto: str, asm: bool
     assert [(o.email, o.ok, o.error, o.permanent) for o in got.refused] == \
         [(o.email, o.ok, o.error, o.permanent) for o in want.refused]
     assert len(got.refused) >= 3  # the oversized, the lone surrogate and the duplicates are refused on both paths
+
+
+def _messages(body: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """What each recipient of a request gets once SendGrid has applied the substitutions."""
+    out = []
+    for p in body["personalizations"]:
+        subs = p.get("substitutions") or {}
+
+        def sub(text: str, subs: dict[str, str] = subs) -> str:
+            for k, v in subs.items():
+                text = text.replace(k, v)
+            return text
+
+        out.append((p["to"][0]["email"], sub(body["subject"]), [(c["type"], sub(c["value"])) for c in body["content"]],
+                    p.get("headers"), p.get("custom_args")))
+    return out
+
+
+@pytest.mark.parametrize("template,mailto", [
+    ("https://h.example/u?t={token}", "leave@harbour.example"),
+    ("https://h.example/u/{token}/x?a='b'&c=\"d\"", ""),
+    ("ftp://h.example/u/{token}", "leave@harbour.example"),
+])
+def test_token_only_row_path_gives_every_recipient_the_same_message(template: str, mailto: str) -> None:
+    """The row path sends the unsubscribe token alone (the URL's forms move into the content, once): each
+    recipient still gets exactly the message the per-recipient path gives them, in a smaller request."""
+    from digest.deliver.send import PersonalMaker, message_tokens
+    from digest.deliver.sendgrid import UNSUBSCRIBE_TOKEN, build_rows
+    from digest.deliver.unsubscribe import Links
+    from digest.model import Recipient
+
+    t = merge.token
+    d = draft()
+    d = replace(d, subject=d.subject + " " + t("first_name", "TEXT"),
+                html=d.html + f"<a href=\"{t('unsubscribe_url', 'HTML')}\">x</a> {t('unsubscribe_url', 'URL')}",
+                text=d.text + f"\nLeave: {t('unsubscribe_url', 'TEXT')}\n")
+    links = Links(template, mailto, b"row-path-secret-0123456789")
+    maker = PersonalMaker(d, links, message_tokens(d))
+    pz = Personalizer(d, asm=False, custom_args={"digest_issue": "x"})
+    rows = [Recipient(f"r{i}@example.com", {"first_name": name}, i + 2)
+            for i, name in enumerate(["Ann", "", "Zoë & <Bob>", "100%", "O'Neil"] * 20)]
+    static = {"from": {"email": "news@harbour.example"}, "subject": d.subject,
+              "content": [{"type": "text/plain", "value": d.text}, {"type": "text/html", "value": d.html}]}
+    path = pz.row_path(links, maker.values)
+    assert path is not None and path.replace
+    got = build_rows(path.rewrite(static), rows, path.make)
+    want = build_batch(static, [maker(r) for r in rows], pz)
+    assert _messages(got.body) == _messages(want.body)
+    assert all(set(p["substitutions"]) == {t("first_name", "HTML"), t("first_name", "TEXT"), UNSUBSCRIBE_TOKEN}
+               for p in got.body["personalizations"])
+    assert len(orjson.dumps(got.body)) < len(orjson.dumps(want.body)) - 100 * len(rows)
 
 
 def test_quote_url_equals_urllib_quote() -> None:
