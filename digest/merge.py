@@ -33,6 +33,12 @@ def token(field: str, context: str) -> str:
     return f"__DG_{field.upper()}_{context}__"
 
 
+def parse_token(tok: str) -> tuple[str, str] | None:
+    """(field, context) of a placeholder written by ``token``; None for any other text."""
+    m = _TOKEN.fullmatch(tok)
+    return (m.group(1).lower(), m.group(2)) if m else None
+
+
 def encode(value: str, context: str) -> str:
     if context == "HTML":
         return html.escape(value, quote=True)

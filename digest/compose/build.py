@@ -22,6 +22,7 @@ from ..config import CONFIG_NAME, load_settings
 from ..errors import DigestError, SourceError
 from ..model import Article
 from . import issue_file as issue_mod
+from .freshness import OUTPUTS, needs_build
 from .images import resolve_image
 from .inline import inline_css
 from .message import load_draft, make_draft, sample_message
@@ -32,12 +33,9 @@ from .render import (
     make_env,
     make_item,
     render_issue,
-    theme_dir,
     utm_for,
     view_in_browser_url,
 )
-
-OUTPUTS = ("email.html", "email.txt", "web.html", "message.eml", "draft.json")
 
 
 @dataclass
@@ -235,45 +233,6 @@ def _replace_outputs(staging: Path, out: Path) -> None:
     elif (out / "images").is_dir():
         shutil.rmtree(out / "images")
     shutil.rmtree(staging, ignore_errors=True)
-
-
-def _inputs(directory: Path) -> list[Path]:
-    settings = load_settings(directory)
-    paths = [directory / issue_mod.ISSUE_NAME]
-    if settings.path:
-        paths.append(settings.path)
-        if (settings.root / "templates").is_dir():  # type: ignore[operator]
-            paths += [p for p in (settings.root / "templates").rglob("*") if p.is_file()]  # type: ignore[operator]
-    paths += [p for p in theme_dir().rglob("*") if p.is_file() and p.suffix in (".html", ".txt", ".css")]
-    try:
-        data = issue_mod.read_issue(directory)
-    except DigestError:
-        return paths
-    for entry in data.entries:
-        for src in (entry.source, entry.feed):
-            if src and not issue_mod.is_url(src) and src != "-":
-                paths.append(Path(src))
-        img = entry.overrides.get("image")
-        if img and not issue_mod.is_url(img):
-            paths.append(Path(img))
-    return paths
-
-
-def needs_build(directory: Path | str) -> bool:
-    """True when build/ is missing, incomplete, or older than issue.toml, digest.toml, articles or templates."""
-    directory = Path(directory).resolve()
-    out = directory / "build"
-    try:
-        built = min((out / name).stat().st_mtime for name in OUTPUTS)
-    except OSError:
-        return True
-    newest: float = 0.0
-    for path in _inputs(directory):
-        try:
-            newest = max(newest, path.stat().st_mtime)
-        except OSError:
-            continue
-    return newest > built
 
 
 def describe(result: BuildResult) -> dict[str, Any]:

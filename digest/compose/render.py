@@ -17,8 +17,6 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib.resources import files
-from pathlib import Path
 from typing import Any
 
 import jinja2
@@ -27,6 +25,7 @@ from markupsafe import Markup
 
 from .. import merge as merge_mod
 from ..config import Settings
+from .freshness import theme_dir
 from .images import ImageRef
 from .links import add_utm, safe_url, utm_params
 
@@ -213,10 +212,6 @@ def markdown_to_text(text: str) -> str:
 
 
 # --- environment -----------------------------------------------------------------------------------
-
-
-def theme_dir() -> Path:
-    return Path(str(files("digest.theme")))
 
 
 def make_env(settings: Settings) -> jinja2.Environment:

@@ -348,7 +348,7 @@ def send_issue(
     ``notify`` receives one-line messages (the CLI writes them to stderr); ``progress`` has
     ``update(done, sent)`` and ``close()``. ``json_output`` only keeps messages terse.
     """
-    from ..compose.build import build_issue, needs_build
+    from ..compose.freshness import needs_build  # the renderer and inliner are imported only to build
     from ..compose.message import load_draft
 
     say: Notify = notify or (lambda _m: None)
@@ -359,6 +359,8 @@ def send_issue(
         raise UsageError("--recipients CSV is required (or --test EMAIL for one test copy)")
     send_at = parse_at(at)
     if needs_build(directory):
+        from ..compose.build import build_issue
+
         say(f"building {directory} first (build/ is missing or older than its inputs)")
         result = build_issue(directory)
         for w in getattr(result, "warnings", []):
@@ -1021,7 +1023,7 @@ def _consume(producer: _Producer, journal: Journal, backend: Any, draft: Any, re
             if stop:  # Ctrl-C / SIGTERM: the batch in flight was finished; nothing new leaves
                 report.interrupted = True
                 return
-            built = BatchBody({}, body_emails, refused, JsonBody(raw) if raw is not None else None)
+            built = BatchBody(None, body_emails, refused, JsonBody(raw) if raw is not None else None)
             report.batch_count += 1
             if len(report.batches) < PREVIEW_BATCHES:
                 report.batches.append((batch_no, len(emails), emails[0], emails[-1]))

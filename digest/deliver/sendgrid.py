@@ -292,6 +292,8 @@ class PrefixQuoter:
 
 
 _BAD_HEADER_URL = re.compile(r"[\r\n\x00 <>,]")
+# A merge value that HTML escaping and JSON leave as it is (with no control character).
+_PLAIN_TEXT = re.compile(r"[^&<>\"'\\\x00-\x1f\x7f]*")
 
 
 def _header_kind(url: str) -> str | None:
@@ -315,6 +317,9 @@ class RowPath:
 
     make: Callable[[str, Mapping[str, str]], dict[str, Any]]
     replace: dict[str, str]
+    # The same personalization written straight as JSON text, for the usual row (plain values, an address
+    # with nothing to escape); None for any other row (then ``make``). See ``Personalizer._row_writer``.
+    write: Callable[[str, Mapping[str, str]], str | None] | None = None
 
     def rewrite(self, static: Mapping[str, Any]) -> dict[str, Any]:
         """``static`` (a request without personalizations) with the replacements made in subject and content."""
@@ -563,7 +568,113 @@ class Personalizer:
                 item["substitutions"] = subs
             return item
 
-        return RowPath(make, replace)
+        write = self._row_writer(values, signer if header_parts is not None or url_parts else None, header_parts,
+                                 one_click, url_parts, asm_subs)
+        return RowPath(make, replace, write)
+
+    def _row_writer(self, values: Any, signer: Callable[[str], str] | None, header_parts: tuple[str, str] | None,
+                    one_click: bool, url_parts: list[tuple[str, str, str]],
+                    asm_subs: list[tuple[str, str]]) -> Callable[[str, Mapping[str, str]], str | None] | None:
+        """``(email, fields) → JSON text`` of the personalization ``make`` builds, for the usual row; None (no
+        writer) when ``values`` is not a ``PersonalMaker``'s. The writer itself returns None for a row it does
+        not take: an address with a character JSON escapes, a merge value that HTML escaping, JSON or (when the
+        message uses its URL form) URL encoding would change, or values long enough to near the 10,000 bytes.
+
+        The text is a fixed list of pieces (computed here, escaped once) with slots for the address, the
+        token and the values: per recipient one HMAC, a few string tests and one join, instead of building
+        five dicts and serializing them (about half the producer's time per recipient).
+        """
+        maker = getattr(values, "__self__", None)
+        if maker is None or not hasattr(maker, "wanted") or not hasattr(maker, "defaults"):
+            return None
+        wanted = maker.wanted
+        defaults: Mapping[str, str] = maker.defaults
+
+        def js(text: str) -> str:  # a JSON string's inside
+            return json.dumps(text, ensure_ascii=False)[1:-1]
+
+        pieces: list[str] = []
+        slots: dict[str, list[int]] = {}  # "email", "token", or "field:<name>" → indexes in pieces
+
+        def slot(name: str) -> None:
+            slots.setdefault(name, []).append(len(pieces))
+            pieces.append("")
+
+        pieces.append('{"to":[{"email":"')
+        slot("email")
+        pieces.append('"}],"custom_args":' + json.dumps(self.custom_args, ensure_ascii=False, separators=(",", ":")))
+        if header_parts is not None:
+            h0, h1 = header_parts
+            pieces.append(',"headers":{"List-Unsubscribe":"')
+            if h0:
+                pieces.append(js(h0))
+                slot("token")
+            pieces.append(js(h1) + '"' + (',"List-Unsubscribe-Post":"List-Unsubscribe=One-Click"' if one_click
+                                          else "") + "}")
+        fields: dict[str, bool] = {}  # field → whether its URL form is used
+        entries = 0
+        for tok, encoded_default in self._fields:
+            parsed = merge.parse_token(tok)
+            if parsed is None:
+                return None
+            name, ctx = parsed
+            pieces.append(("," if entries else ',"substitutions":{') + f'"{js(tok)}":"')
+            entries += 1
+            if wanted is None or name in wanted:
+                slot("field:" + name)
+                fields[name] = fields.get(name, False) or ctx == "URL"
+            else:  # a field the message uses but the values leave out: its default, the same for everyone
+                pieces.append(js(encoded_default))
+            pieces.append('"')
+        for tok, head, tail in url_parts:
+            pieces.append(("," if entries else ',"substitutions":{') + f'"{js(tok)}":"{js(head)}')
+            entries += 1
+            slot("token")
+            pieces.append(js(tail) + '"')
+        for tok, value in asm_subs:
+            pieces.append(("," if entries else ',"substitutions":{') + f'"{js(tok)}":"{js(value)}"')
+            entries += 1
+        pieces.append("}}" if entries else "}")
+        if slots.get("token") and signer is None:
+            return None
+        email_at = slots["email"][0]
+        token_at = tuple(slots.get("token", ()))
+        specs = [(name, defaults.get(name, ""), url, tuple(slots["field:" + name])) for name, url in fields.items()]
+        per_value = max((len(spec[3]) for spec in specs), default=0)
+        # Substitutions bytes, all but the values: keys, quotes, separators, the token (~90 characters).
+        fixed = sum(len(p) for p in pieces) + 128
+        limit = SUBSTITUTIONS_MAX_BYTES
+        plain_url = _URL_ALL_SAFE.fullmatch
+        plain_text = _PLAIN_TEXT.fullmatch
+
+        def write(email: str, row_fields: Mapping[str, str]) -> str | None:
+            if not email.isascii() or not email.isprintable() or '"' in email or "\\" in email:
+                return None
+            out = pieces.copy()
+            out[email_at] = email
+            size = fixed
+            for name, default, url, at in specs:
+                value = (row_fields.get(name) or "").strip() or default
+                if not ((value.isalnum() and (not url or value.isascii()))
+                        or (plain_url(value) if url else plain_text(value))):
+                    return None
+                if not value.isascii():
+                    try:
+                        value.encode("utf-8")
+                    except UnicodeEncodeError:
+                        return None
+                size += 4 * len(value) * per_value
+                for i in at:
+                    out[i] = value
+            if size >= limit:
+                return None
+            if token_at:
+                token = signer(email)  # type: ignore[misc]
+                for i in token_at:
+                    out[i] = token
+            return "".join(out)
+
+        return write
 
     def values(self, p: Personal) -> dict[str, str]:
         """Token → value for every token the message uses (and no other)."""
@@ -583,12 +694,25 @@ class Personalizer:
 
 @dataclass
 class BatchBody:
-    """A request body for one batch plus the recipients it could not hold (each with its reason)."""
+    """A request body for one batch plus the recipients it could not hold (each with its reason).
 
-    body: dict[str, Any]
+    A body written straight as JSON (``build_rows``) has ``raw`` only; ``body`` parses it when asked.
+    """
+
+    body_: dict[str, Any] | None
     emails: list[str]
     refused: list[Outcome]
     raw: JsonBody | None = None  # the body serialized (``prepare_batch``)
+
+    @property
+    def body(self) -> dict[str, Any]:
+        if self.body_ is None:
+            self.body_ = json.loads(self.raw.raw) if self.raw is not None else {}
+        return self.body_
+
+    @body.setter
+    def body(self, value: dict[str, Any]) -> None:
+        self.body_ = value
 
 
 def build_batch(static: Mapping[str, Any], batch: Sequence[Personal], personalizer: Personalizer) -> BatchBody:
@@ -620,12 +744,17 @@ def build_batch(static: Mapping[str, Any], batch: Sequence[Personal], personaliz
 
 
 def build_rows(static: Mapping[str, Any], rows: Sequence[Any],
-               make: Callable[[str, Mapping[str, str]], dict[str, Any]]) -> BatchBody:
-    """``build_batch`` for ``Recipient`` rows through ``Personalizer.row_maker``: no ``Personal`` per recipient."""
+               make: Callable[[str, Mapping[str, str]], dict[str, Any]],
+               write: Callable[[str, Mapping[str, str]], str | None] | None = None) -> BatchBody:
+    """``build_batch`` for ``Recipient`` rows through ``Personalizer.row_path``: no ``Personal`` per recipient.
+
+    With ``write`` the request is written as JSON text (``raw``): each personalization by ``write``, or by
+    ``make`` and orjson for a row ``write`` does not take; ``body`` then parses it only if someone asks.
+    """
     if len(rows) > MAX_PERSONALIZATIONS:
         raise ValueError(f"a SendGrid batch holds at most {MAX_PERSONALIZATIONS} recipients, got {len(rows)}")
     seen: set[str] = set()
-    personalizations: list[dict[str, Any]] = []
+    personalizations: list[Any] = []
     emails: list[str] = []
     refused: list[Outcome] = []
     add_item = personalizations.append
@@ -637,17 +766,30 @@ def build_rows(static: Mapping[str, Any], rows: Sequence[Any],
         if key in seen:
             refused.append(Outcome(email, False, error="duplicate address in one SendGrid request", permanent=True))
             continue
-        try:
-            item = make(email, r.fields)
-        except ValueError as exc:
-            refused.append(Outcome(email, False, error=str(exc), permanent=True))
-            continue
+        text = write(email, r.fields) if write is not None else None
+        if text is None:
+            try:
+                item = make(email, r.fields)
+            except ValueError as exc:
+                refused.append(Outcome(email, False, error=str(exc), permanent=True))
+                continue
+            add_item(_json_text(item) if write is not None else item)
+        else:
+            add_item(text)
         add_key(key)
-        add_item(item)
         add_email(email)
-    body = dict(static)
-    body["personalizations"] = personalizations
-    return BatchBody(body, emails, refused)
+    if write is None:
+        body = dict(static)
+        body["personalizations"] = personalizations
+        return BatchBody(body, emails, refused)
+    head = _json_text(dict(static))
+    raw = (head[:-1] + ("," if len(head) > 2 else "") + '"personalizations":[' + ",".join(personalizations)
+           + "]}").encode("utf-8")
+    return BatchBody(None, emails, refused, _body(raw) if emails else None)
+
+
+def _json_text(value: Any) -> str:
+    return dumps(value).raw.decode("utf-8")
 
 
 def describe_error(status: int, raw: bytes | str | None) -> str:
@@ -819,8 +961,8 @@ class SendGridBackend:
         path, static = cached[2], cached[3]
         if path is None:
             return None
-        built = build_rows(static, rows, path.make)
-        if built.emails:
+        built = build_rows(static, rows, path.make, path.write)
+        if built.emails and built.raw is None:
             built.raw = dumps(built.body)
         return built
 

@@ -172,16 +172,19 @@ def test_row_path_equals_the_personal_path(template: str, mailto: str, asm: bool
 
     t = merge.token
     d = draft()
-    d = replace(d, html=d.html + f"<a href=\"{t('unsubscribe_url', 'HTML')}\">x</a>")
+    d = replace(d, html=d.html + f"<a href=\"{t('unsubscribe_url', 'HTML')}\">x</a>"
+                f"<a href=\"https://m.example/?c={t('city', 'URL')}\">{t('city', 'HTML')}</a>{t('code', 'HTML')}")
     links = Links(template, mailto, b"row-path-secret-0123456789")
     maker = PersonalMaker(d, links, message_tokens(d))
     pz = Personalizer(d, asm=asm, custom_args={"digest_issue": "x"})
     rng = random.Random(5)
-    names = ["Ann", "", "  ", "Zoë & <Bob>", "a b", "100%", "x" * 12_000, "O'Neil", "\udcff"]
-    rows = [Recipient(f"r{i}@example.com", {"first_name": rng.choice(names), "city": "Cork"}, i + 2)
+    names = ["Ann", "", "  ", "Zoë & <Bob>", "a b", "100%", "x" * 12_000, "O'Neil", "\udcff", "Chloé", "Mary Ann",
+             'say "hi"', "back\\slash", "Søren", "用户", "x" * 3_000]
+    cities = ["Cork", "St. Ives", "Zürich", "a&b", "Bray-on-Sea", "", "100%"]
+    rows = [Recipient(f"r{i}@example.com", {"first_name": rng.choice(names), "city": rng.choice(cities)}, i + 2)
             for i in range(300)]
     rows += [Recipient("r1@example.com", {}, 400), Recipient("zoë@example.com", {}, 401),
-             Recipient("r9@EXAMPLE.com", {"first_name": "Dup"}, 402)]
+             Recipient("r9@EXAMPLE.com", {"first_name": "Dup"}, 402), Recipient('"q\\"@example.com', {}, 403)]
     static = {"from": {"email": "news@harbour.example"}}
     make = pz.row_maker(links, maker.values)
     if "{email}" in template or "<" in template:
@@ -195,6 +198,20 @@ def test_row_path_equals_the_personal_path(template: str, mailto: str, asm: bool
     assert [(o.email, o.ok, o.error, o.permanent) for o in got.refused] == \
         [(o.email, o.ok, o.error, o.permanent) for o in want.refused]
     assert len(got.refused) >= 3  # the oversized, the lone surrogate and the duplicates are refused on both paths
+    # Written straight as JSON text (the writer takes the usual rows, make the others): the same request.
+    path = pz.row_path(links, maker.values, token_only=False)
+    assert path is not None and path.write is not None
+    taken = []
+
+    def write(email: str, fields: Any) -> str | None:
+        text = path.write(email, fields)  # type: ignore[misc]
+        taken.append(text is not None)
+        return text
+
+    raw = build_rows(static, rows, path.make, write)
+    assert raw.raw is not None and json.loads(raw.raw.raw) == want.body
+    assert (raw.emails, [o.error for o in raw.refused]) == (want.emails, [o.error for o in want.refused])
+    assert len(rows) // 10 < sum(taken) < len(rows)  # both ways were used
 
 
 def _messages(body: dict[str, Any]) -> list[tuple[Any, ...]]:
@@ -243,6 +260,8 @@ def test_token_only_row_path_gives_every_recipient_the_same_message(template: st
     got = build_rows(path.rewrite(static), rows, path.make)
     want = build_batch(static, [maker(r) for r in rows], pz)
     assert _messages(got.body) == _messages(want.body)
+    written = build_rows(path.rewrite(static), rows, path.make, path.write)  # as JSON text: the same request
+    assert written.raw is not None and json.loads(written.raw.raw) == got.body
     assert all(set(p["substitutions"]) == {t("first_name", "HTML"), t("first_name", "TEXT"), UNSUBSCRIBE_TOKEN}
                for p in got.body["personalizations"])
     assert len(orjson.dumps(got.body)) < len(orjson.dumps(want.body)) - 100 * len(rows)
