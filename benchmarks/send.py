@@ -193,7 +193,8 @@ def run_send(issue: Path, csv_path: Path, url: str, profile: Path | None) -> dic
             "tree_rss_mb": tree["rss"], "tree_pss_mb": tree["pss"], "processes": tree["procs"],
             "user_s": usage.ru_utime, "sys_s": usage.ru_stime,
             "machine_steal_share": steal,
-            "cpu_s_by_process": {("digest" if pid == proc.pid else "producer"): round(v, 2) for pid, v in cpu.items()},
+            "cpu_s_by_process": {("digest" if pid == proc.pid else f"child {i}"): round(v, 2)
+                                 for i, (pid, v) in enumerate(sorted(cpu.items()))},
             "summary": summary,
             "stderr_tail": stderr[-800:]}
 

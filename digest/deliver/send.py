@@ -851,45 +851,65 @@ def _full_batches(queue: list[Recipient], fresh: list[Recipient],
     return [rows[i:i + max_batch] for i in range(0, cut, max_batch)], rows[cut:]
 
 
-def _produce(conn: Any, stream: Any, suppressed: set[str], prepare: Callable[[list[Recipient]], Any],
-             max_batch: int, parent: int) -> None:
-    """The producer process: CSV → validation → dedupe → suppressions → serialized batches, over ``conn``.
+def _read(sink: Any, stream: Any, suppressed: set[str], max_batch: int) -> None:
+    """The reader: CSV → validation → dedupe → suppressions, as rows to ``sink`` (the builder).
 
-    One message per chunk of ``max_batch`` rows read: ``("chunk", problems, rows read, batches)``, each batch
-    ``(emails, body bytes, emails in the body, refused outcomes)``; then ``("end", problems, rows)`` or
-    ``("error", exception or message)``. It never talks to SendGrid and never writes the journal. ``conn.send``
-    blocks while the parent has not read the previous message: that is the back-pressure.
+    One message per chunk of ``max_batch`` rows read: ``("rows", problems, rows read, rows)``, then
+    ``("end", problems, rows read, rows)``.
     """
     problems: list[RowProblem] = stream.problems
+    for chunk in _chunks(stream, max_batch):
+        fresh = _drop_suppressed(chunk, suppressed, problems)
+        sink.send(("rows", list(problems), stream.rows, fresh))
+        del problems[:]
+    sink.send(("end", list(problems), stream.rows, []))
 
-    def batch_message(batch: list[Recipient]) -> tuple[list[str], bytes | None, list[str], list[Outcome]]:
-        built = prepare(batch)
+
+class _Builder:
+    """The builder: the reader's messages in (``send``), serialized batches out to ``conn`` (to the parent).
+
+    One message per message of the reader: ``("chunk", problems, rows read, batches)``, each batch
+    ``(emails, body bytes, emails in the body, refused outcomes)``; then ``("end", problems, rows, batches)``
+    (an exception becomes ``("error", ...)`` in ``_child_main``). It never talks to SendGrid and never writes
+    the journal. ``conn.send`` blocks while the parent has not read the previous message: the back-pressure.
+    """
+
+    def __init__(self, conn: Any, prepare: Callable[[list[Recipient]], Any], max_batch: int) -> None:
+        self.conn = conn
+        self.prepare = prepare
+        self.max_batch = max_batch
+        self.queue: list[Recipient] = []
+
+    def _batch(self, batch: list[Recipient]) -> tuple[list[str], bytes | None, list[str], list[Outcome]]:
+        built = self.prepare(batch)
         return ([r.email for r in batch], built.raw.raw if built.raw is not None else None, built.emails,
                 built.refused)
 
-    queue: list[Recipient] = []
-    for chunk in _chunks(stream, max_batch):
-        fresh = _drop_suppressed(chunk, suppressed, problems)
-        full, queue = _full_batches(queue, fresh, max_batch)
-        batches = [batch_message(batch) for batch in full]
-        conn.send(("chunk", list(problems), stream.rows, batches))
-        del problems[:]
-    conn.send(("end", list(problems), stream.rows, [batch_message(queue)] if queue else []))
+    def send(self, message: tuple[Any, ...]) -> None:
+        kind, problems, rows, fresh = message
+        full, self.queue = _full_batches(self.queue, fresh, self.max_batch)
+        batches = [self._batch(batch) for batch in full]
+        if kind == "end":
+            queue, self.queue = self.queue, []
+            self.conn.send(("end", problems, rows, batches + ([self._batch(queue)] if queue else [])))
+        else:
+            self.conn.send(("chunk", problems, rows, batches))
 
 
-def _producer_main(conn: Any, stream: Any, suppressed: set[str], prepare: Callable[[list[Recipient]], Any],
-                   max_batch: int, parent: int) -> None:
-    """The forked child's whole life: never returns (``os._exit``), never runs the parent's cleanup."""
+def _child_main(conn: Any, parent: int, work: Callable[[], None]) -> None:
+    """A forked child's whole life: never returns (``os._exit``), never runs the parent's cleanup.
+
+    ``work`` runs; an exception goes down ``conn`` as ``("error", exception or its message)``."""
     code = 0
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's: it stops after the batch in flight
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         _die_with_parent(parent)
         try:
-            _produce(conn, stream, suppressed, prepare, max_batch, parent)
+            work()
         except (BrokenPipeError, EOFError, ConnectionResetError):
-            code = 0  # the parent stopped reading: nothing to do
-        except BaseException as exc:  # noqa: BLE001 - handed to the parent, which raises it
+            code = 0  # the next process stopped reading: nothing to do
+        except BaseException as exc:  # noqa: BLE001 - handed down the pipe, the parent raises it
             with contextlib.suppress(BaseException):
                 try:
                     conn.send(("error", exc))
@@ -903,7 +923,12 @@ def _producer_main(conn: Any, stream: Any, suppressed: set[str], prepare: Callab
 
 
 class _Producer:
-    """The parent's side: the forked producer and the read end of its pipe."""
+    """The parent's side: the forked producer (``_read`` into a ``_Builder``) and the read end of its pipe.
+
+    One child, not two: a reader process handing rows to a builder process was measured (1M recipients,
+    three runs each): 20.2-21.3 s against 17.6-20.1 s, because passing the rows costs more CPU than the
+    second process wins on a machine the stand-in and this process already keep busy.
+    """
 
     def __init__(self, stream: Any, suppressed: set[str], prepare: Callable[[list[Recipient]], Any],
                  max_batch: int) -> None:
@@ -916,10 +941,11 @@ class _Producer:
         pid = os.fork()
         if pid == 0:  # the child
             reader.close()
-            _producer_main(writer, stream, suppressed, prepare, max_batch, parent)
+            builder = _Builder(writer, prepare, max_batch)
+            _child_main(writer, parent, lambda: _read(builder, stream, suppressed, max_batch))
         writer.close()
         _trim()  # the parent keeps only the journal and the requests: give freed heap back (RSS)
-        self.pid = pid
+        self.pids = [pid]
         self.conn = reader
 
     def recv(self) -> tuple[Any, ...]:
@@ -929,14 +955,15 @@ class _Producer:
             raise DigestError("the recipients reader stopped unexpectedly (its process died)") from None
 
     def close(self) -> None:
-        """Stop the producer (if still running) and reap it; its CPU time then counts as this process's children."""
+        """Stop the children (if still running) and reap them; their CPU time then counts as this process's."""
         with contextlib.suppress(OSError):
             self.conn.close()
-        with contextlib.suppress(OSError):
-            done, _ = os.waitpid(self.pid, os.WNOHANG)
-            if done == 0:
-                os.kill(self.pid, signal.SIGKILL)
-                os.waitpid(self.pid, 0)
+        for pid in self.pids:
+            with contextlib.suppress(OSError):
+                done, _ = os.waitpid(pid, os.WNOHANG)
+                if done == 0:
+                    os.kill(pid, signal.SIGKILL)
+                    os.waitpid(pid, 0)
 
 
 def _trim() -> None:
