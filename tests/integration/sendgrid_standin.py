@@ -158,20 +158,26 @@ def check_limits(body: dict[str, Any], *, now: float, known_batches: set[str] | 
     return errs
 
 
-def light_limits(body: dict[str, Any]) -> tuple[list[tuple[str | None, str]], list[str]]:
+def light_limits(body: dict[str, Any]) -> tuple[list[tuple[str | None, str]], list[str], set[str]]:
     """The benchmark's checks, in one pass: a personalizations list of at most 1000 recipients, each address
-    once. Returns (errors, the recipients' addresses)."""
+    once. Returns (errors, the recipients' addresses, the same lower-cased)."""
     pers = body.get("personalizations")
     if not isinstance(pers, list) or not pers:
-        return [("personalizations", "The personalizations field is required.")], []
+        return [("personalizations", "The personalizations field is required.")], [], set()
     if len(pers) > MAX_PERSONALIZATIONS:
-        return [("personalizations", f"at most {MAX_PERSONALIZATIONS} personalizations per request")], []
-    emails = [r["email"] for p in pers for k in ("to", "cc", "bcc") if (rs := p.get(k)) for r in rs]
+        return [("personalizations", f"at most {MAX_PERSONALIZATIONS} personalizations per request")], [], set()
+    try:
+        emails = [r["email"] for p in pers for r in p["to"]]
+    except (KeyError, TypeError):
+        return [("personalizations.to", "Each personalization needs a to list of addresses.")], [], set()
+    if any("cc" in p or "bcc" in p for p in pers):
+        emails = [r["email"] for p in pers for k in ("to", "cc", "bcc") if (rs := p.get(k)) for r in rs]
     if len(emails) > MAX_RECIPIENTS:
-        return [("personalizations", f"at most {MAX_RECIPIENTS} recipients per request")], []
-    if len({e.lower() for e in emails}) != len(emails):
-        return [("personalizations", "an address appears twice in one request")], []
-    return [], emails
+        return [("personalizations", f"at most {MAX_RECIPIENTS} recipients per request")], [], set()
+    keys = {e.lower() for e in emails}
+    if len(keys) != len(emails):
+        return [("personalizations", "an address appears twice in one request")], [], set()
+    return [], emails, keys
 
 
 def _check_send_at(value: Any, where: str, now: float) -> list[tuple[str | None, str]]:
@@ -265,6 +271,7 @@ class SendGridStandIn:
         self.records: list[Record] = []
         self.deliveries: list[Delivery] = []
         self.counts: collections.Counter[str] = collections.Counter()
+        self.seen: set[str] = set()  # light mode: the addresses delivered to (no counts kept)
         self.batches: dict[str, str] = {}  # batch_id -> status (created | cancel | pause)
         self.sandboxed = 0
         self.accepted_requests = 0
@@ -328,7 +335,7 @@ class SendGridStandIn:
                 "requests": len(self.records),
                 "accepted_requests": self.accepted_requests,
                 "recipients": self.recipients_seen,
-                "unique_recipients": len(self.counts),
+                "unique_recipients": len(self.seen) if self.light else len(self.counts),
                 "duplicate_deliveries": self.duplicate_deliveries,
                 "sandboxed": self.sandboxed,
                 "statuses": dict(collections.Counter(str(r.status) for r in self.records)),
@@ -365,8 +372,9 @@ class SendGridStandIn:
                     path += missing[:1]
                 errs.append((_field(path), e.message))
         emails: list[str] | None = None
+        keys: set[str] = set()
         if not errs and self.light:
-            errs, emails = light_limits(body)
+            errs, emails, keys = light_limits(body)
         elif not errs:
             with self.lock:
                 known = set(self.batches)
@@ -383,21 +391,20 @@ class SendGridStandIn:
             return 200, {}, None, []
         message_id = secrets.token_urlsafe(16)[:22]
         if self.light:
-            self._count(emails)
+            self._count(keys)
         else:
             self._deliver(body, message_id)
         return 202, {"X-Message-Id": message_id}, None, emails
 
-    def _count(self, emails: list[str]) -> None:
+    def _count(self, keys: set[str]) -> None:
         """Light mode: count deliveries (and any second delivery to an address) without keeping messages."""
-        keys = [e.lower() for e in emails]
         with self.lock:
             self.accepted_requests += 1
             self.recipients_seen += len(keys)
-            counts = self.counts
-            before = len(counts)
-            counts.update(keys)  # the addresses of one request are distinct (checked): new keys = first deliveries
-            self.duplicate_deliveries += len(keys) - (len(counts) - before)
+            seen = self.seen
+            before = len(seen)
+            seen.update(keys)  # one request's keys are distinct: those already there are second deliveries
+            self.duplicate_deliveries += len(keys) - (len(seen) - before)
 
     def _deliver(self, body: dict[str, Any], message_id: str) -> None:
         with self.lock:

@@ -626,9 +626,12 @@ def test_light_standin_process_counts_what_it_parses() -> None:
         body["personalizations"].append(body["personalizations"][0])  # an address twice: refused
         with pytest.raises(Exception, match="Bad Request|400"):
             SendGridAPIClient(KEY, host=url).client.mail.send.post(request_body=body, timeout=10)
+        body["personalizations"] = body["personalizations"][1:3]  # two of them again: second deliveries
+        SendGridAPIClient(KEY, host=url).client.mail.send.post(request_body=body, timeout=10)
         with urllib.request.urlopen(url + "/_standin/stats", timeout=10) as resp:
             stats = json.loads(resp.read())
-        assert stats["requests"] == 2 and stats["recipients"] == 3 and stats["statuses"] == {"202": 1, "400": 1}
+        assert stats["requests"] == 3 and stats["recipients"] == 5 and stats["statuses"] == {"202": 2, "400": 1}
+        assert stats["unique_recipients"] == 3 and stats["duplicate_deliveries"] == 2
     finally:
         proc.terminate()
         proc.wait(10)
