@@ -581,7 +581,7 @@ class Personalizer:
         message uses its URL form) URL encoding would change, or values long enough to near the 10,000 bytes.
 
         The text is a fixed list of pieces (computed here, escaped once) with slots for the address, the
-        token and the values: per recipient one HMAC, a few string tests and one join, instead of building
+        token and the values: per recipient one MAC, a few string tests and one join, instead of building
         five dicts and serializing them (about half the producer's time per recipient).
         """
         maker = getattr(values, "__self__", None)

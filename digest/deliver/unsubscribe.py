@@ -1,10 +1,14 @@
 """Unsubscribe links and the server that honours them.
 
 Links: ``[unsubscribe] url`` in digest.toml is a template such as ``https://example.com/unsub?t={token}``;
-per recipient ``{token}`` becomes a token signed with HMAC-SHA256 under the secret in the environment
-variable ``DIGEST_UNSUBSCRIBE_SECRET`` (and ``{email}`` the URL-encoded address). A token is
-``base64url(address) "." base64url(HMAC-SHA256(secret, "digest-unsubscribe-v1\\0" + address))``: it names
-the address and proves the newsletter made it; changing one character makes it worthless.
+per recipient ``{token}`` becomes a token signed under the secret in the environment variable
+``DIGEST_UNSUBSCRIBE_SECRET`` (and ``{email}`` the URL-encoded address). A token is
+``base64url(address) "." base64url(tag)``: it names the address and proves the newsletter made it; changing
+one character makes it worthless. The tag is BLAKE2b in its keyed (MAC) mode (RFC 7693), 24 bytes, with a
+key derived from the secret (``HMAC-SHA256(secret, "digest-unsubscribe-v2 key")``) and the personalization
+``digest-unsub-v2``: one hash call per recipient where HMAC needs two (about half the cost, for a million
+recipients a second less). Tokens of earlier versions, ``HMAC-SHA256(secret, "digest-unsubscribe-v1\\0" +
+address)`` (32 bytes), are still accepted: the tag's length tells which one a token carries.
 ``[unsubscribe] mailto`` adds a mailto: method. Messages carry both in List-Unsubscribe, and
 ``List-Unsubscribe-Post: List-Unsubscribe=One-Click`` with an https URL (RFC 8058).
 
@@ -43,7 +47,10 @@ from . import suppressions
 
 SECRET_ENV = "DIGEST_UNSUBSCRIBE_SECRET"
 MIN_SECRET_BYTES = 16
-_CONTEXT = b"digest-unsubscribe-v1\x00"
+_CONTEXT = b"digest-unsubscribe-v1\x00"  # version 1 tokens (HMAC-SHA256)
+_KEY_CONTEXT_V2 = b"digest-unsubscribe-v2 key"
+_PERSON_V2 = b"digest-unsub-v2"
+TAG_BYTES = 24  # 192 bits: a multiple of 3 bytes, so 32 base64 characters and no padding
 _MAX_BODY = 16 * 1024
 
 
@@ -58,56 +65,47 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def _mac(secret: bytes, payload: bytes) -> bytes:
+def _mac_v1(secret: bytes, payload: bytes) -> bytes:
+    """The tag of tokens made before version 2 (HMAC-SHA256, 32 bytes): still verified."""
     return hmac.digest(secret, _CONTEXT + payload, "sha256")
+
+
+def _key_v2(secret: bytes) -> bytes:
+    return hmac.digest(secret, _KEY_CONTEXT_V2, "sha256")
+
+
+def _mac(secret: bytes, payload: bytes) -> bytes:
+    """The tag of a version 2 token: keyed BLAKE2b, 24 bytes."""
+    return hashlib.blake2b(payload, digest_size=TAG_BYTES, key=_key_v2(secret), person=_PERSON_V2).digest()
 
 
 def make_token(email: str, secret: bytes) -> str:
     payload = email.encode("utf-8")
-    mac = hmac.digest(secret, _CONTEXT + payload, "sha256")
-    return (base64.urlsafe_b64encode(payload).rstrip(b"=") + b"." + base64.urlsafe_b64encode(mac).rstrip(b"=")).decode(
-        "ascii")
+    return (base64.urlsafe_b64encode(payload).rstrip(b"=") + b"." + base64.urlsafe_b64encode(_mac(secret, payload))
+            ).decode("ascii")
 
-
-try:  # CPython's own SHA-256 (no OpenSSL context per digest): ~2x cheaper for messages this short
-    from _sha256 import sha256 as _small_sha256  # Python <= 3.11
-except ImportError:  # pragma: no cover - depends on the Python build
-    try:
-        from _sha2 import sha256 as _small_sha256  # type: ignore[no-redef]  # Python >= 3.12
-    except ImportError:
-        _small_sha256 = hashlib.sha256  # type: ignore[assignment]
 
 _B64URL = bytes.maketrans(b"+/", b"-_")
-_IPAD = bytes(x ^ 0x36 for x in range(256))
-_OPAD = bytes(x ^ 0x5C for x in range(256))
 
 
 class Signer:
-    """``make_token`` for many addresses under one secret: the same tokens, ~4x cheaper each.
+    """``make_token`` for many addresses under one secret: the same tokens, cheaper each.
 
-    HMAC-SHA256 written out (RFC 2104): the key's inner and outer pads, and the inner hash of the context
-    prefix, are hashed once; each token then costs two hash copies and two short digests instead of a
-    whole HMAC set-up. ``tests/unit/test_unsubscribe.py`` checks it against ``make_token``.
+    The keyed BLAKE2b state (key block and personalization absorbed) is made once; each token then costs a
+    copy, an update and a digest. ``tests/unit/test_unsubscribe.py`` checks it against ``make_token``.
     """
 
-    __slots__ = ("_inner", "_outer")
+    __slots__ = ("_state",)
 
     def __init__(self, secret: bytes) -> None:
-        key = secret if len(secret) <= 64 else hashlib.sha256(secret).digest()
-        key = key.ljust(64, b"\0")
-        self._inner = _small_sha256(key.translate(_IPAD))
-        self._inner.update(_CONTEXT)
-        self._outer = _small_sha256(key.translate(_OPAD))
+        self._state = hashlib.blake2b(digest_size=TAG_BYTES, key=_key_v2(secret), person=_PERSON_V2)
 
     def __call__(self, email: str) -> str:
         payload = email.encode("utf-8")
-        inner = self._inner.copy()
-        inner.update(payload)
-        outer = self._outer.copy()
-        outer.update(inner.digest())
+        state = self._state.copy()
+        state.update(payload)
         b2a = binascii.b2a_base64
-        # A 32-byte MAC is 43 base64 characters plus one "=": cut it; the payload's padding is stripped.
-        return (b2a(payload, newline=False).rstrip(b"=") + b"." + b2a(outer.digest(), newline=False)[:43]
+        return (b2a(payload, newline=False).rstrip(b"=") + b"." + b2a(state.digest(), newline=False)
                 ).translate(_B64URL).decode("ascii")
 
 
@@ -124,7 +122,13 @@ def verify_token(token: str, secret: bytes) -> str | None:
         return None
     if _b64(payload) != left or _b64(mac) != right:  # one canonical spelling per token
         return None
-    if not hmac.compare_digest(mac, _mac(secret, payload)):
+    if len(mac) == TAG_BYTES:
+        expected = _mac(secret, payload)
+    elif len(mac) == 32:
+        expected = _mac_v1(secret, payload)  # a token from an earlier version
+    else:
+        return None
+    if not hmac.compare_digest(mac, expected):
         return None
     return email
 

@@ -31,6 +31,31 @@ def test_token_round_trip_and_tamper() -> None:
         assert verify_token(junk, KEY) is None
 
 
+def _b64(data: bytes) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def test_token_is_the_documented_keyed_blake2b_and_version_1_tokens_still_verify() -> None:
+    import hashlib
+    import hmac
+
+    address = "Ann+news@Example.org"
+    key = hmac.digest(KEY, b"digest-unsubscribe-v2 key", "sha256")
+    tag = hashlib.blake2b(address.encode(), digest_size=24, key=key, person=b"digest-unsub-v2").digest()
+    assert make_token(address, KEY) == f"{_b64(address.encode())}.{_b64(tag)}"
+    assert len(make_token(address, KEY).split(".")[1]) == 32
+    # A link in an email sent by an earlier version (HMAC-SHA256 tag) still unsubscribes; altered, it does not.
+    v1 = hmac.digest(KEY, b"digest-unsubscribe-v1\x00" + address.encode(), "sha256")
+    old = f"{_b64(address.encode())}.{_b64(v1)}"
+    assert verify_token(old, KEY) == address
+    assert verify_token(old, b"another-secret-0123456789") is None
+    assert verify_token(f"{_b64(address.encode())}.{_b64(v1[:24])}", KEY) is None  # cut to the new length
+    assert verify_token(f"{_b64(address.encode())}.{_b64(tag[:16])}", KEY) is None  # a short tag
+    assert verify_token(f"{_b64(b'eve@example.org')}.{_b64(v1)}", KEY) is None
+
+
 def test_signer_makes_the_same_tokens_as_make_token() -> None:
     import random
 
