@@ -12,6 +12,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from .errors import ConfigError
 
@@ -101,8 +102,14 @@ class Settings:
 
     def sendgrid_host(self) -> str:
         """``DIGEST_SENDGRID_HOST`` beats ``[sendgrid] host``: scheme and host only, no /v3."""
-        host = os.environ.get("DIGEST_SENDGRID_HOST") or self.data["sendgrid"]["host"]
-        return host.rstrip("/").removesuffix("/v3")
+        from_env = os.environ.get("DIGEST_SENDGRID_HOST")
+        host = (from_env or str(self.data["sendgrid"]["host"])).strip().rstrip("/").removesuffix("/v3")
+        parts = urlsplit(host)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.path or parts.query:
+            where = "DIGEST_SENDGRID_HOST" if from_env else "[sendgrid] host"
+            raise ConfigError(f"{where} is not a scheme and host: {host[:80]!r}",
+                              "for example https://api.sendgrid.com (or https://api.eu.sendgrid.com)")
+        return host
 
 
 def find_config(start: Path) -> Path | None:

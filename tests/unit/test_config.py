@@ -41,3 +41,16 @@ def test_sendgrid_host_env_override(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert s.sendgrid_host() == "https://api.eu.sendgrid.com"
     monkeypatch.setenv("DIGEST_SENDGRID_HOST", "http://127.0.0.1:4010")
     assert s.sendgrid_host() == "http://127.0.0.1:4010"
+
+
+@pytest.mark.parametrize("bad", ["Sampling", "127.0.0.1:4010", "ftp://api.sendgrid.com", "https://", "https://h/x/v4",
+                                 "https://h.example/?k=1"])
+def test_a_sendgrid_host_that_is_not_scheme_and_host_is_a_config_error(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bad: str) -> None:
+    monkeypatch.setenv("DIGEST_SENDGRID_HOST", bad)
+    with pytest.raises(ConfigError, match="DIGEST_SENDGRID_HOST is not a scheme and host"):
+        load_settings(tmp_path).sendgrid_host()
+    monkeypatch.delenv("DIGEST_SENDGRID_HOST")
+    (tmp_path / "digest.toml").write_text(f'[sendgrid]\nhost = "{bad}"\n')
+    with pytest.raises(ConfigError, match=r"\[sendgrid\] host"):
+        load_settings(tmp_path).sendgrid_host()
