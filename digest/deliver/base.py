@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, overload
 
 from ..errors import DigestError
 
@@ -38,6 +38,32 @@ class Outcome:
     error: str | None = None
     permanent: bool = False
     unknown: bool = False  # the request left but no answer came (e.g. connection lost after DATA): may be delivered
+
+
+class AllAccepted(Sequence[Outcome]):
+    """Every address of a batch accepted under one message id, in batch order: the usual answer of a batch
+    request, as a sequence of ``Outcome`` made only when someone looks at one (a million recipients are a
+    thousand of these, not a million objects)."""
+
+    __slots__ = ("emails", "message_id")
+
+    def __init__(self, emails: Sequence[str], message_id: str | None) -> None:
+        self.emails = emails
+        self.message_id = message_id
+
+    def __len__(self) -> int:
+        return len(self.emails)
+
+    @overload
+    def __getitem__(self, index: int) -> Outcome: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Outcome]: ...
+
+    def __getitem__(self, index: int | slice) -> Outcome | list[Outcome]:
+        if isinstance(index, slice):
+            return [Outcome(e, True, self.message_id) for e in self.emails[index]]
+        return Outcome(self.emails[index], True, self.message_id)
 
 
 class BatchAborted(DigestError):

@@ -51,7 +51,7 @@ from ..config import Settings, load_settings
 from ..errors import DigestError, SendRefused, UsageError
 from ..model import Recipient
 from . import suppressions
-from .base import BatchAborted, Outcome, Personal
+from .base import AllAccepted, BatchAborted, Outcome, Personal
 from .journal import Journal, Summary, journal_path, open_journal
 from .recipients import RowProblem, count_rows, describe_layout, read_recipients, validate_address
 from .unsubscribe import Links, links_from_settings
@@ -729,6 +729,18 @@ def _count_batch(report: SendReport, number: int, batch: list[Recipient]) -> Non
 def _settle(journal: Journal | None, number: int, emails: Sequence[str], outcomes: Sequence[Outcome],
             report: SendReport, *, missing: str) -> None:
     """Count and record outcomes; recipients without one become ``missing`` (pending or unknown)."""
+    if isinstance(outcomes, AllAccepted):
+        report.sent_now += len(outcomes)
+    else:
+        _count_outcomes(outcomes, report)
+    if journal is None:
+        return
+    left = journal.record(number, emails, outcomes, missing=missing)
+    if missing == "unknown":
+        report.unknown_now += left
+
+
+def _count_outcomes(outcomes: Sequence[Outcome], report: SendReport) -> None:
     for o in outcomes:
         if o.ok:
             report.sent_now += 1
@@ -736,11 +748,6 @@ def _settle(journal: Journal | None, number: int, emails: Sequence[str], outcome
             report.unknown_now += 1
         else:
             report.failed_now += 1
-    if journal is None:
-        return
-    left = journal.record(number, emails, outcomes, missing=missing)
-    if missing == "unknown":
-        report.unknown_now += left
 
 
 def _send_test(directory: Path, settings: Settings, draft: Any, links: Links, backend_name: str, email: str,

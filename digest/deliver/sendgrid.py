@@ -37,7 +37,7 @@ from urllib.parse import quote
 
 from .. import merge
 from ..errors import ConfigError, DigestError, UsageError
-from .base import BatchAborted, Outcome, Personal
+from .base import AllAccepted, BatchAborted, Outcome, Personal
 
 if TYPE_CHECKING:
     from ..compose.message import Draft
@@ -982,6 +982,8 @@ class SendGridBackend:
             exc.outcomes = outcomes
             raise
         message_id = _header(headers, "X-Message-Id")
+        if not outcomes:
+            return AllAccepted(built.emails, message_id)  # type: ignore[return-value]
         outcomes.extend([Outcome(e, True, message_id) for e in built.emails])
         return outcomes
 

@@ -249,3 +249,20 @@ def test_a_schema_2_journal_is_upgraded_with_its_states(tmp_path: Path) -> None:
             "c@example.com", "e@example.com"]
         assert j.db.execute("SELECT email, message_id FROM recipients WHERE key = 'a@example.com'").fetchone() == (
             "A@example.com", "<m1>")
+
+
+def test_all_accepted_is_recorded_like_the_list_of_outcomes(tmp_path: Path) -> None:
+    from digest.deliver.base import AllAccepted
+
+    accepted = AllAccepted(EMAILS[:4], "<batch>")
+    assert list(accepted) == [Outcome(e, True, message_id="<batch>") for e in EMAILS[:4]]
+    assert accepted[-1] == Outcome(EMAILS[3], True, message_id="<batch>") and len(accepted[1:3]) == 2
+    with _journal(tmp_path) as j:
+        j.begin_batch(1, EMAILS[:4])
+        assert j.record(1, EMAILS[:4], accepted) == 0
+        j.begin_batch(2, EMAILS[4:6])
+        # Not this batch's addresses in its order: the general path (EMAILS[5] had no outcome: unknown).
+        assert j.record(2, EMAILS[4:6], AllAccepted([EMAILS[4]], "<b2>")) == 1
+        assert j.summary().states == {"sent": 5, "unknown": 1}
+        assert dict(j.db.execute("SELECT key, message_id FROM recipients WHERE state = 'sent'")) == {
+            **{e: "<batch>" for e in EMAILS[:4]}, EMAILS[4]: "<b2>"}
