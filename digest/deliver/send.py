@@ -942,6 +942,7 @@ class _Producer:
         from multiprocessing.connection import Pipe
 
         reader, writer = Pipe(duplex=False)
+        _widen(writer.fileno())
         parent = os.getpid()
         sys.stdout.flush()
         sys.stderr.flush()
@@ -971,6 +972,15 @@ class _Producer:
                 if done == 0:
                     os.kill(pid, signal.SIGKILL)
                     os.waitpid(pid, 0)
+
+
+def _widen(fd: int) -> None:
+    """A pipe that holds a whole request body (Linux: 1 MB instead of 64 KB, where allowed): the producer
+    writes a batch in one go instead of waking the sender a dozen times per batch."""
+    with contextlib.suppress(Exception):
+        import fcntl
+
+        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
 
 
 def _trim() -> None:
