@@ -40,14 +40,12 @@ EMAIL_HEADERS = {"email", "emailaddress", "mail", "emailaddr"}
 _SNIFF_BYTES = 64 * 1024
 
 # Fast path: a dot-atom local part of common characters, then ASCII host-name labels and a letters-only TLD.
-# Anything else (quotes, unicode, punycode, "--", special-use names, RFC 2142 role names whose case
-# email-validator folds, long addresses) is left to email-validator. One regex, no splitting: ~1-2 µs.
-_ROLES = "|".join(re.escape(n) for n in CASE_INSENSITIVE_MAILBOX_NAMES)
-_SPECIAL = "|".join(re.escape(d) for d in email_validator.SPECIAL_USE_DOMAIN_NAMES)
-_FAST = re.compile(
-    rf"(?!(?i:{_ROLES})@)([A-Za-z0-9_+\-]+(?:\.[A-Za-z0-9_+\-]+)*)@"
-    rf"(?:(?!-)[A-Za-z0-9\-]{{1,63}}(?<!-)\.)+(?!(?i:{_SPECIAL})\Z)[A-Za-z]{{2,63}}"
-)
+# Anything else (quotes, unicode, punycode, "--", labels that start or end with "-", special-use TLDs, RFC 2142
+# role names whose case email-validator folds, long addresses) is left to email-validator. A plain regex
+# (no look-arounds: about half the time of one that checks names and hyphens itself), then set look-ups.
+_FAST = re.compile(r"([A-Za-z0-9_+\-]+(?:\.[A-Za-z0-9_+\-]+)*)@((?:[A-Za-z0-9\-]{1,63}\.)+([A-Za-z]{2,63}))")
+_ROLES = frozenset(n.lower() for n in CASE_INSENSITIVE_MAILBOX_NAMES)
+_SPECIAL_TLDS = frozenset(d.lower() for d in email_validator.SPECIAL_USE_DOMAIN_NAMES if "." not in d)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\x85]+")
 _FIELD_NAME_BAD = re.compile(r"[^a-z0-9_]+")
 
@@ -76,6 +74,10 @@ def fast_validate(address: str) -> str | None:
         return None
     m = _FAST.fullmatch(address)
     if m is None:
+        return None
+    local, domain, tld = m.groups()
+    if (domain[0] == "-" or "-." in domain or ".-" in domain or tld.lower() in _SPECIAL_TLDS
+            or local.lower() in _ROLES):
         return None
     at = m.end(1)
     return address[:at] + address[at:].lower()
@@ -290,7 +292,7 @@ class RecipientStream:
         add_new = seen.add
         dedupe = self._dedupe
         width = max([i for i, _ in fields] + [email_index]) + 1
-        fast_match = _FAST.fullmatch
+        fast = fast_validate
         try:
             fh = layout.path.open("r", encoding=layout.encoding, errors="surrogateescape", newline="")
         except OSError as exc:
@@ -327,12 +329,8 @@ class RecipientStream:
                         rows -= 1  # a row of empty cells: nothing there
                         self.rows = rows
                     continue
-                # The fast path (``fast_validate``, inlined: this runs once per row of a million).
-                m = fast_match(raw) if len(raw) <= 254 and "--" not in raw else None
-                if m is not None:
-                    at = m.end(1)
-                    address = raw[:at] + raw[at:].lower()
-                else:
+                address = fast(raw)
+                if address is None:
                     if _has_surrogates(raw):
                         problems.append(RowProblem(line, raw.encode("utf-8", "replace").decode("utf-8"), "invalid",
                                                    "the address is not valid UTF-8 text"))
