@@ -887,9 +887,11 @@ class _Builder:
         self.max_batch = max_batch
         self.queue: list[Recipient] = []
 
-    def _batch(self, batch: list[Recipient]) -> tuple[list[str], bytes | None, list[str], list[Outcome]]:
+    def _batch(self, batch: list[Recipient]) -> tuple[list[str], bytes | None, list[str] | None, list[Outcome]]:
         built = self.prepare(batch)
-        return ([r.email for r in batch], built.raw.raw if built.raw is not None else None, built.emails,
+        # The addresses in the body are the batch's unless some were refused: then both lists go down the pipe.
+        return (built.emails if not built.refused else [r.email for r in batch],
+                built.raw.raw if built.raw is not None else None, built.emails if built.refused else None,
                 built.refused)
 
     def send(self, message: tuple[Any, ...]) -> None:
@@ -1062,6 +1064,7 @@ def _consume(producer: _Producer, journal: Journal, backend: Any, draft: Any, re
         _, problems, rows, batches = message
         flush_problems(problems)
         for emails, raw, body_emails, refused in batches:
+            body_emails = emails if body_emails is None else body_emails
             if not flight.wait():
                 return
             if stop:  # Ctrl-C / SIGTERM: the batch in flight was finished; nothing new leaves

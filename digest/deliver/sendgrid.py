@@ -782,14 +782,27 @@ def build_rows(static: Mapping[str, Any], rows: Sequence[Any],
         body = dict(static)
         body["personalizations"] = personalizations
         return BatchBody(body, emails, refused)
-    head = _json_text(dict(static))
-    raw = (head[:-1] + ("," if len(head) > 2 else "") + '"personalizations":[' + ",".join(personalizations)
-           + "]}").encode("utf-8")
+    raw = b"".join((_request_head(static), ",".join(personalizations).encode("utf-8"), b"]}"))
     return BatchBody(None, emails, refused, _body(raw) if emails else None)
 
 
 def _json_text(value: Any) -> str:
     return dumps(value).raw.decode("utf-8")
+
+
+_heads: dict[int, tuple[Mapping[str, Any], bytes]] = {}
+
+
+def _request_head(static: Mapping[str, Any]) -> bytes:
+    """``static`` as JSON up to the opening of its personalizations list, made once per static body (a send's
+    is the same for every batch, ~15 KB of content)."""
+    got = _heads.get(id(static))
+    if got is None or got[0] is not static:
+        head = dumps(dict(static)).raw
+        got = (static, head[:-1] + (b"," if len(head) > 2 else b"") + b'"personalizations":[')
+        _heads.clear()  # one send at a time: keep only the latest
+        _heads[id(static)] = got
+    return got[1]
 
 
 def describe_error(status: int, raw: bytes | str | None) -> str:
