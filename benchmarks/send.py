@@ -294,6 +294,60 @@ def stage_costs(issue: Path, csv_path: Path, limit: int) -> dict[str, float]:
     return out
 
 
+def producer_cost(issue: Path, csv_path: Path, limit: int) -> float:
+    """CPU µs per recipient of the producer child's whole job, run in this process on the first ``limit``
+    rows: ``_read`` into a ``_Builder`` (CSV → checks → request bodies) whose pipe only pickles and drops."""
+    import gc
+    import itertools
+    import pickle
+
+    from digest.compose.message import load_draft
+    from digest.config import load_settings
+    from digest.deliver.recipients import read_recipients
+    from digest.deliver.send import GC_YOUNG, PersonalMaker, _Builder, _read, message_tokens
+    from digest.deliver.sendgrid import SendGridBackend
+    from digest.deliver.unsubscribe import links_from_settings
+
+    os.environ.setdefault("DIGEST_UNSUBSCRIBE_SECRET", "benchmark-secret-" + "x" * 32)
+    settings = load_settings(issue)
+    draft = load_draft(issue)
+    links = links_from_settings(settings)
+    maker = PersonalMaker(draft, links, message_tokens(draft))
+    backend = SendGridBackend(settings, client=object())
+
+    def prepare(batch: list[Any]) -> Any:
+        return backend.prepare_rows(draft, batch, links, maker.values)
+
+    class Drop:
+        def send(self, message: Any) -> None:
+            pickle.dumps(message)
+
+    class Limited:
+        def __init__(self, stream: Any) -> None:
+            self.stream, self.problems = stream, stream.problems
+            self.rows_iter = itertools.islice(iter(stream), limit)
+
+        def __iter__(self) -> Any:
+            return self.rows_iter
+
+        @property
+        def rows(self) -> int:
+            return self.stream.rows
+
+    stream, _ = read_recipients(csv_path)
+    prepare([])
+    thresholds = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG, *thresholds[1:])
+    try:
+        t0 = time.process_time()
+        _read(_Builder(Drop(), prepare, 1000), Limited(stream), set(), 1000)
+        return (time.process_time() - t0) / limit * 1e6
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
+
+
 # ------------------------------------------------------------------------------- fast path vs email-validator
 
 LOCAL_ATOMS = ["ann", "Bob", "o'neil", "x+tag", "a_b", "first.last", "UPPER", "ünïcode", "用户", "a" * 64,
@@ -437,6 +491,8 @@ def main() -> int:
     ap.add_argument("--stages", type=int, default=50_000, help="recipients for the per-stage CPU breakdown")
     ap.add_argument("--write", action="store_true", help="write the figures into docs/performance.md")
     ap.add_argument("--send-only", action="store_true", help="only the send (no naive way, stages or fast path)")
+    ap.add_argument("--producer-only", type=int, default=0, metavar="N",
+                    help="only the producer's CPU µs per recipient, in process, on N rows (three runs)")
     args = ap.parse_args()
 
     tmp = tempfile.TemporaryDirectory(prefix="digest-send-bench-") if args.keep is None else None
@@ -459,6 +515,12 @@ def main() -> int:
             marker.write_text(str(args.recipients))
             log(f"wrote {args.recipients:,} recipients in {time.perf_counter() - t0:.1f}s "
                 f"({csv_path.stat().st_size / 1e6:.0f} MB)")
+        if args.producer_only:
+            runs = [producer_cost(issue, csv_path, min(args.producer_only, args.recipients)) for _ in range(3)]
+            result["producer_us_per_recipient"] = runs
+            log("producer, CPU µs per recipient: " + ", ".join(f"{x:.1f}" for x in runs))
+            print(json.dumps(result, indent=1))
+            return 0
         standin, url = start_standin()
         try:
             log("sending...")
