@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import click
 
 from . import __version__
-from .errors import DigestError
+from .errors import DigestError, UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -380,18 +380,23 @@ def suppressions_where(folder: Path) -> None:
 @click.option("--since", default=None, help="Only entries created since: 2026-01-31, an ISO time, unix seconds, 30d.")
 @click.option("--group", type=int, default=None, help="Unsubscribe group id (default: [sendgrid] asm_group_id).")
 @click.option("--blocks", is_flag=True, help="Also blocks (SendGrid itself keeps mailing blocked addresses).")
+@click.option("--all", "full", is_flag=True, help="Fetch every entry, not only those since the last pull.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the counts on stdout.")
 @_supp_file
 @handle_errors
-def suppressions_pull(folder: Path, since: str | None, group: int | None, blocks: bool, as_json: bool,
+def suppressions_pull(folder: Path, since: str | None, group: int | None, blocks: bool, full: bool, as_json: bool,
                       file: Path | None) -> None:
     """Merge SendGrid's unsubscribes, bounces, spam reports, invalid emails and group unsubscribes into the list.
 
     DIR is the newsletter folder (digest.toml there or above). Needs SENDGRID_API_KEY with Suppressions read.
+    Each pull remembers when it ran: the next one asks only for what is new since (an hour of overlap).
     """
     from .deliver.sendgrid_suppressions import describe_kind, parse_since, pull
 
-    result = pull(folder, since=parse_since(since) if since else None, group=group, blocks=blocks, file=file,
+    if full and since:
+        raise UsageError("--all and --since ask for different ranges: give one of them")
+    result = pull(folder, since=parse_since(since) if since else None, group=group, blocks=blocks, full=full,
+                  file=file,
                   notify=lambda line: click.echo(line, err=True),
                   on_kind=lambda k: click.echo(describe_kind(k), err=as_json))
     if as_json:

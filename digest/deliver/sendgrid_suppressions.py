@@ -17,6 +17,11 @@ The four ``suppression/*`` lists answer ``[{"email", "created", ...}]`` and are 
 500) and ``offset`` until a page comes back short; ``since`` becomes ``start_time`` (unix seconds, inclusive).
 The group list answers a bare ``["a@example.com", ...]``.
 
+Each pull remembers, per list, when it started (``.<list name>-pulled.json`` beside the local list); the next
+pull without ``since`` asks each paged list only for what was created from an hour before that (the hour
+covers a clock that differs from SendGrid's), so a daily pull of a large account is a few requests, not
+thousands. ``full=True`` (``--all``) fetches everything again; an explicit ``since`` wins over both.
+
 Requests go through the real ``sendgrid`` client (``SendGridAPIClient(key, host=settings.sendgrid_host())``),
 each with a socket ``timeout``. 401/403 stop with a message about the key (never the key itself); 429 waits
 for ``Retry-After`` / ``X-RateLimit-Reset`` and retries; 5xx, timeouts and connection errors retry with
@@ -57,6 +62,7 @@ logging.getLogger("python_http_client").setLevel(logging.WARNING)
 log = logging.getLogger(__name__)
 
 PAGE_LIMIT = 500  # the documented maximum page size of the suppression/* lists
+PULL_OVERLAP = 3600  # seconds re-asked before the remembered start of the last pull
 MAX_PAGES = 100_000  # 50 million entries: past this something is wrong with the paging
 MAX_RATE_LIMITED = 20  # 429 answers tolerated for one request before giving up
 
@@ -218,9 +224,38 @@ class KindResult:
     already: int  # already on the local list (or added by an earlier kind of this pull)
     unreadable: int = 0
     requests: int = 0
+    since: int | None = None  # the start_time asked (None: everything)
+    since_last_pull: bool = False  # that start_time came from the remembered last pull
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+
+def pull_state_path(path: Path) -> Path:
+    """Where the start times of the last pulls of the list at ``path`` are remembered."""
+    return path.parent / f".{path.stem}-pulled.json"
+
+
+def read_pull_state(path: Path) -> dict[str, int]:
+    """Kind name → unix time the last complete pull of that kind started ({} when unknown or unreadable)."""
+    try:
+        data = json.loads(pull_state_path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {str(k): int(v) for k, v in data.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+
+
+def remember_pull(path: Path, kind: str, started: float) -> None:
+    """Record that ``kind`` was pulled completely from ``started`` on (atomically: a crash keeps the old file)."""
+    state = read_pull_state(path)
+    state[kind] = int(started)
+    target = pull_state_path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.write_text(json.dumps(state, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    tmp.replace(target)
 
 
 def merge_kind(path: Path, kind: Kind, emails: Iterable[str], *, unreadable: int = 0,
@@ -381,13 +416,15 @@ def group_from(settings: Settings, group: int | None) -> int | None:
 
 
 def pull(folder: Path | str, *, since: int | None = None, group: int | None = None, blocks: bool = False,
-         file: Path | None = None, client: Any = None, page_size: int = PAGE_LIMIT,
+         full: bool = False, file: Path | None = None, client: Any = None, page_size: int = PAGE_LIMIT,
          sleep: Callable[[float], None] = time.sleep, notify: Callable[[str], None] | None = None,
          on_kind: Callable[[KindResult], None] | None = None, settings: Settings | None = None) -> PullResult:
     """Fetch every list of ``kinds_for(group, blocks=blocks)`` and merge each into the local suppression list.
 
     ``folder`` is the newsletter folder (digest.toml there or above); ``file`` overrides the list's path.
-    ``notify`` gets a line per retry (for stderr); ``on_kind`` each kind's counts as soon as it is merged.
+    Without ``since`` each paged list is asked only for entries since its last complete pull (less an hour),
+    unless ``full``. ``notify`` gets a line per retry (for stderr); ``on_kind`` each kind's counts as soon as
+    it is merged.
     """
     folder = Path(folder)
     settings = settings if settings is not None else load_settings(folder)
@@ -410,13 +447,21 @@ def pull(folder: Path | str, *, since: int | None = None, group: int | None = No
         backoff_base=float(sg.get("backoff_base", 0.5)), backoff_cap=float(sg.get("backoff_cap", 30.0)),
         sleep=sleep, notify=notify)
     result = PullResult(path, [])
+    remembered = {} if full or since is not None else read_pull_state(path)
     for kind in kinds_for(group_id, blocks=blocks):
         before = requester.requests
+        started = time.time()
+        last = remembered.get(kind.name) if kind.paged else None
+        kind_since = since if since is not None else (max(0, last - PULL_OVERLAP) if last is not None else None)
         try:
-            got = fetch_kind(requester, kind, since=since, page_size=page_size)
+            got = fetch_kind(requester, kind, since=kind_since, page_size=page_size)
         finally:
             result.requests, result.retries = requester.requests, requester.retries
         merged = merge_kind(path, kind, got.emails, unreadable=got.unreadable, requests=requester.requests - before)
+        merged.since = kind_since if kind.paged else None
+        merged.since_last_pull = since is None and last is not None
+        if since is None:  # a complete pull of this list (a partial one, --since, says nothing about the rest)
+            remember_pull(path, kind.name, started)
         result.kinds.append(merged)
         if on_kind:
             on_kind(merged)
@@ -426,4 +471,7 @@ def pull(folder: Path | str, *, since: int | None = None, group: int | None = No
 def describe_kind(k: KindResult) -> str:
     label = k.kind.replace("asm_group_", "asm group ").replace("_", " ")
     extra = f", {k.unreadable} without an address" if k.unreadable else ""
+    if k.since is not None:
+        when = _dt.datetime.fromtimestamp(k.since, _dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+        extra += f" (created since {when}{', an hour before the last pull' if k.since_last_pull else ''})"
     return f"{label}: {k.unique} address(es), {k.new} new, {k.already} already listed{extra}"

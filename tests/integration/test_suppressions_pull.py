@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -217,6 +218,38 @@ def test_pull_pages_retries_merges_and_the_next_send_skips(standin: StandIn, tmp
     report = json.loads(sent.stdout)
     assert report["sent"] == 1 and report["skipped"] == 3
     assert sorted(p.name.split("@")[0] for p in (issue / "outbox").glob("*.eml")) == ["bo"]
+
+
+def test_the_next_pull_asks_only_for_what_is_new_since_the_last(standin: StandIn, tmp_path: Path) -> None:
+    fill(standin)
+    news = make_issue(tmp_path).parent
+    env = env_for(standin)
+    before = int(time.time())
+    first = digest(["suppressions", "pull", str(news)], env)
+    after = int(time.time())
+    assert first.returncode == 0, first.stderr
+    assert all("start_time" not in r["query"] for r in standin.log)  # nothing remembered yet: everything
+    assert (news / ".suppressions-pulled.json").is_file()
+
+    standin.log.clear()
+    standin.lists["/v3/suppression/bounces"] += objects(["new-bounce@example.org"], after + 5, reason="550")
+    second = digest(["suppressions", "pull", str(news), "--json"], env)
+    assert second.returncode == 0, second.stderr
+    for path in ("/v3/suppression/unsubscribes", "/v3/suppression/bounces", "/v3/suppression/spam_reports",
+                 "/v3/suppression/invalid_emails"):
+        [request] = standin.requests_to(path)  # one short page each: only what is new
+        assert before - 3600 <= int(request["query"]["start_time"]) <= after - 3600, path
+    out = json.loads(second.stdout)
+    assert out["new"] == 1 and out["kinds"]["bounces"]["since_last_pull"] is True
+    assert "an hour before the last pull" in second.stderr
+
+    standin.log.clear()
+    again = digest(["suppressions", "pull", str(news), "--all"], env)
+    assert again.returncode == 0, again.stderr
+    assert all("start_time" not in r["query"] for r in standin.log)
+    assert len(standin.requests_to("/v3/suppression/unsubscribes")) == 3  # every page again
+    both = digest(["suppressions", "pull", str(news), "--all", "--since", "30d"], env)
+    assert both.returncode == 2 and "give one of them" in both.stderr and "Traceback" not in both.stderr
 
 
 def test_blocks_only_on_request_and_a_group_from_the_option(standin: StandIn, tmp_path: Path) -> None:
