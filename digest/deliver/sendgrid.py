@@ -467,14 +467,6 @@ class Personalizer:
             item["substitutions"] = subs
         return item
 
-    def row_maker(self, links: Any,
-                  values: Callable[[Mapping[str, str]], dict[str, str]]) -> Callable[[str, Mapping[str, str]],
-                                                                                     dict[str, Any]] | None:
-        """``(email, fields) → item`` straight from a CSV row, the same item as ``item(Personal(...))``; None when
-        the links are not the common shape (a URL template with one ``{token}`` and no ``{email}``, or asm)."""
-        path = self.row_path(links, values, token_only=False)
-        return path.make if path is not None else None
-
     def row_path(self, links: Any, values: Callable[[Mapping[str, str]], dict[str, str]], *,
                  token_only: bool = True) -> RowPath | None:
         """How to build personalizations straight from CSV rows; None when the links are not the common shape
@@ -928,7 +920,7 @@ class SendGridBackend:
         self._rng = rng or random.Random()
         self._static: dict[str, Any] | None = None
         self._personalizer: Personalizer | None = None
-        self._row_maker: tuple[Any, Any, RowPath | None, dict[str, Any] | None] | None = None
+        self._row_path: tuple[Any, Any, RowPath | None, dict[str, Any] | None] | None = None
 
     # -- protocol -------------------------------------------------------------------------------------------
     def open(self, draft: Draft) -> None:
@@ -942,7 +934,7 @@ class SendGridBackend:
                                    batch_id=self.batch_id)
         self._personalizer = Personalizer(draft, asm=bool(self.asm_group),
                                           custom_args={"digest_issue": draft.slug or "issue"})
-        self._row_maker = None
+        self._row_path = None
 
     def send_batch(self, draft: Draft, batch: Sequence[Personal]) -> list[Outcome]:
         return self.send_prepared(draft, self.prepare_batch(draft, batch))
@@ -965,10 +957,10 @@ class SendGridBackend:
         if self._static is None:
             self.open(draft)
         assert self._static is not None and self._personalizer is not None
-        cached = self._row_maker
+        cached = self._row_path
         if cached is None or cached[0] is not links or cached[1] is not values:
             path = self._personalizer.row_path(links, values)
-            cached = self._row_maker = (links, values, path, path.rewrite(self._static) if path else None)
+            cached = self._row_path = (links, values, path, path.rewrite(self._static) if path else None)
         path, static = cached[2], cached[3]
         if path is None:
             return None
