@@ -113,3 +113,27 @@ def test_a_request_that_never_arrived_is_held_then_resent_on_request(tmp_path: P
     assert standin.delivered() == {e: 1 for e in emails}
     assert (out["sent"], out["unknown"], out["failed"]) == (N, 0, 0)
     assert set(journal_states(issue).values()) == {"sent"}
+
+
+def test_a_second_send_while_one_runs_stops_and_changes_nothing(tmp_path: Path, standin: SendGridStandIn) -> None:
+    """The run lock: a second `digest send` of the issue would otherwise take the first one's batch in flight
+    for a crashed one (unknown) and mail the rest a second time."""
+    issue = make_issue(tmp_path, batch_size=BATCH)
+    csv_path = tmp_path / "r.csv"
+    emails = write_recipients(csv_path, N)
+    standin.fault("pass")
+    standin.fault("hold", deliver=False)  # released, the connection drops unanswered: the first send retries
+    first = subprocess.Popen([sys.executable, "-m", "digest.cli", *send_args(issue, csv_path)], cwd=REPO,
+                             env=env_for(standin), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert standin.held.wait(90), "the second request never reached the stand-in"
+        second = digest(send_args(issue, csv_path), env_for(standin))
+        assert second.returncode == 1
+        assert "another `digest send` of this issue is running" in second.stderr
+        assert "Traceback" not in second.stderr
+        assert list(journal_states(issue).values()).count("inflight") == BATCH  # the first's batch untouched
+    finally:
+        standin.release.set()
+        out, err = first.communicate(timeout=120)
+    assert first.returncode == 0, err
+    assert standin.delivered() == {e: 1 for e in emails}
