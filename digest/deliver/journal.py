@@ -100,21 +100,21 @@ CREATE TABLE IF NOT EXISTS marks (
     PRIMARY KEY (issue, batch, key)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS marks_key ON marks (issue, key);
--- The journal as one row per recipient with its effective state.
+-- The journal as one row per recipient with its effective state (json_each, json_extract, IIF: SQLite 3.32 or later).
 CREATE VIEW IF NOT EXISTS recipients AS
-    SELECT c.issue AS issue, IIF(j.type = 'text', j.value, j.value ->> 0) AS key,
-           IIF(j.type = 'text', j.value, j.value ->> 1) AS email, c.batch AS batch,
+    SELECT c.issue AS issue, IIF(j.type = 'text', j.value, json_extract(j.value, '$[0]')) AS key,
+           IIF(j.type = 'text', j.value, json_extract(j.value, '$[1]')) AS email, c.batch AS batch,
            COALESCE(m.state, b.state) AS state,
            COALESCE(m.message_id, b.message_id) AS message_id,
            1 + (SELECT COUNT(*) FROM marks p WHERE p.issue = c.issue AND p.key = IIF(j.type = 'text', j.value,
-                j.value ->> 0) AND p.state = 'superseded' AND p.prior IS NOT 'pending') AS attempts,
+                json_extract(j.value, '$[0]')) AND p.state = 'superseded' AND p.prior IS NOT 'pending') AS attempts,
            COALESCE(m.last_error, b.error) AS last_error, COALESCE(m.permanent, 0) AS permanent,
            b.started AS created, COALESCE(m.updated, b.finished, b.started) AS updated
     FROM claims c
     JOIN batches b ON b.issue = c.issue AND b.id = c.batch
     JOIN json_each(c.members) AS j
     LEFT JOIN marks m ON m.issue = c.issue AND m.batch = c.batch
-                     AND m.key = IIF(j.type = 'text', j.value, j.value ->> 0)
+                     AND m.key = IIF(j.type = 'text', j.value, json_extract(j.value, '$[0]'))
     WHERE m.state IS NOT 'superseded';
 CREATE TABLE IF NOT EXISTS skips (
     issue INTEGER NOT NULL,
@@ -159,7 +159,7 @@ CREATE TEMP TABLE IF NOT EXISTS current_claims (key TEXT PRIMARY KEY, batch INTE
 """
 _INDEX_CLAIMS = """
 INSERT OR REPLACE INTO temp.current_claims (key, batch)
-    SELECT IIF(j.type = 'text', j.value, j.value ->> 0), c.batch
+    SELECT IIF(j.type = 'text', j.value, json_extract(j.value, '$[0]')), c.batch
     FROM claims c, json_each(c.members) AS j WHERE c.issue = ? ORDER BY c.batch
 """
 
