@@ -3,6 +3,11 @@
     python benchmarks/send.py                      # 1,000,000 recipients (the figure in docs/performance.md)
     python benchmarks/send.py --recipients 100000  # quicker
     python benchmarks/send.py --profile            # also cProfile the send (in-process), top functions
+    python benchmarks/send.py --keep DIR --send-only --runs 1   # one send, reusing DIR's issue and CSV
+    python benchmarks/send.py --keep DIR --producer-only 150000 # the producer's CPU per recipient, in process
+
+The send is run ``--runs`` times (3 by default; each a first send to a fresh stand-in) and the figures are the
+median run's, with every run's wall time: this machine's speed drifts by up to ~1.8x within minutes.
 
 What it does, in one run:
 
@@ -439,12 +444,17 @@ def write_doc(r: dict[str, Any]) -> None:
         "| what | figure | target |",
         "|---|---:|---:|",
         f"| recipients (generated CSV, streamed) | {r['recipients']:,} | 1,000,000 |",
-        f"| wall time of `digest send --backend sendgrid` | {s['wall_s']:.1f} s | ≤ 20 s |",
-        f"| CPU time of that process and its producer process (user + sys) | {s['user_s'] + s['sys_s']:.1f} s | |",
+        f"| wall time of `digest send --backend sendgrid`, median of {len(s.get('wall_s_runs', [0]))} run(s) "
+        f"(each: {', '.join(f'{w:.1f}' for w in s.get('wall_s_runs', [s['wall_s']]))} s) | {s['wall_s']:.1f} s "
+        f"| ≤ 20 s |",
+        f"| … fastest run | {min(s.get('wall_s_runs', [s['wall_s']])):.1f} s | |",
+        f"| CPU time of that process and its producer process (user + sys), median run | "
+        f"{s['user_s'] + s['sys_s']:.1f} s | |",
         "| … by process: " + ", ".join(f"{k} {v:.1f} s" for k, v in s.get("cpu_s_by_process", {}).items())
         + " (the stand-in shares the 2 CPUs) | | |",
         f"| peak RSS, largest single process (`wait4`) | {s['peak_rss_mb']:.0f} MB | |",
-        f"| peak RSS, sum over the {s['processes']} process(es) (sampled every 20 ms) | {s['tree_rss_mb']:.0f} MB | "
+        f"| peak RSS, sum over the {s['processes']} process(es) (sampled every 20 ms; highest run) | "
+        f"{s['tree_rss_mb']:.0f} MB | "
         f"≤ 200 MB |",
         f"| peak PSS (shared pages counted once), sum over them | {s['tree_pss_mb']:.0f} MB | |",
         f"| requests made (stand-in count) | {st['requests']:,} | {r['recipients'] // 1000:,} |",
@@ -491,6 +501,7 @@ def main() -> int:
     ap.add_argument("--stages", type=int, default=50_000, help="recipients for the per-stage CPU breakdown")
     ap.add_argument("--write", action="store_true", help="write the figures into docs/performance.md")
     ap.add_argument("--send-only", action="store_true", help="only the send (no naive way, stages or fast path)")
+    ap.add_argument("--runs", type=int, default=3, help="sends of the whole CSV; figures from the median run")
     ap.add_argument("--producer-only", type=int, default=0, metavar="N",
                     help="only the producer's CPU µs per recipient, in process, on N rows (three runs)")
     args = ap.parse_args()
@@ -521,19 +532,32 @@ def main() -> int:
             log("producer, CPU µs per recipient: " + ", ".join(f"{x:.1f}" for x in runs))
             print(json.dumps(result, indent=1))
             return 0
-        standin, url = start_standin()
-        try:
-            log("sending...")
-            prof = root / "send.prof" if args.profile else None
-            send = run_send(issue, csv_path, url, prof)
-            stats = standin_stats(url)
-            with contextlib.suppress(OSError, ValueError, IndexError):
-                fields = Path(f"/proc/{standin.pid}/stat").read_text().rsplit(")", 1)[1].split()
-                send["cpu_s_by_process"]["stand-in"] = round((int(fields[11]) + int(fields[12]))
-                                                             / os.sysconf("SC_CLK_TCK"), 2)
-        finally:
-            standin.terminate()
-            standin.wait(10)
+        runs: list[tuple[dict[str, Any], dict[str, Any]]] = []
+        for run in range(max(1, args.runs)):
+            (issue / "send-journal.sqlite").unlink(missing_ok=True)  # every run is a first send
+            standin, url = start_standin()
+            try:
+                log(f"sending (run {run + 1} of {max(1, args.runs)})...")
+                prof = root / "send.prof" if args.profile else None
+                one = run_send(issue, csv_path, url, prof)
+                one_stats = standin_stats(url)
+                with contextlib.suppress(OSError, ValueError, IndexError):
+                    fields = Path(f"/proc/{standin.pid}/stat").read_text().rsplit(")", 1)[1].split()
+                    one["cpu_s_by_process"]["stand-in"] = round((int(fields[11]) + int(fields[12]))
+                                                                / os.sysconf("SC_CLK_TCK"), 2)
+            finally:
+                standin.terminate()
+                standin.wait(10)
+            log(f"  {one['wall_s']:.1f}s wall, exit {one['exit']}")
+            runs.append((one, one_stats))
+        # The figures are the median run's (this machine's speed drifts between runs); every wall time is kept.
+        send, stats = sorted(runs, key=lambda r: r[0]["wall_s"])[len(runs) // 2]
+        send["wall_s_runs"] = [round(r[0]["wall_s"], 1) for r in runs]
+        send["tree_rss_mb"] = max(r[0]["tree_rss_mb"] for r in runs)
+        send["tree_pss_mb"] = max(r[0]["tree_pss_mb"] for r in runs)
+        send["peak_rss_mb"] = max(r[0]["peak_rss_mb"] for r in runs)
+        if any(r[0]["exit"] != 0 or r[1]["duplicate_deliveries"] for r in runs):
+            send["exit"] = next(r[0]["exit"] for r in runs if r[0]["exit"] != 0 or r[1]["duplicate_deliveries"])
         result["send"] = send
         result["standin"] = stats
         per_recipient = send["wall_s"] / max(1, args.recipients)
