@@ -266,3 +266,17 @@ def test_all_accepted_is_recorded_like_the_list_of_outcomes(tmp_path: Path) -> N
         assert j.summary().states == {"sent": 5, "unknown": 1}
         assert dict(j.db.execute("SELECT key, message_id FROM recipients WHERE state = 'sent'")) == {
             **{e: "<batch>" for e in EMAILS[:4]}, EMAILS[4]: "<b2>"}
+
+
+def test_a_read_only_journal_answers_look_ups(tmp_path: Path) -> None:
+    """What a dry run asks of an existing journal (its look-up index lives in TEMP, not in the file)."""
+    with _journal(tmp_path) as j:
+        j.begin_batch(1, EMAILS[:2])
+        j.record(1, EMAILS[:2], [Outcome(EMAILS[0], True, "m"), Outcome(EMAILS[1], False, error="451 later")])
+    ro = open_journal(tmp_path, "issue-1", readonly=True)
+    assert ro is not None
+    try:
+        assert ro.sendable(EMAILS[:3]) == EMAILS[1:3]
+        assert ro.summary().states == {"sent": 1, "failed": 1}
+    finally:
+        ro.close()
