@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import collections
 import contextlib
+import gc
 import json
 import os
 import secrets
@@ -627,6 +628,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--api-key", default=None, help="accept only this bearer token")
     args = ap.parse_args(argv)
     standin = SendGridStandIn(spec=args.spec, light=args.light, api_key=args.api_key).start()
+    # Its own process: the objects made at start-up (among them the set of delivered addresses, a million
+    # strings by the end of the benchmark) are frozen out of the cycle collector, and young collections are
+    # rare. With the defaults, parsing a 1000-recipient body set off collections that rescanned that set:
+    # 12.7 ms a request instead of 2.9 ms (measured), CPU taken from the sender on a 2-CPU machine.
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 100)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
