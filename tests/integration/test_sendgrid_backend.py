@@ -633,6 +633,12 @@ def test_light_standin_process_counts_what_it_parses() -> None:
             stats = json.loads(resp.read())
         assert stats["requests"] == 3 and stats["recipients"] == 5 and stats["statuses"] == {"202": 2, "400": 1}
         assert stats["unique_recipients"] == 3 and stats["duplicate_deliveries"] == 2
+        body["personalizations"] = [dict(body["personalizations"][0], to=[{"email": "new@example.com"}],
+                                         cc=[{"email": "copy@example.com"}])]
+        SendGridAPIClient(KEY, host=url).client.mail.send.post(request_body=body, timeout=10)  # cc counts too
+        with urllib.request.urlopen(url + "/_standin/stats", timeout=10) as resp:
+            stats = json.loads(resp.read())
+        assert stats["recipients"] == 7 and stats["unique_recipients"] == 5
     finally:
         proc.terminate()
         proc.wait(10)
