@@ -282,7 +282,8 @@ class Journal:
 
     # -- runs ------------------------------------------------------------------------------------
     def lock_run(self) -> bool:
-        """Take the run lock (held until ``close``): False where there is no ``flock`` (Windows).
+        """Take the run lock (held until ``close``): False where there is none (Windows, a file system without
+        ``flock``); the send then checks every claim against the journal.
 
         Raises JournalError when another process holds it: a send of this issue is running.
         """
@@ -290,13 +291,19 @@ class Journal:
             return False
         if self._lock_file is not None:
             return True
-        fh = (self.path.parent / LOCK_NAME).open("ab")
+        try:
+            fh = (self.path.parent / LOCK_NAME).open("ab")
+        except OSError:
+            return False  # a folder we cannot write a lock file in: the journal itself still guards each claim
         try:
             _fcntl.flock(fh.fileno(), _fcntl.LOCK_EX | _fcntl.LOCK_NB)
-        except OSError:
+        except BlockingIOError:
             fh.close()
             raise JournalError(f"{self.path}: another `digest send` of this issue is running",
                                "wait for it to finish (or stop it with Ctrl-C); it can be resumed later") from None
+        except OSError:  # a file system without flock (some network mounts): no run lock, checked claims
+            fh.close()
+            return False
         self._lock_file = fh
         return True
 

@@ -280,3 +280,17 @@ def test_a_read_only_journal_answers_look_ups(tmp_path: Path) -> None:
         assert ro.summary().states == {"sent": 1, "failed": 1}
     finally:
         ro.close()
+
+
+def test_no_flock_on_the_file_system_means_no_run_lock_not_an_error(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+    import fcntl
+
+    def refuse(fd: int, op: int) -> None:
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(fcntl, "flock", refuse)
+    with _journal(tmp_path) as j:
+        assert j.lock_run() is False  # the send then claims with look-ups
+        assert j.begin_batch(1, EMAILS[:2]) == EMAILS[:2]
