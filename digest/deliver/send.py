@@ -650,16 +650,7 @@ def _loop(stream: Iterator[Recipient], problems: list[RowProblem], suppressed: s
     done = 0
 
     def flush_problems() -> None:
-        if not problems:
-            return
-        if journal is not None:
-            journal.add_skips((p.line, p.email, p.kind, p.reason) for p in problems)
-        room = max_problems - len(report.problems)
-        if room > 0:
-            report.problems.extend(problems[:room])
-        report.problems_total += len(problems)
-        for p in problems:
-            report.skipped_now[p.kind] = report.skipped_now.get(p.kind, 0) + 1
+        _record_problems(journal, report, problems, max_problems)
         del problems[:]  # memory stays flat on a file full of bad rows: recorded rows are forgotten
 
     def launch(batch: list[Recipient]) -> bool:
@@ -719,6 +710,21 @@ def _loop(stream: Iterator[Recipient], problems: list[RowProblem], suppressed: s
     flush_problems()
     if progress is not None:
         progress.update(stream.rows, report.sent_now, force=True)
+
+
+def _record_problems(journal: Journal | None, report: SendReport, problems: Sequence[RowProblem],
+                     max_problems: int) -> None:
+    """Skipped rows into the journal (for the summary) and the report (the first ``max_problems`` in full)."""
+    if not problems:
+        return
+    if journal is not None:
+        journal.add_skips((p.line, p.email, p.kind, p.reason) for p in problems)
+    room = max_problems - len(report.problems)
+    if room > 0:
+        report.problems.extend(problems[:room])
+    report.problems_total += len(problems)
+    for p in problems:
+        report.skipped_now[p.kind] = report.skipped_now.get(p.kind, 0) + 1
 
 
 def _count_batch(report: SendReport, number: int, batch: list[Recipient]) -> None:
@@ -1042,17 +1048,6 @@ def _consume(producer: _Producer, journal: Journal, backend: Any, draft: Any, re
     batch_no = journal.next_batch_number()
     rows = 0
 
-    def flush_problems(problems: list[RowProblem]) -> None:
-        if not problems:
-            return
-        journal.add_skips((p.line, p.email, p.kind, p.reason) for p in problems)
-        room = max_problems - len(report.problems)
-        if room > 0:
-            report.problems.extend(problems[:room])
-        report.problems_total += len(problems)
-        for p in problems:
-            report.skipped_now[p.kind] = report.skipped_now.get(p.kind, 0) + 1
-
     while True:
         message = producer.recv()  # while the flight's thread claims and sends the previous batch
         kind = message[0]
@@ -1063,7 +1058,7 @@ def _consume(producer: _Producer, journal: Journal, backend: Any, draft: Any, re
                 raise exc
             raise DigestError(f"reading the recipients failed: {exc}")
         _, problems, rows, batches = message
-        flush_problems(problems)
+        _record_problems(journal, report, problems, max_problems)
         for emails, raw, body_emails, refused in batches:
             body_emails = emails if body_emails is None else body_emails
             if not flight.wait():
