@@ -73,6 +73,31 @@ def test_the_backend_itself_sends_through_prism(prism: str, kind: str, monkeypat
         assert b.batch_id  # created through POST /v3/mail/batch on Prism
 
 
+@pytest.mark.parametrize("kind", ["plain", "asm"])
+def test_the_row_path_sends_through_prism(prism: str, kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a first send of a CSV sends: the request written as JSON text straight from the rows (the
+    unsubscribe token alone in each personalization, or SendGrid's group tag with asm)."""
+    from digest.deliver.send import PersonalMaker, message_tokens
+    from digest.deliver.unsubscribe import Links
+    from digest.model import Recipient
+
+    monkeypatch.setenv("SENDGRID_API_KEY", KEY)
+    monkeypatch.setenv("DIGEST_SENDGRID_HOST", prism)
+    s = settings(sendgrid={"asm_group_id": 9, "timeout": 10.0}) if kind == "asm" else settings(
+        sendgrid={"timeout": 10.0})
+    d = draft(s)
+    b = SendGridBackend(s)
+    b.open(d)
+    links = Links("https://harbour.example/u?t={token}", "leave@harbour.example", b"prism-row-secret-0123456789")
+    maker = PersonalMaker(d, links, message_tokens(d))
+    rows = [Recipient(f"row{i}@example.com", {"first_name": name}, i + 2)
+            for i, name in enumerate(["Ann", "Zoë & Co", "", "Ingrid"])]
+    built = b.prepare_rows(d, rows, links, maker.values)
+    assert built is not None and built.raw is not None and built.emails == [r.email for r in rows]
+    outcomes = b.send_prepared(d, built)
+    assert [o.ok for o in outcomes] == [True] * len(rows)
+
+
 @pytest.mark.parametrize("drop", ["from", "personalizations"])
 def test_a_body_without_a_required_field_is_400(prism: str, drop: str) -> None:
     body = body_for("plain", prism)
