@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import asdict, dataclass, field
@@ -11,6 +12,7 @@ WORDS_PER_MINUTE = 230
 _WORD = re.compile(r"\w+(?:[-'’]\w+)*")
 
 
+@functools.lru_cache(maxsize=64)  # asked more than once of the same article text
 def count_words(text: str) -> int:
     return len(_WORD.findall(text))
 
