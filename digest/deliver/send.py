@@ -657,7 +657,7 @@ def _loop(stream: Iterator[Recipient], problems: list[RowProblem], suppressed: s
         """Prepare one batch, then hand it over once the batch in flight is settled; False when the send stops."""
         nonlocal batch_no
         if backend is None:  # dry run
-            _count_batch(report, batch_no, batch)
+            _count_batch(report, batch_no, len(batch), batch[0].email, batch[-1].email)
             batch_no += 1
             report.would_send += len(batch)
             return True
@@ -675,7 +675,7 @@ def _loop(stream: Iterator[Recipient], problems: list[RowProblem], suppressed: s
                 report.interrupted = True
                 return False
             batch, personals, prepared = ready.popleft()
-            _count_batch(report, batch_no, batch)
+            _count_batch(report, batch_no, len(batch), batch[0].email, batch[-1].email)
             flight.start(batch_no, batch, personals, prepared)
             batch_no += 1
         return True
@@ -727,10 +727,11 @@ def _record_problems(journal: Journal | None, report: SendReport, problems: Sequ
         report.skipped_now[p.kind] = report.skipped_now.get(p.kind, 0) + 1
 
 
-def _count_batch(report: SendReport, number: int, batch: list[Recipient]) -> None:
+def _count_batch(report: SendReport, number: int, size: int, first: str, last: str) -> None:
+    """One more batch in the report (the first ``PREVIEW_BATCHES`` listed with their first and last address)."""
     report.batch_count += 1
     if len(report.batches) < PREVIEW_BATCHES:
-        report.batches.append((number, len(batch), batch[0].email, batch[-1].email))
+        report.batches.append((number, size, first, last))
 
 
 def _settle(journal: Journal | None, number: int, emails: Sequence[str], outcomes: Sequence[Outcome],
@@ -1067,9 +1068,7 @@ def _consume(producer: _Producer, journal: Journal, backend: Any, draft: Any, re
                 report.interrupted = True
                 return
             built = BatchBody(None, body_emails, refused, JsonBody(raw) if raw is not None else None)
-            report.batch_count += 1
-            if len(report.batches) < PREVIEW_BATCHES:
-                report.batches.append((batch_no, len(emails), emails[0], emails[-1]))
+            _count_batch(report, batch_no, len(emails), emails[0], emails[-1])
             flight.start_built(batch_no, emails, built)
             batch_no += 1
             if progress is not None:
