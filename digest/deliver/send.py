@@ -43,7 +43,7 @@ from ..config import Settings, load_settings
 from ..errors import DigestError, SendRefused, UsageError
 from ..model import Recipient
 from . import suppressions
-from .backends import default_batch, make_backend
+from .backends import default_batch, make_backend, own_unsubscribe
 from .backends.base import Backend, BatchAborted, Schedules, WritesFolder
 from .batching import Flight, StopFlag, loop
 from .journal import Journal, Summary, journal_path, open_journal
@@ -73,10 +73,10 @@ def blocking_problems(settings: Settings, draft_from: str, backend_name: str) ->
     elif validate_address(sender)[0] is None:
         problems.append(f"the sender newsletter.from_email is not a valid address: {sender!r}")
     unsub = settings["unsubscribe"]
-    asm = backend_name == "sendgrid" and int(settings["sendgrid"].get("asm_group_id") or 0) > 0
-    if not (str(unsub.get("url") or "").strip() or str(unsub.get("mailto") or "").strip() or asm):
+    own_key, own_set = own_unsubscribe(backend_name, settings)  # the provider's own unsubscribe, if it has one
+    if not (str(unsub.get("url") or "").strip() or str(unsub.get("mailto") or "").strip() or own_set):
         problems.append("no unsubscribe method: set [unsubscribe] url (https, with {token}) and/or mailto"
-                        + (" (or [sendgrid] asm_group_id)" if backend_name == "sendgrid" else ""))
+                        + (f" (or {own_key})" if own_key else ""))
     if not str(nl.get("postal_address") or "").strip():
         problems.append("no postal address: set newsletter.postal_address (required in commercial email)")
     return problems

@@ -1,8 +1,10 @@
 """The backends, by name: the registry the CLI's ``--backend`` choices and ``digest send`` read.
 
-Each entry is a module with ``create(directory, settings, *, sandbox, send_at, test)`` (the backend) and
-``batch_size(settings)`` (its batch size, for a dry run that makes no backend). A module is imported only when
-its backend is used. Adding a provider: one module or folder here and one line below.
+Each entry is a module with three functions: ``create(directory, settings, *, sandbox, send_at, test)`` (the
+backend), ``batch_size(settings)`` (its batch size, for a dry run that makes no backend) and
+``own_unsubscribe(settings)`` (the setting of the provider's own unsubscribe handling and whether it is set;
+``("", False)`` for none). A module is imported only when its backend is used. Adding a provider: one module
+or folder here and one line below.
 """
 
 from __future__ import annotations
@@ -41,3 +43,10 @@ def make_backend(name: str, directory: Path, settings: Settings, *, sandbox: boo
 def default_batch(name: str, settings: Settings) -> int:
     """The batch size of backend ``name`` without making it (a dry run)."""
     return int(_module(name).batch_size(settings))
+
+
+def own_unsubscribe(name: str, settings: Settings) -> tuple[str, bool]:
+    """The setting that turns on backend ``name``'s own unsubscribe handling (e.g. ``[sendgrid] asm_group_id``)
+    and whether it is set; ``("", False)`` for a backend without one."""
+    key, on = _module(name).own_unsubscribe(settings)
+    return str(key), bool(on)

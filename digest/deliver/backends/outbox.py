@@ -92,3 +92,8 @@ def create(directory: Path, settings: Settings, *, sandbox: bool = False, send_a
 def batch_size(settings: Settings) -> int:
     """Recipients per batch (a dry run's listing; the journal commits once a batch)."""
     return OutboxBackend.max_batch
+
+
+def own_unsubscribe(settings: Settings) -> tuple[str, bool]:
+    """No unsubscribe handling of its own: the message's links are the only way out."""
+    return "", False

@@ -276,3 +276,8 @@ def create(directory: Path, settings: Settings, *, sandbox: bool = False, send_a
 def batch_size(settings: Settings) -> int:
     """Messages per connection and journal commit (``[smtp] batch_size``)."""
     return max(1, int(settings["smtp"].get("batch_size") or 20))
+
+
+def own_unsubscribe(settings: Settings) -> tuple[str, bool]:
+    """No unsubscribe handling of its own: the message's links are the only way out."""
+    return "", False

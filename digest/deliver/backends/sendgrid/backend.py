@@ -218,3 +218,8 @@ def create(directory: Path, settings: Settings, *, sandbox: bool = False, send_a
 def batch_size(settings: Settings) -> int:
     """Personalizations per request (``[sendgrid] batch_size``, at most 1000)."""
     return min(MAX_PERSONALIZATIONS, int(settings["sendgrid"].get("batch_size") or MAX_PERSONALIZATIONS))
+
+
+def own_unsubscribe(settings: Settings) -> tuple[str, bool]:
+    """SendGrid's unsubscribe groups: with ``[sendgrid] asm_group_id`` SendGrid makes the unsubscribe links."""
+    return "[sendgrid] asm_group_id", int(settings["sendgrid"].get("asm_group_id") or 0) > 0
