@@ -302,7 +302,8 @@ def stage_costs(issue: Path, csv_path: Path, limit: int) -> dict[str, float]:
 
 def producer_cost(issue: Path, csv_path: Path, limit: int) -> float:
     """CPU µs per recipient of the producer child's whole job, run in this process on the first ``limit``
-    rows: ``_read`` into a ``_Builder`` (CSV → checks → request bodies) whose pipe only pickles and drops."""
+    rows: ``producer.read`` into a ``producer.Builder`` (CSV → checks → request bodies) whose pipe only pickles
+    and drops."""
     import gc
     import itertools
     import pickle

@@ -14,13 +14,17 @@ The flow, streaming from start to end (a million recipients never sit in memory)
    left resumable, and the report says so.
 
 A first SendGrid run on Linux (an empty journal, links of the common shape) moves step 2 and the building of
-each request body into one forked producer process (``Producer``: ``_read`` feeding a ``_Builder``): it sends
+each request body into one forked producer process (``producer.py``: ``read`` feeding a ``Builder``): it sends
 each chunk's row problems, rows read and serialized batches over a pipe (its blocking writes are the
 back-pressure: a batch or two ahead at most); this process claims each batch ``inflight``, sends it and
 records it as in step 4. The producer never talks to SendGrid nor writes the journal, ignores SIGINT and is
 SIGKILLed by the kernel when this process dies (``PR_SET_PDEATHSIG``). ``DIGEST_SEND_PRODUCER=0`` keeps
 everything in process (as do resumed runs, outbox and SMTP). The whole send holds the journal's run lock:
 a second ``digest send`` of the issue stops with a clear message while the first runs.
+
+Where the parts live: ``batching.py`` (the in-process loop), ``producer.py`` (the producer process),
+``summary.py`` (the report and the bookkeeping both loops share), ``personal.py`` (recipient → ``Personal``),
+``backends/`` (the registry, the ``Backend`` Protocol and its capabilities, one module or folder per backend).
 
 ``--test EMAIL`` sends one copy with the subject prefixed ``[TEST] `` outside the journal; ``--dry-run``
 reads everything and reports the batches it would send, writing nothing. A SendGrid ``--sandbox`` run
