@@ -25,7 +25,7 @@ from .recipients import RecipientStream, RowProblem
 from .summary import SendReport, count_batch, record_problems, settle
 
 Notify = Callable[[str], None]
-PREPARE_AHEAD = 2  # batches the send loop may have prepared while one is in flight: see _loop
+PREPARE_AHEAD = 2  # batches the send loop may have prepared while one is in flight: see loop
 
 
 class StopFlag:
@@ -228,10 +228,9 @@ def deliver(journal: Journal | None, backend: Backend, draft: Any, number: int, 
     return None
 
 
-
 def deliver_built(journal: Journal, backend: PreparesRows, draft: Any, number: int, emails: list[str], built: Any,
-                   report: SendReport) -> str | None:
-    """``_deliver`` for a batch the producer prepared: claim, send, settle (in the flight's thread)."""
+                  report: SendReport) -> str | None:
+    """``deliver`` for a batch the producer prepared: claim, send, settle (in the flight's thread)."""
     claimed = journal.begin_batch(number, emails)  # committed before the request leaves
     if len(claimed) != len(emails):
         emails = claimed
@@ -253,8 +252,8 @@ def deliver_built(journal: Journal, backend: PreparesRows, draft: Any, number: i
 
 
 def loop(stream: RecipientStream, problems: list[RowProblem], suppressed: set[str], journal: Journal | None,
-          readonly: Journal | None, backend: Any, maker: PersonalMaker, max_batch: int, report: SendReport,
-          resend_unknown: bool, stop: StopFlag, progress: Any, max_problems: int, flight: Flight) -> None:
+         readonly: Journal | None, backend: Backend | None, maker: PersonalMaker, max_batch: int, report: SendReport,
+         resend_unknown: bool, stop: StopFlag, progress: Any, max_problems: int, flight: Flight) -> None:
     queue: list[Recipient] = []
     # Batches prepared (read, personalized, serialized) but not handed over yet: never claimed in the journal.
     ready: collections.deque[tuple[list[Recipient], list[Personal] | None, Any]] = collections.deque()

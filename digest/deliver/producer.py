@@ -55,7 +55,6 @@ def _die_with_parent(parent: int) -> None:
         os._exit(0)
 
 
-
 def read(sink: Builder, stream: RecipientStream, suppressed: set[str], max_batch: int) -> None:
     """The reader: CSV → validation → dedupe → suppressions, as rows to ``sink`` (the builder).
 
@@ -189,8 +188,8 @@ def _trim() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
-def consume(producer: Producer, journal: Journal, backend: PreparesRows, draft: Any, report: SendReport, stop: StopFlag,
-             progress: Any, max_problems: int, flight: Flight) -> None:
+def consume(producer: Producer, journal: Journal, backend: PreparesRows, draft: Any, report: SendReport,
+            stop: StopFlag, progress: Any, max_problems: int, flight: Flight) -> None:
     """The parent's loop with a producer: record skipped rows, claim and send each prepared batch in order."""
     batch_no = journal.next_batch_number()
     rows = 0

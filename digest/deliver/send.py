@@ -104,9 +104,7 @@ def parse_at(value: str | int | None) -> int | None:
     return int(when.timestamp())
 
 
-
 # --- the stop flag -----------------------------------------------------------------------------------
-
 
 
 def send_issue(
@@ -225,7 +223,6 @@ def send_issue(
     return report
 
 
-
 def _remember_schedule(backend: Backend, directory: Path, send_at: int | None, say: Notify) -> None:
     if send_at is None or not isinstance(backend, Schedules) or not backend.batch_id:
         return
@@ -259,7 +256,7 @@ def _run(stream: RecipientStream, problems: list[RowProblem], suppressed: set[st
             consume(producer, journal, rows_backend, draft, report, stop, progress, max_problems, flight)
         else:
             loop(stream, problems, suppressed, journal, readonly, backend, maker, max_batch, report,
-                  resend_unknown, stop, progress, max_problems, flight)
+                 resend_unknown, stop, progress, max_problems, flight)
     except BaseException:
         flight.abandon()
         raise

@@ -197,7 +197,6 @@ class SendGridBackend(RetryingClient):
             request_body=body, request_headers=JSON_HEADERS, timeout=t))
 
 
-
 Packed = tuple[list[str], "bytes | None", "list[str] | None", list[Outcome]]
 
 

@@ -37,7 +37,6 @@ _TOKEN = re.compile(r"__DG_[A-Z0-9_]+?_(?:HTML|TEXT|URL)__")
 JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
 
 
-
 class _Payload(bytes):
     """Request bytes that print as their size.
 
@@ -90,7 +89,6 @@ except ImportError:  # pragma: no cover - orjson is a dependency; json is the fa
         return JsonBody(json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
 
 
-
 def substitutions_size(values: Mapping[str, str]) -> int:
     """Bytes of ``values`` as SendGrid receives them (compact JSON, UTF-8): never less than keys + values."""
     return len(json.dumps(values, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
@@ -105,7 +103,6 @@ def substitutions_fit(values: Mapping[str, str]) -> bool:
     if chars * 6 + 6 * len(values) + 2 < SUBSTITUTIONS_MAX_BYTES:
         return True
     return substitutions_size(values) < SUBSTITUTIONS_MAX_BYTES
-
 
 
 def static_body(
@@ -223,7 +220,6 @@ def header_kind(url: str) -> str | None:
 ASM_UNSUBSCRIBE_TAG = "<%asm_group_unsubscribe_raw_url%>"
 # The placeholder of the unsubscribe token alone (``Personalizer.row_path``): the URL's forms are in the content.
 UNSUBSCRIBE_TOKEN = merge.token("unsubscribe_token", "TEXT")
-
 
 
 class Personalizer:

@@ -65,7 +65,6 @@ def api_key(env: Mapping[str, str] | None = None) -> str:
     return key
 
 
-
 def describe_error(status: int, raw: bytes | str | None) -> str:
     """SendGrid's ``errors[]`` as one line: ``HTTP 400: from.email: The from email does not ...``."""
     text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else (raw or "")
@@ -131,7 +130,6 @@ class _Transient(Exception):
         self.ambiguous = ambiguous
         self.delay = delay
         self.rate_limited = rate_limited
-
 
 
 class RetryingClient:

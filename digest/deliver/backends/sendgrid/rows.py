@@ -263,7 +263,6 @@ def _row_writer(pz: Personalizer, maker: PersonalMaker, signer: Callable[[str], 
     return write
 
 
-
 def build_rows(static: Mapping[str, Any], rows: Sequence[Any],
                make: Callable[[str, Mapping[str, str]], dict[str, Any]],
                write: Callable[[str, Mapping[str, str]], str | None] | None = None) -> BatchBody:
