@@ -22,7 +22,7 @@ from urllib.parse import unquote
 log = logging.getLogger(__name__)
 
 IDLE_TIMEOUT = 75.0
-MAX_DRAIN = 1 << 20
+MAX_DRAIN = 64 * 1024  # unread body bytes read and dropped to keep the connection; more: close it
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -87,9 +87,10 @@ class Server(ThreadingHTTPServer):
 class Handler(BaseHTTPRequestHandler):
     server: Server
     protocol_version = "HTTP/1.1"
-    server_version = "digest"
-    sys_version = ""
     timeout = IDLE_TIMEOUT
+
+    def version_string(self) -> str:
+        return "digest"
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         log.debug("%s - %s", self.address_string(), format % args)

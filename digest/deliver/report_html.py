@@ -34,7 +34,8 @@ def _bars(rows: list[tuple[str, int, str, str]], title: str) -> str:
     for i, (label, value, colour, note) in enumerate(rows):
         y = 4 + i * row_h
         w = max(1.0, bar_w * value / top) if value else 0.0
-        shown = label if len(label) <= 30 else label[:29] + "…"
+        short = label.removeprefix("https://").removeprefix("http://")
+        shown = short if len(short) <= 26 else short[:25] + "…"
         parts.append(f'<text x="0" y="{y + 17}">{escape(shown)}</text>'
                      f'<rect x="{label_w}" y="{y + 3}" width="{w:.1f}" height="{row_h - 8}" fill="{colour}" rx="3">'
                      f"<title>{escape(label)}: {value:,}</title></rect>"
