@@ -546,11 +546,15 @@ def make_app(folder: Path | str = ".", *, environ: Mapping[str, str] | None = No
     root = Path(folder)
     if not root.is_dir():
         raise DigestError(f"{root}: no such newsletter folder")
-    section = load_settings(root).data.get("events", {})
+    settings = load_settings(root)
+    section = settings["events"]
     try:
-        limits = Limits(int(section.get("max_body", MAX_BODY)), float(section.get("max_age", MAX_AGE)))
+        limits = Limits(int(section["max_body"]), float(section["max_age"]))
     except (TypeError, ValueError):
-        raise ConfigError("[events] max_body and max_age must be numbers (bytes, seconds)") from None
+        limits = Limits(-1, -1)
+    if limits.max_body <= 0 or not limits.max_age > 0:
+        raise ConfigError(f"{settings.path or 'digest.toml'}: [events] max_body and max_age must be positive numbers "
+                          "(bytes, seconds)", hint="e.g. max_body = 16777216, max_age = 600") from None
     return EventsApp(root.resolve(), Verifier(key, limits.max_age), limits, process=process)
 
 

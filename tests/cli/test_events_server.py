@@ -277,3 +277,20 @@ def test_two_thousand_recipients_report_exact_unique_counts_and_suppress_for_the
         assert to, f
         mailed.add(to.group(1).decode().lower())
     assert mailed == {e.lower() for e in emails} - set(listed)
+
+
+def test_missing_key_bad_settings_and_missing_issue_are_one_clear_line(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SENDGRID", "DIGEST_"))}
+    run = [sys.executable, "-m", "digest.cli"]
+    proc = subprocess.run([*run, "events-server", "--dir", str(tmp_path), "--port", "0"], env=env,
+                          capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert proc.returncode == 1 and "DIGEST_SENDGRID_WEBHOOK_KEY is not set" in proc.stderr
+    (tmp_path / "digest.toml").write_text("[events]\nmax_age = \"forever\"\n", encoding="utf-8")
+    proc = subprocess.run([*run, "events-server", "--dir", str(tmp_path), "--port", "0"],
+                          env={**env, "DIGEST_SENDGRID_WEBHOOK_KEY": Signer().public}, capture_output=True, text=True,
+                          cwd=REPO, timeout=60)
+    assert proc.returncode == 1 and "digest.toml: [events] max_body and max_age" in proc.stderr
+    proc = subprocess.run([*run, "report", str(tmp_path / "nope"), "--json"], env=env, capture_output=True,
+                          text=True, cwd=REPO, timeout=60)
+    assert proc.returncode == 1 and proc.stdout == "" and "nope: no such issue folder" in proc.stderr
+    assert "Traceback" not in proc.stderr
