@@ -102,8 +102,10 @@ class Verifier:
 
 
 _EVENTS_SCHEMA = """
+-- A rowid table (rows append in arrival order) with a unique index on SendGrid's id: inserting a post's events
+-- dirties a few pages; keyed by the random-looking sg_event_id itself, every insert landed on another page.
 CREATE TABLE IF NOT EXISTS events (
-    sg_event_id TEXT PRIMARY KEY,
+    sg_event_id TEXT NOT NULL UNIQUE,
     event TEXT NOT NULL,            -- delivered | open | click | bounce | dropped | deferred | spamreport | ...
     key TEXT NOT NULL,              -- the address lower-cased: one recipient whatever the case
     email TEXT NOT NULL,
@@ -114,7 +116,7 @@ CREATE TABLE IF NOT EXISTS events (
     reason TEXT,
     received REAL NOT NULL,
     raw TEXT NOT NULL               -- the event as SendGrid sent it
-) WITHOUT ROWID;
+);
 CREATE INDEX IF NOT EXISTS events_by_kind ON events (event, key);
 """
 
@@ -157,6 +159,21 @@ class Event:
     raw: str
 
 
+try:
+    import orjson as _orjson
+
+    def _dumps(item: Any) -> str:
+        try:
+            return _orjson.dumps(item).decode("utf-8")
+        except TypeError:  # e.g. an integer beyond 64 bits: json writes it
+            return json.dumps(item, ensure_ascii=False, separators=(",", ":"))
+
+except ImportError:  # pragma: no cover - orjson is a dependency; json is the fallback
+
+    def _dumps(item: Any) -> str:
+        return json.dumps(item, ensure_ascii=False, separators=(",", ":"))
+
+
 def parse_event(item: Any) -> Event | str:
     """An ``Event``, or why the item is malformed (never naming the address)."""
     if not isinstance(item, dict):
@@ -179,7 +196,7 @@ def parse_event(item: Any) -> Event | str:
         machine=item.get("sg_machine_open") is True or str(item.get("sg_machine_open")).lower() == "true",
         type=str(item["type"]) if item.get("type") is not None else None,
         reason=str(item["reason"])[:500] if item.get("reason") is not None else None,
-        raw=json.dumps(item, ensure_ascii=False, separators=(",", ":")),
+        raw=_dumps(item),
     )
 
 
