@@ -37,6 +37,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from ..errors import ConfigError, DigestError
 from . import suppressions
@@ -132,7 +133,7 @@ def open_events(issue_dir: Path | str, *, readonly: bool = False) -> sqlite3.Con
         if readonly:
             if not path.is_file():
                 return None
-            return sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+            return sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True, isolation_level=None)
         db = sqlite3.connect(path, isolation_level=None, timeout=30.0, check_same_thread=False)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
@@ -267,9 +268,15 @@ class IssueIndex:
         found: dict[str, Path] = {}
         for directory in find_issue_dirs(self.root):
             try:
-                found.setdefault(issue_id(directory), directory)
+                ident = issue_id(directory)
             except DigestError as exc:
                 log.warning("events: skipping %s: %s", directory, exc.message)
+                continue
+            if ident in found:
+                log.warning("events: %s and %s have the same slug %r: events go to the first", found[ident],
+                            directory, ident)
+                continue
+            found[ident] = directory
         self.by_id = found
         self.scanned = time.monotonic()
 

@@ -10,20 +10,27 @@ Every count is of unique recipients (an address counts once however many events 
 
 ``rates``: ``delivered`` against ``sent``, every other figure against ``delivered``. ``links``: each clicked
 URL with its unique clickers. ``milestones``: for delivered, opened and clicked, the seconds from the send's
-start to the first, median and last recipient's first such event. Issues sent by SMTP or the outbox have
-no events: only ``sent`` is known; the others are null and ``note`` says so.
+start to the first, median and last recipient's first such event. Only addresses the journal sent the issue
+to are counted (a ``--test`` copy carries the same ``digest_issue``); ``outside_journal`` says how many
+others had events. Issues sent by SMTP or the outbox have no events: only ``sent`` is known; the others are
+null and ``note`` says so.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import sqlite3
 import statistics
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from ..errors import DigestError
 from .events import open_events
-from .journal import JOURNAL_NAME, JournalError
+from .journal import JOURNAL_NAME, JournalError, journal_path
+
+log = logging.getLogger(__name__)
 
 COUNTS = ("delivered", "bounced", "deferred", "dropped", "opened", "clicked", "spam_reports", "unsubscribed",
           "machine_opens")
@@ -41,8 +48,9 @@ _WHERE = {
 MILESTONES = ("delivered", "opened", "clicked")
 
 
-def _journal_facts(directory: Path, slug: str) -> tuple[int, float | None, list[str]]:
-    """(sent, when the send started, backends used) from the journal; (0, None, []) when never sent."""
+def _journal_facts(directory: Path, slug: str) -> tuple[int, float | None, list[str], int | None]:
+    """(sent, when the send started, backends used, the issue's row) from the journal; (0, None, [], None) when
+    never sent."""
     from .journal import open_journal
 
     try:
@@ -50,16 +58,31 @@ def _journal_facts(directory: Path, slug: str) -> tuple[int, float | None, list[
     except JournalError as exc:
         raise DigestError(exc.message, exc.hint) from None
     if journal is None:
-        return 0, None, []
+        return 0, None, [], None
     with journal:
         if journal.issue_id < 0:
-            return 0, None, []
+            return 0, None, [], None
         summary = journal.summary()
         db = journal.db
         start = db.execute("SELECT MIN(started) FROM batches WHERE issue = ?", (journal.issue_id,)).fetchone()[0]
         backends = [b for (b,) in db.execute(
             "SELECT backend FROM runs WHERE issue = ? GROUP BY backend ORDER BY MIN(started)", (journal.issue_id,))]
-    return summary.sent, (float(start) if start is not None else None), backends
+    return summary.sent, (float(start) if start is not None else None), backends, journal.issue_id
+
+
+def _scope_to_journal(db: sqlite3.Connection, directory: Path, issue_row: int) -> str:
+    """Restrict the counts to addresses the journal sent this issue to (``--test`` copies carry the same
+    ``digest_issue``): a SQL condition on ``key``, or "" when the journal cannot be read that way."""
+    try:
+        db.execute("ATTACH DATABASE ? AS j", (f"file:{quote(str(journal_path(directory)))}?mode=ro",))
+        db.execute("CREATE TEMP TABLE issue_recipients (key TEXT PRIMARY KEY) WITHOUT ROWID")
+        db.execute("INSERT OR IGNORE INTO temp.issue_recipients "
+                   "SELECT IIF(m.type = 'text', m.value, json_extract(m.value, '$[0]')) "
+                   "FROM j.claims c, json_each(c.members) AS m WHERE c.issue = ?", (issue_row,))
+    except sqlite3.DatabaseError as exc:
+        log.warning("report: counting every event: the journal's recipients could not be read (%s)", exc)
+        return ""
+    return "key IN (SELECT key FROM temp.issue_recipients)"
 
 
 def _spread(times: list[float]) -> dict[str, float] | None:
@@ -84,9 +107,9 @@ def issue_report(directory: Path | str) -> dict[str, Any]:
     if not directory.is_dir():
         raise DigestError(f"{directory}: no such issue folder")
     slug = issue_id(directory)
-    sent, started, backends = _journal_facts(directory, slug)
+    sent, started, backends, issue_row = _journal_facts(directory, slug)
     out: dict[str, Any] = {"issue": slug, "backends": backends, "source": "journal", "sent": sent}
-    out.update(dict.fromkeys(COUNTS))
+    out.update(dict.fromkeys((*COUNTS, "outside_journal")))
     out.update({"rates": {}, "links": [], "milestones": dict.fromkeys(MILESTONES), "note": ""})
     db = open_events(directory, readonly=True)
     if db is None:
@@ -101,18 +124,23 @@ def issue_report(directory: Path | str) -> dict[str, Any]:
         out["rates"] = {"delivered": None, **{k: None for k in COUNTS if k != "delivered"}}
         return out
     try:
-        with db:
+        with contextlib.closing(db):
             out["source"] = "journal+events"
+            scope = _scope_to_journal(db, directory, issue_row) if issue_row is not None else ""
+            where = {name: f"({cond}) AND {scope}" if scope else cond for name, cond in _WHERE.items()}
             for name in COUNTS:
-                out[name] = int(db.execute(f"SELECT COUNT(DISTINCT key) FROM events WHERE {_WHERE[name]}")
+                out[name] = int(db.execute(f"SELECT COUNT(DISTINCT key) FROM events WHERE {where[name]}")
                                 .fetchone()[0])
+            out["outside_journal"] = int(db.execute(
+                f"SELECT COUNT(DISTINCT key) FROM events WHERE NOT ({scope})").fetchone()[0]) if scope else 0
             out["links"] = [{"url": url, "clickers": int(n)} for url, n in db.execute(
-                "SELECT url, COUNT(DISTINCT key) AS n FROM events WHERE event = 'click' AND url IS NOT NULL "
+                f"SELECT url, COUNT(DISTINCT key) AS n FROM events WHERE {where['clicked']} AND url IS NOT NULL "
                 "GROUP BY url ORDER BY n DESC, url")]
             if started is not None:
                 for name in MILESTONES:
-                    firsts = [float(ts) - started for (ts,) in db.execute(
-                        f"SELECT MIN(ts) FROM events WHERE {_WHERE[name]} GROUP BY key")]
+                    # SendGrid's timestamps are whole seconds: an event in the send's first second is at 0.
+                    firsts = [max(0.0, float(ts) - started) for (ts,) in db.execute(
+                        f"SELECT MIN(ts) FROM events WHERE {where[name]} GROUP BY key")]
                     out["milestones"][name] = _spread(firsts)
     except sqlite3.DatabaseError as exc:
         raise DigestError(f"{directory / 'events.sqlite'}: cannot read the event store ({exc})") from None
@@ -121,6 +149,9 @@ def issue_report(directory: Path | str) -> dict[str, Any]:
                     **{k: _rate(out[k], delivered) for k in COUNTS if k != "delivered"}}
     if "sendgrid" not in backends:
         out["note"] = "events were received, but the journal shows no SendGrid send of this issue"
+    elif out["outside_journal"]:
+        out["note"] = (f"{out['outside_journal']:,} address(es) with events are not among this issue's recipients "
+                       "in the journal (test copies, for example) and are left out")
     return out
 
 
