@@ -388,6 +388,9 @@ class Processor:
         for db in self._stores.values():
             db.close()
         self._stores.clear()
+        if self._lock_file is not None:
+            self._lock_file.close()  # releases the processor lock
+            self._lock_file = None
 
     def _loop(self) -> None:
         while not self.stopping.is_set():
