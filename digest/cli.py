@@ -428,6 +428,55 @@ def unsubscribe_server(host: str, port: int, folder: Path, file: Path | None) ->
         raise DigestError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
+@cli.command("events-server")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8090, show_default=True, help="Port (0: any free).")
+@click.option("--dir", "folder", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+              show_default=True, help="The newsletter folder: its issue folders are below it.")
+@handle_errors
+def events_server(host: str, port: int, folder: Path) -> None:
+    """Receive SendGrid's Event Webhook: signed events into each issue, bounces and complaints suppressed.
+
+    Needs DIGEST_SENDGRID_WEBHOOK_KEY (the verification key SendGrid shows). Put it behind an https web
+    server; the WSGI app for any server is digest.deliver.events:application (see docs/reporting.md).
+    """
+    from .deliver.events import make_app, serve
+
+    app = make_app(folder)
+    try:
+        serve(app, host, port, ready=lambda url: click.echo(
+            f"events server on {url} (newsletter: {app.root}); Ctrl-C stops", err=True))
+    except OSError as exc:
+        app.close()
+        raise DigestError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object on stdout.")
+@click.option("--html", "html_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the report as an HTML page with charts.")
+@handle_errors
+def report(directory: Path, as_json: bool, html_out: Path | None) -> None:
+    """Show the results of the issue in DIRECTORY: sent, delivered, bounced, opened, clicked per link..."""
+    from .deliver.report import issue_report, text_lines
+
+    data = issue_report(directory)
+    if html_out is not None:
+        from .deliver.report_html import render_html
+
+        try:
+            html_out.write_text(render_html(data), encoding="utf-8")
+        except OSError as exc:
+            raise DigestError(f"{html_out}: cannot write the report: {exc.strerror or exc}") from None
+        click.echo(f"wrote {html_out}", err=True)
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False))
+    else:
+        for line in text_lines(data):
+            click.echo(line)
+
+
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="digest")

@@ -60,6 +60,8 @@ DEFAULTS: dict[str, Any] = {
     # The local suppression list no backend ever mails; "" means suppressions.csv beside digest.toml
     # (DIGEST_SUPPRESSIONS in the environment wins).
     "suppressions": {"file": ""},
+    # digest events-server: how old a signed Event Webhook post may be (seconds) and its largest body (bytes).
+    "events": {"max_age": 600.0, "max_body": 16 * 1024 * 1024},
 }
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import html
 import json
 import logging
 import os
@@ -302,6 +303,16 @@ def _static(name: str) -> bytes:
     return resources.files("digest.preview").joinpath("static", name).read_bytes()
 
 
+def _report_page(directory: Path) -> bytes:
+    from ..deliver.report import issue_report
+    from ..deliver.report_html import render_html
+
+    try:
+        return render_html(issue_report(directory)).encode("utf-8")
+    except DigestError as exc:
+        return f"<!doctype html><title>Report</title><p>No report: {html.escape(exc.message)}</p>".encode()
+
+
 class PreviewServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = False  # a port in use must be an error, never shared
@@ -406,6 +417,8 @@ class Handler(BaseHTTPRequestHandler):
         elif rel == "text.html":
             text = preview.render(self._int(q, "r"), "text")
             self._send(200, page.text_page(text, scheme).encode("utf-8"), "text/html")
+        elif rel == "report.html":  # the issue's results once sent (digest report --html)
+            self._send(200, _report_page(preview.directory), "text/html", {"Content-Security-Policy": "sandbox"})
         elif rel == "events":
             if self.command == "HEAD":
                 self._send(200, b"", "text/event-stream")

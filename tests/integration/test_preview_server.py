@@ -350,3 +350,19 @@ def test_start_refuses_a_busy_port_with_a_usage_error(letter: Path) -> None:
         busy.listen()
         with pytest.raises(UsageError):
             start(letter / "issue", port=busy.getsockname()[1], watch=False, checks=False)
+
+
+def test_the_results_page_shows_the_issue_report(running: Running, letter: Path) -> None:
+    status, body, headers = get(running, "/report.html")
+    assert status == 200 and b"not sent yet" in body and b"<script" not in body
+    from digest.deliver.events import open_events, parse_event, store_events
+
+    db = open_events(letter / "issue")
+    assert db is not None
+    store_events(db, [parse_event({"event": "click", "email": f"r{i}@example.org", "timestamp": 1_800_000_000,
+                                   "sg_event_id": f"c{i}", "url": "https://example.org/read-more"})
+                      for i in range(3)])  # type: ignore[misc]
+    db.close()
+    status, body, headers = get(running, "/report.html")
+    assert status == 200 and b"<title>clicked: 3</title>" in body and b"example.org/read-more" in body
+    assert headers["content-security-policy"] == "sandbox"
