@@ -132,7 +132,7 @@ def test_every_personalization_names_the_issue_for_the_event_webhook(prism: str,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """SendGrid echoes a personalization's custom_args on each of its events: digest events-server routes them by
     ``digest_issue``. The request as sent (the row path's JSON text) carries it for everyone and Prism accepts it."""
-    from digest.deliver.send import PersonalMaker, message_tokens
+    from digest.deliver.personal import PersonalMaker, message_tokens
     from digest.deliver.unsubscribe import Links
     from digest.model import Recipient
 
@@ -144,7 +144,7 @@ def test_every_personalization_names_the_issue_for_the_event_webhook(prism: str,
     b.open(d)
     links = Links("https://harbour.example/u?t={token}", "leave@harbour.example", b"prism-row-secret-0123456789")
     rows = [Recipient(f"row{i}@example.com", {"first_name": "Ann"}, i + 2) for i in range(3)]
-    built = b.prepare_rows(d, rows, links, PersonalMaker(d, links, message_tokens(d)).values)
+    built = b.prepare_rows(d, rows, PersonalMaker(d, links, message_tokens(d)))
     assert built is not None and built.raw is not None
     sent = json.loads(bytes(built.raw.raw))
     assert d.slug and [p["custom_args"] for p in sent["personalizations"]] == [{"digest_issue": d.slug}] * 3
