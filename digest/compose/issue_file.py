@@ -152,9 +152,14 @@ def _atomic_write(path: Path, text: str) -> None:
         raise
 
 
+_LINE_BREAKS = "\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"  # every break str.splitlines knows
+
+
 def _no_newline(value: str, what: str) -> str:
-    if "\n" in value or "\r" in value:
-        raise DigestError(f"the {what} must be a single line", "remove the line break")
+    found = next((c for c in value if c in _LINE_BREAKS or c == "\x00"), None)
+    if found is not None:
+        raise DigestError(f"the {what} must be a single line (it holds U+{ord(found):04X}, a line break)",
+                          "remove the line break")
     return value.strip()
 
 
@@ -239,7 +244,7 @@ def read_issue(directory: Path | str) -> IssueFile:
         raise ConfigError(f"{name}: publish must be true or false")
     return IssueFile(
         dir=directory,
-        subject=_str(doc.get("subject"), f"{name}: subject").strip(),
+        subject=_no_newline(_str(doc.get("subject"), f"{name}: subject"), f"subject in {name}"),
         preheader=_str(doc.get("preheader"), f"{name}: preheader").strip(),
         intro=_str(doc.get("intro"), f"{name}: intro"),
         date=_str(doc.get("date"), f"{name}: date").strip(),
