@@ -275,12 +275,23 @@ def preview(directory: Path, port: int, host: str, recipients: Path | None, no_o
 @click.option("--at", "at", default=None, metavar="TIME", help="SendGrid: schedule (ISO 8601 or Unix time, <= 72 h).")
 @click.option("--cancel", is_flag=True, help="SendGrid: cancel the scheduled send of this issue.")
 @click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object on stdout.")
+@click.option("--new-journal", is_flag=True,
+              help="Set the issue's send journal aside and start an empty one (everyone counts as not yet sent).")
 @handle_errors
 def send(directory: Path, recipients_csv: Path | None, backend: str, dry_run: bool, test_email: str | None,
-         resend_unknown: bool, sandbox: bool, at: str | None, cancel: bool, as_json: bool) -> None:
+         resend_unknown: bool, sandbox: bool, at: str | None, cancel: bool, as_json: bool, new_journal: bool) -> None:
     """Send the issue in DIRECTORY to every recipient of the CSV (resumable; see the journal in DIRECTORY)."""
     from .deliver.progress import Progress, summary_lines
     from .deliver.send import cancel_scheduled, send_issue
+
+    if new_journal:
+        if dry_run or test_email or cancel:
+            raise UsageError("--new-journal starts a real send; it is not used with --dry-run, --test or --cancel")
+        from .deliver.journal import set_aside
+
+        aside = set_aside(directory)
+        if aside is not None:
+            click.echo(f"set the old send journal aside as {aside}; starting an empty one", err=True)
 
     if cancel:
         batch_id = cancel_scheduled(directory)

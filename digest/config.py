@@ -62,6 +62,9 @@ DEFAULTS: dict[str, Any] = {
     "suppressions": {"file": ""},
     # digest events-server: how old a signed Event Webhook post may be (seconds) and its largest body (bytes).
     "events": {"max_age": 600.0, "max_body": 16 * 1024 * 1024},
+    # Hosts a URL that came from content (a redirect to another host, a feed entry, a link) may reach even on
+    # a loopback/private/link-local address; URLs you name yourself may always be local.
+    "fetch": {"allow_hosts": []},
 }
 
 
@@ -101,6 +104,14 @@ class Settings:
     @property
     def feeds(self) -> list[dict[str, Any]]:
         return list(self.data.get("feeds", []))
+
+    def allow_hosts(self) -> list[str]:
+        """``[fetch] allow_hosts``: host names (or IP addresses) a URL from content may reach on a local address."""
+        value = self.data.get("fetch", {}).get("allow_hosts") or []
+        if not isinstance(value, list) or not all(isinstance(h, str) for h in value):
+            raise ConfigError(f"{self.path or CONFIG_NAME}: [fetch] allow_hosts must be a list of host names",
+                              'for example allow_hosts = ["intranet.example.org"]')
+        return [h.strip() for h in value if h.strip()]
 
     def sendgrid_host(self) -> str:
         """``DIGEST_SENDGRID_HOST`` beats ``[sendgrid] host``: scheme and host only, no /v3."""

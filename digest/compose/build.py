@@ -172,6 +172,14 @@ def build_issue(directory: Path | str) -> BuildResult:
             base = None
             if not entry.overrides.get("image") and article.source and not issue_mod.is_url(article.source):
                 base = Path(article.source).parent
+            remote = issue_mod.is_url(article.source or "") or issue_mod.is_url(entry.feed or "")
+            if (not entry.overrides.get("image") and remote and image_value
+                    and not issue_mod.is_url(str(image_value))):
+                # A page or feed on the web names the image: never a file on this machine.
+                result.warnings.append(f"{_label(entry, article)}: image {str(image_value)[:80]!r} from "
+                                       f"{article.source} is not an http(s) URL: left out (a remote source "
+                                       "cannot name a local file)")
+                image_value = None
             image, why = resolve_image(image_value, base=base or directory, build_dir=staging,
                                        images_base_url=images_base)
             if why:

@@ -18,6 +18,7 @@ Checks on the built issue (built first when out of date):
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import re
@@ -335,27 +336,36 @@ def article_links(html: str) -> list[str]:
     return list(seen)
 
 
-def probe(url: str, timeout: float = 10.0) -> tuple[int | None, str | None, str | None, int | None]:
+def probe(url: str, timeout: float = 10.0,
+          allow_hosts: list[str] | None = None) -> tuple[int | None, str | None, str | None, int | None]:
     """(status, location, error, content length) for ``url`` without following redirects.
 
-    HEAD first, then GET when HEAD is refused (403/405/501).
+    HEAD first, then GET when HEAD is refused (403/405/501). The URL came from the issue's content: it may not
+    reach a loopback, private or link-local address unless its host is in ``[fetch] allow_hosts`` (checked
+    before connecting, see ``sources.fetch``).
     """
-    import urllib3
+    from ..sources.fetch import FetchError, _Deadline, open_url
 
-    http = urllib3.PoolManager(timeout=urllib3.Timeout(total=timeout), retries=False,
-                               headers={"User-Agent": "digest-check/1 (+link check)"})
+    headers = {"User-Agent": "digest-check/1 (+link check)"}
+    deadline = _Deadline(timeout)
     try:
-        resp = http.request("HEAD", url, redirect=False)
-        if resp.status in (403, 405, 501):
-            resp = http.request("GET", url, redirect=False, preload_content=False)
-            resp.release_conn()
-        length = resp.headers.get("Content-Length")
+        resp = None
+        for method in ("HEAD", "GET"):
+            conn, resp = open_url(url, method, trusted=False, allow_hosts=allow_hosts, connect_timeout=timeout,
+                                  read_timeout=timeout, deadline=deadline, headers=headers)
+            conn.close()  # the body is never read
+            if resp.status not in (403, 405, 501):
+                break
+        assert resp is not None
+        length = resp.getheader("Content-Length")
         size = int(length) if length and length.isdigit() else None
-        return resp.status, resp.headers.get("Location"), None, size
-    except urllib3.exceptions.HTTPError as exc:
+        return resp.status, resp.getheader("Location"), None, size
+    except FetchError as exc:
+        return None, None, str(exc), None
+    except (OSError, http.client.HTTPException, ValueError) as exc:
         return None, None, f"{type(exc).__name__}: {str(exc)[:120]}", None
     finally:
-        http.clear()
+        deadline.cancel()
 
 
 def image_sources(html: str) -> list[str]:
@@ -364,12 +374,13 @@ def image_sources(html: str) -> list[str]:
                               if urlsplit(img.get("src") or "").scheme.lower() in ("http", "https")))
 
 
-def check_links(html: str, report: CheckReport) -> None:
-    """Article links must answer 2xx; images must be reachable and at most 1 MB."""
+def check_links(html: str, report: CheckReport, allow_hosts: list[str] | None = None) -> None:
+    """Article links must answer 2xx; images must be reachable and at most 1 MB. The URLs came from content:
+    none is requested on a local or private address unless its host is in ``allow_hosts``."""
     links = article_links(html)
     report.figures["links_checked"] = len(links)
     for url in links:
-        status, location, error, _ = probe(url)
+        status, location, error, _ = probe(url, allow_hosts=allow_hosts or [])
         if error:
             report.add("links", "error", f"{url} unreachable: {error}")
         elif status is not None and status >= 400:
@@ -379,7 +390,7 @@ def check_links(html: str, report: CheckReport) -> None:
     images = image_sources(html)
     report.figures["images_checked"] = len(images)
     for url in images:
-        status, location, error, size = probe(url)
+        status, location, error, size = probe(url, allow_hosts=allow_hosts or [])
         if error or (status is not None and status >= 400):
             report.add("images", "error", f"image {url} is not reachable: {error or status}")
         elif status is not None and 300 <= status < 400:
@@ -404,11 +415,12 @@ def check_issue(directory: Path | str, *, links: bool = False, tools: bool = Tru
     build = directory / "build"
     html = (build / "email.html").read_text(encoding="utf-8")
     check_html(html, report, build)
-    check_settings(load_settings(directory), report)
+    settings = load_settings(directory)
+    check_settings(settings, report)
     if tools:
         check_caniemail(build / "email.html", report)
         check_spam(build / "message.eml", report)
         check_html_validate(build / "email.html", report)
     if links:
-        check_links(html, report)
+        check_links(html, report, settings.allow_hosts())
     return report

@@ -152,9 +152,14 @@ def _atomic_write(path: Path, text: str) -> None:
         raise
 
 
+_LINE_BREAKS = "\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"  # every break str.splitlines knows
+
+
 def _no_newline(value: str, what: str) -> str:
-    if "\n" in value or "\r" in value:
-        raise DigestError(f"the {what} must be a single line", "remove the line break")
+    found = next((c for c in value if c in _LINE_BREAKS or c == "\x00"), None)
+    if found is not None:
+        raise DigestError(f"the {what} must be a single line (it holds U+{ord(found):04X}, a line break)",
+                          "remove the line break")
     return value.strip()
 
 
@@ -239,7 +244,7 @@ def read_issue(directory: Path | str) -> IssueFile:
         raise ConfigError(f"{name}: publish must be true or false")
     return IssueFile(
         dir=directory,
-        subject=_str(doc.get("subject"), f"{name}: subject").strip(),
+        subject=_no_newline(_str(doc.get("subject"), f"{name}: subject"), f"subject in {name}"),
         preheader=_str(doc.get("preheader"), f"{name}: preheader").strip(),
         intro=_str(doc.get("intro"), f"{name}: intro"),
         date=_str(doc.get("date"), f"{name}: date").strip(),
@@ -296,21 +301,29 @@ def load_entry(directory: Path, entry: Entry) -> Article:
     if entry.source == "-" and not entry.feed:
         raise SourceError("-", "standard input was not cached", "add the article again")
     if entry.feed:
-        articles = load(entry.feed)
+        articles = load(entry.feed, allow_hosts=_allow_hosts(directory))
         match = [a for a in articles if a.url == entry.source] or [a for a in articles if a.title == entry.source]
         if match:
             article = match[0]
         elif is_url(entry.source):
-            article = load(entry.source)[0]
+            # The entry's link came from the feed (content): no local or private address, unless allowed.
+            article = load(entry.source, trusted=False, allow_hosts=_allow_hosts(directory))[0]
         else:
             raise SourceError(entry.feed, f"no entry {entry.source} in the feed any more")
     else:
-        found = load(entry.source)
+        found = load(entry.source, allow_hosts=_allow_hosts(directory))
         if not found:
             raise SourceError(entry.source, "holds no article")
         article = found[0]
     write_cache(directory, key, article)
     return article
+
+
+def _allow_hosts(directory: Path) -> list[str]:
+    """``[fetch] allow_hosts`` of the newsletter holding ``directory``."""
+    from ..config import load_settings
+
+    return load_settings(directory if directory.exists() else directory.resolve().parent).allow_hosts()
 
 
 # --- add --------------------------------------------------------------------------------------------
@@ -331,10 +344,11 @@ def add_sources(directory: Path | str, sources: list[str], limit: int | None = N
         doc.add(tomlkit.nl())
         doc.append("articles", tomlkit.aot())
     articles = doc["articles"]
+    allow = _allow_hosts(directory)
     for given in sources:
         source = resolve_source(given)
         try:
-            found = load(given if source == "-" else source, limit=limit)
+            found = load(given if source == "-" else source, limit=limit, allow_hosts=allow)
         except SourceError as exc:
             result.errors.append(SourceError(given, exc.message.removeprefix(f"{source}: ").removeprefix(
                 f"{given}: "), exc.hint))
@@ -350,6 +364,12 @@ def add_sources(directory: Path | str, sources: list[str], limit: int | None = N
             found = _newest(found, limit)
         for article in found:
             table = tomlkit.table()
+            if is_feed and not is_url(article.url or ""):
+                # Never stored as a source a later build would read as a file path.
+                title = (article.title or "(untitled)")[:80]
+                result.errors.append(SourceError(given, f"feed entry {title!r} has no http(s) link "
+                                                        f"({(article.url or 'none')[:80]}): skipped"))
+                continue
             if is_feed:
                 entry_ref = article.url or article.title
                 table["source"] = entry_ref

@@ -38,7 +38,8 @@ DRAFT_NAME = "draft.json"
 SAMPLE_EMAIL = "reader@example.com"
 SAMPLE_FROM = "newsletter@example.com"
 UNSUBSCRIBE_FIELD = "unsubscribe_url"
-_BAD_HEADER = re.compile(r"[\r\n\x00]")
+# Every character Python (and so the email package) treats as a line break (str.splitlines), and NUL.
+_BAD_HEADER = re.compile("[\r\n\x00\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
 _LIST_LABEL = re.compile(r"[^a-z0-9-]+")
 
 
@@ -143,8 +144,10 @@ def load_draft(directory: Path | str) -> Draft:
 
 def check_header_text(value: str, what: str) -> str:
     """``value`` for a header (subject, display name): refused when it holds a line break."""
-    if _BAD_HEADER.search(value or ""):
-        raise ConfigError(f"{what} contains a line break, which would inject mail headers: {value[:60]!r}")
+    found = _BAD_HEADER.search(value or "")
+    if found:
+        raise ConfigError(f"{what} contains a line break (U+{ord(found.group()):04X}), which would inject mail "
+                          f"headers: {value[:60]!r}", "make it one line without line or paragraph separators")
     return (value or "").strip()
 
 

@@ -20,11 +20,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jinja2
+import jinja2.sandbox
 import markdown
 from markupsafe import Markup
 
 from .. import merge as merge_mod
 from ..config import Settings
+from ..errors import DigestError
 from .freshness import theme_dir
 from .images import ImageRef
 from .links import add_utm, safe_url, utm_params
@@ -214,14 +216,22 @@ def markdown_to_text(text: str) -> str:
 # --- environment -----------------------------------------------------------------------------------
 
 
+class TemplateProblem(DigestError):
+    """A template that does not parse, names something undefined, or tries what the sandbox forbids."""
+
+
 def make_env(settings: Settings) -> jinja2.Environment:
-    """Autoescaping environment: user templates/ beside digest.toml first, then the built-in theme."""
+    """Autoescaping environment: user templates/ beside digest.toml first, then the built-in theme.
+
+    Templates run in Jinja2's immutable sandbox: a template (a theme override, a shared template folder) can
+    read the issue's values but not reach Python internals (``cycler.__init__.__globals__``, ``__class__``,
+    ...) nor mutate the context's lists and dicts."""
     builtin = jinja2.FileSystemLoader(str(theme_dir()))
     loaders: list[jinja2.BaseLoader] = []
     if settings.root is not None and (settings.root / "templates").is_dir():
         loaders.append(jinja2.FileSystemLoader(str(settings.root / "templates")))
     loaders += [builtin, jinja2.PrefixLoader({"theme": builtin})]
-    env = jinja2.Environment(
+    env = jinja2.sandbox.ImmutableSandboxedEnvironment(
         loader=jinja2.ChoiceLoader(loaders),
         autoescape=jinja2.select_autoescape(enabled_extensions=("html", "htm", "xml"), default_for_string=True),
         undefined=jinja2.StrictUndefined,
@@ -308,10 +318,42 @@ def render_issue(issue: Issue, settings: Settings, env: jinja2.Environment | Non
     env = env or make_env(settings)
     ctx = build_context(issue, settings)
     used: dict[str, str] = {}
-    html = env.get_template("email.html").render(ctx, merge=_merge_fn("HTML", used, settings), web=False)
-    text = env.get_template("email.txt").render(ctx, merge=_merge_fn("TEXT", used, settings), web=False)
-    web = env.get_template("web.html").render(ctx, merge=_merge_fn("DEFAULT", {}, settings), web=True)
+    html = _render(env, "email.html", ctx, merge=_merge_fn("HTML", used, settings), web=False)
+    text = _render(env, "email.txt", ctx, merge=_merge_fn("TEXT", used, settings), web=False)
+    web = _render(env, "web.html", ctx, merge=_merge_fn("DEFAULT", {}, settings), web=True)
     return Rendered(html=html, text=normalize_text(text), web=web, merge_defaults=used)
+
+
+def _render(env: jinja2.Environment, name: str, ctx: dict[str, Any], **extra: Any) -> str:
+    """``name`` rendered; a template error becomes a TemplateProblem naming the template file and line."""
+    try:
+        return env.get_template(name).render(ctx, **extra)
+    except jinja2.TemplateSyntaxError as exc:
+        where = f"{exc.filename or exc.name or name}, line {exc.lineno}"
+        raise TemplateProblem(f"{where}: template syntax error: {exc.message}",
+                              "fix the template (see https://jinja.palletsprojects.com/templates/)") from None
+    except jinja2.TemplateNotFound as exc:
+        raise TemplateProblem(f"template not found: {exc.name} (needed by {name})",
+                              "add it to templates/ beside digest.toml or remove the reference") from None
+    except jinja2.exceptions.SecurityError as exc:
+        raise TemplateProblem(f"{_template_line(exc, name)}: refused by the template sandbox: {exc}",
+                              "templates can use the issue's values and filters, not Python internals") from None
+    except jinja2.TemplateError as exc:
+        raise TemplateProblem(f"{_template_line(exc, name)}: template error: {exc}",
+                              "fix the template, or give the value it needs") from None
+
+
+def _template_line(exc: BaseException, name: str) -> str:
+    """'FILE, line N' of the innermost template frame of ``exc``'s traceback (Jinja2 maps its frames to the
+    template's file and line), or the template name alone."""
+    where = name
+    tb = exc.__traceback__
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if not filename.endswith(".py") and not filename.startswith("<"):
+            where = f"{filename}, line {tb.tb_lineno}"
+        tb = tb.tb_next
+    return where
 
 
 def normalize_text(text: str) -> str:

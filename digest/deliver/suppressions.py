@@ -10,9 +10,10 @@ Where it lives (first that applies):
 The file is a CSV with the header ``email,reason,source,added`` (reason: unsubscribe, bounce, spam_report,
 invalid, block, manual...; source: one-click, cli, sendgrid, ``sendgrid asm group N``...; added: ISO 8601 UTC).
 ``digest suppressions pull`` (``backends/sendgrid/suppressions.py``) merges SendGrid's lists in through ``add``.
-It is only appended to, under an exclusive file lock, so the unsubscribe server and ``digest suppressions
-add`` can write at the same time; an address already listed is not written twice. Addresses compare
-without case.
+A cell that would start with ``= + - @`` is written with a leading ``'`` (spreadsheets then show it as text,
+never run it as a formula) and read back without it. It is only appended to, under an exclusive file lock,
+so the unsubscribe server and ``digest suppressions add`` can write at the same time; an address already
+listed is not written twice. Addresses compare without case.
 """
 
 from __future__ import annotations
@@ -58,6 +59,24 @@ def suppressions_path(folder: Path | str, settings: Settings | None = None, *, i
     return (folder.parent if issue_dir else folder) / SUPPRESSIONS_NAME
 
 
+_FORMULA = "=+-@\t\r"  # a cell starting with one of these is a formula to spreadsheet programs
+
+
+def neutralise(value: str) -> str:
+    """``value`` for a CSV cell a spreadsheet will not run as a formula (``=HYPERLINK(...)@x.org``): a leading
+    ``'`` before ``= + - @`` (and before a ``'`` that precedes one, so that ``unneutralise`` is exact)."""
+    if value and (value[0] in _FORMULA or unneutralise(value) != value):
+        return "'" + value
+    return value
+
+
+def unneutralise(value: str) -> str:
+    """The value ``neutralise`` was given (files written before it are read as they are)."""
+    if len(value) > 1 and value[0] == "'" and value[1] in _FORMULA + "'":
+        return value[1:]
+    return value
+
+
 def key(address: str) -> str:
     """The comparison key: the normalized address when valid, lower-cased."""
     normalized, _ = validate_address(address.strip())
@@ -77,10 +96,10 @@ def load(path: Path) -> set[str]:
         reader = csv.reader(fh)
         header = next(reader, None)
         if header and "@" in header[0]:  # a bare list without header: the first line is an address
-            out.add(key(header[0]))
+            out.add(key(unneutralise(header[0].strip())))
         for row in reader:
             if row and row[0].strip():
-                out.add(key(row[0]))
+                out.add(key(unneutralise(row[0].strip())))
     return out
 
 
@@ -107,8 +126,8 @@ def add(path: Path, entries: Iterable[Entry]) -> int:
                 if not k or k in existing:
                     continue
                 existing.add(k)
-                writer.writerow([clean_value(entry.email), clean_value(entry.reason), clean_value(entry.source),
-                                 entry.added or now])
+                writer.writerow([neutralise(clean_value(entry.email)), neutralise(clean_value(entry.reason)),
+                                 neutralise(clean_value(entry.source)), neutralise(entry.added or now)])
                 new += 1
             fh.flush()
             os.fsync(fh.fileno())
@@ -126,8 +145,8 @@ def entries(path: Path) -> list[Entry]:
         return out
     with fh:
         for row in csv.DictReader(fh):
-            out.append(Entry(row.get("email") or "", row.get("reason") or "", row.get("source") or "",
-                             row.get("added") or ""))
+            out.append(Entry(unneutralise(row.get("email") or ""), unneutralise(row.get("reason") or ""),
+                             unneutralise(row.get("source") or ""), unneutralise(row.get("added") or "")))
     return out
 
 

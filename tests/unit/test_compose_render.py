@@ -217,3 +217,39 @@ def test_article_in_another_language_is_marked() -> None:
     doc = lxml.html.document_fromstring(render_issue(issue(fr, en, bad), settings()).html)
     cells = doc.xpath("//td[contains(@class,'dg-article')]")
     assert [c.get("lang") for c in cells] == ["fr", None, None]
+
+
+def _override(tmp_path: Path, body: str, name: str = "email.html") -> Settings:
+    (tmp_path / "digest.toml").write_text('[newsletter]\nname = "Valley Weekly"\n')
+    (tmp_path / "templates").mkdir(exist_ok=True)
+    (tmp_path / "templates" / name).write_text(body)
+    return load_settings(tmp_path)
+
+
+@pytest.mark.parametrize("expr", [
+    "cycler.__init__.__globals__.os.popen('id').read()",
+    "joiner.__init__.__globals__['os'].system('touch {marker}')",
+    "''.__class__.__mro__[1].__subclasses__()",
+])
+def test_a_template_override_cannot_reach_python(tmp_path: Path, expr: str) -> None:
+    from digest.compose.render import TemplateProblem
+
+    marker = tmp_path / "ran"
+    s = _override(tmp_path, '{% extends "theme/email.html" %}{% block footer_extra %}\n\n'
+                  "<p>{{ " + expr.replace("{marker}", str(marker)) + " }}</p>{% endblock %}")
+    with pytest.raises(TemplateProblem) as info:
+        render_issue(issue(hostile_item()), s)
+    text = str(info.value)
+    assert "sandbox" in text and str(tmp_path / "templates" / "email.html") + ", line 3" in text
+    assert not marker.exists()
+
+
+def test_template_errors_name_the_file_and_line(tmp_path: Path) -> None:
+    from digest.compose.render import TemplateProblem
+
+    s = _override(tmp_path, "line one\n{% if %}\n")
+    with pytest.raises(TemplateProblem, match=r"templates/email.html, line 2: template syntax error"):
+        render_issue(issue(hostile_item()), s)
+    s = _override(tmp_path, "one\ntwo\n{{ no_such_value }}\n")
+    with pytest.raises(TemplateProblem, match=r"templates/email.html, line 3: template error: 'no_such_value'"):
+        render_issue(issue(hostile_item()), s)
