@@ -277,13 +277,23 @@ def preview(directory: Path, port: int, host: str, recipients: Path | None, no_o
 @click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object on stdout.")
 @click.option("--new-journal", is_flag=True,
               help="Set the issue's send journal aside and start an empty one (everyone counts as not yet sent).")
+@click.option("--ab-test", "ab_test", metavar="SHARE", default=None,
+              help="A/B test issue.toml's subject_variants: send SHARE (e.g. 20%) of the CSV, split evenly.")
+@click.option("--ab-winner", "ab_winner", metavar="auto|N", default=None,
+              help="After --ab-test: send everyone not yet sent variant N, or (auto) the best click rate's.")
 @handle_errors
 def send(directory: Path, recipients_csv: Path | None, backend: str, dry_run: bool, test_email: str | None,
-         resend_unknown: bool, sandbox: bool, at: str | None, cancel: bool, as_json: bool, new_journal: bool) -> None:
+         resend_unknown: bool, sandbox: bool, at: str | None, cancel: bool, as_json: bool, new_journal: bool,
+         ab_test: str | None, ab_winner: str | None) -> None:
     """Send the issue in DIRECTORY to every recipient of the CSV (resumable; see the journal in DIRECTORY)."""
-    from .deliver.progress import Progress, summary_lines
+    from .deliver.progress import Progress
     from .deliver.send import cancel_scheduled, send_issue
 
+    if ab_test is not None or ab_winner is not None:
+        _ab_send(directory, recipients_csv, backend, ab_test, ab_winner, dry_run=dry_run, test_email=test_email,
+                 resend_unknown=resend_unknown, sandbox=sandbox, at=at, cancel=cancel, as_json=as_json,
+                 new_journal=new_journal)
+        return
     if new_journal:
         if dry_run or test_email or cancel:
             raise UsageError("--new-journal starts a real send; it is not used with --dry-run, --test or --cancel")
@@ -304,6 +314,17 @@ def send(directory: Path, recipients_csv: Path | None, backend: str, dry_run: bo
     report = send_issue(directory, recipients_csv, backend, dry_run=dry_run, test_email=test_email,
                         resend_unknown=resend_unknown, sandbox=sandbox, at=at, json_output=as_json,
                         notify=lambda line: click.echo(line, err=True), progress=progress)
+    _send_outcome(report, as_json)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
+    if not report.ok:
+        sys.exit(1)
+
+
+def _send_outcome(report: Any, as_json: bool) -> None:
+    """A send's skipped rows, batches (dry run) and summary, on stderr (stdout with neither --json)."""
+    from .deliver.progress import summary_lines
+
     # Skipped rows go to stderr with or without --json (stdout then holds only the JSON object).
     for p in report.problems[:50]:
         click.echo(f"skipped {p.kind}: {p}", err=True)
@@ -316,9 +337,53 @@ def send(directory: Path, recipients_csv: Path | None, backend: str, dry_run: bo
             click.echo(f"... and {report.batch_count - len(report.batches):,} more batch(es)", err=True)
     for line in summary_lines(report):
         click.echo(line, err=as_json)
+
+
+def _ab_send(directory: Path, recipients_csv: Path | None, backend: str, ab_test: str | None, ab_winner: str | None,
+             *, dry_run: bool, test_email: str | None, resend_unknown: bool, sandbox: bool, at: str | None,
+             cancel: bool, as_json: bool, new_journal: bool) -> None:
+    """``digest send --ab-test SHARE`` / ``--ab-winner auto|N`` (deliver/abtest.py)."""
+    from .deliver import abtest
+    from .deliver.progress import Progress
+    from .deliver.send import send_issue
+
+    if ab_test is not None and ab_winner is not None:
+        raise UsageError("--ab-test and --ab-winner are two steps: run --ab-test first, then --ab-winner")
+    given = [name for name, on in (("--test", test_email), ("--sandbox", sandbox), ("--at", at), ("--cancel", cancel),
+                                   ("--new-journal", new_journal and ab_winner is not None)) if on]
+    if given:
+        raise UsageError(f"{given[0]} is not used with --ab-test or --ab-winner")
+    if recipients_csv is None:
+        raise UsageError("--recipients CSV is required with --ab-test and --ab-winner")
+    share = abtest.parse_share(ab_test) if ab_test is not None else None
+    choice = abtest.parse_winner(ab_winner) if ab_winner is not None else None
+    if new_journal:
+        from .deliver.journal import set_aside
+
+        if dry_run:
+            raise UsageError("--new-journal starts a real send; it is not used with --dry-run")
+        aside = set_aside(directory)
+        if aside is not None:
+            click.echo(f"set the old send journal aside as {aside}; starting an empty one", err=True)
+
+    def send(*args: Any, **kwargs: Any) -> Any:
+        progress = Progress(None) if not dry_run else None
+        return send_issue(*args, progress=progress, **kwargs)
+
+    notify = lambda line: click.echo(line, err=True)  # noqa: E731
+    common = {"backend_name": backend, "dry_run": dry_run, "resend_unknown": resend_unknown, "json_output": as_json,
+              "notify": notify}
+    if share is not None:
+        run = abtest.run_test(directory, recipients_csv, share, send, **common)
+    else:
+        run = abtest.run_winner(directory, recipients_csv, choice, send, **common)
+    for number, subject, report in run.sends:
+        click.echo(f"variant {number} ({subject!r}):", err=as_json)
+        _send_outcome(report, as_json)
     if as_json:
-        click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
-    if not report.ok:
+        last = run.sends[-1][2]
+        click.echo(json.dumps({**last.to_dict(), "ab": run.to_dict()}, ensure_ascii=False))
+    if not run.ok:
         sys.exit(1)
 
 

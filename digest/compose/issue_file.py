@@ -7,7 +7,8 @@ formatting survive every ``add``.
 
 issue.toml holds::
 
-    subject, preheader, intro (Markdown), date, slug (optional; default: the folder's name), publish
+    subject, preheader, intro (Markdown), date, slug (optional; default: the folder's name), publish,
+    subject_variants (optional: the subjects an A/B test compares, see ``deliver/abtest.py``)
     [[sections]]  title                                   (optional, in order)
     [[articles]]  source, feed (for a feed entry), section,
                   title / teaser / image / image_alt / url (editor overrides: they always win)
@@ -95,6 +96,7 @@ class IssueFile:
     publish: bool
     sections: list[str]
     entries: list[Entry]
+    subject_variants: list[str] = field(default_factory=list)
 
 
 # --- helpers ---------------------------------------------------------------------------------------
@@ -242,6 +244,11 @@ def read_issue(directory: Path | str) -> IssueFile:
     publish = doc.get("publish", False)
     if not isinstance(publish, bool):
         raise ConfigError(f"{name}: publish must be true or false")
+    variants = doc.get("subject_variants", [])
+    if not isinstance(variants, list):
+        raise ConfigError(f"{name}: subject_variants must be a list of subjects: [\"...\", \"...\"]")
+    subject_variants = [_no_newline(_str(v, f"{name}: subject_variants[{i}]"), f"subject_variants[{i}] in {name}")
+                        for i, v in enumerate(variants, start=1)]
     return IssueFile(
         dir=directory,
         subject=_no_newline(_str(doc.get("subject"), f"{name}: subject"), f"subject in {name}"),
@@ -252,6 +259,7 @@ def read_issue(directory: Path | str) -> IssueFile:
         publish=publish,
         sections=sections,
         entries=entries,
+        subject_variants=subject_variants,
     )
 
 
