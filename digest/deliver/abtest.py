@@ -185,25 +185,31 @@ def run_test(directory: Path | str, recipients_csv: Path | str, share: float, se
         raise DigestError(f"{directory}: no such issue folder", f"create it with: digest new {directory}")
     subjects = subjects_of(directory)
     slug = _slug(directory)
-    test, journal = _stored(directory, slug, writable=not dry_run)
+    run = AbRun("test", subjects, share, [])
+    test, journal = _stored(directory, slug)
+    members: list[tuple[str, int]] | None = None
     try:
-        run = AbRun("test", subjects, share, [])
-        if test is not None:
-            _same_test(test, share, subjects)
-            run.resumed, run.sizes, run.winner = True, test.sizes, test.winner
-            say(f"A/B test of {slug}: resuming the test started earlier ({_sizes(test.sizes)})")
-            members = None
-        else:
+        if test is None:
             if journal is not None and journal.has_rows():
                 raise UsageError(f"{slug} was already sent to some recipients without an A/B test",
                                  "an A/B test starts before the issue's first send; finish the send without --ab-test")
             suppressed = suppressions.load(suppressions.suppressions_path(directory, load_settings(directory)))
             seed = secrets.token_hex(16)
             run.eligible, members = pick(recipients_csv, suppressed, seed, slug, share, len(subjects))
+            if not dry_run:  # recorded before anything is sent, under the run lock
+                if journal is not None:
+                    journal.close()
+                journal = Journal(journal_path(directory), slug)
+                journal.lock_run()
+                if not journal.start_ab_test(seed, share, subjects, members):
+                    test, members = journal.ab_test(), None  # another run recorded one meanwhile: that one counts
+        if test is not None:
+            _same_test(test, share, subjects)
+            run.resumed, run.sizes, run.winner = True, test.sizes, test.winner
+            say(f"A/B test of {slug}: resuming the test started earlier ({_sizes(test.sizes)})")
+        else:
+            assert members is not None and run.eligible is not None
             run.sizes = [sum(1 for _, v in members if v == n) for n in range(1, len(subjects) + 1)]
-            if journal is not None and not journal.start_ab_test(seed, share, subjects, members):
-                raise DigestError(f"{journal.path}: another run started an A/B test of {slug} at the same time",
-                                  "run the same command again: it resumes that test")
             say(f"A/B test of {slug}: {sum(run.sizes):,} of {run.eligible:,} recipient(s) ({percent(share)}), "
                 f"{_sizes(run.sizes)}" + (" (dry run: not recorded)" if dry_run else ""))
         by_variant = _by_variant(journal, members, len(subjects))
@@ -231,7 +237,7 @@ def run_winner(directory: Path | str, recipients_csv: Path | str, choice: int | 
     if not directory.is_dir():
         raise DigestError(f"{directory}: no such issue folder", f"create it with: digest new {directory}")
     slug = _slug(directory)
-    test, journal = _stored(directory, slug, writable=False)
+    test, journal = _stored(directory, slug)
     if journal is not None:
         journal.close()
     if test is None:
@@ -293,19 +299,9 @@ def best(figures: list[dict[str, Any]]) -> int:
 # ------------------------------------------------------------------------------------------------ helpers
 
 
-def _stored(directory: Path, slug: str, *, writable: bool) -> tuple[AbTest | None, Journal | None]:
-    """The stored test (or None) and the journal it was read from (writable: created when missing, and held
-    under the run lock while open, so that no send of the issue runs meanwhile)."""
-    if writable:
-        journal: Journal | None = Journal(journal_path(directory), slug)
-        assert journal is not None
-        try:
-            journal.lock_run()
-        except BaseException:
-            journal.close()
-            raise
-    else:
-        journal = open_journal(directory, slug, readonly=True)
+def _stored(directory: Path, slug: str) -> tuple[AbTest | None, Journal | None]:
+    """The stored test (or None) and the journal (read-only; None when there is none yet) it was read from."""
+    journal = open_journal(directory, slug, readonly=True)
     return (journal.ab_test() if journal is not None else None), journal
 
 
