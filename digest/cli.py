@@ -310,6 +310,10 @@ def send(directory: Path, recipients_csv: Path | None, backend: str, dry_run: bo
         else:
             click.echo(f"cancelled the scheduled send (batch {batch_id})")
         return
+    if not (test_email or dry_run or sandbox):
+        from .deliver.abtest import check_plain_send
+
+        check_plain_send(directory)
     progress = Progress(None) if not dry_run and not test_email else None
     report = send_issue(directory, recipients_csv, backend, dry_run=dry_run, test_email=test_email,
                         resend_unknown=resend_unknown, sandbox=sandbox, at=at, json_output=as_json,

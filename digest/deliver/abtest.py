@@ -280,6 +280,27 @@ def run_winner(directory: Path | str, recipients_csv: Path | str, choice: int | 
     return run
 
 
+def check_plain_send(directory: Path | str) -> None:
+    """A plain ``digest send`` of an issue with an A/B test would mail the rest ``subject``: refused."""
+    directory = Path(directory)
+    if not journal_path(directory).is_file():
+        return
+    try:
+        test, journal = _stored(directory, _slug(directory))
+    except DigestError:  # JournalError, a bad issue.toml: the send itself reports it
+        return
+    if journal is not None:
+        journal.close()
+    if test is None:
+        return
+    if test.winner is not None:
+        raise UsageError(f"the A/B test of {directory.name} chose variant {test.winner}: a plain send would mail the "
+                         "rest the issue's subject", "resume with --ab-winner auto (it keeps the winner chosen)")
+    raise UsageError(f"{directory.name} has an A/B subject test waiting for its winner: a plain send would mail the "
+                     "rest the issue's subject", "choose with --ab-winner auto|N, or resume the test with --ab-test "
+                     f"{percent(test.share)}")
+
+
 def best(figures: list[dict[str, Any]]) -> int:
     """The variant with the highest click rate of delivered, the open rate breaking a tie (see the module doc)."""
     scored = [(v["rates"].get("clicked"), v["rates"].get("opened"), v["variant"]) for v in figures

@@ -179,6 +179,8 @@ def test_winner_by_hand_on_the_outbox_mails_everyone_once(tmp_path: Path) -> Non
     assert proc.returncode == 2 and "--ab-winner auto needs SendGrid's events" in proc.stderr
     proc = digest([*send, "--ab-winner", "4"], env)
     assert proc.returncode == 2 and "has 3 subjects" in proc.stderr
+    proc = digest(send, env)  # a plain send would mail the rest the issue's own subject
+    assert proc.returncode == 2 and "waiting for its winner" in proc.stderr
     assert len(outbox_mail(issue)) == 324
 
     proc = digest([*send, "--ab-winner", "2", "--json"], env)
@@ -190,4 +192,6 @@ def test_winner_by_hand_on_the_outbox_mails_everyone_once(tmp_path: Path) -> Non
 
     proc = digest([*send, "--ab-winner", "3"], env)  # the rest already went out with variant 2's subject
     assert proc.returncode == 2 and "variant 2 was already chosen" in proc.stderr
+    proc = digest(send, env)
+    assert proc.returncode == 2 and "resume with --ab-winner auto" in proc.stderr
     assert len(outbox_mail(issue)) == 1300
