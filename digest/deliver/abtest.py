@@ -271,6 +271,10 @@ def run_winner(directory: Path | str, recipients_csv: Path | str, choice: int | 
         run.winner, run.chosen_by = best(run.figures), "auto"
         say(f"chose variant {run.winner} by its click rate (opens break a tie)")
     subject = test.subjects[run.winner - 1]
+    unsent = sum(v["recipients"] - v["sent"] for v in run.figures)
+    if unsent > 0:
+        say(f"note: {unsent:,} test recipient(s) were not sent their variant (failed, unknown or interrupted); "
+            "those the journal sends now get the winner's subject")
     if not dry_run and test.winner is None:
         with Journal(journal_path(directory), slug) as writable:
             writable.choose_ab_winner(run.winner, run.chosen_by or "hand")
