@@ -192,6 +192,46 @@ def check_settings(settings: Settings, report: CheckReport) -> None:
                                              "one-click https unsubscribe")
 
 
+def raw_header(eml: bytes, name: str) -> list[bytes]:
+    """The physical lines (first line and continuation lines, without CRLF) of header ``name`` in ``eml``'s
+    top-level header block, read from the bytes as they are: no decoding, no unfolding."""
+    head = eml.split(b"\r\n\r\n", 1)[0] if b"\r\n\r\n" in eml else eml.split(b"\n\n", 1)[0]
+    lines = head.replace(b"\r\n", b"\n").split(b"\n")
+    want = name.lower().encode("ascii") + b":"
+    out: list[bytes] = []
+    for line in lines:
+        if out and line[:1] in (b" ", b"\t"):
+            out.append(line)
+        elif out:
+            break
+        elif line.lower().startswith(want):
+            out.append(line)
+    return out
+
+
+def check_message_headers(eml: bytes, settings: Settings, report: CheckReport) -> None:
+    """message.eml's List-Unsubscribe as a mailbox provider reads it: ``<https://...>`` in the raw bytes, no
+    RFC 2047 encoded-word, every line at most 998 octets. The sample carries a real-length signed token."""
+    lines = raw_header(eml, "List-Unsubscribe")
+    url = str(settings["unsubscribe"].get("url") or "").strip()
+    if not lines:
+        if url or settings["unsubscribe"].get("mailto"):
+            report.add("headers", "error", "message.eml has no List-Unsubscribe header")
+        return
+    long_lines = [len(line) for line in eml.split(b"\r\n\r\n", 1)[0].split(b"\r\n") if len(line) > 998]
+    raw = b"".join(lines)
+    if b"=?" in raw:
+        report.add("headers", "error", "List-Unsubscribe is RFC 2047 encoded (=?...?=): providers see no "
+                                       "<https://...> and offer no one-click unsubscribe")
+    elif url.lower().startswith("https://") and b"<https://" not in raw:
+        report.add("headers", "error", "List-Unsubscribe holds no literal <https://...> URL")
+    elif long_lines:
+        report.add("headers", "error", f"a header line of message.eml is {max(long_lines)} octets (at most 998)")
+    else:
+        report.add("headers", "info", f"List-Unsubscribe is written as is over {len(lines)} line(s), the longest "
+                                      f"{max(len(line) for line in lines)} octets")
+
+
 # --- caniemail -------------------------------------------------------------------------------------
 
 _NOT_SUPPORTED = re.compile(r"^`(?P<feature>.+?)` is not supported by `(?P<client>[^`]+)`")
@@ -404,7 +444,9 @@ def check_issue(directory: Path | str, *, links: bool = False, tools: bool = Tru
     build = directory / "build"
     html = (build / "email.html").read_text(encoding="utf-8")
     check_html(html, report, build)
-    check_settings(load_settings(directory), report)
+    settings = load_settings(directory)
+    check_settings(settings, report)
+    check_message_headers((build / "message.eml").read_bytes(), settings, report)
     if tools:
         check_caniemail(build / "email.html", report)
         check_spam(build / "message.eml", report)

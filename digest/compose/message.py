@@ -8,7 +8,10 @@ List-Unsubscribe and (with an https URL) ``List-Unsubscribe-Post: List-Unsubscri
 
 Header values are checked before they are used: a line break in a subject, name, address or URL is
 refused (``ConfigError``/``DigestError``), never written into the header block; non-ASCII text is encoded
-(RFC 2047) by the email package.
+(RFC 2047) by the email package. Headers that hold URLs or addresses in ``<...>`` (List-Unsubscribe,
+List-Id) are written as is by ``MAIL_POLICY``: never an encoded-word (which would hide the ``<https://...>``
+that Gmail and Yahoo look for), folded only after the comma between two ``<...>`` items, every line at
+most 998 octets (RFC 5322).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import secrets
 from dataclasses import asdict, dataclass, field
 from email.headerregistry import Address
 from email.message import EmailMessage, MIMEPart
-from email.policy import SMTP
+from email.policy import SMTP, EmailPolicy
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,9 +40,54 @@ if TYPE_CHECKING:
 DRAFT_NAME = "draft.json"
 SAMPLE_EMAIL = "reader@example.com"
 SAMPLE_FROM = "newsletter@example.com"
+SAMPLE_TOKEN_KEY = b"digest sample unsubscribe key: public, signs nothing real"
 UNSUBSCRIBE_FIELD = "unsubscribe_url"
 _BAD_HEADER = re.compile(r"[\r\n\x00]")
 _LIST_LABEL = re.compile(r"[^a-z0-9-]+")
+MAX_LINE_OCTETS = 998  # RFC 5322 2.1.1, without the CRLF
+FOLD_AT = 78  # RFC 5322's recommended line length: fold at a comma beyond it
+# Headers whose value is one or more <URL or address> items: written as is (see RawListPolicy).
+RAW_HEADERS = frozenset({"list-unsubscribe", "list-id", "list-post", "list-help", "list-subscribe",
+                         "list-owner", "list-archive", "archived-at"})
+
+
+def fold_list_header(name: str, value: str, linesep: str = "\r\n") -> str:
+    """``Name: <a>, <b>`` folded only after the comma between ``<...>`` items when a line would pass 78
+    characters; never encoded. Raises DigestError when one item makes a line longer than 998 octets or the
+    value is not plain ASCII on one line."""
+    if _BAD_HEADER.search(value) or not value.isascii():
+        raise DigestError(f"{name} header value holds a line break or non-ASCII text: {value[:80]!r}")
+    items = [p.strip() for p in re.split(r"(?<=>)\s*,\s*(?=<)", value.strip())]
+    lines = [f"{name}: {items[0]}"]
+    for item in items[1:]:
+        if len(lines[-1]) + 2 + len(item) <= FOLD_AT:
+            lines[-1] += f", {item}"
+        else:
+            lines[-1] += ","
+            lines.append(f" {item}")
+    for line in lines:
+        if len(line) + (1 if line is not lines[-1] else 0) > MAX_LINE_OCTETS:
+            raise DigestError(f"{name} header: an item makes a line of {len(line)} octets; a mail header line "
+                              f"holds at most {MAX_LINE_OCTETS}: {line[:80]!r}...",
+                              "shorten the URL (or the token) it holds")
+    return linesep.join(lines) + linesep
+
+
+class RawListPolicy(EmailPolicy):
+    """``email.policy.SMTP`` except for ``RAW_HEADERS``, which ``fold_list_header`` writes as is.
+
+    Python's email package RFC 2047-encodes an unstructured header with a word longer than the line length,
+    and a List-Unsubscribe header holding a signed https URL always has one: ``=?utf-8?q?=3Chttps=3A//...``
+    is what providers then see, and one-click unsubscribe is gone.
+    """
+
+    def _fold(self, name: str, value: Any, refold_binary: bool = False) -> str:
+        if name.lower() in RAW_HEADERS:
+            return fold_list_header(name, str(value), self.linesep)
+        return super()._fold(name, value, refold_binary)  # type: ignore[misc]
+
+
+MAIL_POLICY = RawListPolicy(linesep="\r\n")
 
 
 @dataclass
@@ -177,7 +225,10 @@ def mailto_link(address_or_link: str) -> str:
 
 
 def list_unsubscribe(https_url: str | None, mailto: str | None) -> tuple[str | None, bool]:
-    """The List-Unsubscribe value and whether one-click (RFC 8058) applies (an https URL is present)."""
+    """The List-Unsubscribe value and whether one-click (RFC 8058) applies (an https URL is present).
+
+    Each ``<...>`` item must fit on one header line (998 octets): a longer one raises DigestError.
+    """
     parts: list[str] = []
     one_click = False
     if https_url:
@@ -188,6 +239,11 @@ def list_unsubscribe(https_url: str | None, mailto: str | None) -> tuple[str | N
             parts.append(f"<{_header_url(https_url, 'unsubscribe URL')}>")
     if mailto:
         parts.append(f"<{_header_url(mailto_link(mailto), 'unsubscribe mailto')}>")
+    for part in parts:
+        if len("List-Unsubscribe: ") + len(part) + 1 > MAX_LINE_OCTETS:
+            raise DigestError(f"the unsubscribe link is {len(part) - 2} characters: a mail header line holds at "
+                              f"most {MAX_LINE_OCTETS} octets: {part[:80]}...",
+                              "shorten [unsubscribe] url in digest.toml")
     return (", ".join(parts) or None), one_click
 
 
@@ -219,7 +275,7 @@ def personalize(draft: Draft, personal: Personal, *, message_id: str | None = No
     html = merge.substitute(draft.html, values)
     text = merge.substitute(draft.text, values)
 
-    msg = EmailMessage(policy=SMTP)
+    msg = EmailMessage(policy=MAIL_POLICY)
     msg["Subject"] = check_header_text(draft.subject, "subject")
     msg["From"] = address(draft.from_email, draft.from_name, "newsletter.from_email")
     msg["To"] = address(personal.email, "", f"recipient {personal.email[:60]!r}")
@@ -257,10 +313,17 @@ def _qp_part(body: str, subtype: str) -> MIMEPart:
 
 
 def sample_unsubscribe_url(draft: Draft, email: str = SAMPLE_EMAIL) -> str | None:
-    """The configured unsubscribe URL template filled with example values (for message.eml)."""
+    """The configured unsubscribe URL template filled for ``email`` (for message.eml and the preview).
+
+    ``{token}`` is a signed token of the real length, made under a fixed public sample key (never the send
+    secret, so it unsubscribes no one), so the sample's List-Unsubscribe header is as long as a sent one.
+    """
     if not draft.unsubscribe_url:
         return None
-    return draft.unsubscribe_url.replace("{token}", "SAMPLE-TOKEN").replace("{email}", quote(email, safe=""))
+    from ..deliver.unsubscribe import make_token
+
+    token = make_token(email, SAMPLE_TOKEN_KEY) if "{token}" in draft.unsubscribe_url else ""
+    return draft.unsubscribe_url.replace("{token}", token).replace("{email}", quote(email, safe=""))
 
 
 def sample_message(draft: Draft) -> EmailMessage:
