@@ -1,7 +1,8 @@
 """``digest build DIR``: from issue.toml and the cached articles to ``DIR/build/``.
 
-Writes email.html (CSS inlined once), email.txt, web.html, message.eml (a complete sample message) and
-draft.json (what ``send`` personalises). Problems that don't stop the issue (a duplicate story, a
+Writes email.html (CSS inlined once), email.txt, web.html, message.eml (a complete sample message),
+draft.json (what ``send`` personalises) and warnings.json (this build's warnings, read by ``digest check``
+when the build is current). Problems that don't stop the issue (a duplicate story, a
 shortened teaser, an image without alt text, an unreadable article) come back as warnings naming the
 article; an unreadable article is skipped, never a traceback.
 """
@@ -22,7 +23,7 @@ from ..config import CONFIG_NAME, load_settings
 from ..errors import DigestError, SourceError
 from ..model import Article
 from . import issue_file as issue_mod
-from .freshness import OUTPUTS, needs_build
+from .freshness import OUTPUTS, WARNINGS_NAME, needs_build
 from .images import resolve_image
 from .inline import inline_css
 from .message import load_draft, make_draft, sample_message
@@ -212,6 +213,8 @@ def build_issue(directory: Path | str) -> BuildResult:
         (staging / "web.html").write_text(rendered.web, encoding="utf-8")
         (staging / "message.eml").write_bytes(sample_message(draft).as_bytes())
         (staging / "draft.json").write_text(draft.to_json(), encoding="utf-8")
+        (staging / WARNINGS_NAME).write_text(json.dumps(result.warnings, ensure_ascii=False, indent=1),
+                                             encoding="utf-8")
         _replace_outputs(staging, out)
         teasers.save()
     finally:
@@ -233,6 +236,15 @@ def _replace_outputs(staging: Path, out: Path) -> None:
     elif (out / "images").is_dir():
         shutil.rmtree(out / "images")
     shutil.rmtree(staging, ignore_errors=True)
+
+
+def load_warnings(directory: Path | str) -> list[str]:
+    """The warnings of the build in ``DIR/build/`` (empty for a build made before they were kept)."""
+    try:
+        data = json.loads((Path(directory) / "build" / WARNINGS_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    return [str(w) for w in data] if isinstance(data, list) else []
 
 
 def describe(result: BuildResult) -> dict[str, Any]:

@@ -34,7 +34,7 @@ import lxml.html
 
 from ..config import Settings, load_settings
 from ..errors import DigestError
-from .build import build_issue, needs_build
+from .build import build_issue, load_warnings, needs_build
 
 GMAIL_CLIP_BYTES = 102_000  # Gmail clips the HTML part above about 102 KB
 SIZE_WARN_BYTES = 90_000
@@ -434,13 +434,10 @@ def check_links(html: str, report: CheckReport) -> None:
 def check_issue(directory: Path | str, *, links: bool = False, tools: bool = True) -> CheckReport:
     """Build when out of date, then run every check; ``tools=False`` runs only the in-process checks."""
     directory = Path(directory).resolve()
-    if needs_build(directory):
-        result = build_issue(directory)
-        report = CheckReport(directory)
-        for w in result.warnings:
-            report.add("build", "warning", w)
-    else:
-        report = CheckReport(directory)
+    warnings = build_issue(directory).warnings if needs_build(directory) else load_warnings(directory)
+    report = CheckReport(directory)
+    for w in warnings:  # fresh or current, the build's warnings are always shown
+        report.add("build", "warning", w)
     build = directory / "build"
     html = (build / "email.html").read_text(encoding="utf-8")
     check_html(html, report, build)
@@ -454,3 +451,14 @@ def check_issue(directory: Path | str, *, links: bool = False, tools: bool = Tru
     if links:
         check_links(html, report)
     return report
+
+
+def send_gate(directory: Path | str) -> list[str]:
+    """The errors ``digest check`` finds that ``digest send`` refuses to send with (``--force`` overrides).
+
+    Only the in-process checks run (size, images, links, unsubscribe, sender, postal address, the raw
+    List-Unsubscribe header): no network, no Node tools, no SpamAssassin, so the gate costs a few
+    milliseconds. The tool checks stay with ``digest check``, which the editor runs before sending.
+    """
+    report = check_issue(directory, tools=False)
+    return [f"[{f.check}] {f.message}" for f in report.findings if f.level == "error"]
