@@ -202,13 +202,35 @@ def markdown_to_text(text: str) -> str:
                 a.tail = f" ({href})" + (a.tail or "")
         if el.tag in ("ul", "ol"):
             marks = [f"{i}. " if el.tag == "ol" else "- " for i in range(1, len(el) + 1)]
-            blocks.append("\n".join(m + li.text_content().strip() for m, li in zip(marks, el, strict=False)))
+            blocks.append("\n".join(hang(m, _reflow(li)) for m, li in zip(marks, el, strict=False)))
+        elif el.tag == "blockquote":
+            paras = [_reflow(p) for p in el] or [_reflow(el)]
+            blocks.append("\n>\n".join(wrap_text(p, 70, prefix="> ") for p in paras if p))
         else:
-            for br in el.iter("br"):
-                br.tail = "\n" + (br.tail or "")
-            prefix = "> " if el.tag == "blockquote" else ""
-            blocks.append(prefix + re.sub(r"[ \t]+", " ", el.text_content()).strip())
+            blocks.append(wrap_text(_reflow(el)))
     return "\n\n".join(b for b in blocks if b)
+
+
+_HARD_BREAK = "\ue000"  # a private-use character marks a <br> while the text is reflowed
+
+
+def _reflow(el: Any) -> str:
+    """An element's text as one paragraph: the source's single line breaks join words; a Markdown hard
+    break (``<br>``) stays a line break."""
+    for br in el.iter("br"):
+        br.tail = _HARD_BREAK + (br.tail or "")
+    text = re.sub(r"\s+", " ", el.text_content().replace(_HARD_BREAK, " " + _HARD_BREAK + " "))
+    return "\n".join(part.strip() for part in text.split(_HARD_BREAK)).strip()
+
+
+def hang(mark: str, text: str, width: int = 72) -> str:
+    """``text`` wrapped after ``mark`` (``1. ``, ``- ``), continuation lines indented under the text."""
+    import textwrap
+
+    return "\n".join(textwrap.fill(line, width=width, initial_indent=mark if i == 0 else " " * len(mark),
+                                    subsequent_indent=" " * len(mark), break_long_words=False,
+                                    break_on_hyphens=False)
+                      for i, line in enumerate(text.split("\n")) if line.strip())
 
 
 # --- environment -----------------------------------------------------------------------------------
@@ -233,16 +255,18 @@ def make_env(settings: Settings) -> jinja2.Environment:
     env.filters["markdown"] = markdown_to_html
     env.filters["markdown_text"] = markdown_to_text
     env.filters["wrap"] = wrap_text
+    env.filters["hang"] = lambda text, mark, width=72: hang(str(mark), str(text), width)
     env.globals["merge"] = _merge_fn("DEFAULT", {}, settings)
     return env
 
 
-def wrap_text(text: str, width: int = 72) -> str:
-    """Wrap prose for the plain-text part (never breaks a URL or a long word)."""
+def wrap_text(text: str, width: int = 72, prefix: str = "") -> str:
+    """Wrap prose for the plain-text part, line by line (never breaks a URL or a long word)."""
     import textwrap
 
-    return "\n".join(textwrap.fill(p, width=width, break_long_words=False, break_on_hyphens=False)
-                     if p.strip() else "" for p in text.split("\n"))
+    return "\n".join(textwrap.fill(p, width=width, initial_indent=prefix, subsequent_indent=prefix,
+                                   break_long_words=False, break_on_hyphens=False)
+                     if p.strip() else prefix.rstrip() for p in text.split("\n"))
 
 
 def _merge_fn(context: str, used: dict[str, str], settings: Settings) -> Callable[..., Any]:
@@ -314,9 +338,14 @@ def render_issue(issue: Issue, settings: Settings, env: jinja2.Environment | Non
     return Rendered(html=html, text=normalize_text(text), web=web, merge_defaults=used)
 
 
+SIGNATURE_SEPARATOR = "-- "  # RFC 3676 4.3: dash dash space, alone on its line
+
+
 def normalize_text(text: str) -> str:
-    """Trim trailing spaces, collapse runs of blank lines, end with one newline."""
-    lines = [line.rstrip() for line in text.replace("\r\n", "\n").split("\n")]
+    """Trim trailing spaces (except the signature separator's), collapse runs of blank lines, end with one
+    newline."""
+    lines = [line if line == SIGNATURE_SEPARATOR else line.rstrip()
+             for line in text.replace("\r\n", "\n").split("\n")]
     out = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n")
     return out + "\n"
 

@@ -90,3 +90,18 @@ def test_sendgrid_personalization_headers_carry_the_literal_url(tmp_path: Path,
         want = f'"List-Unsubscribe":"<{URL}{token}>, <mailto:leave@harbour.example.com?subject=unsubscribe>"'
         assert want.encode() in rec.raw, rec.raw[:600]
     assert b"=?" not in rec.raw
+
+
+def test_text_part_signature_separator_survives_quoted_printable(tmp_path: Path) -> None:
+    """``-- `` reaches the reader: in the raw quoted-printable its space is ``=20`` (a bare trailing space
+    would be stripped in transit), and decoding those bytes gives the line back."""
+    import quopri
+
+    issue = make_issue(tmp_path, rebuild=True)
+    assert send_issue(issue, write_csv(tmp_path / "r.csv", ["ann@example.com,Ann"]), "outbox").ok
+    [path] = (issue / "outbox").glob("*.eml")
+    data = path.read_bytes()
+    part = data.split(b'Content-Type: text/plain; charset="utf-8"', 1)[1]
+    plain = part.split(b"\r\n\r\n", 1)[1].split(b"\r\n--=_dg_")[0]
+    assert b"\r\n--=20\r\n" in plain
+    assert b"\n-- \n" in quopri.decodestring(plain.replace(b"\r\n", b"\n"))
