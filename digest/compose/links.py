@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 SAFE_SCHEMES = ("http", "https", "mailto")
 
@@ -35,14 +35,24 @@ def safe_url(value: str | None) -> str | None:
 
 
 def add_utm(url: str, params: Mapping[str, str]) -> str:
-    """``url`` with the given utm_* parameters added (existing ones in the URL are kept)."""
+    """``url`` with the given utm_* parameters appended (one already in the URL is kept).
+
+    The existing query string is kept byte for byte (``a%20b`` stays, ``preview`` stays ``preview``, the
+    order stays): the new parameters are only appended, before any ``#fragment``.
+    """
     parts = urlsplit(url)
     if parts.scheme.lower() not in ("http", "https"):
         return url
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    present = {k for k, _ in query}
-    query += [(k, v) for k, v in params.items() if v and k not in present]
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))
+    present = {k for k, _ in parse_qsl(parts.query, keep_blank_values=True)}
+    extra = urlencode([(k, v) for k, v in params.items() if v and k not in present])
+    if not extra:
+        return url
+    base, hash_mark, fragment = url.partition("#")
+    if "?" not in base:
+        base += "?"
+    elif not base.endswith(("?", "&")):
+        base += "&"
+    return base + extra + hash_mark + fragment
 
 
 def utm_params(links: Mapping[str, Any], slug: str) -> dict[str, str]:
