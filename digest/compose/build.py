@@ -14,11 +14,12 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from .. import merge
 from ..config import CONFIG_NAME, load_settings
 from ..errors import DigestError, SourceError
 from ..model import Article
@@ -52,6 +53,7 @@ def _label(entry: issue_mod.Entry, article: Article | None = None) -> str:
 
 
 TEASER_CACHE = "teasers.json"
+KEY_DRAWS = 8  # a fresh key collides with content only when content copied it: one redraw is plenty
 
 
 @lru_cache(maxsize=1)
@@ -203,11 +205,23 @@ def build_issue(directory: Path | str) -> BuildResult:
                       date=issue_data.date, slug=issue_data.slug,
                       sections=group_sections(issue_data.sections, placed))
         result.issue = issue
-        rendered = render_issue(issue, settings, make_env(settings))
-        html = inline_css(rendered.html)
+        env = make_env(settings)
+        content = json.dumps([asdict(issue), settings.data], ensure_ascii=False, default=str)
+        for _ in range(KEY_DRAWS):
+            key = merge.new_key()
+            if key in content:  # content holds this key's placeholders: they must never be ours
+                continue
+            rendered = render_issue(issue, settings, env, key=key)
+            html = inline_css(rendered.html)
+            # However content was transformed (Markdown, entities, inlining), the key occurs exactly as often
+            # as the templates wrote a token: else draw again.
+            if html.count(key) == rendered.written["html"] and rendered.text.count(key) == rendered.written["text"]:
+                break
+        else:
+            raise DigestError("could not draw a merge key that no article text holds", "build again")
         draft = make_draft(subject=issue.subject, preheader=issue.preheader, html=html, text=rendered.text,
                            slug=issue.slug, settings=settings, merge_defaults=rendered.merge_defaults,
-                           web_url=view_in_browser_url(settings, issue.slug))
+                           web_url=view_in_browser_url(settings, issue.slug), merge_key=key)
         (staging / "email.html").write_text(html, encoding="utf-8")
         (staging / "email.txt").write_text(rendered.text, encoding="utf-8")
         (staging / "web.html").write_text(rendered.web, encoding="utf-8")

@@ -107,6 +107,7 @@ class Draft:
     unsubscribe_mailto: str = ""
     web_url: str | None = None
     merge_defaults: dict[str, str] = field(default_factory=dict)
+    merge_key: str = ""  # the build's random part of every token ("" in drafts made before keys existed)
     tracking: dict[str, bool] = field(default_factory=dict)
     settings_data: dict[str, Any] = field(default_factory=dict)
     settings_path: str | None = None
@@ -121,7 +122,8 @@ class Draft:
 
     def merge_fields(self) -> set[str]:
         """The merge fields the message uses (for SendGrid's substitutions budget)."""
-        return merge.fields_in(self.html) | merge.fields_in(self.text)
+        key = self.merge_key
+        return merge.fields_in(self.subject, key) | merge.fields_in(self.html, key) | merge.fields_in(self.text, key)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, indent=1)
@@ -145,7 +147,7 @@ def list_id_for(settings: Settings) -> str:
 
 
 def make_draft(*, subject: str, preheader: str, html: str, text: str, slug: str, settings: Settings,
-               merge_defaults: dict[str, str], web_url: str | None) -> Draft:
+               merge_defaults: dict[str, str], web_url: str | None, merge_key: str = "") -> Draft:
     nl = settings.newsletter
     subject = check_header_text(subject, "subject")
     return Draft(
@@ -162,6 +164,7 @@ def make_draft(*, subject: str, preheader: str, html: str, text: str, slug: str,
         unsubscribe_mailto=str(settings["unsubscribe"].get("mailto") or "").strip(),
         web_url=web_url,
         merge_defaults=dict(merge_defaults),
+        merge_key=merge.check_key(merge_key),
         tracking={k: bool(v) for k, v in settings.data.get("tracking", {}).items()},
         settings_data=settings.data,
         settings_path=str(settings.path) if settings.path else None,
@@ -256,13 +259,13 @@ def token_values(draft: Draft, personal: Personal) -> dict[str, str]:
     The unsubscribe link in the body is the recipient's https URL, else the mailto link.
     Backends that substitute remotely (SendGrid ``substitutions``) use this mapping too.
     """
-    values = merge.values({}, draft.merge_defaults)
+    values = merge.values({}, draft.merge_defaults, key=draft.merge_key)
     values.update(personal.values)
     link = personal.unsubscribe_url or (
         mailto_link(personal.unsubscribe_mailto or draft.unsubscribe_mailto)
         if (personal.unsubscribe_mailto or draft.unsubscribe_mailto) else "")
     for ctx in merge.CONTEXTS:
-        values[merge.token(UNSUBSCRIBE_FIELD, ctx)] = merge.encode(link, ctx)
+        values[merge.token(UNSUBSCRIBE_FIELD, ctx, draft.merge_key)] = merge.encode(link, ctx)
     return values
 
 
@@ -272,8 +275,8 @@ def personalize(draft: Draft, personal: Personal, *, message_id: str | None = No
     if not draft.from_email:
         raise ConfigError("newsletter.from_email is not set in digest.toml", "set the sender address")
     values = token_values(draft, personal)
-    html = merge.substitute(draft.html, values)
-    text = merge.substitute(draft.text, values)
+    html = merge.substitute(draft.html, values, key=draft.merge_key)  # only this build's tokens
+    text = merge.substitute(draft.text, values, key=draft.merge_key)
 
     msg = EmailMessage(policy=MAIL_POLICY)
     msg["Subject"] = check_header_text(draft.subject, "subject")

@@ -82,6 +82,7 @@ class Rendered:
     text: str  # plain text with merge tokens
     web: str  # web version: defaults, no tokens
     merge_defaults: dict[str, str] = field(default_factory=dict)
+    written: dict[str, int] = field(default_factory=dict)  # tokens the templates wrote: html, text
 
 
 # --- colours ---------------------------------------------------------------------------------------
@@ -269,8 +270,10 @@ def wrap_text(text: str, width: int = 72, prefix: str = "") -> str:
                      if p.strip() else prefix.rstrip() for p in text.split("\n"))
 
 
-def _merge_fn(context: str, used: dict[str, str], settings: Settings) -> Callable[..., Any]:
-    """``merge(field, default, ctx=None)`` for one template: a token, or (DEFAULT) the default value."""
+def _merge_fn(context: str, used: dict[str, str], settings: Settings, key: str = "",
+              written: list[int] | None = None) -> Callable[..., Any]:
+    """``merge(field, default, ctx=None)`` for one template: a token of build ``key``, or (DEFAULT) the
+    default value. ``written[0]`` counts the tokens written (the build checks that no other text holds key)."""
     configured: dict[str, Any] = dict(settings.data.get("merge", {}))
 
     def merge(name: str, default: str = "", ctx: str | None = None) -> Any:
@@ -281,7 +284,9 @@ def _merge_fn(context: str, used: dict[str, str], settings: Settings) -> Callabl
             return default
         if context == "DEFAULT":
             return merge_mod.encode(default, "URL") if mode == "URL" else default
-        tok = merge_mod.token(name, mode)
+        tok = merge_mod.token(name, mode, key)
+        if written is not None:
+            written[0] += 1
         return Markup(tok) if mode in ("HTML", "URL") else tok
 
     return merge
@@ -327,15 +332,24 @@ def build_context(issue: Issue, settings: Settings) -> dict[str, Any]:
     }
 
 
-def render_issue(issue: Issue, settings: Settings, env: jinja2.Environment | None = None) -> Rendered:
-    """Render email.html (tokens, HTML context), email.txt (tokens, TEXT) and web.html (defaults)."""
+def render_issue(issue: Issue, settings: Settings, env: jinja2.Environment | None = None,
+                 key: str = "") -> Rendered:
+    """Render email.html (tokens, HTML context), email.txt (tokens, TEXT) and web.html (defaults).
+
+    ``key`` is the build's merge key (``merge.new_key``): every token carries it. ``Rendered.written`` says
+    how many tokens each part got from the templates.
+    """
     env = env or make_env(settings)
     ctx = build_context(issue, settings)
     used: dict[str, str] = {}
-    html = env.get_template("email.html").render(ctx, merge=_merge_fn("HTML", used, settings), web=False)
-    text = env.get_template("email.txt").render(ctx, merge=_merge_fn("TEXT", used, settings), web=False)
+    in_html, in_text = [0], [0]
+    html = env.get_template("email.html").render(ctx, merge=_merge_fn("HTML", used, settings, key, in_html),
+                                                 web=False)
+    text = env.get_template("email.txt").render(ctx, merge=_merge_fn("TEXT", used, settings, key, in_text),
+                                                web=False)
     web = env.get_template("web.html").render(ctx, merge=_merge_fn("DEFAULT", {}, settings), web=True)
-    return Rendered(html=html, text=normalize_text(text), web=web, merge_defaults=used)
+    return Rendered(html=html, text=normalize_text(text), web=web, merge_defaults=used,
+                    written={"html": in_html[0], "text": in_text[0]})
 
 
 SIGNATURE_SEPARATOR = "-- "  # RFC 3676 4.3: dash dash space, alone on its line

@@ -251,7 +251,7 @@ def static_body(
 
 def draft_tokens(draft: Draft) -> frozenset[str]:
     """Every merge token the subject, text and HTML use: each personalization must substitute all of them."""
-    return frozenset(_TOKEN.findall(f"{draft.subject}\n{draft.text}\n{draft.html}"))
+    return frozenset(merge.tokens_in(f"{draft.subject}\n{draft.text}\n{draft.html}", draft.merge_key))
 
 
 _URL_UNSAFE = re.compile(r"[^A-Za-z0-9_.~-]")
@@ -357,8 +357,11 @@ class Personalizer:
         # serialized once per recipient.
         tokens = draft_tokens(draft)
         base = {t: "" for t in sorted(tokens)}
-        base.update((k, v) for k, v in merge.values({}, draft.merge_defaults).items() if k in tokens)
-        self._unsub = [(tok, ctx) for ctx in merge.CONTEXTS if (tok := merge.token(UNSUBSCRIBE_FIELD, ctx)) in tokens]
+        key = draft.merge_key
+        base.update((k, v) for k, v in merge.values({}, draft.merge_defaults, key=key).items() if k in tokens)
+        self._unsub = [(tok, ctx) for ctx in merge.CONTEXTS
+                       if (tok := merge.token(UNSUBSCRIBE_FIELD, ctx, key)) in tokens]
+        self.unsub_token = merge.token("unsubscribe_token", "TEXT", key)  # UNSUBSCRIBE_TOKEN of this build
         if asm:
             for tok, _ in self._unsub:
                 base[tok] = ASM_UNSUBSCRIBE_TAG
@@ -512,11 +515,12 @@ class Personalizer:
             forms = {"TEXT": (head, tail), "URL": (quote_url(head), quote_url(tail)),
                      "HTML": (html.escape(head, quote=True), html.escape(tail, quote=True))}
             url_parts = [(tok, *forms[ctx]) for tok, ctx in unsub]
-            if token_only and unsub and UNSUBSCRIBE_TOKEN not in self.base:
-                replace = {tok: forms[ctx][0] + UNSUBSCRIBE_TOKEN + forms[ctx][1] for tok, ctx in unsub}
-                url_parts = [(UNSUBSCRIBE_TOKEN, "", "")]
+            unsub_token = self.unsub_token
+            if token_only and unsub and unsub_token not in self.base:
+                replace = {tok: forms[ctx][0] + unsub_token + forms[ctx][1] for tok, ctx in unsub}
+                url_parts = [(unsub_token, "", "")]
                 n_subs = n_subs - len(unsub) + 1
-                keys_bytes = keys_bytes - sum(len(tok) for tok, _ in unsub) + len(UNSUBSCRIBE_TOKEN)
+                keys_bytes = keys_bytes - sum(len(tok) for tok, _ in unsub) + len(unsub_token)
             header_parts = ("", m[1]) if m else None  # another scheme: the header holds the mailto only
             if kind:
                 header_parts = ("<" + head, tail + ">" + (", " + m[1] if m else ""))
