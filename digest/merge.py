@@ -21,10 +21,12 @@ import functools
 import html
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from urllib.parse import quote
 
 CONTEXTS = ("HTML", "TEXT", "URL")
+# How an editor writes a merge field in the subject and the intro: {first_name}; {{ and }} are literal braces.
+_FIELD_REF = re.compile(r"\{\{|\}\}|\{([a-z][a-z0-9_]*)\}")
 # A key starts with a digit, a field name with a letter: a token's key and field never run into each other.
 _TOKEN = re.compile(r"__DG_(?:([0-9][A-Z0-9]{11})_)?([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*?)_(HTML|TEXT|URL)__")
 _KEY_OK = re.compile(r"[0-9][A-Z0-9]{11}")
@@ -58,6 +60,16 @@ def parse_token(tok: str) -> tuple[str, str] | None:
     """(field, context) of a placeholder written by ``token`` (any key); None for any other text."""
     m = _TOKEN.fullmatch(tok)
     return (m.group(2).lower(), m.group(3)) if m else None
+
+
+def fill_fields(text: str, fill: Callable[[str], str]) -> str:
+    """``text`` with each ``{field}`` replaced by ``fill(field)`` and ``{{``/``}}`` by a literal brace."""
+    return _FIELD_REF.sub(lambda m: fill(m.group(1)) if m.group(1) else m.group(0)[0], text)
+
+
+def field_refs(text: str) -> set[str]:
+    """The ``{field}`` names written in ``text`` (subject, intro)."""
+    return {m.group(1) for m in _FIELD_REF.finditer(text) if m.group(1)}
 
 
 def encode(value: str, context: str) -> str:

@@ -31,6 +31,7 @@ from .message import load_draft, make_draft, sample_message
 from .render import (
     Issue,
     Item,
+    Rendered,
     group_sections,
     make_env,
     make_item,
@@ -139,6 +140,38 @@ def _duplicates(items: list[Item], articles: list[Article]) -> list[str]:
             f"(similarity {score:.2f})" for i, j, score in found]
 
 
+def _draw_key(issue: Issue, settings: Any, env: Any, content: str) -> tuple[str, Rendered, str]:
+    """A merge key no content holds, and the issue rendered (and its HTML inlined) with it.
+
+    A fresh random key is rejected when the issue's data holds it. After rendering, the key must occur in
+    the inlined HTML, the text and the subject exactly as often as the templates wrote a token: content
+    that spells the key some other way (an entity the inliner decodes, Markdown escapes) adds occurrences.
+    When the counts differ because a template wrote one token twice (the subject in <title> and <h1>), a
+    render with a second key tells the cases apart: swapping the keys must give the same bytes.
+    """
+
+    def render(key: str) -> tuple[Rendered, str, tuple[str, str, str]]:
+        rendered = render_issue(issue, settings, env, key=key)
+        html = inline_css(rendered.html)
+        return rendered, html, (html, rendered.text, rendered.subject)
+
+    for _ in range(KEY_DRAWS):
+        key = merge.new_key()
+        if key in content:  # content holds this key's placeholders: they must never be ours
+            continue
+        rendered, html, parts = render(key)
+        if all(part.count(key) == rendered.written[name] for part, name in zip(parts, ("html", "text", "subject"),
+                                                                                strict=True)):
+            return key, rendered, html
+        other = merge.new_key()
+        if other in content:
+            continue
+        _, _, other_parts = render(other)
+        if all(a.replace(key, other) == b for a, b in zip(parts, other_parts, strict=True)):
+            return key, rendered, html
+    raise DigestError("could not draw a merge key that no article text holds", "build again")
+
+
 def build_issue(directory: Path | str) -> BuildResult:
     """Render ``DIR/build/`` from ``DIR/issue.toml``; returns the files written and the warnings."""
     directory = Path(directory).resolve()
@@ -198,6 +231,11 @@ def build_issue(directory: Path | str) -> BuildResult:
                                    "sender and send will refuse")
         if not (settings["unsubscribe"].get("url") or settings["unsubscribe"].get("mailto")):
             result.warnings.append("no unsubscribe method: set unsubscribe.url or unsubscribe.mailto in digest.toml")
+        defaults = {str(k) for k, v in (settings["merge"] or {}).items() if str(v or "").strip()}
+        for name in sorted(merge.field_refs(issue_data.subject) | merge.field_refs(issue_data.intro)):
+            if name not in defaults:
+                result.warnings.append(f"{{{name}}} in the subject or intro has no default in [merge] of "
+                                       "digest.toml: a recipient without a value gets nothing there")
         if not settings.newsletter.get("postal_address"):
             result.warnings.append("newsletter.postal_address is not set in digest.toml (required by CAN-SPAM)")
 
@@ -207,19 +245,8 @@ def build_issue(directory: Path | str) -> BuildResult:
         result.issue = issue
         env = make_env(settings)
         content = json.dumps([asdict(issue), settings.data], ensure_ascii=False, default=str)
-        for _ in range(KEY_DRAWS):
-            key = merge.new_key()
-            if key in content:  # content holds this key's placeholders: they must never be ours
-                continue
-            rendered = render_issue(issue, settings, env, key=key)
-            html = inline_css(rendered.html)
-            # However content was transformed (Markdown, entities, inlining), the key occurs exactly as often
-            # as the templates wrote a token: else draw again.
-            if html.count(key) == rendered.written["html"] and rendered.text.count(key) == rendered.written["text"]:
-                break
-        else:
-            raise DigestError("could not draw a merge key that no article text holds", "build again")
-        draft = make_draft(subject=issue.subject, preheader=issue.preheader, html=html, text=rendered.text,
+        key, rendered, html = _draw_key(issue, settings, env, content)
+        draft = make_draft(subject=rendered.subject, preheader=issue.preheader, html=html, text=rendered.text,
                            slug=issue.slug, settings=settings, merge_defaults=rendered.merge_defaults,
                            web_url=view_in_browser_url(settings, issue.slug), merge_key=key)
         (staging / "email.html").write_text(html, encoding="utf-8")

@@ -279,7 +279,9 @@ def personalize(draft: Draft, personal: Personal, *, message_id: str | None = No
     text = merge.substitute(draft.text, values, key=draft.merge_key)
 
     msg = EmailMessage(policy=MAIL_POLICY)
-    msg["Subject"] = check_header_text(draft.subject, "subject")
+    # The subject's merge fields ({first_name}) are TEXT tokens, filled like the bodies'.
+    msg["Subject"] = check_header_text(merge.substitute(draft.subject, values, key=draft.merge_key),
+                                       f"the subject for {personal.email[:60]!r} (with its merge values)")
     msg["From"] = address(draft.from_email, draft.from_name, "newsletter.from_email")
     msg["To"] = address(personal.email, "", f"recipient {personal.email[:60]!r}")
     if draft.reply_to:

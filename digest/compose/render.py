@@ -16,12 +16,13 @@ import datetime as _dt
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import jinja2
 import markdown
 from markupsafe import Markup
+from markupsafe import escape as markupsafe_escape
 
 from .. import merge as merge_mod
 from ..config import Settings
@@ -82,7 +83,8 @@ class Rendered:
     text: str  # plain text with merge tokens
     web: str  # web version: defaults, no tokens
     merge_defaults: dict[str, str] = field(default_factory=dict)
-    written: dict[str, int] = field(default_factory=dict)  # tokens the templates wrote: html, text
+    written: dict[str, int] = field(default_factory=dict)  # tokens the templates wrote: html, text, subject
+    subject: str = ""  # the subject for the message: its {field}s as TEXT tokens
 
 
 # --- colours ---------------------------------------------------------------------------------------
@@ -186,13 +188,62 @@ def markdown_to_html(text: str) -> Markup:
     return Markup(md.convert(text))
 
 
-def markdown_to_text(text: str) -> str:
-    """Markdown → plain text for email.txt: the same words, links written as ``text (URL)``."""
+# --- merge fields written by the editor ({first_name}) in the subject and the intro --------------------
+
+_FIELD_MARK = re.compile("\ue001([a-z][a-z0-9_]*)\ue002")  # a {field} while the intro goes through Markdown
+_URL_ATTR = re.compile(r'(\s(?:href|src)=")([^"]*)(")')
+
+
+def _mark_fields(text: str) -> str:
+    """``{field}`` → a private-use mark that Markdown leaves alone (``{{``/``}}`` → literal braces)."""
+    return merge_mod.fill_fields(text, lambda name: f"\ue001{name}\ue002")
+
+
+def _fill_marks(html: str, merge: Callable[..., Any]) -> str:
+    """The marks in Markdown's HTML → the template context's ``merge`` output (URL form inside href/src)."""
+
+    def in_url(m: re.Match[str]) -> str:
+        filled = _FIELD_MARK.sub(lambda f: str(markupsafe_escape(merge(f.group(1), "", "URL"))), m.group(2))
+        return m.group(1) + filled + m.group(3)
+
+    html = _URL_ATTR.sub(in_url, html)
+    return _FIELD_MARK.sub(lambda f: str(markupsafe_escape(merge(f.group(1)))), html)
+
+
+def fill_subject(subject: str, merge: Callable[..., Any]) -> str:
+    """The subject with each ``{field}`` as the template context's ``merge`` writes it (a token, or the
+    default in the web version); the template escapes the rest as usual."""
+    return merge_mod.fill_fields(subject, lambda name: str(merge(name)))
+
+
+@jinja2.pass_context
+def _markdown_filter(context: Any, text: str) -> Markup:
+    """``markdown`` in templates: the intro's ``{field}`` written as this template's merge tokens."""
+    merge = context.get("merge")
+    if merge is None or not merge_mod.field_refs(text):
+        return markdown_to_html(text)
+    return Markup(_fill_marks(str(markdown_to_html(_mark_fields(text))), merge))
+
+
+@jinja2.pass_context
+def _markdown_text_filter(context: Any, text: str) -> str:
+    """``markdown_text`` in templates: as ``markdown``, for the plain-text part."""
+    return markdown_to_text(text, context.get("merge"))
+
+
+def markdown_to_text(text: str, merge: Callable[..., Any] | None = None) -> str:
+    """Markdown → plain text for email.txt: the same words, links written as ``text (URL)``.
+
+    With ``merge`` (a template's merge function), ``{field}`` in the text becomes its token.
+    """
     if not text.strip():
         return ""
     import lxml.html
 
-    html = str(markdown_to_html(text))
+    if merge is not None and merge_mod.field_refs(text):
+        html = _fill_marks(str(markdown_to_html(_mark_fields(text))), merge)
+    else:
+        html = str(markdown_to_html(text))
     root = lxml.html.fragment_fromstring(html, create_parent="div")
     blocks: list[str] = []
     for el in root:
@@ -253,8 +304,8 @@ def make_env(settings: Settings) -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters["safe_url"] = safe_url
-    env.filters["markdown"] = markdown_to_html
-    env.filters["markdown_text"] = markdown_to_text
+    env.filters["markdown"] = _markdown_filter
+    env.filters["markdown_text"] = _markdown_text_filter
     env.filters["wrap"] = wrap_text
     env.filters["hang"] = lambda text, mark, width=72: hang(str(mark), str(text), width)
     env.globals["merge"] = _merge_fn("DEFAULT", {}, settings)
@@ -342,14 +393,21 @@ def render_issue(issue: Issue, settings: Settings, env: jinja2.Environment | Non
     env = env or make_env(settings)
     ctx = build_context(issue, settings)
     used: dict[str, str] = {}
-    in_html, in_text = [0], [0]
-    html = env.get_template("email.html").render(ctx, merge=_merge_fn("HTML", used, settings, key, in_html),
-                                                 web=False)
-    text = env.get_template("email.txt").render(ctx, merge=_merge_fn("TEXT", used, settings, key, in_text),
-                                                web=False)
-    web = env.get_template("web.html").render(ctx, merge=_merge_fn("DEFAULT", {}, settings), web=True)
-    return Rendered(html=html, text=normalize_text(text), web=web, merge_defaults=used,
-                    written={"html": in_html[0], "text": in_text[0]})
+    in_html, in_text, in_subject = [0], [0], [0]
+    shown = _merge_fn("DEFAULT", {}, settings)
+
+    def render(name: str, merge: Callable[..., Any], web: bool) -> str:
+        # The subject's {field}s as this template's merge writes them; the intro's are filled by its filter.
+        page = {**ctx, "issue": replace(issue, subject=fill_subject(issue.subject, merge)),
+                "subject_shown": fill_subject(issue.subject, shown)}  # as a reader with the defaults sees it
+        return env.get_template(name).render(page, merge=merge, web=web)
+
+    html = render("email.html", _merge_fn("HTML", used, settings, key, in_html), False)
+    text = render("email.txt", _merge_fn("TEXT", used, settings, key, in_text), False)
+    web = render("web.html", _merge_fn("DEFAULT", {}, settings), True)
+    subject = fill_subject(issue.subject, _merge_fn("TEXT", used, settings, key, in_subject))
+    return Rendered(html=html, text=normalize_text(text), web=web, merge_defaults=used, subject=subject,
+                    written={"html": in_html[0], "text": in_text[0], "subject": in_subject[0]})
 
 
 SIGNATURE_SEPARATOR = "-- "  # RFC 3676 4.3: dash dash space, alone on its line
