@@ -28,10 +28,16 @@ def safe_url(value: str | None) -> str | None:
     if scheme in ("http", "https"):
         if not parts.netloc or any(c.isspace() for c in parts.netloc):
             return None
-        return value.replace(" ", "%20")
+        return value.translate(_NOT_IN_URLS)
     if scheme == "mailto":
-        return value.replace(" ", "%20") if len(value) > len("mailto:") else None
+        return value.translate(_NOT_IN_URLS) if len(value) > len("mailto:") else None
     return None
+
+
+# Characters a URL never holds as they are (RFC 3986), percent-encoded as browsers do. ``<`` and ``>`` also
+# matter to SendGrid: ``<%asm_group_unsubscribe_raw_url%>`` in a URL from content would be filled with the
+# recipient's unsubscribe link in the plain-text part.
+_NOT_IN_URLS = str.maketrans({" ": "%20", "<": "%3C", ">": "%3E", '"': "%22"})
 
 
 def add_utm(url: str, params: Mapping[str, str]) -> str:

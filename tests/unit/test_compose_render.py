@@ -74,6 +74,12 @@ def test_safe_urls_pass(url: str) -> None:
     assert safe_url(url) == url
 
 
+def test_characters_urls_never_hold_are_percent_encoded() -> None:
+    # <%asm_group_unsubscribe_raw_url%> is a tag SendGrid fills with the recipient's unsubscribe link
+    assert (safe_url('https://evil.example/x?u=<%asm_group_unsubscribe_raw_url%>&q="a b"')
+            == "https://evil.example/x?u=%3C%asm_group_unsubscribe_raw_url%%3E&q=%22a%20b%22")
+
+
 def test_intro_markdown_escapes_raw_html_and_drops_unsafe_links() -> None:
     html = str(markdown_to_html('Hi <script>x()</script> <b onclick="y">bold</b> [a](javascript:alert(1)) '
                                 '[b](https://ok.example.org) ![pic](http://insecure.example.org/p.png)'))
