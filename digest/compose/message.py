@@ -140,6 +140,9 @@ def list_id_for(settings: Settings) -> str:
     nl = settings.newsletter
     configured = str(nl.get("list_id") or "").strip().strip("<>")
     if configured:
+        if not configured.isascii() or re.search(r"[\s<>,\"]", configured) or len(configured) > 255:
+            raise ConfigError(f"newsletter.list_id {configured!r} cannot go into the List-Id header",
+                              "use letters, digits, dots and dashes, e.g. valley-weekly.example.org")
         return configured
     domain = (str(nl.get("from_email") or "") or SAMPLE_FROM).rpartition("@")[2].lower()
     label = _LIST_LABEL.sub("-", str(nl.get("name") or "newsletter").lower()).strip("-") or "newsletter"

@@ -39,3 +39,16 @@ def test_raw_header_reads_continuation_lines_only() -> None:
     eml = b"To: a@example.org\r\nList-Unsubscribe: <x>,\r\n <y>\r\nSubject: s\r\n\r\nList-Unsubscribe: body\r\n"
     assert raw_header(eml, "list-unsubscribe") == [b"List-Unsubscribe: <x>,", b" <y>"]
     assert raw_header(eml, "Cc") == []
+
+
+def test_a_list_id_that_cannot_be_a_header_is_refused_by_name() -> None:
+    from digest.compose.message import list_id_for
+    from digest.config import Settings
+    from digest.errors import ConfigError
+
+    s = Settings()
+    s.data["newsletter"]["list_id"] = "vallée weekly.example.org"
+    with pytest.raises(ConfigError, match="newsletter.list_id"):
+        list_id_for(s)
+    s.data["newsletter"]["list_id"] = "<valley-weekly.example.org>"
+    assert list_id_for(s) == "valley-weekly.example.org"
