@@ -179,7 +179,11 @@ def check_settings(settings: Settings, report: CheckReport) -> None:
         report.add("postal address", "error", "newsletter.postal_address is not set (CAN-SPAM requires it)")
     unsub = settings["unsubscribe"]
     url, mailto = str(unsub.get("url") or "").strip(), str(unsub.get("mailto") or "").strip()
-    if not url and not mailto:
+    asm = int(settings["sendgrid"].get("asm_group_id") or 0) > 0
+    if not url and not mailto and asm:
+        report.add("unsubscribe", "warning", "only SendGrid's unsubscribe group (sendgrid.asm_group_id): the outbox "
+                                             "and SMTP backends have no unsubscribe method and refuse to send")
+    elif not url and not mailto:
         report.add("unsubscribe", "error", "no unsubscribe method: set unsubscribe.url and/or unsubscribe.mailto")
     if url and urlsplit(url).scheme.lower() != "https":
         report.add("unsubscribe", "error", f"unsubscribe.url is not https ({url}): one-click unsubscribe "

@@ -73,3 +73,13 @@ def test_check_shows_build_warnings_fresh_and_current(tmp_path: Path) -> None:
         assert "seem to tell the same story" in result.stdout
         assert "no preheader" in result.stdout
     assert (issue / "build" / "draft.json").stat().st_mtime == stamp  # the second check did not rebuild
+
+
+def test_sendgrid_unsubscribe_group_alone_is_not_held_by_the_gate(tmp_path: Path) -> None:
+    from digest.compose.check import send_gate
+
+    issue = make_issue(tmp_path, unsubscribe={"url": "", "mailto": ""}, sendgrid={"asm_group_id": 42}, rebuild=True)
+    assert send_gate(issue) == []
+    # outbox and SMTP have no unsubscribe method then: send's own rule refuses them
+    result = _run("send", str(issue), "--recipients", str(write_csv(tmp_path / "r.csv", ["ann@example.com,Ann"])))
+    assert result.exit_code == 1 and "no unsubscribe method" in result.stderr
