@@ -277,9 +277,11 @@ def preview(directory: Path, port: int, host: str, recipients: Path | None, no_o
 @click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object on stdout.")
 @click.option("--new-journal", is_flag=True,
               help="Set the issue's send journal aside and start an empty one (everyone counts as not yet sent).")
+@click.option("--force", is_flag=True, help="Send even when digest check finds errors (free-mail From, ...).")
 @handle_errors
 def send(directory: Path, recipients_csv: Path | None, backend: str, dry_run: bool, test_email: str | None,
-         resend_unknown: bool, sandbox: bool, at: str | None, cancel: bool, as_json: bool, new_journal: bool) -> None:
+         resend_unknown: bool, sandbox: bool, at: str | None, cancel: bool, as_json: bool, new_journal: bool,
+         force: bool) -> None:
     """Send the issue in DIRECTORY to every recipient of the CSV (resumable; see the journal in DIRECTORY)."""
     from .deliver.progress import Progress, summary_lines
     from .deliver.send import cancel_scheduled, send_issue
@@ -303,7 +305,7 @@ def send(directory: Path, recipients_csv: Path | None, backend: str, dry_run: bo
     progress = Progress(None) if not dry_run and not test_email else None
     report = send_issue(directory, recipients_csv, backend, dry_run=dry_run, test_email=test_email,
                         resend_unknown=resend_unknown, sandbox=sandbox, at=at, json_output=as_json,
-                        notify=lambda line: click.echo(line, err=True), progress=progress)
+                        notify=lambda line: click.echo(line, err=True), progress=progress, force=force)
     # Skipped rows go to stderr with or without --json (stdout then holds only the JSON object).
     for p in report.problems[:50]:
         click.echo(f"skipped {p.kind}: {p}", err=True)
