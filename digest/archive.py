@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
+from . import merge
 from .errors import DigestError, UsageError
 
 ATOM = "http://www.w3.org/2005/Atom"
@@ -157,6 +158,7 @@ def build_archive(root: Path, out: Path | None = None) -> ArchiveResult:
     """Write the static site for the published issues below ``root`` into ``out`` (default: ROOT's sibling 'site')."""
     from .compose.build import build_issue, needs_build
     from .compose.issue_file import find_issue_dirs, read_issue
+    from .compose.message import load_draft
     from .config import load_settings
 
     root = Path(root)
@@ -167,6 +169,7 @@ def build_archive(root: Path, out: Path | None = None) -> ArchiveResult:
         raise UsageError(f"{out} is inside {root}", "write the site outside the issues folder (--out)")
     result = ArchiveResult(out=out)
     settings = load_settings(root)
+    defaults = {str(k): str(v) for k, v in (settings["merge"] or {}).items()}
     slugs: set[str] = set()
     for directory in find_issue_dirs(root):
         issue = read_issue(directory)
@@ -183,14 +186,15 @@ def build_archive(root: Path, out: Path | None = None) -> ArchiveResult:
         if needs_build(directory):
             build = build_issue(directory)
             result.warnings.extend(f"{issue.slug}: {w}" for w in build.warnings)
-        result.issues.append(ArchivedIssue(issue.slug, issue.subject, issue.preheader, issue.date, directory))
+        subject = merge.fill_fields(issue.subject, lambda name: defaults.get(name, ""))  # {first_name} → default
+        result.issues.append(ArchivedIssue(issue.slug, subject, issue.preheader, issue.date, directory))
     result.issues.sort(key=lambda i: (i.date, i.slug), reverse=True)
 
     out.mkdir(parents=True, exist_ok=True)
     for issue in result.issues:
         build_dir = issue.dir / "build"
         page = (build_dir / "web.html").read_text(encoding="utf-8")
-        if "__DG_" in page:
+        if merge.tokens_in(page, load_draft(issue.dir).merge_key):  # the build's own; content may hold others
             raise DigestError(f"{build_dir / 'web.html'} still holds merge tokens; refusing to publish it")
         dest = out / issue.slug
         dest.mkdir(parents=True, exist_ok=True)

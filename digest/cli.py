@@ -277,6 +277,7 @@ def preview(directory: Path, port: int, host: str, recipients: Path | None, no_o
 @click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object on stdout.")
 @click.option("--new-journal", is_flag=True,
               help="Set the issue's send journal aside and start an empty one (everyone counts as not yet sent).")
+@click.option("--force", is_flag=True, help="Send even when digest check finds errors (free-mail From, ...).")
 @click.option("--ab-test", "ab_test", metavar="SHARE", default=None,
               help="A/B test issue.toml's subject_variants: send SHARE (e.g. 20%) of the CSV, split evenly.")
 @click.option("--ab-winner", "ab_winner", metavar="auto|N", default=None,
@@ -284,7 +285,7 @@ def preview(directory: Path, port: int, host: str, recipients: Path | None, no_o
 @handle_errors
 def send(directory: Path, recipients_csv: Path | None, backend: str, dry_run: bool, test_email: str | None,
          resend_unknown: bool, sandbox: bool, at: str | None, cancel: bool, as_json: bool, new_journal: bool,
-         ab_test: str | None, ab_winner: str | None) -> None:
+         ab_test: str | None, ab_winner: str | None, force: bool) -> None:
     """Send the issue in DIRECTORY to every recipient of the CSV (resumable; see the journal in DIRECTORY)."""
     from .deliver.progress import Progress
     from .deliver.send import cancel_scheduled, send_issue
@@ -292,7 +293,7 @@ def send(directory: Path, recipients_csv: Path | None, backend: str, dry_run: bo
     if ab_test is not None or ab_winner is not None:
         _ab_send(directory, recipients_csv, backend, ab_test, ab_winner, dry_run=dry_run, test_email=test_email,
                  resend_unknown=resend_unknown, sandbox=sandbox, at=at, cancel=cancel, as_json=as_json,
-                 new_journal=new_journal)
+                 new_journal=new_journal, force=force)
         return
     if new_journal:
         if dry_run or test_email or cancel:
@@ -317,7 +318,7 @@ def send(directory: Path, recipients_csv: Path | None, backend: str, dry_run: bo
     progress = Progress(None) if not dry_run and not test_email else None
     report = send_issue(directory, recipients_csv, backend, dry_run=dry_run, test_email=test_email,
                         resend_unknown=resend_unknown, sandbox=sandbox, at=at, json_output=as_json,
-                        notify=lambda line: click.echo(line, err=True), progress=progress)
+                        notify=lambda line: click.echo(line, err=True), progress=progress, force=force)
     _send_outcome(report, as_json)
     if as_json:
         click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
@@ -345,7 +346,7 @@ def _send_outcome(report: Any, as_json: bool) -> None:
 
 def _ab_send(directory: Path, recipients_csv: Path | None, backend: str, ab_test: str | None, ab_winner: str | None,
              *, dry_run: bool, test_email: str | None, resend_unknown: bool, sandbox: bool, at: str | None,
-             cancel: bool, as_json: bool, new_journal: bool) -> None:
+             cancel: bool, as_json: bool, new_journal: bool, force: bool = False) -> None:
     """``digest send --ab-test SHARE`` / ``--ab-winner auto|N`` (deliver/abtest.py)."""
     from .deliver import abtest
     from .deliver.progress import Progress
@@ -372,7 +373,7 @@ def _ab_send(directory: Path, recipients_csv: Path | None, backend: str, ab_test
 
     def send(*args: Any, **kwargs: Any) -> Any:
         progress = Progress(None) if not dry_run else None
-        return send_issue(*args, progress=progress, **kwargs)
+        return send_issue(*args, progress=progress, force=force, **kwargs)
 
     notify = lambda line: click.echo(line, err=True)  # noqa: E731
     common = {"backend_name": backend, "dry_run": dry_run, "resend_unknown": resend_unknown, "json_output": as_json,

@@ -35,7 +35,7 @@ import lxml.html
 
 from ..config import Settings, load_settings
 from ..errors import DigestError
-from .build import build_issue, needs_build
+from .build import build_issue, load_warnings, needs_build
 
 GMAIL_CLIP_BYTES = 102_000  # Gmail clips the HTML part above about 102 KB
 SIZE_WARN_BYTES = 90_000
@@ -180,7 +180,11 @@ def check_settings(settings: Settings, report: CheckReport) -> None:
         report.add("postal address", "error", "newsletter.postal_address is not set (CAN-SPAM requires it)")
     unsub = settings["unsubscribe"]
     url, mailto = str(unsub.get("url") or "").strip(), str(unsub.get("mailto") or "").strip()
-    if not url and not mailto:
+    asm = int(settings["sendgrid"].get("asm_group_id") or 0) > 0
+    if not url and not mailto and asm:
+        report.add("unsubscribe", "warning", "only SendGrid's unsubscribe group (sendgrid.asm_group_id): the outbox "
+                                             "and SMTP backends have no unsubscribe method and refuse to send")
+    elif not url and not mailto:
         report.add("unsubscribe", "error", "no unsubscribe method: set unsubscribe.url and/or unsubscribe.mailto")
     if url and urlsplit(url).scheme.lower() != "https":
         report.add("unsubscribe", "error", f"unsubscribe.url is not https ({url}): one-click unsubscribe "
@@ -191,6 +195,46 @@ def check_settings(settings: Settings, report: CheckReport) -> None:
     if not (url or "").startswith("https") and mailto:
         report.add("unsubscribe", "warning", "only a mailto unsubscribe: Gmail and Yahoo ask bulk senders for "
                                              "one-click https unsubscribe")
+
+
+def raw_header(eml: bytes, name: str) -> list[bytes]:
+    """The physical lines (first line and continuation lines, without CRLF) of header ``name`` in ``eml``'s
+    top-level header block, read from the bytes as they are: no decoding, no unfolding."""
+    head = eml.split(b"\r\n\r\n", 1)[0] if b"\r\n\r\n" in eml else eml.split(b"\n\n", 1)[0]
+    lines = head.replace(b"\r\n", b"\n").split(b"\n")
+    want = name.lower().encode("ascii") + b":"
+    out: list[bytes] = []
+    for line in lines:
+        if out and line[:1] in (b" ", b"\t"):
+            out.append(line)
+        elif out:
+            break
+        elif line.lower().startswith(want):
+            out.append(line)
+    return out
+
+
+def check_message_headers(eml: bytes, settings: Settings, report: CheckReport) -> None:
+    """message.eml's List-Unsubscribe as a mailbox provider reads it: ``<https://...>`` in the raw bytes, no
+    RFC 2047 encoded-word, every line at most 998 octets. The sample carries a real-length signed token."""
+    lines = raw_header(eml, "List-Unsubscribe")
+    url = str(settings["unsubscribe"].get("url") or "").strip()
+    if not lines:
+        if url or settings["unsubscribe"].get("mailto"):
+            report.add("headers", "error", "message.eml has no List-Unsubscribe header")
+        return
+    long_lines = [len(line) for line in eml.split(b"\r\n\r\n", 1)[0].split(b"\r\n") if len(line) > 998]
+    raw = b"".join(lines)
+    if b"=?" in raw:
+        report.add("headers", "error", "List-Unsubscribe is RFC 2047 encoded (=?...?=): providers see no "
+                                       "<https://...> and offer no one-click unsubscribe")
+    elif url.lower().startswith("https://") and b"<https://" not in raw:
+        report.add("headers", "error", "List-Unsubscribe holds no literal <https://...> URL")
+    elif long_lines:
+        report.add("headers", "error", f"a header line of message.eml is {max(long_lines)} octets (at most 998)")
+    else:
+        report.add("headers", "info", f"List-Unsubscribe is written as is over {len(lines)} line(s), the longest "
+                                      f"{max(len(line) for line in lines)} octets")
 
 
 # --- caniemail -------------------------------------------------------------------------------------
@@ -405,18 +449,16 @@ def check_links(html: str, report: CheckReport, allow_hosts: list[str] | None = 
 def check_issue(directory: Path | str, *, links: bool = False, tools: bool = True) -> CheckReport:
     """Build when out of date, then run every check; ``tools=False`` runs only the in-process checks."""
     directory = Path(directory).resolve()
-    if needs_build(directory):
-        result = build_issue(directory)
-        report = CheckReport(directory)
-        for w in result.warnings:
-            report.add("build", "warning", w)
-    else:
-        report = CheckReport(directory)
+    warnings = build_issue(directory).warnings if needs_build(directory) else load_warnings(directory)
+    report = CheckReport(directory)
+    for w in warnings:  # fresh or current, the build's warnings are always shown
+        report.add("build", "warning", w)
     build = directory / "build"
     html = (build / "email.html").read_text(encoding="utf-8")
     check_html(html, report, build)
     settings = load_settings(directory)
     check_settings(settings, report)
+    check_message_headers((build / "message.eml").read_bytes(), settings, report)
     if tools:
         check_caniemail(build / "email.html", report)
         check_spam(build / "message.eml", report)
@@ -424,3 +466,14 @@ def check_issue(directory: Path | str, *, links: bool = False, tools: bool = Tru
     if links:
         check_links(html, report, settings.allow_hosts())
     return report
+
+
+def send_gate(directory: Path | str) -> list[str]:
+    """The errors ``digest check`` finds that ``digest send`` refuses to send with (``--force`` overrides).
+
+    Only the in-process checks run (size, images, links, unsubscribe, sender, postal address, the raw
+    List-Unsubscribe header): no network, no Node tools, no SpamAssassin, so the gate costs a few
+    milliseconds. The tool checks stay with ``digest check``, which the editor runs before sending.
+    """
+    report = check_issue(directory, tools=False)
+    return [f"[{f.check}] {f.message}" for f in report.findings if f.level == "error"]

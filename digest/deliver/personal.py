@@ -26,6 +26,7 @@ class PersonalMaker:
         used = draft.merge_fields() if hasattr(draft, "merge_fields") else None
         self.wanted = (set(used) - {"unsubscribe_url"}) if used is not None else None
         self.tokens = frozenset(tokens) if tokens is not None else None
+        self.key: str = getattr(draft, "merge_key", "") or ""  # the build's random part of every token
         self.links = links
         self._plans: dict[tuple[str, ...], list[tuple[str, str, tuple[str, ...], str | None, str | None,
                                                       str | None]]] = {}
@@ -45,7 +46,7 @@ class PersonalMaker:
             plan = []
             for name in sorted(names):
                 try:
-                    toks = [merge.token(name, ctx) for ctx in merge.CONTEXTS]
+                    toks = [merge.token(name, ctx, self.key) for ctx in merge.CONTEXTS]
                 except ValueError:
                     continue
                 if self.tokens is not None:
@@ -81,7 +82,7 @@ class PersonalMaker:
 def message_tokens(draft: Any) -> set[str] | None:
     """Every merge token of the draft's subject, text and HTML (None for a draft without them)."""
     try:
-        return merge.tokens_in(f"{draft.subject}\n{draft.text}\n{draft.html}")
+        return merge.tokens_in(f"{draft.subject}\n{draft.text}\n{draft.html}", getattr(draft, "merge_key", ""))
     except AttributeError:
         return None
 

@@ -124,6 +124,7 @@ def send_issue(
     max_problems: int = 1000,
     only: Callable[[Recipient], bool] | None = None,
     subject: str | None = None,
+    force: bool = False,
 ) -> SendReport:
     """Send the issue in ``directory`` to ``recipients_csv`` through ``backend_name``; see the module doc.
 
@@ -158,6 +159,12 @@ def send_issue(
     blockers = blocking_problems(settings, draft.from_email, backend_name)
     if blockers:
         raise SendRefused("cannot send: " + "; ".join(blockers))
+    if not force:  # digest check's errors hold the send (in-process checks only: see compose.check.send_gate)
+        from ..compose.check import send_gate
+
+        if held := send_gate(directory):
+            raise SendRefused(f"cannot send: digest check finds {len(held)} error(s): " + "; ".join(held),
+                              f"fix them (digest check {directory} lists them), or pass --force to send anyway")
     links = links_from_settings(settings)
     report = SendReport(slug=draft.slug, backend=backend_name, dry_run=dry_run, sandbox=sandbox,
                         test_email=test_email, warnings=list(links.warnings))

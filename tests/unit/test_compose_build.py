@@ -15,6 +15,7 @@ import tomlkit
 from click.testing import CliRunner
 from PIL import Image
 
+from digest import merge
 from digest.cli import cli
 from digest.compose.build import build_issue, needs_build
 from digest.compose.issue_file import add_sources, new_issue
@@ -56,7 +57,8 @@ def test_build_writes_every_output(issue: Path) -> None:
         assert msg[header], header
     assert msg["Subject"] == "Valley news, week 48"
     draft = load_draft(issue)
-    assert draft.slug == "2026-11" and "__DG_FIRST_NAME_HTML__" in draft.html
+    assert draft.slug == "2026-11" and len(draft.merge_key) == 12
+    assert merge.token("first_name", "HTML", draft.merge_key) in draft.html
 
 
 def test_broken_article_is_named_and_skipped(issue: Path, tmp_path: Path) -> None:

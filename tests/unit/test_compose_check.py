@@ -128,3 +128,48 @@ def test_check_issue_builds_and_cli_exit_codes(tmp_path: Path) -> None:
     result = runner.invoke(cli, ["check", str(folder)])
     assert result.exit_code == 1
     assert "free-mail" in result.output and "blocked" in result.output
+
+
+def _https_settings() -> Settings:
+    s = Settings()
+    s.data["unsubscribe"].update({"url": "https://news.example.org/u?t={token}", "mailto": "u@example.org"})
+    return s
+
+
+def test_message_header_check_reads_the_raw_list_unsubscribe() -> None:
+    token = "cmVhZGVyQGV4YW1wbGUuY29t." + "A" * 32
+    good = (b"From: n@example.org\r\nList-Unsubscribe: <https://news.example.org/u?t=" + token.encode()
+            + b">,\r\n <mailto:u@example.org?subject=unsubscribe>\r\nSubject: s\r\n\r\nbody\r\n")
+    r = CheckReport(Path("."))
+    check.check_message_headers(good, _https_settings(), r)
+    assert levels(r, "headers") == ["info"]
+    # What Python's email package used to write for a long header: an encoded-word, no <https://...>.
+    encoded = (b"List-Unsubscribe: =?utf-8?q?=3Chttps=3A//news=2Eexample=2Eorg/u=3Ft=3D" + b"A" * 40
+               + b"?=\r\n <mailto:u@example.org>\r\n\r\nbody\r\n")
+    r = CheckReport(Path("."))
+    check.check_message_headers(encoded, _https_settings(), r)
+    assert levels(r, "headers") == ["error"] and "encoded" in r.findings[0].message
+    r = CheckReport(Path("."))
+    check.check_message_headers(b"Subject: s\r\n\r\nbody\r\n", _https_settings(), r)
+    assert levels(r, "headers") == ["error"]
+
+
+def test_built_sample_message_has_a_real_length_token_and_passes(tmp_path: Path) -> None:
+    from digest.compose.build import build_issue
+
+    (tmp_path / "digest.toml").write_text(
+        '[newsletter]\nname = "N"\nfrom_email = "news@news.example.org"\npostal_address = "1 Road"\n'
+        '[unsubscribe]\nurl = "https://news.example.org/unsubscribe?t={token}"\nmailto = "u@news.example.org"\n',
+        encoding="utf-8")
+    issue = tmp_path / "i"
+    new_issue(issue, "Subject", "Pre")
+    add_sources(issue, [str(FIX / "river.txt")], None)
+    build_issue(issue)
+    eml = (issue / "build" / "message.eml").read_bytes()
+    [first, second] = check.raw_header(eml, "List-Unsubscribe")
+    assert first.startswith(b"List-Unsubscribe: <https://news.example.org/unsubscribe?t=") and first.endswith(b">,")
+    token = first.split(b"t=", 1)[1][:-2]
+    assert len(token) >= 50 and b"." in token  # base64url(address) "." base64url(24-byte tag)
+    assert second == b" <mailto:u@news.example.org?subject=unsubscribe>"
+    report = check_issue(issue, tools=False)
+    assert [f.level for f in report.findings if f.check == "headers"] == ["info"]
