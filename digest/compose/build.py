@@ -30,6 +30,7 @@ from .render import (
     Issue,
     Item,
     group_sections,
+    https_image,
     make_env,
     make_item,
     render_issue,
@@ -172,6 +173,9 @@ def build_issue(directory: Path | str) -> BuildResult:
             base = None
             if not entry.overrides.get("image") and article.source and not issue_mod.is_url(article.source):
                 base = Path(article.source).parent
+            image_value, upgraded = https_image(image_value)
+            if upgraded:
+                result.warnings.append(f"{label}: {upgraded}")
             image, why = resolve_image(image_value, base=base or directory, build_dir=staging,
                                        images_base_url=images_base)
             if why:
