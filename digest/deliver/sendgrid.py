@@ -467,7 +467,7 @@ class Personalizer:
             item["substitutions"] = subs
         return item
 
-    def row_path(self, links: Any, values: Callable[[Mapping[str, str]], dict[str, str]], *,
+    def row_path(self, links: Any, values: Callable[..., dict[str, str]], *,
                  token_only: bool = True) -> RowPath | None:
         """How to build personalizations straight from CSV rows; None when the links are not the common shape
         (a URL template with one ``{token}`` and no ``{email}``, or asm).
@@ -527,7 +527,7 @@ class Personalizer:
         def make(email: str, row_fields: Mapping[str, str]) -> dict[str, Any]:
             if not email.isascii():
                 email.encode("utf-8")
-            subs = values(row_fields)
+            subs = values(row_fields, email)
             if subs.keys() != field_keys:
                 get = subs.get
                 subs = {t: get(t, d) for t, d in fields_}
@@ -646,7 +646,7 @@ class Personalizer:
             out[email_at] = email
             size = fixed
             for name, default, url, at in specs:
-                value = (row_fields.get(name) or "").strip() or default
+                value = email if name == "email" else (row_fields.get(name) or "").strip() or default
                 if not ((value.isalnum() and (not url or value.isascii()))
                         or (plain_url(value) if url else plain_text(value))):
                     return None
@@ -951,7 +951,7 @@ class SendGridBackend:
         return built
 
     def prepare_rows(self, draft: Draft, rows: Sequence[Any], links: Any,
-                     values: Callable[[Mapping[str, str]], dict[str, str]]) -> BatchBody | None:
+                     values: Callable[..., dict[str, str]]) -> BatchBody | None:
         """``prepare_batch`` straight from ``Recipient`` rows (``links`` and ``values`` make what a ``Personal``
         would hold); None when the links are not the common shape (then use ``prepare_batch``)."""
         if self._static is None:
