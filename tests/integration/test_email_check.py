@@ -113,6 +113,15 @@ def test_twelve_story_issue_under_60_kb(corpus12_issue: Path) -> None:
     assert len(html) < 60_000, len(html)
 
 
+def test_http_images_are_retried_as_https(corpus12_issue: Path) -> None:
+    html = (corpus12_issue / "build" / "email.html").read_text(encoding="utf-8")
+    # bbc-1, wapo-1, salon-1 and telegraph declare http: images; each is shown from its https: address
+    for host in ("ichef.bbci.co.uk", "img.washingtonpost.com", "media.salon.com", "www.telegraph.co.uk"):
+        assert f'src="https://{host}/' in html, host
+        assert f'src="http://{host}/' not in html  # (links stay http: browsers open them as they are)
+    assert html.count("<img ") == 12
+
+
 def test_no_layout_critical_caniemail_error(built: Path) -> None:
     need_node_package("doiuse-email/bin/cli.js")
     report = CheckReport(built)
