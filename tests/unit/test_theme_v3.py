@@ -218,3 +218,11 @@ def test_user_override_of_email_html_shows_on_the_web_page(tmp_path: Path) -> No
     out = render_issue(issue([item(1)]), load_settings(tmp_path))
     assert "recycled electrons" in out.html and "recycled electrons" in out.web
     assert "Hi there" not in out.web
+
+
+@pytest.mark.parametrize(("language", "side"), [("en", "left"), ("he", "right")])
+def test_thumbnail_gap_is_on_the_text_side(language: str, side: str) -> None:
+    thumb = item(2, image=ImageRef("https://cdn.example.org/b.jpg", 536, 300), image_alt="A bridge")
+    d = doc(render_issue(issue([item(1), thumb]), settings(language=language)).html)
+    cell = d.xpath("//td[contains(@class,'dg-thumb-cell')]")[0]
+    assert f"padding-{side}:16px" in cell.get("style", "")
