@@ -31,6 +31,7 @@ DEFAULTS: dict[str, Any] = {
         "web_base_url": "",  # where build/web.html is published; "view in browser" link
         "archive_base_url": "",  # when set, view-in-browser points to {archive_base_url}/{slug}/
         "images_base_url": "",  # where local images copied into the build are served from
+        "subscribe_url": "",  # the sign-up page; the public web page links to it
         "list_id": "",  # List-Id header; defaults to the from domain
     },
     "unsubscribe": {

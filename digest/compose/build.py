@@ -33,6 +33,7 @@ from .render import (
     Item,
     Rendered,
     group_sections,
+    https_image,
     make_env,
     make_item,
     render_issue,
@@ -216,6 +217,9 @@ def build_issue(directory: Path | str) -> BuildResult:
                                        f"{article.source} is not an http(s) URL: left out (a remote source "
                                        "cannot name a local file)")
                 image_value = None
+            image_value, upgraded = https_image(image_value)
+            if upgraded:
+                result.warnings.append(f"{label}: {upgraded}")
             image, why = resolve_image(image_value, base=base or directory, build_dir=staging,
                                        images_base_url=images_base)
             if why:

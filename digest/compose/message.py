@@ -267,6 +267,9 @@ def token_values(draft: Draft, personal: Personal) -> dict[str, str]:
     """
     values = merge.values({}, draft.merge_defaults, key=draft.merge_key)
     values.update(personal.values)
+    if personal.email:  # the "email" merge field is the recipient's own address ("Sent to ...")
+        for ctx in merge.CONTEXTS:
+            values[merge.token("email", ctx)] = merge.encode(personal.email, ctx)
     link = personal.unsubscribe_url or (
         mailto_link(personal.unsubscribe_mailto or draft.unsubscribe_mailto)
         if (personal.unsubscribe_mailto or draft.unsubscribe_mailto) else "")

@@ -129,6 +129,26 @@ def readable_on(color: str, background: str, minimum: float = 4.5) -> str:
     return "#ffffff" if dark_bg else "#000000"
 
 
+DARK_CARD = "#1e1e1e"  # the card behind the text in dark mode (templates/email.html)
+
+
+def _hex(rgb: tuple[float, float, float]) -> str:
+    return "#{:02x}{:02x}{:02x}".format(*(round(min(1.0, max(0.0, c)) * 255) for c in rgb))
+
+
+def button_on_dark(brand: str, card: str = DARK_CARD) -> tuple[str, str]:
+    """Dark-mode button (background, text): the brand lightened until the button stands out from the card
+    (>= 3:1, WCAG non-text contrast) and its label reads on it (>= 4.5:1, white or near-black)."""
+    r, g, b = _rgb(brand)
+    for _ in range(60):
+        bg = _hex((r, g, b))
+        text = "#ffffff" if contrast("#ffffff", bg) >= contrast("#111111", bg) else "#111111"
+        if contrast(bg, card) >= 3.0 and contrast(text, bg) >= 4.5:
+            return bg, text
+        r, g, b = (c + (1 - c) * 0.08 for c in (r, g, b))
+    return "#ffffff", "#111111"
+
+
 def theme_colors(brand: str) -> dict[str, str]:
     """The palette: brand header with the better of white/near-black text, links readable on the card."""
     if not _HEX.match(brand or ""):
@@ -137,6 +157,7 @@ def theme_colors(brand: str) -> dict[str, str]:
     header_text = "#ffffff" if contrast("#ffffff", brand) >= contrast("#111111", brand) else "#111111"
     if contrast(header_text, brand) < 4.5:  # mid-tone brand colours: darken the header until white reads
         header_bg, header_text = readable_on(brand, "#ffffff"), "#ffffff"
+    dark_button, dark_button_text = button_on_dark(brand)
     return {
         "brand": brand,
         "header_bg": header_bg,
@@ -144,15 +165,32 @@ def theme_colors(brand: str) -> dict[str, str]:
         "link": readable_on(brand, "#ffffff"),
         "button": readable_on(brand, "#ffffff"),
         "button_text": "#ffffff",
-        "dark_link": readable_on(brand, "#1e1e1e", 7.0),
+        "dark_link": readable_on(brand, DARK_CARD, 7.0),
+        "dark_button": dark_button,
+        "dark_button_text": dark_button_text,
+        "brand_rule": readable_on(brand, "#ffffff", 3.0),  # section rule: non-text, >= 3:1
+        "dark_rule": readable_on(brand, DARK_CARD, 3.0),
     }
 
 
 # --- Markdown intro --------------------------------------------------------------------------------
 
 
+def https_image(value: str | None) -> tuple[str | None, str | None]:
+    """An ``http:`` image URL retried as ``https:`` (and a note saying so); anything else unchanged.
+
+    Mail clients and browsers block or proxy-refuse plain-http images inside an https page, and nearly every
+    image host answers on https at the same path, so the upgrade is tried before the image is dropped.
+    ``digest check --links`` requests the https URL and reports it when it does not answer.
+    """
+    if value and value.strip()[:7].lower() == "http://":
+        upgraded = "https://" + value.strip()[7:]
+        return upgraded, f"image {value.strip()[:100]} is not https: using {upgraded[:100]}"
+    return value, None
+
+
 class _SafeLinks(markdown.treeprocessors.Treeprocessor):
-    """Drop hrefs that are not http(s)/mailto and images that are not https (their alt stays as text)."""
+    """Drop hrefs that are not http(s)/mailto; upgrade http images to https, drop other non-https ones (alt stays)."""
 
     def run(self, root: ET.Element) -> None:
         for parent in root.iter():
@@ -165,7 +203,8 @@ class _SafeLinks(markdown.treeprocessors.Treeprocessor):
                     else:
                         child.set("href", href)
                 elif child.tag == "img":
-                    src = child.get("src") or ""
+                    src = https_image(child.get("src") or "")[0] or ""
+                    child.set("src", src)
                     if not src.lower().startswith("https://") or safe_url(src) is None:
                         child.tag = "span"
                         alt = child.get("alt") or ""
@@ -374,10 +413,32 @@ def display_date(value: str) -> str:
     return f"{d.day} {d.strftime('%B %Y')}"
 
 
+TOC_MIN = 6  # an "In this issue" list of headlines from this many stories
+
+
+def page_description(issue: Issue, limit: int = 200) -> str:
+    """The web page's description: the preheader, else the intro's text, else the first teaser."""
+    text = issue.preheader.strip()
+    if not text and issue.intro.strip():
+        text = re.sub(r"\s+", " ", markdown_to_text(issue.intro)).strip()
+    if not text and issue.items:
+        text = issue.items[0].teaser
+    if len(text) > limit:
+        text = text[: limit - 1].rsplit(" ", 1)[0].rstrip(" ,;:") + "…"
+    return text
+
+
 def build_context(issue: Issue, settings: Settings) -> dict[str, Any]:
     nl = settings.newsletter
     lang = str(nl.get("language") or "en")
+    subscribe = str(nl.get("subscribe_url") or "").strip()
     return {
+        "toc_min": TOC_MIN,
+        "reply_to": str(nl.get("reply_to") or nl.get("from_email") or "").strip(),
+        "subscribe_url": safe_url(subscribe) if subscribe.lower().startswith(("https://", "http://")) else None,
+        "page_description": page_description(issue),
+        "page_image": next((i.image.src for i in issue.items if i.image and i.image.src.startswith("https://")),
+                           None),
         "issue": issue,
         "newsletter": nl,
         "name": nl.get("name") or "",

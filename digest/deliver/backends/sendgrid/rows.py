@@ -123,7 +123,7 @@ def row_path(pz: Personalizer, maker: PersonalMaker, *, token_only: bool = True)
     def make(email: str, row_fields: Mapping[str, str]) -> dict[str, Any]:
         if not email.isascii():
             email.encode("utf-8")
-        subs = values(row_fields)
+        subs = values(row_fields, email)
         if subs.keys() != field_keys:
             get = subs.get
             subs = {t: get(t, d) for t, d in fields_}
@@ -240,7 +240,7 @@ def _row_writer(pz: Personalizer, maker: PersonalMaker, signer: Callable[[str], 
         out[email_at] = email
         size = fixed
         for name, default, url, at in specs:
-            value = (row_fields.get(name) or "").strip() or default
+            value = email if name == "email" else (row_fields.get(name) or "").strip() or default
             if not ((value.isalnum() and (not url or value.isascii()))
                     or (plain_url(value) if url else plain_text(value))):
                 return None
