@@ -243,7 +243,7 @@ def validate(raw: dict[str, Any], where: str) -> tuple[dict[str, Any], list[str]
     def check(table: str, key: Key, value: Any, label: str) -> Any:
         if not _type_ok(key.type, value):
             raise ConfigError(f"{where}: {label} must be {key.type_name}, not {_show(value)}",
-                              f"for example: {key.name} = {_toml_value(key.default if key.default != '' else 'text')}")
+                              f"for example: {key.name} = {toml_value(key.default if key.default != '' else 'text')}")
         if key.type is float:
             value = float(value)
         if key.choices and str(value).lower() not in key.choices:
@@ -446,13 +446,13 @@ def load_settings(start: Path, warn: Callable[[str], None] | None = _stderr_warn
 # --- the commented digest.toml `digest init` writes --------------------------------------------------
 
 
-def _toml_value(value: Any) -> str:
+def toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
     if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
     return repr(value)
 
 
@@ -466,14 +466,14 @@ def commented_toml(values: dict[str, dict[str, Any]] | None = None) -> str:
         for key in keys.values():
             note = f"  # {key.doc}" + (f" (env {key.env} wins)" if key.env else "")
             if key.name in values.get(table, {}):
-                lines.append(f"{key.name} = {_toml_value(values[table][key.name])}{note}")
+                lines.append(f"{key.name} = {toml_value(values[table][key.name])}{note}")
             else:
-                lines.append(f"# {key.name} = {_toml_value(key.default)}{note}")
+                lines.append(f"# {key.name} = {toml_value(key.default)}{note}")
         lines.append("")
     lines += [f"# {FEEDS_DOC}", "# [[feeds]]"]
     for key in FEED_KEY.values():
         example = "https://example.com/feed.xml" if key.name == "url" else key.default
-        lines.append(f"# {key.name} = {_toml_value(example)}  # {key.doc}")
+        lines.append(f"# {key.name} = {toml_value(example)}  # {key.doc}")
     return "\n".join(lines) + "\n"
 
 

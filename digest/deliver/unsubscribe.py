@@ -323,7 +323,7 @@ class _QuietHandler(WSGIRequestHandler):
         return
 
 
-def serve(app: UnsubscribeApp, host: str = "127.0.0.1", port: int = 8025,
+def serve(app: UnsubscribeApp, host: str = "127.0.0.1", port: int = 8643,
           ready: Callable[[str], None] | None = None) -> None:
     """Serve ``app`` with wsgiref (threaded) until interrupted."""
     with make_server(host, port, app, server_class=_ThreadingServer, handler_class=_QuietHandler) as httpd:

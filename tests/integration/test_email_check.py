@@ -17,6 +17,7 @@ import pytest
 from digest.compose import check
 from digest.compose.build import build_issue
 from digest.compose.check import CheckReport, check_caniemail, check_html_validate, check_links, spamassassin_score
+from digest.compose import node_tools
 from digest.compose.issue_file import add_sources, cache_key, new_issue, write_cache
 from digest.model import Article
 from tests.conftest import REPO, missing, need_tool, shared_path
@@ -27,8 +28,9 @@ FIX = Path(__file__).resolve().parent.parent / "fixtures" / "compose"
 
 def need_node_package(rel: str) -> None:
     need_tool("node")
-    if check.find_node_package(rel) is None:
-        missing(f"npm package not installed (run npm ci): {rel}")
+    package = rel.split("/")[0]
+    if node_tools.find_script(package) is None:
+        missing(f"npm package not installed (npm ci, or digest check --install-tools): {package}")
 
 
 @pytest.fixture(scope="module")
