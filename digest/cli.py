@@ -183,11 +183,15 @@ def teaser(sources: tuple[str, ...], as_json: bool, max_chars: int, explain: boo
         sys.exit(1)
 
 
+def _interactive() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
 def _prompt_on_terminal(value: str | None, text: str) -> str:
     """``value`` when given; else a prompt on a terminal (empty answer: leave it for later); else ""."""
     if value is not None:
         return value
-    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+    if not _interactive():
         return ""
     return str(click.prompt(text, default="", show_default=False)).strip()
 

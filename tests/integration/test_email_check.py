@@ -14,10 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from digest.compose import check
+from digest.compose import node_tools
 from digest.compose.build import build_issue
 from digest.compose.check import CheckReport, check_caniemail, check_html_validate, check_links, spamassassin_score
-from digest.compose import node_tools
 from digest.compose.issue_file import add_sources, cache_key, new_issue, write_cache
 from digest.model import Article
 from tests.conftest import REPO, missing, need_tool, shared_path

@@ -154,7 +154,7 @@ def test_a_node_older_than_18_is_reported_as_such(tmp_path: Path, monkeypatch) -
 
 def test_pinned_tool_versions_match_package_json() -> None:
     pinned = json.loads((REPO / "package.json").read_text())["devDependencies"]
-    assert node_tools.PINNED == {name: pinned[name] for name in node_tools.PINNED}
+    assert {name: pinned[name] for name in node_tools.PINNED} == node_tools.PINNED
 
 
 def test_check_issue_builds_and_cli_exit_codes(tmp_path: Path) -> None:
