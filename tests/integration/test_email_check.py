@@ -7,13 +7,16 @@ skipped with the reason (a failure under CI=true, see tests/conftest.py).
 from __future__ import annotations
 
 import http.server
+import json
 import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from digest.cli import cli
 from digest.compose import node_tools
 from digest.compose.build import build_issue
 from digest.compose.check import CheckReport, check_caniemail, check_html_validate, check_links, spamassassin_score
@@ -209,3 +212,19 @@ def test_links_check_reports_unreachable_and_heavy_images(server: str) -> None:
     found = {f.message.split(" ")[1].removeprefix(server): f.level for f in report.findings}
     assert found == {"/huge.png": "warning", "/missing.png": "error"}
     assert report.figures["images_checked"] == 3
+
+
+def test_install_tools_fetches_the_pinned_versions_into_the_user_cache(tmp_path: Path, monkeypatch) -> None:
+    need_tool("node")
+    need_tool("npm")
+    monkeypatch.setenv("DIGEST_TOOLS_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("DIGEST_NODE_MODULES", raising=False)
+    result = CliRunner().invoke(cli, ["check", "--install-tools"])
+    assert result.exit_code == 0, result.output
+    modules = node_tools.cache_modules()
+    assert modules.is_relative_to(tmp_path / "cache")
+    for name, version in node_tools.PINNED.items():
+        assert json.loads((modules / name / "package.json").read_text())["version"] == version
+    again = CliRunner().invoke(cli, ["check", "--install-tools"])  # already there: nothing fetched
+    assert again.exit_code == 0 and "first use" not in again.output
+    assert node_tools.search_path()[-1] == modules  # looked in after ./node_modules and a source checkout
