@@ -267,9 +267,13 @@ def validate(raw: dict[str, Any], where: str) -> tuple[dict[str, Any], list[str]
             known["feeds"] = feeds
             continue
         if table not in KEYS:
-            what = "table" if isinstance(body, dict) else "setting"
-            warnings.append(f"{where}: `{'[' + table + ']' if isinstance(body, dict) else table}`: unknown {what}"
-                            f"{_closest(table, tables)}")
+            if isinstance(body, dict):
+                warnings.append(f"{where}: `[{table}]`: unknown table{_closest(table, tables)}")
+                continue
+            homes = [t for t, keys in KEYS.items() if table in keys]
+            hint = (f"; move it under [{homes[0]}]" if homes
+                    else _closest(table, [k for keys in KEYS.values() for k in keys]))
+            warnings.append(f"{where}: `{table}`: unknown setting outside any table{hint}")
             continue
         if not isinstance(body, dict):
             raise ConfigError(f"{where}: `{table}` must be a table ([{table}]), not {_show(body)}")

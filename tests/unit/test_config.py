@@ -175,3 +175,10 @@ def test_the_commented_file_lists_every_key_and_loads_to_the_defaults(tmp_path: 
     # uncommenting a line gives a valid setting of the declared type
     _write(tmp_path, text.replace("# max_chars = 300", "max_chars = 250"))
     assert load_settings(tmp_path).teaser.max_chars == 250
+
+
+def test_a_key_outside_its_table_is_told_where_it_belongs(tmp_path: Path) -> None:
+    path = _write(tmp_path, 'from_email = "a@example.com"\n[newsletter]\nname = "N"\n')
+    seen: list[str] = []
+    assert load_settings(tmp_path, warn=seen.append).newsletter.from_email == ""
+    assert seen == [f"{path}: `from_email`: unknown setting outside any table; move it under [newsletter]"]
