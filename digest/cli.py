@@ -374,10 +374,10 @@ def config_cmd(directory: Path, as_json: bool) -> None:
     from .config import toml_value
 
     click.echo(f"# settings file: {settings.path or 'none found (all defaults)'}")
-    for table, keys in rows.items():
+    for table, shown in rows.items():
         click.echo(f"\n[{table}]")
-        width = max(len(f"{k} = {toml_value(v['value'])}") for k, v in keys.items())
-        for key, row in keys.items():
+        width = max(len(f"{k} = {toml_value(v['value'])}") for k, v in shown.items())
+        for key, row in shown.items():
             line = f"{key} = {toml_value(row['value'])}"
             click.echo(f"{line.ljust(width)}  # {row['from']}")
     for feed in settings.feeds:

@@ -19,7 +19,7 @@ import sys
 import tomllib
 import typing
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, fields, make_dataclass
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -53,89 +53,139 @@ class Table:
         return iter(self.keys())
 
 
-# The declaration: table -> (what it is for, rows of (key, type, default, doc[, extras])). A dataclass per
-# table is made from these rows (TABLE_TYPES), so the declaration, the defaults, `digest init`'s file and
-# `digest config` cannot drift apart.
+def key(default: Any, doc: str, *, choices: tuple[str, ...] = (), env: str = "") -> Any:
+    """Declare one setting: its default, a one-line description, allowed values, an environment override."""
+    meta = {"doc": doc, "choices": choices, "env": env}
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=meta)
+    return field(default=default, metadata=meta)
 
-_Row = tuple[str, Any, Any, str] | tuple[str, Any, Any, str, dict[str, Any]]
 
-_DECLARATION: dict[str, tuple[str, list[_Row]]] = {
-    "newsletter": ("Who sends the newsletter and how it looks.", [
-        ("name", str, "My Digest", "the newsletter's name (header, archive title, List-Id)"),
-        ("from_email", str, "", "sender address, required to send, e.g. news@example.com"),
-        ("from_name", str, "", "sender display name; empty: the newsletter's name"),
-        ("reply_to", str, "", "Reply-To address"),
-        ("postal_address", str, "", "postal address in the footer: required to send (CAN-SPAM)"),
-        ("language", str, "en", "language of the email (html lang)"),
-        ("brand_color", str, "#1a73e8", "accent colour of the theme"),
-        ("logo_url", str, "", "https URL of a logo for the header"),
-        ("web_base_url", str, "", "where build/web.html is published ({slug} is filled): the view-in-browser link"),
-        ("archive_base_url", str, "", "when set, view-in-browser points to {archive_base_url}/{slug}/"),
-        ("images_base_url", str, "", "where local images copied into the build are served from"),
-        ("list_id", str, "", "List-Id header; empty: derived from the from_email domain"),
-        ("subscribe_url", str, "", "a subscribe page linked from the web archive and forwarded copies"),
-    ]),
-    "unsubscribe": ("How recipients leave: at least one of the two is required to send.", [
-        ("url", str, "", "https URL template; {token} (signed, needs DIGEST_UNSUBSCRIBE_SECRET) or {email}"),
-        ("mailto", str, "", "mailto address for List-Unsubscribe"),
-    ]),
-    "merge": ("Defaults for merge fields when a recipient's value is empty (any key, text values).", [
-        ("first_name", str, "there", "used by {{ merge('first_name') }} when the CSV has no value"),
-    ]),
-    "links": ("UTM parameters added to article links.", [
-        ("utm", bool, False, "add utm_source/utm_medium/utm_campaign to article links"),
-        ("utm_source", str, "newsletter", "utm_source value"),
-        ("utm_medium", str, "email", "utm_medium value"),
-        ("utm_campaign", str, "", "utm_campaign value; empty: the issue's slug"),
-    ]),
-    "tracking": ("Provider tracking (SendGrid): off unless turned on.", [
-        ("click", bool, False, "SendGrid click tracking (rewrites links)"),
-        ("open", bool, False, "SendGrid open tracking (a pixel)"),
-    ]),
-    "teaser": ("Teasers picked from each article.", [
-        ("max_chars", int, 300, "teaser budget in characters"),
-    ]),
-    "fetch": ("Fetching articles from URLs.", [
-        ("allow_hosts", list[str], [], "private-network hosts that may still be fetched"),
-    ]),
-    "sendgrid": ("The SendGrid backend (the key comes from SENDGRID_API_KEY).", [
-        ("host", str, "https://api.sendgrid.com", "API host, scheme and host only (EU: https://api.eu.sendgrid.com)",
-         {"env": "DIGEST_SENDGRID_HOST"}),
-        ("asm_group_id", int, 0, "unsubscribe group id; 0: none"),
-        ("timeout", float, 30.0, "seconds per HTTP request"),
-        ("batch_size", int, 1000, "personalizations per request (at most 1000)"),
-        ("max_attempts", int, 5, "attempts per request before giving up on a batch"),
-        ("deadline", float, 0.0, "seconds one request may take over all its retries; 0: timeout x max_attempts x 2, "
-                                 "at least 60"),
-        ("backoff_base", float, 0.5, "first retry wait in seconds (doubles each retry)"),
-        ("backoff_cap", float, 30.0, "longest retry wait in seconds"),
-        ("concurrency", int, 8, "requests in flight at once"),
-    ]),
-    "smtp": ("The SMTP backend (the password comes from DIGEST_SMTP_PASSWORD).", [
-        ("host", str, "localhost", "SMTP server"),
-        ("port", int, 25, "SMTP port"),
-        ("security", str, "none", "none, starttls or ssl", {"choices": ("none", "starttls", "ssl")}),
-        ("user", str, "", "login user; empty: no login"),
-        ("timeout", float, 30.0, "seconds per SMTP command"),
-        ("batch_size", int, 20, "recipients per journal batch (one message each, over one connection)"),
-        ("max_attempts", int, 3, "attempts per message"),
-        ("connections", int, 1, "SMTP connections in parallel"),
-    ]),
-    "suppressions": ("The local suppression list no backend ever mails.", [
-        ("file", str, "", "CSV path; empty: suppressions.csv beside digest.toml", {"env": "DIGEST_SUPPRESSIONS"}),
-    ]),
+# --- the declaration: one frozen dataclass per table. `digest init`'s file, `digest config`, DEFAULTS and the
+# --- validation are all derived from these classes, so they cannot drift apart.
+
+
+@dataclass(frozen=True)
+class NewsletterSettings(Table):
+    """Who sends the newsletter and how it looks."""
+
+    name: str = key("My Digest", "the newsletter's name (header, archive title, List-Id)")
+    from_email: str = key("", "sender address, required to send, e.g. news@example.com")
+    from_name: str = key("", "sender display name; empty: the newsletter's name")
+    reply_to: str = key("", "Reply-To address")
+    postal_address: str = key("", "postal address in the footer: required to send (CAN-SPAM)")
+    language: str = key("en", "language of the email (html lang)")
+    brand_color: str = key("#1a73e8", "accent colour of the theme")
+    logo_url: str = key("", "https URL of a logo for the header")
+    web_base_url: str = key("", "where build/web.html is published ({slug} is filled): the view-in-browser link")
+    archive_base_url: str = key("", "when set, view-in-browser points to {archive_base_url}/{slug}/")
+    images_base_url: str = key("", "where local images copied into the build are served from")
+    list_id: str = key("", "List-Id header; empty: derived from the from_email domain")
+    subscribe_url: str = key("", "a subscribe page linked from the web archive and forwarded copies")
+
+
+@dataclass(frozen=True)
+class UnsubscribeSettings(Table):
+    """How recipients leave: at least one of the two is required to send."""
+
+    url: str = key("", "https URL template; {token} (signed, needs DIGEST_UNSUBSCRIBE_SECRET) or {email}")
+    mailto: str = key("", "mailto address for List-Unsubscribe")
+
+
+@dataclass(frozen=True)
+class MergeSettings(Table):
+    """Defaults for merge fields when a recipient's value is empty (any key, text values)."""
+
+    first_name: str = key("there", "used by {{ merge('first_name') }} when the CSV has no value")
+
+
+@dataclass(frozen=True)
+class LinksSettings(Table):
+    """UTM parameters added to article links."""
+
+    utm: bool = key(False, "add utm_source/utm_medium/utm_campaign to article links")
+    utm_source: str = key("newsletter", "utm_source value")
+    utm_medium: str = key("email", "utm_medium value")
+    utm_campaign: str = key("", "utm_campaign value; empty: the issue's slug")
+
+
+@dataclass(frozen=True)
+class TrackingSettings(Table):
+    """Provider tracking (SendGrid): off unless turned on."""
+
+    click: bool = key(False, "SendGrid click tracking (rewrites links)")
+    open: bool = key(False, "SendGrid open tracking (a pixel)")
+
+
+@dataclass(frozen=True)
+class TeaserSettings(Table):
+    """Teasers picked from each article."""
+
+    max_chars: int = key(300, "teaser budget in characters")
+
+
+@dataclass(frozen=True)
+class FetchSettings(Table):
+    """Fetching articles from URLs."""
+
+    allow_hosts: list[str] = key([], "private-network hosts that may still be fetched")
+
+
+@dataclass(frozen=True)
+class SendgridSettings(Table):
+    """The SendGrid backend (the key comes from SENDGRID_API_KEY)."""
+
+    host: str = key("https://api.sendgrid.com", "API host, scheme and host only (EU: https://api.eu.sendgrid.com)",
+                    env="DIGEST_SENDGRID_HOST")
+    asm_group_id: int = key(0, "unsubscribe group id; 0: none")
+    timeout: float = key(30.0, "seconds per HTTP request")
+    batch_size: int = key(1000, "personalizations per request (at most 1000)")
+    max_attempts: int = key(5, "attempts per request before giving up on a batch")
+    deadline: float = key(0.0, "seconds one request may take over all its retries; 0: timeout x max_attempts x 2, "
+                               "at least 60")
+    backoff_base: float = key(0.5, "first retry wait in seconds (doubles each retry)")
+    backoff_cap: float = key(30.0, "longest retry wait in seconds")
+    concurrency: int = key(8, "requests in flight at once")
+
+
+@dataclass(frozen=True)
+class SmtpSettings(Table):
+    """The SMTP backend (the password comes from DIGEST_SMTP_PASSWORD)."""
+
+    host: str = key("localhost", "SMTP server")
+    port: int = key(25, "SMTP port")
+    security: str = key("none", "none, starttls or ssl", choices=("none", "starttls", "ssl"))
+    user: str = key("", "login user; empty: no login")
+    timeout: float = key(30.0, "seconds per SMTP command")
+    batch_size: int = key(20, "recipients per journal batch (one message each, over one connection)")
+    max_attempts: int = key(3, "attempts per message")
+    connections: int = key(1, "SMTP connections in parallel")
+
+
+@dataclass(frozen=True)
+class SuppressionsSettings(Table):
+    """The local suppression list no backend ever mails."""
+
+    file: str = key("", "CSV path; empty: suppressions.csv beside digest.toml", env="DIGEST_SUPPRESSIONS")
+
+
+@dataclass(frozen=True)
+class FeedSettings(Table):
+    """Feeds `digest new DIR --from-feeds` drafts an issue from (one [[feeds]] table each)."""
+
+    url: str = key("", "the feed's URL (required)")
+    limit: int = key(10, "newest entries taken per issue")
+    section: str = key("", "section heading the entries go under")
+
+
+TABLES: dict[str, type[Table]] = {
+    "newsletter": NewsletterSettings, "unsubscribe": UnsubscribeSettings, "merge": MergeSettings,
+    "links": LinksSettings, "tracking": TrackingSettings, "teaser": TeaserSettings, "fetch": FetchSettings,
+    "sendgrid": SendgridSettings, "smtp": SmtpSettings, "suppressions": SuppressionsSettings,
 }
 
-# Free-form tables: any key is allowed, with values of this type.
+# Free-form tables: any key is allowed, with values of this type (the declared keys keep their own types).
 FREE_FORM: dict[str, Any] = {"merge": str}
-
-# Arrays of tables: [[feeds]] entries, each with these keys.
-FEEDS_DOC = "Feeds `digest new DIR --from-feeds` drafts an issue from (one [[feeds]] table each)."
-FEED_KEYS: list[_Row] = [
-    ("url", str, "", "the feed's URL (required)"),
-    ("limit", int, 10, "newest entries taken per issue"),
-    ("section", str, "", "section heading the entries go under"),
-]
 
 
 @dataclass(frozen=True)
@@ -155,31 +205,20 @@ class Key:
         return _type_name(self.type)
 
 
-def _keys(table: str, rows: list[_Row]) -> dict[str, Key]:
+def _keys(table: str, cls: type[Table]) -> dict[str, Key]:
+    hints = typing.get_type_hints(cls)
     out = {}
-    for row in rows:
-        extra: dict[str, Any] = row[4] if len(row) > 4 else {}  # type: ignore[misc]
-        out[row[0]] = Key(table, row[0], row[1], row[2], row[3], **extra)
+    for f in fields(cls):  # type: ignore[arg-type]
+        default = f.default_factory() if f.default_factory is not MISSING else f.default
+        out[f.name] = Key(table, f.name, hints[f.name], default, f.metadata["doc"], f.metadata["choices"],
+                          f.metadata["env"])
     return out
 
 
-KEYS: dict[str, dict[str, Key]] = {t: _keys(t, rows) for t, (_, rows) in _DECLARATION.items()}
-FEED_KEY: dict[str, Key] = _keys("feeds", FEED_KEYS)
-TABLE_DOCS: dict[str, str] = {t: doc for t, (doc, _) in _DECLARATION.items()}
-
-
-def _make_table(table: str) -> type[Table]:
-    """A dataclass for one table: typed attributes, declared defaults, mapping access for older callers."""
-    spec = []
-    for key in KEYS[table].values():
-        d = key.default
-        spec.append((key.name, key.type, field(default_factory=lambda d=d: list(d)) if isinstance(d, list)
-                     else field(default=d)))
-    cls = make_dataclass(f"{table.title()}Settings", spec, bases=(Table,), frozen=True)
-    return typing.cast(type[Table], cls)
-
-
-TABLE_TYPES: dict[str, type[Table]] = {t: _make_table(t) for t in KEYS}
+KEYS: dict[str, dict[str, Key]] = {t: _keys(t, cls) for t, cls in TABLES.items()}
+FEED_KEY: dict[str, Key] = _keys("feeds", FeedSettings)
+TABLE_DOCS: dict[str, str] = {t: (cls.__doc__ or "").strip() for t, cls in TABLES.items()}
+FEEDS_DOC = (FeedSettings.__doc__ or "").strip()
 
 # Today's dict-of-dicts shape, filled from the declaration (kept for callers that index settings["table"]).
 DEFAULTS: dict[str, Any] = {t: {k.name: copy.deepcopy(k.default) for k in keys.values()} for t, keys in KEYS.items()}
@@ -293,6 +332,9 @@ def validate(raw: dict[str, Any], where: str) -> tuple[dict[str, Any], list[str]
     return known, warnings
 
 
+_T = typing.TypeVar("_T", bound=Table)
+
+
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     out = copy.deepcopy(base)
     for k, v in over.items():
@@ -320,47 +362,48 @@ class Settings:
     def __getitem__(self, table: str) -> dict[str, Any]:
         return self.data[table]
 
-    def table(self, name: str) -> Table:
-        """The typed table ``name`` (keys not declared, e.g. free-form merge fields, are left out)."""
+    def table(self, cls: type[_T]) -> _T:
+        """The typed table ``cls`` from ``data`` (free-form keys, e.g. extra merge fields, are left out)."""
+        name = next(t for t, c in TABLES.items() if c is cls)
         values = {k: v for k, v in self.data.get(name, {}).items() if k in KEYS[name]}
-        return TABLE_TYPES[name](**values)
+        return cls(**values)
 
-    # Typed tables. ``newsletter`` also answers .get()/[] like the dict it used to be.
+    # Typed tables; each also answers .get()/[] like the dict it used to be.
     @property
-    def newsletter(self) -> Any:
-        return self.table("newsletter")
-
-    @property
-    def unsubscribe(self) -> Any:
-        return self.table("unsubscribe")
+    def newsletter(self) -> NewsletterSettings:
+        return self.table(NewsletterSettings)
 
     @property
-    def links(self) -> Any:
-        return self.table("links")
+    def unsubscribe(self) -> UnsubscribeSettings:
+        return self.table(UnsubscribeSettings)
 
     @property
-    def tracking(self) -> Any:
-        return self.table("tracking")
+    def links(self) -> LinksSettings:
+        return self.table(LinksSettings)
 
     @property
-    def teaser(self) -> Any:
-        return self.table("teaser")
+    def tracking(self) -> TrackingSettings:
+        return self.table(TrackingSettings)
 
     @property
-    def fetch(self) -> Any:
-        return self.table("fetch")
+    def teaser(self) -> TeaserSettings:
+        return self.table(TeaserSettings)
 
     @property
-    def sendgrid(self) -> Any:
-        return self.table("sendgrid")
+    def fetch(self) -> FetchSettings:
+        return self.table(FetchSettings)
 
     @property
-    def smtp(self) -> Any:
-        return self.table("smtp")
+    def sendgrid(self) -> SendgridSettings:
+        return self.table(SendgridSettings)
 
     @property
-    def suppressions(self) -> Any:
-        return self.table("suppressions")
+    def smtp(self) -> SmtpSettings:
+        return self.table(SmtpSettings)
+
+    @property
+    def suppressions(self) -> SuppressionsSettings:
+        return self.table(SuppressionsSettings)
 
     @property
     def merge(self) -> dict[str, str]:
@@ -481,5 +524,5 @@ def commented_toml(values: dict[str, dict[str, Any]] | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["CONFIG_NAME", "DEFAULTS", "KEYS", "Key", "Settings", "Table", "commented_toml",
-           "find_config", "load_settings", "validate"]
+__all__ = ["CONFIG_NAME", "DEFAULTS", "KEYS", "TABLES", "Key", "Settings", "Table", "commented_toml",
+           "find_config", "key", "load_settings", "validate"]

@@ -182,3 +182,16 @@ def test_a_key_outside_its_table_is_told_where_it_belongs(tmp_path: Path) -> Non
     seen: list[str] = []
     assert load_settings(tmp_path, warn=seen.append).newsletter.from_email == ""
     assert seen == [f"{path}: `from_email`: unknown setting outside any table; move it under [newsletter]"]
+
+
+def test_every_declared_table_has_a_typed_attribute_on_settings() -> None:
+    from digest.config import KEYS, TABLES, Settings
+
+    s = Settings()
+    for name, cls in TABLES.items():
+        if name == "merge":
+            assert s.merge == {"first_name": "there"}  # free-form: a plain dict
+            continue
+        table = getattr(s, name)
+        assert type(table) is cls, name
+        assert {k: getattr(table, k) for k in KEYS[name]} == DEFAULTS[name]
