@@ -128,7 +128,8 @@ class TeaserSettings(Table):
 class FetchSettings(Table):
     """Fetching articles from URLs."""
 
-    allow_hosts: list[str] = key([], "private-network hosts that may still be fetched")
+    allow_hosts: list[str] = key([], "hosts a URL from content (redirect, feed entry, link) may reach on a "
+                                         "loopback/private address; URLs you name may always be local")
 
 
 @dataclass(frozen=True)
@@ -170,6 +171,14 @@ class SuppressionsSettings(Table):
 
 
 @dataclass(frozen=True)
+class EventsSettings(Table):
+    """digest events-server: the signed SendGrid Event Webhook receiver."""
+
+    max_age: float = key(600.0, "seconds a signed Event Webhook post may be old")
+    max_body: int = key(16 * 1024 * 1024, "largest Event Webhook body in bytes")
+
+
+@dataclass(frozen=True)
 class FeedSettings(Table):
     """Feeds `digest new DIR --from-feeds` drafts an issue from (one [[feeds]] table each)."""
 
@@ -182,6 +191,7 @@ TABLES: dict[str, type[Table]] = {
     "newsletter": NewsletterSettings, "unsubscribe": UnsubscribeSettings, "merge": MergeSettings,
     "links": LinksSettings, "tracking": TrackingSettings, "teaser": TeaserSettings, "fetch": FetchSettings,
     "sendgrid": SendgridSettings, "smtp": SmtpSettings, "suppressions": SuppressionsSettings,
+    "events": EventsSettings,
 }
 
 # Free-form tables: any key is allowed, with values of this type (the declared keys keep their own types).
@@ -406,6 +416,10 @@ class Settings:
         return self.table(SuppressionsSettings)
 
     @property
+    def events(self) -> EventsSettings:
+        return self.table(EventsSettings)
+
+    @property
     def merge(self) -> dict[str, str]:
         """Merge-field defaults: every key of [merge] (free-form), text values."""
         return {str(k): str(v) for k, v in self.data.get("merge", {}).items()}
@@ -422,6 +436,14 @@ class Settings:
     @property
     def feeds(self) -> list[dict[str, Any]]:
         return list(self.data.get("feeds", []))
+
+    def allow_hosts(self) -> list[str]:
+        """``[fetch] allow_hosts``: host names (or IP addresses) a URL from content may reach on a local address."""
+        value = self.data.get("fetch", {}).get("allow_hosts") or []
+        if not isinstance(value, list) or not all(isinstance(h, str) for h in value):
+            raise ConfigError(f"{self.path or CONFIG_NAME}: [fetch] allow_hosts must be a list of host names",
+                              'for example allow_hosts = ["intranet.example.org"]')
+        return [h.strip() for h in value if h.strip()]
 
     def origin(self, table: str, key: str) -> str:
         """Where the effective value of ``[table] key`` comes from: an environment variable, the file, or default."""

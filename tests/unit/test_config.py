@@ -122,7 +122,9 @@ def test_typed_tables_and_the_old_dict_shape_agree(tmp_path: Path) -> None:
     assert s.newsletter.get("name") == s["newsletter"]["name"] == "My Digest"
     assert s.merge == {"first_name": "there", "city": "the valley"}  # free-form table
     assert set(DEFAULTS) == {"newsletter", "unsubscribe", "merge", "links", "tracking", "teaser", "fetch",
-                             "sendgrid", "smtp", "suppressions"}
+                             "sendgrid", "smtp", "suppressions", "events"}
+    assert DEFAULTS["events"] == {"max_age": 600.0, "max_body": 16 * 1024 * 1024}
+    assert s.allow_hosts() == ["intranet.local"]
 
 
 def test_origin_names_default_file_or_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
