@@ -336,12 +336,13 @@ def load_entry(directory: Path, entry: Entry) -> Article:
 # --- add --------------------------------------------------------------------------------------------
 
 
-def _load_one(given: str, limit: int | None) -> list[Article]:
+def _load_one(given: str, limit: int | None, **options: Any) -> list[Article]:
+    """The articles of one source (``options`` go to ``sources.load``); SourceError names ``given``."""
     from ..sources import load  # imported here: sources may pull heavy extractors
 
     source = resolve_source(given)
     try:
-        found = load(given if source == "-" else source, limit=limit)
+        found = load(given if source == "-" else source, limit=limit, **options)
     except SourceError as exc:
         raise SourceError(given, exc.message.removeprefix(f"{source}: ").removeprefix(f"{given}: "),
                           exc.hint) from None
