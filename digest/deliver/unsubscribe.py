@@ -500,7 +500,7 @@ def make_unsubscribe_server(app: UnsubscribeApp, host: str = "127.0.0.1", port: 
     return make_server(host, port, app, server_class=_ThreadingServer, handler_class=_QuietHandler)
 
 
-def serve(app: UnsubscribeApp, host: str = "127.0.0.1", port: int = 8025,
+def serve(app: UnsubscribeApp, host: str = "127.0.0.1", port: int = 8643,
           ready: Callable[[str], None] | None = None) -> None:
     """Serve ``app`` with wsgiref (threaded) until interrupted."""
     with make_unsubscribe_server(app, host, port) as httpd:

@@ -73,8 +73,9 @@ def email_html(tmp_path_factory: pytest.TempPathFactory) -> Path:
     add_sources(folder, [str(root / "river.txt"), str(root / "library.md")], None)
     add_sources(folder, [str(root / "feed.xml")], 3)
     text = (folder / "issue.toml").read_text()
-    text = text.replace(f'source = "{root / "river.txt"}"',
-                        f'source = "{root / "river.txt"}"\nimage = "../river.jpg"\n'
+    assert 'source = "../river.txt"' in text  # stored relative to the issue folder
+    text = text.replace('source = "../river.txt"',
+                        'source = "../river.txt"\nimage = "../river.jpg"\n'
                         'image_alt = "The river in flood under a blue sky"', 1)
     text += '\n[[sections]]\ntitle = "Around town"\n'
     text = text.replace('source = "https://gazette.example.org/market"',

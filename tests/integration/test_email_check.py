@@ -8,14 +8,17 @@ skipped with the reason (a failure under CI=true, see tests/conftest.py).
 from __future__ import annotations
 
 import http.server
+import json
 import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
-from digest.compose import check
+from digest.cli import cli
+from digest.compose import node_tools
 from digest.compose.build import build_issue
 from digest.compose.check import CheckReport, check_caniemail, check_html_validate, check_links, spamassassin_score
 from digest.compose.issue_file import add_sources, cache_key, new_issue, write_cache
@@ -29,8 +32,9 @@ FIX = Path(__file__).resolve().parent.parent / "fixtures" / "compose"
 
 def need_node_package(rel: str) -> None:
     need_tool("node")
-    if check.find_node_package(rel) is None:
-        missing(f"npm package not installed (run npm ci): {rel}")
+    package = rel.split("/")[0]
+    if node_tools.find_script(package) is None:
+        missing(f"npm package not installed (npm ci, or digest check --install-tools): {package}")
 
 
 @pytest.fixture(scope="module")
@@ -231,3 +235,19 @@ def test_links_check_reports_unreachable_and_heavy_images(server: str) -> None:
     found = {f.message.split(" ")[1].removeprefix(server): f.level for f in report.findings}
     assert found == {"/huge.png": "warning", "/missing.png": "error"}
     assert report.figures["images_checked"] == 3
+
+
+def test_install_tools_fetches_the_pinned_versions_into_the_user_cache(tmp_path: Path, monkeypatch) -> None:
+    need_tool("node")
+    need_tool("npm")
+    monkeypatch.setenv("DIGEST_TOOLS_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("DIGEST_NODE_MODULES", raising=False)
+    result = CliRunner().invoke(cli, ["check", "--install-tools"])
+    assert result.exit_code == 0, result.output
+    modules = node_tools.cache_modules()
+    assert modules.is_relative_to(tmp_path / "cache")
+    for name, version in node_tools.PINNED.items():
+        assert json.loads((modules / name / "package.json").read_text())["version"] == version
+    again = CliRunner().invoke(cli, ["check", "--install-tools"])  # already there: nothing fetched
+    assert again.exit_code == 0 and "first use" not in again.output
+    assert node_tools.search_path()[-1] == modules  # looked in after ./node_modules and a source checkout

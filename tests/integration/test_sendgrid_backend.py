@@ -650,8 +650,8 @@ def test_light_standin_process_counts_what_it_parses() -> None:
 
 def test_sent_to_line_carries_each_recipients_address_on_every_path() -> None:
     """The theme's "Sent to {email}": the generic path, the row path and the JSON writer all send the address."""
-    from digest.deliver.send import PersonalMaker, message_tokens
-    from digest.deliver.sendgrid import build_rows
+    from digest.deliver.backends.sendgrid.rows import build_rows, row_path
+    from digest.deliver.personal import PersonalMaker, message_tokens
     from digest.deliver.unsubscribe import Links
     from digest.model import Recipient
 
@@ -666,7 +666,7 @@ def test_sent_to_line_carries_each_recipients_address_on_every_path() -> None:
     static = {"from": {"email": "news@harbour.example"}, "subject": d.subject,
               "content": [{"type": "text/plain", "value": d.text}, {"type": "text/html", "value": d.html}]}
     generic = build_batch(static, [maker(r) for r in rows], pz).body
-    path = pz.row_path(links, maker.values)
+    path = row_path(pz, maker)
     assert path is not None and path.write is not None
     made = build_rows(path.rewrite(static), rows, path.make).body
     written = build_rows(path.rewrite(static), rows, path.make, path.write)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -9,10 +10,11 @@ import pytest
 from click.testing import CliRunner
 
 from digest.cli import cli
-from digest.compose import check
+from digest.compose import check, node_tools
 from digest.compose.check import CheckReport, check_html, check_issue, check_settings, classify_caniemail
 from digest.compose.issue_file import add_sources, new_issue
 from digest.config import Settings
+from tests.conftest import REPO
 
 FIX = Path(__file__).resolve().parent.parent / "fixtures" / "compose"
 PAGE = ('<!DOCTYPE html><html lang="en"><head><title>t</title></head><body>{body}'
@@ -110,7 +112,49 @@ def test_missing_tool_is_skipped_or_fails_under_ci(monkeypatch) -> None:
         check.check_caniemail(Path("/nonexistent.html"), r)
         check.check_html_validate(Path("/nonexistent.html"), r)
         assert [f.level for f in r.findings] == [expected] * 3
-        assert all("not installed" in f.message for f in r.findings)
+        assert all("this check did not run" in f.message for f in r.findings)
+        assert r.not_run == {"spam": "no SpamAssassin", "caniemail": "no Node", "html-validate": "no Node"}
+        if not ci:
+            assert r.verdict == "ready to send, 3 checks not run (no SpamAssassin; no Node)"
+            assert any("Node 18" in h and "--install-tools" in h for h in r.hints)
+
+
+def test_without_node_the_verdict_names_the_two_checks_not_run(tmp_path: Path, monkeypatch) -> None:
+    for name in ("digest.toml", "library.md"):
+        shutil.copy(FIX / name, tmp_path / name)
+    folder = tmp_path / "issue"
+    new_issue(folder, "Valley news", "Rivers and tools")
+    add_sources(folder, [str(tmp_path / "library.md")], None)
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))  # no node, no npm
+    monkeypatch.setattr(check, "check_spam", lambda eml, report: report.add("spam", "info", "stand-in score"))
+    result = CliRunner().invoke(cli, ["check", str(folder)])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    verdict = next(i for i, line in enumerate(lines) if line.startswith("ready to send"))
+    assert lines[verdict] == "ready to send, 2 checks not run (no Node)"
+    assert "digest check --install-tools" in lines[verdict + 1]
+    assert "ready to send" not in "\n".join(lines[:verdict])
+
+
+def test_a_node_older_than_18_is_reported_as_such(tmp_path: Path, monkeypatch) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "node"
+    fake.write_text("#!/bin/sh\necho v16.20.0\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    monkeypatch.delenv("CI", raising=False)
+    node_tools._node_version.cache_clear()
+    r = CheckReport(Path("."))
+    check.check_caniemail(Path("/nonexistent.html"), r)
+    assert r.not_run == {"caniemail": "Node older than 18"}
+    assert "Node 16" in r.findings[0].message
+
+
+def test_pinned_tool_versions_match_package_json() -> None:
+    pinned = json.loads((REPO / "package.json").read_text())["devDependencies"]
+    assert {name: pinned[name] for name in node_tools.PINNED} == node_tools.PINNED
 
 
 def test_check_issue_builds_and_cli_exit_codes(tmp_path: Path) -> None:
