@@ -27,6 +27,7 @@ from .clean import update_stamp
 from .compress import bare_quote, compress
 from .lazyre import lazy
 from .sentences import split_sentences
+from .style import CLOSERS, balanced, ends_sentence
 
 
 @dataclass
@@ -130,22 +131,6 @@ class Candidate:
     notes: list[str] = field(default_factory=list)
 
 
-def balanced(s: str) -> bool:
-    """Quotes and brackets balanced, as a style check counts them."""
-    pairs = (("(", ")"), ("[", "]"), ("“", "”"))
-    return all(s.count(a) == s.count(b) for a, b in pairs) and s.count('"') % 2 == 0
-
-
-def style_ok(t: str, budget: int) -> bool:
-    """The teaser style bar: non-empty, within budget, ends a sentence, balanced, no lower-case/stray start."""
-    t = t.strip()
-    if not t or len(t) > budget or not _TERMINAL.search(t):
-        return False
-    if t[0].islower() or not (t[0].isalnum() or t[0] in "\"“‘'(«¿¡"):
-        return False
-    return balanced(t)
-
-
 def tokens(s: str) -> list[str]:
     return [t for t in _TOKEN.findall(s.lower()) if t not in _STOP and len(t) > 1]
 
@@ -186,14 +171,7 @@ def _stems(s: str) -> list[str]:
     return [x for x in map(_STEM_OF.__getitem__, _TOKEN.findall(s.lower())) if x]
 
 
-def ends_sentence(t: str) -> bool:
-    """``t`` (stripped) ends with terminal punctuation, possibly followed by closing quotes/brackets."""
-    u = t.rstrip(_CLOSERS)
-    return bool(u) and u[-1] in _ENDS
-
-
-_CLOSERS = "\"'”’»)]"
-_ENDS = ".!?…。！？"
+_CLOSERS = CLOSERS
 _OPEN_PUNCT = "\"“‘'(«¿¡"
 _BAD_QUOTE_START = lazy(r"[\"“‘'(«¿¡]+(?:[^\w\s]|[a-z])")
 _LINKISH = lazy(r"https?://|www\.|@\w{2,}|#\w{2,}")

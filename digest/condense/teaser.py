@@ -7,7 +7,8 @@ import re
 from ..model import Article, Removed, Teaser
 from .clean import clean_text
 from .lazyre import lazy
-from .select import DEFAULT, Candidate, Params, balanced, build_candidates, pack, shorten, style_ok
+from .select import DEFAULT, Candidate, Params, build_candidates, pack, shorten
+from .style import balanced, style_ok
 
 _TERMINAL = lazy(r"[.!?…。！？][\"'”’»)\]]*$")
 
