@@ -60,6 +60,7 @@ class Params:
     gap_penalty: float = 2.0  # value lost per jump between picked sentences (a blurb that jumps reads badly)
     filler_words: int = 0  # a sentence shorter than this with no name and no number is content-free filler
     gap_min: int = 3  # a jump: two consecutive picks with at least this many sentences (of any kind) between them
+    lede_first: bool = True  # open with the first sentence that can stand alone; the rest only follows on
 
 
 DEFAULT = Params()
@@ -115,6 +116,18 @@ _DISCOURSE = lazy(r"^(?:(?:first|firstly|second|secondly|third|thirdly|next|fina
                   r",?\s+)?(?:let['’]s|let us|here['’]s|here is|here are|there['’]s this)\b", re.I)
 _POINTER_END = lazy(r"\b(?:is|was|are|were|isn['’]t|wasn['’]t)\s+(?:not|this|these|that|as follows|the following)"
                     r"\s*[.:][\"'”’)]*$", re.I)
+# Openers that point back to something said before: "That erased …", "These figures …", "Also, …"; "This" only
+# with a verb or a noun that is not a time ("This year, …" stands alone).
+_POINTS_BACK = lazy(r"^(?:that|these|those)\s+[a-z]|^this\s+(?!(?:year|week|month|morning|afternoon|evening|"
+                    r"weekend|summer|winter|spring|autumn|fall|season|time|past|coming|is\s+(?:the|a)\b))[a-z]|"
+                    r"^also\b|^the\s+(?:\d+-year-old|[a-z]+-year-old|same|latter|former|other|last|second|"
+                    r"new\s+(?:rules?|law|measures?|figures?))\b|^such\b|^another\b|^both\b|^the\s+(?:link|"
+                    r"number|figure|move|deal|plan|case|attack|incident|accident|victim|suspect|ruling|verdict|"
+                    r"decision|announcement|change|report|study|findings?|survey|claims?|allegations?)\b(?!\s+of\b)",
+                    re.I)
+_HONORIFIC = lazy(r"^(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Dame|Lady|Lord)\.?\s+((?:[A-Z][\w'’-]+\s+)*[A-Z][\w'’-]+)")
+_THE_NOUN = lazy(r"^The\s+([a-z][a-z-]{2,})\b")
+_QUOTE_OPEN = lazy(r"^[\"“‘'«]")
 _NAMED = lazy(r"(?<=\S)\s[\"“‘(]?[A-Z]|\d")
 _CLAUSE = lazy(r"(?:,|;|:| –| —| -)\s")
 
@@ -129,6 +142,9 @@ class Candidate:
     why_not: str = ""
     needs_previous: bool = False
     notes: list[str] = field(default_factory=list)
+    ref_name: str = ""  # "Docherty" in "Mr Docherty was …": must be introduced by an earlier pick (or the title)
+    the_noun: str = ""  # "link" in "The link was …": points back unless it follows on or was mentioned
+    cannot_open: str = ""  # why it may follow but not open the teaser (a quotation whose speaker comes later)
 
 
 def tokens(s: str) -> list[str]:
@@ -252,8 +268,9 @@ def build_candidates(text: str, title: str, params: Params = DEFAULT) -> list[Ca
         why = _why_not(t, len(t.split()), toks, i, title_toks, params)
         if why:
             c.usable, c.why_not = False, why
-        if _PRONOUN.match(t):
+        if _PRONOUN.match(t) or _POINTS_BACK.match(t):
             c.needs_previous = True
+        _mark_references(c, t)
         cands.append(c)
     if params.first_person != "keep":
         _mark_unquoted_speech(cands)
@@ -263,6 +280,29 @@ def build_candidates(text: str, title: str, params: Params = DEFAULT) -> list[Ca
         if first is not None:
             first.score += params.lead_bonus
     return cands
+
+
+def _mark_references(c: Candidate, t: str) -> None:
+    """Note what the sentence refers back to (checked against the other picks when packing)."""
+    if t[:1] in "MDPSLml" and (m := _HONORIFIC.match(t)):
+        c.ref_name = m.group(1).split()[-1]
+    elif t.startswith("The ") and (m := _THE_NOUN.match(t)):
+        c.the_noun = _stem(m.group(1))
+    if _QUOTE_OPEN.match(t):
+        c.cannot_open = "a quotation opens it: its speaker is not known yet"
+
+
+def opener_verdict(c: Candidate, context: str = "") -> str:
+    """Why ``c`` cannot open the teaser ("" when it can). ``context``: the headline (it may introduce a name)."""
+    if not c.usable:
+        return c.why_not
+    if c.needs_previous:
+        return "points back to an earlier sentence (pronoun, \"That …\", \"The 39-year-old …\")"
+    if c.cannot_open:
+        return c.cannot_open
+    if c.ref_name and c.ref_name not in context:
+        return f"\"{c.text.split()[0]} {c.ref_name}\" was never introduced"
+    return ""
 
 
 def unquoted_first_person(t: str) -> bool:
@@ -339,12 +379,37 @@ def _score(cands: list[Candidate], toks: list[list[str]], title_toks: set[str], 
             p.w_quote * quoted + p.w_bigram * bi
 
 
-def pack(cands: Sequence[Candidate], budget: int, p: Params = DEFAULT) -> list[Candidate]:
-    """The chosen sentences in document order, total length (joined by spaces) within ``budget``."""
+def find_opener(cands: Sequence[Candidate], context: str = "", limit: int = 40) -> tuple[Candidate | None,
+                                                                                         list[tuple[Candidate, str]]]:
+    """The lede: the first sentence that can stand alone, and the verdicts on the candidates before it."""
+    seen: list[tuple[Candidate, str]] = []
+    for c in cands[:limit]:
+        why = opener_verdict(c, context)
+        seen.append((c, why))
+        if not why:
+            return c, seen
+    return None, seen
+
+
+def pack(cands: Sequence[Candidate], budget: int, p: Params = DEFAULT, context: str = "") -> list[Candidate]:
+    """The chosen sentences in document order, total length (joined by spaces) within ``budget``.
+
+    Lede first (``p.lede_first``): the opener is the first sentence that can stand alone; further sentences
+    after it are chosen by value, and only when they follow on (next in the text, or self-contained). An
+    empty list when the opener itself does not fit (the caller shortens it rather than dropping it).
+    """
     pool = [c for c in cands[: p.max_candidates * 3] if c.usable][: p.max_candidates]
     if not pool:
         return []
     by_index = {c.index: c for c in cands}
+    if p.lede_first:
+        opener, _ = find_opener(cands, context)
+        if opener is None:
+            return []
+        if len(opener.text) > budget:
+            return []
+        rest = [c for c in pool if c.index > opener.index][: p.knap_pool]
+        return _best_subset([opener, *rest], budget, p, by_index, context, forced=opener)
     if p.knapsack:
         return _best_subset(pool[: p.knap_pool], budget, p, by_index)
     openers = [c for c in pool if not c.needs_previous and len(c.text) <= budget]
@@ -365,12 +430,13 @@ def pack(cands: Sequence[Candidate], budget: int, p: Params = DEFAULT) -> list[C
     return sorted(chosen.values(), key=lambda x: x.index)
 
 
-def _best_subset(pool: list[Candidate], budget: int, p: Params, by_index: dict[int, Candidate]) -> list[Candidate]:
+def _best_subset(pool: list[Candidate], budget: int, p: Params, by_index: dict[int, Candidate], context: str = "",
+                 forced: Candidate | None = None) -> list[Candidate]:
     """Exhaustive search (pruned by length) for the subset with the highest total value within budget."""
     pool = sorted(pool, key=lambda c: c.index)
     top = max((c.score for c in pool), default=0.0)
     floor = p.min_ratio * top
-    items = [c for c in pool if c.score >= floor or c.score > 0 and p.min_ratio == 0]
+    items = [c for c in pool if c is forced or c.score >= floor or c.score > 0 and p.min_ratio == 0]
     best: tuple[float, list[Candidate]] = (float("-inf"), [])
 
     def value(c: Candidate) -> float:
@@ -382,9 +448,11 @@ def _best_subset(pool: list[Candidate], budget: int, p: Params, by_index: dict[i
         nonlocal best
         if chosen:
             net = total - p.gap_penalty * jumps(chosen) if p.gap_penalty else total
-            if net > best[0] and _resolved(chosen, by_index):
+            if net > best[0] and _resolved(chosen, by_index) and (forced is None or _follows_on(chosen, context)):
                 best = (net, list(chosen))
         for j in range(k, len(items)):
+            if forced is not None and not chosen and items[j] is not forced:
+                break  # the lede opens the teaser
             c = items[j]
             extra = len(c.text) + (1 if chosen else 0)
             if length + extra > budget:
@@ -408,8 +476,48 @@ def _resolved(seq: list[Candidate], by_index: dict[int, Candidate]) -> bool:
     return not seq[0].needs_previous
 
 
+def _follows_on(seq: list[Candidate], context: str) -> bool:
+    """Each sentence after the first follows on: a name it uses was introduced by an earlier pick (or the
+    headline); "The link …" is the next sentence in the text or names something the teaser already said."""
+    for k in range(1, len(seq)):
+        c = seq[k]
+        if c.ref_name and c.ref_name not in context and not any(c.ref_name in x.text for x in seq[:k]):
+            return False
+        if c.the_noun and seq[k - 1].index != c.index - 1 and \
+                not any(c.the_noun in _stems(x.text) for x in seq[:k]):
+            return False
+    return True
+
+
 def _length(seq: Sequence[Candidate]) -> int:
     return sum(len(c.text) for c in seq) + max(0, len(seq) - 1)
+
+
+# A trailing clause an editor can drop and keep a whole sentence: ", exactly eight weeks after …",
+# " - the second in two months.", ", who was born in …", ", according to …", ", including …".
+_TRAIL = lazy(r"(?:,|\s[-–—])\s(?=(?:after|before|while|as|with|without|which|who|whose|where|when|including|"
+              r"despite|following|according|amid|since|until|because|although|though|but|and|exactly|just|"
+              r"only|almost|nearly|the\s+(?:first|second|third|latest|last)|[a-z]+ing\b))")
+
+
+def fit_sentence(sentence: str, budget: int) -> tuple[str, str]:
+    """``sentence`` made to fit ``budget``: deletions that keep a whole sentence first (compression rules,
+    then dropping trailing clauses at a clause boundary), else a cut at a clause boundary marked with "…"."""
+    if len(sentence) <= budget:
+        return sentence, "fits"
+    comp = compress(sentence)
+    if comp.rules and len(comp.text) <= budget:
+        return comp.text, "compressed (" + ", ".join(comp.rules) + ")"
+    base = comp.text
+    end = base.rstrip()[-1:] if base.rstrip()[-1:] in ".!" else "."
+    for m in reversed(list(_TRAIL.finditer(base))):
+        head = base[: m.start()].rstrip(" ,;:–—-")
+        if len(head) + 1 > budget:
+            continue
+        if len(head.split()) >= 8 and balanced(head) and not (head[-1:] in _CLOSERS and not balanced(head + end)):
+            return head + end, "trailing clause dropped at a clause boundary"
+        break
+    return shorten(sentence, budget), "cut at a clause boundary, marked with …"
 
 
 def shorten(sentence: str, budget: int) -> str:

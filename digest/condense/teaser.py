@@ -7,7 +7,7 @@ import re
 from ..model import Article, Removed, Teaser
 from .clean import clean_text
 from .lazyre import lazy
-from .select import DEFAULT, Candidate, Params, build_candidates, pack, shorten
+from .select import DEFAULT, Candidate, Params, build_candidates, find_opener, fit_sentence, pack, shorten
 from .style import balanced, style_ok
 
 _TERMINAL = lazy(r"[.!?…。！？][\"'”’»)\]]*$")
@@ -24,13 +24,22 @@ def make_teaser(article: Article, max_chars: int = 300, params: Params = DEFAULT
     if desc:
         return Teaser(text=desc, sentences=[desc], method="description",
                       reasons=["publisher's description: one clean sentence, supported by the body, fits"], **base)
-    cands = build_candidates(cleaned.text, _real_title(article.title or "", cleaned.text), params)
-    chosen = pack(cands, max_chars, params)
+    title = _real_title(article.title or "", cleaned.text)
+    cands = build_candidates(cleaned.text, title, params)
+    chosen = pack(cands, max_chars, params, context=title)
     if chosen:
         return Teaser(text=" ".join(c.text for c in chosen), sentences=[c.text for c in chosen],
                       method="lead" if _is_lead(chosen, cands) else "centrality",
                       reasons=[_reason(c, cands) for c in chosen], **base)
-    # nothing fits whole: shorten the best usable opener (or any sentence) at a clause boundary
+    # the lede does not fit whole: shorten it (a full sentence without its trailing clauses, else a marked cut)
+    opener = find_opener(cands, title)[0] if params.lede_first else None
+    if opener is not None:
+        text, how = fit_sentence(opener.text, max_chars)
+        if text and style_ok(text, max_chars):
+            return Teaser(text=text, sentences=[text], shortened=text.endswith("…"), method="shortened",
+                          reasons=[f"sentence {opener.index + 1} (the lede) is longer than {max_chars} characters: "
+                                   f"{how}"], **base)
+    # no lede: shorten the best usable opener (or any sentence) at a clause boundary
     pool = [c for c in cands if c.usable and not c.needs_previous][:10] or [c for c in cands if c.usable][:10] or \
         cands[:10]
     for best in sorted(pool, key=lambda c: -c.score):
