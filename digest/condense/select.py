@@ -60,6 +60,7 @@ class Params:
     gap_penalty: float = 2.0  # value lost per jump between picked sentences (a blurb that jumps reads badly)
     filler_words: int = 0  # a sentence shorter than this with no name and no number is content-free filler
     gap_min: int = 3  # a jump: two consecutive picks with at least this many sentences (of any kind) between them
+    follow: str = "value"  # after the lede: "value" (subset search with the jump cost) or "run" (next sentences)
     lede_first: bool = True  # open with the first sentence that can stand alone; the rest only follows on
 
 
@@ -86,7 +87,7 @@ _META = lazy(
     r"^(?:in|as)\s+(?:my|our|a)\s+(?:previous|earlier|last)\s+(?:post|article|column|piece|story)|"
     r"^(?:in )?this (?:article|post|piece|column|story|review|guide)\b|^(?:as|like)\s+(?:I|we)\s+(?:said|wrote|mentioned)|"  # noqa: E501
     r"^(?:editor'?s note|update|note|disclosure|correction)\s*:|^(?:welcome to|click|tap|watch|listen|subscribe|"
-    r"sign up|follow|scroll|here'?s|here is|here are)\b", re.I)
+    r"sign up|follow|scroll|here'?s|here is|here are)\b|\bwill be (?:providing|bringing|giving) you\b", re.I)
 _CONNECTIVE = lazy(
     r"^(?:but|however|and|or|so|also|yet|still|meanwhile|instead|moreover|furthermore|nevertheless|nonetheless|"
     r"therefore|thus|besides|likewise|similarly|additionally|otherwise|then|now|indeed|in addition|as a result|"
@@ -233,9 +234,9 @@ def _reports_question(t: str) -> bool:
     return q > 0 and len(t[:q].split()) >= 4
 
 
-def build_candidates(text: str, title: str, params: Params = DEFAULT) -> list[Candidate]:
-    """Split ``text`` into sentences and score them."""
-    sents = split_sentences(text)[: params.max_sentences]
+def build_candidates(text: str, title: str, params: Params = DEFAULT, lang: str | None = None) -> list[Candidate]:
+    """Split ``text`` into sentences (with the abbreviations of ``lang``) and score them."""
+    sents = split_sentences(text, lang)[: params.max_sentences]
     cands: list[Candidate] = []
     title_toks = set(_stems(title)) if title else set()
     all_toks: list[list[str]] = []
@@ -409,6 +410,16 @@ def pack(cands: Sequence[Candidate], budget: int, p: Params = DEFAULT, context: 
         if len(opener.text) > budget:
             return []
         rest = [c for c in pool if c.index > opener.index][: p.knap_pool]
+        if p.follow == "run":
+            chosen = [opener]
+            for c in rest:
+                trial = [*chosen, c]
+                if _length(trial) > budget:
+                    break
+                if not _resolved(trial, by_index) or not _follows_on(trial, context):
+                    break
+                chosen = trial
+            return chosen
         return _best_subset([opener, *rest], budget, p, by_index, context, forced=opener)
     if p.knapsack:
         return _best_subset(pool[: p.knap_pool], budget, p, by_index)

@@ -25,7 +25,7 @@ def make_teaser(article: Article, max_chars: int = 300, params: Params = DEFAULT
         return Teaser(text=desc, sentences=[desc], method="description",
                       reasons=["publisher's description: one clean sentence, supported by the body, fits"], **base)
     title = _real_title(article.title or "", cleaned.text)
-    cands = build_candidates(cleaned.text, title, params)
+    cands = build_candidates(cleaned.text, title, params, article.lang)
     chosen = pack(cands, max_chars, params, context=title)
     if chosen:
         return Teaser(text=" ".join(c.text for c in chosen), sentences=[c.text for c in chosen],
@@ -142,7 +142,7 @@ def explain(article: Article, max_chars: int = 300, params: Params = DEFAULT) ->
     out.append(_marked(article.text or "", t.removed))
     out.append("")
     if t.method not in ("override", "description"):
-        cands = build_candidates(t.cleaned_text, article.title or "", params)
+        cands = build_candidates(t.cleaned_text, article.title or "", params, article.lang)
         picked = {s for s in t.sentences}
         out.append("## Sentences")
         for c in cands[:60]:
