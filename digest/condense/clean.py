@@ -178,9 +178,9 @@ _WIDGET_LEAD = _r(r"^(?:what do you think\??|have your say|tell us what you thin
 
 # A photo caption run into the next sentence: lower-case word or number, then a determiner/pronoun that
 # starts a sentence followed by a lower-case word: "… than a colleague The cost of …".
-_RUNIN = _r(r"(?<=[a-z0-9%)’”])\s(?=(?:(?:The|A|An|This|These|Those|His|Her|Their|Its|He|She|They|It|There|Police|Officials|"  # noqa: E501
+_RUNIN = _r(r"(?<=[a-z0-9%)’”])\s(?=(?:(?:The|A|An|This|That|These|Those|His|Her|Their|Its|He|She|They|It|There|Police|Officials|"  # noqa: E501
             r"When|After|As|While|Although|If|During|Despite|Speaking|According|In|On|At|But|And)\s[a-z])|"
-            r"(?:Mr|Mrs|Ms|Dr)\.?\s[A-Z])")
+            r"(?:Mr|Mrs|Ms|Dr)\.?\s[A-Z]|The\s[A-Z][a-z]+(?:\s[A-Z][a-z]+)?\s[a-z])")
 _TERMINAL = _r(r"[.!?…][\"'”’»)\]]*$")
 
 MAX_LINE_RULE_CHARS = 300  # line rules only fire on short paragraphs: a long one is prose
@@ -357,7 +357,7 @@ def _runin_cut(sent: str) -> re.Match[str] | None:
         head = sent[:m.start()]
         if m.start() < 25 or len(head.split()) < 5:
             continue
-        if sent[m.end():m.end() + 2] in ("Mr", "Ms", "Dr") and head.rsplit(None, 1)[-1].lower() in _NAME_LEAD:
+        if sent[m.end():m.end() + 2] in ("Mr", "Ms", "Dr", "Th") and head.rsplit(None, 1)[-1].lower() in _NAME_LEAD:
             continue
         if not _TERMINAL.search(sent[m.end():]) or re.search(r"[,;:\"“‘]\s*$", head) or _open_quote(head):
             return None

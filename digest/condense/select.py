@@ -102,7 +102,8 @@ _PRONOUN = lazy(
     r"the (?:former|latter|pair|duo|couple|two|three|man|woman|boy|girl|player|star|club|company|firm|"
     r"group|team|move|decision|incident|comments?|statement|report)\b(?! of)|"
     r"il|elle|ils|elles|ce|cette|ces|celui|celle)\b", re.I)
-_CAPTION = lazy(r"\bpictured\b(?![^(]*\))|^[A-Z]{3,}(?: [A-Z]{3,})?:\s|"
+_CAPTION = lazy(r"\bpictured\b(?![^(]*\))|^In (?:this|these|a|an)\b[^!?]{0,60}?\b(?:photo|image|picture|handout|"
+                r"video still|photograph)s?\b|^[A-Z]{3,}(?: [A-Z]{3,})?:\s|"
                       r"^(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.? \d{1,2}, \d{4} [A-Z]")
 _MONTHS3 = frozenset(str.split("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec"))
 _QUOTED = lazy(r"[\"“][^\"”]{0,600}[\"”]|(?<!\w)['‘][^'’]{0,600}['’](?!\w)")
@@ -129,6 +130,8 @@ _POINTS_BACK = lazy(r"^(?:that|these|those)\s+[a-z]|^this\s+(?!(?:year|week|mont
 _HONORIFIC = lazy(r"^(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Dame|Lady|Lord)\.?\s+((?:[A-Z][\w'’-]+\s+)*[A-Z][\w'’-]+)")
 _THE_NOUN = lazy(r"^The\s+([a-z][a-z-]{2,})\b")
 _QUOTE_OPEN = lazy(r"^[\"“‘'«]")
+_BYLINE = lazy(r"By\s+(?:[A-Z][\w'’-]+\.?\s+){1,3}(?:on|and|in|for|at|\||-|–|—|,|Published|Updated|\d)")
+_RUN_TOGETHER = lazy(r"\d[A-Z][a-z]{2,}")
 _NAMED = lazy(r"(?<=\S)\s[\"“‘(]?[A-Z]|\d")
 _CLAUSE = lazy(r"(?:,|;|:| –| —| -)\s")
 
@@ -219,8 +222,12 @@ def _why_not(t: str, words: int, toks: list[str], i: int, title_toks: set[str], 
         return "repeats the headline"
     if ("http" in t or "www." in t or "@" in t or "#" in t) and _LINKISH.search(t):
         return "link or handle"
-    if ("pictured" in t or ":" in t or t[:3] in _MONTHS3) and _CAPTION.search(t):
+    if ("pictured" in t or ":" in t or t[:3] in _MONTHS3 or t[:3] == "In ") and _CAPTION.search(t):
         return "photo caption run into the text"
+    if t[:3] == "By " and _BYLINE.match(t):
+        return "byline"
+    if _RUN_TOGETHER.search(t):
+        return "table or list cells run together (\"6.8Increase\")"
     if p.bare_quote == "skip" and t[0] in _OPEN_PUNCT and bare_quote(t):
         return "a quotation without attribution"
     return ""

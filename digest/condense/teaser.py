@@ -29,8 +29,8 @@ def make_teaser(article: Article, max_chars: int = 300, params: Params = DEFAULT
     chosen = pack(cands, max_chars, params, context=title)
     if chosen:
         return Teaser(text=" ".join(c.text for c in chosen), sentences=[c.text for c in chosen],
-                      method="lead" if _is_lead(chosen, cands) else "centrality",
-                      reasons=[_reason(c, cands) for c in chosen], **base)
+                      method="lead" if _is_lead(chosen, cands) else "lede" if params.lede_first else "centrality",
+                      reasons=[_reason(c, cands, k == 0 and params.lede_first) for k, c in enumerate(chosen)], **base)
     # the lede does not fit whole: shorten it (a full sentence without its trailing clauses, else a marked cut)
     opener = find_opener(cands, title)[0] if params.lede_first else None
     if opener is not None:
@@ -107,10 +107,11 @@ def _is_lead(chosen: list[Candidate], cands: list[Candidate]) -> bool:
     return [c.index for c in chosen] == usable[: len(chosen)]
 
 
-def _reason(c: Candidate, cands: list[Candidate]) -> str:
+def _reason(c: Candidate, cands: list[Candidate], lede: bool = False) -> str:
     rank = sorted((x for x in cands if x.usable), key=lambda x: -x.score).index(c) + 1
     extra = f"; {', '.join(c.notes)}" if c.notes else ""
-    return f"sentence {c.index + 1}: score {c.score:.2f} (rank {rank} of usable){extra}"
+    role = "the lede (first sentence that stands alone)" if lede else f"score {c.score:.2f} (rank {rank} of usable)"
+    return f"sentence {c.index + 1}: {role}{extra}"
 
 
 def explain(article: Article, max_chars: int = 300, params: Params = DEFAULT) -> str:
@@ -142,8 +143,18 @@ def explain(article: Article, max_chars: int = 300, params: Params = DEFAULT) ->
     out.append(_marked(article.text or "", t.removed))
     out.append("")
     if t.method not in ("override", "description"):
-        cands = build_candidates(t.cleaned_text, article.title or "", params, article.lang)
+        title = _real_title(article.title or "", t.cleaned_text)
+        cands = build_candidates(t.cleaned_text, title, params, article.lang)
         picked = {s for s in t.sentences}
+        if params.lede_first:
+            opener, seen = find_opener(cands, title)
+            out.append("## Openers (the teaser opens with the first sentence that can stand alone)")
+            for c, why in seen:
+                verdict = f"refused: {why}" if why else "ACCEPTED: the lede, it stands alone"
+                out.append(f"  {c.index + 1:3d} {verdict}: {_short(c.text, 90)}")
+            if opener is None:
+                out.append("  no sentence can open the teaser")
+            out.append("")
         out.append("## Sentences")
         for c in cands[:60]:
             mark = "PICK" if c.text in picked else ("skip" if not c.usable else "    ")
