@@ -88,7 +88,13 @@ def _usable_description(article: Article, body: str, budget: int) -> str | None:
 
     if len(split_sentences(d)) != 1:
         return None
-    return d if _support(d, body) >= 0.8 else None
+    if _support(d, body) >= 0.8:
+        return d
+    # a dek that rewords the lede: the editors' own teaser, used when most of its content words are the body's
+    from .select import _stems
+
+    words = set(_stems(d))
+    return d if words and len(words & set(_stems(body[:4000]))) / len(words) >= 0.7 else None
 
 
 def _support(sentence: str, body: str) -> float:
