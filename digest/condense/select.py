@@ -90,7 +90,7 @@ _META = lazy(
     r"sign up|follow|scroll|here'?s|here is|here are)\b|\bwill be (?:providing|bringing|giving) you\b", re.I)
 _CONNECTIVE = lazy(
     r"^(?:but|however|and|or|so|also|yet|still|meanwhile|instead|moreover|furthermore|nevertheless|nonetheless|"
-    r"therefore|thus|besides|likewise|similarly|additionally|otherwise|then|now|indeed|in addition|as a result|"
+    r"therefore|thus|besides|likewise|similarly|additionally|otherwise|then|now|indeed|finally|in addition|as a result|"
     r"by contrast|in contrast|on the other hand|even so|after all|mais|cependant|pourtant|toutefois|or|donc|"
     r"en outre|par ailleurs)\b,?\s+", re.I)
 _PRONOUN = lazy(
@@ -104,7 +104,8 @@ _PRONOUN = lazy(
     r"il|elle|ils|elles|ce|cette|ces|celui|celle)\b", re.I)
 _CAPTION = lazy(r"\bpictured\b(?![^(]*\))|^In (?:this|these|a|an)\b[^!?]{0,60}?\b(?:photo|image|picture|handout|"
                 r"video still|photograph)s?\b|^[A-Z]{3,}(?: [A-Z]{3,})?:\s|"
-                      r"^(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.? \d{1,2}, \d{4} [A-Z]")
+                      r"^(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.? \d{1,2}, \d{4} [A-Z]|"
+                      r"^\d{1,2} (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]* \d{4} [A-Z]")
 _MONTHS3 = frozenset(str.split("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec"))
 _QUOTED = lazy(r"[\"“][^\"”]{0,600}[\"”]|(?<!\w)['‘][^'’]{0,600}['’](?!\w)")
 _PARENS = lazy(r"\s\((?:pictured|left|right|above|below|centre|center|file photo|inset|top|bottom|"
@@ -125,12 +126,15 @@ _POINTS_BACK = lazy(r"^(?:that|these|those)\s+[a-z]|^this\s+(?!(?:year|week|mont
                     r"^also\b|^the\s+(?:\d+-year-old|[a-z]+-year-old|same|latter|former|other|last|second|"
                     r"new\s+(?:rules?|law|measures?|figures?))\b|^such\b|^another\b|^both\b|^the\s+(?:link|"
                     r"number|figure|move|deal|plan|case|attack|incident|accident|victim|suspect|ruling|verdict|"
-                    r"decision|announcement|change|report|study|findings?|survey|claims?|allegations?)\b(?!\s+of\b)",
+                    r"decision|announcement|change|report|study|findings?|survey|claims?|allegations?)\b(?!\s+of\b)|"
+                    r"^the\s+next\s+(?:time|day|morning|week)\b|^(?:in|on)\s+the\s+(?:video|footage|clip|picture|"
+                    r"photo|photograph|image|post|letter)s?\b|^same\b",
                     re.I)
 _HONORIFIC = lazy(r"^(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Dame|Lady|Lord)\.?\s+((?:[A-Z][\w'’-]+\s+)*[A-Z][\w'’-]+)")
 _THE_NOUN = lazy(r"^The\s+([a-z][a-z-]{2,})\b")
 _QUOTE_OPEN = lazy(r"^[\"“‘'«]")
 _BYLINE = lazy(r"By\s+(?:[A-Z][\w'’-]+\.?\s+){1,3}(?:on|and|in|for|at|\||-|–|—|,|Published|Updated|\d)")
+_NUMBERED_END = lazy(r"[a-z]{2}s\s\d\.$")  # a gallery's numbered caption: "… favourite snacks 2."
 _RUN_TOGETHER = lazy(r"\d[A-Z][a-z]{2,}")
 _NAMED = lazy(r"(?<=\S)\s[\"“‘(]?[A-Z]|\d")
 _CLAUSE = lazy(r"(?:,|;|:| –| —| -)\s")
@@ -222,10 +226,13 @@ def _why_not(t: str, words: int, toks: list[str], i: int, title_toks: set[str], 
         return "repeats the headline"
     if ("http" in t or "www." in t or "@" in t or "#" in t) and _LINKISH.search(t):
         return "link or handle"
-    if ("pictured" in t or ":" in t or t[:3] in _MONTHS3 or t[:3] == "In ") and _CAPTION.search(t):
+    if ("pictured" in t or ":" in t or t[:3] in _MONTHS3 or t[:3] == "In " or t[:1].isdigit()) and \
+            _CAPTION.search(t):
         return "photo caption run into the text"
     if t[:3] == "By " and _BYLINE.match(t):
         return "byline"
+    if t[-2:-1].isdigit() and _NUMBERED_END.search(t):
+        return "numbered caption (\"… favourite snacks 2.\")"
     if _RUN_TOGETHER.search(t):
         return "table or list cells run together (\"6.8Increase\")"
     if p.bare_quote == "skip" and t[0] in _OPEN_PUNCT and bare_quote(t):

@@ -170,3 +170,9 @@ def test_a_site_wide_description_is_not_the_teaser() -> None:
     site = "Get the latest breaking news, sport, weather and opinion from the leading regional newsroom."
     t = make_teaser(Article(title="", kind="html", source="t.html", text=f"{LEDE}\n{DENSE}", description=site), 300)
     assert t.method != "description" and t.text.startswith("A grandmother")
+
+
+def test_a_numbered_gallery_caption_is_not_teaser_material() -> None:
+    c = build_candidates("Twizzlers are one of his go-to favourite snacks 2.", "")[0]
+    assert not c.usable and "numbered caption" in c.why_not
+    assert build_candidates("The vote was won by a margin of 312 to 12.", "")[0].usable
