@@ -126,12 +126,16 @@ _POINTS_BACK = lazy(r"^(?:that|these|those)\s+[a-z]|^this\s+(?!(?:year|week|mont
                     r"^also\b|^the\s+(?:\d+-year-old|[a-z]+-year-old|same|latter|former|other|last|second|"
                     r"new\s+(?:rules?|law|measures?|figures?))\b|^such\b|^another\b|^both\b|^the\s+(?:link|"
                     r"number|figure|move|deal|plan|case|attack|incident|accident|victim|suspect|ruling|verdict|"
-                    r"decision|announcement|change|report|study|findings?|survey|claims?|allegations?)\b(?!\s+of\b)|"
+                    r"decision|announcement|change|report|study|findings?|survey|claims?|allegations?)\b(?!\s+of\b)(?!\s*,)|"
                     r"^the\s+next\s+(?:time|day|morning|week)\b|^(?:in|on)\s+the\s+(?:video|footage|clip|picture|"
-                    r"photo|photograph|image|post|letter)s?\b|^same\b",
+                    r"photo|photograph|image|post|letter)s?\b|^same\b|^(?:earlier|later|afterwards)\b(?!\s+(?:this|last|that|in|on|"
+                    r"today|tonight))|^(?:during|after|before|in|on|at|despite|following|since|with|by|for|from|under|as|"
+                    r"throughout|unlike|like)\s+(?:his|her|their|its|him|them)\b",
                     re.I)
 _HONORIFIC = lazy(r"^(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Dame|Lady|Lord)\.?\s+((?:[A-Z][\w'’-]+\s+)*[A-Z][\w'’-]+)")
 _THE_NOUN = lazy(r"^The\s+([a-z][a-z-]{2,})\b")
+_HONORIFIC_ANY = lazy(r"\b(?:Mr|Mrs|Ms|Miss|Dr)\.?\s+([A-Z][\w'’-]+)")
+_ALSO = lazy(r"^(?:\S+\s+){1,3}also\s")
 _QUOTE_OPEN = lazy(r"^[\"“‘'«]")
 _BYLINE = lazy(r"By\s+(?:[A-Z][\w'’-]+\.?\s+){1,3}(?:on|and|in|for|at|\||-|–|—|,|Published|Updated|\d)")
 _NUMBERED_END = lazy(r"[a-z]{2}s\s\d\.$")  # a gallery's numbered caption: "… favourite snacks 2."
@@ -307,6 +311,15 @@ def _mark_references(c: Candidate, t: str) -> None:
         c.cannot_open = "a quotation opens it: its speaker is not known yet"
 
 
+def _unintroduced(t: str, context: str) -> str:
+    """An "Mr/Mrs/Ms/Dr Surname" inside ``t`` whose surname neither the sentence (before it) nor ``context`` gave."""
+    for m in _HONORIFIC_ANY.finditer(t):
+        surname = m.group(1)
+        if surname not in t[: m.start()] and surname not in context:
+            return m.group(0)
+    return ""
+
+
 def opener_verdict(c: Candidate, context: str = "") -> str:
     """Why ``c`` cannot open the teaser ("" when it can). ``context``: the headline (it may introduce a name)."""
     if not c.usable:
@@ -317,6 +330,10 @@ def opener_verdict(c: Candidate, context: str = "") -> str:
         return c.cannot_open
     if c.ref_name and c.ref_name not in context:
         return f"\"{c.text.split()[0]} {c.ref_name}\" was never introduced"
+    if ("M" in c.text or "D" in c.text) and (name := _unintroduced(c.text, context)):
+        return f"\"{name}\" was never introduced"
+    if " also " in c.text[:60] and _ALSO.match(c.text):
+        return "says \"also\": it adds to something said before"
     return ""
 
 
@@ -394,16 +411,30 @@ def _score(cands: list[Candidate], toks: list[list[str]], title_toks: set[str], 
             p.w_quote * quoted + p.w_bigram * bi
 
 
+DEEP_LEDE = 3  # a clean opener more than this many sentences after the first usable one is mid-story
+
+
 def find_opener(cands: Sequence[Candidate], context: str = "", limit: int = 40) -> tuple[Candidate | None,
                                                                                          list[tuple[Candidate, str]]]:
     """The lede: the first sentence that can stand alone, and the verdicts on the candidates before it."""
     seen: list[tuple[Candidate, str]] = []
+    found = None
     for c in cands[:limit]:
         why = opener_verdict(c, context)
         seen.append((c, why))
         if not why:
-            return c, seen
-    return None, seen
+            found = c
+            break
+    first = next((c.index for c in cands if c.usable), None)
+    if first is not None and (found is None or found.index - first > DEEP_LEDE):
+        # a clean opener this deep is a mid-story detail: rather the first sentence refused only because it
+        # names someone ("Mrs May") the text no longer introduces (its lede was cut off)
+        for k, (c, why) in enumerate(seen):
+            if why.endswith("was never introduced") and not _ALSO.match(c.text):
+                seen[k] = (c, "")
+                c.notes.append(f"opens although {why} (a clean opener comes only after {DEEP_LEDE} sentences)")
+                return c, seen[: k + 1]
+    return found, seen
 
 
 def pack(cands: Sequence[Candidate], budget: int, p: Params = DEFAULT, context: str = "") -> list[Candidate]:

@@ -156,7 +156,9 @@ def explain(article: Article, max_chars: int = 300, params: Params = DEFAULT) ->
             opener, seen = find_opener(cands, title)
             out.append("## Openers (the teaser opens with the first sentence that can stand alone)")
             for c, why in seen:
-                verdict = f"refused: {why}" if why else "ACCEPTED: the lede, it stands alone"
+                soft = next((n for n in c.notes if n.startswith("opens although")), "")
+                verdict = f"refused: {why}" if why else f"ACCEPTED: {soft}" if soft else \
+                    "ACCEPTED: the lede, it stands alone"
                 out.append(f"  {c.index + 1:3d} {verdict}: {_short(c.text, 90)}")
             if opener is None:
                 out.append("  no sentence can open the teaser")

@@ -176,3 +176,39 @@ def test_a_numbered_gallery_caption_is_not_teaser_material() -> None:
     c = build_candidates("Twizzlers are one of his go-to favourite snacks 2.", "")[0]
     assert not c.usable and "numbered caption" in c.why_not
     assert build_candidates("The vote was won by a margin of 312 to 12.", "")[0].usable
+
+
+def test_a_text_whose_lede_was_cut_off_opens_with_the_first_sentence_refused_only_for_a_name() -> None:
+    text = ("She stressed that to kill a police officer was to attack the basis of our society.\n"
+            "Mrs May also said police officers must end frivolous accident claims and raise public trust.\n"
+            "Earlier the Police Federation urged her not to base legislation on a handful of officers.\n"
+            "During her address, Mrs May said suing someone after a fall was not the attitude officers need.\n"
+            "Her comments come after it emerged that one officer had taken legal action against a garage.\n"
+            "Unveiling plans at the Police Federation conference, Mrs May announced a whole-life term for "
+            "killing an officer.\n"
+            "The current minimum sentence for a police murder is 30 years.")
+    t = make_teaser(Article(title="", kind="text", source="t.txt", text=text), 300)
+    assert t.text.startswith("Unveiling plans")
+    out = explain(Article(title="", kind="text", source="t.txt", text=text), 300)
+    assert "ACCEPTED: opens although" in out
+
+
+@pytest.mark.parametrize("lines, joined", [
+    ("The federation would no doubt toast\nMrs May if she abandoned the whole idea.",
+     "The federation would no doubt toast Mrs May if she abandoned the whole idea."),
+    ('A spokesman said: "The\nCriminal Justice Act 2003 permits it."', 'A spokesman said: "The Criminal Justice Act 2003 '
+     'permits it."'),
+    ("The event on 27\nMay offers 46- or 95-mile routes north of Glasgow.",
+     "The event on 27 May offers 46- or 95-mile routes north of Glasgow."),
+])
+def test_hard_wrapped_lines_are_rejoined(lines: str, joined: str) -> None:
+    from digest.sources.text import unwrap
+
+    assert unwrap(lines) == [joined]
+
+
+def test_a_caption_line_before_a_sentence_about_a_named_person_stays_apart() -> None:
+    from digest.sources.text import unwrap
+
+    got = unwrap("People who never divorced earn more than a colleague\nMr Smith said the figures were clear.")
+    assert len(got) == 2
