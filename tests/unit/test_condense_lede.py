@@ -196,8 +196,8 @@ def test_a_text_whose_lede_was_cut_off_opens_with_the_first_sentence_refused_onl
 @pytest.mark.parametrize("lines, joined", [
     ("The federation would no doubt toast\nMrs May if she abandoned the whole idea.",
      "The federation would no doubt toast Mrs May if she abandoned the whole idea."),
-    ('A spokesman said: "The\nCriminal Justice Act 2003 permits it."', 'A spokesman said: "The Criminal Justice Act 2003 '
-     'permits it."'),
+    ('A spokesman said: "The\nCriminal Justice Act 2003 permits it."',
+     'A spokesman said: "The Criminal Justice Act 2003 permits it."'),
     ("The event on 27\nMay offers 46- or 95-mile routes north of Glasgow.",
      "The event on 27 May offers 46- or 95-mile routes north of Glasgow."),
 ])
