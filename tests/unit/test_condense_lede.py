@@ -212,3 +212,30 @@ def test_a_caption_line_before_a_sentence_about_a_named_person_stays_apart() -> 
 
     got = unwrap("People who never divorced earn more than a colleague\nMr Smith said the figures were clear.")
     assert len(got) == 2
+
+
+# --- duplicate stories: rewrites by two outlets ------------------------------------------------------------------
+
+FERRY_A = ("Islanders vote to save winter ferry",
+           "Residents of Port Ellen have voted by a wide margin to keep the island's ferry running through the winter, "
+           "ending a year of uncertainty. Argyll and Bute Council had proposed cutting the timetable to two sailings "
+           "a week. Of the 1,240 people who voted, 78% backed the full service, and Caledonian MacBrayne said it "
+           "would keep the MV Finlaggan on the route.")
+FERRY_B = ("Port Ellen keeps its ferry after referendum",
+           "A plan to cut winter sailings from Port Ellen was thrown out after 78% of voters rejected it. Argyll and "
+           "Bute Council wanted just two crossings each week, but 1,240 islanders took part in the ballot. Operator "
+           "Caledonian MacBrayne confirmed the MV Finlaggan stays in service from October.")
+SCHOOL = ("New head teacher for Port Ellen primary",
+          "Port Ellen primary school has appointed a new head teacher after a search lasting six months. Argyll and "
+          "Bute Council said Morag Campbell, who taught in Bowmore for twelve years, would start after the summer "
+          "holidays, when the school also opens its new library.")
+
+
+def test_two_outlets_rewrites_of_one_story_are_flagged_but_not_two_stories_from_one_town() -> None:
+    from digest.condense import find_duplicates
+    from digest.condense.duplicates import _dot, _vectors
+
+    a, b = _vectors([FERRY_A, FERRY_B])
+    assert _dot(a, b) < 0.5  # different wording: the copy check alone misses it
+    got = find_duplicates([FERRY_A, SCHOOL, FERRY_B])
+    assert [(i, j) for i, j, _ in got] == [(0, 2)]
