@@ -87,7 +87,11 @@ _META = lazy(
     r"^(?:in|as)\s+(?:my|our|a)\s+(?:previous|earlier|last)\s+(?:post|article|column|piece|story)|"
     r"^(?:in )?this (?:article|post|piece|column|story|review|guide)\b|^(?:as|like)\s+(?:I|we)\s+(?:said|wrote|mentioned)|"  # noqa: E501
     r"^(?:editor'?s note|update|note|disclosure|correction)\s*:|^(?:welcome to|click|tap|watch|listen|subscribe|"
-    r"sign up|follow|scroll|here'?s|here is|here are)\b|\bwill be (?:providing|bringing|giving) you\b", re.I)
+    r"sign up|follow|scroll|here'?s|here is|here are)\b", re.I)
+# Furniture anywhere in the sentence: "Sportsmail will be providing you with all you need to know …",
+# "Here, Sportsmail's guide takes you through …"
+_FURNITURE = lazy(r"\b(?:will be (?:providing|bringing|giving) you|takes? you through|all you need to know|"
+                  r"(?:scroll|click|tap) (?:down|here|below) to)\b", re.I)
 _CONNECTIVE = lazy(
     r"^(?:but|however|and|or|so|also|yet|still|meanwhile|instead|moreover|furthermore|nevertheless|nonetheless|"
     r"therefore|thus|besides|likewise|similarly|additionally|otherwise|then|now|indeed|finally|in addition|as a result|"
@@ -126,15 +130,20 @@ _POINTS_BACK = lazy(r"^(?:that|these|those)\s+[a-z]|^this\s+(?!(?:year|week|mont
                     r"^also\b|^the\s+(?:\d+-year-old|[a-z]+-year-old|same|latter|former|other|last|second|"
                     r"new\s+(?:rules?|law|measures?|figures?))\b|^such\b|^another\b|^both\b|^the\s+(?:link|"
                     r"number|figure|move|deal|plan|case|attack|incident|accident|victim|suspect|ruling|verdict|"
-                    r"decision|announcement|change|report|study|findings?|survey|claims?|allegations?)\b(?!\s+of\b)(?!\s*,)|"
+                    r"decision|announcement|change|report|study|findings?|survey|claims?|allegations?|defender|striker|midfielder|"
+                    r"forward|goalkeeper|keeper|winger|manager|boss|coach|actress|actor|singer|rapper|model|youngster|"
+                    r"teenager|pensioner|mother|father|officer|driver|pilot|veteran|businessman|businesswoman|"
+                    r"politician|minister|senator|billionaire|millionaire|reality star|tv star)\b(?!\s+of\b)(?!\s*,)|"
                     r"^the\s+next\s+(?:time|day|morning|week)\b|^(?:in|on)\s+the\s+(?:video|footage|clip|picture|"
-                    r"photo|photograph|image|post|letter)s?\b|^same\b|^(?:earlier|later|afterwards)\b(?!\s+(?:this|last|that|in|on|"
+                    r"photo|photograph|image|post|letter)s?\b|^in\s+(?:many|some|one|all|most|each|both)\s+of\s+the\s+(?:pictures|"
+                    r"photos|photographs|images|shots|videos|clips)\b|^same\b|^(?:earlier|later|afterwards)\b(?!\s+(?:this|last|that|in|on|"
                     r"today|tonight))|^(?:during|after|before|in|on|at|despite|following|since|with|by|for|from|under|as|"
                     r"throughout|unlike|like)\s+(?:his|her|their|its|him|them)\b",
                     re.I)
 _HONORIFIC = lazy(r"^(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Dame|Lady|Lord)\.?\s+((?:[A-Z][\w'’-]+\s+)*[A-Z][\w'’-]+)")
 _THE_NOUN = lazy(r"^The\s+([a-z][a-z-]{2,})\b")
 _HONORIFIC_ANY = lazy(r"\b(?:Mr|Mrs|Ms|Miss|Dr)\.?\s+([A-Z][\w'’-]+)")
+_SCENE = lazy(r"^[^,]{3,90},\s+(?:these|those)\s+[a-z]")
 _ALSO = lazy(r"^(?:\S+\s+){1,3}also\s")
 _QUOTE_OPEN = lazy(r"^[\"“‘'«]")
 _BYLINE = lazy(r"By\s+(?:[A-Z][\w'’-]+\.?\s+){1,3}(?:on|and|in|for|at|\||-|–|—|,|Published|Updated|\d)")
@@ -217,6 +226,10 @@ def _why_not(t: str, words: int, toks: list[str], i: int, title_toks: set[str], 
         return "question"
     if _META.match(t):
         return "meta opener"
+    if " vs " in t and ("Team news" in t or "Kick-off" in t or "Venue:" in t):
+        return "match-preview headings run together (\"… vs … Team news …\")"
+    if " you " in t and _FURNITURE.search(t):
+        return "page furniture (addresses the reader: \"all you need to know\")"
     if not balanced(t):
         return "unbalanced quotes or brackets"
     if _DISCOURSE.match(t) or _POINTER_END.search(t):
@@ -332,6 +345,8 @@ def opener_verdict(c: Candidate, context: str = "") -> str:
         return f"\"{c.text.split()[0]} {c.ref_name}\" was never introduced"
     if ("M" in c.text or "D" in c.text) and (name := _unintroduced(c.text, context)):
         return f"\"{name}\" was never introduced"
+    if "," in c.text[:90] and _SCENE.match(c.text):
+        return "scene-setting: its subject is \"these …\", something shown but not named"
     if " also " in c.text[:60] and _ALSO.match(c.text):
         return "says \"also\": it adds to something said before"
     return ""

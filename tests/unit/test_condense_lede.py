@@ -239,3 +239,20 @@ def test_two_outlets_rewrites_of_one_story_are_flagged_but_not_two_stories_from_
     assert _dot(a, b) < 0.5  # different wording: the copy check alone misses it
     got = find_duplicates([FERRY_A, SCHOOL, FERRY_B])
     assert [(i, j) for i, j, _ in got] == [(0, 2)]
+
+
+@pytest.mark.parametrize("opener, reason", [
+    ("Famished and queuing as far as the eye can see, these images will have the propaganda unit spitting feathers.",
+     "scene-setting"),
+    ("The defender missed last Saturday's 4-1 defeat to QPR and starts a three-game ban against Leicester.",
+     "points back"),
+    ("Ahead of this weekend's action, Sportsmail will be providing you with all you need to know about every "
+     "fixture.", "page furniture"),
+    ("West Bromwich Albion vs Leicester City (The Hawthorns) Team news West Brom defender Craig Dawson returns.",
+     "match-preview"),
+])
+def test_more_openers_an_editor_refuses(opener: str, reason: str) -> None:
+    cands = build_candidates(f"{opener}\n{LEDE}", "")
+    got, seen = find_opener(cands)
+    assert got is not None and got.text.startswith("A grandmother")
+    assert reason in seen[0][1]
