@@ -567,8 +567,16 @@ def _length(seq: Sequence[Candidate]) -> int:
 # A trailing clause an editor can drop and keep a whole sentence: ", exactly eight weeks after …",
 # " - the second in two months.", ", who was born in …", ", according to …", ", including …".
 _TRAIL = lazy(r"(?:,|\s[-–—])\s(?=(?:after|before|while|as|with|without|which|who|whose|where|when|including|"
-              r"despite|following|according|amid|since|until|because|although|though|but|and|exactly|just|"
+              r"despite|following|according|amid|since|until|because|although|though|but|and|so|yet|exactly|just|"
               r"only|almost|nearly|the\s+(?:first|second|third|latest|last)|[a-z]+ing\b))")
+
+
+# Without a comma, only a subordinate clause: "… died in a road accident after his brother …"
+_SUBORDINATE = lazy(r"\s(?=(?:after|as|while|because|despite|amid|following|before|since|until|[-–—])\s)")
+_DASH = lazy(r"\s[-–—]\s")
+_TIME_TAIL = frozenset(str.split("weeks days months years hours minutes seconds moments shortly soon just only "
+                                 "week day month year hour minute long"))
+_OPEN_RELATIVE = lazy(r"\b(?:who|which|that|whose|whom|where|when|if|after|as|while|because|before|since|until)\s")
 
 
 def fit_sentence(sentence: str, budget: int) -> tuple[str, str]:
@@ -588,6 +596,16 @@ def fit_sentence(sentence: str, budget: int) -> tuple[str, str]:
         if len(head.split()) >= 8 and balanced(head) and not (head[-1:] in _CLOSERS and not balanced(head + end)):
             return head + end, "trailing clause dropped at a clause boundary"
         break
+    for m in reversed(list(_SUBORDINATE.finditer(base))):
+        head = base[: m.start()].rstrip(" ,;:–—-")
+        if len(head) + 1 > budget:
+            continue
+        last = head.rsplit(None, 1)[-1].lower()
+        if len(head.split()) < 8:
+            break
+        if balanced(head) and not _OPEN_RELATIVE.search(head) and last not in _TIME_TAIL and \
+                not last[-1:].isdigit() and not _DASH.search(head):
+            return head + end, "trailing subordinate clause dropped"
     return shorten(sentence, budget), "cut at a clause boundary, marked with …"
 
 

@@ -256,3 +256,28 @@ def test_more_openers_an_editor_refuses(opener: str, reason: str) -> None:
     got, seen = find_opener(cands)
     assert got is not None and got.text.startswith("A grandmother")
     assert reason in seen[0][1]
+
+
+@pytest.mark.parametrize("sentence, budget, want", [
+    ("A man has died in a road accident in north west China - eight months after his brother was tragically "
+     "killed in exactly the same spot.", 120, "A man has died in a road accident in north west China."),
+    ("Russia have been awarded a 3-0 walkover victory while Montenegro have been hit with a stadium ban following "
+     "the abandonment of a fraught qualifier.", 120, "Russia have been awarded a 3-0 walkover victory."),
+    ("Baseball has long been considered America's favorite pastime, so it should come as no surprise that most "
+     "people feel strongly about their team.", 120, "Baseball has long been considered America's favorite pastime."),
+])
+def test_a_subordinate_or_dashed_tail_is_dropped_to_keep_a_whole_sentence(sentence: str, budget: int,
+                                                                          want: str) -> None:
+    assert fit_sentence(sentence, budget)[0] == want
+
+
+@pytest.mark.parametrize("sentence", [
+    # the head would lack its verb (an appositive dash) or end on a time ("- eight months")
+    "Birmingham academies Park View and Nansen Primary - rated inadequate by Ofsted - will have their funding "
+    "agreements terminated after the inspections.",
+    "The extraordinary global obsession with the Fight of the Century has reached the dizzying point where all "
+    "minute aspects of the lives of both fighters are scrutinised.",
+])
+def test_no_whole_sentence_is_invented_when_the_head_is_not_one(sentence: str) -> None:
+    got = fit_sentence(sentence, 120)[0]
+    assert got.endswith("…") and len(got) <= 120
