@@ -192,6 +192,10 @@ class Cleaned:
     removed: list[Removed]
 
 
+GALLERY_LABELS = frozenset(["caption", "view photos", "view gallery", "view photo", "buy photo", "enlarge this image",
+                            "expand", "launch gallery", "view slideshow", "open gallery"])
+
+
 def clean_text(text: str) -> Cleaned:
     """Apply every rule to ``text``; return the cleaned text and the removed spans (offsets into ``text``)."""
     removed: list[Removed] = []
@@ -202,6 +206,7 @@ def clean_text(text: str) -> Cleaned:
         lines.append((pos, raw))
         pos += len(raw) + 1
     n_prose = 0
+    skip_next = False
     i = 0
     while i < len(lines):
         start, raw = lines[i]
@@ -210,6 +215,22 @@ def clean_text(text: str) -> Cleaned:
         if not line:
             i += 1
             continue
+        if len(line) < 24 and line.lower().rstrip(":") in GALLERY_LABELS:
+            # a photo gallery's labels; "Caption" sits between a caption and its repeat ("View Photos" above)
+            removed.append(Removed(off, off + len(line), line, "gallery_label"))
+            if line.lower().startswith("caption"):
+                if kept and len(kept[-1]) < 400 and (prev := _find_prev(lines, i)) is not None:
+                    kept.pop()
+                    removed.append(Removed(prev[0], prev[0] + len(prev[1]), prev[1], "caption"))
+                skip_next = True
+            i += 1
+            continue
+        if skip_next and len(line) < 400:
+            skip_next = False
+            removed.append(Removed(off, off + len(line), line, "caption"))
+            i += 1
+            continue
+        skip_next = False
         tail = _match_tail(line) if n_prose else None
         if tail is not None:
             # also drop a widget lead-in just before ("What do you think?")

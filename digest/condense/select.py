@@ -552,12 +552,22 @@ def _follows_on(seq: list[Candidate], context: str) -> bool:
     headline); "The link …" is the next sentence in the text or names something the teaser already said."""
     for k in range(1, len(seq)):
         c = seq[k]
+        if any(_near_copy(c.text, x.text) for x in seq[:k]):
+            return False  # a page dump repeats its dek as the first body sentence
         if c.ref_name and c.ref_name not in context and not any(c.ref_name in x.text for x in seq[:k]):
             return False
         if c.the_noun and seq[k - 1].index != c.index - 1 and \
                 not any(c.the_noun in _stems(x.text) for x in seq[:k]):
             return False
     return True
+
+
+def _near_copy(a: str, b: str) -> bool:
+    """``a`` says what ``b`` said: >= 80 % of its content words are ``b``'s."""
+    if a == b:
+        return True
+    ta, tb = set(_stems(a)), set(_stems(b))
+    return bool(ta) and len(ta & tb) / len(ta) >= 0.8
 
 
 def _length(seq: Sequence[Candidate]) -> int:

@@ -281,3 +281,20 @@ def test_a_subordinate_or_dashed_tail_is_dropped_to_keep_a_whole_sentence(senten
 def test_no_whole_sentence_is_invented_when_the_head_is_not_one(sentence: str) -> None:
     got = fit_sentence(sentence, 120)[0]
     assert got.endswith("…") and len(got) <= 120
+
+
+def test_a_dek_repeated_as_the_first_body_sentence_is_said_once() -> None:
+    dek = "Security forces stormed the country's most prominent museum, freeing hostages and ending a siege."
+    text = f"{dek}\n{dek}\nAlthough no group claimed responsibility, the attack raised fears of further violence."
+    t = _teaser(text, 300)
+    assert t.count("stormed") == 1 and "no group claimed" in t
+
+
+def test_a_gallery_caption_and_its_labels_are_not_the_lede() -> None:
+    cap = "Security forces stormed the country's most prominent museum, freeing hostages and ending a siege."
+    lede = ("Gunmen opened fire on visitors at the country's most renowned museum on Wednesday, killing at least "
+            "19 people.")
+    text = f"{cap}\n\nCaption\n\n{cap}\n\nBuy Photo\n\n{lede}"
+    cleaned = clean_text(text)
+    assert cleaned.text == lede
+    assert {r.rule for r in cleaned.removed} == {"caption", "gallery_label"}
