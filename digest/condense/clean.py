@@ -179,7 +179,7 @@ _WIDGET_LEAD = _r(r"^(?:what do you think\??|have your say|tell us what you thin
 # A photo caption run into the next sentence: lower-case word or number, then a determiner/pronoun that
 # starts a sentence followed by a lower-case word: "… than a colleague The cost of …".
 _RUNIN = _r(r"(?<=[a-z0-9%)’”])\s(?=(?:(?:The|A|An|This|That|These|Those|His|Her|Their|Its|He|She|They|It|There|Police|Officials|"  # noqa: E501
-            r"When|After|As|While|Although|If|During|Despite|Speaking|According|In|On|At|But|And)\s[a-z])|"
+            r"When|After|As|While|Although|If|During|Despite|Speaking|According|In|On|At|But|And)\s[a-z]|(?:A|An)\s\d)|"
             r"(?:Mr|Mrs|Ms|Dr)\.?\s[A-Z]|The\s[A-Z][a-z]+(?:\s[A-Z][a-z]+)?\s[a-z])")
 _TERMINAL = _r(r"[.!?…][\"'”’»)\]]*$")
 

@@ -129,7 +129,7 @@ _POINTS_BACK = lazy(r"^(?:that|these|those)\s+[a-z]|^this\s+(?!(?:year|week|mont
                     r"weekend|summer|winter|spring|autumn|fall|season|time|past|coming|is\s+(?:the|a)\b))[a-z]|"
                     r"^also\b|^the\s+(?:\d+-year-old|[a-z]+-year-old|same|latter|former|other|last|second|"
                     r"new\s+(?:rules?|law|measures?|figures?))\b|^such\b|^another\b|^both\b|^the\s+(?:link|"
-                    r"number|figure|move|deal|plan|case|attack|incident|accident|victim|suspect|ruling|verdict|"
+                    r"numbers?|figures?|move|deal|plan|case|attack|incident|accident|victim|suspect|ruling|verdict|"
                     r"decision|announcement|change|report|study|findings?|survey|claims?|allegations?|defender|striker|midfielder|"
                     r"forward|goalkeeper|keeper|winger|manager|boss|coach|actress|actor|singer|rapper|model|youngster|"
                     r"teenager|pensioner|mother|father|officer|driver|pilot|veteran|businessman|businesswoman|"
@@ -148,7 +148,7 @@ _ALSO = lazy(r"^(?:\S+\s+){1,3}also\s")
 _QUOTE_OPEN = lazy(r"^[\"“‘'«]")
 _BYLINE = lazy(r"By\s+(?:[A-Z][\w'’-]+\.?\s+){1,3}(?:on|and|in|for|at|\||-|–|—|,|Published|Updated|\d)")
 _NUMBERED_END = lazy(r"[a-z]{2}s\s\d\.$")  # a gallery's numbered caption: "… favourite snacks 2."
-_RUN_TOGETHER = lazy(r"\d[A-Z][a-z]{2,}")
+_RUN_TOGETHER = lazy(r"\d,?[A-Z][a-z]{2,}")
 _NAMED = lazy(r"(?<=\S)\s[\"“‘(]?[A-Z]|\d")
 _CLAUSE = lazy(r"(?:,|;|:| –| —| -)\s")
 

@@ -298,3 +298,14 @@ def test_a_gallery_caption_and_its_labels_are_not_the_lede() -> None:
     cleaned = clean_text(text)
     assert cleaned.text == lede
     assert {r.rule for r in cleaned.removed} == {"caption", "gallery_label"}
+
+
+def test_a_caption_before_an_age_led_sentence_is_cut() -> None:
+    para = ("Sister Gertrud (not pictured) was found in her bedroom, with a towel on her face An 86-year-old nun was "
+            "reportedly attacked before being murdered at a mission.")
+    assert clean_text(para).text.startswith("An 86-year-old nun was reportedly attacked")
+
+
+def test_cells_run_together_after_a_comma_are_broken_text() -> None:
+    c = build_candidates("The Tories spent £ 2,980,815,The Lib Dems spent £1,580,575 on their campaign.", "")[0]
+    assert not c.usable
