@@ -50,7 +50,8 @@ class Params:
     max_sentences: int = 120  # sentences scored (centrality over the first 120 is plenty for a teaser)
     min_words: int = 6
     long_words: int = 60  # penalise run-on "sentences" (merged captions, lists) beyond this many words
-    compress: tuple[str, ...] = ("attribution_tail", "lead_time")  # deletion rules (see compress.py)
+    compress: tuple[str, ...] = ()  # deletion rules applied to every sentence (see compress.py); off: an editor
+    # keeps attribution ("according to a study") and a lede too long for the budget is fitted by fit_sentence
     first_person: str = "skip"  # unquoted "I"/"my" in a third-person story is speech that lost its quotes
     w_bigram: float = 1.0  # weight of repeated content bigrams (a summary reuses the story's repeated phrases)
     bigram_cap: float = 4.0  # repeats (summed over the sentence's bigrams) that give the full bigram score
@@ -60,7 +61,7 @@ class Params:
     gap_penalty: float = 2.0  # value lost per jump between picked sentences (a blurb that jumps reads badly)
     filler_words: int = 0  # a sentence shorter than this with no name and no number is content-free filler
     gap_min: int = 3  # a jump: two consecutive picks with at least this many sentences (of any kind) between them
-    follow: str = "value"  # after the lede: "value" (subset search with the jump cost) or "run" (next sentences)
+    follow: str = "run"  # after the lede: "run" (the next sentences in order) or "value" (subset search, jump cost)
     lede_first: bool = True  # open with the first sentence that can stand alone; the rest only follows on
 
 
@@ -110,6 +111,8 @@ _CAPTION = lazy(r"\bpictured\b(?![^(]*\))|^In (?:this|these|a|an)\b[^!?]{0,60}?\
                 r"video still|photograph)s?\b|^[A-Z]{3,}(?: [A-Z]{3,})?:\s|"
                       r"^(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.? \d{1,2}, \d{4} [A-Z]|"
                       r"^\d{1,2} (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]* \d{4} [A-Z]")
+_DATE_PREFIX = lazy(r"\d{1,2} (?:January|February|March|April|May|June|July|August|September|October|November|"
+                   r"December) \d{4}\s+(?=[A-Z][a-z])")
 _MONTHS3 = frozenset(str.split("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec"))
 _QUOTED = lazy(r"[\"“][^\"”]{0,600}[\"”]|(?<!\w)['‘][^'’]{0,600}['’](?!\w)")
 _PARENS = lazy(r"\s\((?:pictured|left|right|above|below|centre|center|file photo|inset|top|bottom|"
@@ -127,7 +130,7 @@ _POINTER_END = lazy(r"\b(?:is|was|are|were|isn['’]t|wasn['’]t)\s+(?:not|this
 # with a verb or a noun that is not a time ("This year, …" stands alone).
 _POINTS_BACK = lazy(r"^(?:that|these|those)\s+[a-z]|^this\s+(?!(?:year|week|month|morning|afternoon|evening|"
                     r"weekend|summer|winter|spring|autumn|fall|season|time|past|coming|is\s+(?:the|a)\b))[a-z]|"
-                    r"^also\b|^the\s+(?:\d+-year-old|[a-z]+-year-old|same|latter|former|other|last|second|"
+                    r"^also\b|^the\s+(?!(?:first|last)\s+time\s+(?-i:[A-Z]))(?:\d+-year-old|[a-z]+-year-old|same|latter|former|other|last|second|"
                     r"new\s+(?:rules?|law|measures?|figures?))\b|^such\b|^another\b|^both\b|^the\s+(?:link|"
                     r"numbers?|figures?|move|deal|plan|case|attack|incident|accident|victim|suspect|ruling|verdict|"
                     r"decision|announcement|change|report|study|findings?|survey|claims?|allegations?|defender|striker|midfielder|"
@@ -140,7 +143,7 @@ _POINTS_BACK = lazy(r"^(?:that|these|those)\s+[a-z]|^this\s+(?!(?:year|week|mont
                     r"today|tonight))|^(?:during|after|before|in|on|at|despite|following|since|with|by|for|from|under|as|"
                     r"throughout|unlike|like)\s+(?:his|her|their|its|him|them)\b",
                     re.I)
-_HONORIFIC = lazy(r"^(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Dame|Lady|Lord)\.?\s+((?:[A-Z][\w'’-]+\s+)*[A-Z][\w'’-]+)")
+_HONORIFIC = lazy(r"^(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Dame)\.?\s+((?:[A-Z][\w'’-]+\s+)*[A-Z][\w'’-]+)")
 _THE_NOUN = lazy(r"^The\s+([a-z][a-z-]{2,})\b")
 _HONORIFIC_ANY = lazy(r"\b(?:Mr|Mrs|Ms|Miss|Dr)\.?\s+([A-Z][\w'’-]+)")
 _SCENE = lazy(r"^[^,]{3,90},\s+(?:these|those)\s+[a-z]")
@@ -148,7 +151,7 @@ _ALSO = lazy(r"^(?:\S+\s+){1,3}also\s")
 _QUOTE_OPEN = lazy(r"^[\"“‘'«]")
 _BYLINE = lazy(r"By\s+(?:[A-Z][\w'’-]+\.?\s+){1,3}(?:on|and|in|for|at|\||-|–|—|,|Published|Updated|\d)")
 _NUMBERED_END = lazy(r"[a-z]{2}s\s\d\.$")  # a gallery's numbered caption: "… favourite snacks 2."
-_RUN_TOGETHER = lazy(r"\d,?[A-Z][a-z]{2,}")
+_RUN_TOGETHER = lazy(r"(?<![A-Za-z])\d,?[A-Z][a-z]{2,}")  # not a name with a digit: "Lesbians4Hillary"
 _NAMED = lazy(r"(?<=\S)\s[\"“‘(]?[A-Z]|\d")
 _CLAUSE = lazy(r"(?:,|;|:| –| —| -)\s")
 
@@ -279,8 +282,13 @@ def build_candidates(text: str, title: str, params: Params = DEFAULT, lang: str 
         if (t[:1].isdigit() or t[:6].lower() == "update") and (m := update_stamp(t)):
             t = t[m.end():]  # a stamp inside a paragraph (the cleaning rule handles a paragraph start)
             c.notes.append("update time stamp removed")
-        m = _CONNECTIVE.match(t)
-        if m and len(t) > m.end() + 10:
+        if t[:1].isdigit() and (m := _DATE_PREFIX.match(t)) and len(t[m.end():].split()) >= 8:
+            t = t[m.end():]  # a video page's date line run into its description: "18 March 2014 Richard …"
+            c.notes.append("date line removed")
+        for _ in range(2):  # "And, finally, …"
+            m = _CONNECTIVE.match(t)
+            if not (m and len(t) > m.end() + 10):
+                break
             rest = t[m.end():]
             t = rest[0].upper() + rest[1:]
             c.notes.append(f"leading connective '{m.group(0).strip()}' removed")
@@ -426,6 +434,33 @@ def _score(cands: list[Candidate], toks: list[list[str]], title_toks: set[str], 
             p.w_quote * quoted + p.w_bigram * bi
 
 
+# A lede that names what its opening pronoun stands for in the same sentence (cataphora), or identifies it:
+# "She's been living in New York for a year now, and it seems that Princess Eugenie is …", "This is the moment a
+# paedophile was caught …", "They are the peculiar concrete markings …", "With his lively eyebrows … - this
+# state-of-the-art robotic head is …". Only the text's first sentence: later on the pronoun points back.
+_CATAPHORA_NAME = lazy(r"^(?:[Ss]he|[Hh]e|They)(?:['’]s)?\b[^.!?]{0,150}?(?:,|\bthat)\s+(?:[a-z]+\s+){0,3}?"
+                       r"[A-Z][a-z'’-]+\s+[A-Z][a-z'’-]+")
+_IDENTIFIES = lazy(r"^(?:This is the (?:\w+ )?moment\b|(?:These|They) are (?:the|a|an)\s+(?!same\b|other\b|latest\b|"
+                  r"first\b|second\b|third\b|last\b)[a-z])")
+_CATAPHORA_FRAME = lazy(r"^(?:with|despite|for all) (?:his|her|its|their)\b[^.!?]{5,120}?(?:,|\s[-–—])\s+"
+                        r"(?:this|the|a|an)\s+[\w-]+", re.I)
+
+
+def cataphoric_lede(t: str) -> bool:
+    """The first sentence's pronoun is resolved inside it (the lede of a feature), so it may open."""
+    if _IDENTIFIES.match(t) or _CATAPHORA_FRAME.match(t):
+        return True
+    m = _CATAPHORA_NAME.match(t)
+    if not m:
+        return False
+    before = t[: m.end()].split()[-3:-2]  # the word before the name: "in New York" is a place, not the subject
+    return not before or before[0].lower() not in _PLACE_WORDS
+
+
+_PLACE_WORDS = frozenset(str.split("in at from of to on near into across outside inside"))
+
+
+_OWN_SOURCE = lazy(r",\s(?:an?|the)\s[\w\s'’-]{2,40}\s(?:says|said|claims|claimed|reports|reported)\.$")
 DEEP_LEDE = 3  # a clean opener more than this many sentences after the first usable one is mid-story
 
 
@@ -434,8 +469,13 @@ def find_opener(cands: Sequence[Candidate], context: str = "", limit: int = 40) 
     """The lede: the first sentence that can stand alone, and the verdicts on the candidates before it."""
     seen: list[tuple[Candidate, str]] = []
     found = None
+    first_usable = next((c.index for c in cands if c.usable), -1)
     for c in cands[:limit]:
         why = opener_verdict(c, context)
+        if why.startswith("points back") and c.index == first_usable and cataphoric_lede(c.text):
+            why = ""
+            if "cataphoric" not in " ".join(c.notes):
+                c.notes.append("the lede names what its opening pronoun stands for (cataphoric)")
         seen.append((c, why))
         if not why:
             found = c
@@ -448,6 +488,12 @@ def find_opener(cands: Sequence[Candidate], context: str = "", limit: int = 40) 
             if why.endswith("was never introduced") and not _ALSO.match(c.text):
                 seen[k] = (c, "")
                 c.notes.append(f"opens although {why} (a clean opener comes only after {DEEP_LEDE} sentences)")
+                return c, seen[: k + 1]
+        for k, (c, why) in enumerate(seen):  # "They may not be …, but …, a NASA scientist says."
+            if c.index == first and why.startswith("points back") and _OWN_SOURCE.search(c.text):
+                seen[k] = (c, "")
+                c.notes.append(f"opens although it {why[:11]} (it names its source; a clean opener comes only after "
+                               f"{DEEP_LEDE} sentences)")
                 return c, seen[: k + 1]
     return found, seen
 
@@ -469,17 +515,9 @@ def pack(cands: Sequence[Candidate], budget: int, p: Params = DEFAULT, context: 
             return []
         if len(opener.text) > budget:
             return []
-        rest = [c for c in pool if c.index > opener.index][: p.knap_pool]
         if p.follow == "run":
-            chosen = [opener]
-            for c in rest:
-                trial = [*chosen, c]
-                if _length(trial) > budget:
-                    break
-                if not _resolved(trial, by_index) or not _follows_on(trial, context):
-                    break
-                chosen = trial
-            return chosen
+            return _run(opener, cands, budget, context)
+        rest = [c for c in pool if c.index > opener.index][: p.knap_pool]
         return _best_subset([opener, *rest], budget, p, by_index, context, forced=opener)
     if p.knapsack:
         return _best_subset(pool[: p.knap_pool], budget, p, by_index)
@@ -499,6 +537,34 @@ def pack(cands: Sequence[Candidate], budget: int, p: Params = DEFAULT, context: 
             continue
         chosen[c.index] = c
     return sorted(chosen.values(), key=lambda x: x.index)
+
+
+# Sentences a run of follow-ons steps over: page furniture, captions and quotes without a speaker. Anything else
+# that cannot be used (a question, a fragment, speech that lost its quote marks) ends the run: what comes after
+# it would be a jump.
+_SKIPPABLE = ("photo caption", "numbered caption", "byline", "link or handle", "page furniture", "meta opener",
+              "match-preview", "table or list cells", "a quotation without attribution", "repeats the headline",
+              "unquoted speech", "empty")
+
+
+def _run(opener: Candidate, cands: Sequence[Candidate], budget: int, context: str) -> list[Candidate]:
+    """The lede and the sentences that follow it in the text, in order, while they fit and follow on."""
+    chosen = [opener]
+    for c in cands[opener.index + 1: opener.index + 12]:
+        if not c.usable:
+            if c.why_not.startswith(_SKIPPABLE):
+                continue
+            if not (c.why_not == "too short" and c.text[:1].isupper() and balanced(c.text)):
+                break  # a short sentence that follows on is kept: "He was 88."
+        trial = [*chosen, c]
+        if any(_near_copy(c.text, x.text) for x in chosen):
+            continue  # a page dump repeats its dek as the first body sentence
+        if _length(trial) > budget:
+            break
+        if c.ref_name and c.ref_name not in context and not any(c.ref_name in x.text for x in chosen):
+            break  # "Mr Docherty …" that nothing before it introduced
+        chosen = trial  # a pronoun or "The link …" here points back to the sentences just before it
+    return chosen
 
 
 def _best_subset(pool: list[Candidate], budget: int, p: Params, by_index: dict[int, Candidate], context: str = "",

@@ -179,6 +179,8 @@ def _is_boundary(text: str, punct_start: int, after: int, abbr: frozenset[str] =
         return _next_word(nxt).lower() in SENTENCE_OPENERS and low not in {"no", "vs", "v", "fig", "figs"}
     if len(core) == 1 and core.isalpha() and core.isupper():
         return False  # an initial: "J. K. Rowling", "George W. Bush"
+    if "." in core and core[-1:].isdigit() and core.replace(".", "").replace(",", "").isdigit():
+        return True  # a decimal number ends the sentence: "… for just $3.00. Myer have …"
     if "." in core:  # acronym with inner dots: "U.S.", "a.m."
         if low not in _SENTENCE_FINAL_ACRONYMS and all(len(x) == 1 for x in low.split(".")):
             return False  # initials: "J.P. \"The Big Bopper\" Richardson", "J.R.R. Tolkien"

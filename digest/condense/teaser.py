@@ -114,9 +114,14 @@ def _is_lead(chosen: list[Candidate], cands: list[Candidate]) -> bool:
 
 
 def _reason(c: Candidate, cands: list[Candidate], lede: bool = False) -> str:
-    rank = sorted((x for x in cands if x.usable), key=lambda x: -x.score).index(c) + 1
     extra = f"; {', '.join(c.notes)}" if c.notes else ""
-    role = "the lede (first sentence that stands alone)" if lede else f"score {c.score:.2f} (rank {rank} of usable)"
+    if lede:
+        role = "the lede (first sentence that stands alone)"
+    elif not c.usable:  # a short sentence that follows on ("He was 88.")
+        role = "follows on (short)"
+    else:
+        rank = sorted((x for x in cands if x.usable), key=lambda x: -x.score).index(c) + 1
+        role = f"score {c.score:.2f} (rank {rank} of usable)"
     return f"sentence {c.index + 1}: {role}{extra}"
 
 
