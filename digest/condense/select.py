@@ -442,13 +442,18 @@ _CATAPHORA_NAME = lazy(r"^(?:[Ss]he|[Hh]e|They)(?:['’]s)?\b[^.!?]{0,150}?(?:,|
                        r"[A-Z][a-z'’-]+\s+[A-Z][a-z'’-]+")
 _IDENTIFIES = lazy(r"^(?:This is the (?:\w+ )?moment\b|(?:These|They) are (?:the|a|an)\s+(?!same\b|other\b|latest\b|"
                   r"first\b|second\b|third\b|last\b)[a-z])")
+# "This dog certainly is …", "These incredible photos are …": a demonstrative and its noun as the subject
+_DEMONSTRATIVE_NOUN = lazy(r"^(?:This|These)\s+(?!(?:[a-z-]+\s+)?(?:figures?|numbers?|comments?|remarks?|claims?|"
+                           r"findings?|changes?|measures?|plans?|proposals?|allegations?|cases?|incidents?|events?|"
+                           r"results?|moves?|decisions?|statements?|reports?|rules?|cuts?)\b)(?:[a-z-]+\s+){0,2}?[a-z-]+\s+(?:certainly\s+|really\s+|surely\s+)?"
+                           r"(?:is|are|was|were|has|have|had|may|might|could|will|would|can|must)\s")
 _CATAPHORA_FRAME = lazy(r"^(?:with|despite|for all) (?:his|her|its|their)\b[^.!?]{5,120}?(?:,|\s[-–—])\s+"
                         r"(?:this|the|a|an)\s+[\w-]+", re.I)
 
 
 def cataphoric_lede(t: str) -> bool:
     """The first sentence's pronoun is resolved inside it (the lede of a feature), so it may open."""
-    if _IDENTIFIES.match(t) or _CATAPHORA_FRAME.match(t):
+    if _IDENTIFIES.match(t) or _CATAPHORA_FRAME.match(t) or _DEMONSTRATIVE_NOUN.match(t):
         return True
     m = _CATAPHORA_NAME.match(t)
     if not m:
@@ -464,6 +469,23 @@ _OWN_SOURCE = lazy(r",\s(?:an?|the)\s[\w\s'’-]{2,40}\s(?:says|said|claims|clai
 DEEP_LEDE = 3  # a clean opener more than this many sentences after the first usable one is mid-story
 
 
+def _note(c: Candidate, note: str) -> None:
+    if note not in c.notes:
+        c.notes.append(note)
+
+
+def _introduced_next(c: Candidate, cands: Sequence[Candidate]) -> bool:
+    """The sentence after ``c`` opens with the same "The <noun>" and introduces it ("The study, commissioned by
+    …"), so the two read in order resolve each other."""
+    nxt = cands[c.index + 1] if c.index + 1 < len(cands) else None
+    if nxt is None or not nxt.usable or nxt.the_noun != c.the_noun:
+        return False
+    return bool(_INTRODUCES.match(nxt.text))
+
+
+_INTRODUCES = lazy(r"^The\s+[a-z-]+\s*(?:,|\(|\s(?:by|from|of|for|into|on|at|in)\s)")
+
+
 def find_opener(cands: Sequence[Candidate], context: str = "", limit: int = 40) -> tuple[Candidate | None,
                                                                                          list[tuple[Candidate, str]]]:
     """The lede: the first sentence that can stand alone, and the verdicts on the candidates before it."""
@@ -472,15 +494,26 @@ def find_opener(cands: Sequence[Candidate], context: str = "", limit: int = 40) 
     first_usable = next((c.index for c in cands if c.usable), -1)
     for c in cands[:limit]:
         why = opener_verdict(c, context)
-        if why.startswith("points back") and c.index == first_usable and cataphoric_lede(c.text):
-            why = ""
-            if "cataphoric" not in " ".join(c.notes):
-                c.notes.append("the lede names what its opening pronoun stands for (cataphoric)")
+        if why.startswith("points back") and c.index == first_usable:
+            if cataphoric_lede(c.text):
+                why = ""
+                _note(c, "the lede names what its opening pronoun stands for (cataphoric)")
+            elif c.the_noun and _introduced_next(c, cands):
+                why = ""  # "The study says … . The study, commissioned by …, looked at …"
+                _note(c, f"the next sentence introduces the {c.the_noun} it names")
         seen.append((c, why))
         if not why:
             found = c
             break
     first = next((c.index for c in cands if c.usable), None)
+    if first is not None and (found is None or found.index - first >= 2) and seen and \
+            seen[0][0].index == first and seen[0][1].startswith("points back") and _PRONOUN.match(seen[0][0].text):
+        # "He died at his home in Cambridge …" (a text whose own first sentence is missing): the next clean
+        # opener is two or more sentences on and would miss the news; the pronoun lede is the lesser evil
+        c = seen[0][0]
+        seen[0] = (c, "")
+        _note(c, "opens although it starts with a pronoun: no clean opener comes within the next sentence")
+        return c, seen[:1]
     if first is not None and (found is None or found.index - first > DEEP_LEDE):
         # a clean opener this deep is a mid-story detail: rather the first sentence refused only because it
         # names someone ("Mrs May") the text no longer introduces (its lede was cut off)
@@ -561,8 +594,9 @@ def _run(opener: Candidate, cands: Sequence[Candidate], budget: int, context: st
             continue  # a page dump repeats its dek as the first body sentence
         if _length(trial) > budget:
             break
-        if c.ref_name and c.ref_name not in context and not any(c.ref_name in x.text for x in chosen):
-            break  # "Mr Docherty …" that nothing before it introduced
+        if c.ref_name and c.ref_name not in context and not any(c.ref_name in x.text for x in chosen) and \
+                not opener.needs_previous:
+            break  # "Mr Docherty …" that nothing before it introduced (after "She stressed …" it names "she")
         chosen = trial  # a pronoun or "The link …" here points back to the sentences just before it
     return chosen
 
@@ -660,7 +694,8 @@ def fit_sentence(sentence: str, budget: int) -> tuple[str, str]:
     then dropping trailing clauses at a clause boundary), else a cut at a clause boundary marked with "…"."""
     if len(sentence) <= budget:
         return sentence, "fits"
-    comp = compress(sentence)
+    # attribution ("…, police said.", "according to a study") is deleted only at a small budget
+    comp = compress(sentence, None if budget < 300 else frozenset({"lead_time", "age_apposition", "dash_tail"}))
     if comp.rules and len(comp.text) <= budget:
         return comp.text, "compressed (" + ", ".join(comp.rules) + ")"
     base = comp.text

@@ -178,9 +178,23 @@ def test_a_numbered_gallery_caption_is_not_teaser_material() -> None:
     assert build_candidates("The vote was won by a margin of 312 to 12.", "")[0].usable
 
 
-def test_a_text_whose_lede_was_cut_off_opens_with_the_first_sentence_refused_only_for_a_name() -> None:
+def test_a_text_whose_lede_was_cut_off_opens_with_its_pronoun_lede_rather_than_a_sentence_deep_in_it() -> None:
     text = ("She stressed that to kill a police officer was to attack the basis of our society.\n"
             "Mrs May also said police officers must end frivolous accident claims and raise public trust.\n"
+            "Earlier the Police Federation urged her not to base legislation on a handful of officers.\n"
+            "Unveiling plans at the Police Federation conference, Mrs May announced a whole-life term for "
+            "killing an officer.")
+    t = make_teaser(Article(title="", kind="text", source="t.txt", text=text), 300)
+    # in order: "Mrs May" follows on, as it names the "she" of the lede; no jump to the fourth sentence
+    assert t.text.startswith("She stressed that to kill a police officer was to attack the basis of our society. "
+                             "Mrs May also said police officers must end")
+    assert "Unveiling" not in t.text
+    assert "ACCEPTED: opens although it starts with a pronoun" in explain(
+        Article(title="", kind="text", source="t.txt", text=text), 300)
+
+
+def test_a_text_whose_lede_was_cut_off_opens_with_the_first_sentence_refused_only_for_a_name() -> None:
+    text = ("Mrs May also said police officers must end frivolous accident claims and raise public trust.\n"
             "Earlier the Police Federation urged her not to base legislation on a handful of officers.\n"
             "During her address, Mrs May said suing someone after a fall was not the attitude officers need.\n"
             "Her comments come after it emerged that one officer had taken legal action against a garage.\n"
@@ -309,3 +323,110 @@ def test_a_caption_before_an_age_led_sentence_is_cut() -> None:
 def test_cells_run_together_after_a_comma_are_broken_text() -> None:
     c = build_candidates("The Tories spent £ 2,980,815,The Lib Dems spent £1,580,575 on their campaign.", "")[0]
     assert not c.usable
+
+
+# Round 2: the lede and the sentences that follow it in order, never a jump deep into the story.
+
+
+def test_follow_ons_are_the_next_sentences_in_order_not_a_denser_one_further_down() -> None:
+    text = ("The council approved a new cycle lane along the harbour road on Tuesday after a two-year dispute. "
+            "Work will start in May and should be finished by the end of the summer. "
+            "Residents had complained about traffic on the narrow road for years. "
+            "The cycle lane on the harbour road will cost the council 2.4 million pounds, the cycle lane plan says. "
+            "The harbour road cycle lane was first proposed by the council in 2019.")
+    t = _teaser(text, 300)
+    assert t.startswith("The council approved a new cycle lane along the harbour road on Tuesday after a two-year "
+                        "dispute. Work will start in May")
+    assert "2.4 million" not in t  # the run stops at the budget; it never jumps over a sentence to a later one
+
+
+def test_attribution_is_kept_at_300_characters() -> None:
+    text = ("Having a Waitrose within walking distance is not only convenient - it also means your house is worth "
+            "more, according to a study. Homes with the upmarket store nearby cost 12 per cent more than those in "
+            "surrounding areas.")
+    assert _teaser(text, 300).startswith("Having a Waitrose within walking distance is not only convenient - it "
+                                         "also means your house is worth more, according to a study.")
+
+
+def test_a_caption_between_the_lede_and_its_next_sentence_is_stepped_over_and_a_question_ends_the_run() -> None:
+    text = ("A two-year-old boy is recovering after falling into a cheetah exhibit at the city zoo, officials said.\n"
+            "In this undated file photo, a cheetah rests at the zoo.\n"
+            "The toddler's mother was holding him and another child when he slipped and fell into the pit.\n"
+            "Should parents be banned from the railings?\n"
+            "The zoo said it would review its safety barriers.")
+    t = _teaser(text, 300)
+    assert "file photo" not in t and "The toddler's mother was holding him" in t
+    assert "Should parents" not in t and "review its safety barriers" not in t
+
+
+def test_a_short_follow_on_is_kept() -> None:
+    text = ("Stan Freberg, whose comic career in advertising won him worldwide acclaim, has died. He was 88. "
+            "His son said he died of natural causes in a Santa Monica hospital.")
+    assert _teaser(text, 300).startswith("Stan Freberg, whose comic career in advertising won him worldwide "
+                                         "acclaim, has died. He was 88.")
+
+
+@pytest.mark.parametrize("lede", [
+    "She's been living in New York for a year now, and it seems that Princess Eugenie is right at home in the city.",
+    "This is the moment a paedophile was caught by police after grooming a girl he believed to be 14 online.",
+    "They are the peculiar concrete markings that have been spotted all across America, puzzling hikers.",
+    "With his lively eyebrows and wrinkled cheeks - this state-of-the-art robotic head is menacingly lifelike.",
+    "Lord Janner signed a letter saying he wanted to remain a peer a week before he was ruled unfit to stand trial.",
+    "The last time Frank Jordan spoke with his son, Louis Jordan was fishing on a sailboat off the coast.",
+])
+def test_a_first_sentence_that_resolves_its_own_reference_opens(lede: str) -> None:
+    text = lede + " The report was published on Friday by the local authority after a long investigation."
+    assert _teaser(text, 300).startswith(lede)
+
+
+@pytest.mark.parametrize("lede", [
+    "He died at his home in Cambridge following an illness lasting several months, a statement said.",
+    "She stressed that to kill a police officer was an attack on the fundamental basis of society.",
+    "This is the third time the airport has delayed the opening of its new runway this year.",
+])
+def test_a_first_sentence_whose_pronoun_points_outside_the_text_is_refused(lede: str) -> None:
+    text = lede + " Christopher Hogwood founded the Academy of Ancient Music in Cambridge in 1973 with friends."
+    assert _teaser(text, 300).startswith("Christopher Hogwood founded")
+
+
+def test_a_decimal_price_ends_a_sentence() -> None:
+    from digest.condense.sentences import split_sentences
+
+    got = split_sentences("The doll costs just $3.00. Myer have teamed up with Mattel to make it again.")
+    assert got == ["The doll costs just $3.00.", "Myer have teamed up with Mattel to make it again."]
+
+
+def test_a_video_page_date_line_is_not_a_caption() -> None:
+    text = ("18 March 2014 Richard Blake-Smith and his partner Anna beat the Lithuanian champions in the "
+            "wife-carrying race.\nThe race saw all combinations of competitors, men carrying women and men "
+            "carrying men.")
+    assert _teaser(text, 300).startswith("Richard Blake-Smith and his partner Anna beat")
+
+
+def test_a_definite_noun_lede_introduced_by_the_next_sentence_opens_and_is_followed_by_it() -> None:
+    text = ("But the study says there is no clear evidence of academic improvement for pupils using tablets.\n"
+            "The study, commissioned by the charity Tablets for Schools, looked at 671 state and independent schools.\n"
+            "Many pupils reported that they took an internet-connected device to bed.")
+    t = _teaser(text, 300)
+    assert t.startswith("The study says there is no clear evidence of academic improvement for pupils using tablets. "
+                        "The study, commissioned by the charity")
+
+
+def test_a_definite_noun_lede_the_next_sentence_does_not_introduce_is_refused() -> None:
+    text = ("The victim was queuing for food at the branch in the high street when the assault occurred.\n"
+            "Investigating officers said three men entered the restaurant and began bumping into people.\n"
+            "It is believed one of the group then set light to the woman's hair.")
+    assert _teaser(text, 300).startswith("Investigating officers said three men entered the restaurant")
+
+
+@pytest.mark.parametrize("lede", ["This dog certainly is his master's best friend after saving him from a muddy grave.",
+                                  "These incredible photos are about as close to an adult Where's Wally as you get."])
+def test_a_demonstrative_with_its_noun_opens_the_first_sentence(lede: str) -> None:
+    text = lede + " The black pooch was filmed taking a rescue rope out to his owner at the reservoir on Saturday."
+    assert _teaser(text, 300).startswith(lede)
+
+
+def test_a_demonstrative_that_points_back_to_figures_is_refused() -> None:
+    text = ("These figures are the worst since records began in 1990 for the county's schools.\n"
+            "The county council published its annual report on exam results on Thursday morning.")
+    assert _teaser(text, 300).startswith("The county council published")
