@@ -150,6 +150,7 @@ _SCENE = lazy(r"^[^,]{3,90},\s+(?:these|those)\s+[a-z]")
 _ALSO = lazy(r"^(?:\S+\s+){1,3}also\s")
 _QUOTE_OPEN = lazy(r"^[\"“‘'«]")
 _BYLINE = lazy(r"By\s+(?:[A-Z][\w'’-]+\.?\s+){1,3}(?:on|and|in|for|at|\||-|–|—|,|Published|Updated|\d)")
+_NAME_LIST = lazy(r"(?:[A-Z][\w'’-]+,\s){5,}")  # "Provisional squad: Myhill, Rose, Gamboa, Pocognoli, Wisdom, …"
 _NUMBERED_END = lazy(r"[a-z]{2}s\s\d\.$")  # a gallery's numbered caption: "… favourite snacks 2."
 _RUN_TOGETHER = lazy(r"(?<![A-Za-z])\d,?[A-Z][a-z]{2,}")  # not a name with a digit: "Lesbians4Hillary"
 _NAMED = lazy(r"(?<=\S)\s[\"“‘(]?[A-Z]|\d")
@@ -253,6 +254,8 @@ def _why_not(t: str, words: int, toks: list[str], i: int, title_toks: set[str], 
         return "byline"
     if t[-2:-1].isdigit() and _NUMBERED_END.search(t):
         return "numbered caption (\"… favourite snacks 2.\")"
+    if t.count(",") >= 5 and _NAME_LIST.search(t):
+        return "a list of names (squad or line-up)"
     if _RUN_TOGETHER.search(t):
         return "table or list cells run together (\"6.8Increase\")"
     if p.bare_quote == "skip" and t[0] in _OPEN_PUNCT and bare_quote(t):
@@ -469,6 +472,10 @@ _OWN_SOURCE = lazy(r",\s(?:an?|the)\s[\w\s'’-]{2,40}\s(?:says|said|claims|clai
 DEEP_LEDE = 3  # a clean opener more than this many sentences after the first usable one is mid-story
 
 
+_SHORT_LEDE = lazy(r"^[A-Z][\w'’-]*(?:\s[\w'’-]+){2,}\.$")
+_RUN_ON_WORDS = 45
+
+
 def _note(c: Candidate, note: str) -> None:
     if note not in c.notes:
         c.notes.append(note)
@@ -494,6 +501,12 @@ def find_opener(cands: Sequence[Candidate], context: str = "", limit: int = 40) 
     first_usable = next((c.index for c in cands if c.usable), -1)
     for c in cands[:limit]:
         why = opener_verdict(c, context)
+        if why == "too short" and c.index == 0 and _SHORT_LEDE.match(c.text) and \
+                any(x.usable for x in cands[1:4]):
+            why = ""  # "Living under ISIS. Selling Girl Scout cookies. And giving some lip …": a list-like lede
+            _note(c, "a short first sentence: the sentences after it follow in order")
+        elif why == "" and c.index != first_usable and len(c.text.split()) > _RUN_ON_WORDS:
+            why = f"a run-on of more than {_RUN_ON_WORDS} words after the first sentence (captions run together)"
         if why.startswith("points back") and c.index == first_usable:
             if cataphoric_lede(c.text):
                 why = ""
@@ -575,7 +588,8 @@ def pack(cands: Sequence[Candidate], budget: int, p: Params = DEFAULT, context: 
 # Sentences a run of follow-ons steps over: page furniture, captions and quotes without a speaker. Anything else
 # that cannot be used (a question, a fragment, speech that lost its quote marks) ends the run: what comes after
 # it would be a jump.
-_SKIPPABLE = ("photo caption", "numbered caption", "byline", "link or handle", "page furniture", "meta opener",
+_SKIPPABLE = ("photo caption", "numbered caption", "a list of names", "byline", "link or handle", "page furniture",
+              "meta opener",
               "match-preview", "table or list cells", "a quotation without attribution", "repeats the headline",
               "unquoted speech", "empty")
 

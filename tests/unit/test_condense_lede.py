@@ -430,3 +430,21 @@ def test_a_demonstrative_that_points_back_to_figures_is_refused() -> None:
     text = ("These figures are the worst since records began in 1990 for the county's schools.\n"
             "The county council published its annual report on exam results on Thursday morning.")
     assert _teaser(text, 300).startswith("The county council published")
+
+
+def test_a_list_like_lede_of_short_sentences_is_kept_in_order() -> None:
+    text = ("Living under ISIS. Selling Girl Scout cookies. These are the best videos of the week. "
+            "In the West, ISIS is widely known for its terrorist actions.")
+    assert _teaser(text, 300).startswith("Living under ISIS. Selling Girl Scout cookies. These are the best videos")
+
+
+def test_a_squad_list_and_a_run_on_caption_do_not_open() -> None:
+    text = ("Ahead of this weekend's Premier League action, Sportsmail will be providing you with all you need to "
+            "know about every fixture.\n"
+            "The defender missed last Saturday's defeat to QPR and starts a three-game ban against Leicester.\n"
+            "Craig Dawson brings down Wilfried Bony which earned him a retrospective red card for West Brom after "
+            "Gareth McAuley was mistakenly dismissed for the challenge Ben Foster is a long-term absentee with a knee "
+            "injury while Callum McManaman is not yet fit despite closing in on a return.\n"
+            "Provisional squad: Myhill, Rose, Gamboa, Pocognoli, Wisdom, Lescott, Dawson, Olsson, McAuley.\n"
+            "Matt Upson and Dean Hammond are available for Leicester's trip to West Brom.")
+    assert _teaser(text, 300).startswith("Matt Upson and Dean Hammond are available")
