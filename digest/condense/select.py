@@ -472,7 +472,7 @@ _OWN_SOURCE = lazy(r",\s(?:an?|the)\s[\w\s'’-]{2,40}\s(?:says|said|claims|clai
 DEEP_LEDE = 3  # a clean opener more than this many sentences after the first usable one is mid-story
 
 
-_SHORT_LEDE = lazy(r"^[A-Z][\w'’-]*(?:\s[\w'’-]+){2,}\.$")
+_SHORT_LEDE = lazy(r"^[A-Z][a-z'’-]*(?:\s[\w'’-]+){2,}\.$")
 _RUN_ON_WORDS = 45
 
 
@@ -501,8 +501,9 @@ def find_opener(cands: Sequence[Candidate], context: str = "", limit: int = 40) 
     first_usable = next((c.index for c in cands if c.usable), -1)
     for c in cands[:limit]:
         why = opener_verdict(c, context)
-        if why == "too short" and c.index == 0 and _SHORT_LEDE.match(c.text) and \
-                any(x.usable for x in cands[1:4]):
+        if why == "too short" and c.index == 0 and _SHORT_LEDE.match(c.text) and len(cands) > 2 and \
+                cands[1].why_not == "too short" and _SHORT_LEDE.match(cands[1].text) and \
+                any(x.usable for x in cands[2:4]):
             why = ""  # "Living under ISIS. Selling Girl Scout cookies. And giving some lip …": a list-like lede
             _note(c, "a short first sentence: the sentences after it follow in order")
         elif why == "" and c.index != first_usable and len(c.text.split()) > _RUN_ON_WORDS:
@@ -601,7 +602,10 @@ def _run(opener: Candidate, cands: Sequence[Candidate], budget: int, context: st
         if not c.usable:
             if c.why_not.startswith(_SKIPPABLE):
                 continue
-            if not (c.why_not == "too short" and c.text[:1].isupper() and balanced(c.text)):
+            if c.why_not.startswith("no sentence end") and len(c.text.split()) <= 6:
+                continue  # a photo credit or label line: "View this image ›", "West Mercia Police"
+            if not (c.why_not == "too short" and c.text[:1].isupper() and c.text[-1:] in ".!" and
+                    balanced(c.text)):
                 break  # a short sentence that follows on is kept: "He was 88."
         trial = [*chosen, c]
         if any(_near_copy(c.text, x.text) for x in chosen):

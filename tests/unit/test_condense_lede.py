@@ -448,3 +448,22 @@ def test_a_squad_list_and_a_run_on_caption_do_not_open() -> None:
             "Provisional squad: Myhill, Rose, Gamboa, Pocognoli, Wisdom, Lescott, Dawson, Olsson, McAuley.\n"
             "Matt Upson and Dean Hammond are available for Leicester's trip to West Brom.")
     assert _teaser(text, 300).startswith("Matt Upson and Dean Hammond are available")
+
+
+def test_page_furniture_before_the_lede_is_not_a_short_lede_and_a_short_question_ends_the_run() -> None:
+    text = ("Wait 1 second to continue.\n"
+            "Gunmen opened fire on visitors at the country's most renowned museum on Wednesday, killing 19 people.\n"
+            "It was awful!\n"
+            "Which ones should you buy?\n"
+            "The attack threatened to upset the fragile stability of the country.")
+    t = _teaser(text, 300)
+    assert t.startswith("Gunmen opened fire") and "It was awful!" in t
+    assert "Which ones" not in t and "fragile stability" not in t
+
+
+def test_a_credit_line_between_the_lede_and_the_next_sentence_is_stepped_over() -> None:
+    text = ("The mother of a woman who took diet pills bought online has described her daughter's last hours.\n"
+            "View this image ›\n"
+            "West Mercia Police\n"
+            "Eloise Parry, 21, was taken to hospital on 12 April after taking a lethal dose of the tablets.")
+    assert "Eloise Parry, 21, was taken to hospital" in _teaser(text, 300)
