@@ -47,7 +47,7 @@ class Params:
     drop_parens: bool = True  # drop caption pointers in brackets ("(pictured)", "(left)") to save room
     by_length: bool = True  # a sentence's value = score x its length (expected overlap), else its score
     max_candidates: int = 40
-    max_sentences: int = 120  # sentences scored (centrality over the first 120 is plenty for a teaser)
+    max_sentences: int = 60  # sentences scored: the opener is looked for in the first 40, its run follows it
     min_words: int = 6
     long_words: int = 60  # penalise run-on "sentences" (merged captions, lists) beyond this many words
     compress: tuple[str, ...] = ()  # deletion rules applied to every sentence (see compress.py); off: an editor
@@ -273,7 +273,7 @@ def _reports_question(t: str) -> bool:
 
 def build_candidates(text: str, title: str, params: Params = DEFAULT, lang: str | None = None) -> list[Candidate]:
     """Split ``text`` into sentences (with the abbreviations of ``lang``) and score them."""
-    sents = split_sentences(text, lang)[: params.max_sentences]
+    sents = split_sentences(text, lang, params.max_sentences)
     cands: list[Candidate] = []
     title_toks = set(_stems(title)) if title else set()
     all_toks: list[list[str]] = []

@@ -82,13 +82,16 @@ _WORD_BEFORE = re.compile(r"[\w.'’-]+\Z")  # \w is exactly str.isalnum() or "_
 MAX_SENTENCE_CHARS = 2000  # beyond this a "sentence" is a list or a dump: cut it at whitespace
 
 
-def split_sentences(text: str, lang: str | None = None) -> list[str]:
-    """Split ``text`` into sentences; newlines are hard boundaries. Never returns empty strings."""
+def split_sentences(text: str, lang: str | None = None, limit: int | None = None) -> list[str]:
+    """Split ``text`` into sentences; newlines are hard boundaries. Never returns empty strings. With ``limit``,
+    at most that many (the rest of the text is not split)."""
     out: list[str] = []
     for para in text.split("\n"):
         para = para.strip()
         if para:
             out.extend(_split_paragraph(para, lang))
+            if limit is not None and len(out) >= limit:
+                return out[:limit]
     return out
 
 
