@@ -7,10 +7,12 @@ quotes or brackets, sentences that repeat the headline, lower-case or punctuatio
 connective ("But", "However,") is stripped; a sentence that opens with an unresolved pronoun ("He", "They",
 "This is") may only follow its own predecessor.
 
-Score = position prior + centrality (TF-IDF cosine to the whole text) + title overlap + shared entities
-and numbers + repeated content bigrams. Packing: exhaustive subset search over the lead region for the
-highest total value (score x length) within the budget, minus a cost for each jump between picked sentences
-(a blurb that jumps to a far sentence reads badly); printed in document order.
+Lede first (the default): the teaser opens with the first sentence that can stand alone (``find_opener``) and
+continues with the sentences that follow it in order while they fit (``_run``), stepping over furniture,
+captions and quotes without a speaker, never jumping ahead. The older packing (``follow="value"``): score =
+position prior + centrality (TF-IDF cosine to the whole text) + title overlap + shared entities and numbers +
+repeated content bigrams, exhaustive subset search over the lead region for the highest total value (score x
+length) within the budget, minus a cost for each jump between picked sentences; printed in document order.
 If no usable sentence fits, the best one is shortened at a clause boundary and ends with "…".
 """
 
