@@ -279,6 +279,7 @@ def build_candidates(text: str, title: str, params: Params = DEFAULT, lang: str 
     cands: list[Candidate] = []
     title_toks = set(_stems(title)) if title else set()
     all_toks: list[list[str]] = []
+    teams = _preview_teams(text)
     for i, s in enumerate(sents):
         c = Candidate(i, s, s)
         t = _LEAD_JUNK.sub("", s).strip() if s[0] in _LEAD_CHARS else s
@@ -290,6 +291,13 @@ def build_candidates(text: str, title: str, params: Params = DEFAULT, lang: str 
         if t[:1].isdigit() and (m := _DATE_PREFIX.match(t)) and len(t[m.end():].split()) >= 8:
             t = t[m.end():]  # a video page's date line run into its description: "18 March 2014 Richard …"
             c.notes.append("date line removed")
+        if teams:
+            if "Team news " in t and " vs" in t:
+                t = t[t.index("Team news ") + 10:]  # the preview's headings before "Team news": not the sentence
+                c.notes.append("match-preview headings removed")
+            if (m := _TEAM_HEADING.match(t)) and all(any(w.startswith(x) for w in teams) for x in m.group(1).split()):
+                t = t[m.end():]  # a team heading run in: "Leicester Matt Upson and Dean Hammond are …"
+                c.notes.append(f"run-in team heading '{m.group(1).strip()}' removed")
         for _ in range(2):  # "And, finally, …"
             m = _CONNECTIVE.match(t)
             if not (m and len(t) > m.end() + 10):
@@ -325,6 +333,20 @@ def build_candidates(text: str, title: str, params: Params = DEFAULT, lang: str 
         if first is not None:
             first.score += params.lead_bonus
     return cands
+
+
+# A match preview's heading line: "West Bromwich Albion vs Leicester City (The Hawthorns) Team news …"; each team's
+# section then opens with its name run into the first sentence: "Leicester Matt Upson and Dean Hammond are …"
+_PREVIEW = lazy(r"((?:[A-Z][\w'’&.-]*\s){1,4})vs\.?\s((?:[A-Z][\w'’&.-]*\s?){1,4})")
+_TEAM_HEADING = lazy(r"^((?:[A-Z][a-z]+\s){1,3}?)(?=[A-Z][a-z]+\s[A-Z][a-z'’-]+\s[a-z])")
+
+
+def _preview_teams(text: str) -> frozenset[str]:
+    """The words of the team names in a match preview's "A vs B" heading (empty when the text is no preview)."""
+    if " vs" not in text or "Team news" not in text and "Provisional squad" not in text:
+        return frozenset()
+    m = _PREVIEW.search(text)
+    return frozenset((m.group(1) + " " + m.group(2)).split()) if m else frozenset()
 
 
 def _mark_references(c: Candidate, t: str) -> None:
