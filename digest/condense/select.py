@@ -65,6 +65,10 @@ class Params:
     gap_min: int = 3  # a jump: two consecutive picks with at least this many sentences (of any kind) between them
     follow: str = "run"  # after the lede: "run" (the next sentences in order) or "value" (subset search, jump cost)
     lede_first: bool = True  # open with the first sentence that can stand alone; the rest only follows on
+    # deletions that make the next sentence of the run fit (never attribution): applied only when it then fits
+    fit_compress: tuple[str, ...] = ("lead_time", "age_apposition", "dash_tail", "paren_aside", "local_time",
+                                     "mid_day")
+    skip_long: int = 3  # when the next sentence does not fit, one of the next this many that stands alone may follow
 
 
 DEFAULT = Params()
@@ -587,7 +591,7 @@ def pack(cands: Sequence[Candidate], budget: int, p: Params = DEFAULT, context: 
         if len(opener.text) > budget:
             return []
         if p.follow == "run":
-            return _run(opener, cands, budget, context)
+            return _run(opener, cands, budget, context, p.fit_compress, p.skip_long)
         rest = [c for c in pool if c.index > opener.index][: p.knap_pool]
         return _best_subset([opener, *rest], budget, p, by_index, context, forced=opener)
     if p.knapsack:
@@ -619,7 +623,8 @@ _SKIPPABLE = ("photo caption", "numbered caption", "a list of names", "byline", 
               "unquoted speech", "empty")
 
 
-def _run(opener: Candidate, cands: Sequence[Candidate], budget: int, context: str) -> list[Candidate]:
+def _run(opener: Candidate, cands: Sequence[Candidate], budget: int, context: str,
+         fit_rules: tuple[str, ...] = (), skip_long: int = 0) -> list[Candidate]:
     """The lede and the sentences that follow it in the text, in order, while they fit and follow on."""
     chosen = [opener]
     for c in cands[opener.index + 1: opener.index + 12]:
@@ -634,13 +639,58 @@ def _run(opener: Candidate, cands: Sequence[Candidate], budget: int, context: st
         trial = [*chosen, c]
         if any(_near_copy(c.text, x.text) for x in chosen):
             continue  # a page dump repeats its dek as the first body sentence
-        if _length(trial) > budget:
-            break
         if c.ref_name and c.ref_name not in context and not any(c.ref_name in x.text for x in chosen) and \
                 not opener.needs_previous:
             break  # "Mr Docherty …" that nothing before it introduced (after "She stressed …" it names "she")
+        if _length(trial) > budget:
+            if fit_rules and _fit_by_deletion(trial, budget, fit_rules):
+                chosen = trial
+            elif skip_long:
+                chosen = _one_more(chosen, cands, c.index, budget, context, skip_long, fit_rules)
+            break
         chosen = trial  # a pronoun or "The link …" here points back to the sentences just before it
     return chosen
+
+
+# a sentence that leans on the ones left out: a third-person pronoun anywhere, "One …", "Others …"
+_LEANS = lazy(r"\b(?:he|she|his|her|hers|him|they|them|their|theirs)\b|^(?:One|Others?|Some|Many|Most)\s", re.I)
+_APPOSITION_FRAGMENT = lazy(r"^(?:[A-Z][\w'’-]+\s?){1,4},\s(?:to|for|in|at|of|with|from|on|by)\s")
+
+
+def _one_more(chosen: list[Candidate], cands: Sequence[Candidate], long: int, budget: int, context: str,
+              within: int, fit_rules: tuple[str, ...] = ()) -> list[Candidate]:
+    """After a sentence too long to fit (index ``long``), one of the next ``within`` sentences that stands alone
+    on its own (it could open a teaser: no pronoun, no "The move …", no un-introduced name) and fits."""
+    for c in cands[long + 1: long + 1 + within]:
+        words = len(c.text.split())
+        if opener_verdict(c, context) or c.the_noun or words > _RUN_ON_WORDS or words < 8 or \
+                any(n.startswith("leading connective") for n in c.notes) or _LEANS.search(c.text) or \
+                _APPOSITION_FRAGMENT.match(c.text):
+            continue  # "Then there are …", "When he arrived, he …", "One testified …", "Caleb Barnes, to a …"
+        if any(_near_copy(c.text, x.text) for x in chosen):
+            continue
+        trial = [*chosen, c]
+        if _length(trial) <= budget or fit_rules and _fit_by_deletion(trial, budget, fit_rules):
+            _note(c, f"stands alone; sentence {long + 1} was too long to follow")
+            return trial
+    return chosen
+
+
+def _fit_by_deletion(seq: list[Candidate], budget: int, rules: tuple[str, ...]) -> bool:
+    """Make ``seq`` fit ``budget`` by the deletion rules an editor does not mind (a leading "On Tuesday, ", an
+    age between commas, a dashed tail: never attribution, never inside a quotation), applied to each sentence;
+    the texts change only when the whole sequence then fits."""
+    texts = []
+    for c in seq:
+        comp = compress(c.text, frozenset(rules)) if len(c.text) > 60 else None
+        texts.append((c, comp))
+    if sum(len(comp.text if comp else c.text) for c, comp in texts) + len(seq) - 1 > budget:
+        return False
+    for c, comp in texts:
+        if comp and comp.rules:
+            c.text = comp.text
+            _note(c, "compressed to fit the next sentence: " + ", ".join(comp.rules))
+    return True
 
 
 def _best_subset(pool: list[Candidate], budget: int, p: Params, by_index: dict[int, Candidate], context: str = "",
