@@ -58,9 +58,9 @@ def given_names(text: str) -> dict[str, str]:
     return out
 
 
-def complete_names(sentences: list[str], body: str, context: str = "") -> tuple[list[str], list[str]]:
+def complete_names(sentences: list[str], body: str, context: str = "") -> tuple[list[str], list[tuple[int, str]]]:
     """``sentences`` with the teaser's first surname-only mention of each person given the first name the body
-    spells out ("Hitzlsperger said" -> "Thomas Hitzlsperger said"), and notes on what was completed.
+    spells out ("Hitzlsperger said" -> "Thomas Hitzlsperger said"), and notes (sentence index, what was completed).
 
     A mention is surname-only when the word before it is not a capitalised word (so not "Briton Ennis-Hill",
     "Mr Sheerin") and the word after it is not one either ("Warrington Wolves"). A surname the teaser (or
@@ -73,7 +73,8 @@ def complete_names(sentences: list[str], body: str, context: str = "") -> tuple[
     if not names:
         return sentences, []
     done: set[str] = set()
-    out, notes = list(sentences), []
+    out: list[str] = list(sentences)
+    notes: list[tuple[int, str]] = []
     for k, s in enumerate(out):
         for m in list(_CAP.finditer(s)):
             last = m.group(0)
@@ -92,6 +93,6 @@ def complete_names(sentences: list[str], body: str, context: str = "") -> tuple[
             if after[:1].isupper() and s[m.end(): m.end() + 1] not in ",;:.":
                 continue  # "Warrington Wolves": part of a longer name
             out[k] = s[: m.start()] + first + " " + s[m.start():]
-            notes.append(f"'{bare}' given its first name from the text: '{full}'")
+            notes.append((k, f"'{bare}' given its first name from the text: '{full}'"))
             break  # one completion per sentence keeps offsets simple and is all a lede needs
     return out, notes

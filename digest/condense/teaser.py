@@ -114,7 +114,10 @@ def _with_given_names(sents: list[str], reasons: list[str], body: str, title: st
         n -= 1
     if sum(map(len, full[:n])) + n - 1 > budget:
         return sents, reasons
-    reasons = [*reasons[: n - 1], f"{reasons[n - 1]}; " + "; ".join(notes)]
+    reasons = list(reasons[:n])
+    for k, note in notes:
+        if k < n:
+            reasons[k] += f"; {note}"
     return full[:n], reasons
 
 
