@@ -654,8 +654,8 @@ def _run(opener: Candidate, cands: Sequence[Candidate], budget: int, context: st
     return chosen
 
 
-# a sentence that leans on the ones left out: a third-person pronoun anywhere, "One …", "Others …"
-_LEANS = lazy(r"\b(?:he|she|his|her|hers|him|they|them|their|theirs)\b|^(?:One|Others?|Some|Many|Most)\s", re.I)
+# a sentence that leans on the ones left out: a third-person pronoun or "also" anywhere, "One …", "Others …"
+_LEANS = lazy(r"\b(?:he|she|his|her|hers|him|they|them|their|theirs|also)\b|^(?:One|Others?|Some|Many|Most)\s", re.I)
 _APPOSITION_FRAGMENT = lazy(r"^(?:[A-Z][\w'’-]+\s?){1,4},\s(?:to|for|in|at|of|with|from|on|by)\s")
 
 

@@ -61,5 +61,6 @@ def test_after_a_sentence_too_long_one_that_stands_alone_may_follow() -> None:
 
 def test_a_sentence_that_leans_on_what_was_left_out_never_follows_a_skip() -> None:
     for later in ("When he arrived, his mother was already at the hospital.", "One witness called the police at once.",
-                  "The move angered visitors who had waited for hours."):
+                  "The move angered visitors who had waited for hours.",
+                  "Staff from the office of the city's mayor also took part in the rescue."):
         assert _teaser(f"{LEDE} {LONG} {later}\n", 220) == LEDE
