@@ -644,6 +644,9 @@ def _run(opener: Candidate, cands: Sequence[Candidate], budget: int, context: st
         if c.ref_name and c.ref_name not in context and not any(c.ref_name in x.text for x in chosen) and \
                 not opener.needs_previous:
             break  # "Mr Docherty …" that nothing before it introduced (after "She stressed …" it names "she")
+        if (m := _BARE_SPEAKER.search(c.text)) and m.group(1) not in context and \
+                not any(m.group(1) in x.text for x in chosen) and _surname(m.group(1), cands):
+            break  # '"She set a personal best …," Minichiello said.': a speaker the reader was never introduced to
         if _length(trial) > budget:
             if fit_rules and _fit_by_deletion(trial, budget, fit_rules):
                 chosen = trial
@@ -652,6 +655,18 @@ def _run(opener: Candidate, cands: Sequence[Candidate], budget: int, context: st
             break
         chosen = trial  # a pronoun or "The link …" here points back to the sentences just before it
     return chosen
+
+
+# a quotation attributed to a bare surname: '…," Minichiello said.' (a first name or a role would introduce it)
+_BARE_SPEAKER = lazy(r"[,.!?…][\"”’']\s([A-Z][a-z'’-]+)\s(?:said|says|added|adds|told|explained|insisted|admitted)\b")
+
+
+def _surname(word: str, cands: Sequence[Candidate]) -> bool:
+    """``word`` is a name, not a pronoun or a common noun the text also writes in lower case ("Police said")."""
+    if word in ("He", "She", "They", "It", "We", "I", "You"):
+        return False
+    low = re.compile(rf"(?<![\w'’-]){re.escape(word.lower())}(?![\w'’-])")
+    return not any(low.search(x.text) for x in cands)
 
 
 # a sentence that leans on the ones left out: a third-person pronoun or "also" anywhere, "One …", "Others …"

@@ -64,3 +64,14 @@ def test_a_sentence_that_leans_on_what_was_left_out_never_follows_a_skip() -> No
                   "The move angered visitors who had waited for hours.",
                   "Staff from the office of the city's mayor also took part in the rescue."):
         assert _teaser(f"{LEDE} {LONG} {later}\n", 220) == LEDE
+
+
+def test_a_quotation_from_a_speaker_never_introduced_ends_the_run() -> None:
+    lede = "Chernova, now 27, beat Briton Ennis-Hill to gold at the 2011 World Championships in Korea."
+    quote = '"She set a personal best with the benefit of drug use," Minichiello said.'
+    assert _teaser(f"{lede} {quote}\n") == lede
+    # a speaker named before, or a common noun, does not end it
+    named = "Coach Toni Minichiello wants the ban re-examined by the sporting authorities."
+    assert _teaser(f"{named} {quote}\n") == f"{named} {quote}"
+    police = '"The road will stay closed overnight," Police said.'
+    assert _teaser(f"{LEDE} {police} The police closed the road.\n").startswith(f"{LEDE} {police}")
