@@ -10,13 +10,8 @@ also writes in lower case), and only on the mention where the teaser first uses 
 
 from __future__ import annotations
 
-import re
-
 from .lazyre import lazy
 
-# "Thomas Hitzlsperger", "Tatyana Chernova", "Jessica Ennis-Hill": a capitalised given name and a surname, both
-# written as names (overlapping matches: "Respect to Thomas Hitzlsperger!")
-_FULL = lazy(r"(?=(?<![\w'’-])([A-Z][a-z]{1,14}) ([A-Z][a-z][a-zA-Z'’-]{1,24})(?![\w-]))")
 _CAP = lazy(r"(?<![\w'’.-])[A-Z][a-z][a-zA-Z'’-]{1,24}(?![\w-])")
 # capitalised words that are not given names: titles, ranks, roles, nationalities before a name, function words
 _NOT_GIVEN = frozenset(str.split(
@@ -33,29 +28,57 @@ _NOT_GIVEN = frozenset(str.split(
     "Monday Tuesday Wednesday Thursday Friday Saturday Sunday January February March April May June July "
     "August September October November December Team Club United City County Royal National International"))
 # what only a person's surname is followed by: an age ("Sheerin, 39,", "Chernova, now 27,") or a verb of speech
-_PERSON = (r"(?:,\s(?:now\s|aged\s)?\d{1,3},|\s(?:said|says|told|added|adds|insisted|admitted|explained|claimed|"
-           r"wrote|tweeted|revealed|confirmed|denied|argued|warned|stressed|insists|admits|believes|thinks)\b)")
+_PERSON_TAIL = lazy(r"(?:,\s(?:now\s|aged\s)?\d{1,3},|\s(?:said|says|told|added|adds|insisted|admitted|explained|"
+                    r"claimed|wrote|tweeted|revealed|confirmed|denied|argued|warned|stressed|insists|admits|believes|"
+                    r"thinks)\b)")
+_GIVEN = lazy(r"[A-Z][a-z]{1,14}")
 
 
-def given_names(text: str) -> dict[str, str]:
-    """Surname -> its one given name in ``text`` (surnames written with two different given names are left out)."""
-    seen: dict[str, set[str]] = {}
-    for m in _FULL.finditer(text):
-        first, last = m.group(1), m.group(2)
-        if first in _NOT_GIVEN or last in _NOT_GIVEN:
-            continue
-        seen.setdefault(last, set()).add(first)
-    out: dict[str, str] = {}
-    for last, firsts in seen.items():
-        if len(firsts) != 1:
-            continue
-        first = next(iter(firsts))
-        if re.search(rf"(?<![\w'’-])(?:{re.escape(first.lower())}|{re.escape(last.lower())})(?![\w'’-])", text):
-            continue  # a word the text also writes in lower case is not a name ("Police", "Deputy" …)
-        if not re.search(rf"(?<![\w'’-]){re.escape(last)}{_PERSON}", text):
-            continue  # no sign that it names a person: "Northeast Washington", "Arizona Walmart"
-        out[last] = first
+def _word_at(text: str, start: int, end: int) -> bool:
+    """text[start:end] is a whole word (no letter, digit, apostrophe or hyphen on either side)."""
+    return (start == 0 or not (text[start - 1].isalnum() or text[start - 1] in "'’-")) and \
+        (end == len(text) or not (text[end].isalnum() or text[end] in "'’-"))
+
+
+def _occurrences(text: str, word: str) -> list[int]:
+    out, i = [], text.find(word)
+    while i != -1:
+        if _word_at(text, i, i + len(word)):
+            out.append(i)
+        i = text.find(word, i + 1)
     return out
+
+
+def given_name(text: str, surname: str) -> str:
+    """The one given name ``text`` writes before ``surname`` ("Thomas" for "Hitzlsperger"), or "" when there is
+    none, more than one, the surname shows no sign of naming a person (an age or a verb of speech after it:
+    "Northeast Washington", "Arizona Walmart" have none), or either word is also written in lower case ("Police",
+    "Deputy"). String scanning only: no pattern is compiled per name."""
+    if surname in _NOT_GIVEN:
+        return ""
+    hits = _occurrences(text, surname)
+    firsts, person = set(), False
+    for i in hits:
+        after = text[i + len(surname): i + len(surname) + 16]
+        person = person or bool(_PERSON_TAIL.match(after))
+        if i >= 3 and text[i - 1] == " ":
+            k = i - 1
+            while k > 0 and text[k - 1].isalpha():
+                k -= 1
+            first = text[k: i - 1]
+            if _GIVEN.fullmatch(first) and first not in _NOT_GIVEN and _word_at(text, k, i - 1):
+                firsts.add(first)
+    if len(firsts) != 1 or not person:
+        return ""
+    first = next(iter(firsts))
+    if _occurrences(text, first.lower()) or _occurrences(text, surname.lower()):
+        return ""
+    return first
+
+
+def given_names(text: str, wanted: set[str]) -> dict[str, str]:
+    """Surname -> its one given name in ``text``, for the surnames in ``wanted`` (see ``given_name``)."""
+    return {w: f for w in wanted if (f := given_name(text, w))}
 
 
 def complete_names(sentences: list[str], body: str, context: str = "") -> tuple[list[str], list[tuple[int, str]]]:
@@ -67,11 +90,6 @@ def complete_names(sentences: list[str], body: str, context: str = "") -> tuple[
     ``context``, the headline) already gives with its first name is left alone.
     """
     joined = " ".join(sentences)
-    if not _CAP.search(joined):
-        return sentences, []
-    names = given_names(body)
-    if not names:
-        return sentences, []
     done: set[str] = set()
     out: list[str] = list(sentences)
     notes: list[tuple[int, str]] = []
@@ -79,19 +97,19 @@ def complete_names(sentences: list[str], body: str, context: str = "") -> tuple[
         for m in list(_CAP.finditer(s)):
             last = m.group(0)
             bare = last[:-2] if last.endswith(("'s", "’s")) else last
-            first = names.get(bare)
-            if not first or bare in done:
+            if bare in done or bare in _NOT_GIVEN:
                 continue
-            done.add(bare)
-            full = f"{first} {bare}"
-            if full in joined or full in context:
-                continue
+            done.add(bare)  # only the teaser's first mention of a word is completed
             before = s[: m.start()].split()[-1:] if m.start() else []
             if before and before[0][:1].isupper() and before[0][-1:] not in ",;:":
                 continue  # "Briton Ennis-Hill", "Mr Fergus", "Rhys Hanbury": already a name with its qualifier
             after = s[m.end():].lstrip()
             if after[:1].isupper() and s[m.end(): m.end() + 1] not in ",;:.":
                 continue  # "Warrington Wolves": part of a longer name
+            first = given_name(body, bare)
+            full = f"{first} {bare}"
+            if not first or full in joined or full in context:
+                continue
             out[k] = s[: m.start()] + first + " " + s[m.start():]
             notes.append((k, f"'{bare}' given its first name from the text: '{full}'"))
             break  # one completion per sentence keeps offsets simple and is all a lede needs

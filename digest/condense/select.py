@@ -697,6 +697,8 @@ def _fit_by_deletion(seq: list[Candidate], budget: int, rules: tuple[str, ...]) 
     """Make ``seq`` fit ``budget`` by the deletion rules an editor does not mind (a leading "On Tuesday, ", an
     age between commas, a dashed tail: never attribution, never inside a quotation), applied to each sentence;
     the texts change only when the whole sequence then fits."""
+    if _length(seq) - budget > 80:
+        return False  # more than these deletions ever save (a day name, an age, a short aside, a dashed tail)
     texts = []
     for c in seq:
         comp = compress(c.text, frozenset(rules)) if len(c.text) > 60 else None
