@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from fixtures.deliver.newsletter import SECRET, make_issue, write_csv
 
+from digest import merge
 from digest.deliver import suppressions
 from digest.deliver.journal import Journal, journal_path
 from digest.deliver.send import send_issue
@@ -154,7 +155,7 @@ def test_mailto_only_needs_no_secret(tmp_path: Path, monkeypatch: pytest.MonkeyP
 def test_footer_names_each_recipient_in_the_raw_bytes(tmp_path: Path) -> None:
     """"Sent to {email}": each copy carries its own address in both parts (read from the file's bytes)."""
     issue = make_issue(tmp_path)
-    assert "__DG_EMAIL_HTML__" in (issue / "build" / "email.html").read_text(encoding="utf-8")
+    assert "email" in merge.fields_in((issue / "build" / "email.html").read_text(encoding="utf-8"))
     csv = write_csv(tmp_path / "r.csv", ROWS[:1] + ["dee@example.net,Dee"])
     assert send_issue(issue, csv, "outbox").ok
     files = sorted((issue / "outbox").glob("*.eml"))
@@ -164,5 +165,8 @@ def test_footer_names_each_recipient_in_the_raw_bytes(tmp_path: Path) -> None:
         to = re.search(rb"^To: (\S+)\r?$", raw, re.MULTILINE)
         assert to is not None
         body = quopri.decodestring(raw.split(b"\r\n\r\n", 1)[1])
-        assert b"Sent to " + to.group(1) + b" because" in body
         assert b"__DG_" not in body
+        parts = re.split(rb"\r\nContent-Type: ", body)[1:]  # the text part, then the HTML part
+        assert [p.split(b";", 1)[0] for p in parts] == [b"text/plain", b"text/html"]
+        for part in parts:
+            assert b"Sent to " + to.group(1) + b" because you subscribed to" in part
