@@ -416,11 +416,14 @@ def display_date(value: str) -> str:
 TOC_MIN = 6  # an "In this issue" list of headlines from this many stories
 
 
-def page_description(issue: Issue, limit: int = 200) -> str:
-    """The web page's description: the preheader, else the intro's text, else the first teaser."""
+def page_description(issue: Issue, limit: int = 200, merge: Callable[..., Any] | None = None) -> str:
+    """The web page's description: the preheader, else the intro's text, else the first teaser.
+
+    ``merge`` (the web page's, which writes each field's default) fills the intro's ``{field}``s, as the
+    page's intro and title show them; without it they are left as written."""
     text = issue.preheader.strip()
     if not text and issue.intro.strip():
-        text = re.sub(r"\s+", " ", markdown_to_text(issue.intro)).strip()
+        text = re.sub(r"\s+", " ", markdown_to_text(issue.intro, merge)).strip()
     if not text and issue.items:
         text = issue.items[0].teaser
     if len(text) > limit:
@@ -436,7 +439,7 @@ def build_context(issue: Issue, settings: Settings) -> dict[str, Any]:
         "toc_min": TOC_MIN,
         "reply_to": str(nl.get("reply_to") or nl.get("from_email") or "").strip(),
         "subscribe_url": safe_url(subscribe) if subscribe.lower().startswith(("https://", "http://")) else None,
-        "page_description": page_description(issue),
+        "page_description": page_description(issue, merge=_merge_fn("DEFAULT", {}, settings)),
         "page_image": next((i.image.src for i in issue.items if i.image and i.image.src.startswith("https://")),
                            None),
         "issue": issue,
