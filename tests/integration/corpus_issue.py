@@ -10,7 +10,7 @@ import shutil
 from pathlib import Path
 
 from digest.compose.build import BuildResult, build_issue
-from digest.compose.issue_file import add_sources, new_issue
+from digest.compose.issue_file import add_sources, new_issue, stored_source
 from tests.conftest import missing, shared_path
 
 FIX = Path(__file__).resolve().parent.parent / "fixtures" / "compose"
@@ -36,7 +36,7 @@ def build_corpus12(root: Path) -> tuple[Path, BuildResult]:
                         'to the\nstreets of Seattle. **Reply** and tell us what we missed.\n"""')
     text += '\n[[sections]]\ntitle = "Cities"\n'
     for name in CITIES:
-        src = f'source = "{corpus / (name + ".html")}"'
+        src = f'source = "{stored_source(str(corpus / (name + ".html")), folder)}"'
         assert src in text, src
         text = text.replace(src, f'{src}\nsection = "Cities"')
     (folder / "issue.toml").write_text(text, encoding="utf-8")
