@@ -46,3 +46,12 @@ def test_every_directly_imported_package_is_declared() -> None:
             undeclared[module] = sorted(names)
     assert not undeclared, f"imported but not in pyproject.toml: {undeclared}"
     assert {"cssutils", "markupsafe", "python-http-client"} <= declared
+
+
+def test_every_subpackage_ships_in_the_wheel() -> None:
+    """The wheel lists its packages by hand: a folder with an __init__.py missing from the list is left out of
+    the wheel, and the installed command dies on import (as digest.deliver.backends once did)."""
+    tool = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
+    found = {".".join(p.parent.relative_to(REPO).parts) for p in (REPO / "digest").rglob("__init__.py")
+             if not p.parent.is_symlink()}
+    assert found - set(tool["packages"]) == set()
