@@ -181,7 +181,8 @@ def build_archive(root: Path, out: Path | None = None) -> ArchiveResult:
             build = build_issue(directory)
             result.warnings.extend(f"{issue.slug}: {w}" for w in build.warnings)
         subject = merge.fill_fields(issue.subject, lambda name: defaults.get(name, ""))  # {first_name} → default
-        result.issues.append(ArchivedIssue(issue.slug, subject, issue.preheader, issue.date, directory))
+        preheader = merge.fill_fields(issue.preheader, lambda name: defaults.get(name, ""))
+        result.issues.append(ArchivedIssue(issue.slug, subject, preheader, issue.date, directory))
     result.issues.sort(key=lambda i: (i.date, i.slug), reverse=True)
 
     out.mkdir(parents=True, exist_ok=True)

@@ -244,9 +244,10 @@ def build_issue(directory: Path | str) -> BuildResult:
         if not (settings["unsubscribe"].get("url") or settings["unsubscribe"].get("mailto")):
             result.warnings.append("no unsubscribe method: set unsubscribe.url or unsubscribe.mailto in digest.toml")
         defaults = {str(k) for k, v in (settings["merge"] or {}).items() if str(v or "").strip()}
-        for name in sorted(merge.field_refs(issue_data.subject) | merge.field_refs(issue_data.intro)):
+        refs = [merge.field_refs(text) for text in (issue_data.subject, issue_data.preheader, issue_data.intro)]
+        for name in sorted(set().union(*refs)):
             if name not in defaults:
-                result.warnings.append(f"{{{name}}} in the subject or intro has no default in [merge] of "
+                result.warnings.append(f"{{{name}}} in the subject, preheader or intro has no default in [merge] of "
                                        "digest.toml: a recipient without a value gets nothing there")
         if not settings.newsletter.get("postal_address"):
             result.warnings.append("newsletter.postal_address is not set in digest.toml (required by CAN-SPAM)")
@@ -258,7 +259,7 @@ def build_issue(directory: Path | str) -> BuildResult:
         env = make_env(settings)
         content = json.dumps([asdict(issue), settings.data], ensure_ascii=False, default=str)
         key, rendered, html = _draw_key(issue, settings, env, content)
-        draft = make_draft(subject=rendered.subject, preheader=issue.preheader, html=html, text=rendered.text,
+        draft = make_draft(subject=rendered.subject, preheader=rendered.preheader, html=html, text=rendered.text,
                            slug=issue.slug, settings=settings, merge_defaults=rendered.merge_defaults,
                            web_url=view_in_browser_url(settings, issue.slug), merge_key=key)
         (staging / "email.html").write_text(html, encoding="utf-8")

@@ -222,6 +222,15 @@ def check_settings(settings: Settings, report: CheckReport) -> None:
     if not (url or "").startswith("https") and mailto:
         report.add("unsubscribe", "warning", "only a mailto unsubscribe: Gmail and Yahoo ask bulk senders for "
                                              "one-click https unsubscribe")
+    if urlsplit(url).scheme.lower() in ("https", "http"):
+        # The send's own rule (signing secret set and long enough), so check never says "ready" to a send
+        # that will refuse.
+        from ..deliver.unsubscribe import links_from_settings
+
+        try:
+            links_from_settings(settings)
+        except DigestError as exc:
+            report.add("unsubscribe", "error", f"{exc.message}; {exc.hint}" if exc.hint else exc.message)
 
 
 def raw_header(eml: bytes, name: str) -> list[bytes]:

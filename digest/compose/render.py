@@ -87,6 +87,7 @@ class Rendered:
     merge_defaults: dict[str, str] = field(default_factory=dict)
     written: dict[str, int] = field(default_factory=dict)  # tokens the templates wrote: html, text, subject
     subject: str = ""  # the subject for the message: its {field}s as TEXT tokens
+    preheader: str = ""  # the preheader as the draft keeps it: its {field}s as TEXT tokens
 
 
 # --- colours ---------------------------------------------------------------------------------------
@@ -416,11 +417,14 @@ def display_date(value: str) -> str:
 TOC_MIN = 6  # an "In this issue" list of headlines from this many stories
 
 
-def page_description(issue: Issue, limit: int = 200) -> str:
-    """The web page's description: the preheader, else the intro's text, else the first teaser."""
-    text = issue.preheader.strip()
+def page_description(issue: Issue, limit: int = 200, merge: Callable[..., Any] | None = None) -> str:
+    """The web page's description: the preheader, else the intro's text, else the first teaser.
+
+    ``merge`` (the web page's, which writes each field's default) fills the ``{field}``s of the preheader
+    and intro, as the page's intro and title show them; without it they are left as written."""
+    text = (fill_subject(issue.preheader, merge) if merge is not None else issue.preheader).strip()
     if not text and issue.intro.strip():
-        text = re.sub(r"\s+", " ", markdown_to_text(issue.intro)).strip()
+        text = re.sub(r"\s+", " ", markdown_to_text(issue.intro, merge)).strip()
     if not text and issue.items:
         text = issue.items[0].teaser
     if len(text) > limit:
@@ -436,7 +440,7 @@ def build_context(issue: Issue, settings: Settings) -> dict[str, Any]:
         "toc_min": TOC_MIN,
         "reply_to": str(nl.get("reply_to") or nl.get("from_email") or "").strip(),
         "subscribe_url": safe_url(subscribe) if subscribe.lower().startswith(("https://", "http://")) else None,
-        "page_description": page_description(issue),
+        "page_description": page_description(issue, merge=_merge_fn("DEFAULT", {}, settings)),
         "page_image": next((i.image.src for i in issue.items if i.image and i.image.src.startswith("https://")),
                            None),
         "issue": issue,
@@ -469,7 +473,8 @@ def render_issue(issue: Issue, settings: Settings, env: jinja2.Environment | Non
 
     def render(name: str, merge: Callable[..., Any], web: bool) -> str:
         # The subject's {field}s as this template's merge writes them; the intro's are filled by its filter.
-        page = {**ctx, "issue": replace(issue, subject=fill_subject(issue.subject, merge)),
+        page = {**ctx, "issue": replace(issue, subject=fill_subject(issue.subject, merge),
+                                        preheader=fill_subject(issue.preheader, merge)),
                 "subject_shown": fill_subject(issue.subject, shown)}  # as a reader with the defaults sees it
         return _render(env, name, page, merge=merge, web=web)
 
@@ -477,7 +482,9 @@ def render_issue(issue: Issue, settings: Settings, env: jinja2.Environment | Non
     text = render("email.txt", _merge_fn("TEXT", used, settings, key, in_text), False)
     web = render("web.html", _merge_fn("DEFAULT", {}, settings), True)
     subject = fill_subject(issue.subject, _merge_fn("TEXT", used, settings, key, in_subject))
+    preheader = fill_subject(issue.preheader, _merge_fn("TEXT", used, settings, key))
     return Rendered(html=html, text=normalize_text(text), web=web, merge_defaults=used, subject=subject,
+                    preheader=preheader,
                     written={"html": in_html[0], "text": in_text[0], "subject": in_subject[0]})
 
 

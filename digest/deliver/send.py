@@ -159,13 +159,13 @@ def send_issue(
     blockers = blocking_problems(settings, draft.from_email, backend_name)
     if blockers:
         raise SendRefused("cannot send: " + "; ".join(blockers))
+    links = links_from_settings(settings)  # before the gate: --force cannot override a missing signing secret
     if not force:  # digest check's errors hold the send (in-process checks only: see compose.check.send_gate)
         from ..compose.check import send_gate
 
         if held := send_gate(directory):
             raise SendRefused(f"cannot send: digest check finds {len(held)} error(s): " + "; ".join(held),
                               f"fix them (digest check {directory} lists them), or pass --force to send anyway")
-    links = links_from_settings(settings)
     report = SendReport(slug=draft.slug, backend=backend_name, dry_run=dry_run, sandbox=sandbox,
                         test_email=test_email, warnings=list(links.warnings))
     for w in links.warnings:

@@ -186,3 +186,16 @@ def test_published_page_is_public(newsletter: Path, tmp_path: Path) -> None:
     assert "Hi there" not in page and "receiving" not in page and "Unsubscribe" not in page
     assert '<meta name="description" content="Preheader of 2026-03">' in page
     assert '<meta property="og:title" content="Issue 2026-03: news &amp; notes">' in page
+
+
+def test_merge_fields_in_subject_and_preheader_show_their_defaults(newsletter: Path, tmp_path: Path) -> None:
+    toml = newsletter / "2026-02" / "issue.toml"
+    toml.write_text(toml.read_text(encoding="utf-8").replace('"Preheader of 2026-02"', '"{first_name}, the quay"')
+                    .replace('"Issue 2026-02: news & notes"', '"{first_name}: news"'), encoding="utf-8")
+    site = tmp_path / "site"
+    build_archive(newsletter, site)
+    feed = (site / "feed.xml").read_text(encoding="utf-8")
+    assert "<title>there: news</title>" in feed and "<summary>there, the quay</summary>" in feed
+    for page in (feed, (site / "index.html").read_text(encoding="utf-8"),
+                 (site / "2026-02" / "index.html").read_text(encoding="utf-8")):
+        assert "{first_name}" not in page

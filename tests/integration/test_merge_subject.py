@@ -40,6 +40,7 @@ def _issue(tmp_path: Path, **tables: dict[str, object]) -> Path:
     toml = issue / "issue.toml"
     text = toml.read_text(encoding="utf-8")
     text = re.sub(r'(?m)^subject = ".*"$', 'subject = "Tides for {first_name} {{not a field}}"', text)
+    text = re.sub(r'(?m)^preheader = ".*"$', 'preheader = "{first_name}, the ferry stays"', text)
     text = re.sub(r'(?ms)^intro = """.*?"""$', 'intro = """\nGood morning {first_name},\nthe tide\nturns.\n"""',
                   text)
     toml.write_text(text, encoding="utf-8")
@@ -69,6 +70,17 @@ def test_the_build_turns_fields_into_tokens_and_warns_about_missing_defaults(tmp
     assert not any("{first_name}" in w for w in warnings)  # it has a default in [merge]
 
 
+def _html_part(data: bytes) -> str:
+    part = data.split(b'Content-Type: text/html; charset="utf-8"', 1)[1].split(b"\r\n\r\n", 1)[1]
+    return quopri.decodestring(part.split(b"\r\n--=_dg_")[0]).decode("utf-8")
+
+
+def _preheader(html: str) -> str:
+    found = re.search(r'class="dg-preheader"[^>]*>([^<\u2007\u034f\u200c\xa0]*)', html)
+    assert found, "no preheader"
+    return found.group(1)
+
+
 def test_outbox_sends_each_recipient_their_subject(tmp_path: Path) -> None:
     issue = _issue(tmp_path)
     assert send_issue(issue, write_csv(tmp_path / "r.csv", ROWS), "outbox").ok
@@ -81,6 +93,7 @@ def test_outbox_sends_each_recipient_their_subject(tmp_path: Path) -> None:
         flowed = " ".join(_text_part(data).split())
         assert f"Good morning {WANT[to]}, the tide turns." in flowed
         assert "{first_name}" not in flowed and "__DG_" not in flowed
+        assert _preheader(_html_part(data)) == f"{WANT[to]}, the ferry stays"  # the inbox preview line
 
 
 def test_smtp_sends_each_recipient_their_subject(tmp_path: Path) -> None:
@@ -111,6 +124,7 @@ def test_sendgrid_substitutes_the_subject(tmp_path: Path, monkeypatch: pytest.Mo
     for d in sg.deliveries:  # what SendGrid makes of it
         assert d.subject == f"Tides for {WANT[d.email]} {{not a field}}"
         assert f"Good morning {WANT[d.email]}, the tide turns." in " ".join(d.text.split())
+        assert _preheader(d.html) == f"{WANT[d.email]}, the ferry stays"
 
 
 def test_preview_shows_the_subject_the_outbox_sends(tmp_path: Path) -> None:
@@ -121,6 +135,15 @@ def test_preview_shows_the_subject_the_outbox_sends(tmp_path: Path) -> None:
     sent = personalize(draft, Personal("ann@example.com", merge.values({"first_name": "Ann"},
                                                                        draft.merge_defaults, key=draft.merge_key)))
     assert shown == str(sent["Subject"]) == "Tides for Ann {not a field}"
+    assert page.fill(draft.preheader, page.reader_values(draft, reader), draft.merge_key) == "Ann, the ferry stays"
+    html = sent.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    assert _preheader(html) == "Ann, the ferry stays"
+
+
+def test_the_public_web_page_shows_the_defaults(tmp_path: Path) -> None:
+    web = (_issue(tmp_path) / "build" / "web.html").read_text(encoding="utf-8")
+    assert 'name="description" content="reader, the ferry stays"' in web
+    assert "{first_name}" not in web and "__DG_" not in web
 
 
 def test_a_value_with_a_line_break_never_reaches_the_header_block(tmp_path: Path) -> None:

@@ -167,5 +167,8 @@ def test_footer_names_each_recipient_in_the_raw_bytes(tmp_path: Path) -> None:
         to = re.search(rb"^To: (\S+)\r?$", raw, re.MULTILINE)
         assert to is not None
         body = quopri.decodestring(raw.split(b"\r\n\r\n", 1)[1])
-        assert b"Sent to " + to.group(1) + b" because" in body
         assert b"__DG_" not in body
+        parts = re.split(rb"\r\nContent-Type: ", body)[1:]  # the text part, then the HTML part
+        assert [p.split(b";", 1)[0] for p in parts] == [b"text/plain", b"text/html"]
+        for part in parts:
+            assert b"Sent to " + to.group(1) + b" because you subscribed to" in part

@@ -126,6 +126,7 @@ def test_without_node_the_verdict_names_the_two_checks_not_run(tmp_path: Path, m
     new_issue(folder, "Valley news", "Rivers and tools")
     add_sources(folder, [str(tmp_path / "library.md")], None)
     monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setenv("DIGEST_UNSUBSCRIBE_SECRET", "a-signing-secret-long-enough-0123")
     monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))  # no node, no npm
     monkeypatch.setattr(check, "check_spam", lambda eml, report: report.add("spam", "info", "stand-in score"))
     result = CliRunner().invoke(cli, ["check", str(folder)])
@@ -157,12 +158,13 @@ def test_pinned_tool_versions_match_package_json() -> None:
     assert {name: pinned[name] for name in node_tools.PINNED} == node_tools.PINNED
 
 
-def test_check_issue_builds_and_cli_exit_codes(tmp_path: Path) -> None:
+def test_check_issue_builds_and_cli_exit_codes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("digest.toml", "river.txt", "library.md"):
         shutil.copy(FIX / name, tmp_path / name)
     folder = tmp_path / "issue"
     new_issue(folder, "Valley news", "Rivers and tools")
     add_sources(folder, [str(tmp_path / "library.md")], None)
+    monkeypatch.setenv("DIGEST_UNSUBSCRIBE_SECRET", "a-signing-secret-long-enough-0123")
     report = check_issue(folder, tools=False)
     assert (folder / "build" / "email.html").is_file()
     assert not report.blocked, [f for f in report.findings if f.level == "error"]
@@ -172,6 +174,30 @@ def test_check_issue_builds_and_cli_exit_codes(tmp_path: Path) -> None:
     result = runner.invoke(cli, ["check", str(folder)])
     assert result.exit_code == 1
     assert "free-mail" in result.output and "blocked" in result.output
+
+
+def test_check_refuses_like_send_when_the_unsubscribe_secret_is_missing_or_short(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A {token} URL needs DIGEST_UNSUBSCRIBE_SECRET: send refuses without it, so check must not say ready."""
+    s = _https_settings()
+    s.data["newsletter"].update({"from_email": "news@example.org", "postal_address": "1 Main St"})
+    monkeypatch.delenv("DIGEST_UNSUBSCRIBE_SECRET", raising=False)
+    for secret, words in ((None, "is not set"), ("short", "is too short"), ("a-signing-secret-long-enough-0123", None)):
+        if secret is not None:
+            monkeypatch.setenv("DIGEST_UNSUBSCRIBE_SECRET", secret)
+        r = CheckReport(Path("."))
+        check_settings(s, r)
+        errors = [f.message for f in r.findings if f.level == "error"]
+        if words is None:
+            assert errors == []
+        else:
+            assert len(errors) == 1 and f"DIGEST_UNSUBSCRIBE_SECRET {words}" in errors[0]
+            assert "; export DIGEST_UNSUBSCRIBE_SECRET=" in errors[0] or "openssl rand" in errors[0]
+    s.data["unsubscribe"]["url"] = ""  # mailto only: no secret needed
+    monkeypatch.delenv("DIGEST_UNSUBSCRIBE_SECRET")
+    r = CheckReport(Path("."))
+    check_settings(s, r)
+    assert [f for f in r.findings if f.level == "error"] == []
 
 
 def _https_settings() -> Settings:

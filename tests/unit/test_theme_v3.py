@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import lxml.html
@@ -205,6 +206,19 @@ def test_web_page_has_description_and_open_graph() -> None:
     assert meta["og:description"] == "Rivers, tools and a choir"
     assert meta["og:image"] == "https://cdn.example.org/a.jpg"
     assert not d.xpath("//a[contains(., 'Subscribe')]")  # no subscribe_url: no link
+
+
+def test_web_page_description_fills_the_intros_merge_fields_with_their_defaults() -> None:
+    """No preheader: the description is the intro's text, with {first_name} as the page's intro shows it."""
+    s = settings()
+    s.data["merge"]["first_name"] = "friend"
+    page = replace(issue([item(1)]), subject="{first_name}, this week", preheader="",
+                   intro="Hello {first_name}! Here is **the week**.")
+    d = doc(render_issue(page, s).web)
+    meta = {m.get("name") or m.get("property"): m.get("content") for m in d.xpath("//meta")}
+    assert meta["description"] == meta["og:description"] == "Hello friend! Here is the week."
+    assert meta["og:title"] == "friend, this week"
+    assert "{first_name}" not in lxml.html.tostring(d, encoding="unicode")
 
 
 def test_user_override_of_email_html_shows_on_the_web_page(tmp_path: Path) -> None:
