@@ -18,8 +18,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from ..config import CONFIG_NAME, load_settings
+from ..config import CONFIG_NAME
 from ..errors import DigestError, SourceError
+from ..folder import IssueFolder
 from ..model import Article
 from . import issue_file as issue_mod
 from .freshness import OUTPUTS, needs_build
@@ -50,9 +51,6 @@ def _label(entry: issue_mod.Entry, article: Article | None = None) -> str:
     return f"article {entry.index} ({title})" if title else f"article {entry.index} ({entry.source})"
 
 
-TEASER_CACHE = "teasers.json"
-
-
 @lru_cache(maxsize=1)
 def _condenser_fingerprint() -> str:
     """A hash of the condense package's source: a change to any rule invalidates every cached teaser."""
@@ -71,8 +69,8 @@ class TeaserCache:
     source; an entry not used by this build is dropped when the cache is saved.
     """
 
-    def __init__(self, directory: Path) -> None:
-        self.path = directory / issue_mod.CACHE_DIR / TEASER_CACHE
+    def __init__(self, directory: IssueFolder | Path | str) -> None:
+        self.path = IssueFolder.of(directory).teaser_cache
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
             self.old: dict[str, list[Any]] = data if isinstance(data, dict) else {}
@@ -110,9 +108,9 @@ def _teaser(article: Article, entry: issue_mod.Entry, max_chars: int,
     key = TeaserCache.key(article, max_chars) if cache is not None else ""
     if cache is not None and (hit := cache.get(key)) is not None:
         return hit[0], hit[1], None
-    try:
-        from ..condense import make_teaser
+    from ..condense import make_teaser
 
+    try:
         t = make_teaser(article, max_chars=max_chars)
         if cache is not None:
             cache.put(key, t.text, t.shortened)
@@ -123,10 +121,8 @@ def _teaser(article: Article, entry: issue_mod.Entry, max_chars: int,
 
 
 def _duplicates(items: list[Item], articles: list[Article]) -> list[str]:
-    try:
-        from ..condense import find_duplicates
-    except ImportError:
-        return []
+    from ..condense import find_duplicates
+
     pairs = [(item.title, art.text or item.teaser) for item, art in zip(items, articles, strict=True)]
     try:
         found = find_duplicates(pairs)
@@ -136,15 +132,16 @@ def _duplicates(items: list[Item], articles: list[Article]) -> list[str]:
             f"(similarity {score:.2f})" for i, j, score in found]
 
 
-def build_issue(directory: Path | str) -> BuildResult:
+def build_issue(directory: IssueFolder | Path | str) -> BuildResult:
     """Render ``DIR/build/`` from ``DIR/issue.toml``; returns the files written and the warnings."""
-    directory = Path(directory).resolve()
-    settings = load_settings(directory)
+    folder = IssueFolder.of(directory).resolved()
+    directory = folder.path
+    settings = folder.settings
     issue_data = issue_mod.read_issue(directory)
     result = BuildResult()
     if not issue_data.subject:
-        raise DigestError(f"{directory / issue_mod.ISSUE_NAME}: subject is empty", "set subject = \"...\"")
-    out = directory / "build"
+        raise DigestError(f"{folder.issue_file}: subject is empty", "set subject = \"...\"")
+    out = folder.build
     staging = Path(tempfile.mkdtemp(prefix=".build-", dir=directory))  # concurrent builds never collide
     try:
         max_chars = int(settings["teaser"].get("max_chars") or 300)
@@ -152,7 +149,7 @@ def build_issue(directory: Path | str) -> BuildResult:
         images_base = str(settings.newsletter.get("images_base_url") or "")
         placed: list[tuple[str | None, Item]] = []
         kept_articles: list[Article] = []
-        teasers = TeaserCache(directory)
+        teasers = TeaserCache(folder)
         for entry in issue_data.entries:
             try:
                 article = issue_mod.load_entry(directory, entry)

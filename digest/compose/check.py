@@ -32,8 +32,9 @@ from urllib.parse import urlsplit
 
 import lxml.html
 
-from ..config import Settings, load_settings
+from ..config import Settings
 from ..errors import DigestError
+from ..folder import IssueFolder
 from .build import build_issue, needs_build
 
 GMAIL_CLIP_BYTES = 102_000  # Gmail clips the HTML part above about 102 KB
@@ -391,20 +392,20 @@ def check_links(html: str, report: CheckReport) -> None:
 # --- the whole gate --------------------------------------------------------------------------------
 
 
-def check_issue(directory: Path | str, *, links: bool = False, tools: bool = True) -> CheckReport:
+def check_issue(directory: IssueFolder | Path | str, *, links: bool = False, tools: bool = True) -> CheckReport:
     """Build when out of date, then run every check; ``tools=False`` runs only the in-process checks."""
-    directory = Path(directory).resolve()
-    if needs_build(directory):
-        result = build_issue(directory)
-        report = CheckReport(directory)
+    folder = IssueFolder.of(directory).resolved()
+    if needs_build(folder):
+        result = build_issue(folder)
+        report = CheckReport(folder.path)
         for w in result.warnings:
             report.add("build", "warning", w)
     else:
-        report = CheckReport(directory)
-    build = directory / "build"
+        report = CheckReport(folder.path)
+    build = folder.build
     html = (build / "email.html").read_text(encoding="utf-8")
     check_html(html, report, build)
-    check_settings(load_settings(directory), report)
+    check_settings(folder.settings, report)
     if tools:
         check_caniemail(build / "email.html", report)
         check_spam(build / "message.eml", report)

@@ -31,10 +31,9 @@ import tomlkit
 from tomlkit.exceptions import TOMLKitError
 
 from ..errors import ConfigError, DigestError, SourceError
+from ..folder import ISSUE_NAME, NOT_ISSUES, IssueFolder
 from ..model import Article
 
-ISSUE_NAME = "issue.toml"
-CACHE_DIR = ".cache"
 OVERRIDES = ("title", "teaser", "image", "image_alt", "url")
 
 _TEMPLATE = '''\
@@ -124,13 +123,13 @@ def find_issue_dirs(root: Path) -> list[Path]:
     found = []
     for path in sorted(Path(root).rglob(ISSUE_NAME)):
         parts = path.relative_to(root).parts[:-1]
-        if not any(p.startswith(".") or p in {"build", "outbox", "node_modules"} for p in parts):
+        if not any(p.startswith(".") or p in NOT_ISSUES for p in parts):
             found.append(path.parent)
     return found
 
 
-def issue_path(directory: Path) -> Path:
-    return Path(directory) / ISSUE_NAME
+def issue_path(directory: IssueFolder | Path | str) -> Path:
+    return IssueFolder.of(directory).issue_file
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -204,7 +203,7 @@ def _str(value: Any, where: str) -> str:
     return str(value)
 
 
-def read_issue(directory: Path | str) -> IssueFile:
+def read_issue(directory: IssueFolder | Path | str) -> IssueFile:
     """Parse ``DIR/issue.toml`` into plain values; bad values raise ConfigError naming the field."""
     directory = Path(directory).resolve()
     doc = _load_doc(directory).unwrap()
@@ -253,8 +252,8 @@ def read_issue(directory: Path | str) -> IssueFile:
 # --- the article cache ------------------------------------------------------------------------------
 
 
-def cache_file(directory: Path, key: str) -> Path:
-    return Path(directory) / CACHE_DIR / f"{key}.json"
+def cache_file(directory: IssueFolder | Path | str, key: str) -> Path:
+    return IssueFolder.of(directory).cache_file(key)
 
 
 def write_cache(directory: Path, key: str, article: Article) -> Path:

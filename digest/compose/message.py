@@ -30,11 +30,11 @@ from urllib.parse import quote, urlsplit
 from .. import merge
 from ..config import Settings
 from ..errors import ConfigError, DigestError
+from ..folder import IssueFolder
 
 if TYPE_CHECKING:
     from ..model import Personal
 
-DRAFT_NAME = "draft.json"
 SAMPLE_EMAIL = "reader@example.com"
 SAMPLE_FROM = "newsletter@example.com"
 UNSUBSCRIBE_FIELD = "unsubscribe_url"
@@ -120,16 +120,16 @@ def make_draft(*, subject: str, preheader: str, html: str, text: str, slug: str,
     )
 
 
-def save_draft(draft: Draft, directory: Path) -> Path:
-    path = Path(directory) / "build" / DRAFT_NAME
+def save_draft(draft: Draft, directory: IssueFolder | Path | str) -> Path:
+    path = IssueFolder.of(directory).draft
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(draft.to_json(), encoding="utf-8")
     return path
 
 
-def load_draft(directory: Path | str) -> Draft:
+def load_draft(directory: IssueFolder | Path | str) -> Draft:
     """The draft written by the last build (``DIR/build/draft.json``)."""
-    path = Path(directory) / "build" / DRAFT_NAME
+    path = IssueFolder.of(directory).draft
     try:
         return Draft.from_json(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

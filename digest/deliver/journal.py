@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import IO
 
 from ..errors import DigestError
+from ..folder import JOURNAL_LOCK_NAME, IssueFolder
 from ..model import AllAccepted, Outcome
 
 try:
@@ -55,8 +56,6 @@ try:
 except ImportError:  # pragma: no cover - not on Windows: no run lock there
     _fcntl = None  # type: ignore[assignment]
 
-JOURNAL_NAME = "send-journal.sqlite"
-LOCK_NAME = ".send-journal.lock"
 STATES = ("pending", "inflight", "sent", "failed", "unknown")
 SCHEMA_VERSION = 3
 
@@ -292,7 +291,7 @@ class Journal:
         if self._lock_file is not None:
             return True
         try:
-            fh = (self.path.parent / LOCK_NAME).open("ab")
+            fh = (self.path.parent / JOURNAL_LOCK_NAME).open("ab")
         except OSError:
             return False  # a folder we cannot write a lock file in: the journal itself still guards each claim
         try:
@@ -560,11 +559,11 @@ def would_send(state: tuple[str, int] | None, resend_unknown: bool) -> bool:
     return name == "pending" or (name == "failed" and not permanent) or (name == "unknown" and resend_unknown)
 
 
-def journal_path(directory: Path | str) -> Path:
-    return Path(directory) / JOURNAL_NAME
+def journal_path(directory: IssueFolder | Path | str) -> Path:
+    return IssueFolder.of(directory).journal
 
 
-def open_journal(directory: Path | str, slug: str, *, readonly: bool = False) -> Journal | None:
+def open_journal(directory: IssueFolder | Path | str, slug: str, *, readonly: bool = False) -> Journal | None:
     """The journal of the issue in ``directory``; with ``readonly`` None when there is none yet."""
     path = journal_path(directory)
     if readonly and not path.exists():

@@ -25,8 +25,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import Settings, load_settings
+from ..config import Settings
 from ..errors import DigestError
+from ..folder import IssueFolder
 from .recipients import clean_value, iter_addresses, validate_address
 
 SUPPRESSIONS_NAME = "suppressions.csv"
@@ -42,12 +43,13 @@ class Entry:
     added: str = ""
 
 
-def suppressions_path(folder: Path | str, settings: Settings | None = None, *, issue_dir: bool = True) -> Path:
+def suppressions_path(folder: IssueFolder | Path | str, settings: Settings | None = None, *,
+                      issue_dir: bool = True) -> Path:
     """The suppression file for the issue folder (``issue_dir``) or newsletter folder ``folder``."""
     env = os.environ.get(ENV)
     if env:
         return Path(env).expanduser()
-    settings = settings if settings is not None else load_settings(Path(folder))
+    settings = settings if settings is not None else IssueFolder.of(folder).settings
     configured = str(settings.data.get("suppressions", {}).get("file") or "").strip()
     if configured:
         path = Path(configured).expanduser()

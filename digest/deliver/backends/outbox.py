@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ...errors import DigestError, UsageError
+from ...folder import IssueFolder
 from ...model import Outcome, Personal
 from .base import BatchAborted
 
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
     from ...compose.message import Draft
     from ...config import Settings
 
-OUTBOX_NAME = "outbox"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+@-]+")
 
 
@@ -42,8 +42,8 @@ class OutboxBackend:
     max_batch = 500
     delivers = True
 
-    def __init__(self, directory: Path | str, *, test: bool = False) -> None:
-        base = Path(directory) / OUTBOX_NAME
+    def __init__(self, directory: IssueFolder | Path | str, *, test: bool = False) -> None:
+        base = IssueFolder.of(directory).outbox
         self.folder = base / "test" if test else base
 
     def open(self, draft: Draft) -> None:
@@ -81,12 +81,12 @@ class OutboxBackend:
         return None
 
 
-def create(directory: Path, settings: Settings, *, sandbox: bool = False, send_at: int | None = None,
+def create(folder: IssueFolder, settings: Settings, *, sandbox: bool = False, send_at: int | None = None,
            test: bool = False) -> OutboxBackend:
     """The registry's factory."""
     if sandbox or send_at is not None:
         raise UsageError("--sandbox and --at need --backend sendgrid")
-    return OutboxBackend(directory, test=test)
+    return OutboxBackend(folder, test=test)
 
 
 def batch_size(settings: Settings) -> int:

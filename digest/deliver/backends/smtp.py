@@ -28,7 +28,6 @@ import socket
 import ssl
 import time
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ...errors import ConfigError, DigestError, SendRefused, UsageError
@@ -40,6 +39,7 @@ if TYPE_CHECKING:
 
     from ...compose.message import Draft
     from ...config import Settings
+    from ...folder import IssueFolder
 
 PASSWORD_ENV = "DIGEST_SMTP_PASSWORD"
 SECURITY = ("none", "starttls", "ssl")
@@ -265,7 +265,7 @@ def _describe(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-def create(directory: Path, settings: Settings, *, sandbox: bool = False, send_at: int | None = None,
+def create(folder: IssueFolder, settings: Settings, *, sandbox: bool = False, send_at: int | None = None,
            test: bool = False) -> SmtpBackend:
     """The registry's factory."""
     if sandbox or send_at is not None:

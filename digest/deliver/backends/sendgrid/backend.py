@@ -35,6 +35,7 @@ from .schedule import check_send_at, load_schedule, save_schedule
 if TYPE_CHECKING:
     from ....compose.message import Draft
     from ....config import Settings
+    from ....folder import IssueFolder
     from ...personal import PersonalMaker
 
 MAX_PERSONALIZATIONS = 1000  # per request
@@ -176,10 +177,10 @@ class SendGridBackend(RetryingClient):
         built.raw = dumps(body) if built.emails else None
 
     # -- scheduled sends -------------------------------------------------------------------------------------
-    def remember_schedule(self, directory: Path, send_at: int) -> Path:
+    def remember_schedule(self, folder: IssueFolder, send_at: int) -> Path:
         """Record the scheduled batch in the issue folder (``digest send DIR --cancel`` reads it)."""
         assert self.batch_id is not None
-        return save_schedule(directory, self.batch_id, send_at)
+        return save_schedule(folder, self.batch_id, send_at)
 
     # -- batch ids ---------------------------------------------------------------------------------------
     def create_batch_id(self) -> str:
@@ -200,12 +201,12 @@ class SendGridBackend(RetryingClient):
 Packed = tuple[list[str], "bytes | None", "list[str] | None", list[Outcome]]
 
 
-def create(directory: Path, settings: Settings, *, sandbox: bool = False, send_at: int | None = None,
+def create(folder: IssueFolder, settings: Settings, *, sandbox: bool = False, send_at: int | None = None,
            test: bool = False) -> SendGridBackend:
     """The registry's factory: a resumed scheduled send keeps the batch id recorded in the issue folder."""
     batch_id = None
     if send_at is not None and not test:
-        schedule = load_schedule(directory)
+        schedule = load_schedule(folder)
         if schedule and schedule.get("status") == "scheduled" and schedule.get("batch_id"):
             batch_id = schedule["batch_id"]
     kwargs: dict[str, Any] = {"sandbox": sandbox, "send_at": send_at}
