@@ -19,12 +19,15 @@ import datetime as _dt
 import html
 import re
 import shutil
+import sqlite3
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
+from .deliver.journal import JournalError, open_journal
 from .errors import DigestError, UsageError
+from .folder import IssueFolder
 
 ATOM = "http://www.w3.org/2005/Atom"
 _SRC = re.compile(r"""(\s(?:src|href)=)(["'])([^"']*)\2""", re.IGNORECASE)
@@ -55,15 +58,26 @@ def _is_inside(child: Path, parent: Path) -> bool:
     return True
 
 
-def send_completed(directory: Path) -> bool:
-    """True when the issue's send journal shows a completed send (nobody pending, inflight or unknown)."""
+def send_completed(directory: IssueFolder | Path | str, slug: str) -> bool:
+    """True when the send journal of issue ``slug`` shows a completed send: it was sent to someone, and every
+    recipient it holds was sent (or skipped while reading the list, which the journal keeps apart) or failed
+    for good; nobody pending, in flight, unknown, or failed in a way the next send would retry.
+
+    A folder without a journal, a journal without this issue, or one that cannot be read: not completed.
+    """
     try:
-        from .deliver.journal import send_completed as completed
-    except ImportError:
-        return False
-    try:
-        return bool(completed(directory))
-    except Exception:  # noqa: BLE001 - a journal we cannot read is not a completed send
+        journal = open_journal(directory, slug, readonly=True)
+        if journal is None:
+            return False
+        with journal:
+            summary = journal.summary()
+            if summary.sent == 0 or summary.pending or summary.unknown:
+                return False
+            if not summary.failed:
+                return True
+            failed = [email for email, _ in journal.rows("failed", limit=summary.failed)]
+            return not journal.sendable(failed)  # only permanent failures left: nothing more to send
+    except (JournalError, sqlite3.DatabaseError):
         return False
 
 
@@ -170,7 +184,7 @@ def build_archive(root: Path, out: Path | None = None) -> ArchiveResult:
     slugs: set[str] = set()
     for directory in find_issue_dirs(root):
         issue = read_issue(directory)
-        if not (issue.publish or send_completed(directory)):
+        if not (issue.publish or send_completed(directory, issue.slug)):
             result.drafts.append(issue.slug)
             continue
         if issue.slug in slugs:
@@ -188,7 +202,7 @@ def build_archive(root: Path, out: Path | None = None) -> ArchiveResult:
 
     out.mkdir(parents=True, exist_ok=True)
     for issue in result.issues:
-        build_dir = issue.dir / "build"
+        build_dir = IssueFolder(issue.dir).build
         page = (build_dir / "web.html").read_text(encoding="utf-8")
         if "__DG_" in page:
             raise DigestError(f"{build_dir / 'web.html'} still holds merge tokens; refusing to publish it")
