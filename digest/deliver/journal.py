@@ -454,7 +454,7 @@ class Journal:
                 return 0
         members = {e.lower() for e in emails}
         seen: set[str] = set()
-        ids: set[str | None] = set()
+        ids = set()
         oks: list[tuple[str, str | None]] = []
         marks: list[tuple[int, int, str, str | None, str | None, str | None, int, float]] = []
         for o in outcomes:

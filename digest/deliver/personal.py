@@ -45,7 +45,7 @@ class PersonalMaker:
             plan = []
             for name in sorted(names):
                 try:
-                    toks = [merge.token(name, ctx) for ctx in merge.CONTEXTS]
+                    toks: list[str | None] = [merge.token(name, ctx) for ctx in merge.CONTEXTS]
                 except ValueError:
                     continue
                 if self.tokens is not None:

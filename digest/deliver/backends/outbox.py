@@ -14,7 +14,7 @@ import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from ...errors import DigestError, UsageError
 from ...folder import IssueFolder
@@ -22,8 +22,11 @@ from ...model import Outcome, Personal
 from .base import BatchAborted
 
 if TYPE_CHECKING:
+    from email.policy import EmailPolicy
+
     from ...compose.message import Draft
     from ...config import Settings
+    from .base import Backend, WritesFolder
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+@-]+")
 
@@ -62,7 +65,7 @@ class OutboxBackend:
                 try:
                     data = msg.as_bytes()
                 except (UnicodeError, ValueError):  # a non-ASCII address needs SMTPUTF8 framing
-                    data = msg.as_bytes(policy=msg.policy.clone(utf8=True))
+                    data = msg.as_bytes(policy=cast("EmailPolicy", msg.policy).clone(utf8=True))
             except DigestError as exc:
                 outcomes.append(Outcome(personal.email, False, error=exc.message, permanent=True))
                 continue
@@ -97,3 +100,9 @@ def batch_size(settings: Settings) -> int:
 def own_unsubscribe(settings: Settings) -> tuple[str, bool]:
     """No unsubscribe handling of its own: the message's links are the only way out."""
     return "", False
+
+
+if TYPE_CHECKING:  # mypy (CI) checks the class against the Protocols it implements, signatures and all
+
+    def _implements(backend: OutboxBackend) -> tuple[Backend, WritesFolder]:
+        return backend, backend

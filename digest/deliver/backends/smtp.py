@@ -28,7 +28,7 @@ import socket
 import ssl
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from ...errors import ConfigError, DigestError, SendRefused, UsageError
 from ...model import Outcome, Personal
@@ -36,10 +36,12 @@ from .base import BatchAborted
 
 if TYPE_CHECKING:
     from email.message import EmailMessage
+    from email.policy import EmailPolicy
 
     from ...compose.message import Draft
     from ...config import Settings
     from ...folder import IssueFolder
+    from .base import Backend
 
 PASSWORD_ENV = "DIGEST_SMTP_PASSWORD"
 SECURITY = ("none", "starttls", "ssl")
@@ -211,7 +213,7 @@ class SmtpBackend:
     def _transaction(self, conn: smtplib.SMTP, msg: EmailMessage, rcpt: str, smtputf8: bool) -> tuple[int, str]:
         """MAIL, RCPT, DATA. Returns the deciding reply (code, text); raises _Lost on a dropped connection."""
         if smtputf8:
-            data = msg.as_bytes(policy=msg.policy.clone(utf8=True))
+            data = msg.as_bytes(policy=cast("EmailPolicy", msg.policy).clone(utf8=True))
             mail_options = ["SMTPUTF8", "BODY=8BITMIME"]
         else:
             data = msg.as_bytes()
@@ -281,3 +283,9 @@ def batch_size(settings: Settings) -> int:
 def own_unsubscribe(settings: Settings) -> tuple[str, bool]:
     """No unsubscribe handling of its own: the message's links are the only way out."""
     return "", False
+
+
+if TYPE_CHECKING:  # mypy (CI) checks the class against the Protocol it implements, signatures and all
+
+    def _implements(backend: SmtpBackend) -> Backend:
+        return backend

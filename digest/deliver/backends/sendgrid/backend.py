@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from ....config import Settings
     from ....folder import IssueFolder
     from ...personal import PersonalMaker
+    from ..base import Backend, PreparesBatches, PreparesRows, Schedules
 
 MAX_PERSONALIZATIONS = 1000  # per request
 
@@ -121,6 +122,7 @@ class SendGridBackend(RetryingClient):
         path, static = cached[1], cached[2]
         if path is None:
             return None
+        assert static is not None  # rewritten whenever there is a row path
         built = build_rows(static, rows, path.make, path.write)
         if built.emails and built.raw is None:
             built.raw = dumps(built.body)
@@ -223,3 +225,9 @@ def batch_size(settings: Settings) -> int:
 def own_unsubscribe(settings: Settings) -> tuple[str, bool]:
     """SendGrid's unsubscribe groups: with ``[sendgrid] asm_group_id`` SendGrid makes the unsubscribe links."""
     return "[sendgrid] asm_group_id", int(settings["sendgrid"].get("asm_group_id") or 0) > 0
+
+
+if TYPE_CHECKING:  # mypy (CI) checks the class against the Protocols it implements, signatures and all
+
+    def _implements(backend: SendGridBackend) -> tuple[Backend, PreparesBatches, PreparesRows, Schedules]:
+        return backend, backend, backend, backend

@@ -42,7 +42,7 @@ import urllib.error
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ....config import Settings, load_settings
 from ....errors import ConfigError, DigestError, UsageError
@@ -322,7 +322,7 @@ class Requester:
             try:
                 self.requests += 1
                 resp = node.get(query_params=dict(query) or None, timeout=min(self.timeout, remaining))
-                return resp.body
+                return cast("bytes | str | None", resp.body)
             except HTTPError as exc:
                 status = int(getattr(exc, "status_code", 0) or 0)
                 if status == 429:
