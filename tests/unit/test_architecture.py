@@ -175,3 +175,13 @@ def test_the_guard_check_sees_a_relative_import_in_a_function(tmp_path: Path) ->
     src.write_text("def f():\n    try:\n        from .x import y\n    except ImportError:\n        y = None\n"
                    "try:\n    import orjson\nexcept ImportError:\n    orjson = None\n")
     assert _guarded_project_imports(src) == [3]
+
+
+def test_every_package_is_in_the_wheel() -> None:
+    """pyproject.toml lists the packages the wheel ships: a package missing there imports from a checkout but
+    not from an installed digest."""
+    import tomllib
+
+    listed = set(tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]["packages"])
+    packages = {name for name, path in modules().items() if path.name == "__init__.py"}
+    assert packages <= listed, f"packages missing from [tool.setuptools] packages: {sorted(packages - listed)}"
