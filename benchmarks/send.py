@@ -45,7 +45,9 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO))
+
+from tests.support import sendgrid_standin  # noqa: E402 - the receiver, started as its own process
 
 TOML = """\
 [newsletter]
@@ -107,7 +109,7 @@ def write_csv(path: Path, n: int, seed: int = 7) -> None:
 
 
 def start_standin() -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen([sys.executable, str(REPO / "tests" / "integration" / "sendgrid_standin.py"), "--light"],
+    proc = subprocess.Popen([sys.executable, sendgrid_standin.__file__, "--light"],
                             stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     line = proc.stdout.readline().strip()

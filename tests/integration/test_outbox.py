@@ -7,13 +7,13 @@ import email.policy
 from pathlib import Path
 
 import pytest
-from fixtures.deliver.newsletter import SECRET, make_issue, write_csv
 
 from digest.deliver import suppressions
 from digest.deliver.journal import Journal, journal_path
 from digest.deliver.send import send_issue
 from digest.deliver.unsubscribe import verify_token
 from digest.errors import SendRefused
+from tests.support.newsletter import SECRET, make_issue, write_csv
 
 ROWS = ["ann@example.com,Ann", "not-an-address,Bob", "ANN@example.com,Ann again", "cy@example.org,",
         "dee@example.net,Dee", "eve@@example.com,Eve"]
@@ -147,3 +147,21 @@ def test_mailto_only_needs_no_secret(tmp_path: Path, monkeypatch: pytest.MonkeyP
     msg = next(iter(_messages(issue).values()))
     assert str(msg["List-Unsubscribe"]).startswith("<mailto:leave@harbour.example.com")
     assert msg["List-Unsubscribe-Post"] is None
+
+
+def test_a_send_that_builds_first_reads_digest_toml_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One IssueFolder goes through the freshness check, the build and the send: digest.toml is read once."""
+    import os
+
+    import digest.config
+
+    issue = make_issue(tmp_path)
+    built = (issue / "build" / "draft.json").stat().st_mtime
+    os.utime(issue / "issue.toml", (built + 1, built + 1))  # edited after the build: the send builds first
+    reads: list[Path] = []
+    find = digest.config.find_config
+    monkeypatch.setattr(digest.config, "find_config", lambda start: reads.append(start) or find(start))
+    report = send_issue(issue, write_csv(tmp_path / "r.csv", ["ann@example.com,Ann"]), "outbox")
+    assert report.summary.sent == 1
+    assert (issue / "build" / "draft.json").stat().st_mtime > built  # it did build
+    assert len(reads) == 1, reads

@@ -7,8 +7,6 @@ from pathlib import Path
 
 import pytest
 
-import digest.config
-from digest.deliver.send import send_issue
 from digest.folder import IssueFolder
 
 
@@ -46,26 +44,3 @@ def test_settings_are_read_once_and_kept(tmp_path: Path) -> None:
     config.write_text('[newsletter]\nname = "Second"\n', encoding="utf-8")
     assert f.settings.newsletter["name"] == "First"  # one command, one reading
     assert IssueFolder(tmp_path).settings.newsletter["name"] == "Second"
-
-
-def test_a_send_that_builds_first_reads_digest_toml_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    (tmp_path / "digest.toml").write_text(
-        '[newsletter]\nname = "Quay Notes"\nfrom_email = "news@example.org"\n'
-        'postal_address = "1 Quay Road, Harbourtown"\n[unsubscribe]\nmailto = "leave@example.org"\n',
-        encoding="utf-8")
-    story = tmp_path / "story.md"
-    story.write_text("---\ntitle: The quay reopens\nurl: https://news.example.org/1\n---\n\n"
-                     "The harbour board agreed a new plan for the quay. Work starts in the spring.\n",
-                     encoding="utf-8")
-    issue = tmp_path / "issue-1"
-    issue.mkdir()
-    (issue / "issue.toml").write_text(f'subject = "Quay news"\npreheader = "The plan"\n\n[[articles]]\n'
-                                      f'source = "{story}"\n', encoding="utf-8")
-    csv = tmp_path / "readers.csv"
-    csv.write_text("email\nann@example.org\n", encoding="utf-8")
-    reads: list[Path] = []
-    find = digest.config.find_config
-    monkeypatch.setattr(digest.config, "find_config", lambda start: reads.append(start) or find(start))
-    report = send_issue(issue, csv, "outbox")
-    assert report.summary.sent == 1 and (issue / "build" / "email.html").is_file()  # it did build, then send
-    assert len(reads) == 1, reads
