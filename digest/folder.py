@@ -55,7 +55,7 @@ class IssueFolder:
         return where if isinstance(where, IssueFolder) else cls(where)
 
     def resolved(self) -> IssueFolder:
-        """The folder by its absolute path, sharing the settings already loaded."""
+        """The folder by its absolute path; the two share their settings (loaded once, by either)."""
         path = self.path.resolve()
         if path == self.path:
             return self
