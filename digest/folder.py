@@ -7,7 +7,8 @@ An issue folder holds::
     build/                      what ``digest build`` writes (email.html, email.txt, web.html, message.eml,
                                 draft.json, images/)
     outbox/                     the outbox backend's .eml files (outbox/test/ for --test copies)
-    send-journal.sqlite         the send journal, with its run lock .send-journal.lock beside it
+    send-journal.sqlite         the send journal, with its run lock .send-journal.lock and its marker
+                                .send-journal.issues (the issues it journals) beside it
     {provider}-schedule.json    a provider's record of a scheduled send (sendgrid-schedule.json)
 
 Every module asks the folder for these paths instead of joining names itself. The settings (``digest.toml``
@@ -32,6 +33,7 @@ BUILD_DIR = "build"
 OUTBOX_DIR = "outbox"
 JOURNAL_NAME = "send-journal.sqlite"
 JOURNAL_LOCK_NAME = ".send-journal.lock"
+JOURNAL_MARKER_NAME = ".send-journal.issues"  # which issues the journal holds (a missing journal is noticed)
 DRAFT_NAME = "draft.json"
 TEASER_CACHE_NAME = "teasers.json"
 # Folders of an issue that never hold another issue (``find_issue_dirs`` skips them, and hidden ones).
@@ -126,6 +128,11 @@ class IssueFolder:
     def journal_lock(self) -> Path:
         """The send journal's run lock (an ``flock`` on this file, beside the journal)."""
         return self.path / JOURNAL_LOCK_NAME
+
+    @property
+    def journal_marker(self) -> Path:
+        """The journal's marker: which issues it journals, so that a journal gone missing is noticed."""
+        return self.path / JOURNAL_MARKER_NAME
 
     def schedule_file(self, provider: str) -> Path:
         """A provider's record of the scheduled send of this issue (``sendgrid-schedule.json``)."""

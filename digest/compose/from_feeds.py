@@ -116,7 +116,7 @@ def draft_from_feeds(directory: Path | str, subject: str, preheader: str = "") -
     for feed in feeds:
         url = str(feed["url"]).strip()
         try:
-            entries = load(url)
+            entries = load(url, allow_hosts=settings.allow_hosts())
         except SourceError as exc:
             warnings.append(f"feed not loaded: {exc.message}")
             continue
@@ -127,6 +127,10 @@ def draft_from_feeds(directory: Path | str, subject: str, preheader: str = "") -
         for article in entries:
             if taken >= feed.get("limit", DEFAULT_LIMIT):
                 break
+            if not ifile.is_url(article.url or ""):
+                warnings.append(f"{url}: entry {(article.title or '(untitled)')[:80]!r} has no http(s) link "
+                                f"({(article.url or 'none')[:80]}): skipped")
+                continue
             key = _entry_key(article)
             if key in seen:
                 skipped_seen += 1

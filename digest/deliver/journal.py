@@ -10,8 +10,12 @@ States::
 a crash between the two is exactly the ``unknown`` case: held and reported, sent again only when the
 editor asks (``--resend-unknown``), never silently. A ``sent`` recipient is never selected again.
 
-The file lives in the issue folder (``DIR/send-journal.sqlite``, WAL mode) and can hold several issues
-(keyed by slug). It is written as a log of batches, because a recipient's state is almost always its
+The file lives in the issue folder (``DIR/send-journal.sqlite``, WAL mode), keyed by the issue's slug. An
+existing file is never replaced silently: empty, unreadable, not a journal, or without this issue's slug, it is
+refused (``JournalError``) until the editor sets it aside (``set_aside``, ``digest send --new-journal``); the
+marker ``.send-journal.issues`` beside it names the issues journaled there, so a *missing* journal of an issue
+already sent is refused too. SQLite failures (disk full, read-only) become a ``JournalError`` naming the file;
+what was committed stays. It is written as a log of batches, because a recipient's state is almost always its
 batch's:
 
 - ``batches``: one small row per request (state, X-Message-Id, times, error);
@@ -23,7 +27,9 @@ batch's:
   pending, their own message id), and ``superseded`` on an earlier claim of a recipient claimed again.
 
 The ``recipients`` view shows one row per recipient with its effective state (read it with any SQLite tool).
-Rows skipped while reading the CSV (invalid, duplicate, suppressed) are recorded per run in ``skips``.
+Rows skipped while reading the CSV (invalid, duplicate, suppressed) are recorded per run in ``skips``. An A/B
+subject test (``abtest.py``) keeps its seed, share, subjects and winner in ``ab_tests`` and each of its
+recipients' variant in ``ab_variants``.
 
 A send holds the journal's run lock (``lock_run``, an ``flock`` on ``.send-journal.lock`` beside it) from
 start to end: two sends of one issue never run at once. Look-ups by address (a resumed run) go through an
@@ -33,6 +39,7 @@ recipient stream never yields an address twice, so the send marks its claims ``u
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
@@ -43,7 +50,8 @@ from pathlib import Path
 from typing import IO
 
 from ..errors import DigestError
-from ..folder import JOURNAL_LOCK_NAME, IssueFolder
+from ..folder import JOURNAL_LOCK_NAME, JOURNAL_MARKER_NAME, IssueFolder
+from ..folder import JOURNAL_NAME as JOURNAL_NAME  # re-exported
 from ..model import AllAccepted, Outcome
 
 try:
@@ -123,6 +131,24 @@ CREATE TABLE IF NOT EXISTS skips (
     reason TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS skips_issue ON skips (issue, kind);
+-- An A/B subject test (abtest.py): its seed, share and subjects, and the winner once chosen; one per issue.
+CREATE TABLE IF NOT EXISTS ab_tests (
+    issue INTEGER PRIMARY KEY,
+    seed TEXT NOT NULL,
+    share REAL NOT NULL,            -- the share of the recipients in the test (0.2: 20 %)
+    subjects TEXT NOT NULL,         -- JSON array: variant 1 is subjects[0]
+    created REAL NOT NULL,
+    winner INTEGER,                 -- the variant the rest was sent (1-based), once chosen
+    chosen REAL,
+    chosen_by TEXT                  -- auto | hand
+);
+-- The test's recipients, each with its variant (1-based).
+CREATE TABLE IF NOT EXISTS ab_variants (
+    issue INTEGER NOT NULL,
+    key TEXT NOT NULL,
+    variant INTEGER NOT NULL,
+    PRIMARY KEY (issue, key)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY,
     issue INTEGER NOT NULL,
@@ -212,6 +238,7 @@ class Journal:
         self.path = Path(path)
         self.slug = slug
         self.readonly = readonly
+        existed = _check_file(self.path)
         try:
             if readonly:
                 self.db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None)
@@ -232,17 +259,27 @@ class Journal:
                 if version not in (0, 2, SCHEMA_VERSION) or (version == 0 and self._has_table("recipients")):
                     raise JournalError(f"{self.path}: written by another version of digest (schema {version})",
                                        "finish that send with the version that started it, or move the file away")
+                if existed and version == 0:
+                    raise _not_this_issue(self.path, slug, "it is not a digest send journal")
                 if version == 2:
                     self._upgrade_from_2()
                 self.db.executescript(_SCHEMA)
                 self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             row = self.db.execute("SELECT id FROM issues WHERE slug = ?", (slug,)).fetchone()
+            if row is None and existed:
+                others = [r[0] for r in self.db.execute("SELECT slug FROM issues ORDER BY id LIMIT 3")]
+                raise _not_this_issue(self.path, slug, f"it holds the sends of {', '.join(others) or 'no issue'}")
             if row is None and not readonly:
                 self.db.execute("INSERT INTO issues (slug, created) VALUES (?, ?)", (slug, time.time()))
                 row = self.db.execute("SELECT id FROM issues WHERE slug = ?", (slug,)).fetchone()
+            if not readonly:
+                _write_marker(self.path, slug)
+        except JournalError:
+            self._close_quietly()
+            raise
         except sqlite3.DatabaseError as exc:
-            raise JournalError(f"{self.path}: cannot open the send journal ({exc})",
-                               "move the file away to start a fresh journal (recipients may be mailed twice)") from None
+            self._close_quietly()
+            raise _db_error(self.path, exc, opening=True) from None
         self.issue_id: int = row[0] if row else -1
         self.run_id: int | None = None
         self.lock = threading.RLock()  # one statement or transaction at a time, whichever thread asks
@@ -252,12 +289,18 @@ class Journal:
         self._indexed = False  # temp.current_claims holds this issue's current claims
         self._lock_file: IO[bytes] | None = None
 
+    def _close_quietly(self) -> None:
+        db = getattr(self, "db", None)
+        if db is not None:
+            with contextlib.suppress(sqlite3.Error):
+                db.close()
+
     def _has_table(self, name: str) -> bool:
         return self.db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
                                (name,)).fetchone() is not None
 
     def _upgrade_from_2(self) -> None:
-        with _Transaction(self.db, threading.RLock()) as db:
+        with _Transaction(self.db, threading.RLock(), self.path) as db:
             for statement in _FROM_2.split(";"):
                 if statement.strip():
                     db.execute(statement)
@@ -277,7 +320,7 @@ class Journal:
                 self._lock_file = None
 
     def _tx(self) -> _Transaction:
-        return _Transaction(self.db, self.lock)
+        return _Transaction(self.db, self.lock, self.path)
 
     # -- runs ------------------------------------------------------------------------------------
     def lock_run(self) -> bool:
@@ -324,16 +367,17 @@ class Journal:
         return int(size - own)
 
     def start_run(self, backend: str, recovered: int) -> int:
-        cur = self.db.execute("INSERT INTO runs (issue, started, backend, recovered_unknown) VALUES (?, ?, ?, ?)",
-                              (self.issue_id, time.time(), backend, recovered))
-        self.run_id = int(cur.lastrowid or 0)
-        self.db.execute("DELETE FROM skips WHERE issue = ?", (self.issue_id,))  # this run's CSV decides skips
+        with self._tx() as db:
+            cur = db.execute("INSERT INTO runs (issue, started, backend, recovered_unknown) VALUES (?, ?, ?, ?)",
+                             (self.issue_id, time.time(), backend, recovered))
+            self.run_id = int(cur.lastrowid or 0)
+            db.execute("DELETE FROM skips WHERE issue = ?", (self.issue_id,))  # this run's CSV decides skips
         return self.run_id
 
     def finish_run(self, note: str = "") -> None:
         if self.run_id is not None:
-            with self.lock:
-                self.db.execute("UPDATE runs SET finished = ?, note = ? WHERE id = ?", (time.time(), note, self.run_id))
+            with self._tx() as db:
+                db.execute("UPDATE runs SET finished = ?, note = ? WHERE id = ?", (time.time(), note, self.run_id))
 
     def has_rows(self) -> bool:
         """Whether any recipient of this issue was ever claimed."""
@@ -488,9 +532,9 @@ class Journal:
 
     def batch_unknown(self, batch: int, reason: str) -> None:
         """The whole batch's fate is unknown (the backend failed in the middle of the request)."""
-        with self.lock:
-            self.db.execute("UPDATE batches SET state = 'unknown', error = ?, finished = ? WHERE issue = ? AND id = ?",
-                            (reason, time.time(), self.issue_id, batch))
+        with self._tx() as db:
+            db.execute("UPDATE batches SET state = 'unknown', error = ?, finished = ? WHERE issue = ? AND id = ?",
+                       (reason, time.time(), self.issue_id, batch))
 
     # -- skips and the summary ------------------------------------------------------------------
     def add_skips(self, rows: Iterable[tuple[int, str, str, str]]) -> None:
@@ -526,29 +570,199 @@ class Journal:
             "SELECT email, last_error FROM recipients WHERE issue = ? AND state = ? ORDER BY email LIMIT ?",
             (self.issue_id, state, limit)))
 
+    # -- the A/B subject test (abtest.py) ---------------------------------------------------------
+    def ab_test(self) -> AbTest | None:
+        """The issue's A/B test, or None when none was started (or the journal predates them)."""
+        if not self._has_table("ab_tests"):
+            return None
+        with self.lock:
+            row = self.db.execute("SELECT seed, share, subjects, created, winner, chosen, chosen_by FROM ab_tests "
+                                  "WHERE issue = ?", (self.issue_id,)).fetchone()
+            if row is None:
+                return None
+            sizes = dict(self.db.execute("SELECT variant, COUNT(*) FROM ab_variants WHERE issue = ? GROUP BY variant",
+                                         (self.issue_id,)))
+        seed, share, subjects, created, winner, chosen, chosen_by = row
+        names = [str(x) for x in json.loads(subjects)]
+        counts = [int(sizes.get(i, 0)) for i in range(1, len(names) + 1)]
+        return AbTest(seed, float(share), names, float(created), counts, winner, chosen, chosen_by)
+
+    def start_ab_test(self, seed: str, share: float, subjects: Sequence[str],
+                      members: Iterable[tuple[str, int]]) -> bool:
+        """Record a new A/B test with its recipients' variants ((key, variant 1-based) pairs) in one transaction.
+        False (nothing written) when the issue already has one: the caller reads that one instead."""
+        with self._tx() as db:
+            if db.execute("SELECT 1 FROM ab_tests WHERE issue = ?", (self.issue_id,)).fetchone() is not None:
+                return False
+            db.execute("INSERT INTO ab_tests (issue, seed, share, subjects, created) VALUES (?, ?, ?, ?, ?)",
+                       (self.issue_id, seed, share, json.dumps(list(subjects), ensure_ascii=False), time.time()))
+            db.executemany("INSERT INTO ab_variants (issue, key, variant) VALUES (?, ?, ?)",
+                           ((self.issue_id, key, variant) for key, variant in members))
+        return True
+
+    def ab_variants(self, variant: int | None = None) -> dict[str, int]:
+        """key → variant of the test's recipients (only those of ``variant`` when given)."""
+        if not self._has_table("ab_variants"):
+            return {}
+        sql = "SELECT key, variant FROM ab_variants WHERE issue = ?"
+        args: tuple[int, ...] = (self.issue_id,)
+        if variant is not None:
+            sql, args = sql + " AND variant = ?", (*args, variant)
+        with self.lock:
+            return dict(self.db.execute(sql, args))
+
+    def choose_ab_winner(self, variant: int, chosen_by: str) -> None:
+        """Record the variant the rest is sent (once: a winner already recorded stays)."""
+        with self._tx() as db:
+            db.execute("UPDATE ab_tests SET winner = ?, chosen = ?, chosen_by = ? WHERE issue = ? AND winner IS NULL",
+                       (variant, time.time(), chosen_by, self.issue_id))
+
+
+@dataclass
+class AbTest:
+    """An issue's A/B subject test as the journal holds it."""
+
+    seed: str
+    share: float
+    subjects: list[str]
+    created: float
+    sizes: list[int]  # recipients per variant, variant 1 first
+    winner: int | None = None
+    chosen: float | None = None
+    chosen_by: str | None = None
+
 
 class _Transaction:
     """``BEGIN IMMEDIATE`` … ``COMMIT`` (``ROLLBACK`` on any exception, including KeyboardInterrupt), holding
     the journal's lock throughout."""
 
-    def __init__(self, db: sqlite3.Connection, lock: threading.RLock) -> None:
+    def __init__(self, db: sqlite3.Connection, lock: threading.RLock, path: Path) -> None:
         self.db = db
         self.lock = lock
+        self.path = path
 
     def __enter__(self) -> sqlite3.Connection:
         self.lock.acquire()
         try:
             self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            self.lock.release()
+            raise _db_error(self.path, exc) from None
         except BaseException:
             self.lock.release()
             raise
         return self.db
 
-    def __exit__(self, exc_type: object, *rest: object) -> None:
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         try:
-            self.db.execute("ROLLBACK" if exc_type is not None else "COMMIT")
+            if exc_type is not None:
+                with contextlib.suppress(sqlite3.Error):  # a failed statement may have rolled back already
+                    self.db.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.OperationalError):
+                    raise _db_error(self.path, exc) from None
+                return
+            try:
+                self.db.execute("COMMIT")
+            except sqlite3.OperationalError as failed:
+                with contextlib.suppress(sqlite3.Error):
+                    self.db.execute("ROLLBACK")
+                raise _db_error(self.path, failed) from None
         finally:
             self.lock.release()
+
+
+def _db_error(path: Path, exc: sqlite3.Error, *, opening: bool = False) -> JournalError:
+    """A clear error for a journal SQLite refused to read or write; what was committed before stays."""
+    text = str(exc)
+    code = getattr(exc, "sqlite_errorcode", None)
+    low = text.lower()
+    if code == sqlite3.SQLITE_FULL or "disk is full" in low or "disk full" in low:
+        return JournalError(f"{path}: the disk is full ({text}); nothing after the last recorded batch was written",
+                            "free some space, then run the same `digest send` again: it resumes from the journal")
+    if (code == sqlite3.SQLITE_READONLY or "readonly" in low or "read-only" in low
+            or (code == sqlite3.SQLITE_CANTOPEN or "unable to open" in low)):
+        return JournalError(f"{path}: the send journal cannot be written ({text})",
+                            f"make {path.name} and its folder {path.parent} writable by this user, then run the same "
+                            "`digest send` again: it resumes from the journal")
+    if opening or code == sqlite3.SQLITE_NOTADB or "not a database" in low:
+        return _not_this_issue(path, None, f"it cannot be read as a send journal ({text})")
+    return JournalError(f"{path}: the send journal failed ({text})",
+                        "run the same `digest send` again once the cause is fixed: it resumes from the journal")
+
+
+def _not_this_issue(path: Path, slug: str | None, why: str) -> JournalError:
+    issue = f" of {slug}" if slug else ""
+    return JournalError(f"{path}: refusing to use this file as the send journal{issue}: {why}",
+                        "look at it first (a damaged copy? another issue's?); restore the right journal, or start "
+                        f"an empty one with `digest send {path.parent} ... --new-journal` (it keeps this file aside; "
+                        "recipients already mailed would be mailed again)")
+
+
+def marker_path(path: Path) -> Path:
+    """The small file beside the journal that says which issues it journals (so a missing journal is noticed)."""
+    return path.parent / JOURNAL_MARKER_NAME
+
+
+def _write_marker(path: Path, slug: str) -> None:
+    marker = marker_path(path)
+    slugs = _read_marker(marker)
+    if slug in slugs:
+        return
+    try:
+        marker.write_text("".join(f"{s}\n" for s in [*slugs, slug]), encoding="utf-8")
+    except OSError as exc:
+        raise JournalError(f"{marker}: cannot record that this folder has a send journal ({exc.strerror or exc})",
+                           f"make the folder {path.parent} writable by this user, then send again") from None
+
+
+def _read_marker(marker: Path) -> list[str]:
+    try:
+        return [line.strip() for line in marker.read_text(encoding="utf-8").splitlines() if line.strip()]
+    except (OSError, UnicodeDecodeError):
+        return []
+
+
+def _check_file(path: Path) -> bool:
+    """Whether the journal file exists; refuses an empty one, and a missing one the marker says was there."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        marker = marker_path(path)
+        if marker.exists():
+            slugs = ", ".join(_read_marker(marker)) or "an issue"
+            raise JournalError(f"{path}: the send journal is missing, but {marker.name} beside it says {slugs} "
+                               "was already sent from this folder",
+                               "restore the journal (from a backup or where it was moved); if it is lost, check who "
+                               f"already got the issue, then start an empty one with `digest send {path.parent} ... "
+                               "--new-journal` (recipients already mailed would be mailed again)") from None
+        return False
+    except OSError as exc:
+        raise JournalError(f"{path}: cannot read the send journal ({exc.strerror or exc})",
+                           "make it readable by this user, then send again") from None
+    if size == 0:
+        raise _not_this_issue(path, None, "it is empty (0 bytes: a failed copy, a full disk, a sync tool?)")
+    return True
+
+
+def set_aside(directory: Path | str) -> Path | None:
+    """``--new-journal``: move the issue folder's journal (and its WAL files) aside under a dated name and forget
+    the marker, so the next send starts an empty journal. Returns the new name of the journal, if there was one."""
+    path = journal_path(directory)
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    aside = path.with_name(f"{path.name}.set-aside-{stamp}")
+    moved: Path | None = None
+    try:
+        for suffix in ("", "-wal", "-shm"):
+            src = path.with_name(path.name + suffix)
+            if src.exists():
+                src.rename(aside.with_name(aside.name + suffix))
+                if not suffix:
+                    moved = aside
+        marker_path(path).unlink(missing_ok=True)
+    except OSError as exc:
+        raise JournalError(f"{path}: cannot set the old journal aside ({exc.strerror or exc})",
+                           f"make the folder {path.parent} writable by this user") from None
+    return moved
 
 
 def would_send(state: tuple[str, int] | None, resend_unknown: bool) -> bool:
@@ -566,6 +780,6 @@ def journal_path(directory: IssueFolder | Path | str) -> Path:
 def open_journal(directory: IssueFolder | Path | str, slug: str, *, readonly: bool = False) -> Journal | None:
     """The journal of the issue in ``directory``; with ``readonly`` None when there is none yet."""
     path = journal_path(directory)
-    if readonly and not path.exists():
+    if readonly and not _check_file(path):
         return None
     return Journal(path, slug, readonly=readonly)

@@ -10,25 +10,67 @@ Where it lives (first that applies):
 The file is a CSV with the header ``email,reason,source,added`` (reason: unsubscribe, bounce, spam_report,
 invalid, block, manual...; source: one-click, cli, sendgrid, ``sendgrid asm group N``...; added: ISO 8601 UTC).
 ``digest suppressions pull`` (``backends/sendgrid/suppressions.py``) merges SendGrid's lists in through ``add``.
-It is only appended to, under an exclusive file lock, so the unsubscribe server and ``digest suppressions
-add`` can write at the same time; an address already listed is not written twice. Addresses compare
-without case.
+A cell that would start with ``= + - @`` is written with a leading ``'`` (spreadsheets then show it as text,
+never run it as a formula) and read back without it. It is only appended to, under an exclusive file lock
+(``flock`` on POSIX, an ``msvcrt`` byte-range lock on Windows; see ``_exclusive``), so the unsubscribe server
+and ``digest suppressions add`` can write at the same time; an address already listed is not written twice.
+Addresses compare without case.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as _dt
-import fcntl
 import os
-from collections.abc import Iterable
+import sys
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Any
 
 from ..config import Settings
 from ..errors import DigestError
 from ..folder import IssueFolder
 from .recipients import clean_value, iter_addresses, validate_address
+
+if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
+    import msvcrt
+
+    fcntl: Any = None
+else:
+    import fcntl
+
+    msvcrt: Any = None
+
+# Windows locks byte ranges, and a locked byte cannot be read through another handle: lock one byte far past
+# any real list's end, so readers (``load``) are never blocked, only other writers.
+_WIN_LOCK_OFFSET = 1 << 40
+
+
+@contextlib.contextmanager
+def _exclusive(fh: IO[str]) -> Iterator[None]:
+    """Hold an exclusive lock on the open file ``fh`` (blocking) for the ``with`` block."""
+    if fcntl is not None:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        return
+    fd = fh.fileno()  # pragma: no cover - Windows
+    os.lseek(fd, _WIN_LOCK_OFFSET, os.SEEK_SET)
+    while True:
+        try:
+            msvcrt.locking(fd, msvcrt.LK_LOCK, 1)  # retries for ~10 s, then raises: keep waiting
+            break
+        except OSError:
+            continue
+    try:
+        yield
+    finally:
+        os.lseek(fd, _WIN_LOCK_OFFSET, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
 
 SUPPRESSIONS_NAME = "suppressions.csv"
 ENV = "DIGEST_SUPPRESSIONS"
@@ -60,6 +102,24 @@ def suppressions_path(folder: IssueFolder | Path | str, settings: Settings | Non
     return (folder.parent if issue_dir else folder) / SUPPRESSIONS_NAME
 
 
+_FORMULA = "=+-@\t\r"  # a cell starting with one of these is a formula to spreadsheet programs
+
+
+def neutralise(value: str) -> str:
+    """``value`` for a CSV cell a spreadsheet will not run as a formula (``=HYPERLINK(...)@x.org``): a leading
+    ``'`` before ``= + - @`` (and before a ``'`` that precedes one, so that ``unneutralise`` is exact)."""
+    if value and (value[0] in _FORMULA or unneutralise(value) != value):
+        return "'" + value
+    return value
+
+
+def unneutralise(value: str) -> str:
+    """The value ``neutralise`` was given (files written before it are read as they are)."""
+    if len(value) > 1 and value[0] == "'" and value[1] in _FORMULA + "'":
+        return value[1:]
+    return value
+
+
 def key(address: str) -> str:
     """The comparison key: the normalized address when valid, lower-cased."""
     normalized, _ = validate_address(address.strip())
@@ -79,10 +139,10 @@ def load(path: Path) -> set[str]:
         reader = csv.reader(fh)
         header = next(reader, None)
         if header and "@" in header[0]:  # a bare list without header: the first line is an address
-            out.add(key(header[0]))
+            out.add(key(unneutralise(header[0].strip())))
         for row in reader:
             if row and row[0].strip():
-                out.add(key(row[0]))
+                out.add(key(unneutralise(row[0].strip())))
     return out
 
 
@@ -94,28 +154,24 @@ def add(path: Path, entries: Iterable[Entry]) -> int:
         fh = path.open("a+", encoding="utf-8", newline="")
     except OSError as exc:
         raise DigestError(f"{path}: cannot write the suppression list: {exc.strerror or exc}") from None
-    with fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        try:
-            existing = load(path)
-            fh.seek(0, os.SEEK_END)
-            empty = fh.tell() == 0
-            writer = csv.writer(fh, lineterminator="\n")
-            if empty:
-                writer.writerow(HEADER)
-            new = 0
-            for entry in entries:
-                k = key(entry.email)
-                if not k or k in existing:
-                    continue
-                existing.add(k)
-                writer.writerow([clean_value(entry.email), clean_value(entry.reason), clean_value(entry.source),
-                                 entry.added or now])
-                new += 1
-            fh.flush()
-            os.fsync(fh.fileno())
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+    with fh, _exclusive(fh):
+        existing = load(path)
+        fh.seek(0, os.SEEK_END)
+        empty = fh.tell() == 0
+        writer = csv.writer(fh, lineterminator="\n")
+        if empty:
+            writer.writerow(HEADER)
+        new = 0
+        for entry in entries:
+            k = key(entry.email)
+            if not k or k in existing:
+                continue
+            existing.add(k)
+            writer.writerow([neutralise(clean_value(entry.email)), neutralise(clean_value(entry.reason)),
+                             neutralise(clean_value(entry.source)), neutralise(entry.added or now)])
+            new += 1
+        fh.flush()
+        os.fsync(fh.fileno())
     return new
 
 
@@ -128,8 +184,8 @@ def entries(path: Path) -> list[Entry]:
         return out
     with fh:
         for row in csv.DictReader(fh):
-            out.append(Entry(row.get("email") or "", row.get("reason") or "", row.get("source") or "",
-                             row.get("added") or ""))
+            out.append(Entry(unneutralise(row.get("email") or ""), unneutralise(row.get("reason") or ""),
+                             unneutralise(row.get("source") or ""), unneutralise(row.get("added") or "")))
     return out
 
 

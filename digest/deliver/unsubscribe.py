@@ -20,7 +20,8 @@ or the last path segment.
 - ``GET``  with a good token: a confirmation page with a button (a POST); a GET never unsubscribes, so
   link scanners that prefetch URLs do no harm.
 - ``POST`` with a good token and the body ``List-Unsubscribe=One-Click`` (what mail providers send, and
-  what the button sends): the address is appended to the suppression list; 200.
+  what the button sends), ``application/x-www-form-urlencoded`` or ``multipart/form-data``, with a
+  Content-Length or chunked: the address is appended to the suppression list; 200.
 - A missing, forged or altered token: 403 and nothing changes.
 """
 
@@ -39,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer, make_server
 
 from ..config import Settings
 from ..errors import ConfigError, SendRefused
@@ -265,13 +266,13 @@ class UnsubscribeApp:
         form: list[tuple[str, str]] = []
         if method == "POST":
             try:
-                length = int(environ.get("CONTENT_LENGTH") or 0)
-            except ValueError:
-                length = 0
-            if length > _MAX_BODY:
+                raw = read_body(environ)
+            except _TooLarge:
                 return self._page(start_response, "413 Payload Too Large", "Request too large", "")
-            raw = environ["wsgi.input"].read(length) if length > 0 else b""
-            form = parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True)
+            except _BadBody:
+                return self._page(start_response, "400 Bad Request", "Not understood",
+                                  "<p>The request body could not be read.</p>")
+            form = parse_form(environ.get("CONTENT_TYPE") or "", raw)
         email = self._token(environ, form)
         if email is None:
             return self._page(start_response, "403 Forbidden", "Link not valid",
@@ -293,17 +294,139 @@ class UnsubscribeApp:
                           f"{html.escape(self.newsletter)}.</p>")
 
 
+class _TooLarge(Exception):
+    pass
+
+
+class _BadBody(Exception):
+    pass
+
+
+_STATE = "digest.request_state"  # a dict our server puts in environ: "body_read" once the body was read
+
+
+def _mark_read(environ: dict[str, Any]) -> None:
+    state = environ.get(_STATE)
+    if isinstance(state, dict):
+        state["body_read"] = True
+
+
+def read_body(environ: dict[str, Any], limit: int = _MAX_BODY) -> bytes:
+    """The request body: by Content-Length, chunked (``Transfer-Encoding: chunked``, decoded here when the
+    server did not), or to the end of the input when the server says it is terminated (``wsgi.input_terminated``).
+    Raises _TooLarge beyond ``limit`` bytes, _BadBody on a malformed chunked body."""
+    stream = environ["wsgi.input"]
+    chunked = "chunked" in str(environ.get("HTTP_TRANSFER_ENCODING") or "").lower()
+    if environ.get("wsgi.input_terminated") and (chunked or not environ.get("CONTENT_LENGTH")):
+        data = stream.read(limit + 1)
+        if len(data) > limit:
+            raise _TooLarge
+        _mark_read(environ)
+        return bytes(data)
+    if chunked:
+        data = _read_chunked(stream, limit)
+        _mark_read(environ)
+        return data
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        raise _BadBody from None
+    if length > limit:
+        raise _TooLarge
+    data = stream.read(length) if length > 0 else b""
+    if len(data) == length:
+        _mark_read(environ)
+    return bytes(data)
+
+
+def _read_chunked(stream: Any, limit: int) -> bytes:
+    out = bytearray()
+    while True:
+        line = stream.readline(256)
+        if not line.endswith(b"\n"):
+            raise _BadBody
+        try:
+            size = int(line.split(b";", 1)[0].strip(), 16)
+        except ValueError:
+            raise _BadBody from None
+        if size < 0:
+            raise _BadBody
+        if size == 0:
+            for _ in range(64):  # trailer fields, then the blank line
+                trailer = stream.readline(1024)
+                if trailer in (b"\r\n", b"\n", b""):
+                    return bytes(out)
+            raise _BadBody
+        if len(out) + size > limit:
+            raise _TooLarge
+        chunk = stream.read(size)
+        if len(chunk) != size or stream.readline(3) not in (b"\r\n", b"\n"):
+            raise _BadBody
+        out += chunk
+
+
+def parse_form(content_type: str, raw: bytes) -> list[tuple[str, str]]:
+    """The fields of an ``application/x-www-form-urlencoded`` or ``multipart/form-data`` body (RFC 8058
+    allows both); other types are read as urlencoded (what the one-click POST sends without a type)."""
+    if content_type.split(";", 1)[0].strip().lower() != "multipart/form-data":
+        return parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True)
+    import email.parser
+    import email.policy
+
+    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode("utf-8", "replace")
+    msg = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + raw)
+    if not msg.is_multipart():
+        return []
+    out: list[tuple[str, str]] = []
+    for part in msg.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if not isinstance(name, str) or part.get_filename():
+            continue
+        payload = part.get_payload(decode=True)
+        if isinstance(payload, bytes):
+            out.append((name, payload.decode(part.get_content_charset() or "utf-8", "replace")))
+    return out
+
+
+def check_writable(path: Path) -> None:
+    """Refuse (ConfigError) a suppression file the server could not append to: found at start-up, not at the
+    first unsubscribe. Nothing in an existing file changes; a missing one is not created."""
+    try:
+        if path.exists():
+            if path.is_dir():
+                raise OSError(21, "is a folder")
+            with path.open("ab"):
+                pass
+            return
+        parent = path.parent
+        parent.mkdir(parents=True, exist_ok=True)
+        import tempfile
+
+        with tempfile.NamedTemporaryFile(dir=parent, prefix=".digest-write-check-"):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"{path}: the unsubscribe server cannot write the suppression list "
+                          f"({exc.strerror or exc})",
+                          "make the file and its folder writable by this user, or point DIGEST_SUPPRESSIONS "
+                          "(or [suppressions] file) at a writable path") from None
+
+
 def make_app(folder: Path | str = ".", *, suppressions_file: Path | None = None,
              environ: dict[str, str] | None = None) -> UnsubscribeApp:
-    """The app for the newsletter in ``folder`` (digest.toml there or above). Needs the secret."""
+    """The app for the newsletter in ``folder`` (digest.toml there or above). Needs the secret (at least
+    ``MIN_SECRET_BYTES``, as ``send`` does) and a suppression file it can write."""
     from ..config import load_settings
 
     secret = secret_from_env(environ)
     if secret is None:
         raise ConfigError(f"{SECRET_ENV} is not set: the server cannot check unsubscribe links without it",
                           "use the same secret as the sends")
+    if len(secret) < MIN_SECRET_BYTES:
+        raise ConfigError(f"{SECRET_ENV} is too short ({len(secret)} bytes): anyone could forge links",
+                          f"use at least {MIN_SECRET_BYTES} random characters, the same secret as the sends")
     settings = load_settings(Path(folder))
     path = suppressions_file or suppressions.suppressions_path(folder, settings, issue_dir=False)
+    check_writable(Path(path))
     return UnsubscribeApp(path, secret, str(settings.newsletter.get("name") or "this newsletter"))
 
 
@@ -324,16 +447,63 @@ class _ThreadingServer(socketserver.ThreadingMixIn, WSGIServer):
     daemon_threads = True
 
 
+class _ServerHandler(ServerHandler):
+    http_version = "1.1"
+
+
 class _QuietHandler(WSGIRequestHandler):
+    """wsgiref's handler, but HTTP/1.1 with keep-alive: requests on one connection are answered in turn; the
+    connection is closed after a request whose body the app did not read to its end."""
+
+    protocol_version = "HTTP/1.1"
+    timeout = 30  # an idle keep-alive connection (or a client that stalls mid-request) is closed
+
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - wsgiref's signature
         # The request line holds the token (a bearer credential for one address): log the method and status only.
         return
 
+    def handle(self) -> None:
+        self.close_connection = True
+        try:
+            self._one()
+            while not self.close_connection:
+                self._one()
+        except (TimeoutError, ConnectionError):
+            self.close_connection = True
 
-def serve(app: UnsubscribeApp, host: str = "127.0.0.1", port: int = 8025,
+    def _one(self) -> None:
+        self.raw_requestline = self.rfile.readline(65537)
+        if not self.raw_requestline:
+            self.close_connection = True
+            return
+        if len(self.raw_requestline) > 65536:
+            self.requestline = self.request_version = self.command = ""
+            self.send_error(414)
+            self.close_connection = True
+            return
+        if not self.parse_request():
+            self.close_connection = True
+            return
+        environ = self.get_environ()
+        has_body = bool(environ.get("HTTP_TRANSFER_ENCODING")) or (environ.get("CONTENT_LENGTH") or "0") != "0"
+        state: dict[str, bool] = {}
+        environ[_STATE] = state  # wsgiref hands the app a copy of environ; the dict itself is shared
+        handler = _ServerHandler(self.rfile, self.wfile, self.get_stderr(), environ, multithread=False)
+        handler.request_handler = self  # type: ignore[attr-defined]  # wsgiref's back-pointer for logging
+        handler.run(self.server.get_app())  # type: ignore[attr-defined]
+        if has_body and not state.get("body_read"):
+            self.close_connection = True  # the unread body would be taken for the next request
+
+
+def make_unsubscribe_server(app: UnsubscribeApp, host: str = "127.0.0.1", port: int = 8025) -> WSGIServer:
+    """The threaded HTTP/1.1 server for ``app``, bound (``serve_forever`` runs it)."""
+    return make_server(host, port, app, server_class=_ThreadingServer, handler_class=_QuietHandler)
+
+
+def serve(app: UnsubscribeApp, host: str = "127.0.0.1", port: int = 8643,
           ready: Callable[[str], None] | None = None) -> None:
     """Serve ``app`` with wsgiref (threaded) until interrupted."""
-    with make_server(host, port, app, server_class=_ThreadingServer, handler_class=_QuietHandler) as httpd:
+    with make_unsubscribe_server(app, host, port) as httpd:
         if ready:
             ready(f"http://{host}:{httpd.server_port}/")
         httpd.serve_forever()

@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import html
 import json
 import logging
 import os
+import re
 import signal
 import socket
 import sys
@@ -51,6 +53,8 @@ IMAGE_TYPES = {
 BUILD_TYPES = {**IMAGE_TYPES, ".html": "text/html", ".txt": "text/plain", ".css": "text/css",
                ".json": "application/json"}
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+MAX_STREAMS = 64  # open /events streams at once (each holds a thread); more get 503
+_HOST = re.compile(r"(?P<name>\[[0-9a-f:.]+\]|[a-z0-9.-]+)(?::(?P<port>[0-9]{1,5}))?")
 KEEPALIVE = 15.0
 
 
@@ -61,6 +65,16 @@ def _static(name: str) -> bytes:
     return resources.files("digest.preview").joinpath("static", name).read_bytes()
 
 
+def _report_page(directory: Path) -> bytes:
+    from ..deliver.report import issue_report
+    from ..deliver.report_html import render_html
+
+    try:
+        return render_html(issue_report(directory)).encode("utf-8")
+    except DigestError as exc:
+        return f"<!doctype html><title>Report</title><p>No report: {html.escape(exc.message)}</p>".encode()
+
+
 class PreviewServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = False  # a port in use must be an error, never shared
@@ -68,6 +82,8 @@ class PreviewServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], preview: Preview) -> None:
         self.preview = preview
         self.stopping = threading.Event()
+        self.streams = 0
+        self._streams_lock = threading.Lock()
         host = address[0]
         self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
         super().__init__(address, Handler)
@@ -77,6 +93,18 @@ class PreviewServer(ThreadingHTTPServer):
         self.server_address = self.socket.getsockname()
         self.server_name = str(self.server_address[0])
         self.server_port = int(self.server_address[1])
+
+    def open_stream(self) -> bool:
+        """Count one more open event stream; False (and nothing counted) when ``MAX_STREAMS`` are open."""
+        with self._streams_lock:
+            if self.streams >= MAX_STREAMS:
+                return False
+            self.streams += 1
+            return True
+
+    def close_stream(self) -> None:
+        with self._streams_lock:
+            self.streams -= 1
 
     @property
     def loopback(self) -> bool:
@@ -109,15 +137,23 @@ class Handler(BaseHTTPRequestHandler):
         self._send(404, b"not found\n", "text/plain")
 
     def _host_ok(self) -> bool:
-        """DNS-rebinding guard: on a loopback address only loopback Host names are answered."""
+        """DNS-rebinding guard: on a loopback address only ``127.0.0.1``, ``localhost`` and ``[::1]`` (or the
+        address the server is bound to), with the server's port, are answered. Any other name (e.g.
+        ``127.attacker.example``, ``localhost.evil``) may resolve anywhere, so it is refused."""
         if not self.server.loopback:
             return True
-        host = (self.headers.get("Host") or "").strip().lower()
-        if host.startswith("["):
-            name = host[1: host.find("]")] if "]" in host else host
-        else:
-            name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
-        return name in LOOPBACK or name.startswith("127.")
+        hosts = self.headers.get_all("Host") or []
+        if len(hosts) != 1:
+            return False
+        host = hosts[0].strip().lower()
+        match = _HOST.fullmatch(host)
+        if match is None:
+            return False
+        name, port = match.group("name"), match.group("port")
+        own = f"[{self.server.server_name}]" if ":" in self.server.server_name else self.server.server_name
+        if name not in ("127.0.0.1", "localhost", "[::1]", own):
+            return False
+        return int(port) == self.server.server_port if port else self.server.server_port == 80
 
     def _query(self) -> dict[str, str]:
         return {k: v[-1] for k, v in parse_qs(urlsplit(self.path).query).items()}
@@ -165,6 +201,8 @@ class Handler(BaseHTTPRequestHandler):
         elif rel == "text.html":
             text = preview.render(self._int(q, "r"), "text")
             self._send(200, page.text_page(text, scheme).encode("utf-8"), "text/html")
+        elif rel == "report.html":  # the issue's results once sent (digest report --html)
+            self._send(200, _report_page(preview.directory), "text/html", {"Content-Security-Policy": "sandbox"})
         elif rel == "events":
             if self.command == "HEAD":
                 self._send(200, b"", "text/event-stream")
@@ -195,7 +233,18 @@ class Handler(BaseHTTPRequestHandler):
         self._not_found()
 
     def _events(self) -> None:
-        """Server-sent events: ``hello`` with the current version, then one ``build`` per new build."""
+        """Server-sent events, at most ``MAX_STREAMS`` at once (each holds a thread): 503 beyond."""
+        if not self.server.open_stream():
+            self._send(503, b"too many open event streams\n", "text/plain", {"Retry-After": "5"})
+            self.close_connection = True
+            return
+        try:
+            self._stream()
+        finally:
+            self.server.close_stream()
+
+    def _stream(self) -> None:
+        """``hello`` with the current version, then one ``build`` per new build."""
         preview = self.server.preview
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream; charset=utf-8")

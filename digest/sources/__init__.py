@@ -23,11 +23,19 @@ __all__ = ["load", "SourceError"]
 log = logging.getLogger(__name__)
 
 
-def load(source: str, *, limit: int | None = None, max_size: int | None = None) -> list[Article]:
-    """The articles in ``source`` (several for a feed: the ``limit`` newest). Raises SourceError."""
+def load(source: str, *, limit: int | None = None, max_size: int | None = None, trusted: bool = True,
+         allow_hosts: list[str] | None = None) -> list[Article]:
+    """The articles in ``source`` (several for a feed: the ``limit`` newest). Raises SourceError.
+
+    ``trusted``: the editor named ``source`` (the default); pass False for a URL that came from content (a feed
+    entry's link): it may then be no file and no local or private address (see ``fetch``). ``allow_hosts``:
+    ``[fetch] allow_hosts`` (None: read from the digest.toml of the working folder)."""
     cap = max_bytes() if max_size is None else max_size
+    lowered = source.lower() if isinstance(source, str) else ""
+    if not trusted and not lowered.startswith(("http://", "https://")):
+        raise SourceError(source, "not an http(s) URL (a link from content is never read as a file)")
     try:
-        return _load(source, limit, cap)
+        return _load(source, limit, cap, trusted, allow_hosts)
     except SourceError:
         raise
     except Exception as exc:  # noqa: BLE001 - a parser bug must still be one line naming the source
@@ -35,12 +43,13 @@ def load(source: str, *, limit: int | None = None, max_size: int | None = None) 
         raise SourceError(source, f"could not read it ({type(exc).__name__}: {str(exc)[:160]})") from None
 
 
-def _load(source: str, limit: int | None, cap: int) -> list[Article]:
+def _load(source: str, limit: int | None, cap: int, trusted: bool = True,
+          allow_hosts: list[str] | None = None) -> list[Article]:
     if not source or not source.strip():
         raise SourceError(repr(source), "empty SOURCE argument")
     lowered = source.lower()
     if lowered.startswith(("http://", "https://")):
-        return _load_url(source, limit, cap)
+        return _load_url(source, limit, cap, trusted, allow_hosts)
     if source == "-":
         return _parse(_read_stdin(cap), source, None, limit, charset=None)
     if lowered.startswith("file://"):
@@ -86,11 +95,12 @@ def _read_file(path: Path, source: str, cap: int) -> bytes:
     return raw
 
 
-def _load_url(url: str, limit: int | None, cap: int) -> list[Article]:
+def _load_url(url: str, limit: int | None, cap: int, trusted: bool = True,
+              allow_hosts: list[str] | None = None) -> list[Article]:
     from .fetch import fetch
 
     try:
-        got = fetch(url, limit=cap)
+        got = fetch(url, limit=cap, trusted=trusted, allow_hosts=allow_hosts)
     except FetchError as exc:
         raise SourceError(url, str(exc)) from None
     kind = detect.by_content_type(got.content_type)
@@ -144,6 +154,9 @@ def _parse(
         article = _parse_text(text, source)
         if page_url and not article.url:
             article.url = page_url
+    if not (article.text or "").strip():
+        raise SourceError(source, "no article text found (only navigation, markup or boilerplate)",
+                          "point at the article itself, or save its text as a .md or .txt file")
     return _with_lang([article])
 
 

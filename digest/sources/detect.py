@@ -13,6 +13,9 @@ EXTENSIONS = {
 
 _FEED_ROOT = re.compile(rb"<(?:rss|feed|rdf:RDF|RDF)\b", re.I)
 _HTML_START = re.compile(rb"<(?:!doctype\s+html|html|head|body|meta|title|article)\b", re.I)
+# An HTML fragment (no <html>/<body>): a page part served without a type, e.g. only a menu and a footer.
+_HTML_FRAGMENT = re.compile(rb"<(?:div|p|nav|section|main|header|footer|aside|ul|ol|table|h[1-6]|a|span|form|"
+                            rb"script|style|link|img|figure|blockquote)\b[^>]*>", re.I)
 _MD_HINT = re.compile(rb"\A(?:\xef\xbb\xbf)?---[ \t]*\r?\n.*?\n(?:---|\.\.\.)[ \t]*\r?\n", re.S)
 
 
@@ -48,7 +51,7 @@ def sniff(raw: bytes) -> str:
         body = re.sub(rb"<\?.*?\?>|<!--.*?-->|<!(?!doctype\s+html)[^>]*>", b"", head, flags=re.S | re.I).lstrip()
         if _FEED_ROOT.match(body):
             return "feed"
-        if _HTML_START.match(body) or _HTML_START.search(head[:1024]):
+        if _HTML_START.match(body) or _HTML_START.search(head[:1024]) or _HTML_FRAGMENT.match(body):
             return "html"
     if _MD_HINT.match(raw[:4096]):
         return "markdown"

@@ -24,11 +24,36 @@ ALIASES = {"link": "url", "canonical": "url", "summary": "description", "excerpt
            "teaser_override": "teaser", "site": "site_name"}
 
 
+# YAML double-quoted escapes (YAML 1.2, 5.7): a front-matter value "Line one\r\nLine two" means a line break,
+# never the four characters backslash, r, backslash, n.
+_ESCAPES = {"0": "\0", "a": "\a", "b": "\b", "t": "\t", "\t": "\t", "n": "\n", "v": "\v", "f": "\f", "r": "\r",
+            "e": "\x1b", " ": " ", '"': '"', "/": "/", "\\": "\\", "N": "\x85", "_": "\xa0", "L": "\u2028",
+            "P": "\u2029"}
+_ESCAPE = re.compile(r"\\(x[0-9A-Fa-f]{2}|u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|.)", re.S)
+_BREAKS = re.compile("[\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]+")
+
+
+def _unescape(inner: str) -> str:
+    def one(m: re.Match[str]) -> str:
+        code = m.group(1)
+        if code[0] in "xuU" and len(code) > 1:
+            try:
+                return chr(int(code[1:], 16))
+            except (ValueError, OverflowError):
+                return m.group(0)
+        return _ESCAPES.get(code, m.group(0))  # an unknown escape stays as written
+
+    return _ESCAPE.sub(one, inner)
+
+
 def _unquote(value: str) -> str:
+    """A front-matter scalar: double quotes with YAML's escapes, single quotes with ``''``, or plain. Every
+    value is one line: line breaks (typed as escapes) become a space."""
     value = value.strip()
     if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
         inner = value[1:-1]
-        return inner.replace('\\"', '"') if value[0] == '"' else inner.replace("''", "'")
+        text = _unescape(inner) if value[0] == '"' else inner.replace("''", "'")
+        return _BREAKS.sub(" ", text).strip()
     return re.sub(r"\s+#.*$", "", value)  # trailing comment on an unquoted value
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from click.testing import CliRunner
 
@@ -37,3 +39,18 @@ def test_teaser_without_source_is_a_usage_error(runner: CliRunner) -> None:
 def test_unknown_option_is_a_usage_error(runner: CliRunner) -> None:
     result = runner.invoke(cli, ["teaser", "--no-such-option", "x.txt"])
     assert result.exit_code == 2
+
+
+def test_a_template_running_shell_commands_is_a_clear_error(runner: CliRunner, tmp_path: Path) -> None:
+    from tests.support.newsletter import make_issue
+
+    issue = make_issue(tmp_path)
+    templates = issue.parent / "templates"
+    templates.mkdir(exist_ok=True)
+    (templates / "email.html").write_text(
+        '{% extends "theme/email.html" %}{% block footer_extra %}'
+        "{{ cycler.__init__.__globals__.os.popen('id').read() }}{% endblock %}")
+    result = runner.invoke(cli, ["build", str(issue)])
+    assert result.exit_code == 1
+    assert "refused by the template sandbox" in result.stderr and "email.html, line 1" in result.stderr
+    assert "internal error" not in result.stderr and "uid=" not in result.stdout + result.stderr

@@ -125,3 +125,30 @@ def test_suppressions_add_list_and_send_skips(tmp_path: Path) -> None:
     result = _run("send", str(issue), "--recipients", str(write_csv(tmp_path / "r.csv", ROWS)), "--json")
     data = json.loads(result.stdout)
     assert result.exit_code == 0 and data["sent"] == 0 and data["skipped_by_reason"]["suppressed"] == 2
+
+
+@pytest.mark.parametrize("damage", ["truncate", "delete"])
+def test_a_damaged_or_lost_journal_refuses_the_send_until_new_journal(tmp_path: Path, damage: str) -> None:
+    issue = make_issue(tmp_path)
+    csv = str(write_csv(tmp_path / "r.csv", ROWS))
+    assert _run("send", str(issue), "--recipients", csv).exit_code == 0
+    outbox = {p: p.stat().st_mtime_ns for p in (issue / "outbox").glob("*.eml")}
+    assert len(outbox) == 2
+    path = journal_path(issue)
+    for extra in ("-wal", "-shm"):
+        path.with_name(path.name + extra).unlink(missing_ok=True)
+    if damage == "truncate":
+        path.write_bytes(b"")
+    else:
+        path.unlink()
+    for args in ([], ["--dry-run"]):
+        result = _run("send", str(issue), "--recipients", csv, *args)
+        assert result.exit_code == 1, result.stdout
+        assert "--new-journal" in result.stderr and "Traceback" not in result.stderr
+        assert {p: p.stat().st_mtime_ns for p in (issue / "outbox").glob("*.eml")} == outbox  # nobody mailed again
+    result = _run("send", str(issue), "--recipients", csv, "--new-journal")
+    assert result.exit_code == 0, result.stderr
+    assert "sent 2" in result.stdout
+    if damage == "truncate":
+        assert "set the old send journal aside" in result.stderr
+        assert list(issue.glob("send-journal.sqlite.set-aside-*"))

@@ -168,6 +168,56 @@ def test_a_foreign_host_name_is_refused(running: Running) -> None:
     assert get(running, "/api/state", host=f"localhost:{running.server.server_port}")[0] == 200
 
 
+def _raw(r: Running, request: bytes) -> bytes:
+    """One request written as raw bytes on a fresh connection; the answer's status line."""
+    with socket.create_connection(("127.0.0.1", r.server.server_port), timeout=10) as sock:
+        sock.sendall(request)
+        return sock.makefile("rb").readline()
+
+
+@pytest.mark.parametrize("host", ["127.attacker.example", "127.0.0.1.evil.example", "localhost.evil",
+                                  "evil-localhost", "127.0.0.2", "0.0.0.0", "[::1].evil", "127.0.0.1 ", "",
+                                  "127.0.0.1@evil.example"])
+def test_a_host_that_is_not_exactly_loopback_is_refused(running: Running, host: str) -> None:
+    port = running.server.server_port
+    for value in (f"{host}:{port}", host):
+        line = _raw(running, f"GET /api/state HTTP/1.1\r\nHost: {value}\r\nConnection: close\r\n\r\n".encode())
+        assert line.split()[1] == b"403", (value, line)
+
+
+def test_loopback_hosts_need_the_servers_port(running: Running) -> None:
+    port = running.server.server_port
+    for name in ("127.0.0.1", "localhost", "LOCALHOST", "[::1]"):
+        line = _raw(running, f"GET /api/state HTTP/1.1\r\nHost: {name}:{port}\r\nConnection: close\r\n\r\n".encode())
+        assert line.split()[1] == b"200", (name, line)
+        other = _raw(running, f"GET /api/state HTTP/1.1\r\nHost: {name}:{port + 1}\r\nConnection: close\r\n\r\n"
+                     .encode())
+        assert other.split()[1] == b"403", (name, other)
+    two = _raw(running, f"GET /api/state HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nHost: evil.example\r\n\r\n".encode())
+    assert two.split()[1] == b"403"
+
+
+def test_open_event_streams_are_capped(running: Running) -> None:
+    from digest.preview.server import MAX_STREAMS
+
+    port = running.server.server_port
+    request = f"GET /events HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
+    streams = []
+    try:
+        for _ in range(MAX_STREAMS):
+            sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+            sock.sendall(request)
+            reader = sock.makefile("rb")
+            assert reader.readline().split()[1] == b"200"
+            streams.append((sock, reader))
+        assert _raw(running, request).split()[1] == b"503"
+        assert _raw(running, request.replace(b"/events", b"/api/state")).split()[1] == b"200"  # the rest still works
+    finally:
+        for sock, reader in streams:
+            reader.close()
+            sock.close()
+
+
 # --- live rebuilds ------------------------------------------------------------------------------
 
 
@@ -350,3 +400,19 @@ def test_start_refuses_a_busy_port_with_a_usage_error(letter: Path) -> None:
         busy.listen()
         with pytest.raises(UsageError):
             start(letter / "issue", port=busy.getsockname()[1], watch=False, checks=False)
+
+
+def test_the_results_page_shows_the_issue_report(running: Running, letter: Path) -> None:
+    status, body, headers = get(running, "/report.html")
+    assert status == 200 and b"not sent yet" in body and b"<script" not in body
+    from digest.deliver.events import open_events, parse_event, store_events
+
+    db = open_events(letter / "issue")
+    assert db is not None
+    store_events(db, [parse_event({"event": "click", "email": f"r{i}@example.org", "timestamp": 1_800_000_000,
+                                   "sg_event_id": f"c{i}", "url": "https://example.org/read-more"})
+                      for i in range(3)])  # type: ignore[misc]
+    db.close()
+    status, body, headers = get(running, "/report.html")
+    assert status == 200 and b"<title>clicked: 3</title>" in body and b"example.org/read-more" in body
+    assert headers["content-security-policy"] == "sandbox"

@@ -126,3 +126,26 @@ def test_a_request_without_authorization_is_401(prism: str) -> None:
     req.add_header("Authorization", f"Bearer {KEY}")
     with urllib.request.urlopen(req, timeout=10) as resp:
         assert resp.status == 202
+
+
+def test_every_personalization_names_the_issue_for_the_event_webhook(prism: str,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """SendGrid echoes a personalization's custom_args on each of its events: digest events-server routes them by
+    ``digest_issue``. The request as sent (the row path's JSON text) carries it for everyone and Prism accepts it."""
+    from digest.deliver.personal import PersonalMaker, message_tokens
+    from digest.deliver.unsubscribe import Links
+    from digest.model import Recipient
+
+    monkeypatch.setenv("SENDGRID_API_KEY", KEY)
+    monkeypatch.setenv("DIGEST_SENDGRID_HOST", prism)
+    s = settings(sendgrid={"timeout": 10.0})
+    d = draft(s)
+    b = SendGridBackend(s)
+    b.open(d)
+    links = Links("https://harbour.example/u?t={token}", "leave@harbour.example", b"prism-row-secret-0123456789")
+    rows = [Recipient(f"row{i}@example.com", {"first_name": "Ann"}, i + 2) for i in range(3)]
+    built = b.prepare_rows(d, rows, PersonalMaker(d, links, message_tokens(d)))
+    assert built is not None and built.raw is not None
+    sent = json.loads(bytes(built.raw.raw))
+    assert d.slug and [p["custom_args"] for p in sent["personalizations"]] == [{"digest_issue": d.slug}] * 3
+    assert [o.ok for o in b.send_prepared(d, built)] == [True] * 3

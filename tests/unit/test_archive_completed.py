@@ -32,9 +32,10 @@ def test_no_journal_or_another_issue_or_nobody_sent_is_not(tmp_path: Path) -> No
         j.record(1, [A], [Outcome(A, True, "<1@x>")])
     assert send_completed(tmp_path, "other")
     assert not send_completed(tmp_path, SLUG)
-    with _journal(tmp_path) as j:
+    skipped_only = tmp_path / "skipped-only"
+    with _journal(skipped_only) as j:
         j.add_skips([(2, A, "suppressed", "unsubscribed")])
-    assert not send_completed(tmp_path, SLUG)
+    assert not send_completed(skipped_only, SLUG)
 
 
 def test_unknown_or_in_flight_is_not_completed(tmp_path: Path) -> None:

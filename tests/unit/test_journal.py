@@ -105,15 +105,15 @@ def test_whole_batch_unknown(tmp_path: Path) -> None:
         assert j.rows("unknown", 1) == [(EMAILS[0], "backend crashed")]
 
 
-def test_issues_are_kept_apart_and_skips_are_per_run(tmp_path: Path) -> None:
+def test_another_issues_journal_is_refused_and_skips_are_per_run(tmp_path: Path) -> None:
     with _journal(tmp_path, "a") as a:
         a.begin_batch(1, EMAILS[:2])
         a.start_run("outbox", 0)
         a.add_skips([(3, "x", "invalid", "bad"), (4, "u0@example.com", "duplicate", "dup")])
         assert a.summary().skipped == {"invalid": 1, "duplicate": 1}
-    with _journal(tmp_path, "b") as b:
-        assert b.sendable(EMAILS[:2]) == EMAILS[:2] and not b.has_rows()
-        assert b.summary().skipped == {}
+    with pytest.raises(JournalError, match="holds the sends of a") as info:
+        _journal(tmp_path, "b")  # a journal copied in from another issue is never taken as a fresh one
+    assert "--new-journal" in str(info.value)
     with _journal(tmp_path, "a") as a:
         a.start_run("outbox", 0)
         assert a.summary().skipped == {}  # a new run reads the CSV again and records its own skips
@@ -124,14 +124,16 @@ def test_readonly_open_creates_nothing(tmp_path: Path) -> None:
     assert not journal_path(tmp_path).exists()
     with _journal(tmp_path) as j:
         j.begin_batch(1, EMAILS[:1])
-    ro = open_journal(tmp_path, "x", readonly=True)
-    assert ro is not None and ro.summary().states == {}
+    ro = open_journal(tmp_path, "issue-1", readonly=True)
+    assert ro is not None and ro.summary().states == {"inflight": 1}
     ro.close()
+    with pytest.raises(JournalError, match="holds the sends of issue-1"):
+        open_journal(tmp_path, "x", readonly=True)
 
 
 def test_not_a_journal_is_a_clear_error(tmp_path: Path) -> None:
     journal_path(tmp_path).write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(JournalError, match="cannot open the send journal"):
+    with pytest.raises(JournalError, match="refusing to use this file as the send journal"):
         _journal(tmp_path)
 
 
@@ -294,3 +296,126 @@ def test_no_flock_on_the_file_system_means_no_run_lock_not_an_error(tmp_path: Pa
     with _journal(tmp_path) as j:
         assert j.lock_run() is False  # the send then claims with look-ups
         assert j.begin_batch(1, EMAILS[:2]) == EMAILS[:2]
+
+
+def test_an_empty_journal_file_is_refused_not_started_afresh(tmp_path: Path) -> None:
+    with _journal(tmp_path) as j:
+        j.begin_batch(1, EMAILS[:2])
+    for extra in ("-wal", "-shm"):
+        journal_path(tmp_path).with_name(journal_path(tmp_path).name + extra).unlink(missing_ok=True)
+    journal_path(tmp_path).write_bytes(b"")  # truncated by a failed copy
+    with pytest.raises(JournalError, match="it is empty") as info:
+        _journal(tmp_path)
+    assert "--new-journal" in (info.value.hint or "")
+    assert journal_path(tmp_path).stat().st_size == 0  # left as it was, for the editor to look at
+    with pytest.raises(JournalError, match="it is empty"):
+        open_journal(tmp_path, "issue-1", readonly=True)
+
+
+def test_another_sqlite_file_is_not_taken_as_a_journal(tmp_path: Path) -> None:
+    db = sqlite3.connect(journal_path(tmp_path))
+    db.execute("CREATE TABLE notes (body TEXT)")
+    db.close()
+    with pytest.raises(JournalError, match="not a digest send journal"):
+        _journal(tmp_path)
+    db = sqlite3.connect(journal_path(tmp_path))
+    assert [r[0] for r in db.execute("SELECT name FROM sqlite_master")] == ["notes"]  # untouched
+    db.close()
+
+
+def test_a_missing_journal_of_an_issue_already_sent_is_refused(tmp_path: Path) -> None:
+    with _journal(tmp_path) as j:
+        j.begin_batch(1, EMAILS[:2])
+        j.record(1, EMAILS[:2], [Outcome(e, True, "m") for e in EMAILS[:2]])
+    for extra in ("", "-wal", "-shm"):
+        journal_path(tmp_path).with_name(journal_path(tmp_path).name + extra).unlink(missing_ok=True)
+    with pytest.raises(JournalError, match="the send journal is missing.*issue-1"):
+        _journal(tmp_path)
+    with pytest.raises(JournalError, match="the send journal is missing"):
+        open_journal(tmp_path, "issue-1", readonly=True)
+    assert not journal_path(tmp_path).exists()
+
+
+def test_set_aside_keeps_the_old_journal_and_allows_an_empty_one(tmp_path: Path) -> None:
+    from digest.deliver.journal import set_aside
+
+    with _journal(tmp_path) as j:
+        j.begin_batch(1, EMAILS[:2])
+        j.record(1, EMAILS[:2], [Outcome(e, True, "m") for e in EMAILS[:2]])
+    journal_path(tmp_path).write_bytes(b"")
+    aside = set_aside(tmp_path)
+    assert aside is not None and aside.exists() and aside.name.startswith("send-journal.sqlite.set-aside-")
+    with _journal(tmp_path) as j:
+        assert j.sendable(EMAILS[:2]) == EMAILS[:2] and not j.has_rows()
+
+
+def test_disk_full_is_a_clear_error_and_keeps_what_was_recorded(tmp_path: Path) -> None:
+    emails = [f"someone.with.a.long.address.{i}@example.org" for i in range(3000)]
+    with _journal(tmp_path) as j:
+        j.begin_batch(1, EMAILS[:2])
+        j.record(1, EMAILS[:2], [Outcome(e, True, "m") for e in EMAILS[:2]])
+        pages = j.db.execute("PRAGMA page_count").fetchone()[0]
+        j.db.execute(f"PRAGMA max_page_count = {pages}")  # the disk is full from here on
+        with pytest.raises(JournalError, match="the disk is full") as info:
+            j.begin_batch(2, emails)
+        assert "--new-journal" not in str(info.value) and "resumes" in (info.value.hint or "")
+    with _journal(tmp_path) as j:
+        assert j.summary().states == {"sent": 2}
+        assert j.next_batch_number() == 2
+
+
+def _make_read_only(path: Path) -> None:
+    import os
+    import subprocess
+
+    if os.geteuid() != 0:
+        path.chmod(0o555 if path.is_dir() else 0o444)
+        return
+    # root writes through file modes: the immutable attribute stops it (ext4, tmpfs, xfs, ...).
+    if subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode != 0:
+        pytest.skip("cannot make a file read-only for root here (no chattr +i)")
+
+
+def _make_writable(path: Path) -> None:
+    import os
+    import subprocess
+
+    if os.geteuid() == 0:
+        subprocess.run(["chattr", "-i", str(path)], capture_output=True)
+    path.chmod(0o755 if path.is_dir() else 0o644)
+
+
+@pytest.mark.parametrize("what", ["file", "dir"])
+def test_a_read_only_journal_never_suggests_a_fresh_one(tmp_path: Path, what: str) -> None:
+    issue = tmp_path / "issue"
+    with _journal(issue) as j:
+        j.begin_batch(1, EMAILS[:2])
+        j.record(1, EMAILS[:2], [Outcome(e, True, "m") for e in EMAILS[:2]])
+    target = journal_path(issue) if what == "file" else issue
+    _make_read_only(target)
+    try:
+        with pytest.raises(JournalError, match="cannot be written") as info, _journal(issue) as j:
+            j.start_run("outbox", 0)
+            j.begin_batch(2, EMAILS[2:4])
+        text = str(info.value)
+        assert "writable" in text and "--new-journal" not in text and "fresh" not in text
+    finally:
+        _make_writable(target)
+    with _journal(issue) as j:
+        assert j.summary().states == {"sent": 2}
+
+
+def test_an_ab_test_is_recorded_once_with_its_variants_and_its_winner_once(tmp_path: Path) -> None:
+    with _journal(tmp_path) as j:
+        assert j.ab_test() is None and j.ab_variants() == {}
+        members = [("a@x.org", 1), ("b@x.org", 2), ("c@x.org", 1)]
+        assert j.start_ab_test("ab" * 16, 0.2, ["Wall", "Ferry"], members)
+        assert not j.start_ab_test("cd" * 16, 0.5, ["Other", "Subjects"], [("d@x.org", 1)])  # the first one stays
+        j.choose_ab_winner(2, "auto")
+        j.choose_ab_winner(1, "hand")  # a winner once recorded is kept
+    with open_journal(tmp_path, "issue-1", readonly=True) as j:  # type: ignore[union-attr]
+        test = j.ab_test()
+        assert test is not None
+        assert (test.seed, test.share, test.subjects, test.sizes) == ("ab" * 16, 0.2, ["Wall", "Ferry"], [2, 1])
+        assert (test.winner, test.chosen_by) == (2, "auto")
+        assert j.ab_variants() == dict(members) and j.ab_variants(1) == {"a@x.org": 1, "c@x.org": 1}

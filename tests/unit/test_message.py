@@ -5,14 +5,24 @@ from __future__ import annotations
 import email
 import email.policy
 from email.message import EmailMessage
+from pathlib import Path
 
 import pytest
 
 from digest import merge
 from digest.compose.inline import inline_css
-from digest.compose.message import Draft, load_draft, make_draft, personalize, sample_message, save_draft
+from digest.compose.message import (
+    SAMPLE_TOKEN_KEY,
+    Draft,
+    load_draft,
+    make_draft,
+    personalize,
+    sample_message,
+    save_draft,
+)
 from digest.compose.render import Issue, Item, Section, render_issue
 from digest.config import Settings
+from digest.deliver.unsubscribe import make_token, verify_token
 from digest.errors import DigestError
 from digest.model import Personal
 
@@ -137,7 +147,9 @@ def test_sample_message_and_draft_round_trip(tmp_path) -> None:
     assert again.settings.newsletter["from_email"] == "news@valley.example.org"
     msg = reparse(sample_message(again))
     assert msg["To"] == "reader@example.com"
-    assert "SAMPLE-TOKEN" in msg["List-Unsubscribe"]
+    token = make_token("reader@example.com", SAMPLE_TOKEN_KEY)
+    assert verify_token(token, SAMPLE_TOKEN_KEY) == "reader@example.com"
+    assert f"<https://valley.example.org/u?t={token}>" in msg["List-Unsubscribe"]
     assert "Hi there," in msg.get_body(("plain",)).get_content()
 
 
@@ -170,3 +182,26 @@ def test_fast_quoted_printable_parts_decode_to_the_exact_text() -> None:
     assert f"<p>{tricky}</p>" in html
     boundary = msg.get_boundary()
     assert boundary.startswith("=_dg_") and raw.count(boundary.encode()) == 4  # header, two parts, close
+
+
+@pytest.mark.parametrize("brk", ["\u2028", "\u2029", "\x85", "\x0b", "\x0c", "\x1e"])
+def test_a_subject_with_any_line_breaking_character_is_a_clear_error(tmp_path: Path, brk: str) -> None:
+    from click.testing import CliRunner
+
+    from digest.cli import cli
+    from digest.compose.message import check_header_text
+
+    with pytest.raises(DigestError, match="line break"):
+        check_header_text(f"Tides{brk}Bcc: everyone@example.com", "subject")
+    issue = tmp_path / "issue"
+    runner = CliRunner()
+    assert runner.invoke(cli, ["new", str(issue), "--subject", "Tides"]).exit_code == 0
+    toml = issue / "issue.toml"
+    toml.write_text(toml.read_text().replace('subject = "Tides"', f'subject = "Tides\\u{ord(brk):04X}there"'))
+    for command in (["build", str(issue)], ["check", str(issue)]):
+        result = runner.invoke(cli, command)
+        assert result.exit_code == 1
+        assert f"subject in {toml} must be a single line (it holds U+{ord(brk):04X}" in result.stderr
+        assert "internal error" not in result.stderr
+    result = runner.invoke(cli, ["new", str(tmp_path / "other"), "--subject", f"Tides{brk}there"])
+    assert result.exit_code == 1 and "must be a single line" in result.stderr

@@ -65,3 +65,15 @@ def test_front_matter_only_is_an_error() -> None:
 
 def test_markdown_to_text_lists_and_quotes() -> None:
     assert markdown_to_text("> quoted *words*\n\n1. one\n2. two") == "quoted words\n\none\n\ntwo"
+
+
+def test_escapes_in_double_quoted_front_matter_are_decoded_not_kept_as_backslashes() -> None:
+    raw = ('---\ntitle: "Tides\\r\\nand \\"storms\\" \\u2014 caf\\u00e9"\nteaser: "One line.\\nAnother \\\\ one."\n'
+           "author: 'O''Brien \\n stays'\nurl: https://x.example/a\\nb\n---\n\nThe harbour wall was repaired.\n")
+    meta, _ = parse_front_matter(raw)
+    assert meta["title"] == 'Tides and "storms" \u2014 caf\u00e9'
+    assert meta["teaser"] == "One line. Another \\ one."
+    assert meta["author"] == "O'Brien \\n stays"  # single quotes: no escapes in YAML
+    assert meta["url"] == "https://x.example/a\\nb"  # a plain scalar keeps its backslash too
+    article = parse_markdown(raw, "tides.md")
+    assert article.title == 'Tides and "storms" \u2014 caf\u00e9' and "\\" not in article.title
