@@ -142,17 +142,17 @@ def _index_html(result: ArchiveResult, settings: Settings) -> str:
     from .compose.render import display_date, make_env, text_direction, theme_colors
 
     nl = settings.newsletter
-    lang = str(nl.get("language") or "en")
-    subscribe = str(nl.get("subscribe_url") or "").strip()
+    lang = nl.language
+    subscribe = nl.subscribe_url.strip()
     issues = [{"slug": i.slug, "subject": i.subject, "preheader": i.preheader, "date": i.date,
                "date_display": display_date(i.date) if i.date else "", "href": f"{i.slug}/index.html"}
               for i in result.issues]
-    name = str(nl.get("name") or "")
+    name = nl.name
     ctx = {
         "name": name,
         "lang": lang,
         "dir": text_direction(lang),
-        "colors": theme_colors(str(nl.get("brand_color") or "")),
+        "colors": theme_colors(nl.brand_color),
         "issues": issues,
         "feed_href": "feed.xml",
         "subscribe_url": safe_url(subscribe) if subscribe.lower().startswith(("https://", "http://")) else None,
@@ -177,7 +177,7 @@ def build_archive(root: Path, out: Path | None = None) -> ArchiveResult:
         raise UsageError(f"{out} is inside {root}", "write the site outside the issues folder (--out)")
     result = ArchiveResult(out=out)
     settings = load_settings(root)
-    defaults = {str(k): str(v) for k, v in (settings["merge"] or {}).items()}
+    defaults = settings.merge
     slugs: set[str] = set()
     for directory in find_issue_dirs(root):
         issue = read_issue(directory)
@@ -208,8 +208,8 @@ def build_archive(root: Path, out: Path | None = None) -> ArchiveResult:
         dest.mkdir(parents=True, exist_ok=True)
         page = _copy_local_assets(page, build_dir, dest)
         (dest / "index.html").write_text(page, encoding="utf-8")
-    title = settings.newsletter["name"]
+    title = settings.newsletter.name
     (out / "index.html").write_text(_index_html(result, settings), encoding="utf-8")
-    (out / "feed.xml").write_bytes(_atom(result, title, settings.newsletter.get("archive_base_url") or "",
+    (out / "feed.xml").write_bytes(_atom(result, title, settings.newsletter.archive_base_url,
                                          author=settings.from_name or title))
     return result

@@ -183,9 +183,9 @@ def build_issue(directory: IssueFolder | Path | str) -> BuildResult:
     out = folder.build
     staging = Path(tempfile.mkdtemp(prefix=".build-", dir=directory))  # concurrent builds never collide
     try:
-        max_chars = int(settings["teaser"].get("max_chars") or 300)
+        max_chars = settings.teaser.max_chars
         utm = utm_for(settings, issue_data.slug)
-        images_base = str(settings.newsletter.get("images_base_url") or "")
+        images_base = settings.newsletter.images_base_url
         placed: list[tuple[str | None, Item]] = []
         kept_articles: list[Article] = []
         teasers = TeaserCache(folder)
@@ -237,17 +237,17 @@ def build_issue(directory: IssueFolder | Path | str) -> BuildResult:
             result.warnings.append("no preheader: inbox previews will show the start of the email instead "
                                    "(set preheader in issue.toml)")
         result.warnings += _duplicates([item for _, item in placed], kept_articles)
-        if not settings.newsletter.get("from_email"):
+        if not settings.newsletter.from_email:
             result.warnings.append("newsletter.from_email is not set in digest.toml: message.eml uses an example "
                                    "sender and send will refuse")
-        if not (settings["unsubscribe"].get("url") or settings["unsubscribe"].get("mailto")):
+        if not (settings.unsubscribe.url or settings.unsubscribe.mailto):
             result.warnings.append("no unsubscribe method: set unsubscribe.url or unsubscribe.mailto in digest.toml")
-        defaults = {str(k) for k, v in (settings["merge"] or {}).items() if str(v or "").strip()}
+        defaults = {k for k, v in settings.merge.items() if v.strip()}
         for name in sorted(merge.field_refs(issue_data.subject) | merge.field_refs(issue_data.intro)):
             if name not in defaults:
                 result.warnings.append(f"{{{name}}} in the subject or intro has no default in [merge] of "
                                        "digest.toml: a recipient without a value gets nothing there")
-        if not settings.newsletter.get("postal_address"):
+        if not settings.newsletter.postal_address:
             result.warnings.append("newsletter.postal_address is not set in digest.toml (required by CAN-SPAM)")
 
         issue = Issue(subject=issue_data.subject, preheader=issue_data.preheader, intro=issue_data.intro,

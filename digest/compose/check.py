@@ -195,7 +195,7 @@ def check_html(html: str, report: CheckReport, build_dir: Path | None = None) ->
 
 def check_settings(settings: Settings, report: CheckReport) -> None:
     nl = settings.newsletter
-    sender = str(nl.get("from_email") or "").strip()
+    sender = nl.from_email.strip()
     if not sender:
         report.add("sender", "error", "newsletter.from_email is not set in digest.toml")
     else:
@@ -204,11 +204,10 @@ def check_settings(settings: Settings, report: CheckReport) -> None:
             report.add("sender", "error", f"From address {sender} is on the free-mail domain {domain}: its DMARC "
                                           "policy makes providers reject bulk mail sent from elsewhere "
                                           "(use an address on your own domain)")
-    if not str(nl.get("postal_address") or "").strip():
+    if not nl.postal_address.strip():
         report.add("postal address", "error", "newsletter.postal_address is not set (CAN-SPAM requires it)")
-    unsub = settings["unsubscribe"]
-    url, mailto = str(unsub.get("url") or "").strip(), str(unsub.get("mailto") or "").strip()
-    asm = int(settings["sendgrid"].get("asm_group_id") or 0) > 0
+    url, mailto = settings.unsubscribe.url.strip(), settings.unsubscribe.mailto.strip()
+    asm = settings.sendgrid.asm_group_id > 0
     if not url and not mailto and asm:
         report.add("unsubscribe", "warning", "only SendGrid's unsubscribe group (sendgrid.asm_group_id): the outbox "
                                              "and SMTP backends have no unsubscribe method and refuse to send")
@@ -246,9 +245,9 @@ def check_message_headers(eml: bytes, settings: Settings, report: CheckReport) -
     """message.eml's List-Unsubscribe as a mailbox provider reads it: ``<https://...>`` in the raw bytes, no
     RFC 2047 encoded-word, every line at most 998 octets. The sample carries a real-length signed token."""
     lines = raw_header(eml, "List-Unsubscribe")
-    url = str(settings["unsubscribe"].get("url") or "").strip()
+    url = settings.unsubscribe.url.strip()
     if not lines:
-        if url or settings["unsubscribe"].get("mailto"):
+        if url or settings.unsubscribe.mailto:
             report.add("headers", "error", "message.eml has no List-Unsubscribe header")
         return
     long_lines = [len(line) for line in eml.split(b"\r\n\r\n", 1)[0].split(b"\r\n") if len(line) > 998]

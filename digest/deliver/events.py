@@ -574,11 +574,8 @@ def make_app(folder: Path | str = ".", *, environ: Mapping[str, str] | None = No
     if not root.is_dir():
         raise DigestError(f"{root}: no such newsletter folder")
     settings = load_settings(root)
-    section = settings["events"]
-    try:
-        limits = Limits(int(section["max_body"]), float(section["max_age"]))
-    except (TypeError, ValueError):
-        limits = Limits(-1, -1)
+    section = settings.events  # types checked when digest.toml was read
+    limits = Limits(section.max_body, section.max_age)
     if limits.max_body <= 0 or not limits.max_age > 0:
         raise ConfigError(f"{settings.path or 'digest.toml'}: [events] max_body and max_age must be positive numbers "
                           "(bytes, seconds)", hint="e.g. max_body = 16777216, max_age = 600") from None

@@ -72,17 +72,17 @@ def blocking_problems(settings: Settings, draft_from: str, backend_name: str) ->
     """What makes a send impossible (each a sentence); empty when it may go."""
     problems: list[str] = []
     nl = settings.newsletter
-    sender = (draft_from or str(nl.get("from_email") or "")).strip()
+    sender = (draft_from or nl.from_email).strip()
     if not sender:
         problems.append("no sender: set newsletter.from_email in digest.toml")
     elif validate_address(sender)[0] is None:
         problems.append(f"the sender newsletter.from_email is not a valid address: {sender!r}")
-    unsub = settings["unsubscribe"]
+    unsub = settings.unsubscribe
     own_key, own_set = own_unsubscribe(backend_name, settings)  # the provider's own unsubscribe, if it has one
-    if not (str(unsub.get("url") or "").strip() or str(unsub.get("mailto") or "").strip() or own_set):
+    if not (unsub.url.strip() or unsub.mailto.strip() or own_set):
         problems.append("no unsubscribe method: set [unsubscribe] url (https, with {token}) and/or mailto"
                         + (f" (or {own_key})" if own_key else ""))
-    if not str(nl.get("postal_address") or "").strip():
+    if not nl.postal_address.strip():
         problems.append("no postal address: set newsletter.postal_address (required in commercial email)")
     return problems
 

@@ -92,7 +92,7 @@ def suppressions_path(folder: IssueFolder | Path | str, settings: Settings | Non
     if env:
         return Path(env).expanduser()
     settings = settings if settings is not None else IssueFolder.of(folder).settings
-    configured = str(settings.data.get("suppressions", {}).get("file") or "").strip()
+    configured = settings.suppressions.file.strip()
     if configured:
         path = Path(configured).expanduser()
         return path if path.is_absolute() or settings.root is None else settings.root / path

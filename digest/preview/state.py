@@ -243,7 +243,7 @@ class Preview:
 def load_readers(directory: Path, recipients: Path | None) -> tuple[list[Reader], dict[str, str], list[str]]:
     """The selector's readers (the CSV's first ones, else examples), merge defaults, and CSV problems."""
     settings = load_settings(directory)
-    defaults = {str(k): str(v) for k, v in (settings["merge"] or {}).items()}
+    defaults = settings.merge
     if recipients is None:
         return page.example_readers(defaults), defaults, []
     from ..deliver.recipients import read_recipients

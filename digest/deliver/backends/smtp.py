@@ -65,20 +65,17 @@ class SmtpBackend:
 
     def __init__(self, settings: Settings, *, environ: Mapping[str, str] | None = None,
                  sleep: Callable[[float], None] = time.sleep) -> None:
-        cfg = settings["smtp"]
+        cfg = settings.smtp  # types and the security choice checked when digest.toml was read
         env = os.environ if environ is None else environ
-        self.host = str(cfg.get("host") or "localhost")
-        try:
-            self.port = int(cfg.get("port") or 25)
-            self.timeout = float(cfg.get("timeout") or 30.0)
-            self.max_batch = max(1, int(cfg.get("batch_size") or 20))
-            self.max_attempts = max(1, int(cfg.get("max_attempts") or 3))
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"[smtp] has a bad number: {exc}") from None
-        self.security = str(cfg.get("security") or "none").lower()
+        self.host = cfg.host
+        self.port = cfg.port
+        self.timeout = cfg.timeout
+        self.max_batch = batch_size(settings)
+        self.max_attempts = max(1, cfg.max_attempts)
+        self.security = cfg.security.lower()
         if self.security not in SECURITY:
             raise ConfigError(f"[smtp] security must be one of {', '.join(SECURITY)}, not {self.security!r}")
-        self.user = str(cfg.get("user") or "")
+        self.user = cfg.user
         self.password = env.get(PASSWORD_ENV, "")
         self.envelope_from = ""
         self.conn: smtplib.SMTP | None = None
@@ -277,7 +274,7 @@ def create(folder: IssueFolder, settings: Settings, *, sandbox: bool = False, se
 
 def batch_size(settings: Settings) -> int:
     """Messages per connection and journal commit (``[smtp] batch_size``)."""
-    return max(1, int(settings["smtp"].get("batch_size") or 20))
+    return max(1, settings.smtp.batch_size)
 
 
 def own_unsubscribe(settings: Settings) -> tuple[str, bool]:

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from ....errors import DigestError
 from ....model import AllAccepted, Outcome, Personal, Recipient
 from .body import JSON_HEADERS, BatchBody, JsonBody, Personalizer, build_batch, dumps, static_body
-from .client import RetryingClient, SendGridRejected, SendGridUnavailable, header_value, make_client
+from .client import RetryingClient, SendGridRejected, SendGridUnavailable, deadline, header_value, make_client
 from .rows import RowPath, build_rows, row_path
 from .schedule import check_send_at, load_schedule, save_schedule
 
@@ -59,19 +59,19 @@ class SendGridBackend(RetryingClient):
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
     ) -> None:
-        sg = settings["sendgrid"]
+        sg = settings.sendgrid
         self.settings = settings
         self.sandbox = sandbox
         self.delivers = not sandbox  # a sandbox run is accepted by SendGrid but reaches no one
         self.send_at = send_at
         self.batch_id = batch_id
-        self.max_batch = max(1, min(int(sg.get("batch_size") or MAX_PERSONALIZATIONS), MAX_PERSONALIZATIONS))
-        self.timeout = float(sg.get("timeout") or 30.0)
-        self.max_attempts = max(1, int(sg.get("max_attempts") or 5))
-        self.deadline = float(sg.get("deadline") or max(60.0, self.timeout * self.max_attempts * 2))
-        self.backoff_base = float(sg.get("backoff_base", 0.5))
-        self.backoff_cap = float(sg.get("backoff_cap", 30.0))
-        self.asm_group = int(sg.get("asm_group_id") or 0)
+        self.max_batch = batch_size(settings)
+        self.timeout = sg.timeout
+        self.max_attempts = max(1, sg.max_attempts)
+        self.deadline = deadline(settings)
+        self.backoff_base = sg.backoff_base
+        self.backoff_cap = sg.backoff_cap
+        self.asm_group = sg.asm_group_id
         self.requests = 0
         self._client = client
         self._sleep = sleep
@@ -218,13 +218,13 @@ def create(folder: IssueFolder, settings: Settings, *, sandbox: bool = False, se
 
 
 def batch_size(settings: Settings) -> int:
-    """Personalizations per request (``[sendgrid] batch_size``, at most 1000)."""
-    return min(MAX_PERSONALIZATIONS, int(settings["sendgrid"].get("batch_size") or MAX_PERSONALIZATIONS))
+    """Personalizations per request (``[sendgrid] batch_size``, 1 to 1000)."""
+    return max(1, min(settings.sendgrid.batch_size, MAX_PERSONALIZATIONS))
 
 
 def own_unsubscribe(settings: Settings) -> tuple[str, bool]:
     """SendGrid's unsubscribe groups: with ``[sendgrid] asm_group_id`` SendGrid makes the unsubscribe links."""
-    return "[sendgrid] asm_group_id", int(settings["sendgrid"].get("asm_group_id") or 0) > 0
+    return "[sendgrid] asm_group_id", settings.sendgrid.asm_group_id > 0
 
 
 if TYPE_CHECKING:  # mypy (CI) checks the class against the Protocols it implements, signatures and all
