@@ -9,6 +9,7 @@ An issue folder holds::
     outbox/                     the outbox backend's .eml files (outbox/test/ for --test copies)
     send-journal.sqlite         the send journal, with its run lock .send-journal.lock and its marker
                                 .send-journal.issues (the issues it journals) beside it
+    events.sqlite               the provider's events of this issue (SendGrid's Event Webhook)
     {provider}-schedule.json    a provider's record of a scheduled send (sendgrid-schedule.json)
 
 Every module asks the folder for these paths instead of joining names itself. The settings (``digest.toml``
@@ -34,6 +35,7 @@ OUTBOX_DIR = "outbox"
 JOURNAL_NAME = "send-journal.sqlite"
 JOURNAL_LOCK_NAME = ".send-journal.lock"
 JOURNAL_MARKER_NAME = ".send-journal.issues"  # which issues the journal holds (a missing journal is noticed)
+EVENTS_NAME = "events.sqlite"
 DRAFT_NAME = "draft.json"
 TEASER_CACHE_NAME = "teasers.json"
 # Folders of an issue that never hold another issue (``find_issue_dirs`` skips them, and hidden ones).
@@ -133,6 +135,11 @@ class IssueFolder:
     def journal_marker(self) -> Path:
         """The journal's marker: which issues it journals, so that a journal gone missing is noticed."""
         return self.path / JOURNAL_MARKER_NAME
+
+    @property
+    def events(self) -> Path:
+        """``events.sqlite``: the provider's delivery, open and click events of this issue (Event Webhook)."""
+        return self.path / EVENTS_NAME
 
     def schedule_file(self, provider: str) -> Path:
         """A provider's record of the scheduled send of this issue (``sendgrid-schedule.json``)."""
