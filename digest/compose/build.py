@@ -191,7 +191,7 @@ def build_issue(directory: IssueFolder | Path | str) -> BuildResult:
         teasers = TeaserCache(folder)
         for entry in issue_data.entries:
             try:
-                article = issue_mod.load_entry(directory, entry)
+                article = issue_mod.load_entry(folder, entry)
             except SourceError as exc:
                 result.warnings.append(f"{_label(entry)} skipped: {exc.message}")
                 continue

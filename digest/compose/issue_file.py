@@ -305,7 +305,7 @@ def read_cache(directory: Path, key: str) -> Article | None:
         return None  # a damaged cache entry is re-extracted, never fatal
 
 
-def load_entry(directory: Path, entry: Entry) -> Article:
+def load_entry(directory: IssueFolder | Path, entry: Entry) -> Article:
     """The article for one entry: from the cache, else (re-)extracted and cached.
 
     A URL that is cached is never refetched; a local file newer than its cache entry is re-read so that
@@ -313,7 +313,8 @@ def load_entry(directory: Path, entry: Entry) -> Article:
     """
     from ..sources import load  # imported here: sources may pull heavy extractors
 
-    directory = Path(directory)
+    folder = IssueFolder.of(directory)  # its settings (allow_hosts) read once per build
+    directory = folder.path
     key = entry.cache_key
     cached = read_cache(directory, key)
     local = entry.feed or entry.source
@@ -328,17 +329,17 @@ def load_entry(directory: Path, entry: Entry) -> Article:
     if entry.source == "-" and not entry.feed:
         raise SourceError("-", "standard input was not cached", "add the article again")
     if entry.feed:
-        articles = load(entry.feed, allow_hosts=_allow_hosts(directory))
+        articles = load(entry.feed, allow_hosts=_allow_hosts(folder))
         match = [a for a in articles if a.url == entry.source] or [a for a in articles if a.title == entry.source]
         if match:
             article = match[0]
         elif is_url(entry.source):
             # The entry's link came from the feed (content): no local or private address, unless allowed.
-            article = load(entry.source, trusted=False, allow_hosts=_allow_hosts(directory))[0]
+            article = load(entry.source, trusted=False, allow_hosts=_allow_hosts(folder))[0]
         else:
             raise SourceError(entry.feed, f"no entry {entry.source} in the feed any more")
     else:
-        found = load(entry.source, allow_hosts=_allow_hosts(directory))
+        found = load(entry.source, allow_hosts=_allow_hosts(folder))
         if not found:
             raise SourceError(entry.source, "holds no article")
         article = found[0]
@@ -346,11 +347,9 @@ def load_entry(directory: Path, entry: Entry) -> Article:
     return article
 
 
-def _allow_hosts(directory: Path) -> list[str]:
-    """``[fetch] allow_hosts`` of the newsletter holding ``directory``."""
-    from ..config import load_settings
-
-    return load_settings(directory if directory.exists() else directory.resolve().parent).allow_hosts()
+def _allow_hosts(directory: IssueFolder | Path) -> list[str]:
+    """``[fetch] allow_hosts`` of the newsletter holding ``directory`` (a folder not made yet: its parents')."""
+    return IssueFolder.of(directory).settings.allow_hosts()
 
 
 # --- add --------------------------------------------------------------------------------------------
