@@ -44,6 +44,7 @@ sys.path.insert(0, str(REPO))
 import digest.compose.build as B  # noqa: E402
 import digest.compose.issue_file as IF  # noqa: E402
 from digest.compose.build import build_issue  # noqa: E402
+from digest.folder import IssueFolder  # noqa: E402
 
 SHARED = Path(os.environ.get("DIGEST_SHARED", REPO.parent / "shared"))
 DOC = REPO / "docs" / "performance.md"
@@ -134,8 +135,8 @@ def set_subject(issue: Path, subject: str) -> None:
 
 
 def clear_cache(issue: Path) -> None:
-    shutil.rmtree(issue / IF.CACHE_DIR, ignore_errors=True)
-    shutil.rmtree(issue / "build", ignore_errors=True)
+    shutil.rmtree(IssueFolder(issue).cache, ignore_errors=True)
+    shutil.rmtree(IssueFolder(issue).build, ignore_errors=True)
 
 
 def preview_latency(issue: Path, repeat: int) -> list[float]:

@@ -45,7 +45,9 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO))
+
+from tests.support import sendgrid_standin  # noqa: E402 - the receiver, started as its own process
 
 TOML = """\
 [newsletter]
@@ -106,8 +108,19 @@ def write_csv(path: Path, n: int, seed: int = 7) -> None:
             w.writerow([f"{local}@{DOMAINS[i % len(DOMAINS)]}", first, "Portsmouth"])
 
 
+def forget_sends(issue: Path) -> None:
+    """Remove the issue's send journal, its WAL files and the marker beside it (which would otherwise make the
+    next send refuse: 'the send journal is missing, but the marker says the issue was sent')."""
+    from digest.folder import IssueFolder
+
+    folder = IssueFolder(issue)
+    for path in (folder.journal, folder.journal.with_name(folder.journal.name + "-wal"),
+                 folder.journal.with_name(folder.journal.name + "-shm"), folder.journal_marker):
+        path.unlink(missing_ok=True)
+
+
 def start_standin() -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen([sys.executable, str(REPO / "tests" / "integration" / "sendgrid_standin.py"), "--light"],
+    proc = subprocess.Popen([sys.executable, sendgrid_standin.__file__, "--light"],
                             stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     line = proc.stdout.readline().strip()
@@ -521,7 +534,7 @@ def main() -> int:
         marker = root / "recipients.count"
         if (issue / "build").is_dir() and marker.exists() and marker.read_text() == str(args.recipients):
             log(f"reusing the issue and the recipients in {root}")  # --keep, a second run
-            (issue / "send-journal.sqlite").unlink(missing_ok=True)
+            forget_sends(issue)
         else:
             log("building the issue...")
             issue = make_issue(root)
@@ -538,7 +551,7 @@ def main() -> int:
             return 0
         runs: list[tuple[dict[str, Any], dict[str, Any]]] = []
         for run in range(max(1, args.runs)):
-            (issue / "send-journal.sqlite").unlink(missing_ok=True)  # every run is a first send
+            forget_sends(issue)  # every run is a first send
             standin, url = start_standin()
             try:
                 log(f"sending (run {run + 1} of {max(1, args.runs)})...")

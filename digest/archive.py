@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as _dt
 import re
 import shutil
+import sqlite3
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +27,9 @@ from urllib.parse import urljoin, urlsplit
 from . import merge
 from .compose.links import safe_url
 from .config import Settings
+from .deliver.journal import JournalError, open_journal
 from .errors import DigestError, UsageError
+from .folder import IssueFolder
 
 ATOM = "http://www.w3.org/2005/Atom"
 _SRC = re.compile(r"""(\s(?:src|href)=)(["'])([^"']*)\2""", re.IGNORECASE)
@@ -57,15 +60,26 @@ def _is_inside(child: Path, parent: Path) -> bool:
     return True
 
 
-def send_completed(directory: Path) -> bool:
-    """True when the issue's send journal shows a completed send (nobody pending, inflight or unknown)."""
+def send_completed(directory: IssueFolder | Path | str, slug: str) -> bool:
+    """True when the send journal of issue ``slug`` shows a completed send: it was sent to someone, and every
+    recipient it holds was sent (or skipped while reading the list, which the journal keeps apart) or failed
+    for good; nobody pending, in flight, unknown, or failed in a way the next send would retry.
+
+    A folder without a journal, a journal without this issue, or one that cannot be read: not completed.
+    """
     try:
-        from .deliver.journal import send_completed as completed
-    except ImportError:
-        return False
-    try:
-        return bool(completed(directory))
-    except Exception:  # noqa: BLE001 - a journal we cannot read is not a completed send
+        journal = open_journal(directory, slug, readonly=True)
+        if journal is None:
+            return False
+        with journal:
+            summary = journal.summary()
+            if summary.sent == 0 or summary.pending or summary.unknown:
+                return False
+            if not summary.failed:
+                return True
+            failed = [email for email, _ in journal.rows("failed", limit=summary.failed)]
+            return not journal.sendable(failed)  # only permanent failures left: nothing more to send
+    except (JournalError, sqlite3.DatabaseError):
         return False
 
 
@@ -128,17 +142,17 @@ def _index_html(result: ArchiveResult, settings: Settings) -> str:
     from .compose.render import display_date, make_env, text_direction, theme_colors
 
     nl = settings.newsletter
-    lang = str(nl.get("language") or "en")
-    subscribe = str(nl.get("subscribe_url") or "").strip()
+    lang = nl.language
+    subscribe = nl.subscribe_url.strip()
     issues = [{"slug": i.slug, "subject": i.subject, "preheader": i.preheader, "date": i.date,
                "date_display": display_date(i.date) if i.date else "", "href": f"{i.slug}/index.html"}
               for i in result.issues]
-    name = str(nl.get("name") or "")
+    name = nl.name
     ctx = {
         "name": name,
         "lang": lang,
         "dir": text_direction(lang),
-        "colors": theme_colors(str(nl.get("brand_color") or "")),
+        "colors": theme_colors(nl.brand_color),
         "issues": issues,
         "feed_href": "feed.xml",
         "subscribe_url": safe_url(subscribe) if subscribe.lower().startswith(("https://", "http://")) else None,
@@ -163,11 +177,11 @@ def build_archive(root: Path, out: Path | None = None) -> ArchiveResult:
         raise UsageError(f"{out} is inside {root}", "write the site outside the issues folder (--out)")
     result = ArchiveResult(out=out)
     settings = load_settings(root)
-    defaults = {str(k): str(v) for k, v in (settings["merge"] or {}).items()}
+    defaults = settings.merge
     slugs: set[str] = set()
     for directory in find_issue_dirs(root):
         issue = read_issue(directory)
-        if not (issue.publish or send_completed(directory)):
+        if not (issue.publish or send_completed(directory, issue.slug)):
             result.drafts.append(issue.slug)
             continue
         if issue.slug in slugs:
@@ -187,7 +201,7 @@ def build_archive(root: Path, out: Path | None = None) -> ArchiveResult:
 
     out.mkdir(parents=True, exist_ok=True)
     for issue in result.issues:
-        build_dir = issue.dir / "build"
+        build_dir = IssueFolder(issue.dir).build
         page = (build_dir / "web.html").read_text(encoding="utf-8")
         if merge.tokens_in(page, load_draft(issue.dir).merge_key):  # the build's own; content may hold others
             raise DigestError(f"{build_dir / 'web.html'} still holds merge tokens; refusing to publish it")
@@ -195,8 +209,8 @@ def build_archive(root: Path, out: Path | None = None) -> ArchiveResult:
         dest.mkdir(parents=True, exist_ok=True)
         page = _copy_local_assets(page, build_dir, dest)
         (dest / "index.html").write_text(page, encoding="utf-8")
-    title = settings.newsletter["name"]
+    title = settings.newsletter.name
     (out / "index.html").write_text(_index_html(result, settings), encoding="utf-8")
-    (out / "feed.xml").write_bytes(_atom(result, title, settings.newsletter.get("archive_base_url") or "",
+    (out / "feed.xml").write_bytes(_atom(result, title, settings.newsletter.archive_base_url,
                                          author=settings.from_name or title))
     return result

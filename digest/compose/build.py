@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from .. import merge
-from ..config import CONFIG_NAME, load_settings
+from ..config import CONFIG_NAME
 from ..errors import DigestError, SourceError
+from ..folder import IssueFolder
 from ..model import Article
 from . import issue_file as issue_mod
 from .freshness import OUTPUTS, WARNINGS_NAME, needs_build
@@ -54,7 +55,6 @@ def _label(entry: issue_mod.Entry, article: Article | None = None) -> str:
     return f"article {entry.index} ({title})" if title else f"article {entry.index} ({entry.source})"
 
 
-TEASER_CACHE = "teasers.json"
 KEY_DRAWS = 8  # a fresh key collides with content only when content copied it: one redraw is plenty
 
 
@@ -76,8 +76,8 @@ class TeaserCache:
     source; an entry not used by this build is dropped when the cache is saved.
     """
 
-    def __init__(self, directory: Path) -> None:
-        self.path = directory / issue_mod.CACHE_DIR / TEASER_CACHE
+    def __init__(self, directory: IssueFolder | Path | str) -> None:
+        self.path = IssueFolder.of(directory).teaser_cache
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
             self.old: dict[str, list[Any]] = data if isinstance(data, dict) else {}
@@ -115,9 +115,9 @@ def _teaser(article: Article, entry: issue_mod.Entry, max_chars: int,
     key = TeaserCache.key(article, max_chars) if cache is not None else ""
     if cache is not None and (hit := cache.get(key)) is not None:
         return hit[0], hit[1], None
-    try:
-        from ..condense import make_teaser
+    from ..condense import make_teaser
 
+    try:
         t = make_teaser(article, max_chars=max_chars)
         if cache is not None:
             cache.put(key, t.text, t.shortened)
@@ -128,10 +128,8 @@ def _teaser(article: Article, entry: issue_mod.Entry, max_chars: int,
 
 
 def _duplicates(items: list[Item], articles: list[Article]) -> list[str]:
-    try:
-        from ..condense import find_duplicates
-    except ImportError:
-        return []
+    from ..condense import find_duplicates
+
     pairs = [(item.title, art.text or item.teaser) for item, art in zip(items, articles, strict=True)]
     try:
         found = find_duplicates(pairs)
@@ -173,26 +171,27 @@ def _draw_key(issue: Issue, settings: Any, env: Any, content: str) -> tuple[str,
     raise DigestError("could not draw a merge key that no article text holds", "build again")
 
 
-def build_issue(directory: Path | str) -> BuildResult:
+def build_issue(directory: IssueFolder | Path | str) -> BuildResult:
     """Render ``DIR/build/`` from ``DIR/issue.toml``; returns the files written and the warnings."""
-    directory = Path(directory).resolve()
-    settings = load_settings(directory)
+    folder = IssueFolder.of(directory).resolved()
+    directory = folder.path
+    settings = folder.settings
     issue_data = issue_mod.read_issue(directory)
     result = BuildResult()
     if not issue_data.subject:
-        raise DigestError(f"{directory / issue_mod.ISSUE_NAME}: subject is empty", "set subject = \"...\"")
-    out = directory / "build"
+        raise DigestError(f"{folder.issue_file}: subject is empty", "set subject = \"...\"")
+    out = folder.build
     staging = Path(tempfile.mkdtemp(prefix=".build-", dir=directory))  # concurrent builds never collide
     try:
-        max_chars = int(settings["teaser"].get("max_chars") or 300)
+        max_chars = settings.teaser.max_chars
         utm = utm_for(settings, issue_data.slug)
-        images_base = str(settings.newsletter.get("images_base_url") or "")
+        images_base = settings.newsletter.images_base_url
         placed: list[tuple[str | None, Item]] = []
         kept_articles: list[Article] = []
-        teasers = TeaserCache(directory)
+        teasers = TeaserCache(folder)
         for entry in issue_data.entries:
             try:
-                article = issue_mod.load_entry(directory, entry)
+                article = issue_mod.load_entry(folder, entry)
             except SourceError as exc:
                 result.warnings.append(f"{_label(entry)} skipped: {exc.message}")
                 continue
@@ -238,18 +237,18 @@ def build_issue(directory: Path | str) -> BuildResult:
             result.warnings.append("no preheader: inbox previews will show the start of the email instead "
                                    "(set preheader in issue.toml)")
         result.warnings += _duplicates([item for _, item in placed], kept_articles)
-        if not settings.newsletter.get("from_email"):
+        if not settings.newsletter.from_email:
             result.warnings.append("newsletter.from_email is not set in digest.toml: message.eml uses an example "
                                    "sender and send will refuse")
-        if not (settings["unsubscribe"].get("url") or settings["unsubscribe"].get("mailto")):
+        if not (settings.unsubscribe.url or settings.unsubscribe.mailto):
             result.warnings.append("no unsubscribe method: set unsubscribe.url or unsubscribe.mailto in digest.toml")
-        defaults = {str(k) for k, v in (settings["merge"] or {}).items() if str(v or "").strip()}
+        defaults = {str(k) for k, v in settings.merge.items() if str(v or "").strip()}
         refs = [merge.field_refs(text) for text in (issue_data.subject, issue_data.preheader, issue_data.intro)]
         for name in sorted(set().union(*refs)):
             if name not in defaults:
                 result.warnings.append(f"{{{name}}} in the subject, preheader or intro has no default in [merge] of "
                                        "digest.toml: a recipient without a value gets nothing there")
-        if not settings.newsletter.get("postal_address"):
+        if not settings.newsletter.postal_address:
             result.warnings.append("newsletter.postal_address is not set in digest.toml (required by CAN-SPAM)")
 
         issue = Issue(subject=issue_data.subject, preheader=issue_data.preheader, intro=issue_data.intro,
@@ -292,10 +291,10 @@ def _replace_outputs(staging: Path, out: Path) -> None:
     shutil.rmtree(staging, ignore_errors=True)
 
 
-def load_warnings(directory: Path | str) -> list[str]:
+def load_warnings(directory: IssueFolder | Path | str) -> list[str]:
     """The warnings of the build in ``DIR/build/`` (empty for a build made before they were kept)."""
     try:
-        data = json.loads((Path(directory) / "build" / WARNINGS_NAME).read_text(encoding="utf-8"))
+        data = json.loads((IssueFolder.of(directory).build / WARNINGS_NAME).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return []
     return [str(w) for w in data] if isinstance(data, list) else []

@@ -33,8 +33,9 @@ from urllib.parse import urlsplit
 
 import lxml.html
 
-from ..config import Settings, load_settings
+from ..config import Settings
 from ..errors import DigestError
+from ..folder import IssueFolder
 from . import node_tools
 from .build import build_issue, load_warnings, needs_build
 
@@ -194,7 +195,7 @@ def check_html(html: str, report: CheckReport, build_dir: Path | None = None) ->
 
 def check_settings(settings: Settings, report: CheckReport) -> None:
     nl = settings.newsletter
-    sender = str(nl.get("from_email") or "").strip()
+    sender = nl.from_email.strip()
     if not sender:
         report.add("sender", "error", "newsletter.from_email is not set in digest.toml")
     else:
@@ -203,11 +204,10 @@ def check_settings(settings: Settings, report: CheckReport) -> None:
             report.add("sender", "error", f"From address {sender} is on the free-mail domain {domain}: its DMARC "
                                           "policy makes providers reject bulk mail sent from elsewhere "
                                           "(use an address on your own domain)")
-    if not str(nl.get("postal_address") or "").strip():
+    if not nl.postal_address.strip():
         report.add("postal address", "error", "newsletter.postal_address is not set (CAN-SPAM requires it)")
-    unsub = settings["unsubscribe"]
-    url, mailto = str(unsub.get("url") or "").strip(), str(unsub.get("mailto") or "").strip()
-    asm = int(settings["sendgrid"].get("asm_group_id") or 0) > 0
+    url, mailto = settings.unsubscribe.url.strip(), settings.unsubscribe.mailto.strip()
+    asm = settings.sendgrid.asm_group_id > 0
     if not url and not mailto and asm:
         report.add("unsubscribe", "warning", "only SendGrid's unsubscribe group (sendgrid.asm_group_id): the outbox "
                                              "and SMTP backends have no unsubscribe method and refuse to send")
@@ -254,9 +254,9 @@ def check_message_headers(eml: bytes, settings: Settings, report: CheckReport) -
     """message.eml's List-Unsubscribe as a mailbox provider reads it: ``<https://...>`` in the raw bytes, no
     RFC 2047 encoded-word, every line at most 998 octets. The sample carries a real-length signed token."""
     lines = raw_header(eml, "List-Unsubscribe")
-    url = str(settings["unsubscribe"].get("url") or "").strip()
+    url = settings.unsubscribe.url.strip()
     if not lines:
-        if url or settings["unsubscribe"].get("mailto"):
+        if url or settings.unsubscribe.mailto:
             report.add("headers", "error", "message.eml has no List-Unsubscribe header")
         return
     long_lines = [len(line) for line in eml.split(b"\r\n\r\n", 1)[0].split(b"\r\n") if len(line) > 998]
@@ -464,18 +464,18 @@ def check_links(html: str, report: CheckReport, allow_hosts: list[str] | None = 
 # --- the whole gate --------------------------------------------------------------------------------
 
 
-def check_issue(directory: Path | str, *, links: bool = False, tools: bool = True,
+def check_issue(directory: IssueFolder | Path | str, *, links: bool = False, tools: bool = True,
                 notify: Any = None) -> CheckReport:
     """Build when out of date, then run every check; ``tools=False`` runs only the in-process checks."""
-    directory = Path(directory).resolve()
-    warnings = build_issue(directory).warnings if needs_build(directory) else load_warnings(directory)
-    report = CheckReport(directory, notify=notify)
+    folder = IssueFolder.of(directory).resolved()
+    warnings = build_issue(folder).warnings if needs_build(folder) else load_warnings(folder)
+    report = CheckReport(folder.path, notify=notify)
     for w in warnings:  # fresh or current, the build's warnings are always shown
         report.add("build", "warning", w)
-    build = directory / "build"
+    build = folder.build
     html = (build / "email.html").read_text(encoding="utf-8")
     check_html(html, report, build)
-    settings = load_settings(directory)
+    settings = folder.settings
     check_settings(settings, report)
     check_message_headers((build / "message.eml").read_bytes(), settings, report)
     if tools:
@@ -487,7 +487,7 @@ def check_issue(directory: Path | str, *, links: bool = False, tools: bool = Tru
     return report
 
 
-def send_gate(directory: Path | str) -> list[str]:
+def send_gate(directory: IssueFolder | Path | str) -> list[str]:
     """The errors ``digest check`` finds that ``digest send`` refuses to send with (``--force`` overrides).
 
     Only the in-process checks run (size, images, links, unsubscribe, sender, postal address, the raw

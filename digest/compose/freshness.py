@@ -9,8 +9,8 @@ from __future__ import annotations
 from importlib.resources import files
 from pathlib import Path
 
-from ..config import load_settings
 from ..errors import DigestError
+from ..folder import IssueFolder
 from . import issue_file as issue_mod
 
 OUTPUTS = ("email.html", "email.txt", "web.html", "message.eml", "draft.json", "warnings.json")
@@ -22,9 +22,9 @@ def theme_dir() -> Path:
     return Path(str(files("digest.theme")))
 
 
-def _inputs(directory: Path) -> list[Path]:
-    settings = load_settings(directory)
-    paths = [directory / issue_mod.ISSUE_NAME]
+def _inputs(directory: IssueFolder) -> list[Path]:
+    settings = directory.settings
+    paths = [directory.issue_file]
     if settings.path:
         paths.append(settings.path)
         if (settings.root / "templates").is_dir():  # type: ignore[operator]
@@ -44,10 +44,10 @@ def _inputs(directory: Path) -> list[Path]:
     return paths
 
 
-def needs_build(directory: Path | str) -> bool:
+def needs_build(directory: IssueFolder | Path | str) -> bool:
     """True when build/ is missing, incomplete, or older than issue.toml, digest.toml, articles or templates."""
-    directory = Path(directory).resolve()
-    out = directory / "build"
+    directory = IssueFolder.of(directory).resolved()
+    out = directory.build
     try:
         built = min((out / name).stat().st_mtime for name in OUTPUTS)
     except OSError:

@@ -22,8 +22,9 @@ from typing import Any
 
 import tomlkit
 
-from ..config import Settings, load_settings
+from ..config import Settings
 from ..errors import ConfigError, DigestError, SourceError
+from ..folder import IssueFolder
 from ..model import Article
 from . import issue_file as ifile
 
@@ -100,7 +101,7 @@ def draft_from_feeds(directory: Path | str, subject: str, preheader: str = "") -
     from ..sources import load
 
     directory = Path(directory)
-    settings = load_settings(directory if directory.exists() else directory.resolve().parent)
+    settings = IssueFolder(directory).settings  # digest.toml of the folder-to-be or its nearest parent
     feeds = _feed_list(settings)
     home = _home(settings, directory)
     earlier = _earlier_issues(home, directory)

@@ -35,10 +35,9 @@ import tomlkit
 from tomlkit.exceptions import TOMLKitError
 
 from ..errors import ConfigError, DigestError, SourceError
+from ..folder import ISSUE_NAME, NOT_ISSUES, IssueFolder
 from ..model import Article
 
-ISSUE_NAME = "issue.toml"
-CACHE_DIR = ".cache"
 OVERRIDES = ("title", "teaser", "image", "image_alt", "url")
 
 _TEMPLATE = '''\
@@ -145,13 +144,13 @@ def find_issue_dirs(root: Path) -> list[Path]:
     found = []
     for path in sorted(Path(root).rglob(ISSUE_NAME)):
         parts = path.relative_to(root).parts[:-1]
-        if not any(p.startswith(".") or p in {"build", "outbox", "node_modules"} for p in parts):
+        if not any(p.startswith(".") or p in NOT_ISSUES for p in parts):
             found.append(path.parent)
     return found
 
 
-def issue_path(directory: Path) -> Path:
-    return Path(directory) / ISSUE_NAME
+def issue_path(directory: IssueFolder | Path | str) -> Path:
+    return IssueFolder.of(directory).issue_file
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -230,7 +229,7 @@ def _str(value: Any, where: str) -> str:
     return str(value)
 
 
-def read_issue(directory: Path | str) -> IssueFile:
+def read_issue(directory: IssueFolder | Path | str) -> IssueFile:
     """Parse ``DIR/issue.toml`` into plain values; bad values raise ConfigError naming the field."""
     directory = Path(directory).resolve()
     doc = _load_doc(directory).unwrap()
@@ -286,8 +285,8 @@ def read_issue(directory: Path | str) -> IssueFile:
 # --- the article cache ------------------------------------------------------------------------------
 
 
-def cache_file(directory: Path, key: str) -> Path:
-    return Path(directory) / CACHE_DIR / f"{key}.json"
+def cache_file(directory: IssueFolder | Path | str, key: str) -> Path:
+    return IssueFolder.of(directory).cache_file(key)
 
 
 def write_cache(directory: Path, key: str, article: Article) -> Path:
@@ -306,7 +305,7 @@ def read_cache(directory: Path, key: str) -> Article | None:
         return None  # a damaged cache entry is re-extracted, never fatal
 
 
-def load_entry(directory: Path, entry: Entry) -> Article:
+def load_entry(directory: IssueFolder | Path, entry: Entry) -> Article:
     """The article for one entry: from the cache, else (re-)extracted and cached.
 
     A URL that is cached is never refetched; a local file newer than its cache entry is re-read so that
@@ -314,7 +313,8 @@ def load_entry(directory: Path, entry: Entry) -> Article:
     """
     from ..sources import load  # imported here: sources may pull heavy extractors
 
-    directory = Path(directory)
+    folder = IssueFolder.of(directory)  # its settings (allow_hosts) read once per build
+    directory = folder.path
     key = entry.cache_key
     cached = read_cache(directory, key)
     local = entry.feed or entry.source
@@ -329,17 +329,17 @@ def load_entry(directory: Path, entry: Entry) -> Article:
     if entry.source == "-" and not entry.feed:
         raise SourceError("-", "standard input was not cached", "add the article again")
     if entry.feed:
-        articles = load(entry.feed, allow_hosts=_allow_hosts(directory))
+        articles = load(entry.feed, allow_hosts=_allow_hosts(folder))
         match = [a for a in articles if a.url == entry.source] or [a for a in articles if a.title == entry.source]
         if match:
             article = match[0]
         elif is_url(entry.source):
             # The entry's link came from the feed (content): no local or private address, unless allowed.
-            article = load(entry.source, trusted=False, allow_hosts=_allow_hosts(directory))[0]
+            article = load(entry.source, trusted=False, allow_hosts=_allow_hosts(folder))[0]
         else:
             raise SourceError(entry.feed, f"no entry {entry.source} in the feed any more")
     else:
-        found = load(entry.source, allow_hosts=_allow_hosts(directory))
+        found = load(entry.source, allow_hosts=_allow_hosts(folder))
         if not found:
             raise SourceError(entry.source, "holds no article")
         article = found[0]
@@ -347,11 +347,9 @@ def load_entry(directory: Path, entry: Entry) -> Article:
     return article
 
 
-def _allow_hosts(directory: Path) -> list[str]:
-    """``[fetch] allow_hosts`` of the newsletter holding ``directory``."""
-    from ..config import load_settings
-
-    return load_settings(directory if directory.exists() else directory.resolve().parent).allow_hosts()
+def _allow_hosts(directory: IssueFolder | Path) -> list[str]:
+    """``[fetch] allow_hosts`` of the newsletter holding ``directory`` (a folder not made yet: its parents')."""
+    return IssueFolder.of(directory).settings.allow_hosts()
 
 
 # --- add --------------------------------------------------------------------------------------------

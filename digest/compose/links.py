@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlencode, urlsplit
+
+if TYPE_CHECKING:
+    from ..config import LinksSettings
 
 SAFE_SCHEMES = ("http", "https", "mailto")
 
@@ -61,12 +64,9 @@ def add_utm(url: str, params: Mapping[str, str]) -> str:
     return base + extra + hash_mark + fragment
 
 
-def utm_params(links: Mapping[str, Any], slug: str) -> dict[str, str]:
+def utm_params(links: LinksSettings, slug: str) -> dict[str, str]:
     """The UTM parameters from ``[links]`` settings, or {} when ``links.utm`` is off (the default)."""
-    if not links.get("utm"):
+    if not links.utm:
         return {}
-    return {
-        "utm_source": str(links.get("utm_source") or "newsletter"),
-        "utm_medium": str(links.get("utm_medium") or "email"),
-        "utm_campaign": str(links.get("utm_campaign") or slug),
-    }
+    return {"utm_source": links.utm_source, "utm_medium": links.utm_medium,
+            "utm_campaign": links.utm_campaign or slug}  # an empty campaign is the issue's slug

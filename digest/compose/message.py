@@ -33,11 +33,11 @@ from urllib.parse import quote, urlsplit
 from .. import merge
 from ..config import Settings
 from ..errors import ConfigError, DigestError
+from ..folder import IssueFolder
 
 if TYPE_CHECKING:
     from ..model import Personal
 
-DRAFT_NAME = "draft.json"
 SAMPLE_EMAIL = "reader@example.com"
 SAMPLE_FROM = "newsletter@example.com"
 SAMPLE_TOKEN_KEY = b"digest sample unsubscribe key: public, signs nothing real"
@@ -139,14 +139,14 @@ class Draft:
 def list_id_for(settings: Settings) -> str:
     """``newsletter.list_id``, else ``<newsletter-name>.<from domain>`` (RFC 2919 list-label.namespace)."""
     nl = settings.newsletter
-    configured = str(nl.get("list_id") or "").strip().strip("<>")
+    configured = nl.list_id.strip().strip("<>")
     if configured:
         if not configured.isascii() or re.search(r"[\s<>,\"]", configured) or len(configured) > 255:
             raise ConfigError(f"newsletter.list_id {configured!r} cannot go into the List-Id header",
                               "use letters, digits, dots and dashes, e.g. valley-weekly.example.org")
         return configured
-    domain = (str(nl.get("from_email") or "") or SAMPLE_FROM).rpartition("@")[2].lower()
-    label = _LIST_LABEL.sub("-", str(nl.get("name") or "newsletter").lower()).strip("-") or "newsletter"
+    domain = (nl.from_email or SAMPLE_FROM).rpartition("@")[2].lower()
+    label = _LIST_LABEL.sub("-", nl.name.lower()).strip("-") or "newsletter"
     return f"{label}.{domain}"
 
 
@@ -160,31 +160,31 @@ def make_draft(*, subject: str, preheader: str, html: str, text: str, slug: str,
         html=html,
         text=text,
         slug=slug,
-        from_email=str(nl.get("from_email") or "").strip(),
+        from_email=nl.from_email.strip(),
         from_name=check_header_text(settings.from_name, "newsletter.from_name"),
-        reply_to=str(nl.get("reply_to") or "").strip(),
+        reply_to=nl.reply_to.strip(),
         list_id=check_header_text(list_id_for(settings), "newsletter.list_id"),
-        unsubscribe_url=str(settings["unsubscribe"].get("url") or "").strip(),
-        unsubscribe_mailto=str(settings["unsubscribe"].get("mailto") or "").strip(),
+        unsubscribe_url=settings.unsubscribe.url.strip(),
+        unsubscribe_mailto=settings.unsubscribe.mailto.strip(),
         web_url=web_url,
         merge_defaults=dict(merge_defaults),
         merge_key=merge.check_key(merge_key),
-        tracking={k: bool(v) for k, v in settings.data.get("tracking", {}).items()},
+        tracking={k: bool(v) for k, v in settings.tracking.items()},
         settings_data=settings.data,
         settings_path=str(settings.path) if settings.path else None,
     )
 
 
-def save_draft(draft: Draft, directory: Path) -> Path:
-    path = Path(directory) / "build" / DRAFT_NAME
+def save_draft(draft: Draft, directory: IssueFolder | Path | str) -> Path:
+    path = IssueFolder.of(directory).draft
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(draft.to_json(), encoding="utf-8")
     return path
 
 
-def load_draft(directory: Path | str) -> Draft:
+def load_draft(directory: IssueFolder | Path | str) -> Draft:
     """The draft written by the last build (``DIR/build/draft.json``)."""
-    path = Path(directory) / "build" / DRAFT_NAME
+    path = IssueFolder.of(directory).draft
     try:
         return Draft.from_json(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

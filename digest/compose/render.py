@@ -375,7 +375,7 @@ def _merge_fn(context: str, used: dict[str, str], settings: Settings, key: str =
               written: list[int] | None = None) -> Callable[..., Any]:
     """``merge(field, default, ctx=None)`` for one template: a token of build ``key``, or (DEFAULT) the
     default value. ``written[0]`` counts the tokens written (the build checks that no other text holds key)."""
-    configured: dict[str, Any] = dict(settings.data.get("merge", {}))
+    configured: dict[str, str] = settings.merge
 
     def merge(name: str, default: str = "", ctx: str | None = None) -> Any:
         default = str(configured.get(name) or default)
@@ -399,10 +399,10 @@ def text_direction(lang: str) -> str:
 
 def view_in_browser_url(settings: Settings, slug: str) -> str | None:
     nl = settings.newsletter
-    archive = str(nl.get("archive_base_url") or "").strip()
+    archive = nl.archive_base_url.strip()
     if archive:
         return safe_url(f"{archive.rstrip('/')}/{slug}/")
-    web = str(nl.get("web_base_url") or "").strip()
+    web = nl.web_base_url.strip()
     return safe_url(web.replace("{slug}", slug)) if web else None
 
 
@@ -434,25 +434,25 @@ def page_description(issue: Issue, limit: int = 200, merge: Callable[..., Any] |
 
 def build_context(issue: Issue, settings: Settings) -> dict[str, Any]:
     nl = settings.newsletter
-    lang = str(nl.get("language") or "en")
-    subscribe = str(nl.get("subscribe_url") or "").strip()
+    lang = nl.language
+    subscribe = nl.subscribe_url.strip()
     return {
         "toc_min": TOC_MIN,
-        "reply_to": str(nl.get("reply_to") or nl.get("from_email") or "").strip(),
+        "reply_to": (nl.reply_to or nl.from_email).strip(),
         "subscribe_url": safe_url(subscribe) if subscribe.lower().startswith(("https://", "http://")) else None,
         "page_description": page_description(issue, merge=_merge_fn("DEFAULT", {}, settings)),
         "page_image": next((i.image.src for i in issue.items if i.image and i.image.src.startswith("https://")),
                            None),
         "issue": issue,
         "newsletter": nl,
-        "name": nl.get("name") or "",
+        "name": nl.name,
         "lang": lang,
         "dir": text_direction(lang),
-        "colors": theme_colors(str(nl.get("brand_color") or DEFAULT_BRAND)),
-        "logo_url": safe_url(nl.get("logo_url")) if str(nl.get("logo_url") or "").startswith("https://") else None,
+        "colors": theme_colors(nl.brand_color or DEFAULT_BRAND),
+        "logo_url": safe_url(nl.logo_url) if nl.logo_url.startswith("https://") else None,
         "view_url": view_in_browser_url(settings, issue.slug),
-        "postal_address": str(nl.get("postal_address") or "").strip(),
-        "has_unsubscribe": bool(settings["unsubscribe"].get("url") or settings["unsubscribe"].get("mailto")),
+        "postal_address": nl.postal_address.strip(),
+        "has_unsubscribe": bool(settings.unsubscribe.url or settings.unsubscribe.mailto),
         "date_display": display_date(issue.date) if issue.date else "",
         "preheader_pad": PREHEADER_PAD,
     }
@@ -582,4 +582,4 @@ def group_sections(section_titles: list[str], placed: list[tuple[str | None, Ite
 
 
 def utm_for(settings: Settings, slug: str) -> dict[str, str]:
-    return utm_params(settings["links"], slug)
+    return utm_params(settings.links, slug)

@@ -8,7 +8,8 @@ from ..model import Article, Removed, Teaser
 from .clean import clean_text
 from .lazyre import lazy
 from .names import complete_names
-from .select import DEFAULT, Candidate, Params, build_candidates, find_opener, fit_sentence, pack, shorten
+from .pack import fit_sentence, pack, shorten
+from .select import DEFAULT, Candidate, Params, build_candidates, find_opener
 from .style import balanced, style_ok
 
 _TERMINAL = lazy(r"[.!?…。！？][\"'”’»)\]]*$")

@@ -13,11 +13,11 @@ import contextlib
 import itertools
 import signal
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from ..errors import DigestError
-from ..model import Personal, Recipient
+from ..model import Outcome, Personal, Recipient
 from .backends.base import Backend, BatchAborted, PreparesBatches, PreparesRows
 from .journal import Journal
 from .personal import PersonalMaker
@@ -203,6 +203,7 @@ def deliver(journal: Journal | None, backend: Backend, draft: Any, number: int, 
             prepared = None  # built for recipients this batch did not get: build again
     if prepared is None and personals is None:
         personals = [maker(r) for r in batch]
+    outcomes: Sequence[Outcome]
     try:
         if not emails:
             outcomes = []

@@ -15,7 +15,7 @@ import socket
 import sys
 from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from io import BytesIO
+from io import BufferedIOBase, BytesIO
 from typing import Any
 from urllib.parse import unquote
 
@@ -30,7 +30,7 @@ WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 class _Body:
     """``wsgi.input``: at most ``length`` bytes of the connection's stream."""
 
-    def __init__(self, stream: Any, length: int) -> None:
+    def __init__(self, stream: BufferedIOBase, length: int) -> None:
         self.stream = stream
         self.left = length
 

@@ -49,8 +49,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from ..errors import DigestError
+from ..folder import JOURNAL_LOCK_NAME, IssueFolder
+from ..folder import JOURNAL_NAME as JOURNAL_NAME  # re-exported
 from ..model import AllAccepted, Outcome
+from .journal_file import (
+    CURRENT_CLAIMS,
+    FROM_2,
+    INDEX_CLAIMS,
+    SCHEMA,
+    check_file,
+    db_error,
+    not_this_issue,
+    write_marker,
+)
+from .journal_file import JournalError as JournalError  # re-exported
+from .journal_file import marker_path as marker_path  # re-exported
+from .journal_file import set_aside as set_aside  # re-exported
 
 try:
     import orjson as _orjson
@@ -62,133 +76,8 @@ try:
 except ImportError:  # pragma: no cover - not on Windows: no run lock there
     _fcntl = None  # type: ignore[assignment]
 
-JOURNAL_NAME = "send-journal.sqlite"
-LOCK_NAME = ".send-journal.lock"
-MARKER_NAME = ".send-journal.issues"
 STATES = ("pending", "inflight", "sent", "failed", "unknown")
 SCHEMA_VERSION = 3
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS issues (
-    id INTEGER PRIMARY KEY,
-    slug TEXT NOT NULL UNIQUE,
-    created REAL NOT NULL
-);
--- One row per batch (request): its state is the state of every recipient in it that has no mark.
-CREATE TABLE IF NOT EXISTS batches (
-    issue INTEGER NOT NULL,
-    id INTEGER NOT NULL,
-    state TEXT NOT NULL,            -- inflight | sent | unknown
-    message_id TEXT,                -- when one id covers the batch (SendGrid's X-Message-Id)
-    size INTEGER NOT NULL,          -- the addresses in its claim
-    started REAL NOT NULL,
-    finished REAL,
-    error TEXT,
-    PRIMARY KEY (issue, id)
-) WITHOUT ROWID;
--- The addresses of each batch, written once with the batch: a JSON array of "address" (when it is its own
--- key, the usual case) or ["key", "address"] (key: the address lower-cased, one person whatever the case).
-CREATE TABLE IF NOT EXISTS claims (
-    issue INTEGER NOT NULL,
-    batch INTEGER NOT NULL,
-    members TEXT NOT NULL,
-    PRIMARY KEY (issue, batch)
-);
--- A recipient whose state differs from its batch's (or who has a message id of its own).
-CREATE TABLE IF NOT EXISTS marks (
-    issue INTEGER NOT NULL,
-    batch INTEGER NOT NULL,
-    key TEXT NOT NULL,
-    state TEXT,                     -- failed | unknown | pending | superseded (claimed again later); NULL: the batch's
-    message_id TEXT,
-    last_error TEXT,
-    permanent INTEGER NOT NULL DEFAULT 0,
-    prior TEXT,                     -- superseded: the state this claim had
-    updated REAL,
-    PRIMARY KEY (issue, batch, key)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS marks_key ON marks (issue, key);
--- The journal as one row per recipient with its effective state (json_each, json_extract, IIF: SQLite 3.32 or later).
-CREATE VIEW IF NOT EXISTS recipients AS
-    SELECT c.issue AS issue, IIF(j.type = 'text', j.value, json_extract(j.value, '$[0]')) AS key,
-           IIF(j.type = 'text', j.value, json_extract(j.value, '$[1]')) AS email, c.batch AS batch,
-           COALESCE(m.state, b.state) AS state,
-           COALESCE(m.message_id, b.message_id) AS message_id,
-           1 + (SELECT COUNT(*) FROM marks p WHERE p.issue = c.issue AND p.key = IIF(j.type = 'text', j.value,
-                json_extract(j.value, '$[0]')) AND p.state = 'superseded' AND p.prior IS NOT 'pending') AS attempts,
-           COALESCE(m.last_error, b.error) AS last_error, COALESCE(m.permanent, 0) AS permanent,
-           b.started AS created, COALESCE(m.updated, b.finished, b.started) AS updated
-    FROM claims c
-    JOIN batches b ON b.issue = c.issue AND b.id = c.batch
-    JOIN json_each(c.members) AS j
-    LEFT JOIN marks m ON m.issue = c.issue AND m.batch = c.batch
-                     AND m.key = IIF(j.type = 'text', j.value, json_extract(j.value, '$[0]'))
-    WHERE m.state IS NOT 'superseded';
-CREATE TABLE IF NOT EXISTS skips (
-    issue INTEGER NOT NULL,
-    line INTEGER NOT NULL,
-    email TEXT NOT NULL,
-    kind TEXT NOT NULL,             -- invalid | duplicate | suppressed | bad_row
-    reason TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS skips_issue ON skips (issue, kind);
--- An A/B subject test (abtest.py): its seed, share and subjects, and the winner once chosen; one per issue.
-CREATE TABLE IF NOT EXISTS ab_tests (
-    issue INTEGER PRIMARY KEY,
-    seed TEXT NOT NULL,
-    share REAL NOT NULL,            -- the share of the recipients in the test (0.2: 20 %)
-    subjects TEXT NOT NULL,         -- JSON array: variant 1 is subjects[0]
-    created REAL NOT NULL,
-    winner INTEGER,                 -- the variant the rest was sent (1-based), once chosen
-    chosen REAL,
-    chosen_by TEXT                  -- auto | hand
-);
--- The test's recipients, each with its variant (1-based).
-CREATE TABLE IF NOT EXISTS ab_variants (
-    issue INTEGER NOT NULL,
-    key TEXT NOT NULL,
-    variant INTEGER NOT NULL,
-    PRIMARY KEY (issue, key)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS runs (
-    id INTEGER PRIMARY KEY,
-    issue INTEGER NOT NULL,
-    started REAL NOT NULL,
-    finished REAL,
-    backend TEXT NOT NULL,
-    recovered_unknown INTEGER NOT NULL DEFAULT 0,
-    note TEXT
-);
-"""
-
-# Schema 2 (a row per recipient in ``entries``) → 3: each batch's entries become its claim, and every entry
-# with a state or a message id of its own a mark. Attempts before the upgrade are not carried over.
-_FROM_2 = """
-DROP VIEW IF EXISTS recipients;
-CREATE TABLE IF NOT EXISTS claims (issue INTEGER NOT NULL, batch INTEGER NOT NULL, members TEXT NOT NULL,
-                                   PRIMARY KEY (issue, batch));
-INSERT INTO claims (issue, batch, members)
-    SELECT issue, batch, json_group_array(IIF(key = email, key, json_array(key, email)))
-    FROM entries GROUP BY issue, batch;
-UPDATE batches SET size = (SELECT COUNT(*) FROM entries e WHERE e.issue = batches.issue AND e.batch = batches.id);
-CREATE TABLE IF NOT EXISTS marks (issue INTEGER NOT NULL, batch INTEGER NOT NULL, key TEXT NOT NULL, state TEXT,
-    message_id TEXT, last_error TEXT, permanent INTEGER NOT NULL DEFAULT 0, prior TEXT, updated REAL,
-    PRIMARY KEY (issue, batch, key)) WITHOUT ROWID;
-INSERT INTO marks (issue, batch, key, state, message_id, last_error, permanent, updated)
-    SELECT issue, batch, key, state, message_id, last_error, permanent, updated FROM entries
-    WHERE state IS NOT NULL OR message_id IS NOT NULL;
-DROP TABLE entries;
-"""
-
-_CURRENT = """
-CREATE TEMP TABLE IF NOT EXISTS current_claims (key TEXT PRIMARY KEY, batch INTEGER NOT NULL) WITHOUT ROWID
-"""
-_INDEX_CLAIMS = """
-INSERT OR REPLACE INTO temp.current_claims (key, batch)
-    SELECT IIF(j.type = 'text', j.value, json_extract(j.value, '$[0]')), c.batch
-    FROM claims c, json_each(c.members) AS j WHERE c.issue = ? ORDER BY c.batch
-"""
-
 
 def _json_array(rows: list[str | list[str]]) -> str:
     """``rows`` as compact JSON text (orjson when installed: ~5x faster on a batch of 1000 addresses)."""
@@ -198,10 +87,6 @@ def _json_array(rows: list[str | list[str]]) -> str:
         except TypeError:  # e.g. a lone surrogate: json writes it; SQLite then refuses it as before
             pass
     return json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
-
-
-class JournalError(DigestError):
-    """The journal file cannot be opened or is not a digest journal."""
 
 
 @dataclass
@@ -239,7 +124,7 @@ class Journal:
         self.path = Path(path)
         self.slug = slug
         self.readonly = readonly
-        existed = _check_file(self.path)
+        existed = check_file(self.path)
         try:
             if readonly:
                 self.db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None)
@@ -261,26 +146,26 @@ class Journal:
                     raise JournalError(f"{self.path}: written by another version of digest (schema {version})",
                                        "finish that send with the version that started it, or move the file away")
                 if existed and version == 0:
-                    raise _not_this_issue(self.path, slug, "it is not a digest send journal")
+                    raise not_this_issue(self.path, slug, "it is not a digest send journal")
                 if version == 2:
                     self._upgrade_from_2()
-                self.db.executescript(_SCHEMA)
+                self.db.executescript(SCHEMA)
                 self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             row = self.db.execute("SELECT id FROM issues WHERE slug = ?", (slug,)).fetchone()
             if row is None and existed:
                 others = [r[0] for r in self.db.execute("SELECT slug FROM issues ORDER BY id LIMIT 3")]
-                raise _not_this_issue(self.path, slug, f"it holds the sends of {', '.join(others) or 'no issue'}")
+                raise not_this_issue(self.path, slug, f"it holds the sends of {', '.join(others) or 'no issue'}")
             if row is None and not readonly:
                 self.db.execute("INSERT INTO issues (slug, created) VALUES (?, ?)", (slug, time.time()))
                 row = self.db.execute("SELECT id FROM issues WHERE slug = ?", (slug,)).fetchone()
             if not readonly:
-                _write_marker(self.path, slug)
+                write_marker(self.path, slug)
         except JournalError:
             self._close_quietly()
             raise
         except sqlite3.DatabaseError as exc:
             self._close_quietly()
-            raise _db_error(self.path, exc, opening=True) from None
+            raise db_error(self.path, exc, opening=True) from None
         self.issue_id: int = row[0] if row else -1
         self.run_id: int | None = None
         self.lock = threading.RLock()  # one statement or transaction at a time, whichever thread asks
@@ -302,7 +187,7 @@ class Journal:
 
     def _upgrade_from_2(self) -> None:
         with _Transaction(self.db, threading.RLock(), self.path) as db:
-            for statement in _FROM_2.split(";"):
+            for statement in FROM_2.split(";"):
                 if statement.strip():
                     db.execute(statement)
 
@@ -335,7 +220,7 @@ class Journal:
         if self._lock_file is not None:
             return True
         try:
-            fh = (self.path.parent / LOCK_NAME).open("ab")
+            fh = (self.path.parent / JOURNAL_LOCK_NAME).open("ab")
         except OSError:
             return False  # a folder we cannot write a lock file in: the journal itself still guards each claim
         try:
@@ -392,9 +277,9 @@ class Journal:
         if self._indexed:
             return
         with self.lock:
-            self.db.execute(_CURRENT)
+            self.db.execute(CURRENT_CLAIMS)
             self.db.execute("DELETE FROM temp.current_claims")
-            self.db.execute(_INDEX_CLAIMS, (self.issue_id,))
+            self.db.execute(INDEX_CLAIMS, (self.issue_id,))
             self._indexed = True
 
     def _current(self, keys: Sequence[str]) -> dict[str, tuple[str, int, int]]:
@@ -499,7 +384,7 @@ class Journal:
                 return 0
         members = {e.lower() for e in emails}
         seen: set[str] = set()
-        ids: set[str | None] = set()
+        ids = set()
         oks: list[tuple[str, str | None]] = []
         marks: list[tuple[int, int, str, str | None, str | None, str | None, int, float]] = []
         for o in outcomes:
@@ -648,7 +533,7 @@ class _Transaction:
             self.db.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
             self.lock.release()
-            raise _db_error(self.path, exc) from None
+            raise db_error(self.path, exc) from None
         except BaseException:
             self.lock.release()
             raise
@@ -660,110 +545,16 @@ class _Transaction:
                 with contextlib.suppress(sqlite3.Error):  # a failed statement may have rolled back already
                     self.db.execute("ROLLBACK")
                 if isinstance(exc, sqlite3.OperationalError):
-                    raise _db_error(self.path, exc) from None
+                    raise db_error(self.path, exc) from None
                 return
             try:
                 self.db.execute("COMMIT")
             except sqlite3.OperationalError as failed:
                 with contextlib.suppress(sqlite3.Error):
                     self.db.execute("ROLLBACK")
-                raise _db_error(self.path, failed) from None
+                raise db_error(self.path, failed) from None
         finally:
             self.lock.release()
-
-
-def _db_error(path: Path, exc: sqlite3.Error, *, opening: bool = False) -> JournalError:
-    """A clear error for a journal SQLite refused to read or write; what was committed before stays."""
-    text = str(exc)
-    code = getattr(exc, "sqlite_errorcode", None)
-    low = text.lower()
-    if code == sqlite3.SQLITE_FULL or "disk is full" in low or "disk full" in low:
-        return JournalError(f"{path}: the disk is full ({text}); nothing after the last recorded batch was written",
-                            "free some space, then run the same `digest send` again: it resumes from the journal")
-    if (code == sqlite3.SQLITE_READONLY or "readonly" in low or "read-only" in low
-            or (code == sqlite3.SQLITE_CANTOPEN or "unable to open" in low)):
-        return JournalError(f"{path}: the send journal cannot be written ({text})",
-                            f"make {path.name} and its folder {path.parent} writable by this user, then run the same "
-                            "`digest send` again: it resumes from the journal")
-    if opening or code == sqlite3.SQLITE_NOTADB or "not a database" in low:
-        return _not_this_issue(path, None, f"it cannot be read as a send journal ({text})")
-    return JournalError(f"{path}: the send journal failed ({text})",
-                        "run the same `digest send` again once the cause is fixed: it resumes from the journal")
-
-
-def _not_this_issue(path: Path, slug: str | None, why: str) -> JournalError:
-    issue = f" of {slug}" if slug else ""
-    return JournalError(f"{path}: refusing to use this file as the send journal{issue}: {why}",
-                        "look at it first (a damaged copy? another issue's?); restore the right journal, or start "
-                        f"an empty one with `digest send {path.parent} ... --new-journal` (it keeps this file aside; "
-                        "recipients already mailed would be mailed again)")
-
-
-def marker_path(path: Path) -> Path:
-    """The small file beside the journal that says which issues it journals (so a missing journal is noticed)."""
-    return path.parent / MARKER_NAME
-
-
-def _write_marker(path: Path, slug: str) -> None:
-    marker = marker_path(path)
-    slugs = _read_marker(marker)
-    if slug in slugs:
-        return
-    try:
-        marker.write_text("".join(f"{s}\n" for s in [*slugs, slug]), encoding="utf-8")
-    except OSError as exc:
-        raise JournalError(f"{marker}: cannot record that this folder has a send journal ({exc.strerror or exc})",
-                           f"make the folder {path.parent} writable by this user, then send again") from None
-
-
-def _read_marker(marker: Path) -> list[str]:
-    try:
-        return [line.strip() for line in marker.read_text(encoding="utf-8").splitlines() if line.strip()]
-    except (OSError, UnicodeDecodeError):
-        return []
-
-
-def _check_file(path: Path) -> bool:
-    """Whether the journal file exists; refuses an empty one, and a missing one the marker says was there."""
-    try:
-        size = path.stat().st_size
-    except FileNotFoundError:
-        marker = marker_path(path)
-        if marker.exists():
-            slugs = ", ".join(_read_marker(marker)) or "an issue"
-            raise JournalError(f"{path}: the send journal is missing, but {marker.name} beside it says {slugs} "
-                               "was already sent from this folder",
-                               "restore the journal (from a backup or where it was moved); if it is lost, check who "
-                               f"already got the issue, then start an empty one with `digest send {path.parent} ... "
-                               "--new-journal` (recipients already mailed would be mailed again)") from None
-        return False
-    except OSError as exc:
-        raise JournalError(f"{path}: cannot read the send journal ({exc.strerror or exc})",
-                           "make it readable by this user, then send again") from None
-    if size == 0:
-        raise _not_this_issue(path, None, "it is empty (0 bytes: a failed copy, a full disk, a sync tool?)")
-    return True
-
-
-def set_aside(directory: Path | str) -> Path | None:
-    """``--new-journal``: move the issue folder's journal (and its WAL files) aside under a dated name and forget
-    the marker, so the next send starts an empty journal. Returns the new name of the journal, if there was one."""
-    path = journal_path(directory)
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-    aside = path.with_name(f"{path.name}.set-aside-{stamp}")
-    moved: Path | None = None
-    try:
-        for suffix in ("", "-wal", "-shm"):
-            src = path.with_name(path.name + suffix)
-            if src.exists():
-                src.rename(aside.with_name(aside.name + suffix))
-                if not suffix:
-                    moved = aside
-        marker_path(path).unlink(missing_ok=True)
-    except OSError as exc:
-        raise JournalError(f"{path}: cannot set the old journal aside ({exc.strerror or exc})",
-                           f"make the folder {path.parent} writable by this user") from None
-    return moved
 
 
 def would_send(state: tuple[str, int] | None, resend_unknown: bool) -> bool:
@@ -774,13 +565,13 @@ def would_send(state: tuple[str, int] | None, resend_unknown: bool) -> bool:
     return name == "pending" or (name == "failed" and not permanent) or (name == "unknown" and resend_unknown)
 
 
-def journal_path(directory: Path | str) -> Path:
-    return Path(directory) / JOURNAL_NAME
+def journal_path(directory: IssueFolder | Path | str) -> Path:
+    return IssueFolder.of(directory).journal
 
 
-def open_journal(directory: Path | str, slug: str, *, readonly: bool = False) -> Journal | None:
+def open_journal(directory: IssueFolder | Path | str, slug: str, *, readonly: bool = False) -> Journal | None:
     """The journal of the issue in ``directory``; with ``readonly`` None when there is none yet."""
     path = journal_path(directory)
-    if readonly and not _check_file(path):
+    if readonly and not check_file(path):
         return None
     return Journal(path, slug, readonly=readonly)

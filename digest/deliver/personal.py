@@ -48,7 +48,7 @@ class PersonalMaker:
             plan = []
             for name in sorted(names):
                 try:
-                    toks = [merge.token(name, ctx, self.key) for ctx in merge.CONTEXTS]
+                    toks: list[str | None] = [merge.token(name, ctx, self.key) for ctx in merge.CONTEXTS]
                 except ValueError:
                     continue
                 if self.tokens is not None:

@@ -31,8 +31,9 @@ from typing import Any
 from urllib.parse import quote
 
 from ..errors import DigestError
-from .events import open_events
-from .journal import JOURNAL_NAME, JournalError, journal_path
+from ..folder import IssueFolder
+from .event_store import open_events
+from .journal import JournalError, journal_path
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +119,7 @@ def issue_report(directory: Path | str) -> dict[str, Any]:
     out.update({"rates": {}, "links": [], "milestones": dict.fromkeys(MILESTONES), "note": "", "variants": []})
     db = open_events(directory, readonly=True)
     if db is None:
-        if not (directory / JOURNAL_NAME).exists():
+        if not IssueFolder(directory).journal.exists():
             out["note"] = "not sent yet: no send journal in this folder"
         elif "sendgrid" in backends:
             out["note"] = "no SendGrid events received yet (is the Event Webhook pointed at digest events-server?)"
@@ -150,7 +151,7 @@ def issue_report(directory: Path | str) -> dict[str, Any]:
                         f"SELECT MIN(ts) FROM events WHERE {where[name]} GROUP BY key")]
                     out["milestones"][name] = _spread(firsts)
     except sqlite3.DatabaseError as exc:
-        raise DigestError(f"{directory / 'events.sqlite'}: cannot read the event store ({exc})") from None
+        raise DigestError(f"{IssueFolder(directory).events}: cannot read the event store ({exc})") from None
     delivered = out["delivered"]
     out["rates"] = {"delivered": _rate(delivered, sent),
                     **{k: _rate(out[k], delivered) for k in COUNTS if k != "delivered"}}

@@ -43,14 +43,15 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from ..config import Settings, load_settings
+from ..config import Settings
 from ..errors import DigestError, SendRefused, UsageError
+from ..folder import IssueFolder
 from ..model import Recipient
 from . import suppressions
 from .backends import default_batch, make_backend, own_unsubscribe
 from .backends.base import Backend, BatchAborted, Schedules, WritesFolder
 from .batching import Flight, StopFlag, loop
-from .journal import Journal, Summary, journal_path, open_journal
+from .journal import Journal, Summary, open_journal
 from .personal import PersonalMaker, message_tokens
 from .producer import Producer, consume, producer_possible
 from .recipients import RecipientStream, RowProblem, count_rows, describe_layout, read_recipients, validate_address
@@ -71,17 +72,17 @@ def blocking_problems(settings: Settings, draft_from: str, backend_name: str) ->
     """What makes a send impossible (each a sentence); empty when it may go."""
     problems: list[str] = []
     nl = settings.newsletter
-    sender = (draft_from or str(nl.get("from_email") or "")).strip()
+    sender = (draft_from or nl.from_email).strip()
     if not sender:
         problems.append("no sender: set newsletter.from_email in digest.toml")
     elif validate_address(sender)[0] is None:
         problems.append(f"the sender newsletter.from_email is not a valid address: {sender!r}")
-    unsub = settings["unsubscribe"]
+    unsub = settings.unsubscribe
     own_key, own_set = own_unsubscribe(backend_name, settings)  # the provider's own unsubscribe, if it has one
-    if not (str(unsub.get("url") or "").strip() or str(unsub.get("mailto") or "").strip() or own_set):
+    if not (unsub.url.strip() or unsub.mailto.strip() or own_set):
         problems.append("no unsubscribe method: set [unsubscribe] url (https, with {token}) and/or mailto"
                         + (f" (or {own_key})" if own_key else ""))
-    if not str(nl.get("postal_address") or "").strip():
+    if not nl.postal_address.strip():
         problems.append("no postal address: set newsletter.postal_address (required in commercial email)")
     return problems
 
@@ -108,7 +109,7 @@ def parse_at(value: str | int | None) -> int | None:
 
 
 def send_issue(
-    directory: Path | str,
+    directory: IssueFolder | Path | str,
     recipients_csv: Path | str | None,
     backend_name: str = "outbox",
     *,
@@ -137,21 +138,22 @@ def send_issue(
     from ..compose.message import load_draft
 
     say: Notify = notify or (lambda _m: None)
-    directory = Path(directory)
+    folder = IssueFolder.of(directory)  # every step below asks it for paths and settings: read once
+    directory = folder.path
     if not directory.is_dir():
         raise DigestError(f"{directory}: no such issue folder", f"create it with: digest new {directory}")
     if test_email is None and recipients_csv is None:
         raise UsageError("--recipients CSV is required (or --test EMAIL for one test copy)")
     send_at = parse_at(at)
-    if needs_build(directory):
+    if needs_build(folder):
         from ..compose.build import build_issue
 
         say(f"building {directory} first (build/ is missing or older than its inputs)")
-        result = build_issue(directory)
+        result = build_issue(folder)
         for w in getattr(result, "warnings", []):
             say(f"warning: {w}")
-    settings = load_settings(directory)
-    draft = load_draft(directory)
+    settings = folder.settings
+    draft = load_draft(folder)
     if subject is not None:
         from ..compose.message import check_header_text
 
@@ -163,7 +165,7 @@ def send_issue(
     if not force:  # digest check's errors hold the send (in-process checks only: see compose.check.send_gate)
         from ..compose.check import send_gate
 
-        if held := send_gate(directory):
+        if held := send_gate(folder):
             raise SendRefused(f"cannot send: digest check finds {len(held)} error(s): " + "; ".join(held),
                               f"fix them (digest check {directory} lists them), or pass --force to send anyway")
     report = SendReport(slug=draft.slug, backend=backend_name, dry_run=dry_run, sandbox=sandbox,
@@ -172,7 +174,7 @@ def send_issue(
         say(f"warning: {w}")
 
     if test_email is not None:
-        return _send_test(directory, settings, draft, links, backend_name, test_email, report,
+        return _send_test(folder, settings, draft, links, backend_name, test_email, report,
                           sandbox=sandbox, dry_run=dry_run)
 
     stream, problems = read_recipients(Path(recipients_csv))  # type: ignore[arg-type]
@@ -183,18 +185,18 @@ def send_issue(
         say(f"warning: {w}")
     if not json_output:
         say(describe_layout(stream.layout))
-    suppressed = suppressions.load(suppressions.suppressions_path(directory, settings))
+    suppressed = suppressions.load(suppressions.suppressions_path(folder, settings))
 
-    backend = None if dry_run else make_backend(backend_name, directory, settings, sandbox=sandbox, send_at=send_at)
+    backend = None if dry_run else make_backend(backend_name, folder, settings, sandbox=sandbox, send_at=send_at)
     max_batch = backend.max_batch if backend is not None else default_batch(backend_name, settings)
     report.max_batch = max_batch
     uses_journal = backend is not None and backend.delivers
     journal: Journal | None
     if uses_journal:
-        journal = Journal(journal_path(directory), draft.slug)
+        journal = Journal(folder.journal, draft.slug)
         report.journal = str(journal.path)
     else:
-        journal = open_journal(directory, draft.slug, readonly=True)
+        journal = open_journal(folder, draft.slug, readonly=True)
     if isinstance(backend, WritesFolder):
         report.outbox = str(backend.folder)
     maker = PersonalMaker(draft, links, message_tokens(draft))
@@ -218,7 +220,7 @@ def send_issue(
             journal.claims_unchecked = locked and not journal.has_rows()
         if backend is not None:
             backend.open(draft)
-            _remember_schedule(backend, directory, send_at, say)
+            _remember_schedule(backend, folder, send_at, say)
         with stop_flag if stop is None else contextlib.nullcontext():
             _run(stream, problems, suppressed, journal if uses_journal else None,
                  journal if not uses_journal else None, backend, draft, maker, max_batch, report,
@@ -240,13 +242,13 @@ def send_issue(
     return report
 
 
-def _remember_schedule(backend: Backend, directory: Path, send_at: int | None, say: Notify) -> None:
+def _remember_schedule(backend: Backend, folder: IssueFolder, send_at: int | None, say: Notify) -> None:
     if send_at is None or not isinstance(backend, Schedules) or not backend.batch_id:
         return
     batch_id = backend.batch_id
-    backend.remember_schedule(directory, send_at)
+    backend.remember_schedule(folder, send_at)
     when = _dt.datetime.fromtimestamp(send_at).astimezone().isoformat(timespec="minutes")
-    say(f"scheduled for {when} (batch {batch_id}); cancel with: digest send {directory} --cancel")
+    say(f"scheduled for {when} (batch {batch_id}); cancel with: digest send {folder} --cancel")
 
 
 def _run(stream: RecipientStream, problems: list[RowProblem], suppressed: set[str], journal: Journal | None,
@@ -285,7 +287,7 @@ def _run(stream: RecipientStream, problems: list[RowProblem], suppressed: set[st
         gc.unfreeze()
 
 
-def _send_test(directory: Path, settings: Settings, draft: Any, links: Links, backend_name: str, email: str,
+def _send_test(folder: IssueFolder, settings: Settings, draft: Any, links: Links, backend_name: str, email: str,
                report: SendReport, *, sandbox: bool, dry_run: bool) -> SendReport:
     normalized, why = validate_address(email.strip())
     if normalized is None:
@@ -297,7 +299,7 @@ def _send_test(directory: Path, settings: Settings, draft: Any, links: Links, ba
         report.would_send = 1
         report.sent_now = 1
         return report
-    backend = make_backend(backend_name, directory, settings, sandbox=sandbox, test=True)
+    backend = make_backend(backend_name, folder, settings, sandbox=sandbox, test=True)
     report.max_batch = 1
     try:
         backend.open(test_draft)
@@ -318,17 +320,17 @@ def _send_test(directory: Path, settings: Settings, draft: Any, links: Links, ba
     return report
 
 
-def cancel_scheduled(directory: Path | str) -> str:
+def cancel_scheduled(directory: IssueFolder | Path | str) -> str:
     """``digest send DIR --cancel``: cancel the SendGrid scheduled send recorded in DIR."""
     from .backends.sendgrid import SendGridBackend  # --cancel is SendGrid's alone
     from .backends.sendgrid.schedule import load_schedule, mark_cancelled
 
-    directory = Path(directory)
-    schedule = load_schedule(directory)
+    folder = IssueFolder.of(directory)
+    schedule = load_schedule(folder)
     if not schedule:
-        raise DigestError(f"{directory}: no scheduled SendGrid send to cancel")
-    backend = SendGridBackend(load_settings(directory))
+        raise DigestError(f"{folder}: no scheduled SendGrid send to cancel")
+    backend = SendGridBackend(folder.settings)
     backend.cancel(str(schedule["batch_id"]))
-    mark_cancelled(directory)
+    mark_cancelled(folder)
     return str(schedule["batch_id"])
 

@@ -29,8 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from ..config import Settings, load_settings
+from ..config import Settings
 from ..errors import DigestError
+from ..folder import IssueFolder
 from .recipients import clean_value, iter_addresses, validate_address
 
 if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
@@ -84,13 +85,14 @@ class Entry:
     added: str = ""
 
 
-def suppressions_path(folder: Path | str, settings: Settings | None = None, *, issue_dir: bool = True) -> Path:
+def suppressions_path(folder: IssueFolder | Path | str, settings: Settings | None = None, *,
+                      issue_dir: bool = True) -> Path:
     """The suppression file for the issue folder (``issue_dir``) or newsletter folder ``folder``."""
     env = os.environ.get(ENV)
     if env:
         return Path(env).expanduser()
-    settings = settings if settings is not None else load_settings(Path(folder))
-    configured = str(settings.data.get("suppressions", {}).get("file") or "").strip()
+    settings = settings if settings is not None else IssueFolder.of(folder).settings
+    configured = settings.suppressions.file.strip()
     if configured:
         path = Path(configured).expanduser()
         return path if path.is_absolute() or settings.root is None else settings.root / path

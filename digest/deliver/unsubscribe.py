@@ -38,7 +38,7 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, cast
 from urllib.parse import parse_qsl, quote, urlsplit
 from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer, make_server
 
@@ -186,9 +186,9 @@ class Links:
 
 def links_from_settings(settings: Settings, environ: dict[str, str] | None = None) -> Links:
     """The unsubscribe method of the newsletter. Refuses (SendRefused) when a signed link cannot be made."""
-    table = settings["unsubscribe"]
-    template = str(table.get("url") or "").strip()
-    mailto = str(table.get("mailto") or "").strip()
+    table = settings.unsubscribe
+    template = table.url.strip()
+    mailto = table.mailto.strip()
     warnings: list[str] = []
     secret = None
     if template:
@@ -427,7 +427,7 @@ def make_app(folder: Path | str = ".", *, suppressions_file: Path | None = None,
     settings = load_settings(Path(folder))
     path = suppressions_file or suppressions.suppressions_path(folder, settings, issue_dir=False)
     check_writable(Path(path))
-    return UnsubscribeApp(path, secret, str(settings.newsletter.get("name") or "this newsletter"))
+    return UnsubscribeApp(path, secret, settings.newsletter.name or "this newsletter")
 
 
 _app: UnsubscribeApp | None = None
@@ -488,7 +488,8 @@ class _QuietHandler(WSGIRequestHandler):
         has_body = bool(environ.get("HTTP_TRANSFER_ENCODING")) or (environ.get("CONTENT_LENGTH") or "0") != "0"
         state: dict[str, bool] = {}
         environ[_STATE] = state  # wsgiref hands the app a copy of environ; the dict itself is shared
-        handler = _ServerHandler(self.rfile, self.wfile, self.get_stderr(), environ, multithread=False)
+        handler = _ServerHandler(self.rfile, cast("BinaryIO", self.wfile), self.get_stderr(), environ,
+                                 multithread=False)
         handler.request_handler = self  # type: ignore[attr-defined]  # wsgiref's back-pointer for logging
         handler.run(self.server.get_app())  # type: ignore[attr-defined]
         if has_body and not state.get("body_read"):

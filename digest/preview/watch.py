@@ -23,6 +23,7 @@ from importlib import resources
 from pathlib import Path
 
 from ..config import CONFIG_NAME, find_config
+from ..folder import IssueFolder
 
 log = logging.getLogger(__name__)
 # watchfiles logs every idle poll at DEBUG: keep --debug readable.
@@ -78,11 +79,11 @@ def _local(source: str | None, base: Path) -> Path | None:
 def inputs(directory: Path) -> WatchSet:
     """Every file and folder the build of ``directory`` reads (best effort when issue.toml is broken)."""
     directory = Path(directory).resolve()
-    files: set[Path] = {directory / "issue.toml", directory / CONFIG_NAME}
+    files: set[Path] = {IssueFolder(directory).issue_file, directory / CONFIG_NAME}
     trees: set[Path] = set()
-    try:
-        from ..compose.issue_file import read_issue
+    from ..compose.issue_file import read_issue
 
+    try:
         issue = read_issue(directory)
         for entry in issue.entries:
             for candidate in (entry.feed or entry.source, entry.overrides.get("image")):

@@ -228,10 +228,8 @@ def _with_lang(articles: list[Article]) -> list[Article]:
 
 
 def _parse_text(text: str, source: str) -> Article:
-    try:
-        from .text import parse_text
-    except ImportError:
-        raise SourceError(source, "plain-text sources are not supported yet (digest.sources.text is missing)") from None
+    from .text import parse_text
+
     article = parse_text(text, source)
     article.source = source
     return article

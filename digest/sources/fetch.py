@@ -154,9 +154,9 @@ def _allowed_hosts(allow_hosts: Iterable[str] | None) -> set[str]:
 
 def default_allow_hosts() -> list[str]:
     """``[fetch] allow_hosts`` of the digest.toml in the working folder (or above), else none."""
-    try:
-        from ..config import load_settings
+    from ..config import load_settings
 
+    try:
         return load_settings(Path.cwd()).allow_hosts()
     except Exception:  # noqa: BLE001 - no or a broken digest.toml: nothing allowed beyond public addresses
         return []

@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli.test_events_server import EventsServer, Signer, dumps, event, signer, standin  # noqa: F401 - fixtures
-from cli.test_send_sendgrid import SECRET, digest, env_for, make_issue, write_recipients
-from integration.sendgrid_standin import SendGridStandIn
+
+from tests.cli.test_events_server import EventsServer, Signer, dumps, event, signer, standin  # noqa: F401 - fixtures
+from tests.cli.test_send_sendgrid import SECRET, digest, env_for, make_issue, write_recipients
+from tests.support.sendgrid_standin import SendGridStandIn
 
 pytestmark = pytest.mark.integration
 

@@ -42,7 +42,7 @@ def test_unknown_option_is_a_usage_error(runner: CliRunner) -> None:
 
 
 def test_a_template_running_shell_commands_is_a_clear_error(runner: CliRunner, tmp_path: Path) -> None:
-    from fixtures.deliver.newsletter import make_issue
+    from tests.support.newsletter import make_issue
 
     issue = make_issue(tmp_path)
     templates = issue.parent / "templates"

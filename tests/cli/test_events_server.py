@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli.test_send_sendgrid import KEY, digest, env_for, make_issue, write_recipients
-from conftest import REPO, shared_path
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from integration.sendgrid_standin import SendGridStandIn
+
+from tests.cli.test_send_sendgrid import KEY, digest, env_for, make_issue, write_recipients
+from tests.conftest import REPO, shared_path
+from tests.support.sendgrid_standin import SendGridStandIn
 
 pytestmark = pytest.mark.integration
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from fixtures.deliver.newsletter import SECRET, make_issue, write_csv
 
 from digest.cli import cli
 from digest.deliver.journal import Journal, journal_path
+from tests.support.newsletter import SECRET, make_issue, write_csv
 
 ROWS = ["ann@example.com,Ann", "oops,Bad", "ANN@example.com,Dup", "cy@example.org,"]
 

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from fixtures.deliver.newsletter import SECRET, make_issue, write_csv
 
 from digest.cli import cli
 from digest.compose.build import build_issue
 from digest.compose.issue_file import add_sources, new_issue
+from tests.support.newsletter import SECRET, make_issue, write_csv
 
 FIX = Path(__file__).resolve().parent.parent / "fixtures" / "compose"
 

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO, shared_path
-from integration.sendgrid_standin import SendGridStandIn
+
+from tests.conftest import REPO, shared_path
+from tests.support.sendgrid_standin import SendGridStandIn
 
 pytestmark = pytest.mark.integration
 

@@ -11,10 +11,10 @@ import time
 from pathlib import Path
 
 import pytest
-from fixtures.deliver.newsletter import SECRET, make_issue, write_csv
-from fixtures.deliver.smtpserver import Recorder, SmtpServer
 
 from digest.deliver.journal import Journal, journal_path
+from tests.support.newsletter import SECRET, make_issue, write_csv
+from tests.support.smtpserver import Recorder, SmtpServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 PEOPLE = [f"reader{i}@example.com" for i in range(24)]

@@ -199,3 +199,31 @@ def test_merge_fields_in_subject_and_preheader_show_their_defaults(newsletter: P
     for page in (feed, (site / "index.html").read_text(encoding="utf-8"),
                  (site / "2026-02" / "index.html").read_text(encoding="utf-8")):
         assert "{first_name}" not in page
+
+
+def test_a_draft_sent_to_everyone_is_published_without_publish_true(newsletter: Path, tmp_path: Path) -> None:
+    from digest.deliver.send import send_issue
+
+    draft = newsletter / "2026-04-draft"
+    csv = tmp_path / "readers.csv"
+    csv.write_text("email,first_name\nann@example.org,Ann\nnot-an-address,Bob\nann@example.org,Ann\n"
+                   "cy@example.org,Cy\n", encoding="utf-8")
+    report = send_issue(draft, csv, "outbox")
+    assert report.summary.sent == 2 and report.summary.skipped_total == 2  # the invalid row and the duplicate
+    result = build_archive(newsletter, tmp_path / "site")
+    assert "2026-04-draft" in [i.slug for i in result.issues] and result.drafts == []
+    assert (tmp_path / "site" / "2026-04-draft" / "index.html").is_file()
+
+
+def test_a_draft_whose_send_did_not_finish_stays_out(newsletter: Path, tmp_path: Path) -> None:
+    from digest.deliver.journal import Journal
+    from digest.folder import IssueFolder
+    from digest.model import Outcome
+
+    with Journal(IssueFolder(newsletter / "2026-04-draft").journal, "2026-04-draft") as j:
+        j.begin_batch(1, ["ann@example.org", "cy@example.org"])
+        j.record(1, ["ann@example.org", "cy@example.org"], [Outcome("ann@example.org", True, "<1@x>")],
+                 missing="pending")  # cy never left: still to send
+    result = build_archive(newsletter, tmp_path / "site")
+    assert result.drafts == ["2026-04-draft"]
+    assert not (tmp_path / "site" / "2026-04-draft").exists()

@@ -16,8 +16,6 @@ from urllib.parse import quote
 
 import lxml.html
 import pytest
-from conftest import shared_path
-from integration.sendgrid_standin import SendGridStandIn
 
 from digest import merge
 from digest.compose.build import build_issue
@@ -25,6 +23,8 @@ from digest.compose.issue_file import add_sources, new_issue
 from digest.compose.message import load_draft
 from digest.deliver.send import send_issue
 from digest.deliver.unsubscribe import make_token
+from tests.conftest import shared_path
+from tests.support.sendgrid_standin import SendGridStandIn
 
 pytestmark = pytest.mark.integration
 

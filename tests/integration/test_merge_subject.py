@@ -10,10 +10,6 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import shared_path
-from fixtures.deliver.newsletter import SECRET, make_issue, write_csv
-from fixtures.deliver.smtpserver import Recorder, SmtpServer
-from integration.sendgrid_standin import SendGridStandIn
 
 from digest import merge
 from digest.compose.build import build_issue
@@ -22,6 +18,10 @@ from digest.deliver.send import send_issue
 from digest.errors import DigestError
 from digest.model import Personal
 from digest.preview import page
+from tests.conftest import shared_path
+from tests.support.newsletter import SECRET, make_issue, write_csv
+from tests.support.sendgrid_standin import SendGridStandIn
+from tests.support.smtpserver import Recorder, SmtpServer
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,6 @@ import re
 from pathlib import Path
 
 import pytest
-from fixtures.deliver.newsletter import SECRET, make_issue, write_csv
 
 from digest import merge
 from digest.compose.message import load_draft
@@ -18,6 +17,7 @@ from digest.deliver.journal import Journal, journal_path
 from digest.deliver.send import send_issue
 from digest.deliver.unsubscribe import verify_token
 from digest.errors import SendRefused
+from tests.support.newsletter import SECRET, make_issue, write_csv
 
 ROWS = ["ann@example.com,Ann", "not-an-address,Bob", "ANN@example.com,Ann again", "cy@example.org,",
         "dee@example.net,Dee", "eve@@example.com,Eve"]
@@ -172,3 +172,21 @@ def test_footer_names_each_recipient_in_the_raw_bytes(tmp_path: Path) -> None:
         assert [p.split(b";", 1)[0] for p in parts] == [b"text/plain", b"text/html"]
         for part in parts:
             assert b"Sent to " + to.group(1) + b" because you subscribed to" in part
+
+
+def test_a_send_that_builds_first_reads_digest_toml_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One IssueFolder goes through the freshness check, the build and the send: digest.toml is read once."""
+    import os
+
+    import digest.config
+
+    issue = make_issue(tmp_path)
+    built = (issue / "build" / "draft.json").stat().st_mtime
+    os.utime(issue / "issue.toml", (built + 1, built + 1))  # edited after the build: the send builds first
+    reads: list[Path] = []
+    find = digest.config.find_config
+    monkeypatch.setattr(digest.config, "find_config", lambda start: reads.append(start) or find(start))
+    report = send_issue(issue, write_csv(tmp_path / "r.csv", ["ann@example.com,Ann"]), "outbox")
+    assert report.summary.sent == 1
+    assert (issue / "build" / "draft.json").stat().st_mtime > built  # it did build
+    assert len(reads) == 1, reads

@@ -15,13 +15,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from prism import prism_mock
 from python_http_client.exceptions import BadRequestsError
 from sendgrid import SendGridAPIClient
 from test_sendgrid_backend import draft, personal, settings
 
 from digest.deliver.backends.sendgrid.backend import SendGridBackend
 from digest.deliver.backends.sendgrid.body import Personalizer, build_batch, static_body
+from tests.support.prism import prism_mock
 
 pytestmark = pytest.mark.integration
 KEY = "SG.prism-contract-key"

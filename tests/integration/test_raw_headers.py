@@ -11,14 +11,14 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import shared_path
-from fixtures.deliver.newsletter import SECRET, make_issue, write_csv
-from fixtures.deliver.smtpserver import Recorder, SmtpServer
-from integration.sendgrid_standin import SendGridStandIn
 
 from digest.compose.check import raw_header
 from digest.deliver.send import send_issue
 from digest.deliver.unsubscribe import make_token
+from tests.conftest import shared_path
+from tests.support.newsletter import SECRET, make_issue, write_csv
+from tests.support.sendgrid_standin import SendGridStandIn
+from tests.support.smtpserver import Recorder, SmtpServer
 
 pytestmark = pytest.mark.integration
 

@@ -14,8 +14,6 @@ from typing import Any
 
 import orjson
 import pytest
-from conftest import shared_path
-from integration.sendgrid_standin import SendGridStandIn
 
 from digest import merge
 from digest.compose.message import Draft, make_draft, token_values
@@ -45,6 +43,8 @@ from digest.deliver.backends.sendgrid.client import (
 from digest.deliver.backends.sendgrid.schedule import check_send_at
 from digest.errors import ConfigError, DigestError, UsageError
 from digest.model import Personal
+from tests.conftest import shared_path
+from tests.support.sendgrid_standin import SendGridStandIn
 
 KEY = "SG.test-key-do-not-print"
 
@@ -616,10 +616,11 @@ def test_light_standin_process_counts_what_it_parses() -> None:
     import sys
     import urllib.request
 
-    from conftest import REPO
     from sendgrid import SendGridAPIClient
 
-    proc = subprocess.Popen([sys.executable, str(REPO / "tests" / "integration" / "sendgrid_standin.py"), "--light"],
+    from tests.support import sendgrid_standin
+
+    proc = subprocess.Popen([sys.executable, sendgrid_standin.__file__, "--light"],
                             stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None

@@ -15,8 +15,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from conftest import shared_path
-from integration.sendgrid_standin import SendGridStandIn
+
+from tests.conftest import shared_path
+from tests.support.sendgrid_standin import SendGridStandIn
 
 pytestmark = pytest.mark.integration
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fixtures.deliver.newsletter import SECRET, make_issue, write_csv
-from fixtures.deliver.smtpserver import Recorder, SmtpServer, free_port
 
 from digest.deliver.journal import Journal, journal_path
 from digest.deliver.send import send_issue
 from digest.errors import DigestError, SendRefused
+from tests.support.newsletter import SECRET, make_issue, write_csv
+from tests.support.smtpserver import Recorder, SmtpServer, free_port
 
 pytestmark = pytest.mark.integration
 PEOPLE = [f"p{i}@example.com" for i in range(7)]

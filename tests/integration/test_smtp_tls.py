@@ -12,12 +12,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import need_tool
-from fixtures.deliver.newsletter import SECRET, make_issue, write_csv
-from fixtures.deliver.smtpserver import Recorder, SmtpServer
 
 from digest.deliver.send import send_issue
 from digest.errors import DigestError
+from tests.conftest import need_tool
+from tests.support.newsletter import SECRET, make_issue, write_csv
+from tests.support.smtpserver import Recorder, SmtpServer
 
 pytestmark = pytest.mark.integration
 PEOPLE = [f"t{i}@example.com" for i in range(4)]

@@ -11,11 +11,11 @@ from pathlib import Path
 from wsgiref.simple_server import make_server
 
 import pytest
-from fixtures.deliver.newsletter import SECRET, make_issue, write_csv
-from fixtures.deliver.smtpserver import Recorder, SmtpServer
 
 from digest.deliver.send import send_issue
 from digest.deliver.unsubscribe import UnsubscribeApp
+from tests.support.newsletter import SECRET, make_issue, write_csv
+from tests.support.smtpserver import Recorder, SmtpServer
 
 KEY = SECRET.encode()
 

@@ -23,9 +23,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from fixtures.deliver.newsletter import SECRET, make_issue, write_csv
 
 from digest.deliver import suppressions
+from tests.support.newsletter import SECRET, make_issue, write_csv
 
 pytestmark = pytest.mark.integration
 KEY = "SG.pull-standin-key.0123456789abcdefghij"

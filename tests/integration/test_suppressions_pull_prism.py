@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import shared_path
-from prism import prism_mock
 from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
 
 from digest.deliver.backends.sendgrid.suppressions import asm_group_kind, kinds_for, parse_page, pull
+from tests.conftest import shared_path
+from tests.support.prism import prism_mock
 
 pytestmark = pytest.mark.integration
 KEY = "SG.prism-suppressions-key"

@@ -12,11 +12,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fixtures.deliver.newsletter import SECRET
 
 from digest.deliver import suppressions
 from digest.deliver.unsubscribe import UnsubscribeApp, make_app, make_token, make_unsubscribe_server
 from digest.errors import ConfigError
+from tests.support.newsletter import SECRET
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,8 @@ import pytest
 
 from digest.condense import make_teaser
 from digest.condense.clean import clean_text
-from digest.condense.select import DEFAULT, Candidate, build_candidates, pack
+from digest.condense.pack import pack
+from digest.condense.select import DEFAULT, Candidate, build_candidates
 from digest.model import Article
 
 

@@ -9,7 +9,8 @@ import pytest
 
 from digest.condense import explain, find_duplicates, make_teaser
 from digest.condense.compress import compress
-from digest.condense.select import DEFAULT, balanced, build_candidates, shorten
+from digest.condense.pack import shorten
+from digest.condense.select import DEFAULT, balanced, build_candidates
 from digest.condense.sentences import split_sentences
 from digest.model import Article
 

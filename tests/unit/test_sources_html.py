@@ -10,7 +10,7 @@ import pytest
 
 from digest.errors import SourceError
 from digest.sources import html as H
-from digest.sources import load
+from digest.sources import load, readable
 from digest.sources.html import clean_title, html_to_text, parse_html
 from tests.conftest import shared_path
 
@@ -205,7 +205,7 @@ def test_readability_is_the_fallback_when_ours_finds_too_little(monkeypatch: pyt
     ("author-bio", True), ("biography", False), ("sr-only", True),
 ])
 def test_whole_word_furniture_names(names: str, ad: bool) -> None:
-    assert H._is_ad_name(names) is ad
+    assert readable._is_ad_name(names) is ad
 
 
 def test_link_lists_inside_the_story_go_but_linked_prose_stays() -> None:

@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fixtures.deliver.newsletter import SECRET
 
 from digest.config import DEFAULTS, Settings, _merge
 from digest.deliver import suppressions
 from digest.deliver.unsubscribe import Links, Signer, UnsubscribeApp, links_from_settings, make_token, verify_token
 from digest.errors import SendRefused
+from tests.support.newsletter import SECRET
 
 KEY = SECRET.encode()
 

@@ -1,6 +1,6 @@
 """The backends, by name: the registry the CLI's ``--backend`` choices and ``digest send`` read.
 
-Each entry is a module with three functions: ``create(directory, settings, *, sandbox, send_at, test)`` (the
+Each entry is a module with three functions: ``create(folder, settings, *, sandbox, send_at, test)`` (the
 backend), ``batch_size(settings)`` (its batch size, for a dry run that makes no backend) and
 ``own_unsubscribe(settings)`` (the setting of the provider's own unsubscribe handling and whether it is set;
 ``("", False)`` for none). A module is imported only when its backend is used. Adding a provider: one module
@@ -15,6 +15,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING
 
 from ...errors import UsageError
+from ...folder import IssueFolder
 
 if TYPE_CHECKING:  # the CLI reads BACKENDS at start-up: nothing heavy here
     from ...config import Settings
@@ -33,10 +34,11 @@ def _module(name: str) -> ModuleType:
     return importlib.import_module(BACKENDS[name])
 
 
-def make_backend(name: str, directory: Path, settings: Settings, *, sandbox: bool = False,
+def make_backend(name: str, directory: IssueFolder | Path | str, settings: Settings, *, sandbox: bool = False,
                  send_at: int | None = None, test: bool = False) -> Backend:
-    """The backend called ``name`` (a key of ``BACKENDS``)."""
-    backend: Backend = _module(name).create(directory, settings, sandbox=sandbox, send_at=send_at, test=test)
+    """The backend called ``name`` (a key of ``BACKENDS``) for the issue in ``directory``."""
+    backend: Backend = _module(name).create(IssueFolder.of(directory), settings, sandbox=sandbox, send_at=send_at,
+                                            test=test)
     return backend
 
 

@@ -20,6 +20,7 @@ from ...model import Outcome, Personal, Recipient
 
 if TYPE_CHECKING:
     from ...compose.message import Draft
+    from ...folder import IssueFolder
     from ..personal import PersonalMaker
 
 
@@ -99,7 +100,7 @@ class Schedules(Protocol):
 
     batch_id: str | None
 
-    def remember_schedule(self, directory: Path, send_at: int) -> Path:
+    def remember_schedule(self, folder: IssueFolder, send_at: int) -> Path:
         """Record the scheduled batch in the issue folder (for ``--cancel``)."""
         ...
 

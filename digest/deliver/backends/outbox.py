@@ -14,17 +14,20 @@ import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from ...errors import DigestError, UsageError
+from ...folder import IssueFolder
 from ...model import Outcome, Personal
 from .base import BatchAborted
 
 if TYPE_CHECKING:
+    from email.policy import EmailPolicy
+
     from ...compose.message import Draft
     from ...config import Settings
+    from .base import Backend, WritesFolder
 
-OUTBOX_NAME = "outbox"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+@-]+")
 
 
@@ -42,8 +45,8 @@ class OutboxBackend:
     max_batch = 500
     delivers = True
 
-    def __init__(self, directory: Path | str, *, test: bool = False) -> None:
-        base = Path(directory) / OUTBOX_NAME
+    def __init__(self, directory: IssueFolder | Path | str, *, test: bool = False) -> None:
+        base = IssueFolder.of(directory).outbox
         self.folder = base / "test" if test else base
 
     def open(self, draft: Draft) -> None:
@@ -62,7 +65,7 @@ class OutboxBackend:
                 try:
                     data = msg.as_bytes()
                 except (UnicodeError, ValueError):  # a non-ASCII address needs SMTPUTF8 framing
-                    data = msg.as_bytes(policy=msg.policy.clone(utf8=True))
+                    data = msg.as_bytes(policy=cast("EmailPolicy", msg.policy).clone(utf8=True))
             except DigestError as exc:
                 outcomes.append(Outcome(personal.email, False, error=exc.message, permanent=True))
                 continue
@@ -81,12 +84,12 @@ class OutboxBackend:
         return None
 
 
-def create(directory: Path, settings: Settings, *, sandbox: bool = False, send_at: int | None = None,
+def create(folder: IssueFolder, settings: Settings, *, sandbox: bool = False, send_at: int | None = None,
            test: bool = False) -> OutboxBackend:
     """The registry's factory."""
     if sandbox or send_at is not None:
         raise UsageError("--sandbox and --at need --backend sendgrid")
-    return OutboxBackend(directory, test=test)
+    return OutboxBackend(folder, test=test)
 
 
 def batch_size(settings: Settings) -> int:
@@ -97,3 +100,9 @@ def batch_size(settings: Settings) -> int:
 def own_unsubscribe(settings: Settings) -> tuple[str, bool]:
     """No unsubscribe handling of its own: the message's links are the only way out."""
     return "", False
+
+
+if TYPE_CHECKING:  # mypy (CI) checks the class against the Protocols it implements, signatures and all
+
+    def _implements(backend: OutboxBackend) -> tuple[Backend, WritesFolder]:
+        return backend, backend

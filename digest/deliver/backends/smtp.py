@@ -28,8 +28,7 @@ import socket
 import ssl
 import time
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from ...errors import ConfigError, DigestError, SendRefused, UsageError
 from ...model import Outcome, Personal
@@ -37,9 +36,12 @@ from .base import BatchAborted
 
 if TYPE_CHECKING:
     from email.message import EmailMessage
+    from email.policy import EmailPolicy
 
     from ...compose.message import Draft
     from ...config import Settings
+    from ...folder import IssueFolder
+    from .base import Backend
 
 PASSWORD_ENV = "DIGEST_SMTP_PASSWORD"
 SECURITY = ("none", "starttls", "ssl")
@@ -63,20 +65,17 @@ class SmtpBackend:
 
     def __init__(self, settings: Settings, *, environ: Mapping[str, str] | None = None,
                  sleep: Callable[[float], None] = time.sleep) -> None:
-        cfg = settings["smtp"]
+        cfg = settings.smtp  # types and the security choice checked when digest.toml was read
         env = os.environ if environ is None else environ
-        self.host = str(cfg.get("host") or "localhost")
-        try:
-            self.port = int(cfg.get("port") or 25)
-            self.timeout = float(cfg.get("timeout") or 30.0)
-            self.max_batch = max(1, int(cfg.get("batch_size") or 20))
-            self.max_attempts = max(1, int(cfg.get("max_attempts") or 3))
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"[smtp] has a bad number: {exc}") from None
-        self.security = str(cfg.get("security") or "none").lower()
+        self.host = cfg.host
+        self.port = cfg.port
+        self.timeout = cfg.timeout
+        self.max_batch = batch_size(settings)
+        self.max_attempts = max(1, cfg.max_attempts)
+        self.security = cfg.security.lower()
         if self.security not in SECURITY:
             raise ConfigError(f"[smtp] security must be one of {', '.join(SECURITY)}, not {self.security!r}")
-        self.user = str(cfg.get("user") or "")
+        self.user = cfg.user
         self.password = env.get(PASSWORD_ENV, "")
         self.envelope_from = ""
         self.conn: smtplib.SMTP | None = None
@@ -211,7 +210,7 @@ class SmtpBackend:
     def _transaction(self, conn: smtplib.SMTP, msg: EmailMessage, rcpt: str, smtputf8: bool) -> tuple[int, str]:
         """MAIL, RCPT, DATA. Returns the deciding reply (code, text); raises _Lost on a dropped connection."""
         if smtputf8:
-            data = msg.as_bytes(policy=msg.policy.clone(utf8=True))
+            data = msg.as_bytes(policy=cast("EmailPolicy", msg.policy).clone(utf8=True))
             mail_options = ["SMTPUTF8", "BODY=8BITMIME"]
         else:
             data = msg.as_bytes()
@@ -265,7 +264,7 @@ def _describe(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-def create(directory: Path, settings: Settings, *, sandbox: bool = False, send_at: int | None = None,
+def create(folder: IssueFolder, settings: Settings, *, sandbox: bool = False, send_at: int | None = None,
            test: bool = False) -> SmtpBackend:
     """The registry's factory."""
     if sandbox or send_at is not None:
@@ -275,9 +274,15 @@ def create(directory: Path, settings: Settings, *, sandbox: bool = False, send_a
 
 def batch_size(settings: Settings) -> int:
     """Messages per connection and journal commit (``[smtp] batch_size``)."""
-    return max(1, int(settings["smtp"].get("batch_size") or 20))
+    return max(1, settings.smtp.batch_size)
 
 
 def own_unsubscribe(settings: Settings) -> tuple[str, bool]:
     """No unsubscribe handling of its own: the message's links are the only way out."""
     return "", False
+
+
+if TYPE_CHECKING:  # mypy (CI) checks the class against the Protocol it implements, signatures and all
+
+    def _implements(backend: SmtpBackend) -> Backend:
+        return backend

@@ -28,14 +28,16 @@ from typing import TYPE_CHECKING, Any
 from ....errors import DigestError
 from ....model import AllAccepted, Outcome, Personal, Recipient
 from .body import JSON_HEADERS, BatchBody, JsonBody, Personalizer, build_batch, dumps, static_body
-from .client import RetryingClient, SendGridRejected, SendGridUnavailable, header_value, make_client
+from .client import RetryingClient, SendGridRejected, SendGridUnavailable, deadline, header_value, make_client
 from .rows import RowPath, build_rows, row_path
 from .schedule import check_send_at, load_schedule, save_schedule
 
 if TYPE_CHECKING:
     from ....compose.message import Draft
     from ....config import Settings
+    from ....folder import IssueFolder
     from ...personal import PersonalMaker
+    from ..base import Backend, PreparesBatches, PreparesRows, Schedules
 
 MAX_PERSONALIZATIONS = 1000  # per request
 
@@ -57,19 +59,19 @@ class SendGridBackend(RetryingClient):
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
     ) -> None:
-        sg = settings["sendgrid"]
+        sg = settings.sendgrid
         self.settings = settings
         self.sandbox = sandbox
         self.delivers = not sandbox  # a sandbox run is accepted by SendGrid but reaches no one
         self.send_at = send_at
         self.batch_id = batch_id
-        self.max_batch = max(1, min(int(sg.get("batch_size") or MAX_PERSONALIZATIONS), MAX_PERSONALIZATIONS))
-        self.timeout = float(sg.get("timeout") or 30.0)
-        self.max_attempts = max(1, int(sg.get("max_attempts") or 5))
-        self.deadline = float(sg.get("deadline") or max(60.0, self.timeout * self.max_attempts * 2))
-        self.backoff_base = float(sg.get("backoff_base", 0.5))
-        self.backoff_cap = float(sg.get("backoff_cap", 30.0))
-        self.asm_group = int(sg.get("asm_group_id") or 0)
+        self.max_batch = batch_size(settings)
+        self.timeout = sg.timeout
+        self.max_attempts = max(1, sg.max_attempts)
+        self.deadline = deadline(settings)
+        self.backoff_base = sg.backoff_base
+        self.backoff_cap = sg.backoff_cap
+        self.asm_group = sg.asm_group_id
         self.requests = 0
         self._client = client
         self._sleep = sleep
@@ -120,6 +122,7 @@ class SendGridBackend(RetryingClient):
         path, static = cached[1], cached[2]
         if path is None:
             return None
+        assert static is not None  # rewritten whenever there is a row path
         built = build_rows(static, rows, path.make, path.write)
         if built.emails and built.raw is None:
             built.raw = dumps(built.body)
@@ -176,10 +179,10 @@ class SendGridBackend(RetryingClient):
         built.raw = dumps(body) if built.emails else None
 
     # -- scheduled sends -------------------------------------------------------------------------------------
-    def remember_schedule(self, directory: Path, send_at: int) -> Path:
+    def remember_schedule(self, folder: IssueFolder, send_at: int) -> Path:
         """Record the scheduled batch in the issue folder (``digest send DIR --cancel`` reads it)."""
         assert self.batch_id is not None
-        return save_schedule(directory, self.batch_id, send_at)
+        return save_schedule(folder, self.batch_id, send_at)
 
     # -- batch ids ---------------------------------------------------------------------------------------
     def create_batch_id(self) -> str:
@@ -200,12 +203,12 @@ class SendGridBackend(RetryingClient):
 Packed = tuple[list[str], "bytes | None", "list[str] | None", list[Outcome]]
 
 
-def create(directory: Path, settings: Settings, *, sandbox: bool = False, send_at: int | None = None,
+def create(folder: IssueFolder, settings: Settings, *, sandbox: bool = False, send_at: int | None = None,
            test: bool = False) -> SendGridBackend:
     """The registry's factory: a resumed scheduled send keeps the batch id recorded in the issue folder."""
     batch_id = None
     if send_at is not None and not test:
-        schedule = load_schedule(directory)
+        schedule = load_schedule(folder)
         if schedule and schedule.get("status") == "scheduled" and schedule.get("batch_id"):
             batch_id = schedule["batch_id"]
     kwargs: dict[str, Any] = {"sandbox": sandbox, "send_at": send_at}
@@ -215,10 +218,16 @@ def create(directory: Path, settings: Settings, *, sandbox: bool = False, send_a
 
 
 def batch_size(settings: Settings) -> int:
-    """Personalizations per request (``[sendgrid] batch_size``, at most 1000)."""
-    return min(MAX_PERSONALIZATIONS, int(settings["sendgrid"].get("batch_size") or MAX_PERSONALIZATIONS))
+    """Personalizations per request (``[sendgrid] batch_size``, 1 to 1000)."""
+    return max(1, min(settings.sendgrid.batch_size, MAX_PERSONALIZATIONS))
 
 
 def own_unsubscribe(settings: Settings) -> tuple[str, bool]:
     """SendGrid's unsubscribe groups: with ``[sendgrid] asm_group_id`` SendGrid makes the unsubscribe links."""
-    return "[sendgrid] asm_group_id", int(settings["sendgrid"].get("asm_group_id") or 0) > 0
+    return "[sendgrid] asm_group_id", settings.sendgrid.asm_group_id > 0
+
+
+if TYPE_CHECKING:  # mypy (CI) checks the class against the Protocols it implements, signatures and all
+
+    def _implements(backend: SendGridBackend) -> tuple[Backend, PreparesBatches, PreparesRows, Schedules]:
+        return backend, backend, backend, backend

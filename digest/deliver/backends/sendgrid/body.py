@@ -114,8 +114,7 @@ def static_body(
     batch_id: str | None = None,
 ) -> dict[str, Any]:
     """Everything in a request except ``personalizations``: the same for every batch of the issue."""
-    sg = settings["sendgrid"]
-    from_email = (draft.from_email or settings.newsletter.get("from_email") or "").strip()
+    from_email = (draft.from_email or settings.newsletter.from_email).strip()
     if not from_email:
         raise ConfigError("newsletter.from_email is not set in digest.toml", hint="set the sender address")
     sender: dict[str, str] = {"email": from_email}
@@ -142,14 +141,14 @@ def static_body(
     if draft.list_id:
         ascii_name = from_name if from_name and from_name.isascii() else ""
         body["headers"] = {"List-Id": f"{ascii_name} <{draft.list_id}>".lstrip()}
-    tracking = settings.data.get("tracking", {})
+    tracking = settings.tracking
     body["tracking_settings"] = {
-        "click_tracking": {"enable": bool(tracking.get("click", False)), "enable_text": False},
-        "open_tracking": {"enable": bool(tracking.get("open", False))},
+        "click_tracking": {"enable": tracking.click, "enable_text": False},
+        "open_tracking": {"enable": tracking.open},
         # SendGrid's global-unsubscribe footer would be a second unsubscribe link: off, with or without asm.
         "subscription_tracking": {"enable": False},
     }
-    group = int(sg.get("asm_group_id") or 0)
+    group = settings.sendgrid.asm_group_id
     if group:
         body["asm"] = {"group_id": group}
     if sandbox:

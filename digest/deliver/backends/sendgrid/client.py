@@ -116,6 +116,13 @@ def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random) -> 
 # ------------------------------------------------------------------------------------------- schedule state
 
 
+def deadline(settings: Settings) -> float:
+    """Seconds one request may take over all its retries: ``[sendgrid] deadline``, or when that is 0,
+    timeout x max_attempts x 2 and at least 60."""
+    sg = settings.sendgrid
+    return sg.deadline or max(60.0, sg.timeout * max(1, sg.max_attempts) * 2)
+
+
 def make_client(settings: Settings, key: str | None = None) -> Any:
     from sendgrid import SendGridAPIClient
 

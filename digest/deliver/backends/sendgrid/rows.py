@@ -132,7 +132,7 @@ def row_path(pz: Personalizer, maker: PersonalMaker, *, token_only: bool = True)
             for tok, v in asm_subs:
                 subs[tok] = v
         else:
-            token = signer(email)
+            token = signer(email)  # type: ignore[misc]  # not None whenever header_parts or url_parts are
             for tok, h, t in url_parts:
                 subs[tok] = h + token + t
             if header_parts is None:

@@ -5,15 +5,13 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ....errors import DigestError, UsageError
-
-if TYPE_CHECKING:
-    pass
+from ....folder import IssueFolder
 
 MAX_SCHEDULE_AHEAD = 72 * 3600  # send_at at most 72 hours ahead
-SCHEDULE_FILE = "sendgrid-schedule.json"  # in the issue folder: the batch_id of a scheduled send
+PROVIDER = "sendgrid"  # the issue folder's sendgrid-schedule.json: the batch_id of a scheduled send
 
 
 def check_send_at(send_at: int, now: float | None = None) -> int:
@@ -32,15 +30,15 @@ def check_send_at(send_at: int, now: float | None = None) -> int:
 def _iso(ts: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ts))
 
-def save_schedule(directory: Path, batch_id: str, send_at: int) -> Path:
-    path = Path(directory) / SCHEDULE_FILE
+def save_schedule(directory: IssueFolder | Path | str, batch_id: str, send_at: int) -> Path:
+    path = IssueFolder.of(directory).schedule_file(PROVIDER)
     path.write_text(json.dumps({"batch_id": batch_id, "send_at": send_at, "status": "scheduled"}) + "\n",
                     encoding="utf-8")
     return path
 
 
-def load_schedule(directory: Path) -> dict[str, Any] | None:
-    path = Path(directory) / SCHEDULE_FILE
+def load_schedule(directory: IssueFolder | Path | str) -> dict[str, Any] | None:
+    path = IssueFolder.of(directory).schedule_file(PROVIDER)
     if not path.is_file():
         return None
     try:
@@ -53,8 +51,8 @@ def load_schedule(directory: Path) -> dict[str, Any] | None:
 # ------------------------------------------------------------------------------------------------- the I/O
 
 
-def mark_cancelled(directory: Path) -> None:
+def mark_cancelled(directory: IssueFolder | Path | str) -> None:
     """The recorded scheduled send is cancelled (the file stays, with ``"status": "cancelled"``)."""
-    path = Path(directory) / SCHEDULE_FILE
+    path = IssueFolder.of(directory).schedule_file(PROVIDER)
     path.write_text(path.read_text(encoding="utf-8").replace('"status": "scheduled"', '"status": "cancelled"'),
                     encoding="utf-8")

@@ -42,7 +42,7 @@ import urllib.error
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ....config import Settings, load_settings
 from ....errors import ConfigError, DigestError, UsageError
@@ -53,6 +53,7 @@ from .client import (
     MAX_RATE_LIMIT_WAIT,
     api_key,
     backoff_delay,
+    deadline,
     describe_error,
     make_client,
     rate_limit_delay,
@@ -322,7 +323,7 @@ class Requester:
             try:
                 self.requests += 1
                 resp = node.get(query_params=dict(query) or None, timeout=min(self.timeout, remaining))
-                return resp.body
+                return cast("bytes | str | None", resp.body)
             except HTTPError as exc:
                 status = int(getattr(exc, "status_code", 0) or 0)
                 if status == 429:
@@ -408,11 +409,7 @@ def group_from(settings: Settings, group: int | None) -> int | None:
         if group <= 0:
             raise UsageError(f"--group {group}: an unsubscribe group id is a positive number")
         return group
-    try:
-        configured = int(settings["sendgrid"].get("asm_group_id") or 0)
-    except (TypeError, ValueError):
-        raise DigestError("[sendgrid] asm_group_id in digest.toml is not a number") from None
-    return configured or None
+    return settings.sendgrid.asm_group_id or None  # validated as a number when digest.toml was read
 
 
 def pull(folder: Path | str, *, since: int | None = None, group: int | None = None, blocks: bool = False,
@@ -430,9 +427,7 @@ def pull(folder: Path | str, *, since: int | None = None, group: int | None = No
     settings = settings if settings is not None else load_settings(folder)
     path = file if file is not None else suppressions.suppressions_path(folder, settings, issue_dir=False)
     group_id = group_from(settings, group)
-    sg = settings["sendgrid"]
-    timeout = float(sg.get("timeout") or 30.0)
-    max_attempts = int(sg.get("max_attempts") or 5)
+    sg = settings.sendgrid
     if client is None:
         try:
             key = api_key()
@@ -442,9 +437,8 @@ def pull(folder: Path | str, *, since: int | None = None, group: int | None = No
         client = make_client(settings, key)
     requester = Requester(
         client,
-        timeout=timeout, max_attempts=max_attempts,
-        deadline=float(sg.get("deadline") or max(60.0, timeout * max_attempts * 2)),
-        backoff_base=float(sg.get("backoff_base", 0.5)), backoff_cap=float(sg.get("backoff_cap", 30.0)),
+        timeout=sg.timeout, max_attempts=sg.max_attempts, deadline=deadline(settings),
+        backoff_base=sg.backoff_base, backoff_cap=sg.backoff_cap,
         sleep=sleep, notify=notify)
     result = PullResult(path, [])
     remembered = {} if full or since is not None else read_pull_state(path)

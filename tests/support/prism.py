@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from conftest import REPO, missing, need_tool, shared_path
+
+from tests.conftest import REPO, missing, need_tool, shared_path
 
 
 def free_port() -> int:

@@ -1,0 +1,308 @@
+"""Packing the teaser: the lede and the sentences that follow it (``pack``), within the budget.
+
+Split from ``select`` (which scores the sentences and finds the opener); see its docstring for the method.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from .compress import compress
+from .lazyre import lazy
+from .select import (
+    _CLAUSE,
+    _CLOSERS,
+    _RUN_ON_WORDS,
+    DEFAULT,
+    Candidate,
+    Params,
+    _note,
+    _stems,
+    find_opener,
+    opener_verdict,
+)
+from .style import balanced
+
+
+def pack(cands: Sequence[Candidate], budget: int, p: Params = DEFAULT, context: str = "") -> list[Candidate]:
+    """The chosen sentences in document order, total length (joined by spaces) within ``budget``.
+
+    Lede first (``p.lede_first``): the opener is the first sentence that can stand alone; further sentences
+    after it are chosen by value, and only when they follow on (next in the text, or self-contained). An
+    empty list when the opener itself does not fit (the caller shortens it rather than dropping it).
+    """
+    pool = [c for c in cands[: p.max_candidates * 3] if c.usable][: p.max_candidates]
+    if not pool:
+        return []
+    by_index = {c.index: c for c in cands}
+    if p.lede_first:
+        opener, _ = find_opener(cands, context)
+        if opener is None:
+            return []
+        if len(opener.text) > budget:
+            return []
+        if p.follow == "run":
+            return _run(opener, cands, budget, context, p.fit_compress, p.skip_long)
+        rest = [c for c in pool if c.index > opener.index][: p.knap_pool]
+        return _best_subset([opener, *rest], budget, p, by_index, context, forced=opener)
+    if p.knapsack:
+        return _best_subset(pool[: p.knap_pool], budget, p, by_index)
+    openers = [c for c in pool if not c.needs_previous and len(c.text) <= budget]
+    if not openers:
+        return []
+    first = max(openers, key=lambda c: c.score)
+    chosen = {first.index: first}
+    best = first.score
+    for c in sorted(pool, key=lambda c: -c.score):
+        if c.index in chosen:
+            continue
+        if c.score < p.min_ratio * best:
+            break
+        trial = sorted([*chosen.values(), c], key=lambda x: x.index)
+        if _length(trial) > budget or not _resolved(trial, by_index):
+            continue
+        chosen[c.index] = c
+    return sorted(chosen.values(), key=lambda x: x.index)
+
+
+# Sentences a run of follow-ons steps over: page furniture, captions and quotes without a speaker. Anything else
+# that cannot be used (a question, a fragment, speech that lost its quote marks) ends the run: what comes after
+# it would be a jump.
+_SKIPPABLE = ("photo caption", "numbered caption", "a list of names", "byline", "link or handle", "page furniture",
+              "meta opener",
+              "match-preview", "table or list cells", "a quotation without attribution", "repeats the headline",
+              "unquoted speech", "empty")
+
+
+def _run(opener: Candidate, cands: Sequence[Candidate], budget: int, context: str,
+         fit_rules: tuple[str, ...] = (), skip_long: int = 0) -> list[Candidate]:
+    """The lede and the sentences that follow it in the text, in order, while they fit and follow on."""
+    chosen = [opener]
+    for c in cands[opener.index + 1: opener.index + 12]:
+        if not c.usable:
+            if c.why_not.startswith(_SKIPPABLE):
+                continue
+            if c.why_not.startswith("no sentence end") and len(c.text.split()) <= 6:
+                continue  # a photo credit or label line: "View this image ›", "West Mercia Police"
+            if not (c.why_not == "too short" and c.text[:1].isupper() and c.text[-1:] in ".!" and
+                    balanced(c.text)):
+                break  # a short sentence that follows on is kept: "He was 88."
+        trial = [*chosen, c]
+        if any(_near_copy(c.text, x.text) for x in chosen):
+            continue  # a page dump repeats its dek as the first body sentence
+        if c.ref_name and c.ref_name not in context and not any(c.ref_name in x.text for x in chosen) and \
+                not opener.needs_previous:
+            break  # "Mr Docherty …" that nothing before it introduced (after "She stressed …" it names "she")
+        if (m := _BARE_SPEAKER.search(c.text)) and m.group(1) not in context and \
+                not any(m.group(1) in x.text for x in chosen) and _surname(m.group(1), cands):
+            break  # '"She set a personal best …," Minichiello said.': a speaker the reader was never introduced to
+        if _length(trial) > budget:
+            if fit_rules and _fit_by_deletion(trial, budget, fit_rules):
+                chosen = trial
+            elif skip_long:
+                chosen = _one_more(chosen, cands, c.index, budget, context, skip_long, fit_rules)
+            break
+        chosen = trial  # a pronoun or "The link …" here points back to the sentences just before it
+    return chosen
+
+
+# a quotation attributed to a bare surname: '…," Minichiello said.' (a first name or a role would introduce it)
+_BARE_SPEAKER = lazy(r"[,.!?…][\"”’']\s([A-Z][a-z'’-]+)\s(?:said|says|added|adds|told|explained|insisted|admitted)\b")
+
+
+def _surname(word: str, cands: Sequence[Candidate]) -> bool:
+    """``word`` is a name, not a pronoun or a common noun the text also writes in lower case ("Police said")."""
+    if word in ("He", "She", "They", "It", "We", "I", "You"):
+        return False
+    low = re.compile(rf"(?<![\w'’-]){re.escape(word.lower())}(?![\w'’-])")
+    return not any(low.search(x.text) for x in cands)
+
+
+# a sentence that leans on the ones left out: a third-person pronoun or "also" anywhere, "One …", "Others …"
+_LEANS = lazy(r"\b(?:he|she|his|her|hers|him|they|them|their|theirs|also)\b|^(?:One|Others?|Some|Many|Most)\s", re.I)
+_APPOSITION_FRAGMENT = lazy(r"^(?:[A-Z][\w'’-]+\s?){1,4},\s(?:to|for|in|at|of|with|from|on|by)\s")
+
+
+def _one_more(chosen: list[Candidate], cands: Sequence[Candidate], long: int, budget: int, context: str,
+              within: int, fit_rules: tuple[str, ...] = ()) -> list[Candidate]:
+    """After a sentence too long to fit (index ``long``), one of the next ``within`` sentences that stands alone
+    on its own (it could open a teaser: no pronoun, no "The move …", no un-introduced name) and fits."""
+    for c in cands[long + 1: long + 1 + within]:
+        words = len(c.text.split())
+        if opener_verdict(c, context) or c.the_noun or words > _RUN_ON_WORDS or words < 8 or \
+                any(n.startswith("leading connective") for n in c.notes) or _LEANS.search(c.text) or \
+                _APPOSITION_FRAGMENT.match(c.text):
+            continue  # "Then there are …", "When he arrived, he …", "One testified …", "Caleb Barnes, to a …"
+        if any(_near_copy(c.text, x.text) for x in chosen):
+            continue
+        trial = [*chosen, c]
+        if _length(trial) <= budget or fit_rules and _fit_by_deletion(trial, budget, fit_rules):
+            _note(c, f"stands alone; sentence {long + 1} was too long to follow")
+            return trial
+    return chosen
+
+
+def _fit_by_deletion(seq: list[Candidate], budget: int, rules: tuple[str, ...]) -> bool:
+    """Make ``seq`` fit ``budget`` by the deletion rules an editor does not mind (a leading "On Tuesday, ", an
+    age between commas, a dashed tail: never attribution, never inside a quotation), applied to each sentence;
+    the texts change only when the whole sequence then fits."""
+    if _length(seq) - budget > 80:
+        return False  # more than these deletions ever save (a day name, an age, a short aside, a dashed tail)
+    texts = []
+    for c in seq:
+        comp = compress(c.text, frozenset(rules)) if len(c.text) > 60 else None
+        texts.append((c, comp))
+    if sum(len(comp.text if comp else c.text) for c, comp in texts) + len(seq) - 1 > budget:
+        return False
+    for c, comp in texts:
+        if comp and comp.rules:
+            c.text = comp.text
+            _note(c, "compressed to fit the next sentence: " + ", ".join(comp.rules))
+    return True
+
+
+def _best_subset(pool: list[Candidate], budget: int, p: Params, by_index: dict[int, Candidate], context: str = "",
+                 forced: Candidate | None = None) -> list[Candidate]:
+    """Exhaustive search (pruned by length) for the subset with the highest total value within budget."""
+    pool = sorted(pool, key=lambda c: c.index)
+    top = max((c.score for c in pool), default=0.0)
+    floor = p.min_ratio * top
+    items = [c for c in pool if c is forced or c.score >= floor or c.score > 0 and p.min_ratio == 0]
+    best: tuple[float, list[Candidate]] = (float("-inf"), [])
+
+    def value(c: Candidate) -> float:
+        if p.by_length:
+            return max(c.score, 0.0) * (len(c.text) / 100) ** p.len_exp + p.length_bonus
+        return c.score + p.length_bonus
+
+    def walk(k: int, chosen: list[Candidate], length: int, total: float) -> None:
+        nonlocal best
+        if chosen:
+            net = total - p.gap_penalty * jumps(chosen) if p.gap_penalty else total
+            if net > best[0] and _resolved(chosen, by_index) and (forced is None or _follows_on(chosen, context)):
+                best = (net, list(chosen))
+        for j in range(k, len(items)):
+            if forced is not None and not chosen and items[j] is not forced:
+                break  # the lede opens the teaser
+            c = items[j]
+            extra = len(c.text) + (1 if chosen else 0)
+            if length + extra > budget:
+                continue
+            chosen.append(c)
+            walk(j + 1, chosen, length + extra, total + value(c))
+            chosen.pop()
+
+    def jumps(seq: list[Candidate]) -> int:
+        return sum(b.index - a.index - 1 >= p.gap_min for a, b in zip(seq, seq[1:], strict=False))
+
+    walk(0, [], 0, 0.0)
+    return best[1]
+
+
+def _resolved(seq: list[Candidate], by_index: dict[int, Candidate]) -> bool:
+    """Every pronoun-led sentence directly follows its predecessor; the first one is not pronoun-led."""
+    for k, c in enumerate(seq):
+        if c.needs_previous and (k == 0 or seq[k - 1].index != c.index - 1):
+            return False
+    return not seq[0].needs_previous
+
+
+def _follows_on(seq: list[Candidate], context: str) -> bool:
+    """Each sentence after the first follows on: a name it uses was introduced by an earlier pick (or the
+    headline); "The link …" is the next sentence in the text or names something the teaser already said."""
+    for k in range(1, len(seq)):
+        c = seq[k]
+        if any(_near_copy(c.text, x.text) for x in seq[:k]):
+            return False  # a page dump repeats its dek as the first body sentence
+        if c.ref_name and c.ref_name not in context and not any(c.ref_name in x.text for x in seq[:k]):
+            return False
+        if c.the_noun and seq[k - 1].index != c.index - 1 and \
+                not any(c.the_noun in _stems(x.text) for x in seq[:k]):
+            return False
+    return True
+
+
+def _near_copy(a: str, b: str) -> bool:
+    """``a`` says what ``b`` said: >= 80 % of its content words are ``b``'s."""
+    if a == b:
+        return True
+    ta, tb = set(_stems(a)), set(_stems(b))
+    return bool(ta) and len(ta & tb) / len(ta) >= 0.8
+
+
+def _length(seq: Sequence[Candidate]) -> int:
+    return sum(len(c.text) for c in seq) + max(0, len(seq) - 1)
+
+
+# A trailing clause an editor can drop and keep a whole sentence: ", exactly eight weeks after …",
+# " - the second in two months.", ", who was born in …", ", according to …", ", including …".
+_TRAIL = lazy(r"(?:,|\s[-–—])\s(?=(?:after|before|while|as|with|without|which|who|whose|where|when|including|"
+              r"despite|following|according|amid|since|until|because|although|though|but|and|so|yet|exactly|just|"
+              r"only|almost|nearly|the\s+(?:first|second|third|latest|last)|[a-z]+ing\b))")
+
+
+# Without a comma, only a subordinate clause: "… died in a road accident after his brother …"
+_SUBORDINATE = lazy(r"\s(?=(?:after|as|while|because|despite|amid|following|before|since|until|[-–—])\s)")
+_DASH = lazy(r"\s[-–—]\s")
+_TIME_TAIL = frozenset(str.split("weeks days months years hours minutes seconds moments shortly soon just only "
+                                 "week day month year hour minute long"))
+_OPEN_RELATIVE = lazy(r"\b(?:who|which|that|whose|whom|where|when|if|after|as|while|because|before|since|until)\s")
+
+
+def fit_sentence(sentence: str, budget: int) -> tuple[str, str]:
+    """``sentence`` made to fit ``budget``: deletions that keep a whole sentence first (compression rules,
+    then dropping trailing clauses at a clause boundary), else a cut at a clause boundary marked with "…"."""
+    if len(sentence) <= budget:
+        return sentence, "fits"
+    # attribution ("…, police said.", "according to a study") is deleted only at a small budget
+    comp = compress(sentence, None if budget < 300 else frozenset({"lead_time", "age_apposition", "dash_tail"}))
+    if comp.rules and len(comp.text) <= budget:
+        return comp.text, "compressed (" + ", ".join(comp.rules) + ")"
+    base = comp.text
+    end = base.rstrip()[-1:] if base.rstrip()[-1:] in ".!" else "."
+    for m in reversed(list(_TRAIL.finditer(base))):
+        head = base[: m.start()].rstrip(" ,;:–—-")
+        if len(head) + 1 > budget:
+            continue
+        if len(head.split()) >= 8 and balanced(head) and not (head[-1:] in _CLOSERS and not balanced(head + end)):
+            return head + end, "trailing clause dropped at a clause boundary"
+        break
+    for m in reversed(list(_SUBORDINATE.finditer(base))):
+        head = base[: m.start()].rstrip(" ,;:–—-")
+        if len(head) + 1 > budget:
+            continue
+        last = head.rsplit(None, 1)[-1].lower()
+        if len(head.split()) < 8:
+            break
+        if balanced(head) and not _OPEN_RELATIVE.search(head) and last not in _TIME_TAIL and \
+                not last[-1:].isdigit() and not _DASH.search(head):
+            return head + end, "trailing subordinate clause dropped"
+    return shorten(sentence, budget), "cut at a clause boundary, marked with …"
+
+
+def shorten(sentence: str, budget: int) -> str:
+    """Cut ``sentence`` at the last clause boundary that fits ``budget`` (with "…"), keeping brackets balanced."""
+    room = budget - 1
+    best = -1
+    for m in _CLAUSE.finditer(sentence):
+        cut = m.start()
+        if cut > room:
+            break
+        head = sentence[:cut].rstrip()
+        if len(head.split()) >= 4 and balanced(head):
+            best = cut
+    if best < 0:  # no clause boundary: last word boundary that keeps the balance
+        cut = sentence.rfind(" ", 0, room)
+        while cut > 0 and not balanced(sentence[:cut]):
+            cut = sentence.rfind(" ", 0, cut)
+        best = cut if cut > 0 else room
+    head = sentence[:best].rstrip(" ,;:–—-")
+    words = head.split()
+    while len(words) > 3 and re.fullmatch(r"(?i)a|an|the|of|to|in|on|at|for|and|or|but|with|by|from|as|that|"
+                                          r"which|who|le|la|les|de|des|du|et|un|une", words[-1]):
+        words.pop()
+    head = " ".join(words).rstrip(" ,;:–—-")
+    if not balanced(head):
+        head = re.sub(r"[\"“”()\[\]]", "", head)
+    return head + "…"
