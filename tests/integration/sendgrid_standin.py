@@ -303,6 +303,7 @@ class SendGridStandIn:
         self.max_inflight = 0
         self.timeline: dict[int, int] = {}  # half-second since start → requests in flight at most
         self.started = time.monotonic()
+        self.stopping = threading.Event()  # set by stop(): waits for latency end at once
         self.held = threading.Event()  # set when a request is being held
         self.release = threading.Event()
         self._server: ThreadingHTTPServer | None = None
@@ -363,6 +364,7 @@ class SendGridStandIn:
         return self
 
     def stop(self) -> None:
+        self.stopping.set()
         self.release.set()
         if self._server is not None:
             self._server.shutdown()
@@ -651,7 +653,7 @@ class _Handler(BaseHTTPRequestHandler):
                 if owner.keep_bodies:
                     rec.body = json.loads(raw) if raw else None
                 if owner.latency:
-                    time.sleep(owner.latency)
+                    owner.stopping.wait(owner.latency)
                 self._send(status, payload, headers)
             elif path == "/v3/mail/batch":
                 batch_id = secrets.token_urlsafe(24)
