@@ -47,6 +47,7 @@ DEFAULTS: dict[str, Any] = {
         "timeout": 30.0,
         "batch_size": 1000,
         "max_attempts": 5,
+        "concurrency": 16,  # requests in flight at most (AIMD below it on 429s and runs of 5xx)
     },
     "smtp": {
         "host": "localhost",
@@ -56,6 +57,7 @@ DEFAULTS: dict[str, Any] = {
         "timeout": 30.0,
         "batch_size": 20,  # recipients per journal batch (one message each, over one connection)
         "max_attempts": 3,
+        "connections": 1,  # persistent connections sending at once (at most 8)
     },
     # The local suppression list no backend ever mails; "" means suppressions.csv beside digest.toml
     # (DIGEST_SUPPRESSIONS in the environment wins).

@@ -70,7 +70,7 @@ CREATE TABLE IF NOT EXISTS issues (
 CREATE TABLE IF NOT EXISTS batches (
     issue INTEGER NOT NULL,
     id INTEGER NOT NULL,
-    state TEXT NOT NULL,            -- inflight | sent | unknown
+    state TEXT NOT NULL,            -- inflight | sent | unknown | pending (its scheduled send was cancelled)
     message_id TEXT,                -- when one id covers the batch (SendGrid's X-Message-Id)
     size INTEGER NOT NULL,          -- the addresses in its claim
     started REAL NOT NULL,
@@ -492,6 +492,40 @@ class Journal:
         with self.lock:
             self.db.execute("UPDATE batches SET state = 'unknown', error = ?, finished = ? WHERE issue = ? AND id = ?",
                             (reason, time.time(), self.issue_id, batch))
+
+    def release_runs(self, runs: Sequence[int], reason: str) -> int:
+        """SendGrid cancelled a scheduled send: the recipients those runs sent (or left unknown) will get
+        nothing, so they become ``pending`` again; failed ones stay failed. Returns how many were released.
+
+        A run's batches are those begun between its start and the next run's (runs never overlap: the run lock).
+        """
+        now = time.time()
+        issue = self.issue_id
+        with self._tx() as db:
+            starts = db.execute("SELECT id, started FROM runs WHERE issue = ? ORDER BY started, id",
+                                (issue,)).fetchall()
+            wanted = set(runs)
+            ranges = [(start, starts[i + 1][1] if i + 1 < len(starts) else float("inf"))
+                      for i, (run, start) in enumerate(starts) if run in wanted]
+            batches: list[int] = []
+            for start, end in ranges:
+                batches += [b for (b,) in db.execute(
+                    "SELECT id FROM batches WHERE issue = ? AND started >= ? AND started < ? "
+                    "AND state IN ('sent', 'unknown')", (issue, start, end))]
+            released = 0
+            for i in range(0, len(batches), 500):
+                chunk = batches[i:i + 500]
+                marks = ",".join("?" * len(chunk))
+                size = db.execute(f"SELECT COALESCE(SUM(size), 0) FROM batches WHERE issue = ? AND id IN ({marks})",
+                                  (issue, *chunk)).fetchone()[0]
+                kept = db.execute(f"SELECT COUNT(*) FROM marks WHERE issue = ? AND batch IN ({marks}) "
+                                  "AND state IN ('failed', 'pending', 'superseded')", (issue, *chunk)).fetchone()[0]
+                released += int(size) - int(kept)
+                db.execute(f"UPDATE marks SET state = 'pending', last_error = ?, updated = ? WHERE issue = ? "
+                           f"AND batch IN ({marks}) AND state = 'unknown'", (reason, now, issue, *chunk))
+                db.execute(f"UPDATE batches SET state = 'pending', error = ?, finished = ? WHERE issue = ? "
+                           f"AND id IN ({marks})", (reason, now, issue, *chunk))
+        return released
 
     # -- skips and the summary ------------------------------------------------------------------
     def add_skips(self, rows: Iterable[tuple[int, str, str, str]]) -> None:
