@@ -1,0 +1,248 @@
+"""Batches in flight: claimed by the send loop, sent by request threads, settled by the send loop.
+
+The journal rules do not change with several requests out at once:
+
+* a batch is committed ``inflight`` (``Journal.begin_batch``) by the send loop's thread *before* its request is
+  handed to a request thread, so a kill at any moment leaves every batch whose answer was not recorded
+  ``inflight`` (``unknown`` at the next start);
+* each answer is settled (``Journal.record``) by the send loop's thread as soon as it collects it: all SQLite
+  work stays on one thread, and batches settle independently, in whatever order their answers come;
+* a batch that failed in a way that stops the send (``BatchAborted``: refused, or gave up) stops new batches
+  from starting; the ones already out are still waited for and settled. Ctrl-C does the same (``drain``).
+  A crash of the send loop marks every batch still out ``unknown`` (``abandon``).
+
+How many may be out: the backend's ``concurrency`` (SendGrid: ``[sendgrid] concurrency``; SMTP:
+``[smtp] connections``; 1 otherwise), and below it, for a backend with a ``throttle`` attribute, the AIMD
+window of ``throttle.Throttle`` (a 429 halves it and pauses new requests for the wait SendGrid asked for).
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ..errors import DigestError
+from .base import BatchAborted, Personal
+from .throttle import Throttle
+
+Settle = Callable[..., None]
+
+
+class Flights:
+    """The batches out at once, their request threads, and the queue their answers come back on."""
+
+    def __init__(self, journal: Any, backend: Any, draft: Any, report: Any, maker: Any, *, settle: Settle,
+                 rebuild: Callable[[Any, list[str]], None] | None = None,
+                 on_settled: Callable[[], None] | None = None) -> None:
+        self.journal = journal
+        self.backend = backend
+        self.draft = draft
+        self.report = report
+        self.maker = maker
+        self._values = maker.values  # one bound method for the whole send (the backend caches by identity)
+        self._prepare_rows = getattr(backend, "prepare_rows", None)
+        self._settle = settle
+        self._rebuild = rebuild
+        self._on_settled = on_settled
+        self.concurrency = max(1, int(getattr(backend, "concurrency", 1) or 1))
+        self.throttle: Throttle | None = None
+        if hasattr(backend, "throttle"):
+            self.throttle = backend.throttle = Throttle(self.concurrency)
+        self.out: dict[int, int] = {}  # batch number → recipients, for every batch claimed and not settled
+        self.max_in_flight = 0
+        self.error: str | None = None  # why no new batch may start (the backend refused or gave up)
+        self.crash: BaseException | None = None  # anything else: re-raised in the send loop's thread
+        self._jobs: queue.SimpleQueue[tuple[int, list[str], list[Personal] | None, Any] | None] = queue.SimpleQueue()
+        self._answers: queue.SimpleQueue[tuple[int, list[str], Any, BaseException | None]] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+
+    # -- before a batch is claimed ---------------------------------------------------------------------------
+    def prepare(self, batch: list[Any]) -> tuple[list[Personal] | None, Any]:
+        """What can be done before the batch is claimed: (personals, prepared request).
+
+        SendGrid builds and serializes the request straight from the rows (``prepare_rows``: no ``Personal``
+        per recipient) or, for links of another shape, from the personals (``prepare_batch``); the other
+        backends get the personals.
+        """
+        if not batch:
+            return [], None
+        if self._prepare_rows is not None:
+            prepared = self._prepare_rows(self.draft, batch, self.maker.links, self._values)
+            if prepared is not None:
+                return None, prepared
+        personals = [self.maker(r) for r in batch]
+        prepare = getattr(self.backend, "prepare_batch", None)
+        return personals, (prepare(self.draft, personals) if prepare is not None else None)
+
+    # -- the gate ------------------------------------------------------------------------------------------
+    def limit(self) -> int:
+        return min(self.concurrency, self.throttle.limit) if self.throttle is not None else self.concurrency
+
+    def has_room(self) -> bool:
+        """Whether another batch may start now (answers that arrived are settled first)."""
+        self.collect()
+        return (len(self.out) < self.limit() and self.error is None
+                and (self.throttle is None or self.throttle.pause_left() == 0))
+
+    def room(self) -> bool:
+        """Wait until another batch may start, settling answers meanwhile; False when the send must stop."""
+        while True:
+            self.collect()
+            if self.error is not None:
+                return False
+            pause = self.throttle.pause_left() if self.throttle is not None else 0.0
+            if len(self.out) >= self.limit():
+                self.collect(wait=None)  # the window is full: the next answer frees a place
+            elif pause == 0:
+                return True
+            elif self.out:
+                self.collect(wait=pause)  # after a 429: settle what comes back while the pause lasts
+            else:
+                time.sleep(pause)
+
+    # -- starting ------------------------------------------------------------------------------------------
+    def start(self, number: int, batch: list[Any], personals: list[Personal] | None, prepared: Any = None) -> None:
+        """Claim the batch (committed ``inflight``) and hand its request to a request thread."""
+        emails = [r.email for r in batch]
+        if self.journal is not None:
+            claimed = self.journal.begin_batch(number, emails)  # committed before the request leaves
+            if len(claimed) != len(emails):
+                keep = set(claimed)
+                batch = [r for r in batch if r.email in keep]
+                emails = [r.email for r in batch]
+                personals, prepared = [self.maker(r) for r in batch], None  # built for others: build again
+        if prepared is None and personals is None:
+            personals = [self.maker(r) for r in batch]
+        self._submit(number, emails, personals, prepared)
+
+    def start_built(self, number: int, emails: list[str], built: Any) -> None:
+        """``start`` for a batch the producer process prepared (its addresses and request, no rows)."""
+        assert self.journal is not None
+        claimed = self.journal.begin_batch(number, emails)  # committed before the request leaves
+        if len(claimed) != len(emails):
+            emails = claimed
+            if self._rebuild is not None:
+                self._rebuild(built, claimed)
+        self._submit(number, emails, None, built)
+
+    def _submit(self, number: int, emails: list[str], personals: list[Personal] | None, prepared: Any) -> None:
+        self.out[number] = len(emails)
+        self.max_in_flight = max(self.max_in_flight, len(self.out))
+        busy = len(self.out)
+        if len(self._threads) < min(busy, self.concurrency):
+            thread = threading.Thread(target=self._work, name=f"digest-send-{len(self._threads) + 1}", daemon=True)
+            self._threads.append(thread)
+            thread.start()
+        self._jobs.put((number, emails, personals, prepared))
+
+    # -- a request thread ------------------------------------------------------------------------------------
+    def _work(self) -> None:
+        backend, draft = self.backend, self.draft
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            number, emails, personals, prepared = job
+            try:
+                if not emails:
+                    outcomes: Any = []
+                elif prepared is not None:
+                    outcomes = backend.send_prepared(draft, prepared)
+                else:
+                    outcomes = backend.send_batch(draft, personals)
+            except BaseException as exc:  # noqa: BLE001 - settled (and re-raised if need be) by the send loop
+                self._answers.put((number, emails, None, exc))
+            else:
+                self._answers.put((number, emails, outcomes, None))
+
+    # -- settling (the send loop's thread) -----------------------------------------------------------------------
+    def collect(self, *, wait: float | None = 0.0) -> int:
+        """Settle the answers that came back; with ``wait`` (None: as long as it takes) wait for one first when
+        there is none yet. Re-raises a request thread's crash. Returns how many were settled."""
+        settled = 0
+        block = wait is None or wait > 0
+        while self.out:
+            try:
+                answer = self._answers.get(block=block, timeout=wait if block else None)
+            except queue.Empty:
+                break
+            block = False
+            self._settle_one(*answer)
+            settled += 1
+        if settled and self._on_settled is not None:
+            self._on_settled()
+        if self.crash is not None:
+            crash, self.crash = self.crash, None
+            raise crash
+        return settled
+
+    def _settle_one(self, number: int, emails: list[str], outcomes: Any, exc: BaseException | None) -> None:
+        self.out.pop(number, None)
+        journal, report = self.journal, self.report
+        if exc is None:
+            self._settle(journal, number, emails, outcomes, report, missing="unknown")
+        elif isinstance(exc, BatchAborted):
+            self._settle(journal, number, emails, exc.outcomes, report, missing="pending")
+            self._stop(exc.message + (f" ({exc.hint})" if exc.hint else ""))
+        elif isinstance(exc, DigestError):
+            if journal is not None:
+                journal.batch_unknown(number, f"the backend failed during the batch: {exc.message}")
+            report.unknown_now += len(emails)
+            self._stop(exc.message)
+        else:
+            if journal is not None:
+                journal.batch_unknown(number, "the send crashed during this batch")
+            self.crash = self.crash or exc
+
+    def _stop(self, reason: str) -> None:
+        if self.error is None:
+            self.error = reason
+
+    def idle(self) -> bool:
+        """No batch out (answers that arrived are settled first)."""
+        self.collect()
+        return not self.out
+
+    def drain(self) -> bool:
+        """Wait for every batch out to be answered and settled; False when the send must stop."""
+        while self.out:
+            self.collect(wait=None)
+        if self.error is not None:
+            if not self.report.error:
+                self.report.error = self.error
+            return False
+        return True
+
+    def abandon(self) -> None:
+        """The send loop is going down (a crash, a second Ctrl-C): every batch out whose answer has not been
+        settled may or may not be delivered."""
+        with_answers: list[tuple[int, list[str], Any, BaseException | None]] = []
+        while True:  # answers already in are still recorded as they are
+            try:
+                with_answers.append(self._answers.get_nowait())
+            except queue.Empty:
+                break
+        for answer in with_answers:
+            try:
+                self._settle_one(*answer)
+            except Exception:  # noqa: BLE001 - going down anyway: what cannot be recorded stays inflight
+                break
+        if self.journal is not None:
+            for number in list(self.out):
+                try:
+                    self.journal.batch_unknown(number, "the send crashed during this batch")
+                except Exception:  # noqa: BLE001 - recovered as unknown at the next start anyway
+                    break
+        self.out.clear()
+
+    def close(self) -> None:
+        """Let the request threads end (each finishes the request it holds first)."""
+        for _ in self._threads:
+            self._jobs.put(None)
+        self._threads.clear()
+        if self.throttle is not None:
+            self.report.rate_limited = self.throttle.rate_limited
+        self.report.max_in_flight = self.max_in_flight
