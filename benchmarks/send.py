@@ -215,7 +215,7 @@ def naive_per_recipient(issue: Path, sample: int) -> tuple[float, float]:
     from digest.compose.message import make_draft, personalize
     from digest.compose.render import make_env, render_issue
     from digest.config import load_settings
-    from digest.deliver.base import Personal
+    from digest.model import Personal
 
     settings = load_settings(issue)
     built = build_issue(issue)
@@ -245,12 +245,13 @@ def stage_costs(issue: Path, csv_path: Path, limit: int) -> dict[str, float]:
 
     from digest.compose.message import load_draft
     from digest.config import load_settings
-    from digest.deliver.base import AllAccepted
+    from digest.deliver.backends.sendgrid.body import Personalizer, static_body
+    from digest.deliver.backends.sendgrid.rows import build_rows, row_path
     from digest.deliver.journal import Journal
+    from digest.deliver.personal import PersonalMaker, message_tokens
     from digest.deliver.recipients import read_recipients
-    from digest.deliver.send import PersonalMaker, message_tokens
-    from digest.deliver.sendgrid import Personalizer, build_rows, static_body
     from digest.deliver.unsubscribe import links_from_settings
+    from digest.model import AllAccepted
 
     os.environ.setdefault("DIGEST_UNSUBSCRIBE_SECRET", "benchmark-secret-" + "x" * 32)
     settings = load_settings(issue)
@@ -288,7 +289,7 @@ def stage_costs(issue: Path, csv_path: Path, limit: int) -> dict[str, float]:
               lambda: [journal.begin_batch(i // 1000 + 1, emails[i:i + 1000]) for i in range(0, n, 1000)])
         pz = Personalizer(draft, asm=False, custom_args={"digest_issue": draft.slug})
         static = static_body(draft, settings)
-        path = pz.row_path(links, maker.values)  # what digest send uses: CSV row → personalization
+        path = row_path(pz, maker)  # what digest send uses: CSV row → personalization
         assert path is not None
         static = path.rewrite(static)
         raws = timed("sendgrid: request bodies from the rows (merge values, signed token, JSON text)",
@@ -304,16 +305,19 @@ def stage_costs(issue: Path, csv_path: Path, limit: int) -> dict[str, float]:
 
 def producer_cost(issue: Path, csv_path: Path, limit: int) -> float:
     """CPU µs per recipient of the producer child's whole job, run in this process on the first ``limit``
-    rows: ``_read`` into a ``_Builder`` (CSV → checks → request bodies) whose pipe only pickles and drops."""
+    rows: ``producer.read`` into a ``producer.Builder`` (CSV → checks → request bodies) whose pipe only pickles
+    and drops."""
     import gc
     import itertools
     import pickle
 
     from digest.compose.message import load_draft
     from digest.config import load_settings
+    from digest.deliver.backends.sendgrid.backend import SendGridBackend
+    from digest.deliver.personal import PersonalMaker, message_tokens
+    from digest.deliver.producer import Builder, read
     from digest.deliver.recipients import read_recipients
-    from digest.deliver.send import GC_YOUNG, PersonalMaker, _Builder, _read, message_tokens
-    from digest.deliver.sendgrid import SendGridBackend
+    from digest.deliver.send import GC_YOUNG
     from digest.deliver.unsubscribe import links_from_settings
 
     os.environ.setdefault("DIGEST_UNSUBSCRIBE_SECRET", "benchmark-secret-" + "x" * 32)
@@ -324,7 +328,7 @@ def producer_cost(issue: Path, csv_path: Path, limit: int) -> float:
     backend = SendGridBackend(settings, client=object())
 
     def prepare(batch: list[Any]) -> Any:
-        return backend.prepare_rows(draft, batch, links, maker.values)
+        return backend.prepare_rows(draft, batch, maker)
 
     class Drop:
         def send(self, message: Any) -> None:
@@ -349,7 +353,7 @@ def producer_cost(issue: Path, csv_path: Path, limit: int) -> float:
     gc.set_threshold(GC_YOUNG, *thresholds[1:])
     try:
         t0 = time.process_time()
-        _read(_Builder(Drop(), prepare, 1000), Limited(stream), set(), 1000)
+        read(Builder(Drop(), prepare, backend.pack, 1000), Limited(stream), set(), 1000)  # type: ignore[arg-type]
         return (time.process_time() - t0) / limit * 1e6
     finally:
         gc.set_threshold(*thresholds)

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import click
 
 from . import __version__
+from .deliver.backends import BACKENDS
 from .errors import DigestError, UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -263,7 +264,7 @@ def preview(directory: Path, port: int, host: str, recipients: Path | None, no_o
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--recipients", "recipients_csv", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Subscribers CSV with an `email` column (other columns are merge fields).")
-@click.option("--backend", type=click.Choice(["outbox", "smtp", "sendgrid"]), default="outbox", show_default=True,
+@click.option("--backend", type=click.Choice(list(BACKENDS)), default="outbox", show_default=True,
               help="outbox: one .eml per recipient in DIR/outbox/ (no account needed).")
 @click.option("--dry-run", is_flag=True, help="Validate everything and show the batches; send nothing.")
 @click.option("--test", "test_email", metavar="EMAIL", default=None,
@@ -391,7 +392,7 @@ def suppressions_pull(folder: Path, since: str | None, group: int | None, blocks
     DIR is the newsletter folder (digest.toml there or above). Needs SENDGRID_API_KEY with Suppressions read.
     Each pull remembers when it ran: the next one asks only for what is new since (an hour of overlap).
     """
-    from .deliver.sendgrid_suppressions import describe_kind, parse_since, pull
+    from .deliver.backends.sendgrid.suppressions import describe_kind, parse_since, pull
 
     if full and since:
         raise UsageError("--all and --since ask for different ranges: give one of them")

@@ -5,8 +5,9 @@ from __future__ import annotations
 import functools
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, overload
 
 WORDS_PER_MINUTE = 230
 _WORD = re.compile(r"\w+(?:[-'’]\w+)*")
@@ -94,3 +95,54 @@ class Recipient:
     email: str
     fields: dict[str, str] = field(default_factory=dict)
     line: int = 0  # line number in the CSV (1 = header)
+
+
+# --- delivery: what a backend is handed per recipient and what it answers ---------------------------------
+
+
+@dataclass
+class Personal:
+    """One recipient's per-message data: token → value (``digest.merge.values``) and own header values."""
+
+    email: str
+    values: dict[str, str] = field(default_factory=dict)
+    unsubscribe_url: str | None = None  # https one-click URL with the recipient's signed token
+    unsubscribe_mailto: str | None = None
+
+
+@dataclass
+class Outcome:
+    """What happened to one recipient in a batch. ``permanent`` failures are not retried."""
+
+    email: str
+    ok: bool
+    message_id: str | None = None
+    error: str | None = None
+    permanent: bool = False
+    unknown: bool = False  # the request left but no answer came (e.g. connection lost after DATA): may be delivered
+
+
+class AllAccepted(Sequence[Outcome]):
+    """Every address of a batch accepted under one message id, in batch order: the usual answer of a batch
+    request, as a sequence of ``Outcome`` made only when someone looks at one (a million recipients are a
+    thousand of these, not a million objects)."""
+
+    __slots__ = ("emails", "message_id")
+
+    def __init__(self, emails: Sequence[str], message_id: str | None) -> None:
+        self.emails = emails
+        self.message_id = message_id
+
+    def __len__(self) -> int:
+        return len(self.emails)
+
+    @overload
+    def __getitem__(self, index: int) -> Outcome: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Outcome]: ...
+
+    def __getitem__(self, index: int | slice) -> Outcome | list[Outcome]:
+        if isinstance(index, slice):
+            return [Outcome(e, True, self.message_id) for e in self.emails[index]]
+        return Outcome(self.emails[index], True, self.message_id)

@@ -32,7 +32,7 @@ from ..config import Settings
 from ..errors import ConfigError, DigestError
 
 if TYPE_CHECKING:
-    from ..deliver.base import Personal
+    from ..model import Personal
 
 DRAFT_NAME = "draft.json"
 SAMPLE_EMAIL = "reader@example.com"
@@ -265,7 +265,7 @@ def sample_unsubscribe_url(draft: Draft, email: str = SAMPLE_EMAIL) -> str | Non
 
 def sample_message(draft: Draft) -> EmailMessage:
     """message.eml: the message an example recipient would get, merge fields at their defaults."""
-    from ..deliver.base import Personal
+    from ..model import Personal
 
     sample = draft if draft.from_email else Draft(**{**asdict(draft), "from_email": SAMPLE_FROM})
     personal = Personal(email=SAMPLE_EMAIL, values={}, unsubscribe_url=sample_unsubscribe_url(draft),

@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import IO
 
 from ..errors import DigestError
-from .base import AllAccepted, Outcome
+from ..model import AllAccepted, Outcome
 
 try:
     import orjson as _orjson

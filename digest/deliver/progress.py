@@ -11,7 +11,7 @@ import time
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
-    from .send import SendReport
+    from .summary import SendReport
 
 
 def _clock(seconds: float) -> str:

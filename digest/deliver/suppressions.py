@@ -9,7 +9,7 @@ Where it lives (first that applies):
 
 The file is a CSV with the header ``email,reason,source,added`` (reason: unsubscribe, bounce, spam_report,
 invalid, block, manual...; source: one-click, cli, sendgrid, ``sendgrid asm group N``...; added: ISO 8601 UTC).
-``digest suppressions pull`` (``sendgrid_suppressions``) merges SendGrid's lists in through ``add``.
+``digest suppressions pull`` (``backends/sendgrid/suppressions.py``) merges SendGrid's lists in through ``add``.
 It is only appended to, under an exclusive file lock, so the unsubscribe server and ``digest suppressions
 add`` can write at the same time; an address already listed is not written twice. Addresses compare
 without case.

@@ -160,6 +160,13 @@ class Links:
         head, sep, tail = self.template.partition("{token}")
         self._split = (head, tail) if sep and "{token}" not in tail and "{email}" not in self.template else None
 
+    def token_parts(self) -> tuple[Callable[[str], str], str, str] | None:
+        """(signer, head, tail) when every recipient's URL is ``head + signer(email) + tail`` (a template with one
+        ``{token}`` and no ``{email}``); None for any other shape."""
+        if self._signer is None or self._split is None:
+            return None
+        return self._signer, self._split[0], self._split[1]
+
     def for_recipient(self, email: str) -> tuple[str | None, str | None]:
         url = None
         if self.template:

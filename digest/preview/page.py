@@ -169,7 +169,7 @@ def reader_values(draft: Any, reader: Reader) -> dict[str, str]:
     recipient at send time), else the mailto link.
     """
     from ..compose.message import sample_unsubscribe_url, token_values
-    from ..deliver.base import Personal
+    from ..model import Personal
 
     fields = {"email": reader.email, **reader.fields}
     personal = Personal(email=reader.email, values=merge.values(fields, draft.merge_defaults),

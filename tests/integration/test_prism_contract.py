@@ -20,7 +20,8 @@ from python_http_client.exceptions import BadRequestsError
 from sendgrid import SendGridAPIClient
 from test_sendgrid_backend import draft, personal, settings
 
-from digest.deliver.sendgrid import Personalizer, SendGridBackend, build_batch, static_body
+from digest.deliver.backends.sendgrid.backend import SendGridBackend
+from digest.deliver.backends.sendgrid.body import Personalizer, build_batch, static_body
 
 pytestmark = pytest.mark.integration
 KEY = "SG.prism-contract-key"
@@ -77,7 +78,7 @@ def test_the_backend_itself_sends_through_prism(prism: str, kind: str, monkeypat
 def test_the_row_path_sends_through_prism(prism: str, kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """What a first send of a CSV sends: the request written as JSON text straight from the rows (the
     unsubscribe token alone in each personalization, or SendGrid's group tag with asm)."""
-    from digest.deliver.send import PersonalMaker, message_tokens
+    from digest.deliver.personal import PersonalMaker, message_tokens
     from digest.deliver.unsubscribe import Links
     from digest.model import Recipient
 
@@ -92,7 +93,7 @@ def test_the_row_path_sends_through_prism(prism: str, kind: str, monkeypatch: py
     maker = PersonalMaker(d, links, message_tokens(d))
     rows = [Recipient(f"row{i}@example.com", {"first_name": name}, i + 2)
             for i, name in enumerate(["Ann", "Zoë & Co", "", "Ingrid"])]
-    built = b.prepare_rows(d, rows, links, maker.values)
+    built = b.prepare_rows(d, rows, maker)
     assert built is not None and built.raw is not None and built.emails == [r.email for r in rows]
     outcomes = b.send_prepared(d, built)
     assert [o.ok for o in outcomes] == [True] * len(rows)

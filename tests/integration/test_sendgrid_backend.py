@@ -20,28 +20,31 @@ from integration.sendgrid_standin import SendGridStandIn
 from digest import merge
 from digest.compose.message import Draft, make_draft, token_values
 from digest.config import DEFAULTS, Settings, _merge
-from digest.deliver.base import BatchAborted, Personal
-from digest.deliver.sendgrid import (
+from digest.deliver.backends.base import BatchAborted
+from digest.deliver.backends.sendgrid.backend import SendGridBackend
+from digest.deliver.backends.sendgrid.body import (
     ASM_UNSUBSCRIBE_TAG,
     SUBSTITUTIONS_MAX_BYTES,
     Personalizer,
     PrefixQuoter,
-    SendGridBackend,
-    SendGridRejected,
-    SendGridUnavailable,
-    api_key,
-    backoff_delay,
     build_batch,
-    check_send_at,
-    describe_error,
     draft_tokens,
     quote_url,
-    rate_limit_delay,
     static_body,
     substitutions_fit,
     substitutions_size,
 )
+from digest.deliver.backends.sendgrid.client import (
+    SendGridRejected,
+    SendGridUnavailable,
+    api_key,
+    backoff_delay,
+    describe_error,
+    rate_limit_delay,
+)
+from digest.deliver.backends.sendgrid.schedule import check_send_at
 from digest.errors import ConfigError, DigestError, UsageError
+from digest.model import Personal
 
 KEY = "SG.test-key-do-not-print"
 
@@ -165,8 +168,8 @@ def test_personalizer_fast_paths_match_token_values_and_headers() -> None:
 ])
 def test_row_path_equals_the_personal_path(template: str, mailto: str, asm: bool) -> None:
     """``prepare_rows`` (CSV row → personalization) builds the same body as Personal → ``build_batch``."""
-    from digest.deliver.send import PersonalMaker, message_tokens
-    from digest.deliver.sendgrid import build_rows
+    from digest.deliver.backends.sendgrid.rows import build_rows, row_path
+    from digest.deliver.personal import PersonalMaker, message_tokens
     from digest.deliver.unsubscribe import Links
     from digest.model import Recipient
 
@@ -186,7 +189,7 @@ def test_row_path_equals_the_personal_path(template: str, mailto: str, asm: bool
     rows += [Recipient("r1@example.com", {}, 400), Recipient("zoë@example.com", {}, 401),
              Recipient("r9@EXAMPLE.com", {"first_name": "Dup"}, 402), Recipient('"q\\"@example.com', {}, 403)]
     static = {"from": {"email": "news@harbour.example"}}
-    full = pz.row_path(links, maker.values, token_only=False)  # the URL's forms in each personalization
+    full = row_path(pz, maker, token_only=False)  # the URL's forms in each personalization
     if "{email}" in template or "<" in template:
         assert full is None
         return
@@ -200,7 +203,7 @@ def test_row_path_equals_the_personal_path(template: str, mailto: str, asm: bool
         [(o.email, o.ok, o.error, o.permanent) for o in want.refused]
     assert len(got.refused) >= 3  # the oversized, the lone surrogate and the duplicates are refused on both paths
     # Written straight as JSON text (the writer takes the usual rows, make the others): the same request.
-    path = pz.row_path(links, maker.values, token_only=False)
+    path = row_path(pz, maker, token_only=False)
     assert path is not None and path.write is not None
     taken = []
 
@@ -239,8 +242,9 @@ def _messages(body: dict[str, Any]) -> list[tuple[Any, ...]]:
 def test_token_only_row_path_gives_every_recipient_the_same_message(template: str, mailto: str) -> None:
     """The row path sends the unsubscribe token alone (the URL's forms move into the content, once): each
     recipient still gets exactly the message the per-recipient path gives them, in a smaller request."""
-    from digest.deliver.send import PersonalMaker, message_tokens
-    from digest.deliver.sendgrid import UNSUBSCRIBE_TOKEN, build_rows
+    from digest.deliver.backends.sendgrid.body import UNSUBSCRIBE_TOKEN
+    from digest.deliver.backends.sendgrid.rows import build_rows, row_path
+    from digest.deliver.personal import PersonalMaker, message_tokens
     from digest.deliver.unsubscribe import Links
     from digest.model import Recipient
 
@@ -256,7 +260,7 @@ def test_token_only_row_path_gives_every_recipient_the_same_message(template: st
             for i, name in enumerate(["Ann", "", "Zoë & <Bob>", "100%", "O'Neil"] * 20)]
     static = {"from": {"email": "news@harbour.example"}, "subject": d.subject,
               "content": [{"type": "text/plain", "value": d.text}, {"type": "text/html", "value": d.html}]}
-    path = pz.row_path(links, maker.values)
+    path = row_path(pz, maker)
     assert path is not None and path.replace
     got = build_rows(path.rewrite(static), rows, path.make)
     want = build_batch(static, [maker(r) for r in rows], pz)
@@ -613,7 +617,7 @@ def test_a_full_batch_is_one_request(env: None, standin: SendGridStandIn) -> Non
 
 def test_key_never_written(tmp_path: Path) -> None:
     # The backend keeps no files; scheduling writes only the batch id.
-    from digest.deliver.sendgrid import load_schedule, save_schedule
+    from digest.deliver.backends.sendgrid.schedule import load_schedule, save_schedule
 
     save_schedule(tmp_path, "B1", 123)
     assert load_schedule(tmp_path) == {"batch_id": "B1", "send_at": 123, "status": "scheduled"}
@@ -621,7 +625,7 @@ def test_key_never_written(tmp_path: Path) -> None:
 
 
 def test_request_bytes_never_print_their_content() -> None:
-    from digest.deliver.sendgrid import dumps
+    from digest.deliver.backends.sendgrid.body import dumps
 
     body = dumps({"personalizations": [{"to": [{"email": "secret-reader@example.com"}]}], "x": "é"})
     raw = body.encode("utf-8")

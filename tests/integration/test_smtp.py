@@ -127,7 +127,7 @@ def test_server_stops_between_messages(tmp_path: Path) -> None:
     srv.__enter__()
     issue = _issue(tmp_path, port, max_attempts=2)
 
-    from digest.deliver import smtp as smtp_mod
+    from digest.deliver.backends import smtp as smtp_mod
 
     real = smtp_mod.SmtpBackend._deliver
     calls = {"n": 0}

@@ -21,7 +21,7 @@ from prism import prism_mock
 from python_http_client.exceptions import HTTPError
 from sendgrid import SendGridAPIClient
 
-from digest.deliver.sendgrid_suppressions import asm_group_kind, kinds_for, parse_page, pull
+from digest.deliver.backends.sendgrid.suppressions import asm_group_kind, kinds_for, parse_page, pull
 
 pytestmark = pytest.mark.integration
 KEY = "SG.prism-suppressions-key"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from digest.deliver.base import Outcome
 from digest.deliver.journal import Journal, JournalError, journal_path, open_journal
+from digest.model import Outcome
 
 EMAILS = [f"u{i}@example.com" for i in range(10)]
 
@@ -252,7 +252,7 @@ def test_a_schema_2_journal_is_upgraded_with_its_states(tmp_path: Path) -> None:
 
 
 def test_all_accepted_is_recorded_like_the_list_of_outcomes(tmp_path: Path) -> None:
-    from digest.deliver.base import AllAccepted
+    from digest.model import AllAccepted
 
     accepted = AllAccepted(EMAILS[:4], "<batch>")
     assert list(accepted) == [Outcome(e, True, message_id="<batch>") for e in EMAILS[:4]]

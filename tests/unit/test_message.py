@@ -13,8 +13,8 @@ from digest.compose.inline import inline_css
 from digest.compose.message import Draft, load_draft, make_draft, personalize, sample_message, save_draft
 from digest.compose.render import Issue, Item, Section, render_issue
 from digest.config import Settings
-from digest.deliver.base import Personal
 from digest.errors import DigestError
+from digest.model import Personal
 
 
 def settings() -> Settings:

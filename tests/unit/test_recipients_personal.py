@@ -6,7 +6,7 @@ import random
 from types import SimpleNamespace
 
 from digest import merge
-from digest.deliver.send import PersonalMaker
+from digest.deliver.personal import PersonalMaker
 from digest.deliver.unsubscribe import Links, verify_token
 from digest.model import Recipient
 
@@ -52,7 +52,7 @@ def test_values_limited_to_the_message_tokens() -> None:
 
 
 def test_message_tokens() -> None:
-    from digest.deliver.send import message_tokens
+    from digest.deliver.personal import message_tokens
 
     t = merge.token
     draft = SimpleNamespace(subject=f"Hi {t('first_name', 'TEXT')}", text="plain",

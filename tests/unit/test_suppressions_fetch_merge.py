@@ -17,7 +17,7 @@ from python_http_client import exceptions as hx
 
 from digest.config import load_settings
 from digest.deliver import suppressions
-from digest.deliver.sendgrid_suppressions import (
+from digest.deliver.backends.sendgrid.suppressions import (
     BOUNCES,
     INVALID_EMAILS,
     SPAM_REPORTS,

@@ -28,16 +28,18 @@ import socket
 import ssl
 import time
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import ConfigError, DigestError, SendRefused
-from .base import BatchAborted, Outcome, Personal
+from ...errors import ConfigError, DigestError, SendRefused, UsageError
+from ...model import Outcome, Personal
+from .base import BatchAborted
 
 if TYPE_CHECKING:
     from email.message import EmailMessage
 
-    from ..compose.message import Draft
-    from ..config import Settings
+    from ...compose.message import Draft
+    from ...config import Settings
 
 PASSWORD_ENV = "DIGEST_SMTP_PASSWORD"
 SECURITY = ("none", "starttls", "ssl")
@@ -57,6 +59,7 @@ class SmtpBackend:
     """Backend protocol implementation over SMTP."""
 
     name = "smtp"
+    delivers = True
 
     def __init__(self, settings: Settings, *, environ: Mapping[str, str] | None = None,
                  sleep: Callable[[float], None] = time.sleep) -> None:
@@ -147,7 +150,7 @@ class SmtpBackend:
         self._drop()
 
     def send_batch(self, draft: Draft, batch: Sequence[Personal]) -> list[Outcome]:
-        from ..compose.message import personalize
+        from ...compose.message import personalize
 
         outcomes: list[Outcome] = []
         for personal in batch:
@@ -260,3 +263,21 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
     return str(exc) or type(exc).__name__
+
+
+def create(directory: Path, settings: Settings, *, sandbox: bool = False, send_at: int | None = None,
+           test: bool = False) -> SmtpBackend:
+    """The registry's factory."""
+    if sandbox or send_at is not None:
+        raise UsageError("--sandbox and --at need --backend sendgrid")
+    return SmtpBackend(settings)
+
+
+def batch_size(settings: Settings) -> int:
+    """Messages per connection and journal commit (``[smtp] batch_size``)."""
+    return max(1, int(settings["smtp"].get("batch_size") or 20))
+
+
+def own_unsubscribe(settings: Settings) -> tuple[str, bool]:
+    """No unsubscribe handling of its own: the message's links are the only way out."""
+    return "", False

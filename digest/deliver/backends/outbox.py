@@ -16,11 +16,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import DigestError
-from .base import BatchAborted, Outcome, Personal
+from ...errors import DigestError, UsageError
+from ...model import Outcome, Personal
+from .base import BatchAborted
 
 if TYPE_CHECKING:
-    from ..compose.message import Draft
+    from ...compose.message import Draft
+    from ...config import Settings
 
 OUTBOX_NAME = "outbox"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+@-]+")
@@ -38,6 +40,7 @@ class OutboxBackend:
 
     name = "outbox"
     max_batch = 500
+    delivers = True
 
     def __init__(self, directory: Path | str, *, test: bool = False) -> None:
         base = Path(directory) / OUTBOX_NAME
@@ -50,7 +53,7 @@ class OutboxBackend:
             raise DigestError(f"{self.folder}: cannot create the outbox: {exc.strerror or exc}") from None
 
     def send_batch(self, draft: Draft, batch: Sequence[Personal]) -> list[Outcome]:
-        from ..compose.message import personalize
+        from ...compose.message import personalize
 
         outcomes: list[Outcome] = []
         for personal in batch:
@@ -76,3 +79,21 @@ class OutboxBackend:
 
     def close(self) -> None:
         return None
+
+
+def create(directory: Path, settings: Settings, *, sandbox: bool = False, send_at: int | None = None,
+           test: bool = False) -> OutboxBackend:
+    """The registry's factory."""
+    if sandbox or send_at is not None:
+        raise UsageError("--sandbox and --at need --backend sendgrid")
+    return OutboxBackend(directory, test=test)
+
+
+def batch_size(settings: Settings) -> int:
+    """Recipients per batch (a dry run's listing; the journal commits once a batch)."""
+    return OutboxBackend.max_batch
+
+
+def own_unsubscribe(settings: Settings) -> tuple[str, bool]:
+    """No unsubscribe handling of its own: the message's links are the only way out."""
+    return "", False

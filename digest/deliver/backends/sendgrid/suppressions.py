@@ -44,11 +44,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..config import Settings, load_settings
-from ..errors import ConfigError, DigestError, UsageError
-from . import suppressions
-from .recipients import clean_value, validate_address
-from .sendgrid import (
+from ....config import Settings, load_settings
+from ....errors import ConfigError, DigestError, UsageError
+from ... import suppressions
+from ...recipients import clean_value, validate_address
+from .client import (
     API_KEY_ENV,
     MAX_RATE_LIMIT_WAIT,
     api_key,

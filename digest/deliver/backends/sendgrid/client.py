@@ -1,0 +1,278 @@
+"""The HTTP side of SendGrid: the client, retries with backoff and rate limits, an overall deadline per call,
+and the classification of errors (transient, ambiguous, refused)."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+import os
+import random
+import threading
+import time
+import urllib.error
+from collections.abc import Callable, Mapping, Sequence
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING, Any
+
+from ....errors import ConfigError
+from ....model import Outcome
+from ..base import BatchAborted
+from .body import JSON_HEADERS, JsonBody, dumps
+
+if TYPE_CHECKING:
+    from ....config import Settings
+
+logging.getLogger("python_http_client").setLevel(logging.WARNING)
+log = logging.getLogger(__name__)
+
+API_KEY_ENV = "SENDGRID_API_KEY"
+MAX_RATE_LIMIT_WAIT = 300.0  # never sleep longer than this on a single 429
+
+
+class SendGridRejected(BatchAborted):
+    """SendGrid refused a request (4xx other than 429): nothing in it was accepted; the send stops."""
+
+    def __init__(self, message: str, outcomes: Sequence[Outcome] = (), hint: str | None = None) -> None:
+        super().__init__(message, outcomes, hint)
+        self.maybe_accepted = False
+
+
+class SendGridUnavailable(BatchAborted):
+    """Transient trouble outlasted the attempts or the deadline; the send stops (resumable).
+
+    ``maybe_accepted`` is True when an attempt timed out or lost its connection after the body left: SendGrid
+    may have accepted it, so the batch's recipients are handed back as ``unknown`` outcomes, never as failed.
+    """
+
+    def __init__(self, message: str, outcomes: Sequence[Outcome] = (), hint: str | None = None, *,
+                 maybe_accepted: bool = False) -> None:
+        super().__init__(message, outcomes, hint)
+        self.maybe_accepted = maybe_accepted
+
+
+# ---------------------------------------------------------------------------------------------- pure parts
+
+
+def api_key(env: Mapping[str, str] | None = None) -> str:
+    """The key from ``SENDGRID_API_KEY``; a clear error (never the key) when it is missing."""
+    key = (env if env is not None else os.environ).get(API_KEY_ENV, "").strip()
+    if not key:
+        raise ConfigError(
+            f"{API_KEY_ENV} is not set: the SendGrid backend needs an API key with Mail Send permission",
+            hint=f"export {API_KEY_ENV}=SG.... (keys never go in digest.toml)",
+        )
+    return key
+
+
+def describe_error(status: int, raw: bytes | str | None) -> str:
+    """SendGrid's ``errors[]`` as one line: ``HTTP 400: from.email: The from email does not ...``."""
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else (raw or "")
+    parts: list[str] = []
+    try:
+        data = json.loads(text) if text.strip() else {}
+    except ValueError:
+        data = None
+    if isinstance(data, dict) and isinstance(data.get("errors"), list):
+        for err in data["errors"]:
+            if not isinstance(err, dict):
+                continue
+            msg = str(err.get("message") or "").strip()
+            fld = err.get("field")
+            parts.append(f"{fld}: {msg}" if fld else msg)
+    elif text.strip():
+        parts.append(" ".join(text.split())[:300])
+    detail = "; ".join(p for p in parts if p) or "(no error body)"
+    return f"HTTP {status}: {detail}"
+
+
+def rate_limit_delay(headers: Mapping[str, str] | None, now: float, default: float) -> float:
+    """Seconds to wait after a 429: ``Retry-After`` (seconds or HTTP date), else ``X-RateLimit-Reset`` (epoch)."""
+    if headers:
+        retry_after = headers.get("Retry-After")
+        if retry_after:
+            try:
+                return max(0.0, float(retry_after))
+            except ValueError:
+                try:
+                    return max(0.0, parsedate_to_datetime(retry_after).timestamp() - now)
+                except (TypeError, ValueError):
+                    pass
+        reset = headers.get("X-RateLimit-Reset")
+        if reset:
+            try:
+                return max(0.0, float(reset) - now)
+            except ValueError:
+                pass
+    return default
+
+
+def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random) -> float:
+    """Full-jitter exponential backoff: uniform in [base/2, min(cap, base * 2**(attempt-1))]."""
+    top = min(cap, base * (2 ** max(0, attempt - 1)))
+    return rng.uniform(min(base / 2, top), top)
+
+
+# ------------------------------------------------------------------------------------------- schedule state
+
+
+def make_client(settings: Settings, key: str | None = None) -> Any:
+    from sendgrid import SendGridAPIClient
+
+    logging.getLogger("python_http_client").setLevel(logging.WARNING)
+    return SendGridAPIClient(key or api_key(), host=settings.sendgrid_host())
+
+
+class _Transient(Exception):
+    def __init__(self, reason: str, *, ambiguous: bool, delay: float | None = None, rate_limited: bool = False):
+        super().__init__(reason)
+        self.reason = reason
+        self.ambiguous = ambiguous
+        self.delay = delay
+        self.rate_limited = rate_limited
+
+
+class RetryingClient:
+    """The transport of ``SendGridBackend``: ``_call``/``_post`` with retries (the backend holds the settings)."""
+
+    settings: Settings
+    timeout: float
+    max_attempts: int
+    deadline: float
+    backoff_base: float
+    backoff_cap: float
+    requests: int
+    _client: Any
+    _sleep: Callable[[float], None]
+    _clock: Callable[[], float]
+    _rng: random.Random
+
+    def _call(self, what: str, fn: Callable[[Any, float], Any]) -> Any:
+        if self._client is None:
+            self._client = make_client(self.settings)
+        headers, body = self._retrying(lambda t: fn(self._client, t), what)
+        del headers
+        try:
+            return json.loads(body) if body else {}
+        except ValueError:
+            return {}
+
+    def _post(self, body: dict[str, Any] | JsonBody) -> Mapping[str, str]:
+        client = self._client
+        data = body if isinstance(body, JsonBody) else dumps(body)  # once, not once per attempt
+        headers, _ = self._retrying(
+            lambda t: client.client.mail.send.post(request_body=data, request_headers=JSON_HEADERS, timeout=t),
+            "mail/send")
+        return headers
+
+    def _retrying(self, request: Callable[[float], Any], what: str) -> tuple[Mapping[str, str], bytes]:
+        from python_http_client.exceptions import HTTPError
+
+        start = self._clock()
+        end = start + self.deadline
+        failures = 0
+        ambiguous = False
+        last = ""
+        while True:
+            remaining = end - self._clock()
+            if remaining <= 0:
+                raise self._give_up(what, last or "deadline passed", ambiguous)
+            try:
+                self.requests += 1
+                resp = self._with_deadline(request, min(self.timeout, remaining))
+                return resp.headers, resp.body
+            except HTTPError as exc:
+                status = int(getattr(exc, "status_code", 0) or 0)
+                if status == 429:
+                    delay = rate_limit_delay(_hdrs(exc), time.time(), self.backoff_cap)
+                    last = f"HTTP 429 rate limited (asked to wait {delay:.1f}s)"
+                    fail = _Transient(last, ambiguous=False, delay=min(delay, MAX_RATE_LIMIT_WAIT),
+                                      rate_limited=True)
+                elif status >= 500:
+                    fail = _Transient(describe_error(status, exc.body), ambiguous=False)
+                else:
+                    raise SendGridRejected(
+                        f"SendGrid refused the {what} request: {describe_error(status, exc.body)}",
+                        hint=_hint_for(status),
+                    ) from None
+            except _Transient as exc:
+                fail = exc
+            except (TimeoutError, urllib.error.URLError, http.client.HTTPException, ConnectionError, OSError) as exc:
+                fail = _classify_network(exc)
+            last = fail.reason
+            ambiguous = ambiguous or fail.ambiguous
+            if not fail.rate_limited:
+                failures += 1
+                if failures >= self.max_attempts:
+                    raise self._give_up(what, f"{last} ({failures} attempts)", ambiguous)
+            delay = fail.delay if fail.delay is not None else backoff_delay(
+                failures, self.backoff_base, self.backoff_cap, self._rng)
+            if self._clock() + delay >= end:
+                raise self._give_up(what, f"{last}; the next try would pass the {self.deadline:.0f}s deadline",
+                                    ambiguous)
+            log.info("SendGrid %s: %s; retrying in %.1fs", what, last, delay)
+            self._sleep(delay)
+
+    def _with_deadline(self, request: Callable[[float], Any], budget: float) -> Any:
+        """Run one request with a socket timeout, and give up on it when ``budget`` seconds have passed."""
+        result: dict[str, Any] = {}
+
+        def run() -> None:
+            try:
+                result["ok"] = request(budget)
+            except BaseException as exc:  # noqa: BLE001 - handed back to the caller's thread
+                result["err"] = exc
+
+        worker = threading.Thread(target=run, name="sendgrid-request", daemon=True)
+        worker.start()
+        worker.join(budget + 1.0)
+        if worker.is_alive():
+            raise _Transient(f"no answer within {budget:.0f}s", ambiguous=True)
+        if "err" in result:
+            raise result["err"]
+        return result["ok"]
+
+    def _give_up(self, what: str, last: str, ambiguous: bool) -> SendGridUnavailable:
+        if ambiguous:
+            return SendGridUnavailable(
+                f"SendGrid {what}: gave up: {last}; a request may have been accepted",
+                hint="its recipients are held as unknown; check SendGrid's activity, then resend with --resend-unknown",
+                maybe_accepted=True,
+            )
+        return SendGridUnavailable(f"SendGrid {what}: gave up: {last}",
+                                   hint="nothing in this batch was accepted; run digest send again to resume")
+
+
+def _hdrs(exc: Any) -> Mapping[str, str]:
+    headers = getattr(exc, "headers", None)
+    return headers if headers is not None else {}
+
+
+def header_value(headers: Any, name: str) -> str | None:
+    if headers is None:
+        return None
+    value = headers.get(name)
+    return str(value) if value else None
+
+
+def _classify_network(exc: BaseException) -> _Transient:
+    """Trouble before the request was fully written is safe to retry; after it, SendGrid may have accepted it.
+
+    urllib wraps errors of connecting and writing the request in ``URLError``; errors while waiting for or
+    reading the answer (timeout, reset, closed without an answer) arrive bare.
+    """
+    if isinstance(exc, urllib.error.URLError) and not isinstance(exc, urllib.error.HTTPError):
+        return _Transient(f"could not reach SendGrid: {exc.reason}", ambiguous=False)
+    if isinstance(exc, TimeoutError):
+        return _Transient("timed out waiting for SendGrid's answer", ambiguous=True)
+    return _Transient(f"connection lost waiting for SendGrid's answer: {type(exc).__name__}: {exc}",
+                      ambiguous=True)
+
+
+def _hint_for(status: int) -> str:
+    return {
+        400: "the request was malformed; nothing in this batch was sent",
+        401: f"check {API_KEY_ENV}",
+        403: "the key lacks Mail Send permission, or the sender is not verified",
+        413: "the message is too large (SendGrid allows 30 MB per request)",
+    }.get(status, "nothing in this batch was sent")
