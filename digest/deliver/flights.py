@@ -25,29 +25,31 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import DigestError
-from .base import BatchAborted, Personal
+from ..model import Personal, Recipient
+from .backends.base import Backend, BatchAborted, PreparesBatches, PreparesRows
+from .journal import Journal
+from .personal import PersonalMaker
+from .summary import SendReport, settle
 from .throttle import Throttle
 
-Settle = Callable[..., None]
+MAX_CONCURRENCY = 64  # requests in flight at most, whatever the settings say
 
 
 class Flights:
     """The batches out at once, their request threads, and the queue their answers come back on."""
 
-    def __init__(self, journal: Any, backend: Any, draft: Any, report: Any, maker: Any, *, settle: Settle,
-                 rebuild: Callable[[Any, list[str]], None] | None = None,
-                 on_settled: Callable[[], None] | None = None) -> None:
+    def __init__(self, journal: Journal | None, backend: Backend | None, draft: Any, report: SendReport,
+                 maker: PersonalMaker, *, on_settled: Callable[[], None] | None = None) -> None:
         self.journal = journal
         self.backend = backend
         self.draft = draft
         self.report = report
         self.maker = maker
-        self._values = maker.values  # one bound method for the whole send (the backend caches by identity)
-        self._prepare_rows = getattr(backend, "prepare_rows", None)
-        self._settle = settle
-        self._rebuild = rebuild
+        # What the backend can do, asked once per send (no ``Backend``: a dry run, nothing is prepared).
+        self.rows_backend = backend if isinstance(backend, PreparesRows) else None
+        self.batches_backend = backend if isinstance(backend, PreparesBatches) else None
         self._on_settled = on_settled
-        self.concurrency = max(1, int(getattr(backend, "concurrency", 1) or 1))
+        self.concurrency = min(MAX_CONCURRENCY, max(1, int(getattr(backend, "concurrency", 1) or 1)))
         self.throttle: Throttle | None = None
         if hasattr(backend, "throttle"):
             self.throttle = backend.throttle = Throttle(self.concurrency)
@@ -60,22 +62,22 @@ class Flights:
         self._threads: list[threading.Thread] = []
 
     # -- before a batch is claimed ---------------------------------------------------------------------------
-    def prepare(self, batch: list[Any]) -> tuple[list[Personal] | None, Any]:
+    def prepare(self, batch: list[Recipient]) -> tuple[list[Personal] | None, Any]:
         """What can be done before the batch is claimed: (personals, prepared request).
 
-        SendGrid builds and serializes the request straight from the rows (``prepare_rows``: no ``Personal``
-        per recipient) or, for links of another shape, from the personals (``prepare_batch``); the other
-        backends get the personals.
+        A backend that prepares rows (SendGrid) builds and serializes the request straight from the rows
+        (``prepare_rows``: no ``Personal`` per recipient) or, for links of another shape, from the personals
+        (``prepare_batch``); the other backends get the personals.
         """
         if not batch:
             return [], None
-        if self._prepare_rows is not None:
-            prepared = self._prepare_rows(self.draft, batch, self.maker.links, self._values)
+        if self.rows_backend is not None:
+            prepared = self.rows_backend.prepare_rows(self.draft, batch, self.maker)
             if prepared is not None:
                 return None, prepared
         personals = [self.maker(r) for r in batch]
-        prepare = getattr(self.backend, "prepare_batch", None)
-        return personals, (prepare(self.draft, personals) if prepare is not None else None)
+        prepare = self.batches_backend
+        return personals, (prepare.prepare_batch(self.draft, personals) if prepare is not None else None)
 
     # -- the gate ------------------------------------------------------------------------------------------
     def limit(self) -> int:
@@ -104,7 +106,8 @@ class Flights:
                 time.sleep(pause)
 
     # -- starting ------------------------------------------------------------------------------------------
-    def start(self, number: int, batch: list[Any], personals: list[Personal] | None, prepared: Any = None) -> None:
+    def start(self, number: int, batch: list[Recipient], personals: list[Personal] | None,
+              prepared: Any = None) -> None:
         """Claim the batch (committed ``inflight``) and hand its request to a request thread."""
         emails = [r.email for r in batch]
         if self.journal is not None:
@@ -124,8 +127,8 @@ class Flights:
         claimed = self.journal.begin_batch(number, emails)  # committed before the request leaves
         if len(claimed) != len(emails):
             emails = claimed
-            if self._rebuild is not None:
-                self._rebuild(built, claimed)
+            assert self.rows_backend is not None, "only a backend that prepares rows has a producer"
+            self.rows_backend.narrow(built, claimed)
         self._submit(number, emails, None, built)
 
     def _submit(self, number: int, emails: list[str], personals: list[Personal] | None, prepared: Any) -> None:
@@ -141,6 +144,7 @@ class Flights:
     # -- a request thread ------------------------------------------------------------------------------------
     def _work(self) -> None:
         backend, draft = self.backend, self.draft
+        assert backend is not None, "a dry run starts no batch"
         while True:
             job = self._jobs.get()
             if job is None:
@@ -150,8 +154,10 @@ class Flights:
                 if not emails:
                     outcomes: Any = []
                 elif prepared is not None:
+                    assert isinstance(backend, (PreparesBatches, PreparesRows))  # only those prepare
                     outcomes = backend.send_prepared(draft, prepared)
                 else:
+                    assert personals is not None
                     outcomes = backend.send_batch(draft, personals)
             except BaseException as exc:  # noqa: BLE001 - settled (and re-raised if need be) by the send loop
                 self._answers.put((number, emails, None, exc))
@@ -183,9 +189,9 @@ class Flights:
         self.out.pop(number, None)
         journal, report = self.journal, self.report
         if exc is None:
-            self._settle(journal, number, emails, outcomes, report, missing="unknown")
+            settle(journal, number, emails, outcomes, report, missing="unknown")
         elif isinstance(exc, BatchAborted):
-            self._settle(journal, number, emails, exc.outcomes, report, missing="pending")
+            settle(journal, number, emails, exc.outcomes, report, missing="pending")
             self._stop(exc.message + (f" ({exc.hint})" if exc.hint else ""))
         elif isinstance(exc, DigestError):
             if journal is not None:

@@ -101,7 +101,7 @@ def summary_lines(report: SendReport) -> list[str]:
         out.append(f"{s.unknown:,} unknown recipient(s) held: run again with --resend-unknown to send them "
                    "(they may get the issue twice)")
     if report.interrupted:
-        out.append("stopped after the batch in flight: run the same command again to resume")
+        out.append("stopped after the batches in flight: run the same command again to resume")
     elif s.pending and not report.dry_run and not report.error:
         out.append(f"{s.pending:,} journal recipient(s) were not in this recipients file (or are suppressed now): "
                    "not sent")

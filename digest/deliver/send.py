@@ -10,8 +10,12 @@ The flow, streaming from start to end (a million recipients never sit in memory)
    failed, unknown with ``--resend-unknown``); group them into batches of ``backend.max_batch``;
 4. per batch: commit it ``inflight`` in the journal, compute each recipient's ``Personal`` (merge values
    + signed unsubscribe URL: cheap, no rendering), call the backend, commit what came back;
-5. Ctrl-C / SIGTERM set a flag checked between batches: the batch in flight finishes, the journal is
-   left resumable, and the report says so.
+5. Ctrl-C / SIGTERM set a flag checked between batches: no new batch starts, the batches in flight finish,
+   the journal is left resumable, and the report says so.
+
+Several batches may be in flight at once (``flights.py``: the backend's ``concurrency``, under an AIMD window
+for SendGrid); each is claimed before its request leaves and settled as its own answer arrives, all journal
+work on this thread.
 
 A first SendGrid run on Linux (an empty journal, links of the common shape) moves step 2 and the building of
 each request body into one forked producer process (``producer.py``: ``read`` feeding a ``Builder``): it sends
@@ -49,12 +53,13 @@ from ..model import Recipient
 from . import suppressions
 from .backends import default_batch, make_backend, own_unsubscribe
 from .backends.base import Backend, BatchAborted, Schedules, WritesFolder
-from .batching import Flight, StopFlag, loop
+from .batching import StopFlag, loop
+from .flights import Flights
 from .journal import Journal, Summary, journal_path, open_journal
 from .personal import PersonalMaker, message_tokens
 from .producer import Producer, consume, producer_possible
 from .recipients import RecipientStream, RowProblem, count_rows, describe_layout, read_recipients, validate_address
-from .summary import SendReport
+from .summary import SendReport, settled
 from .unsubscribe import Links, links_from_settings
 
 TEST_PREFIX = "[TEST] "
@@ -235,9 +240,12 @@ def _remember_schedule(backend: Backend, directory: Path, send_at: int | None, s
 def _run(stream: RecipientStream, problems: list[RowProblem], suppressed: set[str], journal: Journal | None,
          readonly: Journal | None, backend: Backend | None, draft: Any, maker: PersonalMaker, max_batch: int,
          report: SendReport, resend_unknown: bool, stop: StopFlag, progress: Any, max_problems: int) -> None:
-    flight = Flight(journal, backend, draft, report, maker)
-    # The flight's thread needs the GIL only briefly between SQLite and socket calls; by default it waits up to
-    # 5 ms for it each time while this thread computes. A shorter interval lets it through at once.
+    on_settled: Callable[[], None] | None = None
+    if progress is not None:
+        on_settled = lambda: progress.update(settled(report), report.sent_now)  # noqa: E731 - one line
+    flights = Flights(journal, backend, draft, report, maker, on_settled=on_settled)
+    # The request threads need the GIL only briefly between socket calls; by default each waits up to 5 ms for
+    # it while this thread computes. A shorter interval lets them through at once.
     interval = sys.getswitchinterval()
     sys.setswitchinterval(min(interval, SWITCH_INTERVAL))
     # Each recipient allocates a handful of short-lived dicts and lists: at the default threshold (700) the
@@ -253,14 +261,18 @@ def _run(stream: RecipientStream, problems: list[RowProblem], suppressed: set[st
         if rows_backend is not None:  # a first run of a backend that prepares rows: in the producer process
             assert journal is not None
             producer = Producer(stream, suppressed, rows_backend, draft, maker, max_batch)
-            consume(producer, journal, rows_backend, draft, report, stop, progress, max_problems, flight)
+            consume(producer, journal, rows_backend, draft, report, stop, progress, max_problems, flights)
         else:
             loop(stream, problems, suppressed, journal, readonly, backend, maker, max_batch, report,
-                 resend_unknown, stop, progress, max_problems, flight)
+                 resend_unknown, stop, progress, max_problems, flights)
+        flights.drain()  # every batch out is answered and settled (Ctrl-C too): a stop sets report.error
+        if progress is not None:
+            progress.update(settled(report), report.sent_now, force=True)
     except BaseException:
-        flight.abandon()
+        flights.abandon()
         raise
     finally:
+        flights.close()
         if producer is not None:
             producer.close()
         sys.setswitchinterval(interval)

@@ -22,7 +22,6 @@ from test_send_sendgrid import KEY, digest, env_for, journal_states, make_issue,
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 ISSUE_12 = "issue 12: exactly once when answers are lost, --cancel, checks before sending"
-ISSUE_13 = "issue 13: several requests in flight"
 
 
 @pytest.fixture
@@ -47,7 +46,6 @@ def wait_for(condition: object, seconds: float = 30.0) -> bool:
 # --------------------------------------------------------------------------------------- issue 12: lost answers
 
 
-@pytest.mark.xfail(strict=True, reason=ISSUE_12)
 @pytest.mark.parametrize("fault", ["drop_after_accept", "slow"])
 def test_a_lost_answer_holds_the_batch_unknown_and_nobody_gets_two(tmp_path: Path, standin: SendGridStandIn,
                                                                    fault: str) -> None:
@@ -143,7 +141,6 @@ def test_plain_http_host_other_than_loopback_is_warned(tmp_path: Path, standin: 
 # ---------------------------------------------------------------------------- issue 13: requests in flight
 
 
-@pytest.mark.xfail(strict=True, reason=ISSUE_13)
 def test_requests_overlap_over_kept_alive_connections(tmp_path: Path, standin: SendGridStandIn) -> None:
     standin.latency = 0.3
     issue = make_issue(tmp_path, batch_size=10, concurrency=4)
@@ -160,7 +157,6 @@ def test_requests_overlap_over_kept_alive_connections(tmp_path: Path, standin: S
     assert 2 <= out["max_in_flight"] <= 4 and out["rate_limited"] == 0
 
 
-@pytest.mark.xfail(strict=True, reason=ISSUE_13)
 def test_a_429_storm_completes_with_nobody_twice(tmp_path: Path, standin: SendGridStandIn) -> None:
     standin.rate_limit_every = 4
     standin.retry_after = 1.0
@@ -175,7 +171,6 @@ def test_a_429_storm_completes_with_nobody_twice(tmp_path: Path, standin: SendGr
     assert standin.status_counts()[429] == standin.rate_limited
 
 
-@pytest.mark.xfail(strict=True, reason=ISSUE_13)
 def test_a_kill_with_several_batches_in_flight_leaves_each_unknown(tmp_path: Path,
                                                                    standin: SendGridStandIn) -> None:
     standin.latency = 60.0  # accepted at once, answered a minute later: the kill comes first
@@ -202,7 +197,6 @@ def test_a_kill_with_several_batches_in_flight_leaves_each_unknown(tmp_path: Pat
     assert standin.delivered() == {e: 1 for e in emails}  # the three batches in flight were not sent again
 
 
-@pytest.mark.xfail(strict=True, reason=ISSUE_13)
 def test_ctrl_c_waits_for_every_batch_in_flight(tmp_path: Path, standin: SendGridStandIn) -> None:
     standin.latency = 1.0
     issue = make_issue(tmp_path, batch_size=10, concurrency=3)

@@ -145,7 +145,7 @@ def test_missing_key_is_one_clear_line(tmp_path: Path, standin: SendGridStandIn)
 
 def test_a_4xx_stops_the_send_shows_sendgrids_error_and_loses_nothing(tmp_path: Path,
                                                                     standin: SendGridStandIn) -> None:
-    issue = make_issue(tmp_path, batch_size=10)
+    issue = make_issue(tmp_path, batch_size=10, concurrency=1)  # one request at a time: the 403 is batch 2's
     csv_path = tmp_path / "r.csv"
     emails = write_recipients(csv_path, 30)
     standin.fault("pass")

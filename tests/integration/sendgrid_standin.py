@@ -247,6 +247,7 @@ class Fault:
     reset_in: float | None = None
     delay: float = 0.0
     deliver: bool = False  # hold: record the deliveries (accepted, answer lost) before holding
+    answer: bool = False  # hold: once released, handle the request as usual (accepted and answered)
     accept: bool = True  # slow: accept (and count) the request first, then wait ``delay``, then answer
 
 
@@ -713,6 +714,10 @@ class _Handler(BaseHTTPRequestHandler):
             rec.status = None
             self._drop()
             return True
+        if fault.kind == "hold" and fault.answer:
+            owner.held.set()
+            owner.release.wait()
+            return False
         if fault.kind in ("drop_after_accept", "hold"):
             accepted = fault.kind == "drop_after_accept" or fault.deliver
             if accepted:

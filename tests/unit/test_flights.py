@@ -9,12 +9,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from digest.deliver.base import BatchAborted, Outcome, Personal
+from digest.deliver.backends.base import BatchAborted
 from digest.deliver.flights import Flights
 from digest.deliver.journal import Journal, journal_path
-from digest.deliver.send import PersonalMaker, SendReport, _settle
+from digest.deliver.personal import PersonalMaker
+from digest.deliver.summary import SendReport
 from digest.deliver.unsubscribe import Links
-from digest.model import Recipient
+from digest.model import Outcome, Personal, Recipient
 
 
 class Backend:
@@ -74,7 +75,7 @@ def _flights(tmp_path: Path, backend: Backend) -> tuple[Flights, WatchedJournal,
     journal.writers = set()
     report = SendReport(slug="issue", backend="fake")
     maker = PersonalMaker(Draft(), Links("", "leave@example.com", b"k" * 32))
-    return Flights(journal, backend, Draft(), report, maker, settle=_settle), journal, report
+    return Flights(journal, backend, Draft(), report, maker), journal, report
 
 
 def _batch(i: int, size: int = 3) -> list[Recipient]:
