@@ -283,11 +283,12 @@ def send(directory: Path, recipients_csv: Path | None, backend: str, dry_run: bo
     from .deliver.send import cancel_scheduled, send_issue
 
     if cancel:
-        batch_id = cancel_scheduled(directory)
+        batch_id, released = cancel_scheduled(directory)
         if as_json:
-            click.echo(json.dumps({"cancelled": batch_id}))
+            click.echo(json.dumps({"cancelled": batch_id, "released": released}))
         else:
-            click.echo(f"cancelled the scheduled send (batch {batch_id})")
+            click.echo(f"cancelled the scheduled send (batch {batch_id}); {released:,} recipient(s) are pending "
+                       f"again: `digest send {directory} --recipients CSV` (now or with --at) mails each of them once")
         return
     progress = Progress(None) if not dry_run and not test_email else None
     report = send_issue(directory, recipients_csv, backend, dry_run=dry_run, test_email=test_email,

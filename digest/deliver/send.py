@@ -51,7 +51,7 @@ from ..config import Settings, load_settings
 from ..errors import DigestError, SendRefused, UsageError
 from ..model import Recipient
 from . import suppressions
-from .backends import default_batch, make_backend, own_unsubscribe
+from .backends import default_batch, make_backend, own_unsubscribe, preflight
 from .backends.base import Backend, BatchAborted, Schedules, WritesFolder
 from .batching import StopFlag, loop
 from .flights import Flights
@@ -160,6 +160,9 @@ def send_issue(
                         test_email=test_email, warnings=list(links.warnings))
     for w in links.warnings:
         say(f"warning: {w}")
+    for w in preflight(backend_name, settings, sandbox=sandbox, send_at=send_at):  # a dry run too
+        report.warnings.append(w)
+        say(f"warning: {w}")
 
     if test_email is not None:
         return _send_test(directory, settings, draft, links, backend_name, test_email, report,
@@ -206,7 +209,7 @@ def send_issue(
             journal.claims_unchecked = locked and not journal.has_rows()
         if backend is not None:
             backend.open(draft)
-            _remember_schedule(backend, directory, send_at, say)
+            _remember_schedule(backend, directory, send_at, say, journal.run_id if uses_journal and journal else None)
         with stop_flag if stop is None else contextlib.nullcontext():
             _run(stream, problems, suppressed, journal if uses_journal else None,
                  journal if not uses_journal else None, backend, draft, maker, max_batch, report,
@@ -228,11 +231,12 @@ def send_issue(
     return report
 
 
-def _remember_schedule(backend: Backend, directory: Path, send_at: int | None, say: Notify) -> None:
+def _remember_schedule(backend: Backend, directory: Path, send_at: int | None, say: Notify,
+                       run: int | None) -> None:
     if send_at is None or not isinstance(backend, Schedules) or not backend.batch_id:
         return
     batch_id = backend.batch_id
-    backend.remember_schedule(directory, send_at)
+    backend.remember_schedule(directory, send_at, run)
     when = _dt.datetime.fromtimestamp(send_at).astimezone().isoformat(timespec="minutes")
     say(f"scheduled for {when} (batch {batch_id}); cancel with: digest send {directory} --cancel")
 
@@ -313,8 +317,11 @@ def _send_test(directory: Path, settings: Settings, draft: Any, links: Links, ba
     return report
 
 
-def cancel_scheduled(directory: Path | str) -> str:
-    """``digest send DIR --cancel``: cancel the SendGrid scheduled send recorded in DIR."""
+def cancel_scheduled(directory: Path | str) -> tuple[str, int]:
+    """``digest send DIR --cancel``: cancel the SendGrid scheduled send recorded in DIR; once SendGrid has
+    confirmed it, the recipients it held are pending again in the journal. Returns (batch id, recipients
+    released)."""
+    from ..compose.message import load_draft
     from .backends.sendgrid import SendGridBackend  # --cancel is SendGrid's alone
     from .backends.sendgrid.schedule import load_schedule, mark_cancelled
 
@@ -322,8 +329,25 @@ def cancel_scheduled(directory: Path | str) -> str:
     schedule = load_schedule(directory)
     if not schedule:
         raise DigestError(f"{directory}: no scheduled SendGrid send to cancel")
-    backend = SendGridBackend(load_settings(directory))
-    backend.cancel(str(schedule["batch_id"]))
-    mark_cancelled(directory)
-    return str(schedule["batch_id"])
-
+    batch_id = str(schedule["batch_id"])
+    if schedule.get("status") == "cancelled":
+        raise DigestError(f"{directory}: the scheduled send (batch {batch_id}) is already cancelled",
+                          "send again (now or with --at) to mail its recipients once")
+    runs = [int(r) for r in schedule.get("runs") or [] if isinstance(r, int)]
+    journal = Journal(journal_path(directory), load_draft(directory).slug) if runs else None
+    try:
+        if journal is not None:
+            journal.lock_run()  # no send of this issue may run meanwhile (raises when one does)
+        backend = SendGridBackend(load_settings(directory))
+        try:
+            backend.cancel(batch_id)  # raises unless SendGrid confirmed the cancel
+        finally:
+            backend.close()
+        released = 0
+        if journal is not None:
+            released = journal.release_runs(runs, f"its scheduled send (batch {batch_id}) was cancelled")
+        mark_cancelled(directory)
+    finally:
+        if journal is not None:
+            journal.close()
+    return batch_id, released

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import http.client
 import io
+import ipaddress
 import select
 import ssl
 import threading
@@ -179,6 +180,17 @@ def _still_open(conn: http.client.HTTPConnection) -> bool:
     except (OSError, ValueError):
         return False
     return not readable
+
+
+def is_loopback(host: str) -> bool:
+    """``localhost`` or a loopback address (127.0.0.0/8, ::1) as written (never resolved: no DNS)."""
+    host = host.strip().strip("[]").lower().rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def pooled_client(sg_client: Any, pool: Pool) -> Any:

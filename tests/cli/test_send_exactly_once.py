@@ -21,7 +21,6 @@ from integration.sendgrid_standin import SendGridStandIn
 from test_send_sendgrid import KEY, digest, env_for, journal_states, make_issue, summary, write_recipients
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-ISSUE_12 = "issue 12: exactly once when answers are lost, --cancel, checks before sending"
 
 
 @pytest.fixture
@@ -77,7 +76,6 @@ def test_a_lost_answer_holds_the_batch_unknown_and_nobody_gets_two(tmp_path: Pat
 # ------------------------------------------------------------------------------------ issue 12: --cancel
 
 
-@pytest.mark.xfail(strict=True, reason=ISSUE_12)
 @pytest.mark.parametrize("later", ["at", "now"])
 def test_cancel_releases_the_recipients_and_a_later_send_mails_them_once(tmp_path: Path, standin: SendGridStandIn,
                                                                          later: str) -> None:
@@ -112,7 +110,6 @@ def test_cancel_releases_the_recipients_and_a_later_send_mails_them_once(tmp_pat
 # ---------------------------------------------------------------------- issue 12: warnings before sending
 
 
-@pytest.mark.xfail(strict=True, reason=ISSUE_12)
 def test_dry_run_reports_an_at_time_in_the_past(tmp_path: Path, standin: SendGridStandIn) -> None:
     issue = make_issue(tmp_path)
     csv_path = tmp_path / "r.csv"
@@ -124,7 +121,6 @@ def test_dry_run_reports_an_at_time_in_the_past(tmp_path: Path, standin: SendGri
     assert not standin.records
 
 
-@pytest.mark.xfail(strict=True, reason=ISSUE_12)
 def test_plain_http_host_other_than_loopback_is_warned(tmp_path: Path, standin: SendGridStandIn) -> None:
     issue = make_issue(tmp_path)
     csv_path = tmp_path / "r.csv"

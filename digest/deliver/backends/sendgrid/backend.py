@@ -36,7 +36,14 @@ from ....model import AllAccepted, Outcome, Personal, Recipient
 from ...throttle import Throttle
 from ...transport import Pool
 from .body import JSON_HEADERS, BatchBody, JsonBody, Personalizer, build_batch, dumps, static_body
-from .client import RetryingClient, SendGridRejected, SendGridUnavailable, header_value, make_client
+from .client import (
+    RetryingClient,
+    SendGridRejected,
+    SendGridUnavailable,
+    header_value,
+    host_warning,
+    make_client,
+)
 from .rows import RowPath, build_rows, row_path
 from .schedule import check_send_at, load_schedule, save_schedule
 
@@ -193,10 +200,11 @@ class SendGridBackend(RetryingClient):
         built.raw = dumps(body) if built.emails else None
 
     # -- scheduled sends -------------------------------------------------------------------------------------
-    def remember_schedule(self, directory: Path, send_at: int) -> Path:
-        """Record the scheduled batch in the issue folder (``digest send DIR --cancel`` reads it)."""
+    def remember_schedule(self, directory: Path, send_at: int, run: int | None = None) -> Path:
+        """Record the scheduled batch in the issue folder, with the journal run sending it (``digest send DIR
+        --cancel`` reads it)."""
         assert self.batch_id is not None
-        return save_schedule(directory, self.batch_id, send_at)
+        return save_schedule(directory, self.batch_id, send_at, run)
 
     # -- batch ids ---------------------------------------------------------------------------------------
     def create_batch_id(self) -> str:
@@ -229,6 +237,15 @@ def create(directory: Path, settings: Settings, *, sandbox: bool = False, send_a
     if batch_id is not None:
         kwargs["batch_id"] = batch_id
     return SendGridBackend(settings, **kwargs)
+
+
+def preflight(settings: Settings, *, sandbox: bool = False, send_at: int | None = None) -> list[str]:
+    """What a send (a dry run too) checks before anything is read or sent: ``--at`` in the next 72 hours
+    (raises otherwise); a warning for a plain-http API host that is not this machine."""
+    if send_at is not None:
+        check_send_at(send_at)
+    warning = host_warning(settings.sendgrid_host())
+    return [warning] if warning else []
 
 
 def batch_size(settings: Settings) -> int:

@@ -17,7 +17,6 @@ accepted one grows the window, a 429 or a run of 5xx halves it, and a 429's wait
 from __future__ import annotations
 
 import http.client
-import ipaddress
 import json
 import logging
 import os
@@ -33,7 +32,7 @@ from urllib.parse import urlsplit
 from ....errors import ConfigError
 from ....model import Outcome
 from ...throttle import Throttle
-from ...transport import Pool, pooled_client
+from ...transport import Pool, is_loopback, pooled_client
 from ..base import BatchAborted
 from .body import JSON_HEADERS, JsonBody, dumps
 
@@ -151,16 +150,6 @@ def host_warning(host: str) -> str | None:
     return (f"the SendGrid host {host} is plain http: the API key and every address would cross the network "
             "unencrypted (use https, or a loopback address for a local stand-in)")
 
-
-def is_loopback(host: str) -> bool:
-    """``localhost`` or a loopback address (127.0.0.0/8, ::1), written as an address, not resolved."""
-    host = host.strip("[]").lower().rstrip(".")
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class _Transient(Exception):
