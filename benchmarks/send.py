@@ -143,11 +143,11 @@ def run_send(issue: Path, csv_path: Path, url: str, profile: Path | None) -> dic
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     # wait4 gives this child's own rusage (peak RSS), not the stand-in's.
-    out_err: list[str] = []
+    out_err: dict[str, str] = {}
     import threading
 
-    def drain(stream: Any) -> None:
-        out_err.append(stream.read())
+    def drain(name: str, stream: Any) -> None:
+        out_err[name] = stream.read()  # by name: the two streams end in either order
 
     tree = {"rss": 0.0, "pss": 0.0, "procs": 1}
     cpu: dict[int, float] = {}  # pid -> last CPU seconds seen (utime + stime)
@@ -178,7 +178,7 @@ def run_send(issue: Path, csv_path: Path, url: str, profile: Path | None) -> dic
             tree["pss"] = max(tree["pss"], pss)
             tree["procs"] = max(tree["procs"], len(pids))
 
-    threads = [threading.Thread(target=drain, args=(s,)) for s in (proc.stdout, proc.stderr)]
+    threads = [threading.Thread(target=drain, args=(n, s)) for n, s in (("out", proc.stdout), ("err", proc.stderr))]
     threads.append(threading.Thread(target=sample, daemon=True))
     for t in threads:
         t.start()
@@ -192,7 +192,7 @@ def run_send(issue: Path, csv_path: Path, url: str, profile: Path | None) -> dic
     for t in threads:
         t.join()
     proc.returncode = os.waitstatus_to_exitcode(status)
-    stdout, stderr = out_err[0], out_err[1]
+    stdout, stderr = out_err["out"], out_err["err"]
     try:
         summary = json.loads(stdout) if stdout.strip() else {}
     except ValueError:

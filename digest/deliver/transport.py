@@ -19,14 +19,22 @@ A connection is reused only when the server has not closed it (checked without b
 and it has been idle less than ``idle_timeout`` seconds, so a request rarely meets a connection the server
 dropped while it was idle; when it does, that failure counts as *after* the request was written, like any
 other: never resent on its own.
+
+``timeout`` is the socket timeout of every step and, one second later, the bound of the whole request: one
+watchdog thread per pool shuts down the socket of a request still running then (a server that drips its
+answer a byte at a time cannot hold a request for longer), and the request raises ``TimeoutError``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import heapq
 import http.client
 import io
 import ipaddress
+import itertools
 import select
+import socket
 import ssl
 import threading
 import time
@@ -37,6 +45,51 @@ from urllib.parse import urlsplit
 
 IDLE_TIMEOUT = 20.0  # seconds a connection may sit idle and still be reused
 MAX_IDLE = 32  # idle connections kept at most
+GRACE = 1.0  # seconds past the socket timeout before the watchdog ends a request
+
+
+class _Watchdog:
+    """Ends requests that outlive their bound: one thread for all of a pool's requests, asleep until the
+    earliest bound (no thread per request)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._heap: list[list[Any]] = []  # [bound, sequence, connection or None when done, fired]
+        self._seq = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, bound: float, conn: http.client.HTTPConnection) -> list[Any]:
+        entry = [bound, next(self._seq), conn, False]
+        with self._cond:
+            heapq.heappush(self._heap, entry)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="digest-http-watchdog", daemon=True)
+                self._thread.start()
+            elif self._heap[0] is entry:
+                self._cond.notify()
+        return entry
+
+    def done(self, entry: list[Any]) -> bool:
+        """The request is over; True when the watchdog ended it."""
+        with self._cond:
+            entry[2] = None
+            return bool(entry[3])
+
+    def _run(self) -> None:
+        with self._cond:
+            while True:
+                now = time.monotonic()
+                heap = self._heap
+                while heap and (heap[0][2] is None or heap[0][0] <= now):
+                    entry = heapq.heappop(heap)
+                    conn = entry[2]
+                    if conn is not None:
+                        entry[3] = True
+                        sock = conn.sock
+                        if sock is not None:
+                            with contextlib.suppress(OSError):
+                                sock.shutdown(socket.SHUT_RDWR)  # the blocked read or write returns at once
+                self._cond.wait(heap[0][0] - now if heap else None)
 
 
 class PooledResponse:
@@ -79,6 +132,7 @@ class Pool:
         self._idle: list[tuple[http.client.HTTPConnection, float]] = []
         self._lock = threading.Lock()
         self._context: ssl.SSLContext | None = None
+        self._watchdog = _Watchdog()
         self.opened = 0  # connections made (keep-alive: far fewer than requests)
         self.requests = 0
 
@@ -126,6 +180,20 @@ class Pool:
         parts = urlsplit(url)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         conn, reused = self._take(timeout)
+        watch = self._watchdog.watch(time.monotonic() + timeout + GRACE, conn)
+        try:
+            return self._exchange(conn, reused, method, target, body, headers)
+        except urllib.error.URLError:
+            raise  # not written whole, whatever ended it: nothing was accepted
+        except BaseException:
+            if self._watchdog.done(watch):  # ended while waiting for the answer
+                raise TimeoutError(f"no complete answer within {timeout + GRACE:.0f}s") from None
+            raise
+        finally:
+            self._watchdog.done(watch)
+
+    def _exchange(self, conn: http.client.HTTPConnection, reused: bool, method: str, target: str,
+                  body: bytes | None, headers: dict[str, str]) -> PooledResponse:
         try:
             if not reused:
                 conn.connect()

@@ -217,3 +217,25 @@ def test_http_errors_keep_the_clients_error_classes(standin: SendGridStandIn) ->
                                   request_headers={"Content-Type": "application/json; charset=utf-8"})
     assert ok.status_code == 202 and ok.headers.get("X-Message-Id")
     assert standin.delivered() == {"r3@example.com": 1}
+
+
+def test_a_dripping_answer_is_ended_by_the_requests_bound(servers: list[RawServer]) -> None:
+    """A byte every 0.2 s never trips a 0.5 s socket timeout; the watchdog ends the request near 1.5 s."""
+    stop = threading.Event()
+
+    def drip(conn: socket.socket) -> None:
+        read_request(conn)
+        for byte in b"HTTP/1.1 202 Accepted\r\nX-Padding: " + b"x" * 200:
+            if stop.wait(0.2):
+                return
+            conn.sendall(bytes([byte]))
+
+    server = serve(servers, drip)
+    pool = Pool(f"http://127.0.0.1:{server.port}")
+    t0 = time.monotonic()
+    try:
+        with pytest.raises(TimeoutError):  # the request was written: not retry-safe
+            pool.request("POST", "/v3/mail/send", b"{}", {}, 0.5)
+        assert time.monotonic() - t0 < 4.0
+    finally:
+        stop.set()

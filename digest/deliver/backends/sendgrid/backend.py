@@ -106,6 +106,7 @@ class SendGridBackend(RetryingClient):
         if self._client is None:
             self._pool = Pool(self.settings.sendgrid_host())
             self._client = make_client(self.settings, pool=self._pool)
+            self._bounded = True
         if self.send_at is not None and not self.batch_id:
             self.batch_id = self.create_batch_id()
         self._static = static_body(draft, self.settings, sandbox=self.sandbox, send_at=self.send_at,
@@ -169,6 +170,7 @@ class SendGridBackend(RetryingClient):
 
     def close(self) -> None:
         self._client = None
+        self._bounded = False
         if self._pool is not None:
             self._pool.close()
             self._pool = None

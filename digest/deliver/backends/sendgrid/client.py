@@ -177,6 +177,7 @@ class RetryingClient:
     _clock: Callable[[], float]
     _rng: random.Random
     _count_lock: threading.Lock
+    _bounded = False  # True when the transport bounds each whole request (``transport.Pool``)
 
     def _call(self, what: str, fn: Callable[[Any, float], Any]) -> Any:
         if self._client is None:
@@ -213,7 +214,9 @@ class RetryingClient:
             try:
                 with self._count_lock:
                     self.requests += 1
-                resp = self._with_deadline(request, min(self.timeout, remaining))
+                budget = min(self.timeout, remaining)
+                # The pool bounds each whole request itself (its watchdog); another client gets a thread.
+                resp = request(budget) if self._bounded else self._with_deadline(request, budget)
                 if throttle is not None:
                     throttle.accepted()
                 return resp.headers, resp.body
