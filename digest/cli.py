@@ -273,7 +273,8 @@ def preview(directory: Path, port: int, host: str, recipients: Path | None, no_o
               help="Also send recipients whose earlier send is unknown (they may get it twice).")
 @click.option("--sandbox", is_flag=True, help="SendGrid sandbox mode: accepted, delivered to no one.")
 @click.option("--at", "at", default=None, metavar="TIME", help="SendGrid: schedule (ISO 8601 or Unix time, <= 72 h).")
-@click.option("--cancel", is_flag=True, help="SendGrid: cancel the scheduled send of this issue.")
+@click.option("--cancel", is_flag=True,
+              help="SendGrid: cancel the scheduled send of this issue (its recipients become pending again).")
 @click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object on stdout.")
 @handle_errors
 def send(directory: Path, recipients_csv: Path | None, backend: str, dry_run: bool, test_email: str | None,
