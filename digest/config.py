@@ -47,7 +47,7 @@ DEFAULTS: dict[str, Any] = {
         "timeout": 30.0,
         "batch_size": 1000,
         "max_attempts": 5,
-        "concurrency": 16,  # requests in flight at most (AIMD below it on 429s and runs of 5xx)
+        "concurrency": 24,  # requests in flight at most (AIMD below it on 429s and runs of 5xx)
     },
     "smtp": {
         "host": "localhost",

@@ -86,7 +86,7 @@ class SendGridBackend(RetryingClient):
         self.backoff_base = float(sg.get("backoff_base", 0.5))
         self.backoff_cap = float(sg.get("backoff_cap", 30.0))
         self.asm_group = int(sg.get("asm_group_id") or 0)
-        self.concurrency = max(1, min(MAX_CONCURRENCY, int(sg.get("concurrency") or 16)))
+        self.concurrency = max(1, min(MAX_CONCURRENCY, int(sg.get("concurrency") or 24)))
         self.throttle: Throttle | None = None  # set by the send loop when several requests may be out at once
         self.requests = 0
         self._count_lock = threading.Lock()
