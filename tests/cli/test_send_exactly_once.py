@@ -220,3 +220,42 @@ def test_ctrl_c_waits_for_every_batch_in_flight(tmp_path: Path, standin: SendGri
     proc2 = digest(send_args(issue, csv_path), env_for(standin))
     assert proc2.returncode == 0, proc2.stderr
     assert standin.delivered() == {e: 1 for e in emails}
+
+
+class Progress:
+    """Records what the progress bar would draw: (recipients settled or skipped, sent)."""
+
+    enabled = True
+
+    def __init__(self) -> None:
+        self.total: int | None = None
+        self.updates: list[tuple[int, int]] = []
+
+    def update(self, done: int, sent: int, *, force: bool = False) -> None:
+        self.updates.append((done, sent))
+
+    def close(self) -> None:
+        pass
+
+
+def test_progress_counts_recipients_settled_not_rows_read(tmp_path: Path, standin: SendGridStandIn,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from test_send_sendgrid import SECRET
+
+    from digest.deliver.send import send_issue
+
+    standin.latency = 0.2  # rows are read long before their answers come
+    issue = make_issue(tmp_path, batch_size=10, concurrency=3)
+    csv_path = tmp_path / "r.csv"
+    write_recipients(csv_path, 60, extra=[["not-an-address", "x"]])
+    for k, v in env_for(standin, DIGEST_UNSUBSCRIBE_SECRET=SECRET).items():
+        monkeypatch.setenv(k, v)
+    progress = Progress()
+    report = send_issue(issue, csv_path, "sendgrid", progress=progress, json_output=True)
+    assert report.ok and progress.total == 61
+    delivered_after = [sum(standin.delivered().values())]  # nothing can have been counted before delivery
+    assert progress.updates and progress.updates[-1] == (61, 60)
+    for done, sent in progress.updates:
+        assert sent % 10 == 0 and done - sent in (0, 1)  # whole batches answered, plus the skipped row
+        assert sent <= delivered_after[0]
+    assert progress.updates[0][1] >= 10  # the first update follows the first answer, not the first rows read

@@ -212,3 +212,10 @@ def test_lost_after_data_with_several_connections_is_unknown_and_held(tmp_path: 
         assert not report.ok and report.summary.unknown == 1 and report.summary.sent == 11
         again = send_issue(issue, _csv(tmp_path, people), "smtp")
     assert again.sent_now == 0 and rec.received().count("q5@example.com") == 1  # held: not sent twice
+
+
+@pytest.mark.parametrize("connections", [0, 9, "two"])
+def test_connections_out_of_range_is_a_clear_error(tmp_path: Path, connections: object) -> None:
+    issue = _issue(tmp_path, free_port(), connections=connections)
+    with pytest.raises(DigestError, match=r"\[smtp\] (connections must be 1 to 8|has a bad number)"):
+        send_issue(issue, _csv(tmp_path), "smtp")

@@ -88,7 +88,7 @@ class SmtpBackend:
             self.timeout = float(cfg.get("timeout") or 30.0)
             self.max_batch = max(1, int(cfg.get("batch_size") or 20))
             self.max_attempts = max(1, int(cfg.get("max_attempts") or 3))
-            self.concurrency = int(cfg.get("connections") or 1)
+            self.concurrency = int(cfg.get("connections", 1))
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"[smtp] has a bad number: {exc}") from None
         if not 1 <= self.concurrency <= MAX_CONNECTIONS:
