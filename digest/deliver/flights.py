@@ -58,8 +58,9 @@ class Flights:
         self._on_settled = on_settled
         self.concurrency = min(MAX_CONCURRENCY, max(1, int(getattr(backend, "concurrency", 1) or 1)))
         self.throttle: Throttle | None = None
-        if hasattr(backend, "throttle"):
-            self.throttle = backend.throttle = Throttle(self.concurrency)
+        if backend is not None and hasattr(backend, "throttle"):  # SendGrid: it reports each answer to it
+            self.throttle = Throttle(self.concurrency)
+            setattr(backend, "throttle", self.throttle)  # noqa: B010 - not part of the Backend Protocol
         self.out: dict[int, float] = {}  # batch number → when its request was handed over, claimed, not settled
         self._rtt: float | None = None  # moving average: handed over → answered
         self._gap: float | None = None  # moving average: one batch handed over → the next one ready
