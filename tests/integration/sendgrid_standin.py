@@ -356,8 +356,7 @@ class SendGridStandIn:
         class Handler(_Handler):
             owner = standin
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), Handler)
         server = self._server
         self._thread = threading.Thread(target=lambda: server.serve_forever(poll_interval=0.05),
                                         name="sendgrid-standin", daemon=True)
@@ -513,6 +512,11 @@ def _delivery(body: dict[str, Any], p: dict[str, Any], email: str, message_id: s
 
 def _errors(errs: list[tuple[str | None, str]]) -> dict[str, Any]:
     return {"errors": [{"message": m, "field": f, "help": HELP} for f, m in errs]}
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128  # a client opening its connections at once is not left waiting on SYN retries
 
 
 class _Handler(BaseHTTPRequestHandler):
