@@ -5,6 +5,8 @@
     python benchmarks/send.py --profile            # also cProfile the send (in-process), top functions
     python benchmarks/send.py --keep DIR --send-only --runs 1   # one send, reusing DIR's issue and CSV
     python benchmarks/send.py --keep DIR --producer-only 150000 # the producer's CPU per recipient, in process
+    python benchmarks/send.py --send-only --latency 0.2         # the stand-in answers after 200 ms (a network)
+    python benchmarks/send.py --send-only --429-every 5         # a 429 storm (Retry-After: 1)
 
 The send is run ``--runs`` times (3 by default; each a first send to a fresh stand-in) and the figures are the
 median run's, with every run's wall time: this machine's speed drifts by up to ~1.8x within minutes.
@@ -119,8 +121,9 @@ def forget_sends(issue: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def start_standin() -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen([sys.executable, sendgrid_standin.__file__, "--light"],
+def start_standin(latency: float = 0.0, every: int = 0, retry_after: float = 1.0) -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen([sys.executable, sendgrid_standin.__file__, "--light",
+                             "--latency", str(latency), "--429-every", str(every), "--retry-after", str(retry_after)],
                             stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     line = proc.stdout.readline().strip()
@@ -153,11 +156,11 @@ def run_send(issue: Path, csv_path: Path, url: str, profile: Path | None) -> dic
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     # wait4 gives this child's own rusage (peak RSS), not the stand-in's.
-    out_err: list[str] = []
+    out_err: dict[str, str] = {}
     import threading
 
-    def drain(stream: Any) -> None:
-        out_err.append(stream.read())
+    def drain(name: str, stream: Any) -> None:
+        out_err[name] = stream.read()  # by name: the two streams end in either order
 
     tree = {"rss": 0.0, "pss": 0.0, "procs": 1}
     cpu: dict[int, float] = {}  # pid -> last CPU seconds seen (utime + stime)
@@ -188,7 +191,7 @@ def run_send(issue: Path, csv_path: Path, url: str, profile: Path | None) -> dic
             tree["pss"] = max(tree["pss"], pss)
             tree["procs"] = max(tree["procs"], len(pids))
 
-    threads = [threading.Thread(target=drain, args=(s,)) for s in (proc.stdout, proc.stderr)]
+    threads = [threading.Thread(target=drain, args=(n, s)) for n, s in (("out", proc.stdout), ("err", proc.stderr))]
     threads.append(threading.Thread(target=sample, daemon=True))
     for t in threads:
         t.start()
@@ -202,7 +205,7 @@ def run_send(issue: Path, csv_path: Path, url: str, profile: Path | None) -> dic
     for t in threads:
         t.join()
     proc.returncode = os.waitstatus_to_exitcode(status)
-    stdout, stderr = out_err[0], out_err[1]
+    stdout, stderr = out_err["out"], out_err["err"]
     try:
         summary = json.loads(stdout) if stdout.strip() else {}
     except ValueError:
@@ -521,13 +524,21 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=3, help="sends of the whole CSV; figures from the median run")
     ap.add_argument("--producer-only", type=int, default=0, metavar="N",
                     help="only the producer's CPU µs per recipient, in process, on N rows (three runs)")
+    ap.add_argument("--latency", type=float, default=0.0, metavar="SECONDS",
+                    help="the stand-in waits this long before each answer (a network's round trip)")
+    ap.add_argument("--429-every", dest="every", type=int, default=0, metavar="N",
+                    help="the stand-in answers every Nth request 429 (Retry-After: --retry-after)")
+    ap.add_argument("--retry-after", type=float, default=1.0, metavar="SECONDS")
     args = ap.parse_args()
+    if (args.latency or args.every) and args.write:
+        ap.error("--write records the zero-latency figures; --latency and --429-every runs print theirs")
 
     tmp = tempfile.TemporaryDirectory(prefix="digest-send-bench-") if args.keep is None else None
     root = Path(tmp.name) if tmp else args.keep
     root.mkdir(parents=True, exist_ok=True)
     result: dict[str, Any] = {"recipients": args.recipients, "cpus": os.cpu_count(),
-                              "python": sys.version.split()[0], "load_before": os.getloadavg()}
+                              "python": sys.version.split()[0], "load_before": os.getloadavg(),
+                              "latency_s": args.latency, "every_nth_429": args.every}
     try:
         issue = root / ISSUE_SLUG
         csv_path = root / "subscribers.csv"
@@ -552,7 +563,7 @@ def main() -> int:
         runs: list[tuple[dict[str, Any], dict[str, Any]]] = []
         for run in range(max(1, args.runs)):
             forget_sends(issue)  # every run is a first send
-            standin, url = start_standin()
+            standin, url = start_standin(args.latency, args.every, args.retry_after)
             try:
                 log(f"sending (run {run + 1} of {max(1, args.runs)})...")
                 prof = root / "send.prof" if args.profile else None
@@ -583,6 +594,12 @@ def main() -> int:
             f"PSS {send['tree_pss_mb']:.0f} MB), exit {send['exit']}, "
             f"requests {stats['requests']}, recipients at the stand-in {stats['recipients']:,}, "
             f"duplicates {stats['duplicate_deliveries']}")
+        timeline = stats.get("inflight_timeline") or []
+        log(f"requests in flight at the stand-in: at most {stats.get('max_inflight')}, over "
+            f"{stats.get('connections')} connection(s); 429s answered {stats.get('rate_limited')}; "
+            f"sender: at most {send['summary'].get('max_in_flight')} in flight, "
+            f"{send['summary'].get('rate_limited')} 429s seen; per second (max of each half second): "
+            + " ".join(str(n) for _, n in timeline[::2]))
         log("CPU by process: " + ", ".join(f"{k} {v:.1f}s" for k, v in send["cpu_s_by_process"].items())
             + (f"; CPU stolen by the hypervisor {send['machine_steal_share']:.0%}"
                if send["machine_steal_share"] is not None else ""))

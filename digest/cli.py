@@ -390,7 +390,8 @@ def preview(directory: Path, port: int, host: str, recipients: Path | None, no_o
               help="Also send recipients whose earlier send is unknown (they may get it twice).")
 @click.option("--sandbox", is_flag=True, help="SendGrid sandbox mode: accepted, delivered to no one.")
 @click.option("--at", "at", default=None, metavar="TIME", help="SendGrid: schedule (ISO 8601 or Unix time, <= 72 h).")
-@click.option("--cancel", is_flag=True, help="SendGrid: cancel the scheduled send of this issue.")
+@click.option("--cancel", is_flag=True,
+              help="SendGrid: cancel the scheduled send of this issue (its recipients become pending again).")
 @click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object on stdout.")
 @click.option("--new-journal", is_flag=True,
               help="Set the issue's send journal aside and start an empty one (everyone counts as not yet sent).")
@@ -428,11 +429,12 @@ def send(directory: Path, recipients_csv: Path | None, backend: str, dry_run: bo
             click.echo(f"set the old send journal aside as {aside}; starting an empty one", err=True)
 
     if cancel:
-        batch_id = cancel_scheduled(directory)
+        batch_id, released = cancel_scheduled(directory)
         if as_json:
-            click.echo(json.dumps({"cancelled": batch_id}))
+            click.echo(json.dumps({"cancelled": batch_id, "released": released}))
         else:
-            click.echo(f"cancelled the scheduled send (batch {batch_id})")
+            click.echo(f"cancelled the scheduled send (batch {batch_id}); {released:,} recipient(s) are pending "
+                       f"again: `digest send {directory} --recipients CSV` (now or with --at) mails each of them once")
         return
     if not (test_email or dry_run or sandbox):
         from .deliver.abtest import check_plain_send

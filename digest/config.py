@@ -146,7 +146,7 @@ class SendgridSettings(Table):
                                "at least 60")
     backoff_base: float = key(0.5, "first retry wait in seconds (doubles each retry)")
     backoff_cap: float = key(30.0, "longest retry wait in seconds")
-    concurrency: int = key(8, "requests in flight at once")
+    concurrency: int = key(24, "requests in flight at most (AIMD below it on 429s and runs of 5xx)")
 
 
 @dataclass(frozen=True)
@@ -160,7 +160,7 @@ class SmtpSettings(Table):
     timeout: float = key(30.0, "seconds per SMTP command")
     batch_size: int = key(20, "recipients per journal batch (one message each, over one connection)")
     max_attempts: int = key(3, "attempts per message")
-    connections: int = key(1, "SMTP connections in parallel")
+    connections: int = key(1, "persistent SMTP connections sending at once (at most 8)")
 
 
 @dataclass(frozen=True)

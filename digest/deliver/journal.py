@@ -63,6 +63,9 @@ from .journal_file import (
     write_marker,
 )
 from .journal_file import JournalError as JournalError  # re-exported
+from .journal_file import (
+    Transaction as _Transaction,
+)
 from .journal_file import marker_path as marker_path  # re-exported
 from .journal_file import set_aside as set_aside  # re-exported
 
@@ -422,6 +425,40 @@ class Journal:
             db.execute("UPDATE batches SET state = 'unknown', error = ?, finished = ? WHERE issue = ? AND id = ?",
                        (reason, time.time(), self.issue_id, batch))
 
+    def release_runs(self, runs: Sequence[int], reason: str) -> int:
+        """SendGrid cancelled a scheduled send: the recipients those runs sent (or left unknown) will get
+        nothing, so they become ``pending`` again; failed ones stay failed. Returns how many were released.
+
+        A run's batches are those begun between its start and the next run's (runs never overlap: the run lock).
+        """
+        now = time.time()
+        issue = self.issue_id
+        with self._tx() as db:
+            starts = db.execute("SELECT id, started FROM runs WHERE issue = ? ORDER BY started, id",
+                                (issue,)).fetchall()
+            wanted = set(runs)
+            ranges = [(start, starts[i + 1][1] if i + 1 < len(starts) else float("inf"))
+                      for i, (run, start) in enumerate(starts) if run in wanted]
+            batches: list[int] = []
+            for start, end in ranges:
+                batches += [b for (b,) in db.execute(
+                    "SELECT id FROM batches WHERE issue = ? AND started >= ? AND started < ? "
+                    "AND state IN ('sent', 'unknown')", (issue, start, end))]
+            released = 0
+            for i in range(0, len(batches), 500):
+                chunk = batches[i:i + 500]
+                marks = ",".join("?" * len(chunk))
+                size = db.execute(f"SELECT COALESCE(SUM(size), 0) FROM batches WHERE issue = ? AND id IN ({marks})",
+                                  (issue, *chunk)).fetchone()[0]
+                kept = db.execute(f"SELECT COUNT(*) FROM marks WHERE issue = ? AND batch IN ({marks}) "
+                                  "AND state IN ('failed', 'pending', 'superseded')", (issue, *chunk)).fetchone()[0]
+                released += int(size) - int(kept)
+                db.execute(f"UPDATE marks SET state = 'pending', last_error = ?, updated = ? WHERE issue = ? "
+                           f"AND batch IN ({marks}) AND state = 'unknown'", (reason, now, issue, *chunk))
+                db.execute(f"UPDATE batches SET state = 'pending', error = ?, finished = ? WHERE issue = ? "
+                           f"AND id IN ({marks})", (reason, now, issue, *chunk))
+        return released
+
     # -- skips and the summary ------------------------------------------------------------------
     def add_skips(self, rows: Iterable[tuple[int, str, str, str]]) -> None:
         """(line, email, kind, reason) rows for this run."""
@@ -516,45 +553,6 @@ class AbTest:
     winner: int | None = None
     chosen: float | None = None
     chosen_by: str | None = None
-
-
-class _Transaction:
-    """``BEGIN IMMEDIATE`` … ``COMMIT`` (``ROLLBACK`` on any exception, including KeyboardInterrupt), holding
-    the journal's lock throughout."""
-
-    def __init__(self, db: sqlite3.Connection, lock: threading.RLock, path: Path) -> None:
-        self.db = db
-        self.lock = lock
-        self.path = path
-
-    def __enter__(self) -> sqlite3.Connection:
-        self.lock.acquire()
-        try:
-            self.db.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            self.lock.release()
-            raise db_error(self.path, exc) from None
-        except BaseException:
-            self.lock.release()
-            raise
-        return self.db
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        try:
-            if exc_type is not None:
-                with contextlib.suppress(sqlite3.Error):  # a failed statement may have rolled back already
-                    self.db.execute("ROLLBACK")
-                if isinstance(exc, sqlite3.OperationalError):
-                    raise db_error(self.path, exc) from None
-                return
-            try:
-                self.db.execute("COMMIT")
-            except sqlite3.OperationalError as failed:
-                with contextlib.suppress(sqlite3.Error):
-                    self.db.execute("ROLLBACK")
-                raise db_error(self.path, failed) from None
-        finally:
-            self.lock.release()
 
 
 def would_send(state: tuple[str, int] | None, resend_unknown: bool) -> bool:

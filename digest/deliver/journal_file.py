@@ -5,7 +5,9 @@ setting aside. ``journal.py`` holds the ``Journal`` that reads and writes it.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+import threading
 import time
 from pathlib import Path
 
@@ -27,7 +29,7 @@ CREATE TABLE IF NOT EXISTS issues (
 CREATE TABLE IF NOT EXISTS batches (
     issue INTEGER NOT NULL,
     id INTEGER NOT NULL,
-    state TEXT NOT NULL,            -- inflight | sent | unknown
+    state TEXT NOT NULL,            -- inflight | sent | unknown | pending (its scheduled send was cancelled)
     message_id TEXT,                -- when one id covers the batch (SendGrid's X-Message-Id)
     size INTEGER NOT NULL,          -- the addresses in its claim
     started REAL NOT NULL,
@@ -231,3 +233,42 @@ def set_aside(directory: IssueFolder | Path | str) -> Path | None:
         raise JournalError(f"{path}: cannot set the old journal aside ({exc.strerror or exc})",
                            f"make the folder {path.parent} writable by this user") from None
     return moved
+
+
+class Transaction:
+    """``BEGIN IMMEDIATE`` … ``COMMIT`` (``ROLLBACK`` on any exception, including KeyboardInterrupt), holding
+    the journal's lock throughout."""
+
+    def __init__(self, db: sqlite3.Connection, lock: threading.RLock, path: Path) -> None:
+        self.db = db
+        self.lock = lock
+        self.path = path
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.lock.acquire()
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            self.lock.release()
+            raise db_error(self.path, exc) from None
+        except BaseException:
+            self.lock.release()
+            raise
+        return self.db
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        try:
+            if exc_type is not None:
+                with contextlib.suppress(sqlite3.Error):  # a failed statement may have rolled back already
+                    self.db.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.OperationalError):
+                    raise db_error(self.path, exc) from None
+                return
+            try:
+                self.db.execute("COMMIT")
+            except sqlite3.OperationalError as failed:
+                with contextlib.suppress(sqlite3.Error):
+                    self.db.execute("ROLLBACK")
+                raise db_error(self.path, failed) from None
+        finally:
+            self.lock.release()

@@ -1,6 +1,6 @@
 """The producer process (a first run of a backend with prepared rows, on Linux): a forked child reads the CSV
 and prepares each batch's request (``read`` into a ``Builder``); this process claims, sends and records them
-(``consume``) with the same ``Flight`` and bookkeeping as the in-process loop."""
+(``consume``) with the same ``Flights`` and bookkeeping as the in-process loop."""
 
 from __future__ import annotations
 
@@ -14,11 +14,12 @@ from typing import Any
 from ..errors import DigestError
 from ..model import Recipient
 from .backends.base import Backend, PreparesRows
-from .batching import Flight, StopFlag, chunks, drop_suppressed, full_batches
+from .batching import StopFlag, chunks, drop_suppressed, full_batches
+from .flights import Flights
 from .journal import Journal
 from .personal import PersonalMaker
 from .recipients import RecipientStream, RowProblem
-from .summary import SendReport, count_batch, record_problems
+from .summary import SendReport, count_batch, record_problems, settled
 
 # --- the producer process (SendGrid, first run) --------------------------------------------------------
 
@@ -106,7 +107,7 @@ def _child_main(conn: Any, parent: int, work: Callable[[], None]) -> None:
     ``work`` runs; an exception goes down ``conn`` as ``("error", exception or its message)``."""
     code = 0
     try:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's: it stops after the batch in flight
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's: it stops after the batches in flight
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         _die_with_parent(parent)
         try:
@@ -189,43 +190,36 @@ def _trim() -> None:
 
 
 def consume(producer: Producer, journal: Journal, backend: PreparesRows, draft: Any, report: SendReport,
-            stop: StopFlag, progress: Any, max_problems: int, flight: Flight) -> None:
-    """The parent's loop with a producer: record skipped rows, claim and send each prepared batch in order."""
+            stop: StopFlag, progress: Any, max_problems: int, flights: Flights) -> None:
+    """The parent's loop with a producer: record skipped rows, claim and hand over each prepared batch in order
+    (``_run`` then waits for the batches still in flight)."""
     batch_no = journal.next_batch_number()
-    rows = 0
 
     while True:
-        message = producer.recv()  # while the flight's thread claims and sends the previous batch
+        message = producer.recv()  # while the request threads send the batches out
         kind = message[0]
         if kind == "error":
             exc = message[1]
-            flight.wait()
             if isinstance(exc, BaseException):
                 raise exc
             raise DigestError(f"reading the recipients failed: {exc}")
-        _, problems, rows, batches = message
+        _, problems, _rows, batches = message
         record_problems(journal, report, problems, max_problems)
         for packed in batches:
             emails = packed[0]
-            if not flight.wait():
+            if not flights.room():
                 return
-            if stop:  # Ctrl-C / SIGTERM: the batch in flight was finished; nothing new leaves
+            if stop:  # Ctrl-C / SIGTERM: nothing new leaves; the batches in flight are waited for
                 report.interrupted = True
                 return
             built = backend.unpack(packed)
             count_batch(report, batch_no, len(emails), emails[0], emails[-1])
-            flight.start_built(batch_no, emails, built)
+            flights.start_built(batch_no, emails, built)
             batch_no += 1
-            if progress is not None:
-                progress.update(rows, report.sent_now + report.failed_now + report.unknown_now)
         if kind == "end":
             break
-        if progress is not None:
-            progress.update(rows, report.sent_now)
         if stop:
-            if flight.wait():
-                report.interrupted = True
+            report.interrupted = True
             return
-    flight.wait()
     if progress is not None:
-        progress.update(rows, report.sent_now, force=True)
+        progress.update(settled(report), report.sent_now, force=True)

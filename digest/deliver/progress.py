@@ -22,7 +22,11 @@ def _clock(seconds: float) -> str:
 
 
 class Progress:
-    """``update(done, sent)`` as the send goes; ``close()`` ends the line. Draws only on a TTY."""
+    """``update(done, sent)`` as the send goes; ``close()`` ends the line. Draws only on a TTY.
+
+    ``done`` counts recipients settled (accepted, failed or unknown: their answer came back) plus the rows
+    skipped, against ``total`` rows: with many requests in flight, rows read run far ahead of the answers, so
+    the rate and ETA follow the answers."""
 
     def __init__(self, total: int | None, stream: TextIO | None = None, *, enabled: bool | None = None,
                  label: str = "sending") -> None:
@@ -86,6 +90,10 @@ def summary_lines(report: SendReport) -> list[str]:
     out.append(f"journal ({report.slug}): sent {s.sent:,} · skipped {s.skipped_total:,} ({skipped}) · "
                f"failed {s.failed:,} · unknown {s.unknown:,}"
                + (f" · pending {s.pending:,}" if s.pending else ""))
+    in_flight = int(getattr(report, "max_in_flight", 0) or 0)
+    limited = int(getattr(report, "rate_limited", 0) or 0)
+    if in_flight > 1 or limited:
+        out.append(f"requests in flight at most {in_flight:,}; rate limited (HTTP 429) {limited:,} time(s)")
     if report.recovered_unknown:
         out.append(f"{report.recovered_unknown:,} recipient(s) were in flight when the last run stopped: "
                    "now unknown (they may have been delivered)")
@@ -93,7 +101,7 @@ def summary_lines(report: SendReport) -> list[str]:
         out.append(f"{s.unknown:,} unknown recipient(s) held: run again with --resend-unknown to send them "
                    "(they may get the issue twice)")
     if report.interrupted:
-        out.append("stopped after the batch in flight: run the same command again to resume")
+        out.append("stopped after the batches in flight: run the same command again to resume")
     elif s.pending and not report.dry_run and not report.error:
         out.append(f"{s.pending:,} journal recipient(s) were not in this recipients file (or are suppressed now): "
                    "not sent")

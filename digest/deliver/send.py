@@ -10,8 +10,12 @@ The flow, streaming from start to end (a million recipients never sit in memory)
    failed, unknown with ``--resend-unknown``); group them into batches of ``backend.max_batch``;
 4. per batch: commit it ``inflight`` in the journal, compute each recipient's ``Personal`` (merge values
    + signed unsubscribe URL: cheap, no rendering), call the backend, commit what came back;
-5. Ctrl-C / SIGTERM set a flag checked between batches: the batch in flight finishes, the journal is
-   left resumable, and the report says so.
+5. Ctrl-C / SIGTERM set a flag checked between batches: no new batch starts, the batches in flight finish,
+   the journal is left resumable, and the report says so.
+
+Several batches may be in flight at once (``flights.py``: the backend's ``concurrency``, under an AIMD window
+for SendGrid); each is claimed before its request leaves and settled as its own answer arrives, all journal
+work on this thread.
 
 A first SendGrid run on Linux (an empty journal, links of the common shape) moves step 2 and the building of
 each request body into one forked producer process (``producer.py``: ``read`` feeding a ``Builder``): it sends
@@ -48,14 +52,15 @@ from ..errors import DigestError, SendRefused, UsageError
 from ..folder import IssueFolder
 from ..model import Recipient
 from . import suppressions
-from .backends import default_batch, make_backend, own_unsubscribe
+from .backends import default_batch, make_backend, own_unsubscribe, preflight
 from .backends.base import Backend, BatchAborted, Schedules, WritesFolder
-from .batching import Flight, StopFlag, loop
+from .batching import StopFlag, loop
+from .flights import Flights
 from .journal import Journal, Summary, open_journal
 from .personal import PersonalMaker, message_tokens
 from .producer import Producer, consume, producer_possible
 from .recipients import RecipientStream, RowProblem, count_rows, describe_layout, read_recipients, validate_address
-from .summary import SendReport
+from .summary import SendReport, settled
 from .unsubscribe import Links, links_from_settings
 
 TEST_PREFIX = "[TEST] "
@@ -172,6 +177,9 @@ def send_issue(
                         test_email=test_email, warnings=list(links.warnings))
     for w in links.warnings:
         say(f"warning: {w}")
+    for w in preflight(backend_name, settings, sandbox=sandbox, send_at=send_at):  # a dry run too
+        report.warnings.append(w)
+        say(f"warning: {w}")
 
     if test_email is not None:
         return _send_test(folder, settings, draft, links, backend_name, test_email, report,
@@ -220,7 +228,7 @@ def send_issue(
             journal.claims_unchecked = locked and not journal.has_rows()
         if backend is not None:
             backend.open(draft)
-            _remember_schedule(backend, folder, send_at, say)
+            _remember_schedule(backend, folder, send_at, say, journal.run_id if uses_journal and journal else None)
         with stop_flag if stop is None else contextlib.nullcontext():
             _run(stream, problems, suppressed, journal if uses_journal else None,
                  journal if not uses_journal else None, backend, draft, maker, max_batch, report,
@@ -242,11 +250,12 @@ def send_issue(
     return report
 
 
-def _remember_schedule(backend: Backend, folder: IssueFolder, send_at: int | None, say: Notify) -> None:
+def _remember_schedule(backend: Backend, folder: IssueFolder, send_at: int | None, say: Notify,
+                       run: int | None) -> None:
     if send_at is None or not isinstance(backend, Schedules) or not backend.batch_id:
         return
     batch_id = backend.batch_id
-    backend.remember_schedule(folder, send_at)
+    backend.remember_schedule(folder, send_at, run)
     when = _dt.datetime.fromtimestamp(send_at).astimezone().isoformat(timespec="minutes")
     say(f"scheduled for {when} (batch {batch_id}); cancel with: digest send {folder} --cancel")
 
@@ -254,9 +263,12 @@ def _remember_schedule(backend: Backend, folder: IssueFolder, send_at: int | Non
 def _run(stream: RecipientStream, problems: list[RowProblem], suppressed: set[str], journal: Journal | None,
          readonly: Journal | None, backend: Backend | None, draft: Any, maker: PersonalMaker, max_batch: int,
          report: SendReport, resend_unknown: bool, stop: StopFlag, progress: Any, max_problems: int) -> None:
-    flight = Flight(journal, backend, draft, report, maker)
-    # The flight's thread needs the GIL only briefly between SQLite and socket calls; by default it waits up to
-    # 5 ms for it each time while this thread computes. A shorter interval lets it through at once.
+    on_settled: Callable[[], None] | None = None
+    if progress is not None:
+        on_settled = lambda: progress.update(settled(report), report.sent_now)  # noqa: E731 - one line
+    flights = Flights(journal, backend, draft, report, maker, on_settled=on_settled)
+    # The request threads need the GIL only briefly between socket calls; by default each waits up to 5 ms for
+    # it while this thread computes. A shorter interval lets them through at once.
     interval = sys.getswitchinterval()
     sys.setswitchinterval(min(interval, SWITCH_INTERVAL))
     # Each recipient allocates a handful of short-lived dicts and lists: at the default threshold (700) the
@@ -272,14 +284,18 @@ def _run(stream: RecipientStream, problems: list[RowProblem], suppressed: set[st
         if rows_backend is not None:  # a first run of a backend that prepares rows: in the producer process
             assert journal is not None
             producer = Producer(stream, suppressed, rows_backend, draft, maker, max_batch)
-            consume(producer, journal, rows_backend, draft, report, stop, progress, max_problems, flight)
+            consume(producer, journal, rows_backend, draft, report, stop, progress, max_problems, flights)
         else:
             loop(stream, problems, suppressed, journal, readonly, backend, maker, max_batch, report,
-                 resend_unknown, stop, progress, max_problems, flight)
+                 resend_unknown, stop, progress, max_problems, flights)
+        flights.drain()  # every batch out is answered and settled (Ctrl-C too): a stop sets report.error
+        if progress is not None:
+            progress.update(settled(report), report.sent_now, force=True)
     except BaseException:
-        flight.abandon()
+        flights.abandon()
         raise
     finally:
+        flights.close()
         if producer is not None:
             producer.close()
         sys.setswitchinterval(interval)
@@ -320,8 +336,11 @@ def _send_test(folder: IssueFolder, settings: Settings, draft: Any, links: Links
     return report
 
 
-def cancel_scheduled(directory: IssueFolder | Path | str) -> str:
-    """``digest send DIR --cancel``: cancel the SendGrid scheduled send recorded in DIR."""
+def cancel_scheduled(directory: IssueFolder | Path | str) -> tuple[str, int]:
+    """``digest send DIR --cancel``: cancel the SendGrid scheduled send recorded in DIR; once SendGrid has
+    confirmed it, the recipients it held are pending again in the journal. Returns (batch id, recipients
+    released)."""
+    from ..compose.message import load_draft
     from .backends.sendgrid import SendGridBackend  # --cancel is SendGrid's alone
     from .backends.sendgrid.schedule import load_schedule, mark_cancelled
 
@@ -329,8 +348,25 @@ def cancel_scheduled(directory: IssueFolder | Path | str) -> str:
     schedule = load_schedule(folder)
     if not schedule:
         raise DigestError(f"{folder}: no scheduled SendGrid send to cancel")
-    backend = SendGridBackend(folder.settings)
-    backend.cancel(str(schedule["batch_id"]))
-    mark_cancelled(folder)
-    return str(schedule["batch_id"])
-
+    batch_id = str(schedule["batch_id"])
+    if schedule.get("status") == "cancelled":
+        raise DigestError(f"{folder}: the scheduled send (batch {batch_id}) is already cancelled",
+                          "send again (now or with --at) to mail its recipients once")
+    runs = [int(r) for r in schedule.get("runs") or [] if isinstance(r, int)]
+    journal = Journal(folder.journal, load_draft(folder).slug) if runs else None
+    try:
+        if journal is not None:
+            journal.lock_run()  # no send of this issue may run meanwhile (raises when one does)
+        backend = SendGridBackend(folder.settings)
+        try:
+            backend.cancel(batch_id)  # raises unless SendGrid confirmed the cancel
+        finally:
+            backend.close()
+        released = 0
+        if journal is not None:
+            released = journal.release_runs(runs, f"its scheduled send (batch {batch_id}) was cancelled")
+        mark_cancelled(folder)
+    finally:
+        if journal is not None:
+            journal.close()
+    return batch_id, released

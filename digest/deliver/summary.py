@@ -40,6 +40,8 @@ class SendReport:
     warnings: list[str] = field(default_factory=list)
     journal: str | None = None
     outbox: str | None = None
+    max_in_flight: int = 0  # requests (batches) out at once, at most
+    rate_limited: int = 0  # 429 answers seen
 
     @property
     def ok(self) -> bool:
@@ -78,6 +80,8 @@ class SendReport:
             "warnings": self.warnings,
             "journal": self.journal,
             "outbox": self.outbox,
+            "max_in_flight": self.max_in_flight,
+            "rate_limited": self.rate_limited,
             "ok": self.ok,
         }
 
@@ -116,6 +120,12 @@ def settle(journal: Journal | None, number: int, emails: Sequence[str], outcomes
     left = journal.record(number, emails, outcomes, missing=missing)
     if missing == "unknown":
         report.unknown_now += left
+
+
+def settled(report: SendReport) -> int:
+    """Recipients of this run whose answer came back (accepted, failed or unknown), plus the rows skipped: what
+    the progress bar counts against the rows of the file."""
+    return report.sent_now + report.failed_now + report.unknown_now + report.problems_total
 
 
 def count_outcomes(outcomes: Sequence[Outcome], report: SendReport) -> None:

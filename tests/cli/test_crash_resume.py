@@ -6,6 +6,9 @@ The stand-in counts every delivery. Two cases of the request that was in flight 
   it again (nobody gets two emails); its recipients are reported unknown.
 * SendGrid never accepted it: resuming without the flag holds those recipients as unknown (each of them is
   reported, none is mailed); resuming with ``--resend-unknown`` then gives every recipient exactly one email.
+
+These sends keep one request in flight (``concurrency = 1``) so that the held request is batch 2;
+``test_send_exactly_once.py`` kills a send with several batches in flight.
 """
 
 from __future__ import annotations
@@ -62,7 +65,7 @@ def kill_while_held(issue: Path, csv_path: Path, standin: SendGridStandIn, *, ac
 
 def test_an_accepted_request_whose_answer_was_lost_is_never_sent_twice(tmp_path: Path,
                                                                         standin: SendGridStandIn) -> None:
-    issue = make_issue(tmp_path, batch_size=BATCH)
+    issue = make_issue(tmp_path, batch_size=BATCH, concurrency=1)
     csv_path = tmp_path / "r.csv"
     emails = write_recipients(csv_path, N)
     kill_while_held(issue, csv_path, standin, accepted=True)
@@ -90,7 +93,7 @@ def test_an_accepted_request_whose_answer_was_lost_is_never_sent_twice(tmp_path:
 
 def test_a_request_that_never_arrived_is_held_then_resent_on_request(tmp_path: Path,
                                                                      standin: SendGridStandIn) -> None:
-    issue = make_issue(tmp_path, batch_size=BATCH)
+    issue = make_issue(tmp_path, batch_size=BATCH, concurrency=1)
     csv_path = tmp_path / "r.csv"
     emails = write_recipients(csv_path, N)
     kill_while_held(issue, csv_path, standin, accepted=False)
@@ -119,11 +122,11 @@ def test_a_request_that_never_arrived_is_held_then_resent_on_request(tmp_path: P
 def test_a_second_send_while_one_runs_stops_and_changes_nothing(tmp_path: Path, standin: SendGridStandIn) -> None:
     """The run lock: a second `digest send` of the issue would otherwise take the first one's batch in flight
     for a crashed one (unknown) and mail the rest a second time."""
-    issue = make_issue(tmp_path, batch_size=BATCH)
+    issue = make_issue(tmp_path, batch_size=BATCH, concurrency=1)
     csv_path = tmp_path / "r.csv"
     emails = write_recipients(csv_path, N)
     standin.fault("pass")
-    standin.fault("hold", deliver=False)  # released, the connection drops unanswered: the first send retries
+    standin.fault("hold", answer=True)  # released, it is accepted and answered: the first send goes on
     first = subprocess.Popen([sys.executable, "-m", "digest.cli", *send_args(issue, csv_path)], cwd=REPO,
                              env=env_for(standin), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

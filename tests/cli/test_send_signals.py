@@ -54,7 +54,7 @@ def test_signal_stops_after_the_batch_in_flight_and_resume_sends_the_rest(tmp_pa
             states = dict(j.db.execute("SELECT state, COUNT(*) FROM recipients GROUP BY state"))
         assert "inflight" not in states and "unknown" not in states
         assert states["sent"] == len(received)
-        assert "stopping after the batch in flight" in err
+        assert "stopping after the batches in flight" in err
 
         proc = _send(issue, csv)
         out, err = proc.communicate(timeout=120)

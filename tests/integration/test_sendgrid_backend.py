@@ -442,15 +442,34 @@ def test_429_waits_for_retry_after_then_succeeds(env: None, standin: SendGridSta
 
 
 @pytest.mark.integration
-def test_5xx_and_drops_back_off_then_succeed(env: None, standin: SendGridStandIn) -> None:
+def test_5xx_back_off_then_succeed(env: None, standin: SendGridStandIn) -> None:
     standin.fault("500")
-    standin.fault("drop")
+    standin.fault("503")
     d = draft()
     b, sleeps = backend()
     b.open(d)
     assert all(o.ok for o in b.send_batch(d, [personal(1)]))
     assert len(sleeps) == 2 and sleeps[1] >= sleeps[0] * 0.5 and all(s > 0 for s in sleeps)
     assert standin.delivered() == {"r1@example.com": 1}
+
+
+@pytest.mark.integration
+def test_a_refused_connection_is_retried(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing listens: the request certainly never arrived, so each attempt is made, then the batch is pending."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("SENDGRID_API_KEY", KEY)
+    monkeypatch.setenv("DIGEST_SENDGRID_HOST", f"http://127.0.0.1:{port}")
+    d = draft()
+    b, sleeps = backend()
+    b.open(d)
+    with pytest.raises(SendGridUnavailable, match="3 attempts") as info:
+        b.send_batch(d, [personal(1)])
+    assert info.value.maybe_accepted is False and info.value.outcomes == []
+    assert b.requests == 3 and len(sleeps) == 2
 
 
 @pytest.mark.integration
@@ -466,29 +485,58 @@ def test_5xx_until_attempts_run_out(env: None, standin: SendGridStandIn) -> None
     assert len(sleeps) == 2 and not standin.deliveries
 
 
+def _mail_sends(standin: SendGridStandIn) -> int:
+    """mail/send requests that arrived whole at the stand-in (answered or not)."""
+    return standin.mail_sends
+
+
 @pytest.mark.integration
 def test_lost_answer_is_reported_as_maybe_accepted(env: None, standin: SendGridStandIn) -> None:
-    standin.fault("drop_after_accept", times=3)
+    """SendGrid accepted the request, the connection dropped before the answer: never posted again."""
+    standin.fault("drop_after_accept")
     d = draft()
-    b, _ = backend()
+    b, sleeps = backend()
     b.open(d)
     with pytest.raises(SendGridUnavailable) as info:
-        b.send_batch(d, [personal(1)])
+        b.send_batch(d, [personal(1), personal(2)])
     assert info.value.maybe_accepted is True and "unknown" in (info.value.hint or "")
-    assert [(o.email, o.unknown, o.ok) for o in info.value.outcomes] == [("r1@example.com", True, False)]
+    assert [(o.email, o.unknown, o.ok) for o in info.value.outcomes] == [("r1@example.com", True, False),
+                                                                      ("r2@example.com", True, False)]
+    assert standin.delivered() == {"r1@example.com": 1, "r2@example.com": 1}  # once, not twice
+    assert _mail_sends(standin) == 1 and not sleeps
 
 
 @pytest.mark.integration
 def test_slow_answer_hits_the_socket_timeout(env: None, standin: SendGridStandIn) -> None:
+    """Accepted at once, answered after the client's socket timeout: held as unknown, never posted again."""
     standin.fault("slow", delay=2.0)
     d = draft()
     s = settings(sendgrid={"timeout": 0.5, "max_attempts": 2})
     b, sleeps = backend(s)
     b.open(d)
     t0 = time.monotonic()
-    outcomes = b.send_batch(d, [personal(1)])
+    with pytest.raises(SendGridUnavailable) as info:
+        b.send_batch(d, [personal(1)])
     assert time.monotonic() - t0 < 2.0  # gave up on the slow attempt, did not wait for it
-    assert all(o.ok for o in outcomes) and len(sleeps) == 1
+    assert info.value.maybe_accepted is True
+    assert [(o.email, o.unknown) for o in info.value.outcomes] == [("r1@example.com", True)]
+    assert standin.delivered() == {"r1@example.com": 1}  # once, not twice
+    assert _mail_sends(standin) == 1 and not sleeps
+
+
+@pytest.mark.integration
+def test_a_connection_dropped_after_the_body_is_unknown_even_if_not_accepted(env: None,
+                                                                          standin: SendGridStandIn) -> None:
+    """The stand-in read the whole request and dropped it unaccepted: the client cannot tell that from a lost
+    answer, so the recipients are unknown (nobody mailed, nobody mailed twice) and the request is not repeated."""
+    standin.fault("drop")
+    d = draft()
+    b, _ = backend()
+    b.open(d)
+    with pytest.raises(SendGridUnavailable) as info:
+        b.send_batch(d, [personal(1)])
+    assert info.value.maybe_accepted is True
+    assert not standin.delivered() and _mail_sends(standin) == 1
 
 
 @pytest.mark.integration

@@ -27,6 +27,7 @@ def _issue(tmp_path: Path, port: int, **smtp: object) -> Path:
     return make_issue(tmp_path, smtp={"host": "127.0.0.1", "port": port, "timeout": 5, "batch_size": 3, **smtp})
 
 
+
 def _csv(tmp_path: Path, people: list[str] = PEOPLE) -> Path:
     return write_csv(tmp_path / "r.csv", [f"{p},Name{i}" for i, p in enumerate(people)])
 
@@ -171,3 +172,50 @@ def test_login_with_password_from_the_environment(tmp_path: Path, monkeypatch: p
         monkeypatch.setenv("DIGEST_SMTP_PASSWORD", "s3cret-pass")
         assert send_issue(issue, _csv(tmp_path), "smtp").ok
     assert sorted(rec.received()) == sorted(PEOPLE)
+
+
+@pytest.mark.parametrize("host", ["mail.harbour.example", "192.0.2.10"])
+def test_a_login_over_a_plain_connection_is_refused_unless_the_host_is_loopback(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, host: str) -> None:
+    import smtplib
+
+    def no_connection(*args: object, **kwargs: object) -> None:
+        raise AssertionError("no connection may be made")  # and none leaves this machine
+
+    monkeypatch.setattr(smtplib, "SMTP", no_connection)
+    monkeypatch.setattr(smtplib, "SMTP_SSL", no_connection)
+    monkeypatch.setenv("DIGEST_SMTP_PASSWORD", "s3cret-pass")
+    issue = make_issue(tmp_path, smtp={"host": host, "port": 25, "user": "editor", "security": "none"})
+    with pytest.raises(DigestError, match='security = "none"') as info:
+        send_issue(issue, _csv(tmp_path), "smtp")
+    assert "starttls" in (info.value.hint or "") and "s3cret" not in str(info.value)
+
+
+def test_several_connections_send_at_once_each_recipient_once(tmp_path: Path) -> None:
+    people = [f"q{i}@example.com" for i in range(12)]
+    rec = Recorder(delay=0.2)
+    with SmtpServer(rec) as srv:
+        issue = _issue(tmp_path, srv.port, batch_size=2, connections=3)
+        report = send_issue(issue, _csv(tmp_path, people), "smtp")
+    assert report.ok and sorted(rec.received()) == sorted(people)
+    assert rec.max_data_at_once >= 2  # messages on different connections overlapped
+    assert rec.ehlos <= 3  # each connection persistent: opened once
+
+
+def test_lost_after_data_with_several_connections_is_unknown_and_held(tmp_path: Path) -> None:
+    people = [f"q{i}@example.com" for i in range(12)]
+    rec = Recorder(drop_after_data_once={"q5@example.com"}, delay=0.05)
+    with SmtpServer(rec) as srv:
+        issue = _issue(tmp_path, srv.port, batch_size=2, connections=3)
+        report = send_issue(issue, _csv(tmp_path, people), "smtp")
+        assert sorted(rec.received()) == sorted(people)
+        assert not report.ok and report.summary.unknown == 1 and report.summary.sent == 11
+        again = send_issue(issue, _csv(tmp_path, people), "smtp")
+    assert again.sent_now == 0 and rec.received().count("q5@example.com") == 1  # held: not sent twice
+
+
+@pytest.mark.parametrize("connections", [0, 9, "two"])
+def test_connections_out_of_range_is_a_clear_error(tmp_path: Path, connections: object) -> None:
+    issue = _issue(tmp_path, free_port(), connections=connections)
+    with pytest.raises(DigestError, match=r"\[smtp\] (connections must be 1 to 8|has a bad number)"):
+        send_issue(issue, _csv(tmp_path), "smtp")

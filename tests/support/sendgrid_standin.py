@@ -9,12 +9,18 @@ It serves ``POST /v3/mail/send``, ``POST /v3/mail/batch``, ``GET /v3/mail/batch/
 * errors are answered in SendGrid's format ``{"errors": [{"message", "field", "help"}]}``;
 * accepted requests get 202 and an ``X-Message-Id``; a sandbox request gets 200 and delivers nothing;
 * every delivery is recorded (who got which subject, with which substitutions and headers);
-* faults are injected on demand (``fault``): 429 with Retry-After / X-RateLimit-Reset, 5xx, slow answers,
-  dropped connections (before or after accepting), and a request held unanswered until released.
+* faults are injected on demand (``fault``): 429 with Retry-After / X-RateLimit-Reset, 5xx, slow answers
+  (accepted first: the answer comes after the client's timeout), dropped connections (before or after
+  accepting), a connection reset before the body was read, and a request held unanswered until released;
+* ``latency`` waits that long before each answer (a real network's round trip), and ``rate_limit_every``
+  answers every Nth mail/send 429 with Retry-After and X-RateLimit-Reset (a 429 storm);
+* it speaks HTTP/1.1 with keep-alive (as SendGrid does) and counts connections, requests in flight at most
+  (and over time, per half second) and deliveries per address: ``delivered()`` leaves out the messages of a
+  scheduled send that was cancelled, ``delivered(cancelled=True)`` counts them too.
 
 ``light=True`` (the benchmark) skips the schema but still json-parses every body, checks the per-request
-recipient limits and counts recipients. ``python sendgrid_standin.py --light`` runs it as its own process and
-serves its counters at ``GET /_standin/stats``.
+recipient limits and counts recipients. ``python sendgrid_standin.py --light [--latency S] [--429-every N]``
+runs it as its own process and serves its counters at ``GET /_standin/stats``.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import os
 import secrets
 import signal
 import socket
+import struct
 import sys
 import threading
 import time
@@ -232,7 +239,7 @@ class Delivery:
 class Fault:
     """What to do to the next matching request instead of (or before) answering it normally."""
 
-    kind: str  # pass | 400 | 403 | 429 | 500 | 502 | 503 | slow | drop | drop_after_accept | hold
+    kind: str  # pass | 400 | 403 | 429 | 500 | 502 | 503 | slow | drop | drop_after_accept | reset_early | hold
     path: str = "/v3/mail/send"
     field: str | None = None  # 4xx: the error's field and message
     message: str = "injected error"
@@ -240,6 +247,8 @@ class Fault:
     reset_in: float | None = None
     delay: float = 0.0
     deliver: bool = False  # hold: record the deliveries (accepted, answer lost) before holding
+    answer: bool = False  # hold: once released, handle the request as usual (accepted and answered)
+    accept: bool = True  # slow: accept (and count) the request first, then wait ``delay``, then answer
 
 
 @dataclass
@@ -265,8 +274,14 @@ class SendGridStandIn:
         light: bool = False,
         api_key: str | None = None,
         keep_bodies: bool = False,
+        latency: float = 0.0,
+        rate_limit_every: int = 0,
+        retry_after: float = 1.0,
     ) -> None:
         self.light = light
+        self.latency = latency  # seconds to wait before each mail/send answer
+        self.rate_limit_every = rate_limit_every  # every Nth mail/send is answered 429 (0: never)
+        self.retry_after = retry_after
         self.api_key = api_key
         self.keep_bodies = keep_bodies
         self.validator = None if light else mail_send_validator(spec or default_spec())
@@ -281,6 +296,16 @@ class SendGridStandIn:
         self.accepted_requests = 0
         self.recipients_seen = 0
         self.duplicate_deliveries = 0
+        self.twice: collections.Counter[str] = collections.Counter()  # light mode: address → deliveries, if > 1
+        self.cancelled: collections.Counter[str] = collections.Counter()  # deliveries of cancelled scheduled sends
+        self.mail_sends = 0  # mail/send requests that arrived (the 429 storm counts them)
+        self.rate_limited = 0
+        self.connections = 0  # TCP connections accepted (keep-alive: far fewer than requests)
+        self.inflight = 0
+        self.max_inflight = 0
+        self.timeline: dict[int, int] = {}  # half-second since start → requests in flight at most
+        self.started = time.monotonic()
+        self.stopping = threading.Event()  # set by stop(): waits for latency end at once
         self.held = threading.Event()  # set when a request is being held
         self.release = threading.Event()
         self._server: ThreadingHTTPServer | None = None
@@ -292,10 +317,30 @@ class SendGridStandIn:
             for _ in range(times):
                 self.faults.append(Fault(kind, **kw))
 
-    def delivered(self) -> collections.Counter[str]:
-        """Address → number of accepted, non-sandbox messages it got."""
+    def delivered(self, *, cancelled: bool = False) -> collections.Counter[str]:
+        """Address → number of accepted, non-sandbox messages it got; the messages of a scheduled send that was
+        cancelled (``POST /v3/user/scheduled_sends`` status cancel) never go out, so they count only with
+        ``cancelled=True``."""
         with self.lock:
-            return collections.Counter(self.counts)
+            got = collections.Counter(self.counts)
+            cancelled_ids = {b for b, status in self.batches.items() if status == "cancel"}
+            if cancelled:
+                return got
+            for d in self.deliveries:
+                if d.batch_id in cancelled_ids:
+                    got[d.email.lower()] -= 1
+            return +got
+
+    def _enter(self) -> None:
+        with self.lock:
+            self.inflight += 1
+            self.max_inflight = max(self.max_inflight, self.inflight)
+            slot = int((time.monotonic() - self.started) * 2)
+            self.timeline[slot] = max(self.timeline.get(slot, 0), self.inflight)
+
+    def _leave(self) -> None:
+        with self.lock:
+            self.inflight -= 1
 
     def status_counts(self, path: str = "/v3/mail/send") -> collections.Counter[int | None]:
         with self.lock:
@@ -312,8 +357,7 @@ class SendGridStandIn:
         class Handler(_Handler):
             owner = standin
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), Handler)
         server = self._server
         self._thread = threading.Thread(target=lambda: server.serve_forever(poll_interval=0.05),
                                         name="sendgrid-standin", daemon=True)
@@ -321,6 +365,7 @@ class SendGridStandIn:
         return self
 
     def stop(self) -> None:
+        self.stopping.set()
         self.release.set()
         if self._server is not None:
             self._server.shutdown()
@@ -341,7 +386,13 @@ class SendGridStandIn:
                 "recipients": self.recipients_seen,
                 "unique_recipients": len(self.seen) if self.light else len(self.counts),
                 "duplicate_deliveries": self.duplicate_deliveries,
+                "max_deliveries_per_address": max(self.twice.values(), default=1 if self.seen else 0)
+                if self.light else max(self.counts.values(), default=0),
                 "sandboxed": self.sandboxed,
+                "connections": self.connections,
+                "max_inflight": self.max_inflight,
+                "rate_limited": self.rate_limited,
+                "inflight_timeline": sorted(self.timeline.items()),
                 "statuses": dict(collections.Counter(str(r.status) for r in self.records)),
             }
 
@@ -405,10 +456,12 @@ class SendGridStandIn:
         with self.lock:
             self.accepted_requests += 1
             self.recipients_seen += len(keys)
-            seen = self.seen
-            before = len(seen)
-            seen.update(keys)  # one request's keys are distinct: those already there are second deliveries
-            self.duplicate_deliveries += len(keys) - (len(seen) - before)
+            again = keys & self.seen  # one request's keys are distinct: those already there are second deliveries
+            self.seen.update(keys)
+            if again:
+                self.duplicate_deliveries += len(again)
+                for k in again:
+                    self.twice[k] = self.twice.get(k, 1) + 1
 
     def _deliver(self, body: dict[str, Any], message_id: str) -> None:
         with self.lock:
@@ -462,14 +515,26 @@ def _errors(errs: list[tuple[str | None, str]]) -> dict[str, Any]:
     return {"errors": [{"message": m, "field": f, "help": HELP} for f, m in errs]}
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128  # a client opening its connections at once is not left waiting on SYN retries
+
+
 class _Handler(BaseHTTPRequestHandler):
     owner: SendGridStandIn
     server_version = "sendgrid-standin"
+    protocol_version = "HTTP/1.1"  # keep-alive, as SendGrid: one connection serves many requests
+
+    def setup(self) -> None:
+        super().setup()
+        with self.owner.lock:
+            self.owner.connections += 1
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet
         pass
 
     _rec: Record | None = None
+    _unread = False  # the request's body was not read: the connection cannot serve another request
 
     def _send(self, status: int, payload: Any = None, headers: dict[str, str] | None = None) -> None:
         rec, self._rec = self._rec, None
@@ -483,6 +548,9 @@ class _Handler(BaseHTTPRequestHandler):
         if data:
             self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
+        if self._unread and int(self.headers.get("Content-Length") or 0):
+            self.send_header("Connection", "close")
+            self.close_connection = True
         self.end_headers()
         if data:
             self.wfile.write(data)
@@ -491,6 +559,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
         with contextlib.suppress(OSError):
             self.connection.shutdown(socket.SHUT_RDWR)
+
+    def _reset(self) -> None:
+        """Close with a TCP reset (SO_LINGER 0) without reading the body: a client still writing it gets an
+        error before its request was complete."""
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
 
     def _authorized(self) -> bool:
         auth = self.headers.get("Authorization", "")
@@ -537,18 +613,42 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(404, _errors([(None, f"no route {self.path}")]))
 
     def do_POST(self) -> None:  # noqa: N802
-        owner = self.owner
         path = self.path.split("?", 1)[0]
-        rec = self._rec = Record("POST", path, None)
+        if path != "/v3/mail/send":
+            self._post(path)
+            return
+        self.owner._enter()
         try:
+            self._post(path)
+        finally:
+            self.owner._leave()
+
+    def _post(self, path: str) -> None:
+        owner = self.owner
+        rec = self._rec = Record("POST", path, None)
+        self._unread = True
+        try:
+            fault = owner._take_fault(path)
+            if fault is not None and fault.kind == "reset_early":
+                rec.status = None
+                self._reset()
+                return
             if not self._authorized():
                 rec.status = 401
                 return
             raw = self._read()
+            self._unread = False
             if raw is None:
                 rec.status = 413
                 return
-            fault = owner._take_fault(path)
+            if path == "/v3/mail/send":
+                with owner.lock:
+                    owner.mail_sends += 1
+                    storm = owner.rate_limit_every > 0 and owner.mail_sends % owner.rate_limit_every == 0
+                if storm and fault is None:
+                    with owner.lock:
+                        owner.rate_limited += 1
+                    fault = Fault("429", retry_after=owner.retry_after, reset_in=owner.retry_after)
             if fault is not None and self._apply_fault(fault, raw, rec):
                 return
             if path == "/v3/mail/send":
@@ -559,6 +659,8 @@ class _Handler(BaseHTTPRequestHandler):
                 if owner.keep_bodies:
                     rec.body = json.loads(raw) if raw else None
                     rec.raw = raw
+                if owner.latency:
+                    owner.stopping.wait(owner.latency)
                 self._send(status, payload, headers)
             elif path == "/v3/mail/batch":
                 batch_id = secrets.token_urlsafe(24)
@@ -604,12 +706,24 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(status, _errors([(None, message)]), headers)
             return True
         if fault.kind == "slow":
-            time.sleep(fault.delay)
-            return False
+            if not fault.accept:  # wait, then handle it as usual (accepted late, if at all)
+                time.sleep(fault.delay)
+                return False
+            status, headers, payload, emails = owner.mail_send(raw, time.time())  # accepted now ...
+            rec.recipients = len(emails)
+            time.sleep(fault.delay)  # ... answered after the client's timeout
+            rec.status = status
+            with contextlib.suppress(OSError):
+                self._send(status, payload, headers)
+            return True
         if fault.kind == "drop":
             rec.status = None
             self._drop()
             return True
+        if fault.kind == "hold" and fault.answer:
+            owner.held.set()
+            owner.release.wait()
+            return False
         if fault.kind in ("drop_after_accept", "hold"):
             accepted = fault.kind == "drop_after_accept" or fault.deliver
             if accepted:
@@ -630,8 +744,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--light", action="store_true", help="no schema validation (still parses every body)")
     ap.add_argument("--spec", type=Path, default=None)
     ap.add_argument("--api-key", default=None, help="accept only this bearer token")
+    ap.add_argument("--latency", type=float, default=0.0, metavar="SECONDS", help="wait before each answer")
+    ap.add_argument("--429-every", dest="every", type=int, default=0, metavar="N",
+                    help="answer every Nth mail/send with 429 (Retry-After and X-RateLimit-Reset)")
+    ap.add_argument("--retry-after", type=float, default=1.0, metavar="SECONDS", help="the 429s' Retry-After")
     args = ap.parse_args(argv)
-    standin = SendGridStandIn(spec=args.spec, light=args.light, api_key=args.api_key).start()
+    standin = SendGridStandIn(spec=args.spec, light=args.light, api_key=args.api_key, latency=args.latency,
+                              rate_limit_every=args.every, retry_after=args.retry_after).start()
     # Its own process: the objects made at start-up (among them the set of delivered addresses, a million
     # strings by the end of the benchmark) are frozen out of the cycle collector, and young collections are
     # rare. With the defaults, parsing a 1000-recipient body set off collections that rescanned that set:

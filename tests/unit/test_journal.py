@@ -419,3 +419,27 @@ def test_an_ab_test_is_recorded_once_with_its_variants_and_its_winner_once(tmp_p
         assert (test.seed, test.share, test.subjects, test.sizes) == ("ab" * 16, 0.2, ["Wall", "Ferry"], [2, 1])
         assert (test.winner, test.chosen_by) == (2, "auto")
         assert j.ab_variants() == dict(members) and j.ab_variants(1) == {"a@x.org": 1, "c@x.org": 1}
+
+
+def test_a_cancelled_scheduled_run_releases_its_recipients_to_pending(tmp_path: Path) -> None:
+    with _journal(tmp_path) as j:
+        j.start_run("sendgrid", 0)  # an earlier, immediate send: not part of the schedule
+        j.begin_batch(1, EMAILS[:2])
+        j.record(1, EMAILS[:2], [Outcome(e, True, "m1") for e in EMAILS[:2]])
+        scheduled = j.start_run("sendgrid", 0)
+        j.begin_batch(2, EMAILS[2:6])
+        j.record(2, EMAILS[2:6], [Outcome(EMAILS[2], True, "m2"),
+                                  Outcome(EMAILS[3], False, error="bad", permanent=True),
+                                  Outcome(EMAILS[4], False, unknown=True), Outcome(EMAILS[5], True, "m2")])
+        j.begin_batch(3, EMAILS[6:8])
+        j.batch_unknown(3, "lost")
+        assert j.release_runs([scheduled], "cancelled") == 5  # 2, 4, 5 and 6, 7; not 3 (failed) nor 0, 1
+        states = _view(tmp_path)
+        assert [states[e] for e in EMAILS[:8]] == ["sent", "sent", "pending", "failed", "pending", "pending",
+                                                   "pending", "pending"]
+        assert j.sendable(EMAILS[:8]) == EMAILS[2:3] + EMAILS[4:8]
+        assert j.summary().states == {"sent": 2, "failed": 1, "pending": 5}
+        j.begin_batch(4, EMAILS[2:3] + EMAILS[4:8])  # sent again: claimed once more, counted once
+        j.record(4, EMAILS[2:3] + EMAILS[4:8], [Outcome(e, True, "m4") for e in EMAILS[2:3] + EMAILS[4:8]])
+        assert j.summary().states == {"sent": 7, "failed": 1}
+        assert j.release_runs([], "nothing") == 0

@@ -1,9 +1,11 @@
 """The backends, by name: the registry the CLI's ``--backend`` choices and ``digest send`` read.
 
-Each entry is a module with three functions: ``create(folder, settings, *, sandbox, send_at, test)`` (the
-backend), ``batch_size(settings)`` (its batch size, for a dry run that makes no backend) and
+Each entry is a module with four functions: ``create(folder, settings, *, sandbox, send_at, test)`` (the
+backend), ``batch_size(settings)`` (its batch size, for a dry run that makes no backend),
 ``own_unsubscribe(settings)`` (the setting of the provider's own unsubscribe handling and whether it is set;
-``("", False)`` for none). A module is imported only when its backend is used. Adding a provider: one module
+``("", False)`` for none) and ``preflight(settings, *, sandbox, send_at)`` (what any send, a dry run too,
+refuses or warns about before anything is read: returns the warnings, raises for a refusal). A module is
+imported only when its backend is used. Adding a provider: one module
 or folder here and one line below.
 """
 
@@ -40,6 +42,11 @@ def make_backend(name: str, directory: IssueFolder | Path | str, settings: Setti
     backend: Backend = _module(name).create(IssueFolder.of(directory), settings, sandbox=sandbox, send_at=send_at,
                                             test=test)
     return backend
+
+
+def preflight(name: str, settings: Settings, *, sandbox: bool = False, send_at: int | None = None) -> list[str]:
+    """Backend ``name``'s checks before a send or a dry run: its warnings (raises ``DigestError`` to refuse)."""
+    return [str(w) for w in _module(name).preflight(settings, sandbox=sandbox, send_at=send_at)]
 
 
 def default_batch(name: str, settings: Settings) -> int:

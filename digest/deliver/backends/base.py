@@ -100,8 +100,8 @@ class Schedules(Protocol):
 
     batch_id: str | None
 
-    def remember_schedule(self, folder: IssueFolder, send_at: int) -> Path:
-        """Record the scheduled batch in the issue folder (for ``--cancel``)."""
+    def remember_schedule(self, folder: IssueFolder, send_at: int, run: int | None = None) -> Path:
+        """Record the scheduled batch, and the journal ``run`` sending it, in the issue folder (for ``--cancel``)."""
         ...
 
     def cancel(self, batch_id: str) -> None:

@@ -87,9 +87,15 @@ class OutboxBackend:
 def create(folder: IssueFolder, settings: Settings, *, sandbox: bool = False, send_at: int | None = None,
            test: bool = False) -> OutboxBackend:
     """The registry's factory."""
+    preflight(settings, sandbox=sandbox, send_at=send_at)
+    return OutboxBackend(folder, test=test)
+
+
+def preflight(settings: Settings, *, sandbox: bool = False, send_at: int | None = None) -> list[str]:
+    """What a send (a dry run too) refuses before anything is read or sent; no warnings of its own."""
     if sandbox or send_at is not None:
         raise UsageError("--sandbox and --at need --backend sendgrid")
-    return OutboxBackend(folder, test=test)
+    return []
 
 
 def batch_size(settings: Settings) -> int:

@@ -1,8 +1,11 @@
-"""The SMTP backend: one personalised message per recipient over one reused connection (smtplib).
+"""The SMTP backend: one personalised message per recipient over reused connections (smtplib).
 
 Settings (``[smtp]`` in digest.toml): ``host``, ``port``, ``security`` (``none``, ``starttls`` or ``ssl``),
 ``user``, ``timeout``, ``batch_size`` (how many recipients the journal commits at a time, default 20),
-``max_attempts`` (default 3). The password comes only from the environment: ``DIGEST_SMTP_PASSWORD``.
+``max_attempts`` (default 3), ``connections`` (persistent connections sending batches at once, default 1, at
+most 8: ``concurrency`` for the send loop; each batch takes an idle connection and gives it back). The
+password comes only from the environment: ``DIGEST_SMTP_PASSWORD``; a login over ``security = "none"`` is
+refused unless the host is this machine (the password would cross the network in clear).
 
 Each message goes out as MAIL FROM, RCPT TO, DATA, driven step by step so that a lost connection is
 classified by *when* it happened:
@@ -26,6 +29,7 @@ import re
 import smtplib
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, cast
@@ -47,6 +51,19 @@ PASSWORD_ENV = "DIGEST_SMTP_PASSWORD"
 SECURITY = ("none", "starttls", "ssl")
 _DOTS = re.compile(rb"(?m)^\.")
 _NETWORK_ERRORS = (smtplib.SMTPServerDisconnected, ConnectionError, socket.timeout, TimeoutError, OSError)
+MAX_CONNECTIONS = 8
+
+
+def plain_login_refusal(host: str, user: str, security: str) -> ConfigError | None:
+    """The error for a login over an unencrypted connection to another machine; None when it is fine."""
+    from ..transport import is_loopback
+
+    if not user or security != "none" or is_loopback(host):
+        return None
+    return ConfigError(f'[smtp] user is set but security = "none": the password for {user!r} would cross the '
+                       f"network to {host} unencrypted",
+                       'set [smtp] security = "starttls" (or "ssl" for port 465); "none" with a user is allowed '
+                       "only for a server on this machine (localhost, 127.0.0.1, ::1)")
 
 
 class _Lost(Exception):
@@ -76,14 +93,44 @@ class SmtpBackend:
         if self.security not in SECURITY:
             raise ConfigError(f"[smtp] security must be one of {', '.join(SECURITY)}, not {self.security!r}")
         self.user = cfg.user
+        self.concurrency = cfg.connections
+        if not 1 <= self.concurrency <= MAX_CONNECTIONS:
+            raise ConfigError(f"[smtp] connections must be 1 to {MAX_CONNECTIONS}, not {self.concurrency}")
+        refusal = plain_login_refusal(self.host, self.user, self.security)
+        if refusal is not None:
+            raise refusal
         self.password = env.get(PASSWORD_ENV, "")
         self.envelope_from = ""
-        self.conn: smtplib.SMTP | None = None
+        self._local = threading.local()  # the connection the calling thread's batch holds (``conn``)
+        self._idle: list[smtplib.SMTP] = []  # open connections no batch holds
+        self._lock = threading.Lock()
+        self.conn = None
         self.connects = 0
         self._sleep = sleep
         self._rng = random.Random()
 
     # -- connection ---------------------------------------------------------------------------------
+    @property
+    def conn(self) -> smtplib.SMTP | None:
+        """The connection of the batch the calling thread is sending (each batch holds one)."""
+        return getattr(self._local, "conn", None)
+
+    @conn.setter
+    def conn(self, value: smtplib.SMTP | None) -> None:
+        self._local.conn = value
+
+    def _acquire(self) -> None:
+        """This thread's batch takes an idle connection (or none: ``_ensure`` opens one)."""
+        with self._lock:
+            self.conn = self._idle.pop() if self._idle else None
+
+    def _release(self) -> None:
+        """This thread's batch gives its connection back, still open, for the next batch."""
+        conn, self.conn = self.conn, None
+        if conn is not None:
+            with self._lock:
+                self._idle.append(conn)
+
     def _where(self) -> str:
         return f"SMTP server {self.host}:{self.port}"
 
@@ -115,7 +162,8 @@ class SmtpBackend:
         except BaseException:
             _quiet_close(conn)
             raise
-        self.connects += 1
+        with self._lock:
+            self.connects += 1
         return conn
 
     def _ensure(self) -> smtplib.SMTP:
@@ -135,20 +183,32 @@ class SmtpBackend:
                               f"export {PASSWORD_ENV}=...")
         self.envelope_from = draft.from_email
         try:
-            self._ensure()
+            self._ensure()  # the login is checked before anything is claimed
         except ssl.SSLError as exc:
             raise DigestError(f"{self._where()}: TLS failed: {exc.reason or exc}") from None
         except (smtplib.SMTPException, OSError) as exc:
             raise DigestError(f"cannot connect to the {self._where()}: {_describe(exc)}",
                               "check [smtp] host, port and security in digest.toml") from None
+        self._release()  # the first batch takes it
 
     def close(self) -> None:
-        if self.conn is not None:
+        self._release()
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
             with contextlib.suppress(smtplib.SMTPException, OSError):
-                self.conn.quit()
-        self._drop()
+                conn.quit()
+            _quiet_close(conn)
 
     def send_batch(self, draft: Draft, batch: Sequence[Personal]) -> list[Outcome]:
+        """Send the batch over one connection (taken from the idle ones, given back at the end)."""
+        self._acquire()
+        try:
+            return self._send_batch(draft, batch)
+        finally:
+            self._release()
+
+    def _send_batch(self, draft: Draft, batch: Sequence[Personal]) -> list[Outcome]:
         from ...compose.message import personalize
 
         outcomes: list[Outcome] = []
@@ -267,9 +327,20 @@ def _describe(exc: BaseException) -> str:
 def create(folder: IssueFolder, settings: Settings, *, sandbox: bool = False, send_at: int | None = None,
            test: bool = False) -> SmtpBackend:
     """The registry's factory."""
+    preflight(settings, sandbox=sandbox, send_at=send_at)
+    return SmtpBackend(settings)
+
+
+def preflight(settings: Settings, *, sandbox: bool = False, send_at: int | None = None) -> list[str]:
+    """What a send (a dry run too) refuses before anything is read or sent; no warnings of its own."""
     if sandbox or send_at is not None:
         raise UsageError("--sandbox and --at need --backend sendgrid")
-    return SmtpBackend(settings)
+    cfg = settings["smtp"]
+    refusal = plain_login_refusal(str(cfg.get("host") or "localhost"), str(cfg.get("user") or ""),
+                                  str(cfg.get("security") or "none").lower())
+    if refusal is not None:
+        raise refusal
+    return []
 
 
 def batch_size(settings: Settings) -> int:

@@ -2,6 +2,6 @@
 ``client`` (HTTP with retries), ``schedule`` (scheduled sends), ``suppressions`` (pulling SendGrid's lists),
 ``backend`` (the ``Backend`` itself and the registry's ``create``)."""
 
-from .backend import SendGridBackend, batch_size, create, own_unsubscribe
+from .backend import SendGridBackend, batch_size, create, own_unsubscribe, preflight
 
-__all__ = ["SendGridBackend", "batch_size", "create", "own_unsubscribe"]
+__all__ = ["SendGridBackend", "batch_size", "create", "own_unsubscribe", "preflight"]

@@ -8,8 +8,13 @@ link) go in ``personalizations[].headers``; SendGrid makes each message's Messag
 Request bodies are plain dicts (the library's helper classes cost ~16 µs a recipient). Errors:
 
 * 429 → wait for ``Retry-After`` / ``X-RateLimit-Reset``, then retry;
-* 5xx, connection errors, timeouts → exponential backoff with jitter, at most ``[sendgrid] max_attempts``;
+* 5xx, connections refused or lost before the request was written → exponential backoff with jitter, at most
+  ``[sendgrid] max_attempts``;
+* a timeout or lost connection after the request was written → not sent again: its recipients are unknown;
 * any other 4xx → ``SendGridRejected`` showing SendGrid's ``errors[]`` (field and message): the send stops.
+
+Up to ``[sendgrid] concurrency`` batches are sent at once (``concurrency``; ``deliver/flights.py`` runs them and
+sets ``throttle``), over kept-alive connections shared by the request threads.
 
 Every call has a socket ``timeout`` and every batch an overall deadline (``[sendgrid] deadline``). The API key
 comes from ``SENDGRID_API_KEY`` only; it is never printed, logged or written, and the ``python_http_client``
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import json
 import random
+import threading
 import time
 from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
@@ -27,8 +33,18 @@ from typing import TYPE_CHECKING, Any
 
 from ....errors import DigestError
 from ....model import AllAccepted, Outcome, Personal, Recipient
+from ...throttle import Throttle
+from ...transport import Pool
 from .body import JSON_HEADERS, BatchBody, JsonBody, Personalizer, build_batch, dumps, static_body
-from .client import RetryingClient, SendGridRejected, SendGridUnavailable, deadline, header_value, make_client
+from .client import (
+    RetryingClient,
+    SendGridRejected,
+    SendGridUnavailable,
+    deadline,
+    header_value,
+    host_warning,
+    make_client,
+)
 from .rows import RowPath, build_rows, row_path
 from .schedule import check_send_at, load_schedule, save_schedule
 
@@ -40,6 +56,7 @@ if TYPE_CHECKING:
     from ..base import Backend, PreparesBatches, PreparesRows, Schedules
 
 MAX_PERSONALIZATIONS = 1000  # per request
+MAX_CONCURRENCY = 64  # [sendgrid] concurrency at most
 
 class SendGridBackend(RetryingClient):
     """``Backend`` over SendGrid's v3 Mail Send API, with prepared rows (``PreparesRows``, ``PreparesBatches``)
@@ -72,7 +89,11 @@ class SendGridBackend(RetryingClient):
         self.backoff_base = sg.backoff_base
         self.backoff_cap = sg.backoff_cap
         self.asm_group = sg.asm_group_id
+        self.concurrency = max(1, min(MAX_CONCURRENCY, sg.concurrency))
+        self.throttle: Throttle | None = None  # set by the send loop when several requests may be out at once
         self.requests = 0
+        self._count_lock = threading.Lock()
+        self._pool: Pool | None = None
         self._client = client
         self._sleep = sleep
         self._clock = clock
@@ -86,7 +107,9 @@ class SendGridBackend(RetryingClient):
         if self.send_at is not None:
             check_send_at(self.send_at)
         if self._client is None:
-            self._client = make_client(self.settings)
+            self._pool = Pool(self.settings.sendgrid_host())
+            self._client = make_client(self.settings, pool=self._pool)
+            self._bounded = True
         if self.send_at is not None and not self.batch_id:
             self.batch_id = self.create_batch_id()
         self._static = static_body(draft, self.settings, sandbox=self.sandbox, send_at=self.send_at,
@@ -151,6 +174,10 @@ class SendGridBackend(RetryingClient):
 
     def close(self) -> None:
         self._client = None
+        self._bounded = False
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
 
     # -- the producer process's pipe -------------------------------------------------------------------------
     @staticmethod
@@ -179,10 +206,11 @@ class SendGridBackend(RetryingClient):
         built.raw = dumps(body) if built.emails else None
 
     # -- scheduled sends -------------------------------------------------------------------------------------
-    def remember_schedule(self, folder: IssueFolder, send_at: int) -> Path:
-        """Record the scheduled batch in the issue folder (``digest send DIR --cancel`` reads it)."""
+    def remember_schedule(self, folder: IssueFolder, send_at: int, run: int | None = None) -> Path:
+        """Record the scheduled batch in the issue folder, with the journal run sending it (``digest send DIR
+        --cancel`` reads it)."""
         assert self.batch_id is not None
-        return save_schedule(folder, self.batch_id, send_at)
+        return save_schedule(folder, self.batch_id, send_at, run)
 
     # -- batch ids ---------------------------------------------------------------------------------------
     def create_batch_id(self) -> str:
@@ -215,6 +243,15 @@ def create(folder: IssueFolder, settings: Settings, *, sandbox: bool = False, se
     if batch_id is not None:
         kwargs["batch_id"] = batch_id
     return SendGridBackend(settings, **kwargs)
+
+
+def preflight(settings: Settings, *, sandbox: bool = False, send_at: int | None = None) -> list[str]:
+    """What a send (a dry run too) checks before anything is read or sent: ``--at`` in the next 72 hours
+    (raises otherwise); a warning for a plain-http API host that is not this machine."""
+    if send_at is not None:
+        check_send_at(send_at)
+    warning = host_warning(settings.sendgrid_host())
+    return [warning] if warning else []
 
 
 def batch_size(settings: Settings) -> int:

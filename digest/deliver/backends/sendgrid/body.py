@@ -55,18 +55,20 @@ class JsonBody:
     """A serialized request body (UTF-8 JSON bytes) for python-http-client.
 
     With our Content-Type the client only calls ``request_body.encode("utf-8")`` and sends the result; this
-    hands back the bytes as they are (a ``_Payload``), with no decode/encode round trip of ~700 KB a request.
+    hands back the bytes as they are, with no decode/encode round trip of ~700 KB a request. They are a
+    ``_Payload`` from the start (one copy made here, or none when they crossed the producer's pipe as one), so
+    a request in flight holds its body once, not twice (with 24 out at once: ~17 MB less).
     """
 
     __slots__ = ("raw",)
 
     def __init__(self, raw: bytes) -> None:
-        self.raw = raw
+        self.raw = raw if type(raw) is _Payload else _Payload(raw)
 
     def encode(self, encoding: str = "utf-8", errors: str = "strict") -> bytes:
         if encoding.lower().replace("-", "").replace("_", "") != "utf8":
             return _Payload(self.raw.decode("utf-8").encode(encoding, errors))
-        return _Payload(self.raw)
+        return self.raw
 
     def __str__(self) -> str:
         return self.raw.decode("utf-8")

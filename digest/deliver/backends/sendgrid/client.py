@@ -1,5 +1,18 @@
-"""The HTTP side of SendGrid: the client, retries with backoff and rate limits, an overall deadline per call,
-and the classification of errors (transient, ambiguous, refused)."""
+"""The HTTP side of SendGrid: the client (kept-alive pooled connections, ``deliver/transport.py``), retries with
+backoff and rate limits, an overall deadline per call, and the classification of errors.
+
+Only what SendGrid certainly did not accept is sent again (Mail Send has no idempotency key: a request it
+accepted and that is posted again is delivered again):
+
+* a connection refused, or lost before the request was completely written (``URLError``), a 429 and a 5xx are
+  retried (with backoff; a 429 after its ``Retry-After`` / ``X-RateLimit-Reset``);
+* a timeout or a lost connection *after* the request was written is ambiguous: the call gives up at once
+  (``SendGridUnavailable`` with ``maybe_accepted``), and the batch's recipients are ``unknown``;
+* any other 4xx is a refusal (``SendGridRejected``).
+
+With a ``throttle`` (several requests in flight, ``deliver/flights.py``) every answer is reported to it: an
+accepted one grows the window, a 429 or a run of 5xx halves it, and a 429's wait holds every new request.
+"""
 
 from __future__ import annotations
 
@@ -14,9 +27,12 @@ import urllib.error
 from collections.abc import Callable, Mapping, Sequence
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from ....errors import ConfigError
 from ....model import Outcome
+from ...throttle import Throttle
+from ...transport import Pool, is_loopback, pooled_client
 from ..base import BatchAborted
 from .body import JSON_HEADERS, JsonBody, dumps
 
@@ -123,11 +139,24 @@ def deadline(settings: Settings) -> float:
     return sg.deadline or max(60.0, sg.timeout * max(1, sg.max_attempts) * 2)
 
 
-def make_client(settings: Settings, key: str | None = None) -> Any:
+def make_client(settings: Settings, key: str | None = None, pool: Pool | None = None) -> Any:
+    """The ``sendgrid`` client for the configured host, its requests over ``pool`` (kept-alive connections;
+    a pool of its own when None)."""
     from sendgrid import SendGridAPIClient
 
     logging.getLogger("python_http_client").setLevel(logging.WARNING)
-    return SendGridAPIClient(key or api_key(), host=settings.sendgrid_host())
+    host = settings.sendgrid_host()
+    return pooled_client(SendGridAPIClient(key or api_key(), host=host), pool or Pool(host))
+
+
+def host_warning(host: str) -> str | None:
+    """A warning for a plain-http API host that is not this machine (the key would cross the network in clear)."""
+    parts = urlsplit(host)
+    if parts.scheme != "http" or is_loopback(parts.hostname or ""):
+        return None
+    return (f"the SendGrid host {host} is plain http: the API key and every address would cross the network "
+            "unencrypted (use https, or a loopback address for a local stand-in)")
+
 
 
 class _Transient(Exception):
@@ -149,10 +178,13 @@ class RetryingClient:
     backoff_base: float
     backoff_cap: float
     requests: int
+    throttle: Throttle | None
     _client: Any
     _sleep: Callable[[float], None]
     _clock: Callable[[], float]
     _rng: random.Random
+    _count_lock: threading.Lock
+    _bounded = False  # True when the transport bounds each whole request (``transport.Pool``)
 
     def _call(self, what: str, fn: Callable[[Any, float], Any]) -> Any:
         if self._client is None:
@@ -178,25 +210,35 @@ class RetryingClient:
         start = self._clock()
         end = start + self.deadline
         failures = 0
-        ambiguous = False
         last = ""
+        throttle = self.throttle
         while True:
+            if throttle is not None:
+                throttle.wait()  # after a 429 (this request's or another's): SendGrid's wait first
             remaining = end - self._clock()
             if remaining <= 0:
-                raise self._give_up(what, last or "deadline passed", ambiguous)
+                raise self._give_up(what, last or "deadline passed", False)
             try:
-                self.requests += 1
-                resp = self._with_deadline(request, min(self.timeout, remaining))
+                with self._count_lock:
+                    self.requests += 1
+                budget = min(self.timeout, remaining)
+                # The pool bounds each whole request itself (its watchdog); another client gets a thread.
+                resp = request(budget) if self._bounded else self._with_deadline(request, budget)
+                if throttle is not None:
+                    throttle.accepted()
                 return resp.headers, resp.body
             except HTTPError as exc:
                 status = int(getattr(exc, "status_code", 0) or 0)
                 if status == 429:
-                    delay = rate_limit_delay(_hdrs(exc), time.time(), self.backoff_cap)
+                    delay = min(rate_limit_delay(_hdrs(exc), time.time(), self.backoff_cap), MAX_RATE_LIMIT_WAIT)
                     last = f"HTTP 429 rate limited (asked to wait {delay:.1f}s)"
-                    fail = _Transient(last, ambiguous=False, delay=min(delay, MAX_RATE_LIMIT_WAIT),
-                                      rate_limited=True)
+                    fail = _Transient(last, ambiguous=False, delay=delay, rate_limited=True)
+                    if throttle is not None:
+                        throttle.too_many(delay)
                 elif status >= 500:
                     fail = _Transient(describe_error(status, exc.body), ambiguous=False)
+                    if throttle is not None:
+                        throttle.server_error()
                 else:
                     raise SendGridRejected(
                         f"SendGrid refused the {what} request: {describe_error(status, exc.body)}",
@@ -207,18 +249,20 @@ class RetryingClient:
             except (TimeoutError, urllib.error.URLError, http.client.HTTPException, ConnectionError, OSError) as exc:
                 fail = _classify_network(exc)
             last = fail.reason
-            ambiguous = ambiguous or fail.ambiguous
+            if fail.ambiguous:  # the request was written: SendGrid may have accepted it; never post it again
+                raise self._give_up(what, last, True)
             if not fail.rate_limited:
                 failures += 1
                 if failures >= self.max_attempts:
-                    raise self._give_up(what, f"{last} ({failures} attempts)", ambiguous)
+                    raise self._give_up(what, f"{last} ({failures} attempts)", False)
             delay = fail.delay if fail.delay is not None else backoff_delay(
                 failures, self.backoff_base, self.backoff_cap, self._rng)
             if self._clock() + delay >= end:
                 raise self._give_up(what, f"{last}; the next try would pass the {self.deadline:.0f}s deadline",
-                                    ambiguous)
+                                    False)
             log.info("SendGrid %s: %s; retrying in %.1fs", what, last, delay)
-            self._sleep(delay)
+            if not (fail.rate_limited and throttle is not None):  # the throttle holds it (``wait`` above)
+                self._sleep(delay)
 
     def _with_deadline(self, request: Callable[[float], Any], budget: float) -> Any:
         """Run one request with a socket timeout, and give up on it when ``budget`` seconds have passed."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from pathlib import Path
@@ -30,10 +31,21 @@ def check_send_at(send_at: int, now: float | None = None) -> int:
 def _iso(ts: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ts))
 
-def save_schedule(directory: IssueFolder | Path | str, batch_id: str, send_at: int) -> Path:
+def save_schedule(directory: IssueFolder | Path | str, batch_id: str, send_at: int, run: int | None = None) -> Path:
+    """Record the scheduled batch and the journal runs that sent under it (``runs``: ``--cancel`` puts their
+    recipients back to pending); a resumed scheduled send of the same batch adds its run."""
     path = IssueFolder.of(directory).schedule_file(PROVIDER)
-    path.write_text(json.dumps({"batch_id": batch_id, "send_at": send_at, "status": "scheduled"}) + "\n",
-                    encoding="utf-8")
+    runs: list[int] = []
+    with contextlib.suppress(DigestError):
+        before = load_schedule(directory)
+        if before and before.get("batch_id") == batch_id and before.get("status") == "scheduled":
+            runs = [int(r) for r in before.get("runs") or [] if isinstance(r, int)]
+    if run is not None and run not in runs:
+        runs.append(run)
+    data: dict[str, Any] = {"batch_id": batch_id, "send_at": send_at, "status": "scheduled"}
+    if runs:
+        data["runs"] = runs
+    path.write_text(json.dumps(data) + "\n", encoding="utf-8")
     return path
 
 
