@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO, shared_path
-from integration.sendgrid_standin import SendGridStandIn
 from test_send_sendgrid import KEY, digest, env_for, journal_states, make_issue, summary, write_recipients
+
+from tests.support.sendgrid_standin import SendGridStandIn
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -13,9 +13,9 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from conftest import shared_path
-from integration.sendgrid_standin import SendGridStandIn
 
 from digest.deliver.transport import Pool, pooled_client
+from tests.support.sendgrid_standin import SendGridStandIn
 
 pytestmark = pytest.mark.integration
 KEY = "SG.transport-test-key"
