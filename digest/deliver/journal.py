@@ -38,7 +38,6 @@ recipient stream never yields an address twice, so the send marks its claims ``u
 from __future__ import annotations
 
 import contextlib
-import json
 import sqlite3
 import threading
 import time
@@ -47,13 +46,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+import orjson
+
 from ..errors import DigestError
 from ..model import AllAccepted, Outcome
-
-try:
-    import orjson as _orjson
-except ImportError:  # pragma: no cover - orjson is a dependency; json is the fallback
-    _orjson = None  # type: ignore[assignment]
 
 try:
     import fcntl as _fcntl
@@ -63,7 +59,6 @@ except ImportError:  # pragma: no cover - not on Windows: no run lock there
 JOURNAL_NAME = "send-journal.sqlite"
 LOCK_NAME = ".send-journal.lock"
 MARKER_NAME = ".send-journal.issues"
-STATES = ("pending", "inflight", "sent", "failed", "unknown")
 SCHEMA_VERSION = 3
 
 _SCHEMA = """
@@ -171,13 +166,9 @@ INSERT OR REPLACE INTO temp.current_claims (key, batch)
 
 
 def _json_array(rows: list[str | list[str]]) -> str:
-    """``rows`` as compact JSON text (orjson when installed: ~5x faster on a batch of 1000 addresses)."""
-    if _orjson is not None:
-        try:
-            return _orjson.dumps(rows).decode("utf-8")
-        except TypeError:  # e.g. a lone surrogate: json writes it; SQLite then refuses it as before
-            pass
-    return json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
+    """``rows`` as compact JSON text (orjson: ~5x faster than json on a batch of 1000 addresses). A lone
+    surrogate (undecodable CSV bytes; the recipients reader refuses them first) raises TypeError."""
+    return orjson.dumps(rows).decode("utf-8")
 
 
 class JournalError(DigestError):
@@ -424,6 +415,8 @@ class Journal:
         now = time.time()
         issue = self.issue_id
         superseded: list[tuple[int, int, str, str, float]] = []
+        if not self.claims_unchecked:
+            self._index()  # outside the transaction: a rolled-back claim must not take the index with it
         with self._tx() as db:
             if self.claims_unchecked:
                 claimed = list(emails)

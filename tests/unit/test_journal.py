@@ -233,6 +233,8 @@ INSERT INTO entries (issue, key, email, batch, state, last_error, permanent, cre
     (1, 'b@example.com', 'b@example.com', 1, 'failed', '550 gone', 1, 0),
     (1, 'c@example.com', 'c@example.com', 1, 'failed', '451 later', 0, 0),
     (1, 'd@example.com', 'd@example.com', 2, NULL, NULL, 0, 2);
+INSERT INTO entries (issue, key, email, batch, state, message_id, created) VALUES
+    (1, 'f@example.com', 'f@example.com', 1, NULL, '<own-f>', 0);
 PRAGMA user_version = 2;
 """
 
@@ -245,12 +247,15 @@ def test_a_schema_2_journal_is_upgraded_with_its_states(tmp_path: Path) -> None:
         Journal(journal_path(tmp_path), "old", readonly=True)  # a dry run reads; it does not upgrade
     with _journal(tmp_path, "old") as j:
         assert j.db.execute("PRAGMA user_version").fetchone() == (3,)
-        assert j.summary().states == {"sent": 1, "failed": 2, "inflight": 1}
+        assert j.summary().states == {"sent": 2, "failed": 2, "inflight": 1}
         assert j.recover() == 1
         assert j.sendable(["a@example.com", "B@example.com", "c@example.com", "d@example.com", "e@example.com"]) == [
             "c@example.com", "e@example.com"]
         assert j.db.execute("SELECT email, message_id FROM recipients WHERE key = 'a@example.com'").fetchone() == (
             "A@example.com", "<m1>")
+        # A recipient with a message id of its own (per-recipient ids) keeps it.
+        assert j.db.execute("SELECT state, message_id FROM recipients WHERE key = 'f@example.com'").fetchone() == (
+            "sent", "<own-f>")
 
 
 def test_all_accepted_is_recorded_like_the_list_of_outcomes(tmp_path: Path) -> None:
@@ -403,3 +408,185 @@ def test_a_read_only_journal_never_suggests_a_fresh_one(tmp_path: Path, what: st
         _make_writable(target)
     with _journal(issue) as j:
         assert j.summary().states == {"sent": 2}
+
+
+# --- one batch's fate never spills onto another ------------------------------------------------------
+
+
+def _states(j: Journal) -> dict[str, str]:
+    return dict(j.db.execute("SELECT key, state FROM recipients WHERE issue = ?", (j.issue_id,)))
+
+
+def test_a_batch_whose_fate_is_unknown_leaves_the_other_batches_as_they_were(tmp_path: Path) -> None:
+    with _journal(tmp_path) as j:
+        j.begin_batch(1, EMAILS[:3])
+        j.record(1, EMAILS[:3], [Outcome(e, True, "<m1>") for e in EMAILS[:3]])
+        j.begin_batch(2, EMAILS[3:5])
+        j.batch_unknown(2, "the connection dropped after the request left")
+        j.begin_batch(3, EMAILS[5:7])  # still in flight
+        assert j.summary().states == {"sent": 3, "unknown": 2, "inflight": 2}
+        # --resend-unknown sends the unknown batch again, never the recipients already mailed.
+        assert j.sendable(EMAILS[:5], resend_unknown=True) == EMAILS[3:5]
+        assert j.rows("sent", 10) == [(e, None) for e in EMAILS[:3]]
+
+
+def test_an_accepted_batch_never_turns_an_earlier_unknown_batch_into_sent(tmp_path: Path) -> None:
+    from digest.model import AllAccepted
+
+    with _journal(tmp_path) as j:
+        j.begin_batch(1, EMAILS[:2])
+        j.batch_unknown(1, "lost")
+        # Accepted in the three ways a backend reports it: AllAccepted, one id in order, per-recipient ids.
+        j.begin_batch(2, EMAILS[2:4])
+        assert j.record(2, EMAILS[2:4], AllAccepted(EMAILS[2:4], "<m2>")) == 0
+        j.begin_batch(3, EMAILS[4:6])
+        assert j.record(3, EMAILS[4:6], [Outcome(e, True, "<m3>") for e in EMAILS[4:6]]) == 0
+        j.begin_batch(4, EMAILS[6:8])
+        assert j.record(4, EMAILS[6:8], [Outcome(EMAILS[7], True, "<a>"), Outcome(EMAILS[6], True, "<b>")]) == 0
+        assert j.summary().states == {"unknown": 2, "sent": 6}
+        assert j.sendable(EMAILS[:8]) == []
+        assert j.sendable(EMAILS[:8], resend_unknown=True) == EMAILS[:2]
+        assert dict(j.db.execute("SELECT key, message_id FROM recipients WHERE state = 'sent'")) == {
+            EMAILS[2]: "<m2>", EMAILS[3]: "<m2>", EMAILS[4]: "<m3>", EMAILS[5]: "<m3>",
+            EMAILS[6]: "<b>", EMAILS[7]: "<a>"}
+
+
+@pytest.mark.parametrize("permanent", [False, True])
+def test_a_batch_refused_for_everyone_is_failed_not_sent(tmp_path: Path, permanent: bool) -> None:
+    with _journal(tmp_path) as j:
+        j.begin_batch(1, EMAILS[:3])
+        refused = [Outcome(e, False, error="554 rejected", permanent=permanent) for e in EMAILS[:3]]
+        assert j.record(1, EMAILS[:3], refused) == 0
+        assert j.summary().states == {"failed": 3}
+        assert j.rows("failed", 5) == [(e, "554 rejected") for e in EMAILS[:3]]
+        assert j.sendable(EMAILS[:3]) == ([] if permanent else EMAILS[:3])
+
+
+def test_one_refused_among_accepted_under_one_id_is_failed(tmp_path: Path) -> None:
+    with _journal(tmp_path) as j:
+        j.begin_batch(1, EMAILS[:3])
+        j.record(1, EMAILS[:3], [Outcome(EMAILS[0], True, "<m>"), Outcome(EMAILS[1], False, error="550 gone",
+                                                                           permanent=True),
+                                 Outcome(EMAILS[2], True, "<m>")])
+        assert _states(j) == {EMAILS[0]: "sent", EMAILS[1]: "failed", EMAILS[2]: "sent"}
+        # Fewer outcomes than recipients, all accepted: the one without an answer may or may not have left.
+        j.begin_batch(2, EMAILS[3:6])
+        assert j.record(2, EMAILS[3:6], [Outcome(e, True, "<n>") for e in EMAILS[3:5]]) == 1
+        assert _states(j)[EMAILS[5]] == "unknown"
+        assert j.rows("unknown", 5) == [(EMAILS[5], "the backend returned no outcome")]
+
+
+def test_an_address_still_in_flight_is_not_claimed_again(tmp_path: Path) -> None:
+    with _journal(tmp_path) as j:
+        j.begin_batch(1, EMAILS[:2])  # its answer has not come yet (another thread is sending it)
+        assert j.begin_batch(2, [EMAILS[1].upper(), EMAILS[2]]) == [EMAILS[2]]
+        assert j.sendable(EMAILS[:3]) == []
+        assert _states(j) == {EMAILS[0]: "inflight", EMAILS[1]: "inflight", EMAILS[2]: "inflight"}
+        assert j.db.execute("SELECT batch FROM recipients WHERE key = ?", (EMAILS[1],)).fetchone() == (1,)
+
+
+def test_a_claim_that_cannot_be_written_is_rolled_back_whole(tmp_path: Path) -> None:
+    bad = "bad\udcff@example.com"  # a lone surrogate (undecodable CSV bytes): SQLite cannot store it
+    with _journal(tmp_path) as j:
+        with pytest.raises((TypeError, UnicodeEncodeError)):
+            j.begin_batch(1, [EMAILS[0], bad])
+        # Nothing of batch 1 stays (no inflight batch without its addresses), and the journal still works.
+        assert j.summary().states == {} and j.next_batch_number() == 1
+        assert j.begin_batch(1, EMAILS[:2]) == EMAILS[:2]
+        j.record(1, EMAILS[:2], [Outcome(e, True, "<m>") for e in EMAILS[:2]])
+    with _journal(tmp_path) as j:
+        assert j.summary().states == {"sent": 2}
+
+
+def test_a_journal_locked_by_another_program_is_a_clear_error_and_nothing_is_half_written(tmp_path: Path) -> None:
+    import threading
+
+    with _journal(tmp_path) as j:
+        j.begin_batch(1, EMAILS[:1])
+        j.db.execute("PRAGMA busy_timeout = 50")  # the default waits 30 s for the other writer
+        other = sqlite3.connect(journal_path(tmp_path), isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # e.g. a SQLite browser holding a write transaction
+        try:
+            with pytest.raises(JournalError, match="send journal failed.*locked") as info:
+                j.begin_batch(2, EMAILS[1:3])
+            assert "resumes" in (info.value.hint or "")
+            # The journal's own lock was released: the send's request thread, which records outcomes through
+            # the same journal, is not stuck.
+            seen: list[object] = []
+            worker = threading.Thread(target=lambda: seen.append(j.summary().states), daemon=True)
+            worker.start()
+            worker.join(10)
+            assert seen == [{"inflight": 1}], "the journal's lock was left held after the failed BEGIN"
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        assert j.summary().states == {"inflight": 1}  # batch 2 was not written, not even in part
+        assert j.begin_batch(2, EMAILS[1:3]) == EMAILS[1:3]
+
+
+def test_leaving_the_with_block_releases_the_run_lock_and_the_file(tmp_path: Path) -> None:
+    with _journal(tmp_path) as first:
+        assert first.lock_run()
+        assert first.lock_run()  # asking again while holding it is fine
+    with pytest.raises(sqlite3.ProgrammingError):
+        first.summary()  # closed
+    with _journal(tmp_path) as second:
+        assert second.lock_run()  # the first send ended: the next one may start
+
+
+def test_a_run_records_its_start_end_and_note(tmp_path: Path) -> None:
+    with _journal(tmp_path) as j:
+        j.finish_run("no run started")  # nothing to finish: no row
+        assert j.start_run("sendgrid", 4) == j.run_id
+        j.finish_run("stopped by Ctrl-C")
+    with _journal(tmp_path) as j:
+        assert j.start_run("outbox", 0) != 0
+    db = sqlite3.connect(journal_path(tmp_path))
+    try:
+        rows = db.execute("SELECT backend, recovered_unknown, finished IS NOT NULL, note FROM runs ORDER BY id"
+                          ).fetchall()
+    finally:
+        db.close()
+    assert rows == [("sendgrid", 4, 1, "stopped by Ctrl-C"), ("outbox", 0, 0, None)]
+
+
+_SCHEMA_1 = """
+CREATE TABLE recipients (email TEXT PRIMARY KEY, state TEXT NOT NULL, message_id TEXT, attempts INTEGER);
+INSERT INTO recipients VALUES ('a@example.com', 'sent', '<m>', 1);
+"""
+
+
+@pytest.mark.parametrize("version", [0, 1, 4])
+def test_a_journal_of_another_schema_is_refused_and_left_as_it_was(tmp_path: Path, version: int) -> None:
+    db = sqlite3.connect(journal_path(tmp_path))
+    db.executescript(_SCHEMA_1 + f"PRAGMA user_version = {version};")
+    db.close()
+    for readonly in (True, False):
+        with pytest.raises(JournalError, match=f"another version of digest \\(schema {version}\\)"):
+            Journal(journal_path(tmp_path), "issue-1", readonly=readonly)
+    db = sqlite3.connect(journal_path(tmp_path))
+    try:
+        assert db.execute("PRAGMA user_version").fetchone() == (version,)
+        assert [r[0] for r in db.execute("SELECT name FROM sqlite_master")] == ["recipients",
+                                                                               "sqlite_autoindex_recipients_1"]
+        assert db.execute("SELECT * FROM recipients").fetchall() == [("a@example.com", "sent", "<m>", 1)]
+    finally:
+        db.close()
+
+
+def test_the_counts_the_editor_sees() -> None:
+    from digest.deliver.journal import Summary
+
+    empty = Summary()
+    assert (empty.sent, empty.failed, empty.unknown, empty.pending, empty.skipped_total) == (0, 0, 0, 0, 0)
+    s = Summary({"sent": 5, "failed": 2, "unknown": 3, "inflight": 1, "pending": 4},
+                {"invalid": 2, "duplicate": 1, "suppressed": 6})
+    # In flight at the end of a run is as unknown as unknown: both are held until --resend-unknown.
+    assert (s.sent, s.failed, s.unknown, s.pending, s.skipped_total) == (5, 2, 4, 4, 9)
+
+
+def test_the_first_send_from_a_new_folder_makes_it(tmp_path: Path) -> None:
+    path = journal_path(tmp_path / "issues" / "2026-12")
+    with Journal(path, "2026-12") as j:
+        assert j.begin_batch(1, EMAILS[:1]) == EMAILS[:1]
+    assert path.exists()
