@@ -173,3 +173,134 @@ def test_keyset_is_an_exact_set() -> None:
         assert k not in ks
         assert ks.add(k) and (k not in ref)
         ref.add(k)
+
+
+# --- rows of every shape: each either reaches the send or is reported, never lost, never fatal -------------
+
+
+def _read(path: Path) -> tuple[list[tuple[int, str, dict[str, str]]], list[tuple[int, str, str]]]:
+    stream, problems = read_recipients(path)
+    got = [(r.line, r.email, r.fields) for r in stream]
+    return got, [(p.line, p.kind, p.email) for p in problems]
+
+
+@pytest.mark.parametrize("header", [
+    "email", "Email", "EMAIL", " email ", "E-mail", "E-Mail", "e_mail", "Email Address", "email_address",
+    "E-mail address", "EmailAddress", "Mail", "mail", "email_addr", "Email-Addr",
+])
+def test_every_documented_spelling_of_the_address_column(tmp_path: Path, header: str) -> None:
+    path = _write(tmp_path, f"First Name,{header}\nAnn,ann@example.com\n".encode())
+    got, problems = _read(path)
+    assert got == [(2, "ann@example.com", {"first_name": "Ann"})] and problems == []
+
+
+@pytest.mark.parametrize("header", ["address", "e-mails", "mailbox", "emailaddress2", "name"])
+def test_a_column_that_is_not_the_address_is_not_taken_for_it(tmp_path: Path, header: str) -> None:
+    with pytest.raises(RecipientsError, match="no `email` column"):
+        read_recipients(_write(tmp_path, f"{header},city\nann@example.com,Oslo\n".encode()))
+
+
+def test_short_rows_get_empty_fields_and_a_row_without_its_address_cell_is_reported(tmp_path: Path) -> None:
+    path = _write(tmp_path, b"first_name,email,city\n"
+                  b"Ann,ann@example.com,Oslo\n"
+                  b"Bob,bob@example.com\n"       # no city cell
+                  b"Cy\n"                        # no address cell at all
+                  b"Di,di@example.com,Bergen\n")
+    got, problems = _read(path)
+    assert got == [(2, "ann@example.com", {"first_name": "Ann", "city": "Oslo"}),
+                   (3, "bob@example.com", {"first_name": "Bob", "city": ""}),
+                   (5, "di@example.com", {"first_name": "Di", "city": "Bergen"})]
+    assert problems == [(4, "invalid", "")]
+
+
+def test_a_row_one_cell_short_of_the_last_field(tmp_path: Path) -> None:
+    path = _write(tmp_path, b"email,first_name\nann@example.com\nbo@example.com,Bo\n")
+    got, problems = _read(path)
+    assert got == [(2, "ann@example.com", {"first_name": ""}), (3, "bo@example.com", {"first_name": "Bo"})]
+    assert problems == []
+
+
+def test_long_rows_keep_the_header_s_fields_only(tmp_path: Path) -> None:
+    path = _write(tmp_path, b"email,first_name\nann@example.com,Ann,extra,cells\nbo@example.com,Bo\n")
+    got, problems = _read(path)
+    assert got == [(2, "ann@example.com", {"first_name": "Ann"}), (3, "bo@example.com", {"first_name": "Bo"})]
+    assert problems == []
+
+
+def test_non_ascii_values_pass_on_every_path(tmp_path: Path) -> None:
+    path = _write(tmp_path, "email,first_name,city\n"
+                  "jose@example.com,José,Málaga\n"      # a full row: nothing to clean
+                  "zoe@example.com,Zoë\n"               # short: the cleaning path
+                  "ana@example.com,Ana\tMaría,Łódź\n"   # a tab to clean
+                  "用户@例え.jp,ユーザー,東京\n".encode())
+    got, problems = _read(path)
+    assert problems == []
+    assert got == [(2, "jose@example.com", {"first_name": "José", "city": "Málaga"}),
+                   (3, "zoe@example.com", {"first_name": "Zoë", "city": ""}),
+                   (4, "ana@example.com", {"first_name": "Ana María", "city": "Łódź"}),
+                   (5, "用户@例え.jp", {"first_name": "ユーザー", "city": "東京"})]
+
+
+def _utf8_head(rows: int = 4000) -> bytes:
+    """Enough valid UTF-8 rows that the file is read as UTF-8 (stray bytes after them are a row's problem)."""
+    return b"".join(f"u{i}@example.com,Name{i}\n".encode() for i in range(rows))
+
+
+def test_a_row_repaired_further_down_is_sent(tmp_path: Path) -> None:
+    head = _utf8_head()
+    path = _write(tmp_path, b"email,first_name\n" + head + b"bob@example.com,B\xffb\nBOB@example.com,Bob\n"
+                  b"bob@example.com,Bob again\n")
+    stream, problems = read_recipients(path)
+    got = [(r.line, r.email, r.fields) for r in stream][-1:]
+    assert got == [(4003, "BOB@example.com", {"first_name": "Bob"})]  # the corrected row, not a duplicate
+    assert [(p.line, p.kind) for p in problems] == [(4002, "bad_row"), (4004, "duplicate")]
+    assert problems[0].email == "bob@example.com" and "first_name" in problems[0].reason
+
+
+def test_a_repaired_row_is_not_deduplicated_when_dedupe_is_off(tmp_path: Path) -> None:
+    path = _write(tmp_path, b"email,first_name\n" + _utf8_head() + b"bob@example.com,B\xffb\nbob@example.com,Bob\n")
+    stream, problems = read_recipients(path, dedupe=False)
+    assert [(r.line, r.email) for r in stream][-1:] == [(4003, "bob@example.com")]
+    assert [(p.line, p.kind) for p in problems] == [(4002, "bad_row")]
+
+
+def test_an_unparseable_row_is_reported_and_the_rest_flows(tmp_path: Path) -> None:
+    huge = "x" * 200_000  # beyond the csv module's field limit
+    path = _write(tmp_path, f"email,note\nann@example.com,hi\nbo@example.com,{huge}\ncy@example.com,ok\n".encode())
+    got, problems = _read(path)
+    assert [(line, email) for line, email, _ in got] == [(2, "ann@example.com"), (4, "cy@example.com")]
+    assert problems == [(3, "bad_row", "")]
+    stream, found = read_recipients(path)
+    list(stream)
+    assert "cannot parse the row" in found[0].reason and str(found[0]).startswith("line 3: ")
+
+
+def test_line_numbers_count_physical_lines_after_a_multi_line_value(tmp_path: Path) -> None:
+    path = _write(tmp_path, b'email,note\nann@example.com,"two\nlines"\n\nbad-address,x\ncy@example.com,ok\n')
+    got, problems = _read(path)
+    assert [(line, email) for line, email, _ in got] == [(2, "ann@example.com"), (6, "cy@example.com")]
+    assert problems == [(5, "invalid", "bad-address")]
+    assert got[0][2] == {"note": "two lines"}
+
+
+def test_big_lists_dedupe_exactly(tmp_path: Path) -> None:
+    """50,000 addresses with a duplicate of every tenth: each duplicate reported once, nothing else."""
+    n = 50_000
+    lines = [f"user{i}@example.org" for i in range(n)] + [f"USER{i}@example.org" for i in range(0, n, 10)]
+    path = _write(tmp_path, ("email\n" + "\n".join(lines) + "\n").encode())
+    stream, problems = read_recipients(path)
+    assert sum(1 for _ in stream) == n
+    assert len(problems) == n // 10 and {p.kind for p in problems} == {"duplicate"}
+    assert problems[0].line == n + 2 and problems[-1].line == n + n // 10 + 1
+
+
+def test_keyset_spreads_a_big_list_over_its_buckets() -> None:
+    """The compact set stays a hash table on a big list: no bucket grows long (a long bucket is a linear
+    search per address: quadratic over the list)."""
+    from digest.deliver.recipients import KeySet
+
+    ks = KeySet()
+    for i in range(300_000):
+        assert ks.add(f"person{i}@example.net")
+    assert all(f"person{i}@example.net" in ks for i in range(0, 300_000, 7))
+    assert max(blob.count("\n") for blob in ks._buckets) < 40
