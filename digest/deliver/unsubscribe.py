@@ -260,6 +260,10 @@ class UnsubscribeApp:
 
     def __call__(self, environ: dict[str, Any], start_response: Start) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET").upper()
+        body = self._respond(environ, start_response, method)
+        return [] if method == "HEAD" else body  # HEAD: GET's status and headers, no body (RFC 9110 9.3.2)
+
+    def _respond(self, environ: dict[str, Any], start_response: Start, method: str) -> list[bytes]:
         if method not in ("GET", "HEAD", "POST"):
             start_response("405 Method Not Allowed", [("Allow", "GET, POST"), ("Content-Length", "0")])
             return [b""]

@@ -102,16 +102,19 @@ def test_links_from_settings() -> None:
     assert "one-click" in http.warnings[0]
 
 
-def _call(app: UnsubscribeApp, method: str, path: str, query: str = "", body: bytes = b"") -> tuple[str, str]:
+def _call(app: UnsubscribeApp, method: str, path: str, query: str = "", body: bytes = b"",
+          extra: dict[str, Any] | None = None, headers: dict[str, str] | None = None) -> tuple[str, str]:
+    """Call the WSGI app; ``extra`` overrides environ keys, ``headers`` receives the response headers."""
     seen: dict[str, Any] = {}
 
-    def start(status: str, headers: list[tuple[str, str]]) -> None:
+    def start(status: str, response_headers: list[tuple[str, str]]) -> None:
         seen["status"] = status
-        seen["headers"] = dict(headers)
+        if headers is not None:
+            headers.update(response_headers)
 
     environ = {"REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": query,
                "CONTENT_LENGTH": str(len(body)), "CONTENT_TYPE": "application/x-www-form-urlencoded",
-               "wsgi.input": io.BytesIO(body)}
+               "wsgi.input": io.BytesIO(body), **(extra or {})}
     out = b"".join(app(environ, start)).decode()
     return seen["status"], out
 
@@ -149,3 +152,155 @@ def test_app_refuses_bad_tokens(tmp_path: Path) -> None:
     status, _ = _call(app, "POST", "/unsub", f"t={good}", b"something=else")
     assert status.startswith("400") and not supp.exists()
     assert _call(app, "PUT", "/unsub", f"t={good}")[0].startswith("405")
+
+
+# --- what a subscriber's browser, a mail provider and the editor see ----------------------------------------
+
+
+def test_every_page_is_private_and_inert(tmp_path: Path) -> None:
+    """The URL is a bearer token: no page may be cached, leak it as a Referer, be sniffed or run scripts."""
+    app = UnsubscribeApp(tmp_path / "s.csv", KEY, "Harbour Notes")
+    token = make_token("ann@example.com", KEY)
+    for method, query, body, want in [("GET", f"t={token}", b"", "200"), ("HEAD", f"t={token}", b"", "200"),
+                                      ("POST", f"t={token}", b"List-Unsubscribe=One-Click", "200"),
+                                      ("GET", "t=forged", b"", "403"),
+                                      ("POST", f"t={token}", b"x" * (17 * 1024), "413"),
+                                      ("POST", f"t={token}", b"nothing=here", "400")]:
+        headers: dict[str, str] = {}
+        status, _ = _call(app, method, "/unsub", query, body, headers=headers)
+        assert status.startswith(want), (method, query, status)
+        assert headers["Cache-Control"] == "no-store"
+        assert headers["Referrer-Policy"] == "no-referrer"
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert headers["Content-Security-Policy"] == ("default-src 'none'; style-src 'unsafe-inline'; "
+                                                      "form-action 'self'")
+        assert headers["Content-Type"] == "text/html; charset=utf-8"
+
+
+def test_head_answers_like_get_without_a_body(tmp_path: Path) -> None:
+    app = UnsubscribeApp(tmp_path / "s.csv", KEY)
+    token = make_token("ann@example.com", KEY)
+    get_headers: dict[str, str] = {}
+    head_headers: dict[str, str] = {}
+    status, page = _call(app, "GET", "/unsub", f"t={token}", headers=get_headers)
+    assert status.startswith("200") and "ann@example.com" in page
+    status, page = _call(app, "HEAD", "/unsub", f"t={token}", headers=head_headers)
+    assert status.startswith("200") and page == ""
+    assert head_headers == get_headers  # the same Content-Length: the size of the page a GET returns
+    assert not (tmp_path / "s.csv").exists()
+    status, page = _call(app, "HEAD", "/unsub", "t=forged")
+    assert status.startswith("403") and page == ""
+
+
+@pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH", "OPTIONS"])
+def test_other_methods_are_refused_and_change_nothing(tmp_path: Path, method: str) -> None:
+    app = UnsubscribeApp(tmp_path / "s.csv", KEY)
+    token = make_token("ann@example.com", KEY)
+    headers: dict[str, str] = {}
+    status, _ = _call(app, method, "/unsub", f"t={token}", b"List-Unsubscribe=One-Click", headers=headers)
+    assert status.startswith("405") and "GET" in headers["Allow"] and "POST" in headers["Allow"]
+    assert not (tmp_path / "s.csv").exists()
+
+
+def _b64url(data: bytes) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def test_a_malformed_token_is_403_never_a_server_error(tmp_path: Path) -> None:
+    import hashlib
+    import hmac
+
+    app = UnsubscribeApp(tmp_path / "s.csv", KEY)
+    good = make_token("ann@example.com", KEY)
+    left, right = good.split(".")
+    key = hmac.digest(KEY, b"digest-unsubscribe-v2 key", "sha256")
+    not_utf8 = b"\xff\xfeann@example.com"
+    tag = hashlib.blake2b(not_utf8, digest_size=24, key=key, person=b"digest-unsub-v2").digest()
+    malformed = [
+        "a.b", "ab.c", "a", ".", "..", f"{left}.", f".{right}", f"{left}.{right}.{right}", f"{left}..{right}",
+        f"{left}={right}", "é.ü", f"{left}.{right}é", "%%.%%", f"{left}=.{right}", f"{left}.{right}==",
+        f"{_b64url(not_utf8)}.{_b64url(tag)}",  # a correctly signed address that is not UTF-8
+        f"{left}.{_b64url(b'x' * 31)}", f"{left}.{_b64url(b'x' * 33)}", f"{left}.{_b64url(b'x' * 24)}",
+        "x" * 3000 + "." + right, left * 40 + "." + right,
+    ]
+    for token in malformed:
+        assert verify_token(token, KEY) is None, token
+        for method in ("GET", "POST"):
+            status, _ = _call(app, method, "/unsub", "", b"List-Unsubscribe=One-Click",
+                              extra={"QUERY_STRING": "t=" + token.replace("%", "%25")})
+            assert status.startswith("403"), (token, method, status)
+            status, _ = _call(app, method, "/u/" + token, "", b"List-Unsubscribe=One-Click")
+            assert status.startswith("403"), (token, method, status)
+    assert not (tmp_path / "s.csv").exists()
+
+
+def test_a_long_address_signs_and_verifies(tmp_path: Path) -> None:
+    address = "a" * 64 + "@" + "b" * 180 + ".example"  # 254 characters: the longest valid address
+    token = make_token(address, KEY)
+    assert verify_token(token, KEY) == address
+    status, _ = _call(UnsubscribeApp(tmp_path / "s.csv", KEY), "POST", "/u/" + token, "",
+                      b"List-Unsubscribe=One-Click")
+    assert status.startswith("200") and suppressions.load(tmp_path / "s.csv") == {address}
+
+
+@pytest.mark.parametrize("field", ["t", "token"])
+def test_the_token_in_the_post_body(tmp_path: Path, field: str) -> None:
+    """A form posting the token as a field (a template with no token in the URL's path or query)."""
+    app = UnsubscribeApp(tmp_path / "s.csv", KEY)
+    token = make_token("ann@example.com", KEY)
+    status, page = _call(app, "POST", "/unsub", "", f"List-Unsubscribe=One-Click&{field}={token}".encode())
+    assert status.startswith("200") and "ann@example.com" in page
+    assert suppressions.load(tmp_path / "s.csv") == {"ann@example.com"}
+    # Another field's value is not taken for the token, nor a GET's (a GET never unsubscribes anyway).
+    status, _ = _call(app, "POST", "/unsub", "", f"List-Unsubscribe=One-Click&other={token}".encode())
+    assert status.startswith("403")
+
+
+def test_the_token_is_found_wherever_the_template_put_it(tmp_path: Path) -> None:
+    app = UnsubscribeApp(tmp_path / "s.csv", KEY)
+    token = make_token("ann@example.com", KEY)
+    for path, query in [("/unsub", f"t={token}"), ("/unsub", f"utm_source=mail&id={token}&x=1"),
+                        (f"/u/{token}", ""), (f"/u/{token}/", ""), (f"/u/{token}", "utm_source=mail")]:
+        status, page = _call(app, "GET", path, query)
+        assert status.startswith("200") and "ann@example.com" in page, (path, query)
+
+
+def test_the_body_limit_is_16_kib(tmp_path: Path) -> None:
+    app = UnsubscribeApp(tmp_path / "s.csv", KEY)
+    token = make_token("ann@example.com", KEY)
+    form = b"List-Unsubscribe=One-Click&pad="
+    at_limit = form + b"x" * (16 * 1024 - len(form))
+    status, _ = _call(app, "POST", "/unsub", f"t={token}", at_limit)
+    assert status.startswith("200"), status
+    over = at_limit + b"x"
+    assert _call(app, "POST", "/unsub", f"t={token}", over)[0].startswith("413")
+    # Without a Content-Length, from a server that ends the input itself (wsgi.input_terminated).
+    for body, want in ((at_limit, "200"), (over, "413")):
+        status, _ = _call(app, "POST", "/unsub", f"t={token}", body,
+                          extra={"CONTENT_LENGTH": "", "wsgi.input_terminated": True})
+        assert status.startswith(want), (len(body), status)
+    assert _call(app, "POST", "/unsub", f"t={token}", b"List-Unsubscribe=One-Click",
+                 extra={"CONTENT_LENGTH": "ten"})[0].startswith("400")
+    assert [e.email for e in suppressions.entries(tmp_path / "s.csv")] == ["ann@example.com"]
+
+
+def test_editor_warnings_for_links_that_anyone_could_use(tmp_path: Path) -> None:
+    env = {"DIGEST_UNSUBSCRIBE_SECRET": SECRET}
+    by_email = links_from_settings(_settings(url="https://x.example/u?e={email}"), env)
+    assert by_email.warnings == ("[unsubscribe] url has {email} but no {token}: anyone can unsubscribe anyone; "
+                                 "use {token} (signed) instead",)
+    assert by_email.secret is None and by_email.token_parts() is None
+    assert by_email.for_recipient("a+b@example.com") == ("https://x.example/u?e=a%2Bb%40example.com", None)
+    fixed = links_from_settings(_settings(url="https://x.example/unsubscribe"), env)
+    assert fixed.warnings == ("[unsubscribe] url has no {token}: the link cannot say who unsubscribes",)
+    assert fixed.for_recipient("a@example.com") == ("https://x.example/unsubscribe", None)
+    signed = links_from_settings(_settings(url="https://x.example/u/{token}", mailto="u@x.example"), env)
+    assert signed.warnings == () and signed.available
+    parts = signed.token_parts()
+    assert parts is not None and parts[1:] == ("https://x.example/u/", "")
+    assert parts[0]("a@example.com") == make_token("a@example.com", KEY)
+    assert not links_from_settings(_settings(), env).available
+    assert links_from_settings(_settings(mailto="u@x.example"), env).available
+    assert links_from_settings(_settings(url="HTTPS://x.example/u/{token}"), env).warnings == ()
