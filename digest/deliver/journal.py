@@ -301,7 +301,7 @@ class Journal:
 
         Raises JournalError when another process holds it: a send of this issue is running.
         """
-        if _fcntl is None:
+        if _fcntl is None:  # pragma: no cover - Windows: no flock
             return False
         if self._lock_file is not None:
             return True
@@ -342,9 +342,11 @@ class Journal:
         with self._tx() as db:
             cur = db.execute("INSERT INTO runs (issue, started, backend, recovered_unknown) VALUES (?, ?, ?, ?)",
                              (self.issue_id, time.time(), backend, recovered))
-            self.run_id = int(cur.lastrowid or 0)
+            run_id = cur.lastrowid
+            assert run_id is not None  # an INSERT into a rowid table sets it
+            self.run_id = run_id
             db.execute("DELETE FROM skips WHERE issue = ?", (self.issue_id,))  # this run's CSV decides skips
-        return self.run_id
+        return run_id
 
     def finish_run(self, note: str = "") -> None:
         if self.run_id is not None:

@@ -590,3 +590,56 @@ def test_the_first_send_from_a_new_folder_makes_it(tmp_path: Path) -> None:
     with Journal(path, "2026-12") as j:
         assert j.begin_batch(1, EMAILS[:1]) == EMAILS[:1]
     assert path.exists()
+
+
+def test_a_damaged_journal_is_refused_with_the_way_out(tmp_path: Path) -> None:
+    with _journal(tmp_path) as j:
+        j.begin_batch(1, EMAILS[:2])
+    data = bytearray(journal_path(tmp_path).read_bytes())
+    data[100:4000] = b"\xff" * 3900  # the schema page overwritten (a bad copy, a bad disk)
+    journal_path(tmp_path).write_bytes(bytes(data))
+    with pytest.raises(JournalError, match="refusing to use this file.*malformed") as info:
+        _journal(tmp_path)
+    assert "--new-journal" in (info.value.hint or "")
+    assert journal_path(tmp_path).read_bytes() == bytes(data)  # left as it was
+
+
+def test_a_folder_where_the_journal_should_be_is_a_clear_error(tmp_path: Path) -> None:
+    journal_path(tmp_path).mkdir()
+    with pytest.raises(JournalError, match="cannot be written"):
+        _journal(tmp_path)
+
+
+def test_no_lock_file_possible_means_checked_claims(tmp_path: Path) -> None:
+    from digest.deliver.journal import LOCK_NAME
+
+    (tmp_path / LOCK_NAME).mkdir()  # something in the way of the lock file
+    with _journal(tmp_path) as j:
+        assert j.lock_run() is False
+        j.begin_batch(1, EMAILS[:2])
+        assert j.begin_batch(2, EMAILS[1:3]) == [EMAILS[2]]  # the journal itself still guards each claim
+
+
+def test_per_recipient_message_ids_in_batch_order_are_kept(tmp_path: Path) -> None:
+    with _journal(tmp_path) as j:
+        j.begin_batch(1, EMAILS[:3])
+        assert j.record(1, EMAILS[:3], [Outcome(e, True, f"<{i}@smtp>") for i, e in enumerate(EMAILS[:3])]) == 0
+        assert dict(j.db.execute("SELECT key, message_id FROM recipients")) == {
+            e: f"<{i}@smtp>" for i, e in enumerate(EMAILS[:3])}
+        assert j.summary().states == {"sent": 3}
+
+
+def test_set_aside_in_a_folder_that_cannot_be_written_says_so(tmp_path: Path) -> None:
+    from digest.deliver.journal import set_aside
+
+    issue = tmp_path / "issue"
+    with _journal(issue) as j:
+        j.begin_batch(1, EMAILS[:1])
+    _make_read_only(issue)
+    try:
+        with pytest.raises(JournalError, match="cannot set the old journal aside"):
+            set_aside(issue)
+    finally:
+        _make_writable(issue)
+    assert journal_path(issue).exists()
+    assert set_aside(tmp_path / "nothing-here") is None
