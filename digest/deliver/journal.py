@@ -223,16 +223,16 @@ class Journal:
                 # check_same_thread=False: the send loop commits from its request thread too; every use of
                 # the connection is serialized by ``self.lock``.
                 self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30.0, check_same_thread=False)
-                self.db.execute("PRAGMA journal_mode=WAL")
-                # WAL + NORMAL: a commit survives a crash or kill of the process (it is in the WAL file); only an
-                # OS crash or power loss right after it can lose the last commits (no fsync per commit).
-                self.db.execute("PRAGMA synchronous=NORMAL")
                 version = self.db.execute("PRAGMA user_version").fetchone()[0]
                 if version not in (0, 2, SCHEMA_VERSION) or (version == 0 and self._has_table("recipients")):
                     raise JournalError(f"{self.path}: written by another version of digest (schema {version})",
                                        "finish that send with the version that started it, or move the file away")
                 if existed and version == 0:
                     raise _not_this_issue(self.path, slug, "it is not a digest send journal")
+                # Only now, on a file that is ours: WAL + NORMAL. A commit survives a crash or kill of the process
+                # (it is in the WAL file); only an OS crash or power loss right after it can lose the last commits.
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA synchronous=NORMAL")
                 if version == 2:
                     self._upgrade_from_2()
                 self.db.executescript(_SCHEMA)

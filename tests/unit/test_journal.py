@@ -325,6 +325,7 @@ def test_another_sqlite_file_is_not_taken_as_a_journal(tmp_path: Path) -> None:
         _journal(tmp_path)
     db = sqlite3.connect(journal_path(tmp_path))
     assert [r[0] for r in db.execute("SELECT name FROM sqlite_master")] == ["notes"]  # untouched
+    assert db.execute("PRAGMA journal_mode").fetchone() == ("delete",)  # not switched to WAL either
     db.close()
 
 
@@ -567,6 +568,7 @@ def test_a_journal_of_another_schema_is_refused_and_left_as_it_was(tmp_path: Pat
     db = sqlite3.connect(journal_path(tmp_path))
     try:
         assert db.execute("PRAGMA user_version").fetchone() == (version,)
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("delete",)
         assert [r[0] for r in db.execute("SELECT name FROM sqlite_master")] == ["recipients",
                                                                                "sqlite_autoindex_recipients_1"]
         assert db.execute("SELECT * FROM recipients").fetchall() == [("a@example.com", "sent", "<m>", 1)]
