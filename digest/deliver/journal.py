@@ -365,8 +365,7 @@ class Journal:
         if self._indexed:
             return
         with self.lock:
-            self.db.execute(_CURRENT)
-            self.db.execute("DELETE FROM temp.current_claims")
+            self.db.execute(_CURRENT)  # a TEMP table: new and empty on each connection
             self.db.execute(_INDEX_CLAIMS, (self.issue_id,))
             self._indexed = True
 
