@@ -525,14 +525,12 @@ class Journal:
     def _summary(self) -> Summary:
         """Batch sizes by state, corrected by the marks: as cheap for a million recipients as for ten."""
         issue = self.issue_id
-        states: dict[str, int] = {}
-        for state, n in self.db.execute("SELECT state, SUM(size) FROM batches WHERE issue = ? GROUP BY state",
-                                        (issue,)):
-            states[state] = states.get(state, 0) + int(n or 0)
+        states: dict[str, int] = dict(self.db.execute(
+            "SELECT state, SUM(size) FROM batches WHERE issue = ? GROUP BY state", (issue,)))
         for batch_state, own, n in self.db.execute(
                 "SELECT b.state, m.state, COUNT(*) FROM marks m JOIN batches b ON b.issue = m.issue AND b.id = m.batch "
                 "WHERE m.issue = ? AND m.state IS NOT NULL GROUP BY b.state, m.state", (issue,)):
-            states[batch_state] = states.get(batch_state, 0) - n
+            states[batch_state] -= n  # a batch with marks has members: its state was counted above
             if own != "superseded":
                 states[own] = states.get(own, 0) + n
         skipped = {k: n for k, n in self.db.execute(

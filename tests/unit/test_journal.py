@@ -83,6 +83,9 @@ def test_outcomes_failed_unknown_and_missing(tmp_path: Path) -> None:
         assert left == 1  # EMAILS[4] had no outcome: unknown (it may have left)
         s = j.summary()
         assert (s.sent, s.failed, s.unknown) == (1, 2, 2)
+        # Only the refusal said to be permanent is: an unknown recipient is never a permanent failure.
+        assert dict(j.db.execute("SELECT key, permanent FROM recipients")) == {
+            EMAILS[0]: 1, EMAILS[1]: 0, EMAILS[2]: 0, EMAILS[3]: 0, EMAILS[4]: 0}
     with _journal(tmp_path) as j:
         j.recover()
         assert j.sendable(EMAILS[:5]) == [EMAILS[1]]  # the transient failure only
@@ -645,3 +648,13 @@ def test_set_aside_in_a_folder_that_cannot_be_written_says_so(tmp_path: Path) ->
         _make_writable(issue)
     assert journal_path(issue).exists()
     assert set_aside(tmp_path / "nothing-here") is None
+
+
+def test_a_batch_of_addresses_all_claimed_before_counts_nobody(tmp_path: Path) -> None:
+    with _journal(tmp_path) as j:
+        j.begin_batch(1, EMAILS[:2])
+        j.record(1, EMAILS[:2], [Outcome(e, True, "<m>") for e in EMAILS[:2]])
+        assert j.begin_batch(2, EMAILS[:2]) == []  # e.g. a resumed run whose batch was all sent already
+        assert j.summary().states == {"sent": 2}
+        j.batch_unknown(2, "lost")
+        assert j.summary().states == {"sent": 2} and j.summary().unknown == 0
