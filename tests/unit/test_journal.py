@@ -658,3 +658,33 @@ def test_a_batch_of_addresses_all_claimed_before_counts_nobody(tmp_path: Path) -
         assert j.summary().states == {"sent": 2}
         j.batch_unknown(2, "lost")
         assert j.summary().states == {"sent": 2} and j.summary().unknown == 0
+
+
+def test_a_commit_that_fails_is_rolled_back_and_said(tmp_path: Path) -> None:
+    """Where WAL is unavailable (some network file systems) a reader blocks the writer's COMMIT."""
+    with _journal(tmp_path) as j:
+        j.db.execute("PRAGMA journal_mode=DELETE")
+        j.db.execute("PRAGMA busy_timeout = 50")
+        j.begin_batch(1, EMAILS[:1])
+        reader = sqlite3.connect(journal_path(tmp_path), isolation_level=None)
+        reader.execute("BEGIN")
+        reader.execute("SELECT COUNT(*) FROM batches").fetchone()  # a read transaction holds its lock
+        try:
+            with pytest.raises(JournalError, match="send journal failed.*locked") as info:
+                j.begin_batch(2, EMAILS[1:3])
+            assert "resumes" in (info.value.hint or "")
+        finally:
+            reader.execute("ROLLBACK")
+            reader.close()
+        assert j.summary().states == {"inflight": 1}  # batch 2 is not there, not even for this connection
+        assert j.begin_batch(2, EMAILS[1:3]) == EMAILS[1:3]
+        assert j.summary().states == {"inflight": 3}
+
+
+def test_a_closed_journal_cannot_be_used_by_mistake(tmp_path: Path) -> None:
+    j = _journal(tmp_path)
+    j.close()
+    with pytest.raises(sqlite3.ProgrammingError):
+        j.begin_batch(1, EMAILS[:1])
+    with pytest.raises(sqlite3.ProgrammingError):
+        j.start_run("outbox", 0)
