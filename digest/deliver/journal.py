@@ -596,12 +596,12 @@ def _db_error(path: Path, exc: sqlite3.Error, *, opening: bool = False) -> Journ
                             f"make {path.name} and its folder {path.parent} writable by this user, then run the same "
                             "`digest send` again: it resumes from the journal")
     if opening or primary == sqlite3.SQLITE_NOTADB:
-        return _not_this_issue(path, None, f"it cannot be read as a send journal ({text})")
+        return _not_this_issue(path, "", f"it cannot be read as a send journal ({text})")
     return JournalError(f"{path}: the send journal failed ({text})",
                         "run the same `digest send` again once the cause is fixed: it resumes from the journal")
 
 
-def _not_this_issue(path: Path, slug: str | None, why: str) -> JournalError:
+def _not_this_issue(path: Path, slug: str, why: str) -> JournalError:
     issue = f" of {slug}" if slug else ""
     return JournalError(f"{path}: refusing to use this file as the send journal{issue}: {why}",
                         "look at it first (a damaged copy? another issue's?); restore the right journal, or start "
@@ -651,7 +651,7 @@ def _check_file(path: Path) -> bool:
         raise JournalError(f"{path}: cannot read the send journal ({exc.strerror or exc})",
                            "make it readable by this user, then send again") from None
     if size == 0:
-        raise _not_this_issue(path, None, "it is empty (0 bytes: a failed copy, a full disk, a sync tool?)")
+        raise _not_this_issue(path, "", "it is empty (0 bytes: a failed copy, a full disk, a sync tool?)")
     return True
 
 
