@@ -304,3 +304,51 @@ def test_keyset_spreads_a_big_list_over_its_buckets() -> None:
         assert ks.add(f"person{i}@example.net")
     assert all(f"person{i}@example.net" in ks for i in range(0, 300_000, 7))
     assert max(blob.count("\n") for blob in ks._buckets) < 40
+
+
+def test_what_the_editor_is_told_about_the_file(tmp_path: Path) -> None:
+    from digest.deliver.recipients import describe_layout
+
+    layout = read_layout(_write(tmp_path, b"Name;E-mail;City\nAnn;ann@example.com;Oslo\n", "list.csv"))
+    assert describe_layout(layout) == ("list.csv: semicolon-separated, utf-8, address column 'E-mail', "
+                                       "merge fields: name, city")
+    layout = read_layout(_write(tmp_path, b"email\tEmail Address\nann@example.com\tx\n", "two.csv"))
+    assert layout.email_index == 0 and layout.fields == []
+    assert layout.warnings == ["several address columns; using column 1 ('email')"]
+    assert describe_layout(layout) == "two.csv: tab-separated, utf-8, address column 'email', merge fields: none"
+
+
+def test_a_utf8_character_cut_by_the_sniffed_sample_is_still_utf8(tmp_path: Path) -> None:
+    from digest.deliver.recipients import _SNIFF_BYTES
+
+    header = b"email,name\n"
+    row = "zoë@example.com,Zoë\n".encode()
+    body = header + b"a@example.com," + b"x" * (_SNIFF_BYTES - len(header) - len(b"a@example.com,") - 2) + b"\n"
+    data = body + b"\xc3\xab" * 2 + b"@example.com,y\n" + row  # the sample ends inside a two-byte character
+    assert len(body) == _SNIFF_BYTES - 1
+    stream, problems = read_recipients(_write(tmp_path, data))
+    assert stream.layout.encoding == "utf-8" and stream.layout.warnings == []
+    assert [r.email for r in stream] == ["a@example.com", "ëë@example.com", "zoë@example.com"] and problems == []
+
+
+def test_count_rows_estimates_from_lines(tmp_path: Path) -> None:
+    assert count_rows(_write(tmp_path, b"email\na@x.io\nb@x.io", "no-newline.csv")) == 2
+    assert count_rows(_write(tmp_path, b"email\na@x.io\nb@x.io\n", "newline.csv")) == 2
+    assert count_rows(_write(tmp_path, b"email\n", "header.csv")) == 0
+    big = b"email\n" + b"someone@example.com\n" * 120_000  # more than one read of 1 MiB
+    assert count_rows(_write(tmp_path, big, "big.csv")) == 120_000
+
+
+def test_iter_addresses_lists_every_address_cell_unvalidated(tmp_path: Path) -> None:
+    from digest.deliver.recipients import iter_addresses
+
+    path = _write(tmp_path, b'name,email\nAnn, ann@example.com \nBo\nCy,\n"Di\nDa",not-an-address\nEd,ed@x.io\n')
+    assert list(iter_addresses(path)) == [(2, "ann@example.com"), (5, "not-an-address"), (7, "ed@x.io")]
+
+
+def test_a_row_problem_reads_as_one_line() -> None:
+    from digest.deliver.recipients import RowProblem
+
+    assert str(RowProblem(7, "x@@y", "invalid", "bad")) == "line 7: 'x@@y' bad"
+    assert str(RowProblem(8, "", "invalid", "no address in the email column")) == (
+        "line 8: no address in the email column")
