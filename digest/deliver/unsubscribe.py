@@ -171,13 +171,9 @@ class Links:
     def for_recipient(self, email: str) -> tuple[str | None, str | None]:
         url = None
         if self.template:
-            split = self._split
-            if split is not None:
-                assert self._signer is not None, "a {token} URL needs the secret"
-                return split[0] + self._signer(email) + split[1], (self.mailto or None)
             url = self.template
             if "{token}" in url:
-                assert self.secret is not None and self._signer is not None
+                assert self._signer is not None, "a {token} URL needs the secret"
                 url = url.replace("{token}", self._signer(email))
             if "{email}" in url:
                 url = url.replace("{email}", quote(email, safe=""))
