@@ -345,3 +345,63 @@ def test_the_module_level_wsgi_application_for_any_server(tmp_path: Path, monkey
         httpd.server_close()
     assert suppressions.load(tmp_path / "first.csv") == {"ann@example.com", "bo@example.com"}
     assert not (tmp_path / "second.csv").exists()
+
+
+def _until_closed(sock: socket.socket) -> bytes:
+    """Everything the server sends until it closes the connection."""
+    data = b""
+    while chunk := sock.recv(65536):
+        data += chunk
+    return data
+
+
+def test_a_body_the_app_did_not_read_ends_the_connection(server: Server) -> None:
+    """Its bytes would otherwise be read as the next request (request smuggling): the server closes instead."""
+    token = make_token("ann@example.com", KEY)
+    smuggled = f"POST /unsub?t={token} HTTP/1.1\r\nHost: x\r\nContent-Length: 26\r\n\r\nList-Unsubscribe=One-Click"
+    for head in (f"GET /unsub?t={token} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(smuggled)}\r\n\r\n",
+                 f"GET /unsub?t={token} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                 f"{len(smuggled):x}\r\n"):
+        sock = server.connect()
+        try:
+            sock.sendall(head.encode() + smuggled.encode() + (b"\r\n0\r\n\r\n" if "chunked" in head else b""))
+            data = _until_closed(sock)
+        finally:
+            sock.close()
+        assert data.count(b"HTTP/1.1 ") == 1 and data.startswith(b"HTTP/1.1 200"), data[:200]
+    assert not server.supp.exists()
+
+
+def test_an_oversized_post_is_refused_and_the_connection_closed(server: Server) -> None:
+    token = make_token("ann@example.com", KEY)
+    sock = server.connect()
+    try:
+        sock.sendall(f"POST /unsub?t={token} HTTP/1.1\r\nHost: x\r\nContent-Type: {URLENCODED}\r\n"
+                     f"Content-Length: {16 * 1024 + 1}\r\n\r\n".encode() + b"List-Unsubscribe=One-Click")
+        data = _until_closed(sock)
+    finally:
+        sock.close()
+    assert data.startswith(b"HTTP/1.1 413") and data.count(b"HTTP/1.1 ") == 1
+    assert not server.supp.exists()
+
+
+def test_a_request_line_beyond_64_kib_is_refused(server: Server) -> None:
+    sock = server.connect()
+    try:
+        sock.sendall(b"GET /" + b"a" * (65_537 - 5))  # exactly what the server reads of a line: nothing left over
+        data = _until_closed(sock)
+    finally:
+        sock.close()
+    assert data.startswith(b"HTTP/1.1 414") and data.count(b"HTTP/1.1 ") == 1
+
+
+def test_a_client_that_leaves_is_not_an_error(server: Server) -> None:
+    sock = server.connect()
+    sock.sendall(b"GET /unsub?t=x HTTP/1.1\r\nHost: x\r\n")  # then gone, mid-request
+    sock.close()
+    sock = server.connect()  # the server still answers
+    try:
+        sock.sendall(b"GET /unsub?t=x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert _until_closed(sock).startswith(b"HTTP/1.1 403")
+    finally:
+        sock.close()
