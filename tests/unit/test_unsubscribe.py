@@ -304,3 +304,14 @@ def test_editor_warnings_for_links_that_anyone_could_use(tmp_path: Path) -> None
     assert not links_from_settings(_settings(), env).available
     assert links_from_settings(_settings(mailto="u@x.example"), env).available
     assert links_from_settings(_settings(url="HTTPS://x.example/u/{token}"), env).warnings == ()
+
+
+def test_the_secret_comes_from_the_process_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DIGEST_UNSUBSCRIBE_SECRET", SECRET)
+    links = links_from_settings(_settings(url="https://x.example/u/{token}"))
+    assert links.secret == KEY
+    url, mailto = links.for_recipient("ann@example.com")
+    assert url == "https://x.example/u/" + make_token("ann@example.com", KEY) and mailto is None
+    monkeypatch.delenv("DIGEST_UNSUBSCRIBE_SECRET")
+    with pytest.raises(SendRefused, match="DIGEST_UNSUBSCRIBE_SECRET is not set"):
+        links_from_settings(_settings(url="https://x.example/u/{token}"))
