@@ -315,3 +315,59 @@ def test_the_secret_comes_from_the_process_environment(monkeypatch: pytest.Monke
     monkeypatch.delenv("DIGEST_UNSUBSCRIBE_SECRET")
     with pytest.raises(SendRefused, match="DIGEST_UNSUBSCRIBE_SECRET is not set"):
         links_from_settings(_settings(url="https://x.example/u/{token}"))
+
+
+FORM = b"List-Unsubscribe=One-Click"
+
+
+@pytest.mark.parametrize("body,want", [
+    (b"1a\r\n" + FORM + b"\r\n0\r\n\r\n", "200"),
+    (b"d\r\n" + FORM[:13] + b"\r\nD\r\n" + FORM[13:] + b"\r\n0\r\n\r\n", "200"),  # two chunks, hex either case
+    (b"1a;name=value\r\n" + FORM + b"\r\n0\r\nX-Trailer: 1\r\nY-Trailer: 2\r\n\r\n", "200"),  # extension, trailers
+    (b"1a\n" + FORM + b"\n0\n\n", "200"),                            # bare LF line ends
+    (b"1a\r\n" + FORM + b"\r\n0\r\n", "200"),                         # the input ends after the last chunk
+    (b"1a;" + b"x" * 300 + b"\r\n" + FORM + b"\r\n0\r\n\r\n", "400"),  # a chunk line beyond 256 bytes
+    (b"-1a\r\n" + FORM + b"\r\n0\r\n\r\n", "400"),                    # a negative size
+    (b"zz\r\n" + FORM + b"\r\n0\r\n\r\n", "400"),                     # not hex
+    (b"1a\r\n" + FORM + b"XX0\r\n\r\n", "400"),                        # no line end after the chunk
+    (b"1b\r\n" + FORM, "400"),                                        # the input ends inside a chunk
+    (b"1a\r\n" + FORM + b"\r\n", "400"),                              # no last chunk
+    (b"1a\r\n" + FORM + b"\r\n0\r\n" + b"X: y\r\n" * 64 + b"\r\n", "400"),  # trailers without end
+    (b"1a\r\n" + FORM + b"\r\n0\r\n" + b"X: y\r\n" * 63 + b"\r\n", "200"),
+    (b"4000\r\n" + b"x" * 0x4000 + b"\r\n1a\r\n" + FORM + b"\r\n0\r\n\r\n", "413"),  # 16 KiB + 26 bytes
+    (b"3fe6\r\n" + b"&" * 0x3FE6 + b"\r\n1a\r\n" + FORM + b"\r\n0\r\n\r\n", "200"),  # exactly 16 KiB
+])
+def test_a_chunked_one_click_post(tmp_path: Path, body: bytes, want: str) -> None:
+    """RFC 8058 POSTs from mail providers may come chunked, through a server that leaves decoding to the app."""
+    app = UnsubscribeApp(tmp_path / "s.csv", KEY)
+    token = make_token("ann@example.com", KEY)
+    status, page = _call(app, "POST", "/unsub", f"t={token}", body,
+                         extra={"HTTP_TRANSFER_ENCODING": "Chunked", "CONTENT_LENGTH": ""})
+    assert status.startswith(want), (status, page[-300:])
+    assert (tmp_path / "s.csv").exists() == (want == "200")
+    if want == "400":
+        assert "<title>Not understood</title>" in page and "could not be read" in page
+
+
+def test_pages_say_what_happened(tmp_path: Path) -> None:
+    app = UnsubscribeApp(tmp_path / "s.csv", KEY, "Harbour <Notes>")
+    token = make_token("ann@example.com", KEY)
+    _, page = _call(app, "GET", "/unsub", f"t={token}")
+    assert "<title>Unsubscribe</title>" in page and "<h1>Unsubscribe</h1>" in page
+    assert "Harbour &lt;Notes&gt;" in page and "<Notes>" not in page
+    _, page = _call(app, "POST", "/unsub", f"t={token}", FORM)
+    assert "<title>Unsubscribed</title>" in page and "will get no more email from Harbour &lt;Notes&gt;" in page
+    _, page = _call(app, "POST", "/unsub", f"t={token}", b"x=1")
+    assert "<title>Not understood</title>" in page and "List-Unsubscribe=One-Click" in page
+    _, page = _call(app, "GET", "/unsub", "t=nope")
+    assert "<title>Link not valid</title>" in page
+    _, page = _call(app, "POST", "/unsub", f"t={token}", b"x" * 20_000)
+    assert "<title>Request too large</title>" in page
+
+
+def test_a_secret_of_the_minimum_length_is_enough() -> None:
+    for secret in ("k" * 16, "ü" * 8):  # 16 bytes either way
+        links = links_from_settings(_settings(url="https://x.example/u/{token}"), {"DIGEST_UNSUBSCRIBE_SECRET": secret})
+        assert links.secret == secret.encode()
+    with pytest.raises(SendRefused, match=r"too short \(15 bytes\)"):
+        links_from_settings(_settings(url="https://x.example/u/{token}"), {"DIGEST_UNSUBSCRIBE_SECRET": "k" * 15})
