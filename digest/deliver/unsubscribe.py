@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import hmac
 import html
@@ -463,13 +464,10 @@ class _QuietHandler(WSGIRequestHandler):
         return
 
     def handle(self) -> None:
-        self.close_connection = True
-        try:
+        with contextlib.suppress(TimeoutError, ConnectionError):  # an idle or vanished client: the connection ends
             self._one()
-            while not self.close_connection:
+            while not self.close_connection:  # every path of _one sets it
                 self._one()
-        except (TimeoutError, ConnectionError):
-            self.close_connection = True
 
     def _one(self) -> None:
         self.raw_requestline = self.rfile.readline(65537)

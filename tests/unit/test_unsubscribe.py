@@ -371,3 +371,24 @@ def test_a_secret_of_the_minimum_length_is_enough() -> None:
         assert links.secret == secret.encode()
     with pytest.raises(SendRefused, match=r"too short \(15 bytes\)"):
         links_from_settings(_settings(url="https://x.example/u/{token}"), {"DIGEST_UNSUBSCRIBE_SECRET": "k" * 15})
+
+
+def test_a_multipart_post_with_any_other_fields(tmp_path: Path) -> None:
+    app = UnsubscribeApp(tmp_path / "s.csv", KEY)
+    token = make_token("ann@example.com", KEY)
+    body = (b"--b0undary\r\nContent-Disposition: form-data; name=\"note\"\r\n"
+            b"Content-Type: text/plain; charset=utf-8\r\n\r\nnot UTF-8: \xff\xfe\r\n"
+            b"--b0undary\r\nContent-Disposition: form-data; name=\"List-Unsubscribe\"; filename=\"x.txt\"\r\n\r\n"
+            b"One-Click\r\n")
+    field = b"--b0undary\r\nContent-Disposition: form-data; name=\"List-Unsubscribe\"\r\n\r\nOne-Click\r\n"
+    end = b"--b0undary--\r\n"
+    status, _ = _call(app, "POST", "/unsub", f"t={token}", body + field + end,
+                      extra={"CONTENT_TYPE": "multipart/form-data; boundary=b0undary"})
+    assert status.startswith("200") and suppressions.load(tmp_path / "s.csv") == {"ann@example.com"}
+    # A file upload named like the field is not the field; a multipart type without parts is no form.
+    for ctype, data in (("multipart/form-data; boundary=b0undary", body + end),
+                        ("multipart/form-data; boundary=other", FORM)):
+        status, _ = _call(UnsubscribeApp(tmp_path / "t.csv", KEY), "POST", "/unsub", f"t={token}", data,
+                          extra={"CONTENT_TYPE": ctype})
+        assert status.startswith("400"), ctype
+    assert not (tmp_path / "t.csv").exists()
