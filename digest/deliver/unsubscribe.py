@@ -479,8 +479,7 @@ class _QuietHandler(WSGIRequestHandler):
             self.send_error(414)
             self.close_connection = True
             return
-        if not self.parse_request():
-            self.close_connection = True
+        if not self.parse_request():  # it answered the error and set close_connection
             return
         environ = self.get_environ()
         has_body = bool(environ.get("HTTP_TRANSFER_ENCODING")) or (environ.get("CONTENT_LENGTH") or "0") != "0"
