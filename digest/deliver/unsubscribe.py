@@ -492,13 +492,12 @@ class _QuietHandler(WSGIRequestHandler):
             self.close_connection = True  # the unread body would be taken for the next request
 
 
-def make_unsubscribe_server(app: UnsubscribeApp, host: str = "127.0.0.1", port: int = 8025) -> WSGIServer:
+def make_unsubscribe_server(app: UnsubscribeApp, host: str, port: int) -> WSGIServer:
     """The threaded HTTP/1.1 server for ``app``, bound (``serve_forever`` runs it)."""
     return make_server(host, port, app, server_class=_ThreadingServer, handler_class=_QuietHandler)
 
 
-def serve(app: UnsubscribeApp, host: str = "127.0.0.1", port: int = 8025,
-          ready: Callable[[str], None] | None = None) -> None:
+def serve(app: UnsubscribeApp, host: str, port: int, ready: Callable[[str], None] | None = None) -> None:
     """Serve ``app`` with wsgiref (threaded) until interrupted."""
     with make_unsubscribe_server(app, host, port) as httpd:
         if ready:
