@@ -16,7 +16,6 @@ merge defaults, and any leftover merge token is refused.
 from __future__ import annotations
 
 import datetime as _dt
-import html
 import re
 import shutil
 import xml.etree.ElementTree as ET
@@ -24,6 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
+from . import merge
+from .compose.links import safe_url
+from .config import Settings
 from .errors import DigestError, UsageError
 
 ATOM = "http://www.w3.org/2005/Atom"
@@ -85,14 +87,19 @@ def _copy_local_assets(page: str, build_dir: Path, dest: Path) -> str:
     return _SRC.sub(repl, page)
 
 
-def _atom(result: ArchiveResult, title: str, base_url: str) -> bytes:
+def _atom(result: ArchiveResult, title: str, base_url: str, author: str = "") -> bytes:
+    """The Atom feed: feed-level ``author`` (RFC 4287 requires one for entries without their own) and a
+    ``rel="self"`` link (absolute with ``archive_base_url``, else relative to the feed's own folder)."""
     ET.register_namespace("", ATOM)
     feed = ET.Element(f"{{{ATOM}}}feed")
     ET.SubElement(feed, f"{{{ATOM}}}title").text = title
     site_id = base_url.rstrip("/") + "/" if base_url else "urn:digest:archive:" + re.sub(r"\W+", "-", title.lower())
     ET.SubElement(feed, f"{{{ATOM}}}id").text = site_id
     home = base_url.rstrip("/") + "/" if base_url else "index.html"
-    ET.SubElement(feed, f"{{{ATOM}}}link", rel="alternate", href=home)
+    ET.SubElement(feed, f"{{{ATOM}}}link", rel="alternate", type="text/html", href=home)
+    self_href = urljoin(base_url.rstrip("/") + "/", "feed.xml") if base_url else "feed.xml"
+    ET.SubElement(feed, f"{{{ATOM}}}link", rel="self", type="application/atom+xml", href=self_href)
+    ET.SubElement(ET.SubElement(feed, f"{{{ATOM}}}author"), f"{{{ATOM}}}name").text = author or title or "digest"
     newest = max((i.date for i in result.issues), default="") or _dt.date.today().isoformat()
     ET.SubElement(feed, f"{{{ATOM}}}updated").text = _rfc3339(newest)
     for issue in result.issues:
@@ -116,47 +123,36 @@ def _rfc3339(date: str) -> str:
     return f"{d.isoformat()}T00:00:00Z"
 
 
-def _index_html(result: ArchiveResult, title: str, lang: str) -> str:
-    rows = []
-    for issue in result.issues:
-        rows.append(
-            f'<li><a href="{html.escape(issue.slug)}/index.html">{html.escape(issue.subject)}</a>'
-            f' <time datetime="{html.escape(issue.date)}">{html.escape(issue.date)}</time>'
-            + (f"<p>{html.escape(issue.preheader)}</p>" if issue.preheader else "")
-            + "</li>"
-        )
-    items = "\n".join(rows) if rows else "<li>No issues published yet.</li>"
-    return f"""<!DOCTYPE html>
-<html lang="{html.escape(lang)}">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{html.escape(title)}: archive</title>
-<link rel="alternate" type="application/atom+xml" title="{html.escape(title)}" href="feed.xml">
-<style>
-body {{ font-family: -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; max-width: 40rem;
-  margin: 2rem auto; padding: 0 1rem; line-height: 1.5; color: #1f2328; background: #ffffff; }}
-a {{ color: #0b5cad; }} time {{ color: #57606a; margin-left: .5rem; }} li {{ margin-bottom: 1rem; }}
-p {{ margin: .25rem 0 0; }}
-</style>
-</head>
-<body>
-<main>
-<h1>{html.escape(title)}</h1>
-<ol reversed>
-{items}
-</ol>
-<p><a href="feed.xml">Atom feed</a></p>
-</main>
-</body>
-</html>
-"""
+def _index_html(result: ArchiveResult, settings: Settings) -> str:
+    """The index page, rendered from the theme's archive.html (a user's templates/archive.html wins)."""
+    from .compose.render import display_date, make_env, text_direction, theme_colors
+
+    nl = settings.newsletter
+    lang = str(nl.get("language") or "en")
+    subscribe = str(nl.get("subscribe_url") or "").strip()
+    issues = [{"slug": i.slug, "subject": i.subject, "preheader": i.preheader, "date": i.date,
+               "date_display": display_date(i.date) if i.date else "", "href": f"{i.slug}/index.html"}
+              for i in result.issues]
+    name = str(nl.get("name") or "")
+    ctx = {
+        "name": name,
+        "lang": lang,
+        "dir": text_direction(lang),
+        "colors": theme_colors(str(nl.get("brand_color") or "")),
+        "issues": issues,
+        "feed_href": "feed.xml",
+        "subscribe_url": safe_url(subscribe) if subscribe.lower().startswith(("https://", "http://")) else None,
+        "description": f"Every published issue of {name}, newest first." if name else "Every published issue.",
+        "newsletter": nl,
+    }
+    return make_env(settings).get_template("archive.html").render(ctx)
 
 
 def build_archive(root: Path, out: Path | None = None) -> ArchiveResult:
     """Write the static site for the published issues below ``root`` into ``out`` (default: ROOT's sibling 'site')."""
     from .compose.build import build_issue, needs_build
     from .compose.issue_file import find_issue_dirs, read_issue
+    from .compose.message import load_draft
     from .config import load_settings
 
     root = Path(root)
@@ -167,6 +163,7 @@ def build_archive(root: Path, out: Path | None = None) -> ArchiveResult:
         raise UsageError(f"{out} is inside {root}", "write the site outside the issues folder (--out)")
     result = ArchiveResult(out=out)
     settings = load_settings(root)
+    defaults = {str(k): str(v) for k, v in (settings["merge"] or {}).items()}
     slugs: set[str] = set()
     for directory in find_issue_dirs(root):
         issue = read_issue(directory)
@@ -183,20 +180,22 @@ def build_archive(root: Path, out: Path | None = None) -> ArchiveResult:
         if needs_build(directory):
             build = build_issue(directory)
             result.warnings.extend(f"{issue.slug}: {w}" for w in build.warnings)
-        result.issues.append(ArchivedIssue(issue.slug, issue.subject, issue.preheader, issue.date, directory))
+        subject = merge.fill_fields(issue.subject, lambda name: defaults.get(name, ""))  # {first_name} → default
+        result.issues.append(ArchivedIssue(issue.slug, subject, issue.preheader, issue.date, directory))
     result.issues.sort(key=lambda i: (i.date, i.slug), reverse=True)
 
     out.mkdir(parents=True, exist_ok=True)
     for issue in result.issues:
         build_dir = issue.dir / "build"
         page = (build_dir / "web.html").read_text(encoding="utf-8")
-        if "__DG_" in page:
+        if merge.tokens_in(page, load_draft(issue.dir).merge_key):  # the build's own; content may hold others
             raise DigestError(f"{build_dir / 'web.html'} still holds merge tokens; refusing to publish it")
         dest = out / issue.slug
         dest.mkdir(parents=True, exist_ok=True)
         page = _copy_local_assets(page, build_dir, dest)
         (dest / "index.html").write_text(page, encoding="utf-8")
     title = settings.newsletter["name"]
-    (out / "index.html").write_text(_index_html(result, title, settings.newsletter["language"]), encoding="utf-8")
-    (out / "feed.xml").write_bytes(_atom(result, title, settings.newsletter.get("archive_base_url") or ""))
+    (out / "index.html").write_text(_index_html(result, settings), encoding="utf-8")
+    (out / "feed.xml").write_bytes(_atom(result, title, settings.newsletter.get("archive_base_url") or "",
+                                         author=settings.from_name or title))
     return result

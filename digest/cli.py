@@ -1,13 +1,16 @@
 """The ``digest`` command line: each command parses its arguments, calls one pipeline function, prints.
 
 Exit codes: 0 ok, 1 some input failed (the rest was still processed), 2 usage error.
-Errors a user can cause print one line (plus a hint) on stderr; ``--debug`` shows tracebacks.
+Errors a user can cause print one line (plus a hint) on stderr; ``--debug`` (anywhere on the line) or
+``DIGEST_DEBUG=1`` shows tracebacks. ``NO_COLOR`` turns styling off; a closed pipe (``| head -1``) ends
+quietly.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -33,6 +36,28 @@ def _fail(exc: DigestError) -> None:
     sys.exit(exc.exit_code)
 
 
+def debug_on() -> bool:
+    """--debug given anywhere on the command line, or DIGEST_DEBUG=1."""
+    if os.environ.get("DIGEST_DEBUG", "").strip() not in ("", "0"):
+        return True
+    ctx = click.get_current_context(silent=True)
+    return bool(ctx is not None and ctx.find_root().meta.get("digest.debug"))
+
+
+def _configure_logging(debug: bool) -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger().setLevel(logging.DEBUG if debug else logging.WARNING)
+    # python-http-client logs the bearer key and whole request bodies at DEBUG: never let it.
+    logging.getLogger("python_http_client").setLevel(logging.WARNING)
+
+
+def _debug_flag(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+    if value:
+        ctx.find_root().meta["digest.debug"] = True
+        _configure_logging(True)
+    return value
+
+
 def handle_errors(func: F) -> F:
     """Turn DigestError into a one-line message and its exit code; unexpected errors too, unless --debug."""
 
@@ -40,15 +65,17 @@ def handle_errors(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except DigestError as exc:
+        except DigestError as exc:  # one line even with --debug: it names the thing and what to do
             _fail(exc)
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
+        except BrokenPipeError:
+            raise  # the reader went away (`| head -1`): click ends quietly
         except KeyboardInterrupt:
             click.echo("digest: interrupted", err=True)
             sys.exit(130)
         except Exception as exc:  # noqa: BLE001 - last line of defence: no tracebacks for users
-            if click.get_current_context().find_root().params.get("debug"):
+            if debug_on():
                 raise
             click.echo(f"digest: internal error: {type(exc).__name__}: {exc} (run with --debug for details)",
                        err=True)
@@ -57,21 +84,43 @@ def handle_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class DigestCommand(click.Command):
+    """Every command takes --debug too, so it works before or after the command name."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.params.append(click.Option(["--debug"], is_flag=True, expose_value=False, is_eager=True,
+                                        callback=_debug_flag, help="Show tracebacks and debug logs."))
+
+
+class DigestGroup(click.Group):
+    command_class = DigestCommand
+    group_class = type  # subgroups are DigestGroups as well
+
+
+@click.group(cls=DigestGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="digest")
-@click.option("--debug", is_flag=True, help="Show tracebacks and debug logs (secrets are never logged).")
-def cli(debug: bool) -> None:
+@click.option("--debug", is_flag=True, callback=_debug_flag, is_eager=True,
+              help="Show tracebacks and debug logs (secrets are never logged). Also after the command, "
+                   "or DIGEST_DEBUG=1.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
     """Compose a newsletter digest from articles and send it.
 
     \b
     Typical flow:
-      digest new issues/2026-11 --subject "This week"
-      digest add issues/2026-11 article.html https://example.com/post feed.xml --limit 3
-      digest build issues/2026-11
-      digest send issues/2026-11 --recipients subscribers.csv
+      digest init my-news --name "Valley News"
+      digest new my-news/2026-11 --subject "This week"
+      digest add my-news/2026-11 article.html https://example.com/post feed.xml --limit 3
+      digest build my-news/2026-11
+      digest check my-news/2026-11
+      digest send my-news/2026-11 --recipients my-news/recipients.csv
+
+    Shell completion: eval "$(_DIGEST_COMPLETE=bash_source digest)" (zsh_source, fish_source).
     """
-    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("python_http_client").setLevel(logging.WARNING)
+    if os.environ.get("NO_COLOR"):
+        ctx.color = False
+    _configure_logging(debug_on())
 
 
 @cli.command()
@@ -82,7 +131,12 @@ def cli(debug: bool) -> None:
 @click.option("--explain", is_flag=True, help="Show the cleaned text, removed spans and why each sentence was picked.")
 @handle_errors
 def teaser(sources: tuple[str, ...], as_json: bool, max_chars: int, explain: bool) -> None:
-    """Print the title and teaser of each SOURCE (.txt/.md/.html path, http(s) URL, feed, or - for stdin)."""
+    """Print the title and teaser of each SOURCE (.txt/.md/.html path, http(s) URL, feed, or - for stdin).
+
+    \b
+    Example:
+      digest teaser article.html https://example.com/post --max-chars 200
+    """
     from .condense import explain as explain_teaser
     from .condense import make_teaser
     from .errors import SourceError
@@ -128,6 +182,54 @@ def teaser(sources: tuple[str, ...], as_json: bool, max_chars: int, explain: boo
         sys.exit(1)
 
 
+def _interactive() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def _prompt_on_terminal(value: str | None, text: str) -> str:
+    """``value`` when given; else a prompt on a terminal (empty answer: leave it for later); else ""."""
+    if value is not None:
+        return value
+    if not _interactive():
+        return ""
+    return str(click.prompt(text, default="", show_default=False)).strip()
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--name", default=None, help="The newsletter's name.")
+@click.option("--from-email", default=None, metavar="EMAIL", help="The sender address (on your own domain).")
+@click.option("--postal-address", default=None, metavar="TEXT", help="Postal address for the footer (CAN-SPAM).")
+@click.option("--unsubscribe", default=None, metavar="mailto:ADDR|https://URL",
+              help="How readers leave: a mailto: address or an https URL ({token} or {email} filled per reader).")
+@handle_errors
+def init(directory: Path, name: str | None, from_email: str | None, postal_address: str | None,
+         unsubscribe: str | None) -> None:
+    """Start a newsletter in DIRECTORY: a commented digest.toml, a .gitignore and a sample recipients.csv.
+
+    Asks on a terminal for what was not given (Enter leaves it for later). Never overwrites a file.
+
+    \b
+    Example:
+      digest init my-news --name "Valley News" --from-email news@valley.example \\
+        --postal-address "1 Main St, Springfield" --unsubscribe mailto:leave@valley.example
+    """
+    from .init import init_folder
+
+    result = init_folder(
+        directory,
+        name=_prompt_on_terminal(name, "Newsletter name"),
+        from_email=_prompt_on_terminal(from_email, "Sender address (From)"),
+        postal_address=_prompt_on_terminal(postal_address, "Postal address (footer)"),
+        unsubscribe=_prompt_on_terminal(unsubscribe, "Unsubscribe (mailto:ADDR or https://URL)"),
+    )
+    for path in result.written:
+        click.echo(f"wrote {path}")
+    if result.missing:
+        click.echo(f"before sending, set in {result.written[0]}: {', '.join(result.missing)}", err=True)
+    click.echo(f'next: digest new {directory / "first-issue"} --subject "Our first issue"')
+
+
 @cli.command()
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--subject", required=True, help="The email's subject line.")
@@ -136,7 +238,12 @@ def teaser(sources: tuple[str, ...], as_json: bool, max_chars: int, explain: boo
               help="Draft the issue from the [[feeds]] in digest.toml: new entries since the previous issue.")
 @handle_errors
 def new(directory: Path, subject: str, preheader: str, from_feeds: bool) -> None:
-    """Create DIRECTORY/issue.toml for a new issue."""
+    """Create DIRECTORY/issue.toml for a new issue (put it inside the folder `digest init` made).
+
+    \b
+    Example:
+      digest new my-news/2026-11 --subject "This week in the valley"
+    """
     if not from_feeds:
         from .compose.issue_file import new_issue
 
@@ -159,12 +266,20 @@ def new(directory: Path, subject: str, preheader: str, from_feeds: bool) -> None
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Newest N entries of a feed.")
 @handle_errors
 def add(directory: Path, sources: tuple[str, ...], limit: int | None) -> None:
-    """Append articles from SOURCES to the issue in DIRECTORY."""
+    """Append articles from SOURCES to the issue in DIRECTORY.
+
+    URLs are fetched in parallel; each `added:` line is printed as its source lands (so in the order they
+    finish), while issue.toml lists them in the order given. Paths are stored relative to DIRECTORY.
+
+    \b
+    Example:
+      digest add my-news/2026-11 notes/river.md https://example.com/post feed.xml --limit 3
+    """
     from .compose.issue_file import add_sources
 
-    result = add_sources(directory, list(sources), limit)
-    for title in result.added:
-        click.echo(f"added: {title}")
+    result = add_sources(directory, list(sources), limit,
+                         on_added=lambda title: click.echo(f"added: {title}"),
+                         on_warning=lambda message: click.echo(f"warning: {message}", err=True))
     for err in result.errors:
         click.echo(f"digest: error: {err.message}", err=True)
     if result.errors:
@@ -175,7 +290,12 @@ def add(directory: Path, sources: tuple[str, ...], limit: int | None) -> None:
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @handle_errors
 def build(directory: Path) -> None:
-    """Render DIRECTORY/build/: email.html (inlined), email.txt, web.html and a sample message.eml."""
+    """Render DIRECTORY/build/: email.html (inlined), email.txt, web.html and a sample message.eml.
+
+    \b
+    Example:
+      digest build my-news/2026-11
+    """
     from .compose.build import build_issue
 
     result = build_issue(directory)
@@ -186,27 +306,85 @@ def build(directory: Path) -> None:
 
 
 @cli.command()
-@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path), required=False)
 @click.option("--links", is_flag=True, help="Also request every article link (4xx/5xx/redirects are reported).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
+@click.option("--install-tools", is_flag=True,
+              help="Fetch the Node tools (caniemail, html-validate) into the user cache now, at pinned versions.")
 @handle_errors
-def check(directory: Path, links: bool, as_json: bool) -> None:
+def check(directory: Path | None, links: bool, as_json: bool, install_tools: bool) -> None:
     """Check DIRECTORY's email before sending: size, images, links, unsubscribe, sender, caniemail, spam, HTML.
 
-    Exits 1 when something should block a send.
+    Exits 1 when something should block a send. caniemail and html-validate need Node 18 or later; their
+    npm packages are fetched into the user cache on first use (or now, with --install-tools).
+
+    \b
+    Examples:
+      digest check my-news/2026-11
+      digest check --install-tools
     """
     from .compose.check import check_issue
+    from .compose.node_tools import install_tools as fetch_tools
 
-    report = check_issue(directory, links=links)
+    if install_tools:
+        click.echo(f"Node tools ready in {fetch_tools(notify=lambda line: click.echo(line, err=True))}",
+                   err=directory is not None)
+    if directory is None:
+        if install_tools:
+            return
+        raise UsageError("give the issue folder to check", "digest check DIR (or digest check --install-tools)")
+    report = check_issue(directory, links=links, notify=lambda line: click.echo(line, err=True))
     if as_json:
         click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
     else:
         marks = {"error": "ERROR", "warning": "warn ", "info": "ok   ", "skipped": "SKIP "}
         for f in report.findings:
             click.echo(f"{marks.get(f.level, f.level)} [{f.check}] {f.message}")
-        click.echo("blocked: fix the errors above before sending" if report.blocked else "ready to send")
+        click.echo(report.verdict)
+        for hint in report.hints:
+            click.echo(f"  to add them: {hint}")
     if report.blocked:
         sys.exit(1)
+
+
+@cli.command("config")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default=Path("."), required=False)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object: table -> key -> {value, from}.")
+@handle_errors
+def config_cmd(directory: Path, as_json: bool) -> None:
+    """Print the settings in effect for DIRECTORY (default: here) and where each came from.
+
+    Each key shows its value and its origin: default, the digest.toml that set it, or an environment
+    variable. Unknown keys in digest.toml are warned about with the closest known name.
+
+    \b
+    Example:
+      digest config my-news/2026-11
+    """
+    from .config import FREE_FORM, KEYS, load_settings
+
+    settings = load_settings(directory)
+    rows: dict[str, dict[str, dict[str, Any]]] = {}
+    for table, keys in KEYS.items():
+        names = list(keys) + [k for k in settings.data.get(table, {}) if table in FREE_FORM and k not in keys]
+        rows[table] = {k: {"value": settings.effective(table, k), "from": settings.origin(table, k)} for k in names}
+    if as_json:
+        click.echo(json.dumps({"file": str(settings.path) if settings.path else None, "settings": rows,
+                               "feeds": settings.feeds}, ensure_ascii=False))
+        return
+    from .config import toml_value
+
+    click.echo(f"# settings file: {settings.path or 'none found (all defaults)'}")
+    for table, shown in rows.items():
+        click.echo(f"\n[{table}]")
+        width = max(len(f"{k} = {toml_value(v['value'])}") for k, v in shown.items())
+        for key, row in shown.items():
+            line = f"{key} = {toml_value(row['value'])}"
+            click.echo(f"{line.ljust(width)}  # {row['from']}")
+    for feed in settings.feeds:
+        click.echo("\n[[feeds]]")
+        for key, value in feed.items():
+            click.echo(f"{key} = {toml_value(value)}  # {settings.path}")
 
 
 @cli.command()
@@ -215,7 +393,12 @@ def check(directory: Path, links: bool, as_json: bool) -> None:
               help="Where to write the site (default: 'site' beside ROOT; never inside ROOT).")
 @handle_errors
 def archive(root: Path, out: Path | None) -> None:
-    """Write a static web archive of the published issues below ROOT."""
+    """Write a static web archive of the published issues below ROOT.
+
+    \b
+    Example:
+      digest archive my-news --out public/
+    """
     from .archive import build_archive
 
     result = build_archive(root, out)
@@ -243,7 +426,13 @@ def archive(root: Path, out: Path | None) -> None:
 @handle_errors
 def preview(directory: Path, port: int, host: str, recipients: Path | None, no_open: bool, no_checks: bool,
             screenshot: Path | None, width: int, dark: bool, chromium: str | None) -> None:
-    """Serve DIRECTORY's email at http://127.0.0.1:PORT/ and rebuild it on every edit (Ctrl-C stops)."""
+    """Serve DIRECTORY's email at http://127.0.0.1:PORT/ and rebuild it on every edit (Ctrl-C stops).
+
+    \b
+    Examples:
+      digest preview my-news/2026-11
+      digest preview my-news/2026-11 --screenshot phone.png --width 375 --dark
+    """
     if screenshot is not None:
         from .preview.screenshot import screenshot_issue
 
@@ -277,13 +466,30 @@ def preview(directory: Path, port: int, host: str, recipients: Path | None, no_o
 @click.option("--json", "as_json", is_flag=True, help="Print exactly one JSON object on stdout.")
 @click.option("--new-journal", is_flag=True,
               help="Set the issue's send journal aside and start an empty one (everyone counts as not yet sent).")
+@click.option("--force", is_flag=True, help="Send even when digest check finds errors (free-mail From, ...).")
+@click.option("--ab-test", "ab_test", metavar="SHARE", default=None,
+              help="A/B test issue.toml's subject_variants: send SHARE (e.g. 20%) of the CSV, split evenly.")
+@click.option("--ab-winner", "ab_winner", metavar="auto|N", default=None,
+              help="After --ab-test: send everyone not yet sent variant N, or (auto) the best click rate's.")
 @handle_errors
 def send(directory: Path, recipients_csv: Path | None, backend: str, dry_run: bool, test_email: str | None,
-         resend_unknown: bool, sandbox: bool, at: str | None, cancel: bool, as_json: bool, new_journal: bool) -> None:
-    """Send the issue in DIRECTORY to every recipient of the CSV (resumable; see the journal in DIRECTORY)."""
-    from .deliver.progress import Progress, summary_lines
+         resend_unknown: bool, sandbox: bool, at: str | None, cancel: bool, as_json: bool, new_journal: bool,
+         ab_test: str | None, ab_winner: str | None, force: bool) -> None:
+    """Send the issue in DIRECTORY to every recipient of the CSV (resumable; see the journal in DIRECTORY).
+
+    \b
+    Examples:
+      digest send my-news/2026-11 --recipients my-news/recipients.csv            # .eml files in outbox/
+      digest send my-news/2026-11 --recipients subscribers.csv --backend sendgrid --dry-run
+    """
+    from .deliver.progress import Progress
     from .deliver.send import cancel_scheduled, send_issue
 
+    if ab_test is not None or ab_winner is not None:
+        _ab_send(directory, recipients_csv, backend, ab_test, ab_winner, dry_run=dry_run, test_email=test_email,
+                 resend_unknown=resend_unknown, sandbox=sandbox, at=at, cancel=cancel, as_json=as_json,
+                 new_journal=new_journal, force=force)
+        return
     if new_journal:
         if dry_run or test_email or cancel:
             raise UsageError("--new-journal starts a real send; it is not used with --dry-run, --test or --cancel")
@@ -300,10 +506,25 @@ def send(directory: Path, recipients_csv: Path | None, backend: str, dry_run: bo
         else:
             click.echo(f"cancelled the scheduled send (batch {batch_id})")
         return
+    if not (test_email or dry_run or sandbox):
+        from .deliver.abtest import check_plain_send
+
+        check_plain_send(directory)
     progress = Progress(None) if not dry_run and not test_email else None
     report = send_issue(directory, recipients_csv, backend, dry_run=dry_run, test_email=test_email,
                         resend_unknown=resend_unknown, sandbox=sandbox, at=at, json_output=as_json,
-                        notify=lambda line: click.echo(line, err=True), progress=progress)
+                        notify=lambda line: click.echo(line, err=True), progress=progress, force=force)
+    _send_outcome(report, as_json)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
+    if not report.ok:
+        sys.exit(1)
+
+
+def _send_outcome(report: Any, as_json: bool) -> None:
+    """A send's skipped rows, batches (dry run) and summary, on stderr (stdout with neither --json)."""
+    from .deliver.progress import summary_lines
+
     # Skipped rows go to stderr with or without --json (stdout then holds only the JSON object).
     for p in report.problems[:50]:
         click.echo(f"skipped {p.kind}: {p}", err=True)
@@ -316,15 +537,62 @@ def send(directory: Path, recipients_csv: Path | None, backend: str, dry_run: bo
             click.echo(f"... and {report.batch_count - len(report.batches):,} more batch(es)", err=True)
     for line in summary_lines(report):
         click.echo(line, err=as_json)
+
+
+def _ab_send(directory: Path, recipients_csv: Path | None, backend: str, ab_test: str | None, ab_winner: str | None,
+             *, dry_run: bool, test_email: str | None, resend_unknown: bool, sandbox: bool, at: str | None,
+             cancel: bool, as_json: bool, new_journal: bool, force: bool = False) -> None:
+    """``digest send --ab-test SHARE`` / ``--ab-winner auto|N`` (deliver/abtest.py)."""
+    from .deliver import abtest
+    from .deliver.progress import Progress
+    from .deliver.send import send_issue
+
+    if ab_test is not None and ab_winner is not None:
+        raise UsageError("--ab-test and --ab-winner are two steps: run --ab-test first, then --ab-winner")
+    given = [name for name, on in (("--test", test_email), ("--sandbox", sandbox), ("--at", at), ("--cancel", cancel),
+                                   ("--new-journal", new_journal and ab_winner is not None)) if on]
+    if given:
+        raise UsageError(f"{given[0]} is not used with --ab-test or --ab-winner")
+    if recipients_csv is None:
+        raise UsageError("--recipients CSV is required with --ab-test and --ab-winner")
+    share = abtest.parse_share(ab_test) if ab_test is not None else None
+    choice = abtest.parse_winner(ab_winner) if ab_winner is not None else None
+    if new_journal:
+        from .deliver.journal import set_aside
+
+        if dry_run:
+            raise UsageError("--new-journal starts a real send; it is not used with --dry-run")
+        aside = set_aside(directory)
+        if aside is not None:
+            click.echo(f"set the old send journal aside as {aside}; starting an empty one", err=True)
+
+    def send(*args: Any, **kwargs: Any) -> Any:
+        progress = Progress(None) if not dry_run else None
+        return send_issue(*args, progress=progress, force=force, **kwargs)
+
+    notify = lambda line: click.echo(line, err=True)  # noqa: E731
+    common = {"backend_name": backend, "dry_run": dry_run, "resend_unknown": resend_unknown, "json_output": as_json,
+              "notify": notify}
+    if share is not None:
+        run = abtest.run_test(directory, recipients_csv, share, send, **common)
+    else:
+        run = abtest.run_winner(directory, recipients_csv, choice, send, **common)
+    for number, subject, report in run.sends:
+        click.echo(f"variant {number} ({subject!r}):", err=as_json)
+        _send_outcome(report, as_json)
     if as_json:
-        click.echo(json.dumps(report.to_dict(), ensure_ascii=False))
-    if not report.ok:
+        last = run.sends[-1][2]
+        click.echo(json.dumps({**last.to_dict(), "ab": run.to_dict()}, ensure_ascii=False))
+    if not run.ok:
         sys.exit(1)
 
 
 @cli.group()
 def suppressions() -> None:
-    """The local suppression list: addresses no backend ever mails (see `digest suppressions path`)."""
+    """The local suppression list: addresses no backend ever mails (see `digest suppressions path`).
+
+    Every subcommand takes the newsletter folder as --dir (default: the current folder).
+    """
 
 
 def _suppressions_file(folder: Path, file: Path | None) -> Path:
@@ -346,7 +614,12 @@ _supp_file = click.option("--file", "file", type=click.Path(dir_okay=False, path
 @_supp_file
 @handle_errors
 def suppressions_add(items: tuple[str, ...], reason: str, folder: Path, file: Path | None) -> None:
-    """Add each ITEM: an address, or a CSV file with an `email` column."""
+    """Add each ITEM: an address, or a CSV file with an `email` column.
+
+    \b
+    Example:
+      digest suppressions add reader@example.com bounces.csv --reason bounce --dir my-news
+    """
     from .deliver.suppressions import add_from_args
 
     path = _suppressions_file(folder, file)
@@ -364,7 +637,12 @@ def suppressions_add(items: tuple[str, ...], reason: str, folder: Path, file: Pa
 @_supp_file
 @handle_errors
 def suppressions_list(as_json: bool, folder: Path, file: Path | None) -> None:
-    """Print the suppressed addresses (email, reason, source, added)."""
+    """Print the suppressed addresses (email, reason, source, added).
+
+    \b
+    Example:
+      digest suppressions list --dir my-news --json
+    """
     from dataclasses import asdict
 
     from .deliver.suppressions import entries
@@ -382,27 +660,41 @@ def suppressions_list(as_json: bool, folder: Path, file: Path | None) -> None:
 @_supp_folder
 @handle_errors
 def suppressions_where(folder: Path) -> None:
-    """Print where the suppression list of the newsletter in --dir is."""
+    """Print where the suppression list of the newsletter in --dir is.
+
+    \b
+    Example:
+      digest suppressions path --dir my-news
+    """
     click.echo(str(_suppressions_file(folder, None)))
 
 
 @suppressions.command("pull")
-@click.argument("folder", metavar="[DIR]", required=False, default=".",
+@click.argument("legacy_dir", metavar="", required=False, default=None,
                 type=click.Path(file_okay=False, path_type=Path))
 @click.option("--since", default=None, help="Only entries created since: 2026-01-31, an ISO time, unix seconds, 30d.")
 @click.option("--group", type=int, default=None, help="Unsubscribe group id (default: [sendgrid] asm_group_id).")
 @click.option("--blocks", is_flag=True, help="Also blocks (SendGrid itself keeps mailing blocked addresses).")
 @click.option("--all", "full", is_flag=True, help="Fetch every entry, not only those since the last pull.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the counts on stdout.")
+@_supp_folder
 @_supp_file
 @handle_errors
-def suppressions_pull(folder: Path, since: str | None, group: int | None, blocks: bool, full: bool, as_json: bool,
-                      file: Path | None) -> None:
+def suppressions_pull(legacy_dir: Path | None, since: str | None, group: int | None, blocks: bool, full: bool,
+                      as_json: bool, folder: Path, file: Path | None) -> None:
     """Merge SendGrid's unsubscribes, bounces, spam reports, invalid emails and group unsubscribes into the list.
 
-    DIR is the newsletter folder (digest.toml there or above). Needs SENDGRID_API_KEY with Suppressions read.
-    Each pull remembers when it ran: the next one asks only for what is new since (an hour of overlap).
+    Needs SENDGRID_API_KEY with Suppressions read. Each pull remembers when it ran: the next one asks only
+    for what is new since (an hour of overlap).
+
+    \b
+    Example:
+      digest suppressions pull --dir my-news --since 30d
     """
+    if legacy_dir is not None:  # the folder used to be an argument: still read, with a nudge
+        click.echo("warning: give the newsletter folder as --dir (like the other suppressions commands)",
+                   err=True)
+        folder = legacy_dir
     from .deliver.backends.sendgrid.suppressions import describe_kind, parse_since, pull
 
     if full and since:
@@ -419,7 +711,7 @@ def suppressions_pull(folder: Path, since: str | None, group: int | None, blocks
 
 @cli.command("unsubscribe-server")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", type=click.IntRange(0, 65535), default=8025, show_default=True, help="Port (0: any free).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8643, show_default=True, help="Port (0: any free).")
 @_supp_folder
 @_supp_file
 @handle_errors
@@ -428,6 +720,10 @@ def unsubscribe_server(host: str, port: int, folder: Path, file: Path | None) ->
 
     Needs DIGEST_UNSUBSCRIBE_SECRET (the one the sends used). Put it behind an https web server; the WSGI
     app for any server is digest.deliver.unsubscribe:application.
+
+    \b
+    Example:
+      DIGEST_UNSUBSCRIBE_SECRET=... digest unsubscribe-server --dir my-news --port 8643
     """
     from .deliver.unsubscribe import make_app, serve
 
@@ -450,6 +746,10 @@ def events_server(host: str, port: int, folder: Path) -> None:
 
     Needs DIGEST_SENDGRID_WEBHOOK_KEY (the verification key SendGrid shows). Put it behind an https web
     server; the WSGI app for any server is digest.deliver.events:application (see docs/reporting.md).
+
+    \b
+    Example:
+      DIGEST_SENDGRID_WEBHOOK_KEY=... digest events-server --dir my-news --port 8090
     """
     from .deliver.events import make_app, serve
 
@@ -469,7 +769,12 @@ def events_server(host: str, port: int, folder: Path) -> None:
               help="Also write the report as an HTML page with charts.")
 @handle_errors
 def report(directory: Path, as_json: bool, html_out: Path | None) -> None:
-    """Show the results of the issue in DIRECTORY: sent, delivered, bounced, opened, clicked per link..."""
+    """Show the results of the issue in DIRECTORY: sent, delivered, bounced, opened, clicked per link...
+
+    \b
+    Example:
+      digest report my-news/2026-11 --html report.html
+    """
     from .deliver.report import issue_report, text_lines
 
     data = issue_report(directory)

@@ -1,7 +1,8 @@
 """``digest build DIR``: from issue.toml and the cached articles to ``DIR/build/``.
 
-Writes email.html (CSS inlined once), email.txt, web.html, message.eml (a complete sample message) and
-draft.json (what ``send`` personalises). Problems that don't stop the issue (a duplicate story, a
+Writes email.html (CSS inlined once), email.txt, web.html, message.eml (a complete sample message),
+draft.json (what ``send`` personalises) and warnings.json (this build's warnings, read by ``digest check``
+when the build is current). Problems that don't stop the issue (a duplicate story, a
 shortened teaser, an image without alt text, an unreadable article) come back as warnings naming the
 article; an unreadable article is skipped, never a traceback.
 """
@@ -13,23 +14,26 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from .. import merge
 from ..config import CONFIG_NAME, load_settings
 from ..errors import DigestError, SourceError
 from ..model import Article
 from . import issue_file as issue_mod
-from .freshness import OUTPUTS, needs_build
+from .freshness import OUTPUTS, WARNINGS_NAME, needs_build
 from .images import resolve_image
 from .inline import inline_css
 from .message import load_draft, make_draft, sample_message
 from .render import (
     Issue,
     Item,
+    Rendered,
     group_sections,
+    https_image,
     make_env,
     make_item,
     render_issue,
@@ -51,6 +55,7 @@ def _label(entry: issue_mod.Entry, article: Article | None = None) -> str:
 
 
 TEASER_CACHE = "teasers.json"
+KEY_DRAWS = 8  # a fresh key collides with content only when content copied it: one redraw is plenty
 
 
 @lru_cache(maxsize=1)
@@ -136,6 +141,38 @@ def _duplicates(items: list[Item], articles: list[Article]) -> list[str]:
             f"(similarity {score:.2f})" for i, j, score in found]
 
 
+def _draw_key(issue: Issue, settings: Any, env: Any, content: str) -> tuple[str, Rendered, str]:
+    """A merge key no content holds, and the issue rendered (and its HTML inlined) with it.
+
+    A fresh random key is rejected when the issue's data holds it. After rendering, the key must occur in
+    the inlined HTML, the text and the subject exactly as often as the templates wrote a token: content
+    that spells the key some other way (an entity the inliner decodes, Markdown escapes) adds occurrences.
+    When the counts differ because a template wrote one token twice (the subject in <title> and <h1>), a
+    render with a second key tells the cases apart: swapping the keys must give the same bytes.
+    """
+
+    def render(key: str) -> tuple[Rendered, str, tuple[str, str, str]]:
+        rendered = render_issue(issue, settings, env, key=key)
+        html = inline_css(rendered.html)
+        return rendered, html, (html, rendered.text, rendered.subject)
+
+    for _ in range(KEY_DRAWS):
+        key = merge.new_key()
+        if key in content:  # content holds this key's placeholders: they must never be ours
+            continue
+        rendered, html, parts = render(key)
+        if all(part.count(key) == rendered.written[name] for part, name in zip(parts, ("html", "text", "subject"),
+                                                                                strict=True)):
+            return key, rendered, html
+        other = merge.new_key()
+        if other in content:
+            continue
+        _, _, other_parts = render(other)
+        if all(a.replace(key, other) == b for a, b in zip(parts, other_parts, strict=True)):
+            return key, rendered, html
+    raise DigestError("could not draw a merge key that no article text holds", "build again")
+
+
 def build_issue(directory: Path | str) -> BuildResult:
     """Render ``DIR/build/`` from ``DIR/issue.toml``; returns the files written and the warnings."""
     directory = Path(directory).resolve()
@@ -180,6 +217,9 @@ def build_issue(directory: Path | str) -> BuildResult:
                                        f"{article.source} is not an http(s) URL: left out (a remote source "
                                        "cannot name a local file)")
                 image_value = None
+            image_value, upgraded = https_image(image_value)
+            if upgraded:
+                result.warnings.append(f"{label}: {upgraded}")
             image, why = resolve_image(image_value, base=base or directory, build_dir=staging,
                                        images_base_url=images_base)
             if why:
@@ -203,6 +243,11 @@ def build_issue(directory: Path | str) -> BuildResult:
                                    "sender and send will refuse")
         if not (settings["unsubscribe"].get("url") or settings["unsubscribe"].get("mailto")):
             result.warnings.append("no unsubscribe method: set unsubscribe.url or unsubscribe.mailto in digest.toml")
+        defaults = {str(k) for k, v in (settings["merge"] or {}).items() if str(v or "").strip()}
+        for name in sorted(merge.field_refs(issue_data.subject) | merge.field_refs(issue_data.intro)):
+            if name not in defaults:
+                result.warnings.append(f"{{{name}}} in the subject or intro has no default in [merge] of "
+                                       "digest.toml: a recipient without a value gets nothing there")
         if not settings.newsletter.get("postal_address"):
             result.warnings.append("newsletter.postal_address is not set in digest.toml (required by CAN-SPAM)")
 
@@ -210,16 +255,19 @@ def build_issue(directory: Path | str) -> BuildResult:
                       date=issue_data.date, slug=issue_data.slug,
                       sections=group_sections(issue_data.sections, placed))
         result.issue = issue
-        rendered = render_issue(issue, settings, make_env(settings))
-        html = inline_css(rendered.html)
-        draft = make_draft(subject=issue.subject, preheader=issue.preheader, html=html, text=rendered.text,
+        env = make_env(settings)
+        content = json.dumps([asdict(issue), settings.data], ensure_ascii=False, default=str)
+        key, rendered, html = _draw_key(issue, settings, env, content)
+        draft = make_draft(subject=rendered.subject, preheader=issue.preheader, html=html, text=rendered.text,
                            slug=issue.slug, settings=settings, merge_defaults=rendered.merge_defaults,
-                           web_url=view_in_browser_url(settings, issue.slug))
+                           web_url=view_in_browser_url(settings, issue.slug), merge_key=key)
         (staging / "email.html").write_text(html, encoding="utf-8")
         (staging / "email.txt").write_text(rendered.text, encoding="utf-8")
         (staging / "web.html").write_text(rendered.web, encoding="utf-8")
         (staging / "message.eml").write_bytes(sample_message(draft).as_bytes())
         (staging / "draft.json").write_text(draft.to_json(), encoding="utf-8")
+        (staging / WARNINGS_NAME).write_text(json.dumps(result.warnings, ensure_ascii=False, indent=1),
+                                             encoding="utf-8")
         _replace_outputs(staging, out)
         teasers.save()
     finally:
@@ -241,6 +289,15 @@ def _replace_outputs(staging: Path, out: Path) -> None:
     elif (out / "images").is_dir():
         shutil.rmtree(out / "images")
     shutil.rmtree(staging, ignore_errors=True)
+
+
+def load_warnings(directory: Path | str) -> list[str]:
+    """The warnings of the build in ``DIR/build/`` (empty for a build made before they were kept)."""
+    try:
+        data = json.loads((Path(directory) / "build" / WARNINGS_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    return [str(w) for w in data] if isinstance(data, list) else []
 
 
 def describe(result: BuildResult) -> dict[str, Any]:

@@ -2,15 +2,15 @@
 
 Each check returns findings with a level: ``error`` blocks a send (exit 1), ``warning`` is worth a look,
 ``info`` is a figure or an accepted finding, ``skipped`` says a tool is missing (an error under
-``CI=true``: a check never passes silently).
+``CI=true``: a check never passes silently; the verdict line counts the checks not run and why).
 
 Checks on the built issue (built first when out of date):
 - size of email.html (Gmail clips a message above ~102 KB), images without alt / not https / over 1 MB,
   links that are neither http(s) nor mailto, unsubscribe link, postal address, sender (free-mail domains
   fail DMARC);
-- caniemail (doiuse-email, pinned in package.json) for Gmail, Outlook on Windows and Apple Mail: a
-  layout-critical feature (flex, grid, position, calc, CSS variables, SVG...) is an error, findings in
-  ``ACCEPTED`` are listed as info with the reason (docs/email.md), anything else is a warning;
+- caniemail (doiuse-email; found, or fetched at a pinned version, by ``node_tools``) for Gmail, Outlook on
+  Windows and Apple Mail: a layout-critical feature (flex, grid, position, calc, CSS variables, SVG...) is
+  an error, findings in ``ACCEPTED`` are listed as info with the reason (docs/email.md), anything else is a warning;
 - SpamAssassin with local rules only (``spamassassin -L -t``): score and the rules that fired;
 - html-validate 10 (standard + a11y presets, three rules off, see ``htmlvalidate.json``);
 - with ``links=True``: every article link answers 2xx (4xx/5xx/unreachable are errors, redirects warnings).
@@ -35,7 +35,8 @@ import lxml.html
 
 from ..config import Settings, load_settings
 from ..errors import DigestError
-from .build import build_issue, needs_build
+from . import node_tools
+from .build import build_issue, load_warnings, needs_build
 
 GMAIL_CLIP_BYTES = 102_000  # Gmail clips the HTML part above about 102 KB
 SIZE_WARN_BYTES = 90_000
@@ -98,16 +99,31 @@ class CheckReport:
     directory: Path
     findings: list[Finding] = field(default_factory=list)
     figures: dict[str, Any] = field(default_factory=dict)
+    not_run: dict[str, str] = field(default_factory=dict)  # check -> why it did not run
+    notify: Any = None  # called with a progress line (e.g. fetching the Node tools on first use)
+    hints: list[str] = field(default_factory=list)  # how to add the checks that did not run
 
     @property
     def blocked(self) -> bool:
         return any(f.level == "error" for f in self.findings)
 
+    @property
+    def verdict(self) -> str:
+        """The last line of ``digest check``: never "ready to send" with a check silently not run."""
+        if self.blocked:
+            return "blocked: fix the errors above before sending"
+        if not self.not_run:
+            return "ready to send"
+        reasons = "; ".join(dict.fromkeys(self.not_run.values()))
+        n = len(self.not_run)
+        return f"ready to send, {n} check{'s' if n != 1 else ''} not run ({reasons})"
+
     def add(self, check: str, level: str, message: str) -> None:
         self.findings.append(Finding(check, level, message))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"directory": str(self.directory), "blocked": self.blocked, "figures": self.figures,
+        return {"directory": str(self.directory), "blocked": self.blocked, "verdict": self.verdict,
+                "not_run": self.not_run, "hints": self.hints, "figures": self.figures,
                 "findings": [f.__dict__ for f in self.findings]}
 
 
@@ -115,10 +131,21 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").lower() == "true"
 
 
-def _missing_tool(report: CheckReport, check: str, what: str) -> None:
+def _missing_tool(report: CheckReport, check: str, what: str, reason: str = "", hint: str = "") -> None:
+    """A check that could not run: ``skipped`` (named again in the verdict), an error under CI=true."""
     level = "error" if in_ci() else "skipped"
-    report.add(check, level, f"{what} is not installed: this check did not run"
-               + (" (required under CI=true)" if in_ci() else ""))
+    report.add(check, level, f"{what}: this check did not run" + (" (required under CI=true)" if in_ci() else ""))
+    report.not_run[check] = reason or what
+    if hint and hint not in report.hints:
+        report.hints.append(hint)
+
+
+def _node_tool(report: CheckReport, check: str, package: str) -> node_tools.NodeTool | None:
+    try:
+        return node_tools.node_tool(package, notify=report.notify)
+    except node_tools.ToolMissing as exc:
+        _missing_tool(report, check, exc.detail, exc.reason, node_tools.HOW_TO_ADD)
+        return None
 
 
 # --- pure checks on the built files ----------------------------------------------------------------
@@ -180,7 +207,11 @@ def check_settings(settings: Settings, report: CheckReport) -> None:
         report.add("postal address", "error", "newsletter.postal_address is not set (CAN-SPAM requires it)")
     unsub = settings["unsubscribe"]
     url, mailto = str(unsub.get("url") or "").strip(), str(unsub.get("mailto") or "").strip()
-    if not url and not mailto:
+    asm = int(settings["sendgrid"].get("asm_group_id") or 0) > 0
+    if not url and not mailto and asm:
+        report.add("unsubscribe", "warning", "only SendGrid's unsubscribe group (sendgrid.asm_group_id): the outbox "
+                                             "and SMTP backends have no unsubscribe method and refuse to send")
+    elif not url and not mailto:
         report.add("unsubscribe", "error", "no unsubscribe method: set unsubscribe.url and/or unsubscribe.mailto")
     if url and urlsplit(url).scheme.lower() != "https":
         report.add("unsubscribe", "error", f"unsubscribe.url is not https ({url}): one-click unsubscribe "
@@ -193,23 +224,49 @@ def check_settings(settings: Settings, report: CheckReport) -> None:
                                              "one-click https unsubscribe")
 
 
+def raw_header(eml: bytes, name: str) -> list[bytes]:
+    """The physical lines (first line and continuation lines, without CRLF) of header ``name`` in ``eml``'s
+    top-level header block, read from the bytes as they are: no decoding, no unfolding."""
+    head = eml.split(b"\r\n\r\n", 1)[0] if b"\r\n\r\n" in eml else eml.split(b"\n\n", 1)[0]
+    lines = head.replace(b"\r\n", b"\n").split(b"\n")
+    want = name.lower().encode("ascii") + b":"
+    out: list[bytes] = []
+    for line in lines:
+        if out and line[:1] in (b" ", b"\t"):
+            out.append(line)
+        elif out:
+            break
+        elif line.lower().startswith(want):
+            out.append(line)
+    return out
+
+
+def check_message_headers(eml: bytes, settings: Settings, report: CheckReport) -> None:
+    """message.eml's List-Unsubscribe as a mailbox provider reads it: ``<https://...>`` in the raw bytes, no
+    RFC 2047 encoded-word, every line at most 998 octets. The sample carries a real-length signed token."""
+    lines = raw_header(eml, "List-Unsubscribe")
+    url = str(settings["unsubscribe"].get("url") or "").strip()
+    if not lines:
+        if url or settings["unsubscribe"].get("mailto"):
+            report.add("headers", "error", "message.eml has no List-Unsubscribe header")
+        return
+    long_lines = [len(line) for line in eml.split(b"\r\n\r\n", 1)[0].split(b"\r\n") if len(line) > 998]
+    raw = b"".join(lines)
+    if b"=?" in raw:
+        report.add("headers", "error", "List-Unsubscribe is RFC 2047 encoded (=?...?=): providers see no "
+                                       "<https://...> and offer no one-click unsubscribe")
+    elif url.lower().startswith("https://") and b"<https://" not in raw:
+        report.add("headers", "error", "List-Unsubscribe holds no literal <https://...> URL")
+    elif long_lines:
+        report.add("headers", "error", f"a header line of message.eml is {max(long_lines)} octets (at most 998)")
+    else:
+        report.add("headers", "info", f"List-Unsubscribe is written as is over {len(lines)} line(s), the longest "
+                                      f"{max(len(line) for line in lines)} octets")
+
+
 # --- caniemail -------------------------------------------------------------------------------------
 
 _NOT_SUPPORTED = re.compile(r"^`(?P<feature>.+?)` is not supported by `(?P<client>[^`]+)`")
-
-
-def node_modules() -> list[Path]:
-    env = os.environ.get("DIGEST_NODE_MODULES")
-    cands = [Path(env)] if env else []
-    cands += [Path.cwd() / "node_modules", Path(__file__).resolve().parents[2] / "node_modules"]
-    return [c for c in cands if c.is_dir()]
-
-
-def find_node_package(rel: str) -> Path | None:
-    for base in node_modules():
-        if (base / rel).exists():
-            return base / rel
-    return None
 
 
 def classify_caniemail(errors: Iterable[str], report: CheckReport) -> None:
@@ -231,13 +288,11 @@ def classify_caniemail(errors: Iterable[str], report: CheckReport) -> None:
 
 
 def check_caniemail(html_path: Path, report: CheckReport) -> None:
-    node = shutil.which("node")
-    cli = find_node_package("doiuse-email/bin/cli.js")
-    if not node or not cli:
-        _missing_tool(report, "caniemail", "doiuse-email (npm ci) with node" if node else "node")
+    tool = _node_tool(report, "caniemail", "doiuse-email")
+    if tool is None:
         return
     try:
-        proc = subprocess.run([node, str(cli), "-e", CLIENTS, str(html_path)], capture_output=True, text=True,
+        proc = subprocess.run(tool.argv("-e", CLIENTS, str(html_path)), capture_output=True, text=True,
                               timeout=120, check=False)
         data = json.loads(proc.stdout)
     except (subprocess.TimeoutExpired, ValueError, OSError) as exc:
@@ -275,7 +330,8 @@ def check_spam(eml_path: Path, report: CheckReport) -> None:
     try:
         score, rules = spamassassin_score(eml_path.read_bytes())
     except FileNotFoundError:
-        _missing_tool(report, "spam", "spamassassin")
+        _missing_tool(report, "spam", "spamassassin is not installed", "no SpamAssassin",
+                      "install SpamAssassin (e.g. apt install spamassassin; brew install spamassassin)")
         return
     except (DigestError, subprocess.TimeoutExpired) as exc:
         report.add("spam", "error", f"spamassassin failed: {exc}")
@@ -296,14 +352,11 @@ HTMLVALIDATE_CONFIG = Path(__file__).with_name("htmlvalidate.json")
 def check_html_validate(html_path: Path | list[Path], report: CheckReport) -> None:
     """html-validate on one or more files (one node start for all)."""
     paths = html_path if isinstance(html_path, list) else [html_path]
-    node = shutil.which("node")
-    cli = (find_node_package("html-validate/bin/html-validate.mjs")
-           or find_node_package("html-validate/bin/html-validate.js"))
-    if not node or not cli:
-        _missing_tool(report, "html-validate", "html-validate (npm ci) with node" if node else "node")
+    tool = _node_tool(report, "html-validate", "html-validate")
+    if tool is None:
         return
     try:
-        proc = subprocess.run([node, str(cli), "--config", str(HTMLVALIDATE_CONFIG), "--formatter", "json",
+        proc = subprocess.run([*tool.argv(), "--config", str(HTMLVALIDATE_CONFIG), "--formatter", "json",
                                *map(str, paths)], capture_output=True, text=True, timeout=120, check=False)
         results = json.loads(proc.stdout or "[]")
     except (subprocess.TimeoutExpired, ValueError, OSError) as exc:
@@ -402,21 +455,20 @@ def check_links(html: str, report: CheckReport, allow_hosts: list[str] | None = 
 # --- the whole gate --------------------------------------------------------------------------------
 
 
-def check_issue(directory: Path | str, *, links: bool = False, tools: bool = True) -> CheckReport:
+def check_issue(directory: Path | str, *, links: bool = False, tools: bool = True,
+                notify: Any = None) -> CheckReport:
     """Build when out of date, then run every check; ``tools=False`` runs only the in-process checks."""
     directory = Path(directory).resolve()
-    if needs_build(directory):
-        result = build_issue(directory)
-        report = CheckReport(directory)
-        for w in result.warnings:
-            report.add("build", "warning", w)
-    else:
-        report = CheckReport(directory)
+    warnings = build_issue(directory).warnings if needs_build(directory) else load_warnings(directory)
+    report = CheckReport(directory, notify=notify)
+    for w in warnings:  # fresh or current, the build's warnings are always shown
+        report.add("build", "warning", w)
     build = directory / "build"
     html = (build / "email.html").read_text(encoding="utf-8")
     check_html(html, report, build)
     settings = load_settings(directory)
     check_settings(settings, report)
+    check_message_headers((build / "message.eml").read_bytes(), settings, report)
     if tools:
         check_caniemail(build / "email.html", report)
         check_spam(build / "message.eml", report)
@@ -424,3 +476,14 @@ def check_issue(directory: Path | str, *, links: bool = False, tools: bool = Tru
     if links:
         check_links(html, report, settings.allow_hosts())
     return report
+
+
+def send_gate(directory: Path | str) -> list[str]:
+    """The errors ``digest check`` finds that ``digest send`` refuses to send with (``--force`` overrides).
+
+    Only the in-process checks run (size, images, links, unsubscribe, sender, postal address, the raw
+    List-Unsubscribe header): no network, no Node tools, no SpamAssassin, so the gate costs a few
+    milliseconds. The tool checks stay with ``digest check``, which the editor runs before sending.
+    """
+    report = check_issue(directory, tools=False)
+    return [f"[{f.check}] {f.message}" for f in report.findings if f.level == "error"]

@@ -13,7 +13,8 @@ from ..config import load_settings
 from ..errors import DigestError
 from . import issue_file as issue_mod
 
-OUTPUTS = ("email.html", "email.txt", "web.html", "message.eml", "draft.json")
+OUTPUTS = ("email.html", "email.txt", "web.html", "message.eml", "draft.json", "warnings.json")
+WARNINGS_NAME = "warnings.json"  # the build's warnings, so `digest check` shows them when the build is current
 
 
 def theme_dir() -> Path:

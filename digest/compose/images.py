@@ -70,33 +70,47 @@ def resolve_image(value: str | None, *, base: Path | None, build_dir: Path,
     return ref, None
 
 
+EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "GIF": "gif", "WEBP": "webp"}  # formats mail clients show
+JPEG_QUALITY = 85
+_ORIENTATION = 0x0112  # the EXIF Orientation tag
+
+
 def copy_local_image(path: Path, out_dir: Path) -> ImageRef:
-    """Copy ``path`` into ``out_dir`` (resized to at most MAX_WIDTH wide); name it by content hash."""
+    """Copy ``path`` into ``out_dir``, named by content hash with its format's extension.
+
+    A JPEG stays JPEG (quality 85 when it has to be written again), a PNG stays PNG, GIF and WebP keep their
+    format; other formats (TIFF, BMP...) become PNG. An image wider than MAX_WIDTH is resized, and an EXIF
+    orientation is applied to the pixels (mail clients ignore the tag). An image that needs neither is
+    copied byte for byte.
+    """
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     raw = path.read_bytes()
     digest = hashlib.sha1(raw).hexdigest()[:16]
     try:
-        with Image.open(path) as img:
-            img = ImageOps.exif_transpose(img) or img
-            fmt = (img.format or "PNG").upper()
+        with Image.open(path) as source:
+            fmt = (source.format or "").upper()  # read before exif_transpose, whose copy has no format
+            rotate = source.getexif().get(_ORIENTATION, 1) not in (1, None)
+            img = ImageOps.exif_transpose(source) if rotate else source
             width, height = img.size
+            rewrite = rotate
             if width > MAX_WIDTH:
                 height = max(1, round(height * MAX_WIDTH / width))
                 width = MAX_WIDTH
                 img = img.resize((width, height), Image.Resampling.LANCZOS)
-                resized = True
-            else:
-                resized = False
-            ext = {"JPEG": "jpg", "PNG": "png", "GIF": "gif", "WEBP": "webp"}.get(fmt)
+                rewrite = True
+            ext = EXTENSIONS.get(fmt)
+            if ext is None:
+                ext, fmt, rewrite = "png", "PNG", True
             out_dir.mkdir(parents=True, exist_ok=True)
-            if ext is None:  # formats mail clients don't show (TIFF, BMP...): convert to PNG
-                ext, fmt, resized = "png", "PNG", True
             target = out_dir / f"{digest}.{ext}"
-            if resized:
-                if fmt == "JPEG" and img.mode not in ("RGB", "L"):
-                    img = img.convert("RGB")
-                img.save(target, fmt, **({"quality": 85, "optimize": True} if fmt == "JPEG" else {}))
+            if rewrite:
+                options: dict[str, object] = {"optimize": True}
+                if fmt == "JPEG":
+                    options["quality"] = JPEG_QUALITY
+                    if img.mode not in ("RGB", "L"):
+                        img = img.convert("RGB")
+                img.save(target, fmt, **options)
             else:
                 target.write_bytes(raw)
     except UnidentifiedImageError as exc:

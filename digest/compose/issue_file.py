@@ -7,13 +7,15 @@ formatting survive every ``add``.
 
 issue.toml holds::
 
-    subject, preheader, intro (Markdown), date, slug (optional; default: the folder's name), publish
+    subject, preheader, intro (Markdown), date, slug (optional; default: the folder's name), publish,
+    subject_variants (optional: the subjects an A/B test compares, see ``deliver/abtest.py``)
     [[sections]]  title                                   (optional, in order)
     [[articles]]  source, feed (for a feed entry), section,
                   title / teaser / image / image_alt / url (editor overrides: they always win)
 
-``source`` is stored resolved (absolute) for a path and as given for a URL; a relative path written by
-hand is resolved against the issue folder.
+``source`` (and ``feed``) is stored relative to the issue folder for a path (so the newsletter folder can
+move, or go into git) and as given for a URL; an absolute path still reads. The article cache is keyed by
+the value as written, so a moved folder keeps its cache.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,6 +68,7 @@ class AddResult:
 
     added: list[str] = field(default_factory=list)
     errors: list[SourceError] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -76,10 +81,14 @@ class Entry:
     section: str | None = None
     cache: str | None = None
     overrides: dict[str, str] = field(default_factory=dict)
+    written: tuple[str, str | None] | None = None  # (source, feed) as written in issue.toml: the cache key
 
     @property
     def cache_key(self) -> str:
-        return self.cache or cache_key(self.source, self.feed)
+        if self.cache:
+            return self.cache
+        source, feed = self.written or (self.source, self.feed)
+        return cache_key(source, feed)
 
 
 @dataclass
@@ -95,6 +104,7 @@ class IssueFile:
     publish: bool
     sections: list[str]
     entries: list[Entry]
+    subject_variants: list[str] = field(default_factory=list)
 
 
 # --- helpers ---------------------------------------------------------------------------------------
@@ -112,6 +122,17 @@ def resolve_source(source: str, base: Path | None = None) -> str:
     if not path.is_absolute() and base is not None:
         path = base / path
     return str(path.resolve())
+
+
+def stored_source(source: str, directory: Path) -> str:
+    """How issue.toml stores ``source``: a URL or ``-`` as is, a path relative to the issue folder (``/``)."""
+    if is_url(source) or source == "-":
+        return source
+    path = Path(resolve_source(source))
+    try:
+        return Path(os.path.relpath(path, Path(directory).resolve())).as_posix()
+    except ValueError:  # another drive (Windows): only an absolute path reaches it
+        return str(path)
 
 
 def cache_key(source: str, feed: str | None = None) -> str:
@@ -238,10 +259,16 @@ def read_issue(directory: Path | str) -> IssueFile:
             section=_str(art.get("section"), f"{where}.section").strip() or None,
             cache=_str(art.get("cache"), f"{where}.cache").strip() or None,
             overrides=overrides,
+            written=(source, feed),
         ))
     publish = doc.get("publish", False)
     if not isinstance(publish, bool):
         raise ConfigError(f"{name}: publish must be true or false")
+    variants = doc.get("subject_variants", [])
+    if not isinstance(variants, list):
+        raise ConfigError(f"{name}: subject_variants must be a list of subjects: [\"...\", \"...\"]")
+    subject_variants = [_no_newline(_str(v, f"{name}: subject_variants[{i}]"), f"subject_variants[{i}] in {name}")
+                        for i, v in enumerate(variants, start=1)]
     return IssueFile(
         dir=directory,
         subject=_no_newline(_str(doc.get("subject"), f"{name}: subject"), f"subject in {name}"),
@@ -252,6 +279,7 @@ def read_issue(directory: Path | str) -> IssueFile:
         publish=publish,
         sections=sections,
         entries=entries,
+        subject_variants=subject_variants,
     )
 
 
@@ -329,14 +357,37 @@ def _allow_hosts(directory: Path) -> list[str]:
 # --- add --------------------------------------------------------------------------------------------
 
 
-def add_sources(directory: Path | str, sources: list[str], limit: int | None = None) -> AddResult:
+def _load_one(given: str, limit: int | None, **options: Any) -> list[Article]:
+    """The articles of one source (``options`` go to ``sources.load``); SourceError names ``given``."""
+    from ..sources import load  # imported here: sources may pull heavy extractors
+
+    source = resolve_source(given)
+    try:
+        found = load(given if source == "-" else source, limit=limit, **options)
+    except SourceError as exc:
+        raise SourceError(given, exc.message.removeprefix(f"{source}: ").removeprefix(f"{given}: "),
+                          exc.hint) from None
+    except Exception as exc:  # noqa: BLE001 - one broken source never stops the others
+        raise SourceError(given, f"could not be read: {type(exc).__name__}: {exc}") from None
+    if not found:
+        raise SourceError(given, "holds no article")
+    return found
+
+
+FETCH_THREADS = 4
+
+
+def add_sources(directory: Path | str, sources: list[str], limit: int | None = None,
+                on_added: Callable[[str], None] | None = None,
+                on_warning: Callable[[str], None] | None = None) -> AddResult:
     """Append one ``[[articles]]`` entry per article of each source, caching each article.
 
-    A feed adds its newest ``limit`` entries (each stored with its entry URL and ``feed``). A source that
-    fails is reported in ``errors`` and the others are still added; the file is written once at the end.
+    Sources are fetched in parallel (a small thread pool); ``on_added`` is called with each title as its
+    source lands (so in the order they finish), and issue.toml lists them in the order given. A feed adds its
+    newest ``limit`` entries (each stored with its entry URL and ``feed``). A source already in the issue is
+    skipped with a warning. A source that fails is reported in ``errors`` and the others are still added;
+    the file is written once at the end.
     """
-    from ..sources import load
-
     directory = Path(directory)
     doc = _load_doc(directory)
     result = AddResult()
@@ -345,23 +396,61 @@ def add_sources(directory: Path | str, sources: list[str], limit: int | None = N
         doc.append("articles", tomlkit.aot())
     articles = doc["articles"]
     allow = _allow_hosts(directory)
+    present = {(resolve_source(str(a.get("source", "")), directory),
+                resolve_source(str(a["feed"]), directory) if a.get("feed") else None)
+               for a in articles if isinstance(a, dict)}
+
+    def warn(message: str) -> None:
+        result.warnings.append(message)
+        if on_warning is not None:
+            on_warning(message)
+
+    unique: list[str] = []
     for given in sources:
+        resolved = resolve_source(given)
+        if given != "-" and (resolved, None) in present:  # a feed may be added again for its new entries
+            warn(f"{given}: already in the issue: not added again")
+        elif given in unique:
+            warn(f"{given}: given twice: added once")
+        else:
+            unique.append(given)
+
+    outcomes: dict[int, tuple[list[Article], bool] | SourceError] = {}
+    with ThreadPoolExecutor(max_workers=min(FETCH_THREADS, max(1, len(unique)))) as pool:
+        futures = {pool.submit(_load_one, given, limit, allow_hosts=allow): i for i, given in enumerate(unique)}
+        for future in as_completed(futures):
+            i = futures[future]
+            try:
+                found = future.result()
+            except SourceError as exc:
+                outcomes[i] = exc
+                continue
+            is_feed = len(found) > 1 or any(a.kind == "feed" for a in found)
+            if is_feed and limit:
+                found = _newest(found, limit)
+            if is_feed:
+                feed = resolve_source(unique[i])
+                fresh = []
+                for article in found:
+                    ref = article.url or article.title
+                    if (resolve_source(ref, directory), feed) in present:
+                        warn(f"{unique[i]}: entry {ref} already in the issue: not added again")
+                    else:
+                        fresh.append(article)
+                found = fresh
+            outcomes[i] = (found, is_feed)
+            if on_added is not None:
+                for article in found:
+                    on_added(article.title or unique[i])
+
+    for i, given in enumerate(unique):
+        outcome = outcomes[i]
+        if isinstance(outcome, SourceError):
+            result.errors.append(outcome)
+            continue
         source = resolve_source(given)
-        try:
-            found = load(given if source == "-" else source, limit=limit, allow_hosts=allow)
-        except SourceError as exc:
-            result.errors.append(SourceError(given, exc.message.removeprefix(f"{source}: ").removeprefix(
-                f"{given}: "), exc.hint))
-            continue
-        except Exception as exc:  # noqa: BLE001 - one broken source never stops the others
-            result.errors.append(SourceError(given, f"could not be read: {type(exc).__name__}: {exc}"))
-            continue
-        if not found:
-            result.errors.append(SourceError(given, "holds no article"))
-            continue
-        is_feed = len(found) > 1 or any(a.kind == "feed" for a in found)
-        if is_feed and limit:
-            found = _newest(found, limit)
+        stored = stored_source(source, directory)
+        found, is_feed = outcome
         for article in found:
             table = tomlkit.table()
             if is_feed and not is_url(article.url or ""):
@@ -373,15 +462,15 @@ def add_sources(directory: Path | str, sources: list[str], limit: int | None = N
             if is_feed:
                 entry_ref = article.url or article.title
                 table["source"] = entry_ref
-                table["feed"] = source
-                key = cache_key(entry_ref, source)
+                table["feed"] = stored
+                key = cache_key(entry_ref, stored)
             elif source == "-":
                 key = hashlib.sha1(f"-\n{article.title}\n{article.text}".encode()).hexdigest()
                 table["source"] = "-"
                 table["cache"] = key
             else:
-                table["source"] = source
-                key = cache_key(source)
+                table["source"] = stored
+                key = cache_key(stored)
             write_cache(directory, key, article)
             articles.append(table)
             result.added.append(article.title or given)

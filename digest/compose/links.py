@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 SAFE_SCHEMES = ("http", "https", "mailto")
 
@@ -28,21 +28,37 @@ def safe_url(value: str | None) -> str | None:
     if scheme in ("http", "https"):
         if not parts.netloc or any(c.isspace() for c in parts.netloc):
             return None
-        return value.replace(" ", "%20")
+        return value.translate(_NOT_IN_URLS)
     if scheme == "mailto":
-        return value.replace(" ", "%20") if len(value) > len("mailto:") else None
+        return value.translate(_NOT_IN_URLS) if len(value) > len("mailto:") else None
     return None
 
 
+# Characters a URL never holds as they are (RFC 3986), percent-encoded as browsers do. ``<`` and ``>`` also
+# matter to SendGrid: ``<%asm_group_unsubscribe_raw_url%>`` in a URL from content would be filled with the
+# recipient's unsubscribe link in the plain-text part.
+_NOT_IN_URLS = str.maketrans({" ": "%20", "<": "%3C", ">": "%3E", '"': "%22"})
+
+
 def add_utm(url: str, params: Mapping[str, str]) -> str:
-    """``url`` with the given utm_* parameters added (existing ones in the URL are kept)."""
+    """``url`` with the given utm_* parameters appended (one already in the URL is kept).
+
+    The existing query string is kept byte for byte (``a%20b`` stays, ``preview`` stays ``preview``, the
+    order stays): the new parameters are only appended, before any ``#fragment``.
+    """
     parts = urlsplit(url)
     if parts.scheme.lower() not in ("http", "https"):
         return url
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    present = {k for k, _ in query}
-    query += [(k, v) for k, v in params.items() if v and k not in present]
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))
+    present = {k for k, _ in parse_qsl(parts.query, keep_blank_values=True)}
+    extra = urlencode([(k, v) for k, v in params.items() if v and k not in present])
+    if not extra:
+        return url
+    base, hash_mark, fragment = url.partition("#")
+    if "?" not in base:
+        base += "?"
+    elif not base.endswith(("?", "&")):
+        base += "&"
+    return base + extra + hash_mark + fragment
 
 
 def utm_params(links: Mapping[str, Any], slug: str) -> dict[str, str]:

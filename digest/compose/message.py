@@ -8,7 +8,10 @@ List-Unsubscribe and (with an https URL) ``List-Unsubscribe-Post: List-Unsubscri
 
 Header values are checked before they are used: a line break in a subject, name, address or URL is
 refused (``ConfigError``/``DigestError``), never written into the header block; non-ASCII text is encoded
-(RFC 2047) by the email package.
+(RFC 2047) by the email package. Headers that hold URLs or addresses in ``<...>`` (List-Unsubscribe,
+List-Id) are written as is by ``MAIL_POLICY``: never an encoded-word (which would hide the ``<https://...>``
+that Gmail and Yahoo look for), folded only after the comma between two ``<...>`` items, every line at
+most 998 octets (RFC 5322).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import secrets
 from dataclasses import asdict, dataclass, field
 from email.headerregistry import Address
 from email.message import EmailMessage, MIMEPart
-from email.policy import SMTP
+from email.policy import SMTP, EmailPolicy
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,10 +40,55 @@ if TYPE_CHECKING:
 DRAFT_NAME = "draft.json"
 SAMPLE_EMAIL = "reader@example.com"
 SAMPLE_FROM = "newsletter@example.com"
+SAMPLE_TOKEN_KEY = b"digest sample unsubscribe key: public, signs nothing real"
 UNSUBSCRIBE_FIELD = "unsubscribe_url"
 # Every character Python (and so the email package) treats as a line break (str.splitlines), and NUL.
 _BAD_HEADER = re.compile("[\r\n\x00\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
 _LIST_LABEL = re.compile(r"[^a-z0-9-]+")
+MAX_LINE_OCTETS = 998  # RFC 5322 2.1.1, without the CRLF
+FOLD_AT = 78  # RFC 5322's recommended line length: fold at a comma beyond it
+# Headers whose value is one or more <URL or address> items: written as is (see RawListPolicy).
+RAW_HEADERS = frozenset({"list-unsubscribe", "list-id", "list-post", "list-help", "list-subscribe",
+                         "list-owner", "list-archive", "archived-at"})
+
+
+def fold_list_header(name: str, value: str, linesep: str = "\r\n") -> str:
+    """``Name: <a>, <b>`` folded only after the comma between ``<...>`` items when a line would pass 78
+    characters; never encoded. Raises DigestError when one item makes a line longer than 998 octets or the
+    value is not plain ASCII on one line."""
+    if _BAD_HEADER.search(value) or not value.isascii():
+        raise DigestError(f"{name} header value holds a line break or non-ASCII text: {value[:80]!r}")
+    items = [p.strip() for p in re.split(r"(?<=>)\s*,\s*(?=<)", value.strip())]
+    lines = [f"{name}: {items[0]}"]
+    for item in items[1:]:
+        if len(lines[-1]) + 2 + len(item) <= FOLD_AT:
+            lines[-1] += f", {item}"
+        else:
+            lines[-1] += ","
+            lines.append(f" {item}")
+    for line in lines:
+        if len(line) + (1 if line is not lines[-1] else 0) > MAX_LINE_OCTETS:
+            raise DigestError(f"{name} header: an item makes a line of {len(line)} octets; a mail header line "
+                              f"holds at most {MAX_LINE_OCTETS}: {line[:80]!r}...",
+                              "shorten the URL (or the token) it holds")
+    return linesep.join(lines) + linesep
+
+
+class RawListPolicy(EmailPolicy):
+    """``email.policy.SMTP`` except for ``RAW_HEADERS``, which ``fold_list_header`` writes as is.
+
+    Python's email package RFC 2047-encodes an unstructured header with a word longer than the line length,
+    and a List-Unsubscribe header holding a signed https URL always has one: ``=?utf-8?q?=3Chttps=3A//...``
+    is what providers then see, and one-click unsubscribe is gone.
+    """
+
+    def _fold(self, name: str, value: Any, refold_binary: bool = False) -> str:
+        if name.lower() in RAW_HEADERS:
+            return fold_list_header(name, str(value), self.linesep)
+        return super()._fold(name, value, refold_binary)  # type: ignore[misc]
+
+
+MAIL_POLICY = RawListPolicy(linesep="\r\n")
 
 
 @dataclass
@@ -60,6 +108,7 @@ class Draft:
     unsubscribe_mailto: str = ""
     web_url: str | None = None
     merge_defaults: dict[str, str] = field(default_factory=dict)
+    merge_key: str = ""  # the build's random part of every token ("" in drafts made before keys existed)
     tracking: dict[str, bool] = field(default_factory=dict)
     settings_data: dict[str, Any] = field(default_factory=dict)
     settings_path: str | None = None
@@ -74,7 +123,8 @@ class Draft:
 
     def merge_fields(self) -> set[str]:
         """The merge fields the message uses (for SendGrid's substitutions budget)."""
-        return merge.fields_in(self.html) | merge.fields_in(self.text)
+        key = self.merge_key
+        return merge.fields_in(self.subject, key) | merge.fields_in(self.html, key) | merge.fields_in(self.text, key)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, indent=1)
@@ -91,6 +141,9 @@ def list_id_for(settings: Settings) -> str:
     nl = settings.newsletter
     configured = str(nl.get("list_id") or "").strip().strip("<>")
     if configured:
+        if not configured.isascii() or re.search(r"[\s<>,\"]", configured) or len(configured) > 255:
+            raise ConfigError(f"newsletter.list_id {configured!r} cannot go into the List-Id header",
+                              "use letters, digits, dots and dashes, e.g. valley-weekly.example.org")
         return configured
     domain = (str(nl.get("from_email") or "") or SAMPLE_FROM).rpartition("@")[2].lower()
     label = _LIST_LABEL.sub("-", str(nl.get("name") or "newsletter").lower()).strip("-") or "newsletter"
@@ -98,7 +151,7 @@ def list_id_for(settings: Settings) -> str:
 
 
 def make_draft(*, subject: str, preheader: str, html: str, text: str, slug: str, settings: Settings,
-               merge_defaults: dict[str, str], web_url: str | None) -> Draft:
+               merge_defaults: dict[str, str], web_url: str | None, merge_key: str = "") -> Draft:
     nl = settings.newsletter
     subject = check_header_text(subject, "subject")
     return Draft(
@@ -115,6 +168,7 @@ def make_draft(*, subject: str, preheader: str, html: str, text: str, slug: str,
         unsubscribe_mailto=str(settings["unsubscribe"].get("mailto") or "").strip(),
         web_url=web_url,
         merge_defaults=dict(merge_defaults),
+        merge_key=merge.check_key(merge_key),
         tracking={k: bool(v) for k, v in settings.data.get("tracking", {}).items()},
         settings_data=settings.data,
         settings_path=str(settings.path) if settings.path else None,
@@ -180,7 +234,10 @@ def mailto_link(address_or_link: str) -> str:
 
 
 def list_unsubscribe(https_url: str | None, mailto: str | None) -> tuple[str | None, bool]:
-    """The List-Unsubscribe value and whether one-click (RFC 8058) applies (an https URL is present)."""
+    """The List-Unsubscribe value and whether one-click (RFC 8058) applies (an https URL is present).
+
+    Each ``<...>`` item must fit on one header line (998 octets): a longer one raises DigestError.
+    """
     parts: list[str] = []
     one_click = False
     if https_url:
@@ -191,6 +248,11 @@ def list_unsubscribe(https_url: str | None, mailto: str | None) -> tuple[str | N
             parts.append(f"<{_header_url(https_url, 'unsubscribe URL')}>")
     if mailto:
         parts.append(f"<{_header_url(mailto_link(mailto), 'unsubscribe mailto')}>")
+    for part in parts:
+        if len("List-Unsubscribe: ") + len(part) + 1 > MAX_LINE_OCTETS:
+            raise DigestError(f"the unsubscribe link is {len(part) - 2} characters: a mail header line holds at "
+                              f"most {MAX_LINE_OCTETS} octets: {part[:80]}...",
+                              "shorten [unsubscribe] url in digest.toml")
     return (", ".join(parts) or None), one_click
 
 
@@ -203,13 +265,16 @@ def token_values(draft: Draft, personal: Personal) -> dict[str, str]:
     The unsubscribe link in the body is the recipient's https URL, else the mailto link.
     Backends that substitute remotely (SendGrid ``substitutions``) use this mapping too.
     """
-    values = merge.values({}, draft.merge_defaults)
+    values = merge.values({}, draft.merge_defaults, key=draft.merge_key)
     values.update(personal.values)
+    if personal.email:  # the "email" merge field is the recipient's own address ("Sent to ...")
+        for ctx in merge.CONTEXTS:
+            values[merge.token("email", ctx)] = merge.encode(personal.email, ctx)
     link = personal.unsubscribe_url or (
         mailto_link(personal.unsubscribe_mailto or draft.unsubscribe_mailto)
         if (personal.unsubscribe_mailto or draft.unsubscribe_mailto) else "")
     for ctx in merge.CONTEXTS:
-        values[merge.token(UNSUBSCRIBE_FIELD, ctx)] = merge.encode(link, ctx)
+        values[merge.token(UNSUBSCRIBE_FIELD, ctx, draft.merge_key)] = merge.encode(link, ctx)
     return values
 
 
@@ -219,11 +284,13 @@ def personalize(draft: Draft, personal: Personal, *, message_id: str | None = No
     if not draft.from_email:
         raise ConfigError("newsletter.from_email is not set in digest.toml", "set the sender address")
     values = token_values(draft, personal)
-    html = merge.substitute(draft.html, values)
-    text = merge.substitute(draft.text, values)
+    html = merge.substitute(draft.html, values, key=draft.merge_key)  # only this build's tokens
+    text = merge.substitute(draft.text, values, key=draft.merge_key)
 
-    msg = EmailMessage(policy=SMTP)
-    msg["Subject"] = check_header_text(draft.subject, "subject")
+    msg = EmailMessage(policy=MAIL_POLICY)
+    # The subject's merge fields ({first_name}) are TEXT tokens, filled like the bodies'.
+    msg["Subject"] = check_header_text(merge.substitute(draft.subject, values, key=draft.merge_key),
+                                       f"the subject for {personal.email[:60]!r} (with its merge values)")
     msg["From"] = address(draft.from_email, draft.from_name, "newsletter.from_email")
     msg["To"] = address(personal.email, "", f"recipient {personal.email[:60]!r}")
     if draft.reply_to:
@@ -260,10 +327,17 @@ def _qp_part(body: str, subtype: str) -> MIMEPart:
 
 
 def sample_unsubscribe_url(draft: Draft, email: str = SAMPLE_EMAIL) -> str | None:
-    """The configured unsubscribe URL template filled with example values (for message.eml)."""
+    """The configured unsubscribe URL template filled for ``email`` (for message.eml and the preview).
+
+    ``{token}`` is a signed token of the real length, made under a fixed public sample key (never the send
+    secret, so it unsubscribes no one), so the sample's List-Unsubscribe header is as long as a sent one.
+    """
     if not draft.unsubscribe_url:
         return None
-    return draft.unsubscribe_url.replace("{token}", "SAMPLE-TOKEN").replace("{email}", quote(email, safe=""))
+    from ..deliver.unsubscribe import make_token
+
+    token = make_token(email, SAMPLE_TOKEN_KEY) if "{token}" in draft.unsubscribe_url else ""
+    return draft.unsubscribe_url.replace("{token}", token).replace("{email}", quote(email, safe=""))
 
 
 def sample_message(draft: Draft) -> EmailMessage:

@@ -16,13 +16,14 @@ import datetime as _dt
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import jinja2
 import jinja2.sandbox
 import markdown
 from markupsafe import Markup
+from markupsafe import escape as markupsafe_escape
 
 from .. import merge as merge_mod
 from ..config import Settings
@@ -84,6 +85,8 @@ class Rendered:
     text: str  # plain text with merge tokens
     web: str  # web version: defaults, no tokens
     merge_defaults: dict[str, str] = field(default_factory=dict)
+    written: dict[str, int] = field(default_factory=dict)  # tokens the templates wrote: html, text, subject
+    subject: str = ""  # the subject for the message: its {field}s as TEXT tokens
 
 
 # --- colours ---------------------------------------------------------------------------------------
@@ -126,6 +129,26 @@ def readable_on(color: str, background: str, minimum: float = 4.5) -> str:
     return "#ffffff" if dark_bg else "#000000"
 
 
+DARK_CARD = "#1e1e1e"  # the card behind the text in dark mode (templates/email.html)
+
+
+def _hex(rgb: tuple[float, float, float]) -> str:
+    return "#{:02x}{:02x}{:02x}".format(*(round(min(1.0, max(0.0, c)) * 255) for c in rgb))
+
+
+def button_on_dark(brand: str, card: str = DARK_CARD) -> tuple[str, str]:
+    """Dark-mode button (background, text): the brand lightened until the button stands out from the card
+    (>= 3:1, WCAG non-text contrast) and its label reads on it (>= 4.5:1, white or near-black)."""
+    r, g, b = _rgb(brand)
+    for _ in range(60):
+        bg = _hex((r, g, b))
+        text = "#ffffff" if contrast("#ffffff", bg) >= contrast("#111111", bg) else "#111111"
+        if contrast(bg, card) >= 3.0 and contrast(text, bg) >= 4.5:
+            return bg, text
+        r, g, b = (c + (1 - c) * 0.08 for c in (r, g, b))
+    return "#ffffff", "#111111"
+
+
 def theme_colors(brand: str) -> dict[str, str]:
     """The palette: brand header with the better of white/near-black text, links readable on the card."""
     if not _HEX.match(brand or ""):
@@ -134,6 +157,7 @@ def theme_colors(brand: str) -> dict[str, str]:
     header_text = "#ffffff" if contrast("#ffffff", brand) >= contrast("#111111", brand) else "#111111"
     if contrast(header_text, brand) < 4.5:  # mid-tone brand colours: darken the header until white reads
         header_bg, header_text = readable_on(brand, "#ffffff"), "#ffffff"
+    dark_button, dark_button_text = button_on_dark(brand)
     return {
         "brand": brand,
         "header_bg": header_bg,
@@ -141,15 +165,32 @@ def theme_colors(brand: str) -> dict[str, str]:
         "link": readable_on(brand, "#ffffff"),
         "button": readable_on(brand, "#ffffff"),
         "button_text": "#ffffff",
-        "dark_link": readable_on(brand, "#1e1e1e", 7.0),
+        "dark_link": readable_on(brand, DARK_CARD, 7.0),
+        "dark_button": dark_button,
+        "dark_button_text": dark_button_text,
+        "brand_rule": readable_on(brand, "#ffffff", 3.0),  # section rule: non-text, >= 3:1
+        "dark_rule": readable_on(brand, DARK_CARD, 3.0),
     }
 
 
 # --- Markdown intro --------------------------------------------------------------------------------
 
 
+def https_image(value: str | None) -> tuple[str | None, str | None]:
+    """An ``http:`` image URL retried as ``https:`` (and a note saying so); anything else unchanged.
+
+    Mail clients and browsers block or proxy-refuse plain-http images inside an https page, and nearly every
+    image host answers on https at the same path, so the upgrade is tried before the image is dropped.
+    ``digest check --links`` requests the https URL and reports it when it does not answer.
+    """
+    if value and value.strip()[:7].lower() == "http://":
+        upgraded = "https://" + value.strip()[7:]
+        return upgraded, f"image {value.strip()[:100]} is not https: using {upgraded[:100]}"
+    return value, None
+
+
 class _SafeLinks(markdown.treeprocessors.Treeprocessor):
-    """Drop hrefs that are not http(s)/mailto and images that are not https (their alt stays as text)."""
+    """Drop hrefs that are not http(s)/mailto; upgrade http images to https, drop other non-https ones (alt stays)."""
 
     def run(self, root: ET.Element) -> None:
         for parent in root.iter():
@@ -162,7 +203,8 @@ class _SafeLinks(markdown.treeprocessors.Treeprocessor):
                     else:
                         child.set("href", href)
                 elif child.tag == "img":
-                    src = child.get("src") or ""
+                    src = https_image(child.get("src") or "")[0] or ""
+                    child.set("src", src)
                     if not src.lower().startswith("https://") or safe_url(src) is None:
                         child.tag = "span"
                         alt = child.get("alt") or ""
@@ -187,13 +229,62 @@ def markdown_to_html(text: str) -> Markup:
     return Markup(md.convert(text))
 
 
-def markdown_to_text(text: str) -> str:
-    """Markdown → plain text for email.txt: the same words, links written as ``text (URL)``."""
+# --- merge fields written by the editor ({first_name}) in the subject and the intro --------------------
+
+_FIELD_MARK = re.compile("\ue001([a-z][a-z0-9_]*)\ue002")  # a {field} while the intro goes through Markdown
+_URL_ATTR = re.compile(r'(\s(?:href|src)=")([^"]*)(")')
+
+
+def _mark_fields(text: str) -> str:
+    """``{field}`` → a private-use mark that Markdown leaves alone (``{{``/``}}`` → literal braces)."""
+    return merge_mod.fill_fields(text, lambda name: f"\ue001{name}\ue002")
+
+
+def _fill_marks(html: str, merge: Callable[..., Any]) -> str:
+    """The marks in Markdown's HTML → the template context's ``merge`` output (URL form inside href/src)."""
+
+    def in_url(m: re.Match[str]) -> str:
+        filled = _FIELD_MARK.sub(lambda f: str(markupsafe_escape(merge(f.group(1), "", "URL"))), m.group(2))
+        return m.group(1) + filled + m.group(3)
+
+    html = _URL_ATTR.sub(in_url, html)
+    return _FIELD_MARK.sub(lambda f: str(markupsafe_escape(merge(f.group(1)))), html)
+
+
+def fill_subject(subject: str, merge: Callable[..., Any]) -> str:
+    """The subject with each ``{field}`` as the template context's ``merge`` writes it (a token, or the
+    default in the web version); the template escapes the rest as usual."""
+    return merge_mod.fill_fields(subject, lambda name: str(merge(name)))
+
+
+@jinja2.pass_context
+def _markdown_filter(context: Any, text: str) -> Markup:
+    """``markdown`` in templates: the intro's ``{field}`` written as this template's merge tokens."""
+    merge = context.get("merge")
+    if merge is None or not merge_mod.field_refs(text):
+        return markdown_to_html(text)
+    return Markup(_fill_marks(str(markdown_to_html(_mark_fields(text))), merge))
+
+
+@jinja2.pass_context
+def _markdown_text_filter(context: Any, text: str) -> str:
+    """``markdown_text`` in templates: as ``markdown``, for the plain-text part."""
+    return markdown_to_text(text, context.get("merge"))
+
+
+def markdown_to_text(text: str, merge: Callable[..., Any] | None = None) -> str:
+    """Markdown → plain text for email.txt: the same words, links written as ``text (URL)``.
+
+    With ``merge`` (a template's merge function), ``{field}`` in the text becomes its token.
+    """
     if not text.strip():
         return ""
     import lxml.html
 
-    html = str(markdown_to_html(text))
+    if merge is not None and merge_mod.field_refs(text):
+        html = _fill_marks(str(markdown_to_html(_mark_fields(text))), merge)
+    else:
+        html = str(markdown_to_html(text))
     root = lxml.html.fragment_fromstring(html, create_parent="div")
     blocks: list[str] = []
     for el in root:
@@ -204,13 +295,35 @@ def markdown_to_text(text: str) -> str:
                 a.tail = f" ({href})" + (a.tail or "")
         if el.tag in ("ul", "ol"):
             marks = [f"{i}. " if el.tag == "ol" else "- " for i in range(1, len(el) + 1)]
-            blocks.append("\n".join(m + li.text_content().strip() for m, li in zip(marks, el, strict=False)))
+            blocks.append("\n".join(hang(m, _reflow(li)) for m, li in zip(marks, el, strict=False)))
+        elif el.tag == "blockquote":
+            paras = [_reflow(p) for p in el] or [_reflow(el)]
+            blocks.append("\n>\n".join(wrap_text(p, 70, prefix="> ") for p in paras if p))
         else:
-            for br in el.iter("br"):
-                br.tail = "\n" + (br.tail or "")
-            prefix = "> " if el.tag == "blockquote" else ""
-            blocks.append(prefix + re.sub(r"[ \t]+", " ", el.text_content()).strip())
+            blocks.append(wrap_text(_reflow(el)))
     return "\n\n".join(b for b in blocks if b)
+
+
+_HARD_BREAK = "\ue000"  # a private-use character marks a <br> while the text is reflowed
+
+
+def _reflow(el: Any) -> str:
+    """An element's text as one paragraph: the source's single line breaks join words; a Markdown hard
+    break (``<br>``) stays a line break."""
+    for br in el.iter("br"):
+        br.tail = _HARD_BREAK + (br.tail or "")
+    text = re.sub(r"\s+", " ", el.text_content().replace(_HARD_BREAK, " " + _HARD_BREAK + " "))
+    return "\n".join(part.strip() for part in text.split(_HARD_BREAK)).strip()
+
+
+def hang(mark: str, text: str, width: int = 72) -> str:
+    """``text`` wrapped after ``mark`` (``1. ``, ``- ``), continuation lines indented under the text."""
+    import textwrap
+
+    return "\n".join(textwrap.fill(line, width=width, initial_indent=mark if i == 0 else " " * len(mark),
+                                    subsequent_indent=" " * len(mark), break_long_words=False,
+                                    break_on_hyphens=False)
+                      for i, line in enumerate(text.split("\n")) if line.strip())
 
 
 # --- environment -----------------------------------------------------------------------------------
@@ -240,23 +353,27 @@ def make_env(settings: Settings) -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters["safe_url"] = safe_url
-    env.filters["markdown"] = markdown_to_html
-    env.filters["markdown_text"] = markdown_to_text
+    env.filters["markdown"] = _markdown_filter
+    env.filters["markdown_text"] = _markdown_text_filter
     env.filters["wrap"] = wrap_text
+    env.filters["hang"] = lambda text, mark, width=72: hang(str(mark), str(text), width)
     env.globals["merge"] = _merge_fn("DEFAULT", {}, settings)
     return env
 
 
-def wrap_text(text: str, width: int = 72) -> str:
-    """Wrap prose for the plain-text part (never breaks a URL or a long word)."""
+def wrap_text(text: str, width: int = 72, prefix: str = "") -> str:
+    """Wrap prose for the plain-text part, line by line (never breaks a URL or a long word)."""
     import textwrap
 
-    return "\n".join(textwrap.fill(p, width=width, break_long_words=False, break_on_hyphens=False)
-                     if p.strip() else "" for p in text.split("\n"))
+    return "\n".join(textwrap.fill(p, width=width, initial_indent=prefix, subsequent_indent=prefix,
+                                   break_long_words=False, break_on_hyphens=False)
+                     if p.strip() else prefix.rstrip() for p in text.split("\n"))
 
 
-def _merge_fn(context: str, used: dict[str, str], settings: Settings) -> Callable[..., Any]:
-    """``merge(field, default, ctx=None)`` for one template: a token, or (DEFAULT) the default value."""
+def _merge_fn(context: str, used: dict[str, str], settings: Settings, key: str = "",
+              written: list[int] | None = None) -> Callable[..., Any]:
+    """``merge(field, default, ctx=None)`` for one template: a token of build ``key``, or (DEFAULT) the
+    default value. ``written[0]`` counts the tokens written (the build checks that no other text holds key)."""
     configured: dict[str, Any] = dict(settings.data.get("merge", {}))
 
     def merge(name: str, default: str = "", ctx: str | None = None) -> Any:
@@ -267,7 +384,9 @@ def _merge_fn(context: str, used: dict[str, str], settings: Settings) -> Callabl
             return default
         if context == "DEFAULT":
             return merge_mod.encode(default, "URL") if mode == "URL" else default
-        tok = merge_mod.token(name, mode)
+        tok = merge_mod.token(name, mode, key)
+        if written is not None:
+            written[0] += 1
         return Markup(tok) if mode in ("HTML", "URL") else tok
 
     return merge
@@ -294,10 +413,32 @@ def display_date(value: str) -> str:
     return f"{d.day} {d.strftime('%B %Y')}"
 
 
+TOC_MIN = 6  # an "In this issue" list of headlines from this many stories
+
+
+def page_description(issue: Issue, limit: int = 200) -> str:
+    """The web page's description: the preheader, else the intro's text, else the first teaser."""
+    text = issue.preheader.strip()
+    if not text and issue.intro.strip():
+        text = re.sub(r"\s+", " ", markdown_to_text(issue.intro)).strip()
+    if not text and issue.items:
+        text = issue.items[0].teaser
+    if len(text) > limit:
+        text = text[: limit - 1].rsplit(" ", 1)[0].rstrip(" ,;:") + "…"
+    return text
+
+
 def build_context(issue: Issue, settings: Settings) -> dict[str, Any]:
     nl = settings.newsletter
     lang = str(nl.get("language") or "en")
+    subscribe = str(nl.get("subscribe_url") or "").strip()
     return {
+        "toc_min": TOC_MIN,
+        "reply_to": str(nl.get("reply_to") or nl.get("from_email") or "").strip(),
+        "subscribe_url": safe_url(subscribe) if subscribe.lower().startswith(("https://", "http://")) else None,
+        "page_description": page_description(issue),
+        "page_image": next((i.image.src for i in issue.items if i.image and i.image.src.startswith("https://")),
+                           None),
         "issue": issue,
         "newsletter": nl,
         "name": nl.get("name") or "",
@@ -313,15 +454,34 @@ def build_context(issue: Issue, settings: Settings) -> dict[str, Any]:
     }
 
 
-def render_issue(issue: Issue, settings: Settings, env: jinja2.Environment | None = None) -> Rendered:
-    """Render email.html (tokens, HTML context), email.txt (tokens, TEXT) and web.html (defaults)."""
+def render_issue(issue: Issue, settings: Settings, env: jinja2.Environment | None = None,
+                 key: str = "") -> Rendered:
+    """Render email.html (tokens, HTML context), email.txt (tokens, TEXT) and web.html (defaults).
+
+    ``key`` is the build's merge key (``merge.new_key``): every token carries it. ``Rendered.written`` says
+    how many tokens each part got from the templates.
+    """
     env = env or make_env(settings)
     ctx = build_context(issue, settings)
     used: dict[str, str] = {}
-    html = _render(env, "email.html", ctx, merge=_merge_fn("HTML", used, settings), web=False)
-    text = _render(env, "email.txt", ctx, merge=_merge_fn("TEXT", used, settings), web=False)
-    web = _render(env, "web.html", ctx, merge=_merge_fn("DEFAULT", {}, settings), web=True)
-    return Rendered(html=html, text=normalize_text(text), web=web, merge_defaults=used)
+    in_html, in_text, in_subject = [0], [0], [0]
+    shown = _merge_fn("DEFAULT", {}, settings)
+
+    def render(name: str, merge: Callable[..., Any], web: bool) -> str:
+        # The subject's {field}s as this template's merge writes them; the intro's are filled by its filter.
+        page = {**ctx, "issue": replace(issue, subject=fill_subject(issue.subject, merge)),
+                "subject_shown": fill_subject(issue.subject, shown)}  # as a reader with the defaults sees it
+        return _render(env, name, page, merge=merge, web=web)
+
+    html = render("email.html", _merge_fn("HTML", used, settings, key, in_html), False)
+    text = render("email.txt", _merge_fn("TEXT", used, settings, key, in_text), False)
+    web = render("web.html", _merge_fn("DEFAULT", {}, settings), True)
+    subject = fill_subject(issue.subject, _merge_fn("TEXT", used, settings, key, in_subject))
+    return Rendered(html=html, text=normalize_text(text), web=web, merge_defaults=used, subject=subject,
+                    written={"html": in_html[0], "text": in_text[0], "subject": in_subject[0]})
+
+
+SIGNATURE_SEPARATOR = "-- "  # RFC 3676 4.3: dash dash space, alone on its line
 
 
 def _render(env: jinja2.Environment, name: str, ctx: dict[str, Any], **extra: Any) -> str:
@@ -357,8 +517,10 @@ def _template_line(exc: BaseException, name: str) -> str:
 
 
 def normalize_text(text: str) -> str:
-    """Trim trailing spaces, collapse runs of blank lines, end with one newline."""
-    lines = [line.rstrip() for line in text.replace("\r\n", "\n").split("\n")]
+    """Trim trailing spaces (except the signature separator's), collapse runs of blank lines, end with one
+    newline."""
+    lines = [line if line == SIGNATURE_SEPARATOR else line.rstrip()
+             for line in text.replace("\r\n", "\n").split("\n")]
     out = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n")
     return out + "\n"
 

@@ -27,7 +27,9 @@ batch's:
   pending, their own message id), and ``superseded`` on an earlier claim of a recipient claimed again.
 
 The ``recipients`` view shows one row per recipient with its effective state (read it with any SQLite tool).
-Rows skipped while reading the CSV (invalid, duplicate, suppressed) are recorded per run in ``skips``.
+Rows skipped while reading the CSV (invalid, duplicate, suppressed) are recorded per run in ``skips``. An A/B
+subject test (``abtest.py``) keeps its seed, share, subjects and winner in ``ab_tests`` and each of its
+recipients' variant in ``ab_variants``.
 
 A send holds the journal's run lock (``lock_run``, an ``flock`` on ``.send-journal.lock`` beside it) from
 start to end: two sends of one issue never run at once. Look-ups by address (a resumed run) go through an
@@ -38,6 +40,7 @@ recipient stream never yields an address twice, so the send marks its claims ``u
 from __future__ import annotations
 
 import contextlib
+import json
 import sqlite3
 import threading
 import time
@@ -125,6 +128,24 @@ CREATE TABLE IF NOT EXISTS skips (
     reason TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS skips_issue ON skips (issue, kind);
+-- An A/B subject test (abtest.py): its seed, share and subjects, and the winner once chosen; one per issue.
+CREATE TABLE IF NOT EXISTS ab_tests (
+    issue INTEGER PRIMARY KEY,
+    seed TEXT NOT NULL,
+    share REAL NOT NULL,            -- the share of the recipients in the test (0.2: 20 %)
+    subjects TEXT NOT NULL,         -- JSON array: variant 1 is subjects[0]
+    created REAL NOT NULL,
+    winner INTEGER,                 -- the variant the rest was sent (1-based), once chosen
+    chosen REAL,
+    chosen_by TEXT                  -- auto | hand
+);
+-- The test's recipients, each with its variant (1-based).
+CREATE TABLE IF NOT EXISTS ab_variants (
+    issue INTEGER NOT NULL,
+    key TEXT NOT NULL,
+    variant INTEGER NOT NULL,
+    PRIMARY KEY (issue, key)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY,
     issue INTEGER NOT NULL,
@@ -542,6 +563,67 @@ class Journal:
         return list(self.db.execute(
             "SELECT email, last_error FROM recipients WHERE issue = ? AND state = ? ORDER BY email LIMIT ?",
             (self.issue_id, state, limit)))
+
+    # -- the A/B subject test (abtest.py) ---------------------------------------------------------
+    def ab_test(self) -> AbTest | None:
+        """The issue's A/B test, or None when none was started (or the journal predates them)."""
+        if not self._has_table("ab_tests"):
+            return None
+        with self.lock:
+            row = self.db.execute("SELECT seed, share, subjects, created, winner, chosen, chosen_by FROM ab_tests "
+                                  "WHERE issue = ?", (self.issue_id,)).fetchone()
+            if row is None:
+                return None
+            sizes = dict(self.db.execute("SELECT variant, COUNT(*) FROM ab_variants WHERE issue = ? GROUP BY variant",
+                                         (self.issue_id,)))
+        seed, share, subjects, created, winner, chosen, chosen_by = row
+        names = [str(x) for x in json.loads(subjects)]
+        counts = [int(sizes.get(i, 0)) for i in range(1, len(names) + 1)]
+        return AbTest(seed, float(share), names, float(created), counts, winner, chosen, chosen_by)
+
+    def start_ab_test(self, seed: str, share: float, subjects: Sequence[str],
+                      members: Iterable[tuple[str, int]]) -> bool:
+        """Record a new A/B test with its recipients' variants ((key, variant 1-based) pairs) in one transaction.
+        False (nothing written) when the issue already has one: the caller reads that one instead."""
+        with self._tx() as db:
+            if db.execute("SELECT 1 FROM ab_tests WHERE issue = ?", (self.issue_id,)).fetchone() is not None:
+                return False
+            db.execute("INSERT INTO ab_tests (issue, seed, share, subjects, created) VALUES (?, ?, ?, ?, ?)",
+                       (self.issue_id, seed, share, json.dumps(list(subjects), ensure_ascii=False), time.time()))
+            db.executemany("INSERT INTO ab_variants (issue, key, variant) VALUES (?, ?, ?)",
+                           ((self.issue_id, key, variant) for key, variant in members))
+        return True
+
+    def ab_variants(self, variant: int | None = None) -> dict[str, int]:
+        """key → variant of the test's recipients (only those of ``variant`` when given)."""
+        if not self._has_table("ab_variants"):
+            return {}
+        sql = "SELECT key, variant FROM ab_variants WHERE issue = ?"
+        args: tuple[int, ...] = (self.issue_id,)
+        if variant is not None:
+            sql, args = sql + " AND variant = ?", (*args, variant)
+        with self.lock:
+            return dict(self.db.execute(sql, args))
+
+    def choose_ab_winner(self, variant: int, chosen_by: str) -> None:
+        """Record the variant the rest is sent (once: a winner already recorded stays)."""
+        with self._tx() as db:
+            db.execute("UPDATE ab_tests SET winner = ?, chosen = ?, chosen_by = ? WHERE issue = ? AND winner IS NULL",
+                       (variant, time.time(), chosen_by, self.issue_id))
+
+
+@dataclass
+class AbTest:
+    """An issue's A/B subject test as the journal holds it."""
+
+    seed: str
+    share: float
+    subjects: list[str]
+    created: float
+    sizes: list[int]  # recipients per variant, variant 1 first
+    winner: int | None = None
+    chosen: float | None = None
+    chosen_by: str | None = None
 
 
 class _Transaction:

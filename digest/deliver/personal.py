@@ -25,7 +25,10 @@ class PersonalMaker:
         self.defaults: dict[str, str] = dict(getattr(draft, "merge_defaults", {}) or {})
         used = draft.merge_fields() if hasattr(draft, "merge_fields") else None
         self.wanted = (set(used) - {"unsubscribe_url"}) if used is not None else None
+        # The recipient's own address is the "email" merge field ("Sent to ..." in the footer).
+        self.with_email = self.wanted is None or "email" in self.wanted
         self.tokens = frozenset(tokens) if tokens is not None else None
+        self.key: str = getattr(draft, "merge_key", "") or ""  # the build's random part of every token
         self.links = links
         self._plans: dict[tuple[str, ...], list[tuple[str, str, tuple[str, ...], str | None, str | None,
                                                       str | None]]] = {}
@@ -45,7 +48,7 @@ class PersonalMaker:
             plan = []
             for name in sorted(names):
                 try:
-                    toks = [merge.token(name, ctx) for ctx in merge.CONTEXTS]
+                    toks = [merge.token(name, ctx, self.key) for ctx in merge.CONTEXTS]
                 except ValueError:
                     continue
                 if self.tokens is not None:
@@ -57,7 +60,9 @@ class PersonalMaker:
             self._plans[shape] = plan
         return plan
 
-    def values(self, fields: Mapping[str, str]) -> dict[str, str]:
+    def values(self, fields: Mapping[str, str], email: str | None = None) -> dict[str, str]:
+        if email is not None and self.with_email:
+            fields = {**fields, "email": email}
         out: dict[str, str] = {}
         for name, default, toks, t_html, t_text, t_url in self._plan(fields):
             value = (fields.get(name) or "").strip() or default
@@ -75,13 +80,13 @@ class PersonalMaker:
 
     def __call__(self, r: Recipient) -> Personal:
         url, mailto = self.links.for_recipient(r.email)
-        return Personal(r.email, self.values(r.fields), url, mailto)
+        return Personal(r.email, self.values(r.fields, r.email), url, mailto)
 
 
 def message_tokens(draft: Any) -> set[str] | None:
     """Every merge token of the draft's subject, text and HTML (None for a draft without them)."""
     try:
-        return merge.tokens_in(f"{draft.subject}\n{draft.text}\n{draft.html}")
+        return merge.tokens_in(f"{draft.subject}\n{draft.text}\n{draft.html}", getattr(draft, "merge_key", ""))
     except AttributeError:
         return None
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import codecs
 import csv
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -282,6 +282,11 @@ class RecipientStream:
 
     def __next__(self) -> Recipient:
         return next(self._iter)
+
+    def keep_only(self, keep: Callable[[Recipient], bool]) -> None:
+        """From now on yield only the recipients ``keep`` accepts; the others pass silently (no row problem)."""
+        rows = self._iter
+        self._iter = (r for r in rows if keep(r))
 
     def _generate(self) -> Iterator[Recipient]:
         layout = self.layout

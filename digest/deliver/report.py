@@ -14,6 +14,10 @@ start to the first, median and last recipient's first such event. Only addresses
 to are counted (a ``--test`` copy carries the same ``digest_issue``); ``outside_journal`` says how many
 others had events. Issues sent by SMTP or the outbox have no events: only ``sent`` is known; the others are
 null and ``note`` says so.
+
+``variants``: an A/B subject test's figures, one entry per subject (empty without a test): its test
+recipients, how many were sent, the same unique counts and rates over them, and whether it was chosen
+(``winner``) for the rest.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ _WHERE = {
     "machine_opens": "event = 'open' AND machine = 1",
 }
 MILESTONES = ("delivered", "opened", "clicked")
+VARIANT_COUNTS = ("delivered", "opened", "clicked", "machine_opens", "bounced", "unsubscribed", "spam_reports")
 
 
 def _journal_facts(directory: Path, slug: str) -> tuple[int, float | None, list[str], int | None]:
@@ -110,7 +115,7 @@ def issue_report(directory: Path | str) -> dict[str, Any]:
     sent, started, backends, issue_row = _journal_facts(directory, slug)
     out: dict[str, Any] = {"issue": slug, "backends": backends, "source": "journal", "sent": sent}
     out.update(dict.fromkeys((*COUNTS, "outside_journal")))
-    out.update({"rates": {}, "links": [], "milestones": dict.fromkeys(MILESTONES), "note": ""})
+    out.update({"rates": {}, "links": [], "milestones": dict.fromkeys(MILESTONES), "note": "", "variants": []})
     db = open_events(directory, readonly=True)
     if db is None:
         if not (directory / JOURNAL_NAME).exists():
@@ -122,6 +127,7 @@ def issue_report(directory: Path | str) -> dict[str, Any]:
             out["note"] = (f"sent by {shown}: figures come from the send journal only (no delivery, open or click "
                            f"events for this backend)")
         out["rates"] = {"delivered": None, **{k: None for k in COUNTS if k != "delivered"}}
+        out["variants"] = _variants(directory, slug, None)
         return out
     try:
         with contextlib.closing(db):
@@ -136,6 +142,7 @@ def issue_report(directory: Path | str) -> dict[str, Any]:
             out["links"] = [{"url": url, "clickers": int(n)} for url, n in db.execute(
                 f"SELECT url, COUNT(DISTINCT key) AS n FROM events WHERE {where['clicked']} AND url IS NOT NULL "
                 "GROUP BY url ORDER BY n DESC, url")]
+            out["variants"] = _variants(directory, slug, db)
             if started is not None:
                 for name in MILESTONES:
                     # SendGrid's timestamps are whole seconds: an event in the send's first second is at 0.
@@ -152,6 +159,46 @@ def issue_report(directory: Path | str) -> dict[str, Any]:
     elif out["outside_journal"]:
         out["note"] = (f"{out['outside_journal']:,} address(es) with events are not among this issue's recipients "
                        "in the journal (test copies, for example) and are left out")
+    return out
+
+
+def _variants(directory: Path, slug: str, db: sqlite3.Connection | None) -> list[dict[str, Any]]:
+    """Each A/B variant's figures (see the module doc); ``db`` is the event store with the journal attached as
+    ``j`` (None: no events, only the journal's figures)."""
+    from .journal import open_journal
+
+    try:
+        journal = open_journal(directory, slug, readonly=True)
+    except JournalError:
+        return []
+    if journal is None:
+        return []
+    with journal:
+        test = journal.ab_test()
+        if test is None:
+            return []
+        sent = dict(journal.db.execute(
+            "SELECT v.variant, COUNT(*) FROM recipients r JOIN ab_variants v ON v.issue = r.issue AND v.key = r.key "
+            "WHERE r.issue = ? AND r.state = 'sent' GROUP BY v.variant", (journal.issue_id,)))
+        issue_row = journal.issue_id
+    counts: dict[str, dict[int, int]] = {}
+    if db is not None and "j" not in {name for _, name, _ in db.execute("PRAGMA database_list")}:
+        db = None  # the journal could not be attached (logged by _scope_to_journal): no event figures
+    if db is not None:
+        for name in VARIANT_COUNTS:
+            counts[name] = dict(db.execute(
+                f"SELECT v.variant, COUNT(DISTINCT e.key) FROM events e JOIN j.ab_variants v "
+                f"ON v.issue = ? AND v.key = e.key WHERE {_WHERE[name]} GROUP BY v.variant", (issue_row,)))
+    out: list[dict[str, Any]] = []
+    for number, subject in enumerate(test.subjects, start=1):
+        row: dict[str, Any] = {"variant": number, "subject": subject, "recipients": test.sizes[number - 1],
+                               "sent": int(sent.get(number, 0)), "winner": test.winner == number}
+        for name in VARIANT_COUNTS:
+            row[name] = int(counts[name].get(number, 0)) if db is not None else None
+        delivered = row["delivered"]
+        row["rates"] = {"delivered": _rate(delivered, row["sent"]),
+                        **{k: _rate(row[k], delivered) for k in VARIANT_COUNTS if k != "delivered"}}
+        out.append(row)
     return out
 
 
@@ -176,8 +223,29 @@ def text_lines(report: dict[str, Any]) -> list[str]:
         lines.extend(f"    {link['clickers']:>7,}  {link['url']}" for link in report["links"][:20])
         if len(report["links"]) > 20:
             lines.append(f"    ... and {len(report['links']) - 20} more")
+    variants = report.get("variants") or []
+    if variants:
+        lines.append("  A/B subjects (unique recipients of each variant; rates of delivered):")
+        lines.extend("    " + line for line in variant_lines(variants))
     if report["note"]:
         lines.append(f"note: {report['note']}")
+    return lines
+
+
+def variant_lines(variants: list[dict[str, Any]]) -> list[str]:
+    """One line per A/B variant: its subject, sent, delivered, click and open rates (the figures a winner is
+    chosen on)."""
+    lines = []
+    for v in variants:
+        rates = v["rates"]
+        figures = [f"sent {v['sent']:,}"]
+        if v["delivered"] is not None:
+            figures.append(f"delivered {v['delivered']:,}")
+            for name in ("clicked", "opened"):
+                rate = rates.get(name)
+                figures.append(f"{name} {v[name]:,}" + (f" ({rate:.2%})" if rate is not None else ""))
+        mark = "  <- winner" if v["winner"] else ""
+        lines.append(f"{v['variant']}. {v['subject']!r}: {', '.join(figures)}{mark}")
     return lines
 
 

@@ -44,6 +44,31 @@ def _bars(rows: list[tuple[str, int, str, str]], title: str) -> str:
     return "".join(parts)
 
 
+def _variants(variants: list[dict[str, Any]]) -> list[str]:
+    """The A/B subject test: a table of each variant's figures and its click rate as bars."""
+    if not variants:
+        return []
+
+    def cell(value: Any, rate: float | None = None) -> str:
+        shown = "–" if value is None else f"{int(value):,}" + (f" ({rate:.1%})" if rate is not None else "")
+        return f'<td class="n">{shown}</td>'
+
+    out = ["<h2>A/B subjects</h2><table><tr><th>#</th><th>Subject</th><th>Test recipients</th><th>Sent</th>"
+           "<th>Delivered</th><th>Opened</th><th>Clicked</th><th></th></tr>"]
+    for v in variants:
+        rates = v["rates"]
+        out.append(f'<tr><td>{int(v["variant"])}</td><td>{escape(str(v["subject"]))}</td>{cell(v["recipients"])}'
+                   f'{cell(v["sent"])}{cell(v["delivered"])}{cell(v["opened"], rates.get("opened"))}'
+                   f'{cell(v["clicked"], rates.get("clicked"))}<td>{"winner" if v["winner"] else ""}</td></tr>')
+    out.append("</table>")
+    if any(v["clicked"] is not None for v in variants):
+        rows = [(f'{int(v["variant"])}. {v["subject"]}', int(v["clicked"] or 0), "#7a4bc2",
+                 f'  ({v["rates"]["clicked"]:.1%} of delivered)' if v["rates"].get("clicked") is not None else "")
+                for v in variants]
+        out.append(_bars(rows, "unique clickers per subject"))
+    return out
+
+
 def render_html(report: dict[str, Any]) -> str:
     issue = escape(str(report["issue"]))
     rates = report["rates"]
@@ -69,6 +94,7 @@ def render_html(report: dict[str, Any]) -> str:
         body.append("<table><tr><th>Clickers</th><th>URL</th></tr>" + "".join(
             f'<tr><td class="n">{int(link["clickers"]):,}</td><td>{escape(link["url"])}</td></tr>' for link in links)
             + "</table>")
+    body += _variants(report.get("variants") or [])
     spans = [(name, s) for name, s in report["milestones"].items() if s]
     if spans:
         body.append("<h2>Time from the send</h2><table><tr><th></th><th>first</th><th>half</th><th>last</th></tr>")

@@ -122,11 +122,16 @@ def send_issue(
     progress: Any = None,
     stop: StopFlag | None = None,
     max_problems: int = 1000,
+    only: Callable[[Recipient], bool] | None = None,
+    subject: str | None = None,
+    force: bool = False,
 ) -> SendReport:
     """Send the issue in ``directory`` to ``recipients_csv`` through ``backend_name``; see the module doc.
 
     ``notify`` receives one-line messages (the CLI writes them to stderr); ``progress`` has
-    ``update(done, sent)`` and ``close()``. ``json_output`` only keeps messages terse.
+    ``update(done, sent)`` and ``close()``. ``json_output`` only keeps messages terse. ``only`` keeps the
+    CSV's recipients it accepts (the others are left alone, neither sent nor skipped) and ``subject`` replaces
+    the issue's subject: an A/B test's variant (``abtest.py``).
     """
     from ..compose.freshness import needs_build  # the renderer and inliner are imported only to build
     from ..compose.message import load_draft
@@ -147,9 +152,19 @@ def send_issue(
             say(f"warning: {w}")
     settings = load_settings(directory)
     draft = load_draft(directory)
+    if subject is not None:
+        from ..compose.message import check_header_text
+
+        draft = replace(draft, subject=check_header_text(subject, "subject"))
     blockers = blocking_problems(settings, draft.from_email, backend_name)
     if blockers:
         raise SendRefused("cannot send: " + "; ".join(blockers))
+    if not force:  # digest check's errors hold the send (in-process checks only: see compose.check.send_gate)
+        from ..compose.check import send_gate
+
+        if held := send_gate(directory):
+            raise SendRefused(f"cannot send: digest check finds {len(held)} error(s): " + "; ".join(held),
+                              f"fix them (digest check {directory} lists them), or pass --force to send anyway")
     links = links_from_settings(settings)
     report = SendReport(slug=draft.slug, backend=backend_name, dry_run=dry_run, sandbox=sandbox,
                         test_email=test_email, warnings=list(links.warnings))
@@ -161,6 +176,8 @@ def send_issue(
                           sandbox=sandbox, dry_run=dry_run)
 
     stream, problems = read_recipients(Path(recipients_csv))  # type: ignore[arg-type]
+    if only is not None:
+        stream.keep_only(only)
     for w in stream.layout.warnings:
         report.warnings.append(w)
         say(f"warning: {w}")

@@ -11,24 +11,65 @@ The file is a CSV with the header ``email,reason,source,added`` (reason: unsubsc
 invalid, block, manual...; source: one-click, cli, sendgrid, ``sendgrid asm group N``...; added: ISO 8601 UTC).
 ``digest suppressions pull`` (``backends/sendgrid/suppressions.py``) merges SendGrid's lists in through ``add``.
 A cell that would start with ``= + - @`` is written with a leading ``'`` (spreadsheets then show it as text,
-never run it as a formula) and read back without it. It is only appended to, under an exclusive file lock,
-so the unsubscribe server and ``digest suppressions add`` can write at the same time; an address already
-listed is not written twice. Addresses compare without case.
+never run it as a formula) and read back without it. It is only appended to, under an exclusive file lock
+(``flock`` on POSIX, an ``msvcrt`` byte-range lock on Windows; see ``_exclusive``), so the unsubscribe server
+and ``digest suppressions add`` can write at the same time; an address already listed is not written twice.
+Addresses compare without case.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as _dt
-import fcntl
 import os
-from collections.abc import Iterable
+import sys
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Any
 
 from ..config import Settings, load_settings
 from ..errors import DigestError
 from .recipients import clean_value, iter_addresses, validate_address
+
+if sys.platform == "win32":  # pragma: no cover - exercised on Windows only
+    import msvcrt
+
+    fcntl: Any = None
+else:
+    import fcntl
+
+    msvcrt: Any = None
+
+# Windows locks byte ranges, and a locked byte cannot be read through another handle: lock one byte far past
+# any real list's end, so readers (``load``) are never blocked, only other writers.
+_WIN_LOCK_OFFSET = 1 << 40
+
+
+@contextlib.contextmanager
+def _exclusive(fh: IO[str]) -> Iterator[None]:
+    """Hold an exclusive lock on the open file ``fh`` (blocking) for the ``with`` block."""
+    if fcntl is not None:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        return
+    fd = fh.fileno()  # pragma: no cover - Windows
+    os.lseek(fd, _WIN_LOCK_OFFSET, os.SEEK_SET)
+    while True:
+        try:
+            msvcrt.locking(fd, msvcrt.LK_LOCK, 1)  # retries for ~10 s, then raises: keep waiting
+            break
+        except OSError:
+            continue
+    try:
+        yield
+    finally:
+        os.lseek(fd, _WIN_LOCK_OFFSET, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
 
 SUPPRESSIONS_NAME = "suppressions.csv"
 ENV = "DIGEST_SUPPRESSIONS"
@@ -111,28 +152,24 @@ def add(path: Path, entries: Iterable[Entry]) -> int:
         fh = path.open("a+", encoding="utf-8", newline="")
     except OSError as exc:
         raise DigestError(f"{path}: cannot write the suppression list: {exc.strerror or exc}") from None
-    with fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        try:
-            existing = load(path)
-            fh.seek(0, os.SEEK_END)
-            empty = fh.tell() == 0
-            writer = csv.writer(fh, lineterminator="\n")
-            if empty:
-                writer.writerow(HEADER)
-            new = 0
-            for entry in entries:
-                k = key(entry.email)
-                if not k or k in existing:
-                    continue
-                existing.add(k)
-                writer.writerow([neutralise(clean_value(entry.email)), neutralise(clean_value(entry.reason)),
-                                 neutralise(clean_value(entry.source)), neutralise(entry.added or now)])
-                new += 1
-            fh.flush()
-            os.fsync(fh.fileno())
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+    with fh, _exclusive(fh):
+        existing = load(path)
+        fh.seek(0, os.SEEK_END)
+        empty = fh.tell() == 0
+        writer = csv.writer(fh, lineterminator="\n")
+        if empty:
+            writer.writerow(HEADER)
+        new = 0
+        for entry in entries:
+            k = key(entry.email)
+            if not k or k in existing:
+                continue
+            existing.add(k)
+            writer.writerow([neutralise(clean_value(entry.email)), neutralise(clean_value(entry.reason)),
+                             neutralise(clean_value(entry.source)), neutralise(entry.added or now)])
+            new += 1
+        fh.flush()
+        os.fsync(fh.fileno())
     return new
 
 

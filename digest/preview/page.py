@@ -153,13 +153,14 @@ def example_readers(defaults: Mapping[str, str]) -> list[Reader]:
     ]
 
 
-def fill(text: str, values: Mapping[str, str]) -> str:
-    """``text`` with every merge token replaced from ``values``; a token without a value shows ``[name]``."""
-    used = merge.fields_in(text)
+def fill(text: str, values: Mapping[str, str], key: str | None = None) -> str:
+    """``text`` with every merge token (of build ``key`` when given, as a send does) replaced from
+    ``values``; a token without a value shows ``[name]``."""
+    used = merge.fields_in(text, key)
     if not used:
         return text
-    visible = merge.values({name: f"[{name}]" for name in used}, {}, wanted=used)
-    return merge.substitute(text, values, visible)
+    visible = merge.values({name: f"[{name}]" for name in used}, {}, wanted=used, key=key or "")
+    return merge.substitute(text, values, visible, key=key)
 
 
 def reader_values(draft: Any, reader: Reader) -> dict[str, str]:
@@ -172,7 +173,8 @@ def reader_values(draft: Any, reader: Reader) -> dict[str, str]:
     from ..model import Personal
 
     fields = {"email": reader.email, **reader.fields}
-    personal = Personal(email=reader.email, values=merge.values(fields, draft.merge_defaults),
+    personal = Personal(email=reader.email, values=merge.values(fields, draft.merge_defaults,
+                                                                key=getattr(draft, "merge_key", "")),
                         unsubscribe_url=sample_unsubscribe_url(draft, reader.email),
                         unsubscribe_mailto=draft.unsubscribe_mailto or None)
     return token_values(draft, personal)

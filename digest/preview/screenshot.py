@@ -95,7 +95,8 @@ def capture(url: str, out: Path, *, width: int = 375, dark: bool = False, chromi
         from playwright.sync_api import sync_playwright
     except ImportError:
         raise DigestError("screenshots need the playwright Python package",
-                          "pip install 'digest[screenshot]' (it drives your Chromium; nothing is downloaded)") from None
+                          "pip install 'digest-newsletter[screenshot]' (it drives your Chromium; nothing is "
+                          "downloaded)") from None
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=chromium, headless=True, args=LAUNCH_ARGS, timeout=60_000)

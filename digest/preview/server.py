@@ -238,9 +238,10 @@ class Preview:
     def render(self, index: int, part: str) -> str:
         """The ``html`` or ``text`` part of the current build, filled for reader ``index``."""
         b = self.current
+        key = b.draft.merge_key if b.draft else None
         if part != "html":
-            return page.fill(b.text, self.values(b, self.reader(index)))
-        doc = page.fill(b.html, self.values(b, self.reader(index)))
+            return page.fill(b.text, self.values(b, self.reader(index)), key)
+        doc = page.fill(b.html, self.values(b, self.reader(index)), key)
         base = (b.draft.settings_data.get("newsletter", {}).get("images_base_url") or "") if b.draft else ""
         images = self.directory / "build" / "images"
         if base and images.is_dir():
@@ -256,8 +257,8 @@ class Preview:
             "ok": b.ok,
             "has_email": bool(b.html),
             "error": b.error,
-            "subject": page.fill(b.subject, values),
-            "preheader": page.fill(b.preheader, values),
+            "subject": page.fill(b.subject, values, b.draft.merge_key if b.draft else None),
+            "preheader": page.fill(b.preheader, values, b.draft.merge_key if b.draft else None),
             "from_name": b.from_name,
             "from_email": b.from_email,
             "articles": b.articles,

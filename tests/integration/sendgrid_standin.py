@@ -252,6 +252,7 @@ class Record:
     recipients: int = 0
     errors: list[dict[str, Any]] = field(default_factory=list)
     body: dict[str, Any] | None = None
+    raw: bytes | None = None  # with keep_bodies: the request body's bytes exactly as they arrived
 
 
 class SendGridStandIn:
@@ -557,6 +558,7 @@ class _Handler(BaseHTTPRequestHandler):
                     rec.errors = payload.get("errors", [])
                 if owner.keep_bodies:
                     rec.body = json.loads(raw) if raw else None
+                    rec.raw = raw
                 self._send(status, payload, headers)
             elif path == "/v3/mail/batch":
                 batch_id = secrets.token_urlsafe(24)

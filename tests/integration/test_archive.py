@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -138,3 +139,50 @@ def test_site_passes_html_validate(newsletter: Path, tmp_path: Path) -> None:
     pages = sorted(str(p) for p in site.rglob("*.html"))
     proc = subprocess.run([str(validator), "--config", str(config), *pages], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_atom_feed_has_author_and_self_link(newsletter: Path, tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    build_archive(newsletter, site)
+    root = ET.fromstring((site / "feed.xml").read_bytes())
+    ns = {"a": "http://www.w3.org/2005/Atom"}
+    assert root.findtext("a:author/a:name", namespaces=ns) == "Quay Notes"
+    self_links = [ln.get("href") for ln in root.findall("a:link", ns) if ln.get("rel") == "self"]
+    assert self_links == ["feed.xml"]  # relative without archive_base_url
+    toml = newsletter.parent / "digest.toml"
+    toml.write_text(toml.read_text(encoding="utf-8").replace(
+        '[newsletter]\n', '[newsletter]\narchive_base_url = "https://quay.example.org/archive"\n'
+                          'from_name = "The Quay desk"\n'), encoding="utf-8")
+    build_archive(newsletter, site)
+    root = ET.fromstring((site / "feed.xml").read_bytes())
+    assert root.findtext("a:author/a:name", namespaces=ns) == "The Quay desk"
+    assert [ln.get("href") for ln in root.findall("a:link", ns) if ln.get("rel") == "self"] == \
+        ["https://quay.example.org/archive/feed.xml"]
+
+
+def test_archive_index_comes_from_the_theme_and_can_be_overridden(newsletter: Path, tmp_path: Path) -> None:
+    toml = newsletter.parent / "digest.toml"
+    toml.write_text(toml.read_text(encoding="utf-8").replace(
+        '[newsletter]\n', '[newsletter]\nsubscribe_url = "https://quay.example.org/join"\n'), encoding="utf-8")
+    site = tmp_path / "site"
+    build_archive(newsletter, site)
+    index = (site / "index.html").read_text(encoding="utf-8")
+    assert '<a class="dg-subscribe" href="https://quay.example.org/join">Subscribe</a>' in index
+    assert '<meta name="description"' in index and 'property="og:title" content="Quay Notes"' in index
+    templates = newsletter.parent / "templates"
+    templates.mkdir()
+    (templates / "archive.html").write_text(
+        '{% extends "theme/archive.html" %}{% block head_extra %}<meta name="x-quay" content="1">{% endblock %}',
+        encoding="utf-8")
+    build_archive(newsletter, site)
+    index = (site / "index.html").read_text(encoding="utf-8")
+    assert '<meta name="x-quay" content="1">' in index and "Issue 2026-03: news &amp; notes" in index
+
+
+def test_published_page_is_public(newsletter: Path, tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    build_archive(newsletter, site)
+    page = (site / "2026-03" / "index.html").read_text(encoding="utf-8")
+    assert "Hi there" not in page and "receiving" not in page and "Unsubscribe" not in page
+    assert '<meta name="description" content="Preheader of 2026-03">' in page
+    assert '<meta property="og:title" content="Issue 2026-03: news &amp; notes">' in page

@@ -1,25 +1,30 @@
 """The email bars with the real tools: SpamAssassin (local rules), html-validate 10, caniemail, link checks.
 
-Issues: the compose fixtures, and 8 pages of ../shared/corpus/html-dev plus the seed. Tools missing →
+Issues: the compose fixtures, 8 pages of ../shared/corpus/html-dev plus the seed, the example newsletter and
+the 12-story corpus issue of the screenshots. Tools missing →
 skipped with the reason (a failure under CI=true, see tests/conftest.py).
 """
 
 from __future__ import annotations
 
 import http.server
+import json
 import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
-from digest.compose import check
+from digest.cli import cli
+from digest.compose import node_tools
 from digest.compose.build import build_issue
 from digest.compose.check import CheckReport, check_caniemail, check_html_validate, check_links, spamassassin_score
 from digest.compose.issue_file import add_sources, cache_key, new_issue, write_cache
 from digest.model import Article
 from tests.conftest import REPO, missing, need_tool, shared_path
+from tests.integration.corpus_issue import build_corpus12
 
 pytestmark = pytest.mark.integration
 FIX = Path(__file__).resolve().parent.parent / "fixtures" / "compose"
@@ -27,8 +32,9 @@ FIX = Path(__file__).resolve().parent.parent / "fixtures" / "compose"
 
 def need_node_package(rel: str) -> None:
     need_tool("node")
-    if check.find_node_package(rel) is None:
-        missing(f"npm package not installed (run npm ci): {rel}")
+    package = rel.split("/")[0]
+    if node_tools.find_script(package) is None:
+        missing(f"npm package not installed (npm ci, or digest check --install-tools): {package}")
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +79,13 @@ def example_issue(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root / "first-issue"
 
 
-@pytest.fixture(params=["fixture_issue", "corpus_issue", "example_issue"])
+@pytest.fixture(scope="module")
+def corpus12_issue(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The 12-story issue of the screenshots (tests/integration/corpus_issue.py)."""
+    return build_corpus12(tmp_path_factory.mktemp("corpus12"))[0]
+
+
+@pytest.fixture(params=["fixture_issue", "corpus_issue", "example_issue", "corpus12_issue"])
 def built(request: pytest.FixtureRequest) -> Path:
     return request.getfixturevalue(request.param)
 
@@ -97,6 +109,21 @@ def test_html_validate_reports_no_errors(built: Path) -> None:
 
 def test_email_html_under_gmail_clip(built: Path) -> None:
     assert (built / "build" / "email.html").stat().st_size < 102_000
+
+
+def test_twelve_story_issue_under_60_kb(corpus12_issue: Path) -> None:
+    html = (corpus12_issue / "build" / "email.html").read_bytes()
+    assert html.count(b'class="dg-title"') == 12  # all twelve stories are in it
+    assert len(html) < 60_000, len(html)
+
+
+def test_http_images_are_retried_as_https(corpus12_issue: Path) -> None:
+    html = (corpus12_issue / "build" / "email.html").read_text(encoding="utf-8")
+    # bbc-1, wapo-1, salon-1 and telegraph declare http: images; each is shown from its https: address
+    for host in ("ichef.bbci.co.uk", "img.washingtonpost.com", "media.salon.com", "www.telegraph.co.uk"):
+        assert f'src="https://{host}/' in html, host
+        assert f'src="http://{host}/' not in html  # (links stay http: browsers open them as they are)
+    assert html.count("<img ") == 12
 
 
 def test_no_layout_critical_caniemail_error(built: Path) -> None:
@@ -208,3 +235,19 @@ def test_links_check_reports_unreachable_and_heavy_images(server: str) -> None:
     found = {f.message.split(" ")[1].removeprefix(server): f.level for f in report.findings}
     assert found == {"/huge.png": "warning", "/missing.png": "error"}
     assert report.figures["images_checked"] == 3
+
+
+def test_install_tools_fetches_the_pinned_versions_into_the_user_cache(tmp_path: Path, monkeypatch) -> None:
+    need_tool("node")
+    need_tool("npm")
+    monkeypatch.setenv("DIGEST_TOOLS_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("DIGEST_NODE_MODULES", raising=False)
+    result = CliRunner().invoke(cli, ["check", "--install-tools"])
+    assert result.exit_code == 0, result.output
+    modules = node_tools.cache_modules()
+    assert modules.is_relative_to(tmp_path / "cache")
+    for name, version in node_tools.PINNED.items():
+        assert json.loads((modules / name / "package.json").read_text())["version"] == version
+    again = CliRunner().invoke(cli, ["check", "--install-tools"])  # already there: nothing fetched
+    assert again.exit_code == 0 and "first use" not in again.output
+    assert node_tools.search_path()[-1] == modules  # looked in after ./node_modules and a source checkout

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import email
 import email.policy
+import quopri
+import re
 from pathlib import Path
 
 import pytest
@@ -147,3 +149,20 @@ def test_mailto_only_needs_no_secret(tmp_path: Path, monkeypatch: pytest.MonkeyP
     msg = next(iter(_messages(issue).values()))
     assert str(msg["List-Unsubscribe"]).startswith("<mailto:leave@harbour.example.com")
     assert msg["List-Unsubscribe-Post"] is None
+
+
+def test_footer_names_each_recipient_in_the_raw_bytes(tmp_path: Path) -> None:
+    """"Sent to {email}": each copy carries its own address in both parts (read from the file's bytes)."""
+    issue = make_issue(tmp_path)
+    assert "__DG_EMAIL_HTML__" in (issue / "build" / "email.html").read_text(encoding="utf-8")
+    csv = write_csv(tmp_path / "r.csv", ROWS[:1] + ["dee@example.net,Dee"])
+    assert send_issue(issue, csv, "outbox").ok
+    files = sorted((issue / "outbox").glob("*.eml"))
+    assert len(files) == 2
+    for path in files:
+        raw = path.read_bytes()
+        to = re.search(rb"^To: (\S+)\r?$", raw, re.MULTILINE)
+        assert to is not None
+        body = quopri.decodestring(raw.split(b"\r\n\r\n", 1)[1])
+        assert b"Sent to " + to.group(1) + b" because" in body
+        assert b"__DG_" not in body

@@ -646,3 +646,33 @@ def test_light_standin_process_counts_what_it_parses() -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_sent_to_line_carries_each_recipients_address_on_every_path() -> None:
+    """The theme's "Sent to {email}": the generic path, the row path and the JSON writer all send the address."""
+    from digest.deliver.backends.sendgrid.rows import build_rows, row_path
+    from digest.deliver.personal import PersonalMaker, message_tokens
+    from digest.deliver.unsubscribe import Links
+    from digest.model import Recipient
+
+    t = merge.token
+    d = draft()
+    d = replace(d, html=d.html + f"<p>Sent to {t('email', 'HTML')}</p>",
+                text=d.text + f"Sent to {t('email', 'TEXT')}\n", merge_defaults={**d.merge_defaults, "email": "you"})
+    links = Links("https://h.example/u?t={token}", "", b"row-path-secret-0123456789")
+    maker = PersonalMaker(d, links, message_tokens(d))
+    pz = Personalizer(d, asm=False, custom_args={})
+    rows = [Recipient(f"r{i}@example.com", {"first_name": "Ann"}, i + 2) for i in range(3)]
+    static = {"from": {"email": "news@harbour.example"}, "subject": d.subject,
+              "content": [{"type": "text/plain", "value": d.text}, {"type": "text/html", "value": d.html}]}
+    generic = build_batch(static, [maker(r) for r in rows], pz).body
+    path = row_path(pz, maker)
+    assert path is not None and path.write is not None
+    made = build_rows(path.rewrite(static), rows, path.make).body
+    written = build_rows(path.rewrite(static), rows, path.make, path.write)
+    assert written.raw is not None
+    for body in (generic, made, json.loads(written.raw.raw)):
+        for i, p in enumerate(body["personalizations"]):
+            assert p["to"] == [{"email": f"r{i}@example.com"}]
+            assert p["substitutions"][t("email", "HTML")] == f"r{i}@example.com"
+            assert p["substitutions"][t("email", "TEXT")] == f"r{i}@example.com"

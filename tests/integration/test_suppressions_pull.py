@@ -172,7 +172,7 @@ def test_pull_pages_retries_merges_and_the_next_send_skips(standin: StandIn, tmp
     news = issue.parent
     suppressions.add_from_args(news / "suppressions.csv", ["manual@example.org", "spam@example.net"])
 
-    proc = digest(["suppressions", "pull", str(news), "--since", str(T0 - 100), "--json"], env_for(standin))
+    proc = digest(["suppressions", "pull", "--dir", str(news), "--since", str(T0 - 100), "--json"], env_for(standin))
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     kinds = out["kinds"]
@@ -204,7 +204,7 @@ def test_pull_pages_retries_merges_and_the_next_send_skips(standin: StandIn, tmp
     assert "old-bounce@example.net" not in rows
 
     # a second pull adds nothing
-    again = digest(["suppressions", "pull", str(news), "--since", str(T0 - 100)], env_for(standin))
+    again = digest(["suppressions", "pull", "--dir", str(news), "--since", str(T0 - 100)], env_for(standin))
     assert again.returncode == 0, again.stderr
     assert "added 0, already listed 1240" in again.stdout
     assert "unsubscribes: 1234 address(es), 0 new, 1234 already listed" in again.stdout
@@ -225,7 +225,7 @@ def test_the_next_pull_asks_only_for_what_is_new_since_the_last(standin: StandIn
     news = make_issue(tmp_path).parent
     env = env_for(standin)
     before = int(time.time())
-    first = digest(["suppressions", "pull", str(news)], env)
+    first = digest(["suppressions", "pull", "--dir", str(news)], env)
     after = int(time.time())
     assert first.returncode == 0, first.stderr
     assert all("start_time" not in r["query"] for r in standin.log)  # nothing remembered yet: everything
@@ -233,7 +233,7 @@ def test_the_next_pull_asks_only_for_what_is_new_since_the_last(standin: StandIn
 
     standin.log.clear()
     standin.lists["/v3/suppression/bounces"] += objects(["new-bounce@example.org"], after + 5, reason="550")
-    second = digest(["suppressions", "pull", str(news), "--json"], env)
+    second = digest(["suppressions", "pull", "--dir", str(news), "--json"], env)
     assert second.returncode == 0, second.stderr
     for path in ("/v3/suppression/unsubscribes", "/v3/suppression/bounces", "/v3/suppression/spam_reports",
                  "/v3/suppression/invalid_emails"):
@@ -244,11 +244,11 @@ def test_the_next_pull_asks_only_for_what_is_new_since_the_last(standin: StandIn
     assert "an hour before the last pull" in second.stderr
 
     standin.log.clear()
-    again = digest(["suppressions", "pull", str(news), "--all"], env)
+    again = digest(["suppressions", "pull", "--dir", str(news), "--all"], env)
     assert again.returncode == 0, again.stderr
     assert all("start_time" not in r["query"] for r in standin.log)
     assert len(standin.requests_to("/v3/suppression/unsubscribes")) == 3  # every page again
-    both = digest(["suppressions", "pull", str(news), "--all", "--since", "30d"], env)
+    both = digest(["suppressions", "pull", "--dir", str(news), "--all", "--since", "30d"], env)
     assert both.returncode == 2 and "give one of them" in both.stderr and "Traceback" not in both.stderr
 
 
@@ -256,7 +256,7 @@ def test_blocks_only_on_request_and_a_group_from_the_option(standin: StandIn, tm
     fill(standin)
     standin.groups[7] = ["seven@example.com"]
     news = make_issue(tmp_path, sendgrid={"asm_group_id": 42}).parent
-    proc = digest(["suppressions", "pull", str(news), "--blocks", "--group", "7"], env_for(standin))
+    proc = digest(["suppressions", "pull", "--dir", str(news), "--blocks", "--group", "7"], env_for(standin))
     assert proc.returncode == 0, proc.stderr
     assert "blocks: 1 address(es), 1 new" in proc.stdout
     assert "asm group 7: 1 address(es), 1 new" in proc.stdout
@@ -271,7 +271,7 @@ def test_a_refused_key_is_named_never_shown(standin: StandIn, tmp_path: Path, st
     fill(standin)
     standin.faults["/v3/suppression/unsubscribes"] = [(status, {})]
     news = make_issue(tmp_path).parent
-    proc = digest(["--debug", "suppressions", "pull", str(news)], env_for(standin))
+    proc = digest(["--debug", "suppressions", "pull", "--dir", str(news)], env_for(standin))
     assert proc.returncode == 1
     assert "SENDGRID_API_KEY" in proc.stderr and f"HTTP {status}" in proc.stderr
     assert "Traceback" not in proc.stderr
@@ -282,7 +282,7 @@ def test_a_refused_key_is_named_never_shown(standin: StandIn, tmp_path: Path, st
 
 def test_a_wrong_key_gets_sendgrids_own_401(standin: StandIn, tmp_path: Path) -> None:
     news = make_issue(tmp_path).parent
-    proc = digest(["suppressions", "pull", str(news)], env_for(standin, SENDGRID_API_KEY="SG.wrong-key-xyz"))
+    proc = digest(["suppressions", "pull", "--dir", str(news)], env_for(standin, SENDGRID_API_KEY="SG.wrong-key-xyz"))
     assert proc.returncode == 1
     assert "authorization required" in proc.stderr and "wrong, revoked or expired" in proc.stderr
     assert "SG.wrong-key-xyz" not in proc.stdout + proc.stderr
@@ -292,7 +292,7 @@ def test_an_unknown_group_shows_sendgrids_message_and_keeps_the_lists_before(sta
                                                                               tmp_path: Path) -> None:
     fill(standin)
     news = make_issue(tmp_path).parent
-    proc = digest(["suppressions", "pull", str(news), "--group", "999"], env_for(standin))
+    proc = digest(["suppressions", "pull", "--dir", str(news), "--group", "999"], env_for(standin))
     assert proc.returncode == 1
     assert "Unsubscribe group not found" in proc.stderr and "--group" in proc.stderr
     assert "unsubscribes: 1234 address(es), 1234 new" in proc.stdout  # merged before the group failed
@@ -303,7 +303,7 @@ def test_5xx_that_does_not_stop_gives_up_with_a_clear_line(standin: StandIn, tmp
     fill(standin)
     standin.faults["/v3/suppression/unsubscribes"] = [(503, {})] * 10
     news = make_issue(tmp_path, sendgrid={"max_attempts": 3, "backoff_base": 0.05, "backoff_cap": 0.1}).parent
-    proc = digest(["suppressions", "pull", str(news)], env_for(standin))
+    proc = digest(["suppressions", "pull", "--dir", str(news)], env_for(standin))
     assert proc.returncode == 1
     assert "gave up after 3 attempts: HTTP 503: injected 503" in proc.stderr
     assert len(standin.requests_to("/v3/suppression/unsubscribes")) == 3

@@ -15,6 +15,7 @@ import tomlkit
 from click.testing import CliRunner
 from PIL import Image
 
+from digest import merge
 from digest.cli import cli
 from digest.compose.build import build_issue, needs_build
 from digest.compose.issue_file import add_sources, new_issue
@@ -56,7 +57,8 @@ def test_build_writes_every_output(issue: Path) -> None:
         assert msg[header], header
     assert msg["Subject"] == "Valley news, week 48"
     draft = load_draft(issue)
-    assert draft.slug == "2026-11" and "__DG_FIRST_NAME_HTML__" in draft.html
+    assert draft.slug == "2026-11" and len(draft.merge_key) == 12
+    assert merge.token("first_name", "HTML", draft.merge_key) in draft.html
 
 
 def test_broken_article_is_named_and_skipped(issue: Path, tmp_path: Path) -> None:
@@ -120,10 +122,18 @@ def test_local_image_without_images_base_url_is_left_out_with_a_warning(issue: P
     assert "<img" not in (issue / "build" / "email.html").read_text()
 
 
-def test_http_image_is_left_out(issue: Path) -> None:
+def test_http_image_is_retried_as_https(issue: Path) -> None:
     edit(issue, lambda doc: doc["articles"][0].__setitem__("image", "http://insecure.example.org/p.jpg"))
     result = build_issue(issue)
-    assert any("not https" in w for w in result.warnings)
+    assert any("not https: using https://insecure.example.org/p.jpg" in w for w in result.warnings)
+    html = (issue / "build" / "email.html").read_text()
+    assert 'src="https://insecure.example.org/p.jpg"' in html and "http://insecure.example.org" not in html
+
+
+def test_non_https_image_is_left_out(issue: Path) -> None:
+    edit(issue, lambda doc: doc["articles"][0].__setitem__("image", "ftp://insecure.example.org/p.jpg"))
+    result = build_issue(issue)
+    assert any("p.jpg" in w and "left out" in w for w in result.warnings), result.warnings
     assert "insecure.example.org" not in (issue / "build" / "email.html").read_text()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -9,10 +10,11 @@ import pytest
 from click.testing import CliRunner
 
 from digest.cli import cli
-from digest.compose import check
+from digest.compose import check, node_tools
 from digest.compose.check import CheckReport, check_html, check_issue, check_settings, classify_caniemail
 from digest.compose.issue_file import add_sources, new_issue
 from digest.config import Settings
+from tests.conftest import REPO
 
 FIX = Path(__file__).resolve().parent.parent / "fixtures" / "compose"
 PAGE = ('<!DOCTYPE html><html lang="en"><head><title>t</title></head><body>{body}'
@@ -110,7 +112,49 @@ def test_missing_tool_is_skipped_or_fails_under_ci(monkeypatch) -> None:
         check.check_caniemail(Path("/nonexistent.html"), r)
         check.check_html_validate(Path("/nonexistent.html"), r)
         assert [f.level for f in r.findings] == [expected] * 3
-        assert all("not installed" in f.message for f in r.findings)
+        assert all("this check did not run" in f.message for f in r.findings)
+        assert r.not_run == {"spam": "no SpamAssassin", "caniemail": "no Node", "html-validate": "no Node"}
+        if not ci:
+            assert r.verdict == "ready to send, 3 checks not run (no SpamAssassin; no Node)"
+            assert any("Node 18" in h and "--install-tools" in h for h in r.hints)
+
+
+def test_without_node_the_verdict_names_the_two_checks_not_run(tmp_path: Path, monkeypatch) -> None:
+    for name in ("digest.toml", "library.md"):
+        shutil.copy(FIX / name, tmp_path / name)
+    folder = tmp_path / "issue"
+    new_issue(folder, "Valley news", "Rivers and tools")
+    add_sources(folder, [str(tmp_path / "library.md")], None)
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))  # no node, no npm
+    monkeypatch.setattr(check, "check_spam", lambda eml, report: report.add("spam", "info", "stand-in score"))
+    result = CliRunner().invoke(cli, ["check", str(folder)])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    verdict = next(i for i, line in enumerate(lines) if line.startswith("ready to send"))
+    assert lines[verdict] == "ready to send, 2 checks not run (no Node)"
+    assert "digest check --install-tools" in lines[verdict + 1]
+    assert "ready to send" not in "\n".join(lines[:verdict])
+
+
+def test_a_node_older_than_18_is_reported_as_such(tmp_path: Path, monkeypatch) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "node"
+    fake.write_text("#!/bin/sh\necho v16.20.0\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    monkeypatch.delenv("CI", raising=False)
+    node_tools._node_version.cache_clear()
+    r = CheckReport(Path("."))
+    check.check_caniemail(Path("/nonexistent.html"), r)
+    assert r.not_run == {"caniemail": "Node older than 18"}
+    assert "Node 16" in r.findings[0].message
+
+
+def test_pinned_tool_versions_match_package_json() -> None:
+    pinned = json.loads((REPO / "package.json").read_text())["devDependencies"]
+    assert {name: pinned[name] for name in node_tools.PINNED} == node_tools.PINNED
 
 
 def test_check_issue_builds_and_cli_exit_codes(tmp_path: Path) -> None:
@@ -128,3 +172,48 @@ def test_check_issue_builds_and_cli_exit_codes(tmp_path: Path) -> None:
     result = runner.invoke(cli, ["check", str(folder)])
     assert result.exit_code == 1
     assert "free-mail" in result.output and "blocked" in result.output
+
+
+def _https_settings() -> Settings:
+    s = Settings()
+    s.data["unsubscribe"].update({"url": "https://news.example.org/u?t={token}", "mailto": "u@example.org"})
+    return s
+
+
+def test_message_header_check_reads_the_raw_list_unsubscribe() -> None:
+    token = "cmVhZGVyQGV4YW1wbGUuY29t." + "A" * 32
+    good = (b"From: n@example.org\r\nList-Unsubscribe: <https://news.example.org/u?t=" + token.encode()
+            + b">,\r\n <mailto:u@example.org?subject=unsubscribe>\r\nSubject: s\r\n\r\nbody\r\n")
+    r = CheckReport(Path("."))
+    check.check_message_headers(good, _https_settings(), r)
+    assert levels(r, "headers") == ["info"]
+    # What Python's email package used to write for a long header: an encoded-word, no <https://...>.
+    encoded = (b"List-Unsubscribe: =?utf-8?q?=3Chttps=3A//news=2Eexample=2Eorg/u=3Ft=3D" + b"A" * 40
+               + b"?=\r\n <mailto:u@example.org>\r\n\r\nbody\r\n")
+    r = CheckReport(Path("."))
+    check.check_message_headers(encoded, _https_settings(), r)
+    assert levels(r, "headers") == ["error"] and "encoded" in r.findings[0].message
+    r = CheckReport(Path("."))
+    check.check_message_headers(b"Subject: s\r\n\r\nbody\r\n", _https_settings(), r)
+    assert levels(r, "headers") == ["error"]
+
+
+def test_built_sample_message_has_a_real_length_token_and_passes(tmp_path: Path) -> None:
+    from digest.compose.build import build_issue
+
+    (tmp_path / "digest.toml").write_text(
+        '[newsletter]\nname = "N"\nfrom_email = "news@news.example.org"\npostal_address = "1 Road"\n'
+        '[unsubscribe]\nurl = "https://news.example.org/unsubscribe?t={token}"\nmailto = "u@news.example.org"\n',
+        encoding="utf-8")
+    issue = tmp_path / "i"
+    new_issue(issue, "Subject", "Pre")
+    add_sources(issue, [str(FIX / "river.txt")], None)
+    build_issue(issue)
+    eml = (issue / "build" / "message.eml").read_bytes()
+    [first, second] = check.raw_header(eml, "List-Unsubscribe")
+    assert first.startswith(b"List-Unsubscribe: <https://news.example.org/unsubscribe?t=") and first.endswith(b">,")
+    token = first.split(b"t=", 1)[1][:-2]
+    assert len(token) >= 50 and b"." in token  # base64url(address) "." base64url(24-byte tag)
+    assert second == b" <mailto:u@news.example.org?subject=unsubscribe>"
+    report = check_issue(issue, tools=False)
+    assert [f.level for f in report.findings if f.check == "headers"] == ["info"]

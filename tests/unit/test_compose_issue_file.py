@@ -45,7 +45,7 @@ def test_new_issue_refuses_line_breaks_in_subject(workspace: Path) -> None:
     assert not (workspace / "x" / "issue.toml").exists()
 
 
-def test_add_stores_absolute_paths_caches_and_reports_failures(workspace: Path, monkeypatch) -> None:
+def test_add_resolves_paths_caches_and_reports_failures(workspace: Path, monkeypatch) -> None:
     issue = workspace / "issue"
     new_issue(issue, "S", "")
     monkeypatch.chdir(workspace)
@@ -67,7 +67,7 @@ def test_feed_adds_newest_entries_with_entry_url_and_feed_reference(workspace: P
     raw = tomlkit.parse((issue / "issue.toml").read_text())
     arts = raw["articles"]
     assert [a["source"] for a in arts] == ["https://gazette.example.org/choir", "https://gazette.example.org/market"]
-    assert all(a["feed"] == str(workspace / "feed.xml") for a in arts)
+    assert all(a["feed"] == "../feed.xml" for a in arts)  # relative to the issue folder
 
 
 def test_comments_and_edits_survive_add(workspace: Path) -> None:
@@ -159,3 +159,78 @@ def test_bad_issue_file_is_a_clear_error(workspace: Path) -> None:
         read_issue(issue)
     with pytest.raises(DigestError, match="not found"):
         read_issue(workspace / "nowhere")
+
+
+def test_add_writes_paths_relative_to_the_issue_folder_and_a_moved_folder_builds_from_its_cache(
+        workspace: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    issue = workspace / "issues" / "one"
+    new_issue(issue, "S", "")
+    monkeypatch.chdir(workspace)
+    add_sources(issue, ["river.txt", str(workspace / "library.md")], None)
+    raw = tomlkit.parse((issue / "issue.toml").read_text())
+    assert [a["source"] for a in raw["articles"]] == ["../../river.txt", "../../library.md"]
+    assert "/" + workspace.name + "/" not in (issue / "issue.toml").read_text()
+
+    moved = tmp_path_factory.mktemp("elsewhere") / "newsletter"
+    shutil.move(str(workspace), str(moved))
+    (moved / "river.txt").unlink()  # the source is gone: the cache (keyed by the written path) still builds
+
+    def no_load(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a moved folder re-read a cached article")
+
+    monkeypatch.setattr("digest.sources.load", no_load)
+    monkeypatch.chdir("/")
+    build_issue(moved / "issues" / "one")
+    html = (moved / "issues" / "one" / "build" / "email.html").read_text()
+    assert "Rivers run faster" in html and "library" in html.lower()
+
+
+def test_an_absolute_source_written_by_an_older_version_still_reads(workspace: Path) -> None:
+    issue = workspace / "issue"
+    issue.mkdir()
+    (issue / "issue.toml").write_text(f'subject = "S"\n\n[[articles]]\nsource = "{workspace / "river.txt"}"\n')
+    build_issue(issue)
+    assert "Rivers run faster" in (issue / "build" / "email.html").read_text()
+
+
+def test_a_source_already_in_the_issue_is_warned_about_and_not_added_twice(workspace: Path) -> None:
+    issue = workspace / "issue"
+    new_issue(issue, "S", "")
+    add_sources(issue, [str(workspace / "river.txt"), str(workspace / "feed.xml")], 1)
+    seen: list[str] = []
+    result = add_sources(issue, [str(workspace / "river.txt"), str(workspace / "library.md"),
+                                 str(workspace / "feed.xml")], 1, on_warning=seen.append)
+    assert result.added == ["The library that lends tools"]
+    assert seen == result.warnings and len(seen) == 2
+    assert "river.txt: already in the issue" in seen[0]
+    assert "feed.xml: entry https://gazette.example.org/" in seen[1]
+    assert len(read_issue(issue).entries) == 3
+
+
+def test_add_reports_each_source_as_it_lands_and_keeps_the_given_order(workspace: Path, monkeypatch) -> None:
+    import threading
+
+    from digest import sources
+
+    real_load = sources.load
+    library_landed = threading.Event()
+
+    def slow_river(source: str, limit: int | None = None) -> list[Article]:
+        if source.endswith("river.txt"):  # finishes only once library.md, given after it, was reported
+            assert library_landed.wait(10), "library.md was not fetched and reported while river.txt was in flight"
+        return real_load(source, limit=limit)
+
+    def on_added(title: str) -> None:
+        landed.append(title)
+        library_landed.set()
+
+    monkeypatch.setattr("digest.sources.load", slow_river)
+    issue = workspace / "issue"
+    new_issue(issue, "S", "")
+    landed: list[str] = []
+    result = add_sources(issue, [str(workspace / "river.txt"), str(workspace / "library.md")], None,
+                         on_added=on_added)
+    assert landed == ["The library that lends tools", "Rivers run faster after an early thaw"]  # as they land
+    assert result.added == ["Rivers run faster after an early thaw", "The library that lends tools"]  # as given
+    assert [e.source for e in read_issue(issue).entries] == [str(workspace / "river.txt"),
+                                                             str(workspace / "library.md")]

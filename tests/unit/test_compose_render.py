@@ -74,11 +74,20 @@ def test_safe_urls_pass(url: str) -> None:
     assert safe_url(url) == url
 
 
+def test_characters_urls_never_hold_are_percent_encoded() -> None:
+    # <%asm_group_unsubscribe_raw_url%> is a tag SendGrid fills with the recipient's unsubscribe link
+    assert (safe_url('https://evil.example/x?u=<%asm_group_unsubscribe_raw_url%>&q="a b"')
+            == "https://evil.example/x?u=%3C%asm_group_unsubscribe_raw_url%%3E&q=%22a%20b%22")
+
+
 def test_intro_markdown_escapes_raw_html_and_drops_unsafe_links() -> None:
     html = str(markdown_to_html('Hi <script>x()</script> <b onclick="y">bold</b> [a](javascript:alert(1)) '
-                                '[b](https://ok.example.org) ![pic](http://insecure.example.org/p.png)'))
+                                '[b](https://ok.example.org) ![pic](data:image/png;base64,AAAA) '
+                                '![chart](http://insecure.example.org/p.png)'))
     doc = lxml.html.fragment_fromstring(html, create_parent="div")
-    assert not doc.xpath("//script") and not doc.xpath("//b") and not doc.xpath("//img")
+    assert not doc.xpath("//script") and not doc.xpath("//b")
+    # an http: image is retried as https: (mixed content is blocked); anything else that isn't https is dropped
+    assert [i.get("src") for i in doc.xpath("//img")] == ["https://insecure.example.org/p.png"]
     assert [a.get("href") for a in doc.xpath("//a")] == ["https://ok.example.org"]
     assert "&lt;script&gt;" in html
 
@@ -101,7 +110,7 @@ def test_merge_tokens_by_context_and_web_version_has_defaults() -> None:
     assert merge.token("unsubscribe_url", "HTML") in out.html
     assert merge.token("unsubscribe_url", "TEXT") in out.text
     assert "__DG_" not in out.web
-    assert "Hi there," in out.web
+    assert "Hi " not in out.web  # the public page greets nobody
     assert "Unsubscribe" not in out.web  # no recipient data or unsubscribe tokens in the web version
     assert out.merge_defaults["first_name"] == "there"
 
@@ -111,7 +120,7 @@ def test_configured_merge_default_wins_over_template_default() -> None:
     s.data["merge"]["first_name"] = "friend"
     out = render_issue(issue(hostile_item()), s)
     assert out.merge_defaults["first_name"] == "friend"
-    assert "Hi friend," in out.web
+    assert "Hi friend," in merge.substitute(out.html, merge.values({}, out.merge_defaults))
 
 
 def test_footer_has_unsubscribe_postal_address_and_view_in_browser() -> None:
@@ -137,11 +146,39 @@ def test_text_part_from_the_same_data_with_urls_on_their_own_lines() -> None:
                   url="https://gazette.example.org/bridge?a=1&b=2")
     out = render_issue(issue(make_item(art, "The bridge reopened on Monday.", {}, image=None, utm={})), settings())
     lines = out.text.splitlines()
-    assert "Bridge reopens" in lines
+    assert "1. Bridge reopens" in lines
     assert "https://gazette.example.org/bridge?a=1&b=2" in lines  # raw, unescaped, alone on its line
     assert "The bridge reopened on Monday." in lines
     assert "3 min read" in lines
     assert "&amp;" not in out.text
+
+
+def test_text_intro_is_reflowed_single_breaks_join_blank_lines_split() -> None:
+    intro = ("The river rose\nover the old\nbridge on Monday.\n\nA second paragraph, hard  \nbroken here, "
+             "and long enough that it has to be wrapped at seventy-two characters somewhere.\n\n"
+             "- a list item that is long enough to wrap onto a second line of the plain text part\n- two")
+    text = render_issue(issue(intro=intro), settings()).text
+    assert "The river rose over the old bridge on Monday.\n\nA second paragraph, hard\nbroken here," in text
+    assert "\nrose over" not in text and "old\nbridge" not in text  # source line breaks joined, not kept
+    assert ("- a list item that is long enough to wrap onto a second line of the\n  plain text part\n- two"
+            in text)
+    assert all(len(line) <= 72 for line in text.splitlines() if "://" not in line)
+
+
+def test_text_titles_numbered_across_sections_and_wrapped() -> None:
+    long_title = "A very long headline about the harbour wall repairs that will certainly not fit one line"
+    first = Item(title=long_title, teaser="t1", url="https://e.org/1")
+    second = Item(title="Choir practice moves", teaser="t2", url="https://e.org/2")
+    text = render_issue(issue(sections=[Section(None, [first]), Section("Around town", [second])]), settings()).text
+    assert ("\n1. A very long headline about the harbour wall repairs that will\n"
+            "   certainly not fit one line\n") in text
+    assert "\n2. Choir practice moves\n" in text
+
+
+def test_text_signature_separator_is_dash_dash_space() -> None:
+    text = render_issue(issue(), settings()).text
+    assert "\n-- \n" in text  # alone on its line, trailing space kept
+    assert "\n--\n" not in text
 
 
 def test_utm_only_on_article_links_and_off_by_default() -> None:

@@ -688,3 +688,19 @@ def test_a_closed_journal_cannot_be_used_by_mistake(tmp_path: Path) -> None:
         j.begin_batch(1, EMAILS[:1])
     with pytest.raises(sqlite3.ProgrammingError):
         j.start_run("outbox", 0)
+
+
+def test_an_ab_test_is_recorded_once_with_its_variants_and_its_winner_once(tmp_path: Path) -> None:
+    with _journal(tmp_path) as j:
+        assert j.ab_test() is None and j.ab_variants() == {}
+        members = [("a@x.org", 1), ("b@x.org", 2), ("c@x.org", 1)]
+        assert j.start_ab_test("ab" * 16, 0.2, ["Wall", "Ferry"], members)
+        assert not j.start_ab_test("cd" * 16, 0.5, ["Other", "Subjects"], [("d@x.org", 1)])  # the first one stays
+        j.choose_ab_winner(2, "auto")
+        j.choose_ab_winner(1, "hand")  # a winner once recorded is kept
+    with open_journal(tmp_path, "issue-1", readonly=True) as j:  # type: ignore[union-attr]
+        test = j.ab_test()
+        assert test is not None
+        assert (test.seed, test.share, test.subjects, test.sizes) == ("ab" * 16, 0.2, ["Wall", "Ferry"], [2, 1])
+        assert (test.winner, test.chosen_by) == (2, "auto")
+        assert j.ab_variants() == dict(members) and j.ab_variants(1) == {"a@x.org": 1, "c@x.org": 1}

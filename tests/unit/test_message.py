@@ -11,9 +11,18 @@ import pytest
 
 from digest import merge
 from digest.compose.inline import inline_css
-from digest.compose.message import Draft, load_draft, make_draft, personalize, sample_message, save_draft
+from digest.compose.message import (
+    SAMPLE_TOKEN_KEY,
+    Draft,
+    load_draft,
+    make_draft,
+    personalize,
+    sample_message,
+    save_draft,
+)
 from digest.compose.render import Issue, Item, Section, render_issue
 from digest.config import Settings
+from digest.deliver.unsubscribe import make_token, verify_token
 from digest.errors import DigestError
 from digest.model import Personal
 
@@ -138,7 +147,9 @@ def test_sample_message_and_draft_round_trip(tmp_path) -> None:
     assert again.settings.newsletter["from_email"] == "news@valley.example.org"
     msg = reparse(sample_message(again))
     assert msg["To"] == "reader@example.com"
-    assert "SAMPLE-TOKEN" in msg["List-Unsubscribe"]
+    token = make_token("reader@example.com", SAMPLE_TOKEN_KEY)
+    assert verify_token(token, SAMPLE_TOKEN_KEY) == "reader@example.com"
+    assert f"<https://valley.example.org/u?t={token}>" in msg["List-Unsubscribe"]
     assert "Hi there," in msg.get_body(("plain",)).get_content()
 
 

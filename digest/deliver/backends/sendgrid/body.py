@@ -163,7 +163,7 @@ def static_body(
 
 def draft_tokens(draft: Draft) -> frozenset[str]:
     """Every merge token the subject, text and HTML use: each personalization must substitute all of them."""
-    return frozenset(_TOKEN.findall(f"{draft.subject}\n{draft.text}\n{draft.html}"))
+    return frozenset(merge.tokens_in(f"{draft.subject}\n{draft.text}\n{draft.html}", draft.merge_key))
 
 
 _URL_UNSAFE = re.compile(r"[^A-Za-z0-9_.~-]")
@@ -241,9 +241,11 @@ class Personalizer:
         # serialized once per recipient.
         tokens = draft_tokens(draft)
         base = {t: "" for t in sorted(tokens)}
-        base.update((k, v) for k, v in merge.values({}, draft.merge_defaults).items() if k in tokens)
+        key = draft.merge_key
+        base.update((k, v) for k, v in merge.values({}, draft.merge_defaults, key=key).items() if k in tokens)
         self.unsub_tokens = [(tok, ctx) for ctx in merge.CONTEXTS
-                             if (tok := merge.token(UNSUBSCRIBE_FIELD, ctx)) in tokens]
+                             if (tok := merge.token(UNSUBSCRIBE_FIELD, ctx, key)) in tokens]
+        self.unsub_token = merge.token("unsubscribe_token", "TEXT", key)  # UNSUBSCRIBE_TOKEN of this build
         if asm:
             for tok, _ in self.unsub_tokens:
                 base[tok] = ASM_UNSUBSCRIBE_TAG

@@ -19,7 +19,6 @@ from .body import (
     MAX_PERSONALIZATIONS,
     PLAIN_TEXT,
     SUBSTITUTIONS_MAX_BYTES,
-    UNSUBSCRIBE_TOKEN,
     URL_ALL_SAFE,
     BatchBody,
     JsonBody,
@@ -108,11 +107,12 @@ def row_path(pz: Personalizer, maker: PersonalMaker, *, token_only: bool = True)
         forms = {"TEXT": (head, tail), "URL": (quote_url(head), quote_url(tail)),
                  "HTML": (html.escape(head, quote=True), html.escape(tail, quote=True))}
         url_parts = [(tok, *forms[ctx]) for tok, ctx in unsub]
-        if token_only and unsub and UNSUBSCRIBE_TOKEN not in pz.base:
-            replace = {tok: forms[ctx][0] + UNSUBSCRIBE_TOKEN + forms[ctx][1] for tok, ctx in unsub}
-            url_parts = [(UNSUBSCRIBE_TOKEN, "", "")]
+        unsub_token = pz.unsub_token  # keyed like the draft's tokens: content cannot forge it
+        if token_only and unsub and unsub_token not in pz.base:
+            replace = {tok: forms[ctx][0] + unsub_token + forms[ctx][1] for tok, ctx in unsub}
+            url_parts = [(unsub_token, "", "")]
             n_subs = n_subs - len(unsub) + 1
-            keys_bytes = keys_bytes - sum(len(tok) for tok, _ in unsub) + len(UNSUBSCRIBE_TOKEN)
+            keys_bytes = keys_bytes - sum(len(tok) for tok, _ in unsub) + len(unsub_token)
         header_parts = ("", m[1]) if m else None  # another scheme: the header holds the mailto only
         if kind:
             header_parts = ("<" + head, tail + ">" + (", " + m[1] if m else ""))
@@ -123,7 +123,7 @@ def row_path(pz: Personalizer, maker: PersonalMaker, *, token_only: bool = True)
     def make(email: str, row_fields: Mapping[str, str]) -> dict[str, Any]:
         if not email.isascii():
             email.encode("utf-8")
-        subs = values(row_fields)
+        subs = values(row_fields, email)
         if subs.keys() != field_keys:
             get = subs.get
             subs = {t: get(t, d) for t, d in fields_}
@@ -240,7 +240,7 @@ def _row_writer(pz: Personalizer, maker: PersonalMaker, signer: Callable[[str], 
         out[email_at] = email
         size = fixed
         for name, default, url, at in specs:
-            value = (row_fields.get(name) or "").strip() or default
+            value = email if name == "email" else (row_fields.get(name) or "").strip() or default
             if not ((value.isalnum() and (not url or value.isascii()))
                     or (plain_url(value) if url else plain_text(value))):
                 return None
