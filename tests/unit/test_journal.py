@@ -704,3 +704,23 @@ def test_an_ab_test_is_recorded_once_with_its_variants_and_its_winner_once(tmp_p
         assert (test.seed, test.share, test.subjects, test.sizes) == ("ab" * 16, 0.2, ["Wall", "Ferry"], [2, 1])
         assert (test.winner, test.chosen_by) == (2, "auto")
         assert j.ab_variants() == dict(members) and j.ab_variants(1) == {"a@x.org": 1, "c@x.org": 1}
+
+
+def test_a_journal_from_before_ab_tests_has_none(tmp_path: Path) -> None:
+    with _journal(tmp_path) as j:
+        j.begin_batch(1, EMAILS[:1])
+        j.db.execute("DROP TABLE ab_variants")  # as a journal written before A/B tests existed
+        j.db.execute("DROP TABLE ab_tests")
+    ro = open_journal(tmp_path, "issue-1", readonly=True)  # a dry run does not add the tables
+    assert ro is not None
+    try:
+        assert ro.ab_test() is None and ro.ab_variants() == {} and ro.ab_variants(1) == {}
+    finally:
+        ro.close()
+    with _journal(tmp_path) as j:  # a real send adds them
+        assert j.ab_test() is None
+        assert j.start_ab_test("s" * 32, 0.5, ["A", "B", "C"], [("a@x.org", 3), ("b@x.org", 1), ("c@x.org", 3)])
+        test = j.ab_test()
+        assert test is not None and test.sizes == [1, 0, 2] and test.subjects == ["A", "B", "C"]
+        assert test.winner is None and test.chosen is None and test.chosen_by is None
+        assert j.ab_variants(2) == {} and j.ab_variants(3) == {"a@x.org": 3, "c@x.org": 3}
