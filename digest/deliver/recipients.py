@@ -138,11 +138,10 @@ def _detect_encoding(head: bytes) -> tuple[str, list[str]]:
         return "utf-8-sig", []
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16", []
-    try:
-        head.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        if len(head) < _SNIFF_BYTES or exc.start < len(head) - 4:  # not a character cut at the sample's end
-            return "cp1252", ["the file is not UTF-8; read it as Windows-1252 (save it as UTF-8 to be sure)"]
+    try:  # a character cut by the end of a full sample is not an error: its other bytes follow in the file
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=len(head) < _SNIFF_BYTES)
+    except UnicodeDecodeError:
+        return "cp1252", ["the file is not UTF-8; read it as Windows-1252 (save it as UTF-8 to be sure)"]
     return "utf-8", []
 
 
@@ -169,7 +168,7 @@ def read_layout(path: Path) -> CsvLayout:
         raise RecipientsError(f"{path}: not a text CSV file (binary data)")
     encoding, warnings = _detect_encoding(head)
     text = head.decode(encoding, errors="replace")
-    first_line = text.lstrip("\ufeff").splitlines()[0] if text.strip() else ""
+    first_line = text.splitlines()[0] if text.strip() else ""  # utf-8-sig and utf-16 drop the BOM
     tried: list[tuple[str, list[str]]] = []
     for delim in DELIMITERS:
         columns = next(csv.reader([first_line], delimiter=delim), [])
@@ -177,8 +176,7 @@ def read_layout(path: Path) -> CsvLayout:
         hits = [i for i, c in enumerate(columns) if _is_email_header(c)]
         if hits:
             return _layout(path, encoding, delim, columns, hits, warnings)
-    probe, _ = validate_address(first_line.strip().strip('"').split(",")[0].split(";")[0].strip())
-    if probe:
+    if any(validate_address(cell.strip())[0] for _, columns in tried for cell in columns):  # a header names no one
         raise RecipientsError(f"{path}: line 1 is an address, not a header",
                               hint="add a first line naming the columns, e.g. `email,first_name`")
     best = max(tried, key=lambda t: len(t[1]))[1]

@@ -352,3 +352,54 @@ def test_a_row_problem_reads_as_one_line() -> None:
     assert str(RowProblem(7, "x@@y", "invalid", "bad")) == "line 7: 'x@@y' bad"
     assert str(RowProblem(8, "", "invalid", "no address in the email column")) == (
         "line 8: no address in the email column")
+
+
+@pytest.mark.parametrize("cut", [1, 2, 3])
+def test_a_four_byte_character_cut_by_the_sample_is_still_utf8(tmp_path: Path, cut: int) -> None:
+    from digest.deliver.recipients import _SNIFF_BYTES
+
+    emoji = "😀".encode()  # four bytes
+    head = b"email,note\na@example.com,"
+    body = head + b"x" * (_SNIFF_BYTES - len(head) - cut) + emoji + b"\nb@example.com,ok\n"
+    stream, problems = read_recipients(_write(tmp_path, body))
+    assert stream.layout.encoding == "utf-8" and stream.layout.warnings == []
+    got = list(stream)
+    assert [r.email for r in got] == ["a@example.com", "b@example.com"] and got[0].fields["note"].endswith("😀")
+    # The same bytes wrong by one (a stray byte 4 before the sample's end): not UTF-8.
+    bad = head + b"x" * (_SNIFF_BYTES - len(head) - 4) + b"\xff" + b"xxx\nb@example.com,ok\n"
+    assert read_recipients(_write(tmp_path, bad, "bad.csv"))[0].layout.encoding == "cp1252"
+
+
+def test_a_bom_is_never_part_of_the_first_column(tmp_path: Path) -> None:
+    for data in (codecs.BOM_UTF8 + b"email\nann@example.com\n",
+                 codecs.BOM_UTF16_LE + "email\r\nann@example.com\r\n".encode("utf-16-le"),
+                 codecs.BOM_UTF16_BE + "email\r\nann@example.com\r\n".encode("utf-16-be")):
+        layout = read_layout(_write(tmp_path, data))
+        assert layout.columns == ["email"], data[:4]
+
+
+def test_files_that_cannot_be_read_say_why(tmp_path: Path) -> None:
+    with pytest.raises(RecipientsError, match="is a folder, not a recipients CSV file"):
+        read_recipients(tmp_path)
+    path = _write(tmp_path, b"email\nann@example.com\n")
+    stream, _ = read_recipients(path)
+    path.unlink()  # gone between reading the header and sending
+    with pytest.raises(RecipientsError, match="cannot read the recipients file"):
+        list(stream)
+
+
+def test_a_headerless_semicolon_file_and_a_semicolon_header_without_email(tmp_path: Path) -> None:
+    with pytest.raises(RecipientsError, match="line 1 is an address, not a header"):
+        read_recipients(_write(tmp_path, b'"ann@example.com";Ann\nbo@example.com;Bo\n'))
+    with pytest.raises(RecipientsError, match="line 1 is an address, not a header"):
+        read_recipients(_write(tmp_path, b'Ann\tann@example.com\n', "tab.csv"))  # wherever the address is
+
+    with pytest.raises(RecipientsError, match=r"no `email` column .*\(columns: 'name', 'address', 'city'\)"):
+        read_recipients(_write(tmp_path, b"name;address;city\nAnn;ann@example.com;Oslo\n"))
+
+
+def test_the_comma_layout_line(tmp_path: Path) -> None:
+    from digest.deliver.recipients import describe_layout
+
+    layout = read_layout(_write(tmp_path, b"email,first_name\nann@example.com,Ann\n", "c.csv"))
+    assert describe_layout(layout) == "c.csv: comma-separated, utf-8, address column 'email', merge fields: first_name"
