@@ -2,8 +2,8 @@
 
 A recipients file is a CSV with a header line. One column holds the address (``email``, compared without
 regard to case, spaces or ``-``/``_``: ``Email``, ``E-mail``, ``email_address`` all work); every other
-column becomes a merge field named after its header (lower case, spaces and dashes become ``_``:
-``First Name`` → ``first_name``).
+column becomes a merge field named after its header (lower case, each run of spaces, dashes and other
+punctuation becomes one ``_``: ``First Name`` → ``first_name``).
 
 - Encoding: UTF-8 with or without a BOM, UTF-16 with a BOM (Excel's "Unicode text"); a file whose start is
   not UTF-8 is read as Windows-1252 (with a warning). A row with bytes that do not decode is reported.
@@ -101,8 +101,9 @@ def validate_address(address: str) -> tuple[str | None, str | None]:
 
 
 def field_name(header: str) -> str:
-    """A CSV header as a merge field name: ``First Name`` → ``first_name`` ('' when nothing is left)."""
-    name = _FIELD_NAME_BAD.sub("_", header.strip().lower().replace("-", "_")).strip("_")
+    """A CSV header as a merge field name: ``First Name`` → ``first_name``, ``First - Name`` too: each run of
+    characters other than letters, digits and ``_`` becomes one ``_`` ('' when nothing is left)."""
+    name = _FIELD_NAME_BAD.sub("_", header.strip().lower()).strip("_")
     if name and not name[0].isalpha():
         name = "f_" + name
     return name

@@ -141,6 +141,7 @@ def test_stream_is_lazy(tmp_path: Path) -> None:
 def test_field_names() -> None:
     assert field_name("First Name") == "first_name"
     assert field_name(" e-Mail-Opt ") == "e_mail_opt"
+    assert field_name("First - Name") == "first_name" and field_name("a_-_b") == "a___b"
     assert field_name("2nd") == "f_2nd"
     assert field_name("!!!") == ""
 
