@@ -321,8 +321,6 @@ class RecipientStream:
                     continue
                 line = prev_end + 1
                 prev_end = reader.line_num
-                if not row or (len(row) == 1 and not row[0].strip()):
-                    continue
                 rows += 1
                 self.rows = rows
                 raw = row[email_index].strip() if email_index < len(row) else ""
@@ -330,7 +328,7 @@ class RecipientStream:
                     if any(v.strip() for v in row):
                         problems.append(RowProblem(line, "", "invalid", "no address in the email column"))
                     else:
-                        rows -= 1  # a row of empty cells: nothing there
+                        rows -= 1  # a blank line or a row of empty cells: nothing there
                         self.rows = rows
                     continue
                 address = fast(raw)

@@ -75,7 +75,10 @@ def test_headerless_file_says_so(tmp_path: Path) -> None:
         read_recipients(path)
 
 
-@pytest.mark.parametrize("data,needle", [(b"", "empty"), (b"\n\n", "empty"), (b"\x00\x01\x02binary", "binary")])
+@pytest.mark.parametrize("data,needle", [(b"", "the recipients file is empty"),
+                                         (b"\n\n", "the recipients file is empty"),
+                                         (b"\x00\x01\x02binary", "not a text CSV file"),
+                                         (b"\nemail\n", r"no `email` column .*\(columns: \(none\)\)")])
 def test_empty_and_binary_files(tmp_path: Path, data: bytes, needle: str) -> None:
     with pytest.raises(RecipientsError, match=needle):
         read_recipients(_write(tmp_path, data))
@@ -212,6 +215,19 @@ def test_short_rows_get_empty_fields_and_a_row_without_its_address_cell_is_repor
                    (3, "bob@example.com", {"first_name": "Bob", "city": ""}),
                    (5, "di@example.com", {"first_name": "Di", "city": "Bergen"})]
     assert problems == [(4, "invalid", "")]
+    stream, found = read_recipients(path)
+    list(stream)
+    assert found[0].reason == "no address in the email column"
+
+
+def test_blank_lines_and_empty_rows_are_not_rows(tmp_path: Path) -> None:
+    path = _write(tmp_path, b"email,name\n\n,\n  \nann@example.com,Ann\n \t ,  \n\nbo@example.com,Bo\n")
+    stream, problems = read_recipients(path)
+    assert stream.rows == 0 and stream.valid == 0  # nothing read yet
+    assert [(r.line, r.email) for r in stream] == [(5, "ann@example.com"), (8, "bo@example.com")]
+    assert problems == [] and stream.rows == 2 and stream.valid == 2
+    stream, _ = read_recipients(_write(tmp_path, b"email,name\n", "header-only.csv"))
+    assert list(stream) == [] and stream.rows == 0 and stream.valid == 0
 
 
 def test_a_row_one_cell_short_of_the_last_field(tmp_path: Path) -> None:
