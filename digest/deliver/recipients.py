@@ -402,7 +402,7 @@ def iter_addresses(path: Path | str) -> Iterator[tuple[int, str]]:
     layout = read_layout(Path(path))
     with layout.path.open("r", encoding=layout.encoding, errors="replace", newline="") as fh:
         reader = csv.reader(fh, delimiter=layout.delimiter)
-        next(reader, None)
+        next(reader)  # the header (read_layout found one)
         prev_end = reader.line_num
         for row in reader:
             line = prev_end + 1
@@ -410,9 +410,3 @@ def iter_addresses(path: Path | str) -> Iterator[tuple[int, str]]:
             if layout.email_index < len(row) and row[layout.email_index].strip():
                 yield line, row[layout.email_index].strip()
 
-
-__all__ = [
-    "CsvLayout", "RecipientStream", "RecipientsError", "RowProblem", "clean_value", "count_rows",
-    "describe_layout", "fast_validate", "field_name", "iter_addresses", "read_layout", "read_recipients",
-    "slow_validate", "validate_address",
-]

@@ -420,3 +420,10 @@ def test_the_comma_layout_line(tmp_path: Path) -> None:
 
     layout = read_layout(_write(tmp_path, b"email,first_name\nann@example.com,Ann\n", "c.csv"))
     assert describe_layout(layout) == "c.csv: comma-separated, utf-8, address column 'email', merge fields: first_name"
+
+
+def test_a_wide_header_without_email_shows_its_first_twelve_columns(tmp_path: Path) -> None:
+    header = ",".join(f"c{i}" for i in range(1, 15))
+    with pytest.raises(RecipientsError) as info:
+        read_recipients(_write(tmp_path, f"{header}\nx\n".encode()))
+    assert "'c12')" in info.value.message and "'c13'" not in info.value.message
