@@ -47,7 +47,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 
 import orjson
 
@@ -363,8 +363,7 @@ class Journal:
         with self._tx() as db:
             cur = db.execute("INSERT INTO runs (issue, started, backend, recovered_unknown) VALUES (?, ?, ?, ?)",
                              (self.issue_id, time.time(), backend, recovered))
-            run_id = cur.lastrowid
-            assert run_id is not None  # an INSERT into a rowid table sets it
+            run_id = cast(int, cur.lastrowid)  # an INSERT into a rowid table always sets it
             self.run_id = run_id
             db.execute("DELETE FROM skips WHERE issue = ?", (self.issue_id,))  # this run's CSV decides skips
         return run_id

@@ -235,7 +235,8 @@ INSERT INTO entries (issue, key, email, batch, state, last_error, permanent, cre
     (1, 'a@example.com', 'A@example.com', 1, NULL, NULL, 0, 0),
     (1, 'b@example.com', 'b@example.com', 1, 'failed', '550 gone', 1, 0),
     (1, 'c@example.com', 'c@example.com', 1, 'failed', '451 later', 0, 0),
-    (1, 'd@example.com', 'd@example.com', 2, NULL, NULL, 0, 2);
+    (1, 'd@example.com', 'd@example.com', 2, NULL, NULL, 0, 2),
+    (1, 'g@example.com', 'g@example.com', 2, 'failed', '451 later', 0, 2);
 INSERT INTO entries (issue, key, email, batch, state, message_id, created) VALUES
     (1, 'f@example.com', 'f@example.com', 1, NULL, '<own-f>', 0);
 PRAGMA user_version = 2;
@@ -250,8 +251,9 @@ def test_a_schema_2_journal_is_upgraded_with_its_states(tmp_path: Path) -> None:
         Journal(journal_path(tmp_path), "old", readonly=True)  # a dry run reads; it does not upgrade
     with _journal(tmp_path, "old") as j:
         assert j.db.execute("PRAGMA user_version").fetchone() == (3,)
-        assert j.summary().states == {"sent": 2, "failed": 2, "inflight": 1}
-        assert j.recover() == 1
+        assert j.summary().states == {"sent": 2, "failed": 3, "inflight": 1}
+        assert j.recover() == 1  # d: in flight when the old version stopped; g had failed, and stays failed
+        assert j.summary().states == {"sent": 2, "failed": 3, "unknown": 1}
         assert j.sendable(["a@example.com", "B@example.com", "c@example.com", "d@example.com", "e@example.com"]) == [
             "c@example.com", "e@example.com"]
         assert j.db.execute("SELECT email, message_id FROM recipients WHERE key = 'a@example.com'").fetchone() == (
