@@ -268,7 +268,7 @@ class RecipientStream:
     The file stays open only while iterating.
     """
 
-    def __init__(self, layout: CsvLayout, problems: list[RowProblem], *, dedupe: bool = True) -> None:
+    def __init__(self, layout: CsvLayout, problems: list[RowProblem], *, dedupe: bool) -> None:
         self.layout = layout
         self.problems = problems
         self.rows = 0

@@ -392,3 +392,17 @@ def test_a_multipart_post_with_any_other_fields(tmp_path: Path) -> None:
                           extra={"CONTENT_TYPE": ctype})
         assert status.startswith("400"), ctype
     assert not (tmp_path / "t.csv").exists()
+
+
+def test_only_a_single_token_template_is_split_for_the_batch_path() -> None:
+    """token_parts() is how the SendGrid rows make each URL (head + token + tail): only for one {token} and no
+    {email}; any other template goes through for_recipient, which fills every placeholder."""
+    for template in ("https://x.example/u?t={token}&e={email}", "https://x.example/u?a={token}&b={token}",
+                     "https://x.example/u?e={email}", "https://x.example/unsubscribe"):
+        links = Links(template, "", KEY)
+        assert links.token_parts() is None, template
+        url, _ = links.for_recipient("a+b@example.com")
+        assert url is not None and "{" not in url, template
+    parts = Links("https://x.example/u/{token}/confirm?x=1", "", KEY).token_parts()
+    assert parts is not None and parts[1:] == ("https://x.example/u/", "/confirm?x=1")
+    assert Links("https://x.example/u/{token}", "", None).token_parts() is None  # no secret: nothing to sign
