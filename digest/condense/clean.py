@@ -178,9 +178,9 @@ _WIDGET_LEAD = _r(r"^(?:what do you think\??|have your say|tell us what you thin
 
 # A photo caption run into the next sentence: lower-case word or number, then a determiner/pronoun that
 # starts a sentence followed by a lower-case word: "… than a colleague The cost of …".
-_RUNIN = _r(r"(?<=[a-z0-9%)’”])\s(?=(?:(?:The|A|An|This|These|Those|His|Her|Their|Its|He|She|They|It|There|Police|Officials|"  # noqa: E501
-            r"When|After|As|While|Although|If|During|Despite|Speaking|According|In|On|At|But|And)\s[a-z])|"
-            r"(?:Mr|Mrs|Ms|Dr)\.?\s[A-Z])")
+_RUNIN = _r(r"(?<=[a-z0-9%)’”])\s(?=(?:(?:The|A|An|This|That|These|Those|His|Her|Their|Its|He|She|They|It|There|Police|Officials|"  # noqa: E501
+            r"When|After|As|While|Although|If|During|Despite|Speaking|According|In|On|At|But|And)\s[a-z]|(?:A|An)\s\d)|"
+            r"(?:Mr|Mrs|Ms|Dr)\.?\s[A-Z]|The\s[A-Z][a-z]+(?:\s[A-Z][a-z]+)?\s[a-z])")
 _TERMINAL = _r(r"[.!?…][\"'”’»)\]]*$")
 
 MAX_LINE_RULE_CHARS = 300  # line rules only fire on short paragraphs: a long one is prose
@@ -190,6 +190,10 @@ MAX_LINE_RULE_CHARS = 300  # line rules only fire on short paragraphs: a long on
 class Cleaned:
     text: str  # paragraphs joined by a blank line
     removed: list[Removed]
+
+
+GALLERY_LABELS = frozenset(["caption", "view photos", "view gallery", "view photo", "buy photo", "enlarge this image",
+                            "expand", "launch gallery", "view slideshow", "open gallery"])
 
 
 def clean_text(text: str) -> Cleaned:
@@ -202,6 +206,7 @@ def clean_text(text: str) -> Cleaned:
         lines.append((pos, raw))
         pos += len(raw) + 1
     n_prose = 0
+    skip_next = False
     i = 0
     while i < len(lines):
         start, raw = lines[i]
@@ -210,6 +215,22 @@ def clean_text(text: str) -> Cleaned:
         if not line:
             i += 1
             continue
+        if len(line) < 24 and line.lower().rstrip(":") in GALLERY_LABELS:
+            # a photo gallery's labels; "Caption" sits between a caption and its repeat ("View Photos" above)
+            removed.append(Removed(off, off + len(line), line, "gallery_label"))
+            if line.lower().startswith("caption"):
+                if kept and len(kept[-1]) < 400 and (prev := _find_prev(lines, i)) is not None:
+                    kept.pop()
+                    removed.append(Removed(prev[0], prev[0] + len(prev[1]), prev[1], "caption"))
+                skip_next = True
+            i += 1
+            continue
+        if skip_next and len(line) < 400:
+            skip_next = False
+            removed.append(Removed(off, off + len(line), line, "caption"))
+            i += 1
+            continue
+        skip_next = False
         tail = _match_tail(line) if n_prose else None
         if tail is not None:
             # also drop a widget lead-in just before ("What do you think?")
@@ -357,7 +378,7 @@ def _runin_cut(sent: str) -> re.Match[str] | None:
         head = sent[:m.start()]
         if m.start() < 25 or len(head.split()) < 5:
             continue
-        if sent[m.end():m.end() + 2] in ("Mr", "Ms", "Dr") and head.rsplit(None, 1)[-1].lower() in _NAME_LEAD:
+        if sent[m.end():m.end() + 2] in ("Mr", "Ms", "Dr", "Th") and head.rsplit(None, 1)[-1].lower() in _NAME_LEAD:
             continue
         if not _TERMINAL.search(sent[m.end():]) or re.search(r"[,;:\"“‘]\s*$", head) or _open_quote(head):
             return None

@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass
 
 from .lazyre import lazy
+from .style import balanced, ends_sentence
 
 MIN_WORDS = 8
 
@@ -127,8 +128,6 @@ def _in_quote(s: str, start: int, end: int) -> bool:
 
 
 def _safe(original: str, before: str, after: str) -> bool:
-    from .select import balanced, ends_sentence
-
     after = after.strip()
     if not after or not ends_sentence(after) or not balanced(after):
         return False

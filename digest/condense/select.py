@@ -7,10 +7,12 @@ quotes or brackets, sentences that repeat the headline, lower-case or punctuatio
 connective ("But", "However,") is stripped; a sentence that opens with an unresolved pronoun ("He", "They",
 "This is") may only follow its own predecessor.
 
-Score = position prior + centrality (TF-IDF cosine to the whole text) + title overlap + shared entities
-and numbers + repeated content bigrams. Packing: exhaustive subset search over the lead region for the
-highest total value (score x length) within the budget, minus a cost for each jump between picked sentences
-(a blurb that jumps to a far sentence reads badly); printed in document order.
+Lede first (the default): the teaser opens with the first sentence that can stand alone (``find_opener``) and
+continues with the sentences that follow it in order while they fit (``_run``), stepping over furniture,
+captions and quotes without a speaker, never jumping ahead. The older packing (``follow="value"``): score =
+position prior + centrality (TF-IDF cosine to the whole text) + title overlap + shared entities and numbers +
+repeated content bigrams, exhaustive subset search over the lead region for the highest total value (score x
+length) within the budget, minus a cost for each jump between picked sentences; printed in document order.
 If no usable sentence fits, the best one is shortened at a clause boundary and ends with "…".
 """
 
@@ -27,6 +29,7 @@ from .clean import update_stamp
 from .compress import bare_quote, compress
 from .lazyre import lazy
 from .sentences import split_sentences
+from .style import CLOSERS, balanced, ends_sentence
 
 
 @dataclass
@@ -46,10 +49,11 @@ class Params:
     drop_parens: bool = True  # drop caption pointers in brackets ("(pictured)", "(left)") to save room
     by_length: bool = True  # a sentence's value = score x its length (expected overlap), else its score
     max_candidates: int = 40
-    max_sentences: int = 120  # sentences scored (centrality over the first 120 is plenty for a teaser)
+    max_sentences: int = 60  # sentences scored: the opener is looked for in the first 40, its run follows it
     min_words: int = 6
     long_words: int = 60  # penalise run-on "sentences" (merged captions, lists) beyond this many words
-    compress: tuple[str, ...] = ("attribution_tail", "lead_time")  # deletion rules (see compress.py)
+    compress: tuple[str, ...] = ()  # deletion rules applied to every sentence (see compress.py); off: an editor
+    # keeps attribution ("according to a study") and a lede too long for the budget is fitted by fit_sentence
     first_person: str = "skip"  # unquoted "I"/"my" in a third-person story is speech that lost its quotes
     w_bigram: float = 1.0  # weight of repeated content bigrams (a summary reuses the story's repeated phrases)
     bigram_cap: float = 4.0  # repeats (summed over the sentence's bigrams) that give the full bigram score
@@ -59,6 +63,8 @@ class Params:
     gap_penalty: float = 2.0  # value lost per jump between picked sentences (a blurb that jumps reads badly)
     filler_words: int = 0  # a sentence shorter than this with no name and no number is content-free filler
     gap_min: int = 3  # a jump: two consecutive picks with at least this many sentences (of any kind) between them
+    follow: str = "run"  # after the lede: "run" (the next sentences in order) or "value" (subset search, jump cost)
+    lede_first: bool = True  # open with the first sentence that can stand alone; the rest only follows on
 
 
 DEFAULT = Params()
@@ -85,9 +91,13 @@ _META = lazy(
     r"^(?:in )?this (?:article|post|piece|column|story|review|guide)\b|^(?:as|like)\s+(?:I|we)\s+(?:said|wrote|mentioned)|"  # noqa: E501
     r"^(?:editor'?s note|update|note|disclosure|correction)\s*:|^(?:welcome to|click|tap|watch|listen|subscribe|"
     r"sign up|follow|scroll|here'?s|here is|here are)\b", re.I)
+# Furniture anywhere in the sentence: "Sportsmail will be providing you with all you need to know …",
+# "Here, Sportsmail's guide takes you through …"
+_FURNITURE = lazy(r"\b(?:will be (?:providing|bringing|giving) you|takes? you through|all you need to know|"
+                  r"(?:scroll|click|tap) (?:down|here|below) to)\b", re.I)
 _CONNECTIVE = lazy(
     r"^(?:but|however|and|or|so|also|yet|still|meanwhile|instead|moreover|furthermore|nevertheless|nonetheless|"
-    r"therefore|thus|besides|likewise|similarly|additionally|otherwise|then|now|indeed|in addition|as a result|"
+    r"therefore|thus|besides|likewise|similarly|additionally|otherwise|then|now|indeed|finally|in addition|as a result|"
     r"by contrast|in contrast|on the other hand|even so|after all|mais|cependant|pourtant|toutefois|or|donc|"
     r"en outre|par ailleurs)\b,?\s+", re.I)
 _PRONOUN = lazy(
@@ -99,8 +109,12 @@ _PRONOUN = lazy(
     r"the (?:former|latter|pair|duo|couple|two|three|man|woman|boy|girl|player|star|club|company|firm|"
     r"group|team|move|decision|incident|comments?|statement|report)\b(?! of)|"
     r"il|elle|ils|elles|ce|cette|ces|celui|celle)\b", re.I)
-_CAPTION = lazy(r"\bpictured\b(?![^(]*\))|^[A-Z]{3,}(?: [A-Z]{3,})?:\s|"
-                      r"^(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.? \d{1,2}, \d{4} [A-Z]")
+_CAPTION = lazy(r"\bpictured\b(?![^(]*\))|^In (?:this|these|a|an)\b[^!?]{0,60}?\b(?:photo|image|picture|handout|"
+                r"video still|photograph)s?\b|^[A-Z]{3,}(?: [A-Z]{3,})?:\s|"
+                      r"^(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.? \d{1,2}, \d{4} [A-Z]|"
+                      r"^\d{1,2} (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]* \d{4} [A-Z]")
+_DATE_PREFIX = lazy(r"\d{1,2} (?:January|February|March|April|May|June|July|August|September|October|November|"
+                   r"December) \d{4}\s+(?=[A-Z][a-z])")
 _MONTHS3 = frozenset(str.split("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec"))
 _QUOTED = lazy(r"[\"“][^\"”]{0,600}[\"”]|(?<!\w)['‘][^'’]{0,600}['’](?!\w)")
 _PARENS = lazy(r"\s\((?:pictured|left|right|above|below|centre|center|file photo|inset|top|bottom|"
@@ -114,6 +128,33 @@ _DISCOURSE = lazy(r"^(?:(?:first|firstly|second|secondly|third|thirdly|next|fina
                   r",?\s+)?(?:let['’]s|let us|here['’]s|here is|here are|there['’]s this)\b", re.I)
 _POINTER_END = lazy(r"\b(?:is|was|are|were|isn['’]t|wasn['’]t)\s+(?:not|this|these|that|as follows|the following)"
                     r"\s*[.:][\"'”’)]*$", re.I)
+# Openers that point back to something said before: "That erased …", "These figures …", "Also, …"; "This" only
+# with a verb or a noun that is not a time ("This year, …" stands alone).
+_POINTS_BACK = lazy(r"^(?:that|these|those)\s+[a-z]|^this\s+(?!(?:year|week|month|morning|afternoon|evening|"
+                    r"weekend|summer|winter|spring|autumn|fall|season|time|past|coming|is\s+(?:the|a)\b))[a-z]|"
+                    r"^also\b|^the\s+(?!(?:first|last)\s+time\s+(?-i:[A-Z]))(?:\d+-year-old|[a-z]+-year-old|same|latter|former|other|last|second|"
+                    r"new\s+(?:rules?|law|measures?|figures?))\b|^such\b|^another\b|^both\b|^the\s+(?:link|"
+                    r"numbers?|figures?|move|deal|plan|case|attack|incident|accident|victim|suspect|ruling|verdict|"
+                    r"decision|announcement|change|report|study|findings?|survey|claims?|allegations?|defender|striker|midfielder|"
+                    r"forward|goalkeeper|keeper|winger|manager|boss|coach|actress|actor|singer|rapper|model|youngster|"
+                    r"teenager|pensioner|mother|father|officer|driver|pilot|veteran|businessman|businesswoman|"
+                    r"politician|minister|senator|billionaire|millionaire|reality star|tv star)\b(?!\s+of\b)(?!\s*,)|"
+                    r"^the\s+next\s+(?:time|day|morning|week)\b|^(?:in|on)\s+the\s+(?:video|footage|clip|picture|"
+                    r"photo|photograph|image|post|letter)s?\b|^in\s+(?:many|some|one|all|most|each|both)\s+of\s+the\s+(?:pictures|"
+                    r"photos|photographs|images|shots|videos|clips)\b|^same\b|^(?:earlier|later|afterwards)\b(?!\s+(?:this|last|that|in|on|"
+                    r"today|tonight))|^(?:during|after|before|in|on|at|despite|following|since|with|by|for|from|under|as|"
+                    r"throughout|unlike|like)\s+(?:his|her|their|its|him|them)\b",
+                    re.I)
+_HONORIFIC = lazy(r"^(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Dame)\.?\s+((?:[A-Z][\w'’-]+\s+)*[A-Z][\w'’-]+)")
+_THE_NOUN = lazy(r"^The\s+([a-z][a-z-]{2,})\b")
+_HONORIFIC_ANY = lazy(r"\b(?:Mr|Mrs|Ms|Miss|Dr)\.?\s+([A-Z][\w'’-]+)")
+_SCENE = lazy(r"^[^,]{3,90},\s+(?:these|those)\s+[a-z]")
+_ALSO = lazy(r"^(?:\S+\s+){1,3}also\s")
+_QUOTE_OPEN = lazy(r"^[\"“‘'«]")
+_BYLINE = lazy(r"By\s+(?:[A-Z][\w'’-]+\.?\s+){1,3}(?:on|and|in|for|at|\||-|–|—|,|Published|Updated|\d)")
+_NAME_LIST = lazy(r"(?:[A-Z][\w'’-]+,\s){5,}")  # "Provisional squad: Myhill, Rose, Gamboa, Pocognoli, Wisdom, …"
+_NUMBERED_END = lazy(r"[a-z]{2}s\s\d\.$")  # a gallery's numbered caption: "… favourite snacks 2."
+_RUN_TOGETHER = lazy(r"(?<![A-Za-z])\d,?[A-Z][a-z]{2,}")  # not a name with a digit: "Lesbians4Hillary"
 _NAMED = lazy(r"(?<=\S)\s[\"“‘(]?[A-Z]|\d")
 _CLAUSE = lazy(r"(?:,|;|:| –| —| -)\s")
 
@@ -128,22 +169,9 @@ class Candidate:
     why_not: str = ""
     needs_previous: bool = False
     notes: list[str] = field(default_factory=list)
-
-
-def balanced(s: str) -> bool:
-    """Quotes and brackets balanced, as a style check counts them."""
-    pairs = (("(", ")"), ("[", "]"), ("“", "”"))
-    return all(s.count(a) == s.count(b) for a, b in pairs) and s.count('"') % 2 == 0
-
-
-def style_ok(t: str, budget: int) -> bool:
-    """The teaser style bar: non-empty, within budget, ends a sentence, balanced, no lower-case/stray start."""
-    t = t.strip()
-    if not t or len(t) > budget or not _TERMINAL.search(t):
-        return False
-    if t[0].islower() or not (t[0].isalnum() or t[0] in "\"“‘'(«¿¡"):
-        return False
-    return balanced(t)
+    ref_name: str = ""  # "Docherty" in "Mr Docherty was …": must be introduced by an earlier pick (or the title)
+    the_noun: str = ""  # "link" in "The link was …": points back unless it follows on or was mentioned
+    cannot_open: str = ""  # why it may follow but not open the teaser (a quotation whose speaker comes later)
 
 
 def tokens(s: str) -> list[str]:
@@ -186,14 +214,7 @@ def _stems(s: str) -> list[str]:
     return [x for x in map(_STEM_OF.__getitem__, _TOKEN.findall(s.lower())) if x]
 
 
-def ends_sentence(t: str) -> bool:
-    """``t`` (stripped) ends with terminal punctuation, possibly followed by closing quotes/brackets."""
-    u = t.rstrip(_CLOSERS)
-    return bool(u) and u[-1] in _ENDS
-
-
-_CLOSERS = "\"'”’»)]"
-_ENDS = ".!?…。！？"
+_CLOSERS = CLOSERS
 _OPEN_PUNCT = "\"“‘'(«¿¡"
 _BAD_QUOTE_START = lazy(r"[\"“‘'(«¿¡]+(?:[^\w\s]|[a-z])")
 _LINKISH = lazy(r"https?://|www\.|@\w{2,}|#\w{2,}")
@@ -211,6 +232,10 @@ def _why_not(t: str, words: int, toks: list[str], i: int, title_toks: set[str], 
         return "question"
     if _META.match(t):
         return "meta opener"
+    if " vs " in t and ("Team news" in t or "Kick-off" in t or "Venue:" in t):
+        return "match-preview headings run together (\"… vs … Team news …\")"
+    if " you " in t and _FURNITURE.search(t):
+        return "page furniture (addresses the reader: \"all you need to know\")"
     if not balanced(t):
         return "unbalanced quotes or brackets"
     if _DISCOURSE.match(t) or _POINTER_END.search(t):
@@ -224,8 +249,17 @@ def _why_not(t: str, words: int, toks: list[str], i: int, title_toks: set[str], 
         return "repeats the headline"
     if ("http" in t or "www." in t or "@" in t or "#" in t) and _LINKISH.search(t):
         return "link or handle"
-    if ("pictured" in t or ":" in t or t[:3] in _MONTHS3) and _CAPTION.search(t):
+    if ("pictured" in t or ":" in t or t[:3] in _MONTHS3 or t[:3] == "In " or t[:1].isdigit()) and \
+            _CAPTION.search(t):
         return "photo caption run into the text"
+    if t[:3] == "By " and _BYLINE.match(t):
+        return "byline"
+    if t[-2:-1].isdigit() and _NUMBERED_END.search(t):
+        return "numbered caption (\"… favourite snacks 2.\")"
+    if t.count(",") >= 5 and _NAME_LIST.search(t):
+        return "a list of names (squad or line-up)"
+    if _RUN_TOGETHER.search(t):
+        return "table or list cells run together (\"6.8Increase\")"
     if p.bare_quote == "skip" and t[0] in _OPEN_PUNCT and bare_quote(t):
         return "a quotation without attribution"
     return ""
@@ -239,9 +273,9 @@ def _reports_question(t: str) -> bool:
     return q > 0 and len(t[:q].split()) >= 4
 
 
-def build_candidates(text: str, title: str, params: Params = DEFAULT) -> list[Candidate]:
-    """Split ``text`` into sentences and score them."""
-    sents = split_sentences(text)[: params.max_sentences]
+def build_candidates(text: str, title: str, params: Params = DEFAULT, lang: str | None = None) -> list[Candidate]:
+    """Split ``text`` into sentences (with the abbreviations of ``lang``) and score them."""
+    sents = split_sentences(text, lang, params.max_sentences)
     cands: list[Candidate] = []
     title_toks = set(_stems(title)) if title else set()
     all_toks: list[list[str]] = []
@@ -253,8 +287,13 @@ def build_candidates(text: str, title: str, params: Params = DEFAULT) -> list[Ca
         if (t[:1].isdigit() or t[:6].lower() == "update") and (m := update_stamp(t)):
             t = t[m.end():]  # a stamp inside a paragraph (the cleaning rule handles a paragraph start)
             c.notes.append("update time stamp removed")
-        m = _CONNECTIVE.match(t)
-        if m and len(t) > m.end() + 10:
+        if t[:1].isdigit() and (m := _DATE_PREFIX.match(t)) and len(t[m.end():].split()) >= 8:
+            t = t[m.end():]  # a video page's date line run into its description: "18 March 2014 Richard …"
+            c.notes.append("date line removed")
+        for _ in range(2):  # "And, finally, …"
+            m = _CONNECTIVE.match(t)
+            if not (m and len(t) > m.end() + 10):
+                break
             rest = t[m.end():]
             t = rest[0].upper() + rest[1:]
             c.notes.append(f"leading connective '{m.group(0).strip()}' removed")
@@ -274,8 +313,9 @@ def build_candidates(text: str, title: str, params: Params = DEFAULT) -> list[Ca
         why = _why_not(t, len(t.split()), toks, i, title_toks, params)
         if why:
             c.usable, c.why_not = False, why
-        if _PRONOUN.match(t):
+        if _PRONOUN.match(t) or _POINTS_BACK.match(t):
             c.needs_previous = True
+        _mark_references(c, t)
         cands.append(c)
     if params.first_person != "keep":
         _mark_unquoted_speech(cands)
@@ -285,6 +325,44 @@ def build_candidates(text: str, title: str, params: Params = DEFAULT) -> list[Ca
         if first is not None:
             first.score += params.lead_bonus
     return cands
+
+
+def _mark_references(c: Candidate, t: str) -> None:
+    """Note what the sentence refers back to (checked against the other picks when packing)."""
+    if t[:1] in "MDPSLml" and (m := _HONORIFIC.match(t)):
+        c.ref_name = m.group(1).split()[-1]
+    elif t.startswith("The ") and (m := _THE_NOUN.match(t)):
+        c.the_noun = _stem(m.group(1))
+    if _QUOTE_OPEN.match(t):
+        c.cannot_open = "a quotation opens it: its speaker is not known yet"
+
+
+def _unintroduced(t: str, context: str) -> str:
+    """An "Mr/Mrs/Ms/Dr Surname" inside ``t`` whose surname neither the sentence (before it) nor ``context`` gave."""
+    for m in _HONORIFIC_ANY.finditer(t):
+        surname = m.group(1)
+        if surname not in t[: m.start()] and surname not in context:
+            return m.group(0)
+    return ""
+
+
+def opener_verdict(c: Candidate, context: str = "") -> str:
+    """Why ``c`` cannot open the teaser ("" when it can). ``context``: the headline (it may introduce a name)."""
+    if not c.usable:
+        return c.why_not
+    if c.needs_previous:
+        return "points back to an earlier sentence (pronoun, \"That …\", \"The 39-year-old …\")"
+    if c.cannot_open:
+        return c.cannot_open
+    if c.ref_name and c.ref_name not in context:
+        return f"\"{c.text.split()[0]} {c.ref_name}\" was never introduced"
+    if ("M" in c.text or "D" in c.text) and (name := _unintroduced(c.text, context)):
+        return f"\"{name}\" was never introduced"
+    if "," in c.text[:90] and _SCENE.match(c.text):
+        return "scene-setting: its subject is \"these …\", something shown but not named"
+    if " also " in c.text[:60] and _ALSO.match(c.text):
+        return "says \"also\": it adds to something said before"
+    return ""
 
 
 def unquoted_first_person(t: str) -> bool:
@@ -361,12 +439,135 @@ def _score(cands: list[Candidate], toks: list[list[str]], title_toks: set[str], 
             p.w_quote * quoted + p.w_bigram * bi
 
 
-def pack(cands: Sequence[Candidate], budget: int, p: Params = DEFAULT) -> list[Candidate]:
-    """The chosen sentences in document order, total length (joined by spaces) within ``budget``."""
+# A lede that names what its opening pronoun stands for in the same sentence (cataphora), or identifies it:
+# "She's been living in New York for a year now, and it seems that Princess Eugenie is …", "This is the moment a
+# paedophile was caught …", "They are the peculiar concrete markings …", "With his lively eyebrows … - this
+# state-of-the-art robotic head is …". Only the text's first sentence: later on the pronoun points back.
+_CATAPHORA_NAME = lazy(r"^(?:[Ss]he|[Hh]e|They)(?:['’]s)?\b[^.!?]{0,150}?(?:,|\bthat)\s+(?:[a-z]+\s+){0,3}?"
+                       r"[A-Z][a-z'’-]+\s+[A-Z][a-z'’-]+")
+_IDENTIFIES = lazy(r"^(?:This is the (?:\w+ )?moment\b|(?:These|They) are (?:the|a|an)\s+(?!same\b|other\b|latest\b|"
+                  r"first\b|second\b|third\b|last\b)[a-z])")
+# "This dog certainly is …", "These incredible photos are …": a demonstrative and its noun as the subject
+_DEMONSTRATIVE_NOUN = lazy(r"^(?:This|These)\s+(?!(?:[a-z-]+\s+)?(?:figures?|numbers?|comments?|remarks?|claims?|"
+                           r"findings?|changes?|measures?|plans?|proposals?|allegations?|cases?|incidents?|events?|"
+                           r"results?|moves?|decisions?|statements?|reports?|rules?|cuts?)\b)(?:[a-z-]+\s+){0,2}?[a-z-]+\s+(?:certainly\s+|really\s+|surely\s+)?"
+                           r"(?:is|are|was|were|has|have|had|may|might|could|will|would|can|must)\s")
+_CATAPHORA_FRAME = lazy(r"^(?:with|despite|for all) (?:his|her|its|their)\b[^.!?]{5,120}?(?:,|\s[-–—])\s+"
+                        r"(?:this|the|a|an)\s+[\w-]+", re.I)
+
+
+def cataphoric_lede(t: str) -> bool:
+    """The first sentence's pronoun is resolved inside it (the lede of a feature), so it may open."""
+    if _IDENTIFIES.match(t) or _CATAPHORA_FRAME.match(t) or _DEMONSTRATIVE_NOUN.match(t):
+        return True
+    m = _CATAPHORA_NAME.match(t)
+    if not m:
+        return False
+    before = t[: m.end()].split()[-3:-2]  # the word before the name: "in New York" is a place, not the subject
+    return not before or before[0].lower() not in _PLACE_WORDS
+
+
+_PLACE_WORDS = frozenset(str.split("in at from of to on near into across outside inside"))
+
+
+_OWN_SOURCE = lazy(r",\s(?:an?|the)\s[\w\s'’-]{2,40}\s(?:says|said|claims|claimed|reports|reported)\.$")
+DEEP_LEDE = 3  # a clean opener more than this many sentences after the first usable one is mid-story
+
+
+_SHORT_LEDE = lazy(r"^[A-Z][a-z'’-]*(?:\s[\w'’-]+){2,}\.$")
+_RUN_ON_WORDS = 45
+
+
+def _note(c: Candidate, note: str) -> None:
+    if note not in c.notes:
+        c.notes.append(note)
+
+
+def _introduced_next(c: Candidate, cands: Sequence[Candidate]) -> bool:
+    """The sentence after ``c`` opens with the same "The <noun>" and introduces it ("The study, commissioned by
+    …"), so the two read in order resolve each other."""
+    nxt = cands[c.index + 1] if c.index + 1 < len(cands) else None
+    if nxt is None or not nxt.usable or nxt.the_noun != c.the_noun:
+        return False
+    return bool(_INTRODUCES.match(nxt.text))
+
+
+_INTRODUCES = lazy(r"^The\s+[a-z-]+\s*(?:,|\(|\s(?:by|from|of|for|into|on|at|in)\s)")
+
+
+def find_opener(cands: Sequence[Candidate], context: str = "", limit: int = 40) -> tuple[Candidate | None,
+                                                                                         list[tuple[Candidate, str]]]:
+    """The lede: the first sentence that can stand alone, and the verdicts on the candidates before it."""
+    seen: list[tuple[Candidate, str]] = []
+    found = None
+    first_usable = next((c.index for c in cands if c.usable), -1)
+    for c in cands[:limit]:
+        why = opener_verdict(c, context)
+        if why == "too short" and c.index == 0 and _SHORT_LEDE.match(c.text) and len(cands) > 2 and \
+                cands[1].why_not == "too short" and _SHORT_LEDE.match(cands[1].text) and \
+                any(x.usable for x in cands[2:4]):
+            why = ""  # "Living under ISIS. Selling Girl Scout cookies. And giving some lip …": a list-like lede
+            _note(c, "a short first sentence: the sentences after it follow in order")
+        elif why == "" and c.index != first_usable and len(c.text.split()) > _RUN_ON_WORDS:
+            why = f"a run-on of more than {_RUN_ON_WORDS} words after the first sentence (captions run together)"
+        if why.startswith("points back") and c.index == first_usable:
+            if cataphoric_lede(c.text):
+                why = ""
+                _note(c, "the lede names what its opening pronoun stands for (cataphoric)")
+            elif c.the_noun and _introduced_next(c, cands):
+                why = ""  # "The study says … . The study, commissioned by …, looked at …"
+                _note(c, f"the next sentence introduces the {c.the_noun} it names")
+        seen.append((c, why))
+        if not why:
+            found = c
+            break
+    first = next((c.index for c in cands if c.usable), None)
+    if first is not None and (found is None or found.index - first >= 2) and seen and \
+            seen[0][0].index == first and seen[0][1].startswith("points back") and _PRONOUN.match(seen[0][0].text):
+        # "He died at his home in Cambridge …" (a text whose own first sentence is missing): the next clean
+        # opener is two or more sentences on and would miss the news; the pronoun lede is the lesser evil
+        c = seen[0][0]
+        seen[0] = (c, "")
+        _note(c, "opens although it starts with a pronoun: no clean opener comes within the next sentence")
+        return c, seen[:1]
+    if first is not None and (found is None or found.index - first > DEEP_LEDE):
+        # a clean opener this deep is a mid-story detail: rather the first sentence refused only because it
+        # names someone ("Mrs May") the text no longer introduces (its lede was cut off)
+        for k, (c, why) in enumerate(seen):
+            if why.endswith("was never introduced") and not _ALSO.match(c.text):
+                seen[k] = (c, "")
+                c.notes.append(f"opens although {why} (a clean opener comes only after {DEEP_LEDE} sentences)")
+                return c, seen[: k + 1]
+        for k, (c, why) in enumerate(seen):  # "They may not be …, but …, a NASA scientist says."
+            if c.index == first and why.startswith("points back") and _OWN_SOURCE.search(c.text):
+                seen[k] = (c, "")
+                c.notes.append(f"opens although it {why[:11]} (it names its source; a clean opener comes only after "
+                               f"{DEEP_LEDE} sentences)")
+                return c, seen[: k + 1]
+    return found, seen
+
+
+def pack(cands: Sequence[Candidate], budget: int, p: Params = DEFAULT, context: str = "") -> list[Candidate]:
+    """The chosen sentences in document order, total length (joined by spaces) within ``budget``.
+
+    Lede first (``p.lede_first``): the opener is the first sentence that can stand alone; further sentences
+    after it are chosen by value, and only when they follow on (next in the text, or self-contained). An
+    empty list when the opener itself does not fit (the caller shortens it rather than dropping it).
+    """
     pool = [c for c in cands[: p.max_candidates * 3] if c.usable][: p.max_candidates]
     if not pool:
         return []
     by_index = {c.index: c for c in cands}
+    if p.lede_first:
+        opener, _ = find_opener(cands, context)
+        if opener is None:
+            return []
+        if len(opener.text) > budget:
+            return []
+        if p.follow == "run":
+            return _run(opener, cands, budget, context)
+        rest = [c for c in pool if c.index > opener.index][: p.knap_pool]
+        return _best_subset([opener, *rest], budget, p, by_index, context, forced=opener)
     if p.knapsack:
         return _best_subset(pool[: p.knap_pool], budget, p, by_index)
     openers = [c for c in pool if not c.needs_previous and len(c.text) <= budget]
@@ -387,12 +588,46 @@ def pack(cands: Sequence[Candidate], budget: int, p: Params = DEFAULT) -> list[C
     return sorted(chosen.values(), key=lambda x: x.index)
 
 
-def _best_subset(pool: list[Candidate], budget: int, p: Params, by_index: dict[int, Candidate]) -> list[Candidate]:
+# Sentences a run of follow-ons steps over: page furniture, captions and quotes without a speaker. Anything else
+# that cannot be used (a question, a fragment, speech that lost its quote marks) ends the run: what comes after
+# it would be a jump.
+_SKIPPABLE = ("photo caption", "numbered caption", "a list of names", "byline", "link or handle", "page furniture",
+              "meta opener",
+              "match-preview", "table or list cells", "a quotation without attribution", "repeats the headline",
+              "unquoted speech", "empty")
+
+
+def _run(opener: Candidate, cands: Sequence[Candidate], budget: int, context: str) -> list[Candidate]:
+    """The lede and the sentences that follow it in the text, in order, while they fit and follow on."""
+    chosen = [opener]
+    for c in cands[opener.index + 1: opener.index + 12]:
+        if not c.usable:
+            if c.why_not.startswith(_SKIPPABLE):
+                continue
+            if c.why_not.startswith("no sentence end") and len(c.text.split()) <= 6:
+                continue  # a photo credit or label line: "View this image ›", "West Mercia Police"
+            if not (c.why_not == "too short" and c.text[:1].isupper() and c.text[-1:] in ".!" and
+                    balanced(c.text)):
+                break  # a short sentence that follows on is kept: "He was 88."
+        trial = [*chosen, c]
+        if any(_near_copy(c.text, x.text) for x in chosen):
+            continue  # a page dump repeats its dek as the first body sentence
+        if _length(trial) > budget:
+            break
+        if c.ref_name and c.ref_name not in context and not any(c.ref_name in x.text for x in chosen) and \
+                not opener.needs_previous:
+            break  # "Mr Docherty …" that nothing before it introduced (after "She stressed …" it names "she")
+        chosen = trial  # a pronoun or "The link …" here points back to the sentences just before it
+    return chosen
+
+
+def _best_subset(pool: list[Candidate], budget: int, p: Params, by_index: dict[int, Candidate], context: str = "",
+                 forced: Candidate | None = None) -> list[Candidate]:
     """Exhaustive search (pruned by length) for the subset with the highest total value within budget."""
     pool = sorted(pool, key=lambda c: c.index)
     top = max((c.score for c in pool), default=0.0)
     floor = p.min_ratio * top
-    items = [c for c in pool if c.score >= floor or c.score > 0 and p.min_ratio == 0]
+    items = [c for c in pool if c is forced or c.score >= floor or c.score > 0 and p.min_ratio == 0]
     best: tuple[float, list[Candidate]] = (float("-inf"), [])
 
     def value(c: Candidate) -> float:
@@ -404,9 +639,11 @@ def _best_subset(pool: list[Candidate], budget: int, p: Params, by_index: dict[i
         nonlocal best
         if chosen:
             net = total - p.gap_penalty * jumps(chosen) if p.gap_penalty else total
-            if net > best[0] and _resolved(chosen, by_index):
+            if net > best[0] and _resolved(chosen, by_index) and (forced is None or _follows_on(chosen, context)):
                 best = (net, list(chosen))
         for j in range(k, len(items)):
+            if forced is not None and not chosen and items[j] is not forced:
+                break  # the lede opens the teaser
             c = items[j]
             extra = len(c.text) + (1 if chosen else 0)
             if length + extra > budget:
@@ -430,8 +667,77 @@ def _resolved(seq: list[Candidate], by_index: dict[int, Candidate]) -> bool:
     return not seq[0].needs_previous
 
 
+def _follows_on(seq: list[Candidate], context: str) -> bool:
+    """Each sentence after the first follows on: a name it uses was introduced by an earlier pick (or the
+    headline); "The link …" is the next sentence in the text or names something the teaser already said."""
+    for k in range(1, len(seq)):
+        c = seq[k]
+        if any(_near_copy(c.text, x.text) for x in seq[:k]):
+            return False  # a page dump repeats its dek as the first body sentence
+        if c.ref_name and c.ref_name not in context and not any(c.ref_name in x.text for x in seq[:k]):
+            return False
+        if c.the_noun and seq[k - 1].index != c.index - 1 and \
+                not any(c.the_noun in _stems(x.text) for x in seq[:k]):
+            return False
+    return True
+
+
+def _near_copy(a: str, b: str) -> bool:
+    """``a`` says what ``b`` said: >= 80 % of its content words are ``b``'s."""
+    if a == b:
+        return True
+    ta, tb = set(_stems(a)), set(_stems(b))
+    return bool(ta) and len(ta & tb) / len(ta) >= 0.8
+
+
 def _length(seq: Sequence[Candidate]) -> int:
     return sum(len(c.text) for c in seq) + max(0, len(seq) - 1)
+
+
+# A trailing clause an editor can drop and keep a whole sentence: ", exactly eight weeks after …",
+# " - the second in two months.", ", who was born in …", ", according to …", ", including …".
+_TRAIL = lazy(r"(?:,|\s[-–—])\s(?=(?:after|before|while|as|with|without|which|who|whose|where|when|including|"
+              r"despite|following|according|amid|since|until|because|although|though|but|and|so|yet|exactly|just|"
+              r"only|almost|nearly|the\s+(?:first|second|third|latest|last)|[a-z]+ing\b))")
+
+
+# Without a comma, only a subordinate clause: "… died in a road accident after his brother …"
+_SUBORDINATE = lazy(r"\s(?=(?:after|as|while|because|despite|amid|following|before|since|until|[-–—])\s)")
+_DASH = lazy(r"\s[-–—]\s")
+_TIME_TAIL = frozenset(str.split("weeks days months years hours minutes seconds moments shortly soon just only "
+                                 "week day month year hour minute long"))
+_OPEN_RELATIVE = lazy(r"\b(?:who|which|that|whose|whom|where|when|if|after|as|while|because|before|since|until)\s")
+
+
+def fit_sentence(sentence: str, budget: int) -> tuple[str, str]:
+    """``sentence`` made to fit ``budget``: deletions that keep a whole sentence first (compression rules,
+    then dropping trailing clauses at a clause boundary), else a cut at a clause boundary marked with "…"."""
+    if len(sentence) <= budget:
+        return sentence, "fits"
+    # attribution ("…, police said.", "according to a study") is deleted only at a small budget
+    comp = compress(sentence, None if budget < 300 else frozenset({"lead_time", "age_apposition", "dash_tail"}))
+    if comp.rules and len(comp.text) <= budget:
+        return comp.text, "compressed (" + ", ".join(comp.rules) + ")"
+    base = comp.text
+    end = base.rstrip()[-1:] if base.rstrip()[-1:] in ".!" else "."
+    for m in reversed(list(_TRAIL.finditer(base))):
+        head = base[: m.start()].rstrip(" ,;:–—-")
+        if len(head) + 1 > budget:
+            continue
+        if len(head.split()) >= 8 and balanced(head) and not (head[-1:] in _CLOSERS and not balanced(head + end)):
+            return head + end, "trailing clause dropped at a clause boundary"
+        break
+    for m in reversed(list(_SUBORDINATE.finditer(base))):
+        head = base[: m.start()].rstrip(" ,;:–—-")
+        if len(head) + 1 > budget:
+            continue
+        last = head.rsplit(None, 1)[-1].lower()
+        if len(head.split()) < 8:
+            break
+        if balanced(head) and not _OPEN_RELATIVE.search(head) and last not in _TIME_TAIL and \
+                not last[-1:].isdigit() and not _DASH.search(head):
+            return head + end, "trailing subordinate clause dropped"
+    return shorten(sentence, budget), "cut at a clause boundary, marked with …"
 
 
 def shorten(sentence: str, budget: int) -> str:

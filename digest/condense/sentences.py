@@ -33,6 +33,38 @@ OTHER_ABBREVIATIONS = frozenset(
         "govt", "ft.lb", "p.m", "a.m"
     ]
 )
+# Abbreviations of other languages (and the language code that uses them). Without a known language the union is
+# used: a German "Nr." or a Spanish "Sra." is never a word that ends an English sentence.
+LANG_ABBREVIATIONS = {
+    "de": frozenset(["nr", "bzw", "ca", "vgl", "usw", "evtl", "ggf", "inkl", "zzgl", "hr", "fr", "frl", "str", "abs",
+                     "bd", "jh", "jhd", "mio", "mrd", "tel", "dt", "sog", "u.a", "z.b", "d.h", "s.o", "u.u", "o.ä"]),
+    "fr": frozenset(["mm", "mme", "mmes", "mlle", "mlles", "me", "dr", "pr", "st", "ste", "av", "bd", "cf", "env",
+                     "etc", "p.ex", "n°", "no", "janv", "févr", "avr", "juil", "déc"]),
+    "es": frozenset(["sr", "sra", "sras", "sres", "srta", "dra", "dña", "d", "ud", "uds", "lic", "ing", "arq", "avda",
+                     "núm", "pág", "aprox", "ee.uu", "etc", "p.ej", "ene", "abr", "ago", "dic"]),
+    "pt": frozenset(["sr", "sra", "srs", "sras", "srta", "dra", "exa", "exmo", "prof", "profa", "av", "núm", "pág",
+                     "aprox", "etc", "p.ex", "fev", "abr", "mai", "ago", "set", "out", "dez"]),
+}
+# Without a language: the other languages' abbreviations that are not also English words ("me", "set", "out").
+_ANY_LANG_ABBREVIATIONS = frozenset().union(*LANG_ABBREVIATIONS.values()) - frozenset(
+    ["me", "set", "out", "d", "ing", "env", "tel", "mal", "str", "abs", "mai", "ene", "ago", "exa", "pr", "av"])
+
+
+def _abbreviations(lang: str | None) -> frozenset[str]:
+    code = (lang or "").lower()[:2]
+    return LANG_ABBREVIATIONS.get(code, _ANY_LANG_ABBREVIATIONS if not code else frozenset())
+# "3. Oktober", "1. Mai", "20. Jahrhundert": an ordinal number before a month (or century) is no sentence end.
+_ORDINAL_NEXT = frozenset(
+    [
+        "januar", "jänner", "februar", "märz", "april", "mai", "juni", "juli", "august", "september", "oktober",
+        "november", "dezember", "jahrhundert", "jahrestag", "platz", "runde", "spieltag", "liga", "klasse",
+        "stock", "etage", "mal"
+    ]
+)
+# Initials and acronyms that do end a sentence when a typical opener follows ("… in the U.S. The …").
+_SENTENCE_FINAL_ACRONYMS = frozenset(["u.s", "u.k", "u.n", "e.u", "d.c", "a.m", "p.m", "u.s.a", "n.y", "l.a"])
+_MONTH_ABBREVIATIONS = frozenset(["jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov",
+                                  "dec"])
 # After an acronym like "U.S." a capitalised word starts a new sentence only if it is a typical opener.
 SENTENCE_OPENERS = frozenset(
     [
@@ -50,19 +82,24 @@ _WORD_BEFORE = re.compile(r"[\w.'’-]+\Z")  # \w is exactly str.isalnum() or "_
 MAX_SENTENCE_CHARS = 2000  # beyond this a "sentence" is a list or a dump: cut it at whitespace
 
 
-def split_sentences(text: str) -> list[str]:
-    """Split ``text`` into sentences; newlines are hard boundaries. Never returns empty strings."""
+def split_sentences(text: str, lang: str | None = None, limit: int | None = None) -> list[str]:
+    """Split ``text`` into sentences; newlines are hard boundaries. Never returns empty strings. With ``limit``,
+    at most that many (the rest of the text is not split)."""
     out: list[str] = []
     for para in text.split("\n"):
         para = para.strip()
         if para:
-            out.extend(_split_paragraph(para))
+            out.extend(_split_paragraph(para, lang))
+            if limit is not None and len(out) >= limit:
+                return out[:limit]
     return out
 
 
-def sentence_spans(para: str) -> list[tuple[int, int]]:
-    """Start/end offsets of the sentences in one paragraph (no newlines)."""
-    return list(_iter_spans(para))
+def sentence_spans(para: str, lang: str | None = None) -> list[tuple[int, int]]:
+    """Start/end offsets of the sentences in one paragraph (no newlines); ``lang`` picks the abbreviations
+    ("de": "z. B.", "Nr. 5"; "fr": "M.", "Mme"; "es"/"pt": "Sr.", "Sra."), None: those of all five languages
+    that are not English words."""
+    return list(_iter_spans(para, _abbreviations(lang)))
 
 
 def first_sentence(text: str) -> str:
@@ -70,14 +107,14 @@ def first_sentence(text: str) -> str:
     for line in text.split("\n"):
         line = line.strip()
         if line:
-            for s, e in _iter_spans(line):
+            for s, e in _iter_spans(line, _ANY_LANG_ABBREVIATIONS):
                 got = line[s:e].strip()
                 if got:
                     return got
     return ""
 
 
-def _iter_spans(para: str) -> Iterator[tuple[int, int]]:
+def _iter_spans(para: str, abbr: frozenset[str] = frozenset()) -> Iterator[tuple[int, int]]:
     """The sentence spans of ``para`` in order, lengths bounded by ``MAX_SENTENCE_CHARS`` (lazy)."""
     start = 0
     n = len(para)
@@ -85,7 +122,7 @@ def _iter_spans(para: str) -> Iterator[tuple[int, int]]:
         end = m.end()
         if end >= n:
             break
-        if not _is_boundary(para, m.start(), end):
+        if not _is_boundary(para, m.start(), end, abbr):
             continue
         sent_end = end
         while sent_end > start and para[sent_end - 1].isspace():
@@ -108,11 +145,11 @@ def _bounded(para: str, s: int, e: int) -> Iterator[tuple[int, int]]:
         yield s, e
 
 
-def _split_paragraph(para: str) -> list[str]:
-    return [para[s:e].strip() for s, e in sentence_spans(para) if para[s:e].strip()]
+def _split_paragraph(para: str, lang: str | None = None) -> list[str]:
+    return [para[s:e].strip() for s, e in sentence_spans(para, lang) if para[s:e].strip()]
 
 
-def _is_boundary(text: str, punct_start: int, after: int) -> bool:
+def _is_boundary(text: str, punct_start: int, after: int, abbr: frozenset[str] = frozenset()) -> bool:
     """Decide whether the punctuation at ``punct_start`` (candidate ending at ``after``) ends a sentence."""
     nxt = text[after:after + 40]
     if not _OPENER.match(nxt):
@@ -130,8 +167,14 @@ def _is_boundary(text: str, punct_start: int, after: int) -> bool:
         return bool(re.fullmatch(r"[a-z]{2,}|[A-Z]{2,}|[a-z]+[0-9%)]|\d{1,4}", core)) and low not in {"www", "com"}
     if not core:
         return True  # e.g. a full stop after a closing bracket or quote
-    if low in TITLES:
+    if low in TITLES or low in _MONTH_ABBREVIATIONS:
+        return False  # "Sen. Warren", "Nov. The" is "Nov. 5" with the day lost: never an end
+    if len(core) == 1 and core.islower():
+        return False  # "z. B.", "d. h.", "u. a.": German abbreviations of single letters
+    if low in abbr:
         return False
+    if core.isdigit() and len(core) <= 2 and _next_word(nxt).lower() in _ORDINAL_NEXT:
+        return False  # "am 3. Oktober", "im 20. Jahrhundert"
     if low in OTHER_ABBREVIATIONS:
         # "Jan. 5", "Inc. said": an abbreviation; but "... in Jan. The ..." is ambiguous: treat openers as new
         if nxt[:1].isdigit():
@@ -139,7 +182,11 @@ def _is_boundary(text: str, punct_start: int, after: int) -> bool:
         return _next_word(nxt).lower() in SENTENCE_OPENERS and low not in {"no", "vs", "v", "fig", "figs"}
     if len(core) == 1 and core.isalpha() and core.isupper():
         return False  # an initial: "J. K. Rowling", "George W. Bush"
+    if "." in core and core[-1:].isdigit() and core.replace(".", "").replace(",", "").isdigit():
+        return True  # a decimal number ends the sentence: "… for just $3.00. Myer have …"
     if "." in core:  # acronym with inner dots: "U.S.", "a.m."
+        if low not in _SENTENCE_FINAL_ACRONYMS and all(len(x) == 1 for x in low.split(".")):
+            return False  # initials: "J.P. \"The Big Bopper\" Richardson", "J.R.R. Tolkien"
         return _next_word(nxt).lower() in SENTENCE_OPENERS
     return True
 

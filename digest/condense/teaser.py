@@ -7,7 +7,8 @@ import re
 from ..model import Article, Removed, Teaser
 from .clean import clean_text
 from .lazyre import lazy
-from .select import DEFAULT, Candidate, Params, balanced, build_candidates, pack, shorten, style_ok
+from .select import DEFAULT, Candidate, Params, build_candidates, find_opener, fit_sentence, pack, shorten
+from .style import balanced, style_ok
 
 _TERMINAL = lazy(r"[.!?…。！？][\"'”’»)\]]*$")
 
@@ -23,13 +24,22 @@ def make_teaser(article: Article, max_chars: int = 300, params: Params = DEFAULT
     if desc:
         return Teaser(text=desc, sentences=[desc], method="description",
                       reasons=["publisher's description: one clean sentence, supported by the body, fits"], **base)
-    cands = build_candidates(cleaned.text, _real_title(article.title or "", cleaned.text), params)
-    chosen = pack(cands, max_chars, params)
+    title = _real_title(article.title or "", cleaned.text)
+    cands = build_candidates(cleaned.text, title, params, article.lang)
+    chosen = pack(cands, max_chars, params, context=title)
     if chosen:
         return Teaser(text=" ".join(c.text for c in chosen), sentences=[c.text for c in chosen],
-                      method="lead" if _is_lead(chosen, cands) else "centrality",
-                      reasons=[_reason(c, cands) for c in chosen], **base)
-    # nothing fits whole: shorten the best usable opener (or any sentence) at a clause boundary
+                      method="lead" if _is_lead(chosen, cands) else "lede" if params.lede_first else "centrality",
+                      reasons=[_reason(c, cands, k == 0 and params.lede_first) for k, c in enumerate(chosen)], **base)
+    # the lede does not fit whole: shorten it (a full sentence without its trailing clauses, else a marked cut)
+    opener = find_opener(cands, title)[0] if params.lede_first else None
+    if opener is not None:
+        text, how = fit_sentence(opener.text, max_chars)
+        if text and style_ok(text, max_chars):
+            return Teaser(text=text, sentences=[text], shortened=text.endswith("…"), method="shortened",
+                          reasons=[f"sentence {opener.index + 1} (the lede) is longer than {max_chars} characters: "
+                                   f"{how}"], **base)
+    # no lede: shorten the best usable opener (or any sentence) at a clause boundary
     pool = [c for c in cands if c.usable and not c.needs_previous][:10] or [c for c in cands if c.usable][:10] or \
         cands[:10]
     for best in sorted(pool, key=lambda c: -c.score):
@@ -78,7 +88,13 @@ def _usable_description(article: Article, body: str, budget: int) -> str | None:
 
     if len(split_sentences(d)) != 1:
         return None
-    return d if _support(d, body) >= 0.8 else None
+    if _support(d, body) >= 0.8:
+        return d
+    # a dek that rewords the lede: the editors' own teaser, used when most of its content words are the body's
+    from .select import _stems
+
+    words = set(_stems(d))
+    return d if words and len(words & set(_stems(body[:4000]))) / len(words) >= 0.7 else None
 
 
 def _support(sentence: str, body: str) -> float:
@@ -97,10 +113,16 @@ def _is_lead(chosen: list[Candidate], cands: list[Candidate]) -> bool:
     return [c.index for c in chosen] == usable[: len(chosen)]
 
 
-def _reason(c: Candidate, cands: list[Candidate]) -> str:
-    rank = sorted((x for x in cands if x.usable), key=lambda x: -x.score).index(c) + 1
+def _reason(c: Candidate, cands: list[Candidate], lede: bool = False) -> str:
     extra = f"; {', '.join(c.notes)}" if c.notes else ""
-    return f"sentence {c.index + 1}: score {c.score:.2f} (rank {rank} of usable){extra}"
+    if lede:
+        role = "the lede (first sentence that stands alone)"
+    elif not c.usable:  # a short sentence that follows on ("He was 88.")
+        role = "follows on (short)"
+    else:
+        rank = sorted((x for x in cands if x.usable), key=lambda x: -x.score).index(c) + 1
+        role = f"score {c.score:.2f} (rank {rank} of usable)"
+    return f"sentence {c.index + 1}: {role}{extra}"
 
 
 def explain(article: Article, max_chars: int = 300, params: Params = DEFAULT) -> str:
@@ -132,8 +154,20 @@ def explain(article: Article, max_chars: int = 300, params: Params = DEFAULT) ->
     out.append(_marked(article.text or "", t.removed))
     out.append("")
     if t.method not in ("override", "description"):
-        cands = build_candidates(t.cleaned_text, article.title or "", params)
+        title = _real_title(article.title or "", t.cleaned_text)
+        cands = build_candidates(t.cleaned_text, title, params, article.lang)
         picked = {s for s in t.sentences}
+        if params.lede_first:
+            opener, seen = find_opener(cands, title)
+            out.append("## Openers (the teaser opens with the first sentence that can stand alone)")
+            for c, why in seen:
+                soft = next((n for n in c.notes if n.startswith("opens although")), "")
+                verdict = f"refused: {why}" if why else f"ACCEPTED: {soft}" if soft else \
+                    "ACCEPTED: the lede, it stands alone"
+                out.append(f"  {c.index + 1:3d} {verdict}: {_short(c.text, 90)}")
+            if opener is None:
+                out.append("  no sentence can open the teaser")
+            out.append("")
         out.append("## Sentences")
         for c in cands[:60]:
             mark = "PICK" if c.text in picked else ("skip" if not c.usable else "    ")

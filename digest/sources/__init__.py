@@ -134,7 +134,10 @@ def _parse(
     if kind == "feed":
         from .feed import parse_feed
 
-        return _with_lang(parse_feed(raw, source, limit=limit, base_url=page_url))
+        entries = parse_feed(raw, source, limit=limit, base_url=page_url)
+        if page_url:
+            _follow_short_entries(entries, page_url, max_bytes())
+        return _with_lang(entries)
     text, _encoding = decode(raw, charset)
     if "\ufffd" in text and text.count("\ufffd") > max(8, len(text) // 50):
         raise SourceError(source, "not decodable as text (binary or unknown encoding)")
@@ -158,6 +161,60 @@ def _parse(
         raise SourceError(source, "no article text found (only navigation, markup or boilerplate)",
                           "point at the article itself, or save its text as a .md or .txt file")
     return _with_lang([article])
+
+
+FOLLOW_MAX = 10  # entry pages fetched per feed at most
+_FOLLOWED: dict[str, Article | None] = {}  # entry URL → its page's article (None: could not be used), per process
+
+
+def short_summary(text: str) -> bool:
+    """Under about two sentences: too little for a teaser, so the entry's page is read instead."""
+    from ..condense.sentences import split_sentences
+
+    return len(split_sentences(text[:2000])) < 2
+
+
+def _follow_short_entries(entries: list[Article], feed_url: str, cap: int) -> None:
+    """A feed entry whose summary is short takes its text from its page (the same site as the feed only;
+    each page fetched once per process, and the entry is cached with its issue). A page that cannot be read
+    leaves the summary, with a warning."""
+    from urllib.parse import urlparse
+
+    host = urlparse(feed_url).netloc.lower()
+    todo = [a for a in entries if a.url and short_summary(a.text or "") and urlparse(a.url).netloc.lower() == host
+            and a.url.lower().startswith(("http://", "https://"))][:FOLLOW_MAX]
+    for article in todo:
+        url = article.url or ""
+        if url not in _FOLLOWED:
+            _FOLLOWED[url] = _page_article(url, cap)
+        page = _FOLLOWED[url]
+        if page is None:
+            article.warnings.append(f"{url}: the entry's page could not be read; the teaser uses the feed summary")
+            continue
+        if len(page.text) <= len(article.text or ""):
+            continue
+        summary = (article.text or "").strip()
+        article.text = page.text
+        article.description = page.description or article.description or summary or None
+        article.lang = article.lang or page.lang
+        article.image = article.image or page.image
+
+
+def _page_article(url: str, cap: int) -> Article | None:
+    from .fetch import fetch
+    from .html import parse_html
+
+    try:
+        got = fetch(url, limit=cap)
+        if detect.by_content_type(got.content_type) not in ("html", None):
+            return None
+        text, _ = decode(got.body, got.charset)
+        return parse_html(text, url, url=got.url, content_language=got.content_language)
+    except (FetchError, SourceError):
+        return None
+    except Exception:  # noqa: BLE001 - a page that breaks the parser leaves the summary
+        log.debug("following %s failed", url, exc_info=True)
+        return None
 
 
 def _with_lang(articles: list[Article]) -> list[Article]:

@@ -28,6 +28,8 @@ _SENT_END = lazy(r"[.!?…][\"'”’»)\]]*$")
 _FUNCTION_END = lazy(
     r"\b(?:a|an|the|of|to|in|on|at|for|and|or|but|with|by|from|as|that|which|who|is|was|are|were|be|his|her|"
     r"their|its|le|la|les|de|des|du|et|un|une)$", re.I)
+_NAME_CONTINUES = lazy(r"(?:Mr|Mrs|Ms|Miss|Dr)\.?\s[A-Z][\w'’-]+\s(?!said\b|says\b)[a-z]")
+_OPEN_QUOTE_END = lazy(r"(?:^|\s)[\"“‘]\w+$")  # a line that ends just after an opening quote: '… "The'
 _SITE_SUFFIX = lazy(r"\s+(?:[-|–—:•·]|::)\s+[^-|–—]{2,60}$")
 _WORDS = lazy(r"\w+(?:[-'’]\w+)*")
 _LINKLIST = lazy(r"[▪•|·»]")
@@ -142,8 +144,10 @@ def _continues(prev: str, nxt: str) -> bool:
         return True
     if len(prev) > 100 and nxt[:1] not in "\"“‘'" and len(nxt) > 60:
         return True  # a long line cut mid-sentence (a line length limit), not a headline
+    if prev[-1:].islower() and _NAME_CONTINUES.match(nxt):
+        return True  # "… would no doubt toast" + "Mrs May if she abandoned …": a wrap before a name
     return prev.endswith(",") or bool(re.search(r"\d$", prev)) and len(prev) > 12 or \
-        bool(_FUNCTION_END.search(prev)) and len(prev) > 12
+        bool(_FUNCTION_END.search(prev)) and len(prev) > 12 or bool(_OPEN_QUOTE_END.search(prev))
 
 
 def _is_prose(p: str) -> bool:

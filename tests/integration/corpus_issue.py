@@ -6,6 +6,7 @@ the email bars (tests/integration/test_email_check.py) and the screenshots (test
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -35,9 +36,9 @@ def build_corpus12(root: Path) -> tuple[Path, BuildResult]:
     text = text.replace('intro = """\n"""', 'intro = """\nTwelve stories this week, from a game-server exploit '
                         'to the\nstreets of Seattle. **Reply** and tell us what we missed.\n"""')
     text += '\n[[sections]]\ntitle = "Cities"\n'
-    for name in CITIES:
-        src = f'source = "{corpus / (name + ".html")}"'
-        assert src in text, src
-        text = text.replace(src, f'{src}\nsection = "Cities"')
+    for name in CITIES:  # issue.toml stores the paths relative to the issue folder
+        found = re.search(rf'^source = "[^"\n]*/{re.escape(name)}\.html"$', text, flags=re.M)
+        assert found, name
+        text = text.replace(found.group(0), f'{found.group(0)}\nsection = "Cities"')
     (folder / "issue.toml").write_text(text, encoding="utf-8")
     return folder, build_issue(folder)

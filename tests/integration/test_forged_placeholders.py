@@ -98,8 +98,10 @@ def _assert_clean(to: str, subject: str, text: str, html: str) -> None:
     # Where the template writes them: the greeting (name) and the unsubscribe link (token), once per part.
     assert html.count(name) == 1 and text.count(name) == 1
     assert html.count(token) == 1 and text.count(token) == 1
-    for value in (to, quote(to, safe="")):
-        assert value not in html and value not in text and value not in subject
+    # The address only in the footer's "Sent to <address> because ...", once per part; never URL-encoded.
+    assert html.count(to) == 1 and f"Sent to {to} because" in body
+    assert text.count(to) == 1 and f"Sent to {to} because" in flowed
+    assert to not in subject and quote(to, safe="") not in html + text
 
 
 def _parts(eml: bytes) -> tuple[str, str, str]:

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from fixtures.deliver.newsletter import SECRET, make_issue, write_csv
 
+from digest import merge
+from digest.compose.message import load_draft
 from digest.deliver import suppressions
 from digest.deliver.journal import Journal, journal_path
 from digest.deliver.send import send_issue
@@ -154,7 +156,8 @@ def test_mailto_only_needs_no_secret(tmp_path: Path, monkeypatch: pytest.MonkeyP
 def test_footer_names_each_recipient_in_the_raw_bytes(tmp_path: Path) -> None:
     """"Sent to {email}": each copy carries its own address in both parts (read from the file's bytes)."""
     issue = make_issue(tmp_path)
-    assert "__DG_EMAIL_HTML__" in (issue / "build" / "email.html").read_text(encoding="utf-8")
+    key = load_draft(issue).merge_key
+    assert merge.token("email", "HTML", key) in (issue / "build" / "email.html").read_text(encoding="utf-8")
     csv = write_csv(tmp_path / "r.csv", ROWS[:1] + ["dee@example.net,Dee"])
     assert send_issue(issue, csv, "outbox").ok
     files = sorted((issue / "outbox").glob("*.eml"))

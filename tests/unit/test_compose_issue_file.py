@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 import tomlkit
@@ -215,10 +216,10 @@ def test_add_reports_each_source_as_it_lands_and_keeps_the_given_order(workspace
     real_load = sources.load
     library_landed = threading.Event()
 
-    def slow_river(source: str, limit: int | None = None) -> list[Article]:
+    def slow_river(source: str, limit: int | None = None, **options: Any) -> list[Article]:
         if source.endswith("river.txt"):  # finishes only once library.md, given after it, was reported
             assert library_landed.wait(10), "library.md was not fetched and reported while river.txt was in flight"
-        return real_load(source, limit=limit)
+        return real_load(source, limit=limit, **options)
 
     def on_added(title: str) -> None:
         landed.append(title)

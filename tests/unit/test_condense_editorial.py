@@ -24,28 +24,37 @@ def _jumpy_pool() -> list[Candidate]:
     return [_cand(0, 148, 1.7), _cand(1, 149, 2.3), _cand(3, 64, 2.0), _cand(13, 85, 1.9)]
 
 
+# the value search alone (lede_first off): it also chooses the sentences that follow the lede
+_VALUE = dataclasses.replace(DEFAULT, lede_first=False)
+
+
 def test_far_jump_costs_and_the_lead_run_wins() -> None:
-    chosen = pack(_jumpy_pool(), 300, DEFAULT)
+    chosen = pack(_jumpy_pool(), 300, _VALUE)
     assert [c.index for c in chosen] == [0, 1]
 
 
 def test_without_the_jump_cost_the_far_filler_is_picked() -> None:
     # the same pool without the penalty: score x length favours 1 + 3 + 13 (this is what the rule prevents)
-    chosen = pack(_jumpy_pool(), 300, dataclasses.replace(DEFAULT, gap_penalty=0.0))
+    chosen = pack(_jumpy_pool(), 300, dataclasses.replace(_VALUE, gap_penalty=0.0))
     assert [c.index for c in chosen] == [1, 3, 13]
+
+
+def test_lede_first_keeps_the_lede_even_when_a_later_pair_is_worth_more() -> None:
+    pool = [_cand(0, 100, 1.0), _cand(1, 140, 2.5), _cand(3, 150, 2.4)]
+    assert [c.index for c in pack(pool, 300, DEFAULT)][0] == 0
 
 
 def test_near_sentences_are_not_penalised() -> None:
     # 1 → 3 skips one sentence: below gap_min, so the best-value set (with a small gap) stays
     pool = [_cand(0, 100, 1.0), _cand(1, 140, 2.5), _cand(3, 150, 2.4)]
-    chosen = pack(pool, 300, DEFAULT)
+    chosen = pack(pool, 300, _VALUE)
     assert [c.index for c in chosen] == [1, 3]
 
 
 def test_a_far_sentence_that_is_much_better_still_wins() -> None:
     # the penalty is a cost, not a ban: a clearly better far sentence is still chosen
     pool = [_cand(0, 100, 0.5), _cand(1, 100, 0.5), _cand(9, 190, 3.0)]
-    chosen = pack(pool, 300, DEFAULT)
+    chosen = pack(pool, 300, _VALUE)
     assert 9 in [c.index for c in chosen]
 
 

@@ -46,3 +46,11 @@ def test_every_directly_imported_package_is_declared() -> None:
             undeclared[module] = sorted(names)
     assert not undeclared, f"imported but not in pyproject.toml: {undeclared}"
     assert {"cssutils", "markupsafe", "python-http-client"} <= declared
+
+
+def test_every_package_folder_ships_in_the_wheel() -> None:
+    """A subpackage missing from [tool.setuptools] packages is left out of the wheel: `digest` then fails to
+    import after `pip install` although every test of the source checkout passes."""
+    listed = set(tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]["packages"])
+    folders = {".".join(p.parent.relative_to(REPO).parts) for p in (REPO / "digest").rglob("__init__.py")}
+    assert folders <= listed, sorted(folders - listed)

@@ -1,0 +1,34 @@
+"""Small text checks shared by selection and compression: sentence ends, balanced quotes, the style bar.
+
+Kept in their own module so ``select`` and ``compress`` both import them without importing each other.
+"""
+
+from __future__ import annotations
+
+from .lazyre import lazy
+
+_TERMINAL = lazy(r"[.!?…。！？][\"'”’»)\]]*$")
+CLOSERS = "\"'”’»)]"
+ENDS = ".!?…。！？"
+
+
+def balanced(s: str) -> bool:
+    """Quotes and brackets balanced, as a style check counts them."""
+    pairs = (("(", ")"), ("[", "]"), ("“", "”"))
+    return all(s.count(a) == s.count(b) for a, b in pairs) and s.count('"') % 2 == 0
+
+
+def ends_sentence(t: str) -> bool:
+    """``t`` (stripped) ends with terminal punctuation, possibly followed by closing quotes/brackets."""
+    u = t.rstrip(CLOSERS)
+    return bool(u) and u[-1] in ENDS
+
+
+def style_ok(t: str, budget: int) -> bool:
+    """The teaser style bar: non-empty, within budget, ends a sentence, balanced, no lower-case/stray start."""
+    t = t.strip()
+    if not t or len(t) > budget or not _TERMINAL.search(t):
+        return False
+    if t[0].islower() or not (t[0].isalnum() or t[0] in "\"“‘'(«¿¡"):
+        return False
+    return balanced(t)
