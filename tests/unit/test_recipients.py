@@ -228,6 +228,8 @@ def test_blank_lines_and_empty_rows_are_not_rows(tmp_path: Path) -> None:
     assert problems == [] and stream.rows == 2 and stream.valid == 2
     stream, _ = read_recipients(_write(tmp_path, b"email,name\n", "header-only.csv"))
     assert list(stream) == [] and stream.rows == 0 and stream.valid == 0
+    stream, _ = read_recipients(_write(tmp_path, b"email,name\nann@example.com,Ann\n,\n\n", "trailing.csv"))
+    assert len(list(stream)) == 1 and stream.rows == 1  # empty rows at the end are not counted either
 
 
 def test_a_row_one_cell_short_of_the_last_field(tmp_path: Path) -> None:
