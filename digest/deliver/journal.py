@@ -483,7 +483,7 @@ class Journal:
                            "WHERE issue = ? AND id = ?", (outcomes.message_id, now, issue, batch))
             return 0
         outcomes = list(outcomes)
-        if len(outcomes) == len(emails) and all(o.ok for o in outcomes):
+        if all(o.ok for o in outcomes):
             ids = {o.message_id for o in outcomes}
             if len(ids) == 1 and [o.email for o in outcomes] == list(emails):
                 # The common case: everyone accepted under one message id, in batch order: the batch row says it.
@@ -620,9 +620,9 @@ class AbTest:
     subjects: list[str]
     created: float
     sizes: list[int]  # recipients per variant, variant 1 first
-    winner: int | None = None
-    chosen: float | None = None
-    chosen_by: str | None = None
+    winner: int | None
+    chosen: float | None
+    chosen_by: str | None
 
 
 class _Transaction:

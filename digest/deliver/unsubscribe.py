@@ -233,7 +233,7 @@ class UnsubscribeApp:
         self.newsletter = newsletter
 
     def _token(self, environ: dict[str, Any], form: list[tuple[str, str]]) -> str | None:
-        candidates = [v for _, v in parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)]
+        candidates = [v for _, v in parse_qsl(environ.get("QUERY_STRING", ""))]
         candidates += [v for k, v in form if k in ("t", "token")]
         path = environ.get("PATH_INFO", "") or ""
         candidates.append(path.rstrip("/").rpartition("/")[2])
@@ -318,7 +318,7 @@ def read_body(environ: dict[str, Any], limit: int = _MAX_BODY) -> bytes:
     Raises _TooLarge beyond ``limit`` bytes, _BadBody on a malformed chunked body."""
     stream = environ["wsgi.input"]
     chunked = "chunked" in str(environ.get("HTTP_TRANSFER_ENCODING") or "").lower()
-    if environ.get("wsgi.input_terminated") and (chunked or not environ.get("CONTENT_LENGTH")):
+    if environ.get("wsgi.input_terminated"):  # the server ends the input at the body's end (and de-chunked it)
         data = stream.read(limit + 1)
         if len(data) > limit:
             raise _TooLarge

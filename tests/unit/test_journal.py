@@ -726,3 +726,47 @@ def test_a_journal_from_before_ab_tests_has_none(tmp_path: Path) -> None:
         assert test is not None and test.sizes == [1, 0, 2] and test.subjects == ["A", "B", "C"]
         assert test.winner is None and test.chosen is None and test.chosen_by is None
         assert j.ab_variants(2) == {} and j.ab_variants(3) == {"a@x.org": 3, "c@x.org": 3}
+
+
+def test_a_folder_whose_marker_cannot_be_written_is_refused(tmp_path: Path) -> None:
+    from digest.deliver.journal import marker_path
+
+    with _journal(tmp_path) as j:
+        j.begin_batch(1, EMAILS[:1])
+    marker_path(journal_path(tmp_path)).unlink()
+    marker_path(journal_path(tmp_path)).mkdir()  # something in the way of the marker file
+    with pytest.raises(JournalError, match="cannot record that this folder has a send journal"):
+        _journal(tmp_path)
+
+
+def test_a_journal_path_that_cannot_be_looked_at_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "issue").write_text("a file where the issue folder should be\n")
+    with pytest.raises(JournalError, match="cannot read the send journal"):
+        _journal(tmp_path / "issue")
+    with pytest.raises(JournalError, match="cannot read the send journal"):
+        open_journal(tmp_path / "issue", "issue-1", readonly=True)
+
+
+def test_set_aside_after_a_crash_keeps_the_last_commits_with_the_old_journal(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from digest.deliver.journal import set_aside
+
+    crash = ("import os, sys\nfrom digest.deliver.journal import Journal, journal_path\n"
+             "j = Journal(journal_path(sys.argv[1]), 'issue-1')\nj.begin_batch(1, ['a@example.com', 'b@example.com'])\n"
+             "os._exit(9)  # killed: the last commits are only in the WAL file\n")
+    subprocess.run([sys.executable, "-c", crash, str(tmp_path)], check=False, timeout=60,
+                   env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    wal = journal_path(tmp_path).with_name(journal_path(tmp_path).name + "-wal")
+    assert wal.exists() and wal.stat().st_size > 0
+    aside = set_aside(tmp_path)
+    assert aside is not None and not wal.exists()
+    old = Journal(aside, "issue-1", readonly=True)
+    try:
+        assert old.summary().states == {"inflight": 2}  # the batch committed before the crash is there
+    finally:
+        old.close()
+    with _journal(tmp_path) as j:
+        assert j.summary().states == {} and j.sendable(["a@example.com"]) == ["a@example.com"]

@@ -429,3 +429,11 @@ def test_a_wide_header_without_email_shows_its_first_twelve_columns(tmp_path: Pa
     with pytest.raises(RecipientsError) as info:
         read_recipients(_write(tmp_path, f"{header}\nx\n".encode()))
     assert "'c12')" in info.value.message and "'c13'" not in info.value.message
+
+
+def test_iter_addresses_reads_past_bytes_that_do_not_decode(tmp_path: Path) -> None:
+    from digest.deliver.recipients import iter_addresses
+
+    path = _write(tmp_path, b"email,first_name\n" + _utf8_head() + b"bob@example.com,B\xffb\nx\xfe@example.com,X\n")
+    got = list(iter_addresses(path))
+    assert len(got) == 4002 and got[-2:] == [(4002, "bob@example.com"), (4003, "x\ufffd@example.com")]
