@@ -98,6 +98,7 @@ def test_missing_as_pending_when_the_batch_never_left(tmp_path: Path) -> None:
         j.record(1, EMAILS[:3], [Outcome(EMAILS[0], True)], missing="pending")
         assert j.summary().states == {"sent": 1, "pending": 2}
         assert j.sendable(EMAILS[:3]) == EMAILS[1:3]
+        assert j.db.execute("SELECT SUM(permanent) FROM recipients").fetchone() == (0,)  # nothing failed for good
 
 
 def test_whole_batch_unknown(tmp_path: Path) -> None:

@@ -132,6 +132,7 @@ def test_app_get_confirms_post_suppresses(tmp_path: Path) -> None:
     _call(app, "POST", "/unsub", f"t={token}", b"List-Unsubscribe=One-Click")  # twice: listed once
     assert [e.email for e in suppressions.entries(supp)] == ["ann@example.com"]
     assert suppressions.entries(supp)[0].reason == "unsubscribe"
+    assert suppressions.entries(supp)[0].source == "one-click"  # how they left: the editor can tell from a bounce
     # The token as the last path segment works too (templates like https://x/u/{token}).
     status, _ = _call(app, "POST", f"/u/{make_token('bo@example.com', KEY)}", "", b"List-Unsubscribe=One-Click")
     assert status.startswith("200") and "bo@example.com" in suppressions.load(supp)
