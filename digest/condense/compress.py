@@ -112,8 +112,48 @@ def _dash_tail(s: str) -> str | None:
     return head + m.group("end")
 
 
+# A short aside in brackets: an acronym ("British Geological Survey (BGS)"), a conversion ("15.5km (9.6 miles)"),
+# a clock time ("(0900 GMT)"); not a caption pointer (removed elsewhere) and never a quotation
+_PAREN = lazy(r"\s\((?P<inside>[^()\"“”‘’]{1,40})\)(?=[\s,.;:!?])")
+_LOCAL_TIME = lazy(r",?\s(?:at\s)?\d{1,2}(?::\d\d)?\s?(?:[ap]\.?m\.?\s)?(?:local time|GMT|BST|ET|EST|EDT|PT|PST)\b"
+                   r"(?:\s\(\d{1,2}(?::\d\d)?\s?(?:GMT|BST|ET|EST|EDT|PT|PST|UTC)\))?|\slocal time\b")
+_MID_DAY = lazy(r"\s(?:on|last|this)\s(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)"
+                r"(?:\s(?:morning|afternoon|evening|night))?(?=[\s,.;:!?])")
+
+
+def _paren_aside(s: str) -> str | None:
+    if "(" not in s:
+        return None
+    out, last = [], 0
+    for m in _PAREN.finditer(s):
+        if len(m.group("inside").split()) > 5 or _in_quote(s, m.start(), m.end()):
+            continue
+        out.append(s[last: m.start()])
+        last = m.end()
+    return "".join(out) + s[last:] if out else None
+
+
+def _local_time(s: str) -> str | None:
+    if "local time" not in s and "GMT" not in s and "BST" not in s and " ET" not in s and " PT" not in s:
+        return None
+    m = _LOCAL_TIME.search(s)
+    if not m or _in_quote(s, m.start(), m.end()):
+        return None
+    return s[: m.start()] + s[m.end():]
+
+
+def _mid_day(s: str) -> str | None:
+    if "day" not in s:
+        return None
+    m = _MID_DAY.search(s)
+    if not m or m.start() < 12 or _in_quote(s, m.start(), m.end()):
+        return None  # only inside the sentence ("… at Augusta on Friday to watch …"), never its opening words
+    return s[: m.start()] + s[m.end():]
+
+
 _RULES = (("attribution_tail", _attribution_tail), ("lead_time", _lead_time), ("age_apposition", _age_apposition),
-          ("dash_tail", _dash_tail))
+          ("dash_tail", _dash_tail), ("paren_aside", _paren_aside), ("local_time", _local_time),
+          ("mid_day", _mid_day))
 RULE_NAMES = tuple(n for n, _ in _RULES)
 
 

@@ -9,7 +9,9 @@ connective ("But", "However,") is stripped; a sentence that opens with an unreso
 
 Lede first (the default): the teaser opens with the first sentence that can stand alone (``find_opener``) and
 continues with the sentences that follow it in order while they fit (``_run``), stepping over furniture,
-captions and quotes without a speaker, never jumping ahead. The older packing (``follow="value"``): score =
+captions and quotes without a speaker. A follow-on a little too long may fit after editor-safe deletions
+(``Params.fit_compress``: never attribution); one that cannot fit may be replaced by one of the next three that
+stands alone on its own (``Params.skip_long``). The older packing (``follow="value"``): score =
 position prior + centrality (TF-IDF cosine to the whole text) + title overlap + shared entities and numbers +
 repeated content bigrams, exhaustive subset search over the lead region for the highest total value (score x
 length) within the budget, minus a cost for each jump between picked sentences; printed in document order.
@@ -65,6 +67,10 @@ class Params:
     gap_min: int = 3  # a jump: two consecutive picks with at least this many sentences (of any kind) between them
     follow: str = "run"  # after the lede: "run" (the next sentences in order) or "value" (subset search, jump cost)
     lede_first: bool = True  # open with the first sentence that can stand alone; the rest only follows on
+    # deletions that make the next sentence of the run fit (never attribution): applied only when it then fits
+    fit_compress: tuple[str, ...] = ("lead_time", "age_apposition", "dash_tail", "paren_aside", "local_time",
+                                     "mid_day")
+    skip_long: int = 3  # when the next sentence does not fit, one of the next this many that stands alone may follow
 
 
 DEFAULT = Params()
@@ -279,6 +285,7 @@ def build_candidates(text: str, title: str, params: Params = DEFAULT, lang: str 
     cands: list[Candidate] = []
     title_toks = set(_stems(title)) if title else set()
     all_toks: list[list[str]] = []
+    teams = _preview_teams(text)
     for i, s in enumerate(sents):
         c = Candidate(i, s, s)
         t = _LEAD_JUNK.sub("", s).strip() if s[0] in _LEAD_CHARS else s
@@ -290,6 +297,13 @@ def build_candidates(text: str, title: str, params: Params = DEFAULT, lang: str 
         if t[:1].isdigit() and (m := _DATE_PREFIX.match(t)) and len(t[m.end():].split()) >= 8:
             t = t[m.end():]  # a video page's date line run into its description: "18 March 2014 Richard …"
             c.notes.append("date line removed")
+        if teams:
+            if "Team news " in t and " vs" in t:
+                t = t[t.index("Team news ") + 10:]  # the preview's headings before "Team news": not the sentence
+                c.notes.append("match-preview headings removed")
+            if (m := _TEAM_HEADING.match(t)) and all(any(w.startswith(x) for w in teams) for x in m.group(1).split()):
+                t = t[m.end():]  # a team heading run in: "Leicester Matt Upson and Dean Hammond are …"
+                c.notes.append(f"run-in team heading '{m.group(1).strip()}' removed")
         for _ in range(2):  # "And, finally, …"
             m = _CONNECTIVE.match(t)
             if not (m and len(t) > m.end() + 10):
@@ -325,6 +339,20 @@ def build_candidates(text: str, title: str, params: Params = DEFAULT, lang: str 
         if first is not None:
             first.score += params.lead_bonus
     return cands
+
+
+# A match preview's heading line: "West Bromwich Albion vs Leicester City (The Hawthorns) Team news …"; each team's
+# section then opens with its name run into the first sentence: "Leicester Matt Upson and Dean Hammond are …"
+_PREVIEW = lazy(r"((?:[A-Z][\w'’&.-]*\s){1,4})vs\.?\s((?:[A-Z][\w'’&.-]*\s?){1,4})")
+_TEAM_HEADING = lazy(r"^((?:[A-Z][a-z]+\s){1,3}?)(?=[A-Z][a-z]+\s[A-Z][a-z'’-]+\s[a-z])")
+
+
+def _preview_teams(text: str) -> frozenset[str]:
+    """The words of the team names in a match preview's "A vs B" heading (empty when the text is no preview)."""
+    if " vs" not in text or "Team news" not in text and "Provisional squad" not in text:
+        return frozenset()
+    m = _PREVIEW.search(text)
+    return frozenset((m.group(1) + " " + m.group(2)).split()) if m else frozenset()
 
 
 def _mark_references(c: Candidate, t: str) -> None:
@@ -565,7 +593,7 @@ def pack(cands: Sequence[Candidate], budget: int, p: Params = DEFAULT, context: 
         if len(opener.text) > budget:
             return []
         if p.follow == "run":
-            return _run(opener, cands, budget, context)
+            return _run(opener, cands, budget, context, p.fit_compress, p.skip_long)
         rest = [c for c in pool if c.index > opener.index][: p.knap_pool]
         return _best_subset([opener, *rest], budget, p, by_index, context, forced=opener)
     if p.knapsack:
@@ -597,7 +625,8 @@ _SKIPPABLE = ("photo caption", "numbered caption", "a list of names", "byline", 
               "unquoted speech", "empty")
 
 
-def _run(opener: Candidate, cands: Sequence[Candidate], budget: int, context: str) -> list[Candidate]:
+def _run(opener: Candidate, cands: Sequence[Candidate], budget: int, context: str,
+         fit_rules: tuple[str, ...] = (), skip_long: int = 0) -> list[Candidate]:
     """The lede and the sentences that follow it in the text, in order, while they fit and follow on."""
     chosen = [opener]
     for c in cands[opener.index + 1: opener.index + 12]:
@@ -612,13 +641,75 @@ def _run(opener: Candidate, cands: Sequence[Candidate], budget: int, context: st
         trial = [*chosen, c]
         if any(_near_copy(c.text, x.text) for x in chosen):
             continue  # a page dump repeats its dek as the first body sentence
-        if _length(trial) > budget:
-            break
         if c.ref_name and c.ref_name not in context and not any(c.ref_name in x.text for x in chosen) and \
                 not opener.needs_previous:
             break  # "Mr Docherty …" that nothing before it introduced (after "She stressed …" it names "she")
+        if (m := _BARE_SPEAKER.search(c.text)) and m.group(1) not in context and \
+                not any(m.group(1) in x.text for x in chosen) and _surname(m.group(1), cands):
+            break  # '"She set a personal best …," Minichiello said.': a speaker the reader was never introduced to
+        if _length(trial) > budget:
+            if fit_rules and _fit_by_deletion(trial, budget, fit_rules):
+                chosen = trial
+            elif skip_long:
+                chosen = _one_more(chosen, cands, c.index, budget, context, skip_long, fit_rules)
+            break
         chosen = trial  # a pronoun or "The link …" here points back to the sentences just before it
     return chosen
+
+
+# a quotation attributed to a bare surname: '…," Minichiello said.' (a first name or a role would introduce it)
+_BARE_SPEAKER = lazy(r"[,.!?…][\"”’']\s([A-Z][a-z'’-]+)\s(?:said|says|added|adds|told|explained|insisted|admitted)\b")
+
+
+def _surname(word: str, cands: Sequence[Candidate]) -> bool:
+    """``word`` is a name, not a pronoun or a common noun the text also writes in lower case ("Police said")."""
+    if word in ("He", "She", "They", "It", "We", "I", "You"):
+        return False
+    low = re.compile(rf"(?<![\w'’-]){re.escape(word.lower())}(?![\w'’-])")
+    return not any(low.search(x.text) for x in cands)
+
+
+# a sentence that leans on the ones left out: a third-person pronoun or "also" anywhere, "One …", "Others …"
+_LEANS = lazy(r"\b(?:he|she|his|her|hers|him|they|them|their|theirs|also)\b|^(?:One|Others?|Some|Many|Most)\s", re.I)
+_APPOSITION_FRAGMENT = lazy(r"^(?:[A-Z][\w'’-]+\s?){1,4},\s(?:to|for|in|at|of|with|from|on|by)\s")
+
+
+def _one_more(chosen: list[Candidate], cands: Sequence[Candidate], long: int, budget: int, context: str,
+              within: int, fit_rules: tuple[str, ...] = ()) -> list[Candidate]:
+    """After a sentence too long to fit (index ``long``), one of the next ``within`` sentences that stands alone
+    on its own (it could open a teaser: no pronoun, no "The move …", no un-introduced name) and fits."""
+    for c in cands[long + 1: long + 1 + within]:
+        words = len(c.text.split())
+        if opener_verdict(c, context) or c.the_noun or words > _RUN_ON_WORDS or words < 8 or \
+                any(n.startswith("leading connective") for n in c.notes) or _LEANS.search(c.text) or \
+                _APPOSITION_FRAGMENT.match(c.text):
+            continue  # "Then there are …", "When he arrived, he …", "One testified …", "Caleb Barnes, to a …"
+        if any(_near_copy(c.text, x.text) for x in chosen):
+            continue
+        trial = [*chosen, c]
+        if _length(trial) <= budget or fit_rules and _fit_by_deletion(trial, budget, fit_rules):
+            _note(c, f"stands alone; sentence {long + 1} was too long to follow")
+            return trial
+    return chosen
+
+
+def _fit_by_deletion(seq: list[Candidate], budget: int, rules: tuple[str, ...]) -> bool:
+    """Make ``seq`` fit ``budget`` by the deletion rules an editor does not mind (a leading "On Tuesday, ", an
+    age between commas, a dashed tail: never attribution, never inside a quotation), applied to each sentence;
+    the texts change only when the whole sequence then fits."""
+    if _length(seq) - budget > 80:
+        return False  # more than these deletions ever save (a day name, an age, a short aside, a dashed tail)
+    texts = []
+    for c in seq:
+        comp = compress(c.text, frozenset(rules)) if len(c.text) > 60 else None
+        texts.append((c, comp))
+    if sum(len(comp.text if comp else c.text) for c, comp in texts) + len(seq) - 1 > budget:
+        return False
+    for c, comp in texts:
+        if comp and comp.rules:
+            c.text = comp.text
+            _note(c, "compressed to fit the next sentence: " + ", ".join(comp.rules))
+    return True
 
 
 def _best_subset(pool: list[Candidate], budget: int, p: Params, by_index: dict[int, Candidate], context: str = "",

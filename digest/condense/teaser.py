@@ -7,6 +7,7 @@ import re
 from ..model import Article, Removed, Teaser
 from .clean import clean_text
 from .lazyre import lazy
+from .names import complete_names
 from .select import DEFAULT, Candidate, Params, build_candidates, find_opener, fit_sentence, pack, shorten
 from .style import balanced, style_ok
 
@@ -28,9 +29,13 @@ def make_teaser(article: Article, max_chars: int = 300, params: Params = DEFAULT
     cands = build_candidates(cleaned.text, title, params, article.lang)
     chosen = pack(cands, max_chars, params, context=title)
     if chosen:
-        return Teaser(text=" ".join(c.text for c in chosen), sentences=[c.text for c in chosen],
+        sents = [c.text for c in chosen]
+        reasons = [_reason(c, cands, k == 0 and params.lede_first) for k, c in enumerate(chosen)]
+        if params.lede_first:
+            sents, reasons = _with_given_names(sents, reasons, cleaned.text, title, max_chars)
+        return Teaser(text=" ".join(sents), sentences=sents,
                       method="lead" if _is_lead(chosen, cands) else "lede" if params.lede_first else "centrality",
-                      reasons=[_reason(c, cands, k == 0 and params.lede_first) for k, c in enumerate(chosen)], **base)
+                      reasons=reasons, **base)
     # the lede does not fit whole: shorten it (a full sentence without its trailing clauses, else a marked cut)
     opener = find_opener(cands, title)[0] if params.lede_first else None
     if opener is not None:
@@ -95,6 +100,25 @@ def _usable_description(article: Article, body: str, budget: int) -> str | None:
 
     words = set(_stems(d))
     return d if words and len(words & set(_stems(body[:4000]))) / len(words) >= 0.7 else None
+
+
+def _with_given_names(sents: list[str], reasons: list[str], body: str, title: str,
+                      budget: int) -> tuple[list[str], list[str]]:
+    """The teaser with surname-only first mentions completed (``complete_names``); a follow-on that no longer
+    fits is dropped, and nothing changes when even the opener would not fit."""
+    full, notes = complete_names(sents, body, title)
+    if not notes:
+        return sents, reasons
+    n = len(full)
+    while n > 1 and sum(map(len, full[:n])) + n - 1 > budget:
+        n -= 1
+    if sum(map(len, full[:n])) + n - 1 > budget:
+        return sents, reasons
+    reasons = list(reasons[:n])
+    for k, note in notes:
+        if k < n:
+            reasons[k] += f"; {note}"
+    return full[:n], reasons
 
 
 def _support(sentence: str, body: str) -> float:

@@ -36,6 +36,17 @@ _LINKLIST = lazy(r"[▪•|·»]")
 # zero-width characters, BOM, and control characters other than tab and newline: deleted
 _INVISIBLE = lazy(r"[\u200b-\u200d\u2060\ufeff\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _WIDE_SPACES = lazy(r"[\u2000-\u200a\u202f\u205f\u3000]")
+# UTF-8 read as Windows-1252 ("Â£10m", "â€™", "Ã©"): a lead byte's character and its continuation characters
+_CP1252_CONT = "\u0080-\u00bf\u20ac\u201a\u0192\u201e\u2026\u2020\u2021\u02c6\u2030\u0160\u2039\u0152\u017d" \
+    "\u2018\u2019\u201c\u201d\u2022\u2013\u2014\u02dc\u2122\u0161\u203a\u0153\u017e\u0178"
+_MOJIBAKE = lazy(rf"[\u00c2-\u00c3][{_CP1252_CONT}]|[\u00e2][{_CP1252_CONT}]{{2}}")
+
+
+def _unmojibake(m: re.Match[str]) -> str:
+    try:
+        return m.group(0).encode("cp1252").decode("utf-8")
+    except UnicodeError:
+        return m.group(0)
 _SPACES = lazy(r" {2,}")
 
 
@@ -106,12 +117,15 @@ def guess_lang(text: str) -> str | None:
 
 
 def normalize(raw: str) -> str:
-    """Unify newlines and spaces; drop BOM, zero-width and control characters."""
+    """Unify newlines and spaces; drop BOM, zero-width and control characters; repair UTF-8 read as
+    Windows-1252 ("Â£10m" -> "£10m")."""
     text = raw.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
     if not unicodedata.is_normalized("NFC", text):
         text = unicodedata.normalize("NFC", text)
     if _INVISIBLE.search(text):
         text = _INVISIBLE.sub("", text)
+    if ("Â" in text or "Ã" in text or "â" in text) and _MOJIBAKE.search(text):
+        text = _MOJIBAKE.sub(_unmojibake, text)
     text = text.replace("\u00a0", " ").replace("\t", " ")
     if not text.isascii():
         text = _WIDE_SPACES.sub(" ", text)

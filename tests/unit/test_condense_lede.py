@@ -262,7 +262,7 @@ def test_two_outlets_rewrites_of_one_story_are_flagged_but_not_two_stories_from_
      "points back"),
     ("Ahead of this weekend's action, Sportsmail will be providing you with all you need to know about every "
      "fixture.", "page furniture"),
-    ("West Bromwich Albion vs Leicester City (The Hawthorns) Team news West Brom defender Craig Dawson returns.",
+    ("West Bromwich Albion vs Leicester City (The Hawthorns) Kick-off: Saturday, 3pm Venue: The Hawthorns.",
      "match-preview"),
 ])
 def test_more_openers_an_editor_refuses(opener: str, reason: str) -> None:

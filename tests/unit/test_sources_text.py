@@ -6,7 +6,7 @@ import pytest
 
 from digest.condense import make_teaser
 from digest.condense.sentences import split_sentences
-from digest.sources.text import derive_title, find_body, parse_text, unwrap
+from digest.sources.text import derive_title, find_body, normalize, parse_text, unwrap
 from tests.conftest import FIXTURES, shared_path
 
 CONDENSE = FIXTURES / "condense"
@@ -147,3 +147,10 @@ def test_one_prose_paragraph_above_a_related_box_is_not_enough() -> None:
                        "hands.\n\n", "")
     art = parse_text(one, "x.txt")
     assert art.text.startswith("In the second step")
+
+
+def test_utf8_read_as_windows_1252_is_repaired() -> None:
+    # a scraped BBC text: "Google paid Â£10m in UK corporate taxes" (the pound sign's two bytes read one by one)
+    assert normalize("Google paid Â£10m in UK corporate taxes â€¦ at the cafÃ©.") == \
+        "Google paid £10m in UK corporate taxes … at the café."
+    assert normalize("Âge de pierre, plain Ã text") == "Âge de pierre, plain Ã text"  # real letters stay
