@@ -635,6 +635,7 @@ def test_per_recipient_message_ids_in_batch_order_are_kept(tmp_path: Path) -> No
         assert dict(j.db.execute("SELECT key, message_id FROM recipients")) == {
             e: f"<{i}@smtp>" for i, e in enumerate(EMAILS[:3])}
         assert j.summary().states == {"sent": 3}
+        assert j.rows("sent", 5) == [(e, None) for e in EMAILS[:3]]  # no error text on a recipient accepted
 
 
 def test_set_aside_in_a_folder_that_cannot_be_written_says_so(tmp_path: Path) -> None:
