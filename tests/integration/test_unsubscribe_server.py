@@ -294,7 +294,7 @@ def test_make_app_reads_the_newsletter_folder(tmp_path: Path) -> None:
     assert app.suppressions_file == news / "lists" / "s.csv" and app.newsletter == "Harbour Notes"
     assert app.secret == KEY
     listed = news / "lists" / "s.csv"
-    listed.parent.mkdir()
+    listed.parent.mkdir(exist_ok=True)  # made by the check above
     listed.write_text("email,reason\nold@example.com,manual\n")
     assert make_app(news, environ={"DIGEST_UNSUBSCRIBE_SECRET": SECRET}).suppressions_file == listed  # an existing list
     assert listed.read_text() == "email,reason\nold@example.com,manual\n"  # checked, not changed
