@@ -437,3 +437,11 @@ def test_iter_addresses_reads_past_bytes_that_do_not_decode(tmp_path: Path) -> N
     path = _write(tmp_path, b"email,first_name\n" + _utf8_head() + b"bob@example.com,B\xffb\nx\xfe@example.com,X\n")
     got = list(iter_addresses(path))
     assert len(got) == 4002 and got[-2:] == [(4002, "bob@example.com"), (4003, "x\ufffd@example.com")]
+
+
+def test_a_row_with_several_undecodable_values_names_the_first(tmp_path: Path) -> None:
+    path = _write(tmp_path, b"email,first_name,city\n" + _utf8_head() + b"bob@example.com,B\xffb,Os\xfelo\n")
+    stream, problems = read_recipients(path)
+    assert sum(1 for _ in stream) == 4000
+    assert [(p.line, p.kind, p.reason) for p in problems] == [
+        (4002, "bad_row", "the first_name value is not valid UTF-8 text")]
