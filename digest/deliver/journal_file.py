@@ -144,23 +144,22 @@ INSERT OR REPLACE INTO temp.current_claims (key, batch)
 def db_error(path: Path, exc: sqlite3.Error, *, opening: bool = False) -> JournalError:
     """A clear error for a journal SQLite refused to read or write; what was committed before stays."""
     text = str(exc)
-    code = getattr(exc, "sqlite_errorcode", None)
-    low = text.lower()
-    if code == sqlite3.SQLITE_FULL or "disk is full" in low or "disk full" in low:
+    code = getattr(exc, "sqlite_errorcode", None)  # absent on an error Python raised itself
+    primary = code & 0xFF if isinstance(code, int) else None  # SQLITE_READONLY_DBMOVED -> SQLITE_READONLY, ...
+    if primary == sqlite3.SQLITE_FULL:
         return JournalError(f"{path}: the disk is full ({text}); nothing after the last recorded batch was written",
                             "free some space, then run the same `digest send` again: it resumes from the journal")
-    if (code == sqlite3.SQLITE_READONLY or "readonly" in low or "read-only" in low
-            or (code == sqlite3.SQLITE_CANTOPEN or "unable to open" in low)):
+    if primary in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN):
         return JournalError(f"{path}: the send journal cannot be written ({text})",
                             f"make {path.name} and its folder {path.parent} writable by this user, then run the same "
                             "`digest send` again: it resumes from the journal")
-    if opening or code == sqlite3.SQLITE_NOTADB or "not a database" in low:
-        return not_this_issue(path, None, f"it cannot be read as a send journal ({text})")
+    if opening or primary == sqlite3.SQLITE_NOTADB:
+        return not_this_issue(path, "", f"it cannot be read as a send journal ({text})")
     return JournalError(f"{path}: the send journal failed ({text})",
                         "run the same `digest send` again once the cause is fixed: it resumes from the journal")
 
 
-def not_this_issue(path: Path, slug: str | None, why: str) -> JournalError:
+def not_this_issue(path: Path, slug: str, why: str) -> JournalError:
     issue = f" of {slug}" if slug else ""
     return JournalError(f"{path}: refusing to use this file as the send journal{issue}: {why}",
                         "look at it first (a damaged copy? another issue's?); restore the right journal, or start "
@@ -210,7 +209,7 @@ def check_file(path: Path) -> bool:
         raise JournalError(f"{path}: cannot read the send journal ({exc.strerror or exc})",
                            "make it readable by this user, then send again") from None
     if size == 0:
-        raise not_this_issue(path, None, "it is empty (0 bytes: a failed copy, a full disk, a sync tool?)")
+        raise not_this_issue(path, "", "it is empty (0 bytes: a failed copy, a full disk, a sync tool?)")
     return True
 
 

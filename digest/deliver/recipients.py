@@ -2,8 +2,8 @@
 
 A recipients file is a CSV with a header line. One column holds the address (``email``, compared without
 regard to case, spaces or ``-``/``_``: ``Email``, ``E-mail``, ``email_address`` all work); every other
-column becomes a merge field named after its header (lower case, spaces and dashes become ``_``:
-``First Name`` → ``first_name``).
+column becomes a merge field named after its header (lower case, each run of spaces, dashes and other
+punctuation becomes one ``_``: ``First Name`` → ``first_name``).
 
 - Encoding: UTF-8 with or without a BOM, UTF-16 with a BOM (Excel's "Unicode text"); a file whose start is
   not UTF-8 is read as Windows-1252 (with a warning). A row with bytes that do not decode is reported.
@@ -101,8 +101,9 @@ def validate_address(address: str) -> tuple[str | None, str | None]:
 
 
 def field_name(header: str) -> str:
-    """A CSV header as a merge field name: ``First Name`` → ``first_name`` ('' when nothing is left)."""
-    name = _FIELD_NAME_BAD.sub("_", header.strip().lower().replace("-", "_")).strip("_")
+    """A CSV header as a merge field name: ``First Name`` → ``first_name``, ``First - Name`` too: each run of
+    characters other than letters, digits and ``_`` becomes one ``_`` ('' when nothing is left)."""
+    name = _FIELD_NAME_BAD.sub("_", header.strip().lower()).strip("_")
     if name and not name[0].isalpha():
         name = "f_" + name
     return name
@@ -138,11 +139,10 @@ def _detect_encoding(head: bytes) -> tuple[str, list[str]]:
         return "utf-8-sig", []
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16", []
-    try:
-        head.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        if len(head) < _SNIFF_BYTES or exc.start < len(head) - 4:  # not a character cut at the sample's end
-            return "cp1252", ["the file is not UTF-8; read it as Windows-1252 (save it as UTF-8 to be sure)"]
+    try:  # a character cut by the end of a full sample is not an error: its other bytes follow in the file
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=len(head) < _SNIFF_BYTES)
+    except UnicodeDecodeError:
+        return "cp1252", ["the file is not UTF-8; read it as Windows-1252 (save it as UTF-8 to be sure)"]
     return "utf-8", []
 
 
@@ -169,7 +169,7 @@ def read_layout(path: Path) -> CsvLayout:
         raise RecipientsError(f"{path}: not a text CSV file (binary data)")
     encoding, warnings = _detect_encoding(head)
     text = head.decode(encoding, errors="replace")
-    first_line = text.lstrip("\ufeff").splitlines()[0] if text.strip() else ""
+    first_line = text.splitlines()[0] if text.strip() else ""  # utf-8-sig and utf-16 drop the BOM
     tried: list[tuple[str, list[str]]] = []
     for delim in DELIMITERS:
         columns = next(csv.reader([first_line], delimiter=delim), [])
@@ -177,8 +177,7 @@ def read_layout(path: Path) -> CsvLayout:
         hits = [i for i, c in enumerate(columns) if _is_email_header(c)]
         if hits:
             return _layout(path, encoding, delim, columns, hits, warnings)
-    probe, _ = validate_address(first_line.strip().strip('"').split(",")[0].split(";")[0].strip())
-    if probe:
+    if any(validate_address(cell.strip())[0] for _, columns in tried for cell in columns):  # a header names no one
         raise RecipientsError(f"{path}: line 1 is an address, not a header",
                               hint="add a first line naming the columns, e.g. `email,first_name`")
     best = max(tried, key=lambda t: len(t[1]))[1]
@@ -269,7 +268,7 @@ class RecipientStream:
     The file stays open only while iterating.
     """
 
-    def __init__(self, layout: CsvLayout, problems: list[RowProblem], *, dedupe: bool = True) -> None:
+    def __init__(self, layout: CsvLayout, problems: list[RowProblem], *, dedupe: bool) -> None:
         self.layout = layout
         self.problems = problems
         self.rows = 0
@@ -322,8 +321,6 @@ class RecipientStream:
                     continue
                 line = prev_end + 1
                 prev_end = reader.line_num
-                if not row or (len(row) == 1 and not row[0].strip()):
-                    continue
                 rows += 1
                 self.rows = rows
                 raw = row[email_index].strip() if email_index < len(row) else ""
@@ -331,7 +328,7 @@ class RecipientStream:
                     if any(v.strip() for v in row):
                         problems.append(RowProblem(line, "", "invalid", "no address in the email column"))
                     else:
-                        rows -= 1  # a row of empty cells: nothing there
+                        rows -= 1  # a blank line or a row of empty cells: nothing there
                         self.rows = rows
                     continue
                 address = fast(raw)
@@ -405,7 +402,7 @@ def iter_addresses(path: Path | str) -> Iterator[tuple[int, str]]:
     layout = read_layout(Path(path))
     with layout.path.open("r", encoding=layout.encoding, errors="replace", newline="") as fh:
         reader = csv.reader(fh, delimiter=layout.delimiter)
-        next(reader, None)
+        next(reader)  # the header (read_layout found one)
         prev_end = reader.line_num
         for row in reader:
             line = prev_end + 1
@@ -413,9 +410,3 @@ def iter_addresses(path: Path | str) -> Iterator[tuple[int, str]]:
             if layout.email_index < len(row) and row[layout.email_index].strip():
                 yield line, row[layout.email_index].strip()
 
-
-__all__ = [
-    "CsvLayout", "RecipientStream", "RecipientsError", "RowProblem", "clean_value", "count_rows",
-    "describe_layout", "fast_validate", "field_name", "iter_addresses", "read_layout", "read_recipients",
-    "slow_validate", "validate_address",
-]

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import hmac
 import html
@@ -171,13 +172,9 @@ class Links:
     def for_recipient(self, email: str) -> tuple[str | None, str | None]:
         url = None
         if self.template:
-            split = self._split
-            if split is not None:
-                assert self._signer is not None, "a {token} URL needs the secret"
-                return split[0] + self._signer(email) + split[1], (self.mailto or None)
             url = self.template
             if "{token}" in url:
-                assert self.secret is not None and self._signer is not None
+                assert self._signer is not None, "a {token} URL needs the secret"
                 url = url.replace("{token}", self._signer(email))
             if "{email}" in url:
                 url = url.replace("{email}", quote(email, safe=""))
@@ -236,7 +233,7 @@ class UnsubscribeApp:
         self.newsletter = newsletter
 
     def _token(self, environ: dict[str, Any], form: list[tuple[str, str]]) -> str | None:
-        candidates = [v for _, v in parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)]
+        candidates = [v for _, v in parse_qsl(environ.get("QUERY_STRING", ""))]
         candidates += [v for k, v in form if k in ("t", "token")]
         path = environ.get("PATH_INFO", "") or ""
         candidates.append(path.rstrip("/").rpartition("/")[2])
@@ -260,6 +257,10 @@ class UnsubscribeApp:
 
     def __call__(self, environ: dict[str, Any], start_response: Start) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET").upper()
+        body = self._respond(environ, start_response, method)
+        return [] if method == "HEAD" else body  # HEAD: GET's status and headers, no body (RFC 9110 9.3.2)
+
+    def _respond(self, environ: dict[str, Any], start_response: Start, method: str) -> list[bytes]:
         if method not in ("GET", "HEAD", "POST"):
             start_response("405 Method Not Allowed", [("Allow", "GET, POST"), ("Content-Length", "0")])
             return [b""]
@@ -317,7 +318,7 @@ def read_body(environ: dict[str, Any], limit: int = _MAX_BODY) -> bytes:
     Raises _TooLarge beyond ``limit`` bytes, _BadBody on a malformed chunked body."""
     stream = environ["wsgi.input"]
     chunked = "chunked" in str(environ.get("HTTP_TRANSFER_ENCODING") or "").lower()
-    if environ.get("wsgi.input_terminated") and (chunked or not environ.get("CONTENT_LENGTH")):
+    if environ.get("wsgi.input_terminated"):  # the server ends the input at the body's end (and de-chunked it)
         data = stream.read(limit + 1)
         if len(data) > limit:
             raise _TooLarge
@@ -463,13 +464,10 @@ class _QuietHandler(WSGIRequestHandler):
         return
 
     def handle(self) -> None:
-        self.close_connection = True
-        try:
+        with contextlib.suppress(TimeoutError, ConnectionError):  # an idle or vanished client: the connection ends
             self._one()
-            while not self.close_connection:
+            while not self.close_connection:  # every path of _one sets it
                 self._one()
-        except (TimeoutError, ConnectionError):
-            self.close_connection = True
 
     def _one(self) -> None:
         self.raw_requestline = self.rfile.readline(65537)
@@ -481,8 +479,7 @@ class _QuietHandler(WSGIRequestHandler):
             self.send_error(414)
             self.close_connection = True
             return
-        if not self.parse_request():
-            self.close_connection = True
+        if not self.parse_request():  # it answered the error and set close_connection
             return
         environ = self.get_environ()
         has_body = bool(environ.get("HTTP_TRANSFER_ENCODING")) or (environ.get("CONTENT_LENGTH") or "0") != "0"
@@ -496,13 +493,12 @@ class _QuietHandler(WSGIRequestHandler):
             self.close_connection = True  # the unread body would be taken for the next request
 
 
-def make_unsubscribe_server(app: UnsubscribeApp, host: str = "127.0.0.1", port: int = 8025) -> WSGIServer:
+def make_unsubscribe_server(app: UnsubscribeApp, host: str, port: int) -> WSGIServer:
     """The threaded HTTP/1.1 server for ``app``, bound (``serve_forever`` runs it)."""
     return make_server(host, port, app, server_class=_ThreadingServer, handler_class=_QuietHandler)
 
 
-def serve(app: UnsubscribeApp, host: str = "127.0.0.1", port: int = 8643,
-          ready: Callable[[str], None] | None = None) -> None:
+def serve(app: UnsubscribeApp, host: str, port: int, ready: Callable[[str], None] | None = None) -> None:
     """Serve ``app`` with wsgiref (threaded) until interrupted."""
     with make_unsubscribe_server(app, host, port) as httpd:
         if ready:

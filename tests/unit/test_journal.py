@@ -83,6 +83,9 @@ def test_outcomes_failed_unknown_and_missing(tmp_path: Path) -> None:
         assert left == 1  # EMAILS[4] had no outcome: unknown (it may have left)
         s = j.summary()
         assert (s.sent, s.failed, s.unknown) == (1, 2, 2)
+        # Only the refusal said to be permanent is: an unknown recipient is never a permanent failure.
+        assert dict(j.db.execute("SELECT key, permanent FROM recipients")) == {
+            EMAILS[0]: 1, EMAILS[1]: 0, EMAILS[2]: 0, EMAILS[3]: 0, EMAILS[4]: 0}
     with _journal(tmp_path) as j:
         j.recover()
         assert j.sendable(EMAILS[:5]) == [EMAILS[1]]  # the transient failure only
@@ -95,6 +98,7 @@ def test_missing_as_pending_when_the_batch_never_left(tmp_path: Path) -> None:
         j.record(1, EMAILS[:3], [Outcome(EMAILS[0], True)], missing="pending")
         assert j.summary().states == {"sent": 1, "pending": 2}
         assert j.sendable(EMAILS[:3]) == EMAILS[1:3]
+        assert j.db.execute("SELECT SUM(permanent) FROM recipients").fetchone() == (0,)  # nothing failed for good
 
 
 def test_whole_batch_unknown(tmp_path: Path) -> None:
@@ -232,7 +236,10 @@ INSERT INTO entries (issue, key, email, batch, state, last_error, permanent, cre
     (1, 'a@example.com', 'A@example.com', 1, NULL, NULL, 0, 0),
     (1, 'b@example.com', 'b@example.com', 1, 'failed', '550 gone', 1, 0),
     (1, 'c@example.com', 'c@example.com', 1, 'failed', '451 later', 0, 0),
-    (1, 'd@example.com', 'd@example.com', 2, NULL, NULL, 0, 2);
+    (1, 'd@example.com', 'd@example.com', 2, NULL, NULL, 0, 2),
+    (1, 'g@example.com', 'g@example.com', 2, 'failed', '451 later', 0, 2);
+INSERT INTO entries (issue, key, email, batch, state, message_id, created) VALUES
+    (1, 'f@example.com', 'f@example.com', 1, NULL, '<own-f>', 0);
 PRAGMA user_version = 2;
 """
 
@@ -245,12 +252,16 @@ def test_a_schema_2_journal_is_upgraded_with_its_states(tmp_path: Path) -> None:
         Journal(journal_path(tmp_path), "old", readonly=True)  # a dry run reads; it does not upgrade
     with _journal(tmp_path, "old") as j:
         assert j.db.execute("PRAGMA user_version").fetchone() == (3,)
-        assert j.summary().states == {"sent": 1, "failed": 2, "inflight": 1}
-        assert j.recover() == 1
+        assert j.summary().states == {"sent": 2, "failed": 3, "inflight": 1}
+        assert j.recover() == 1  # d: in flight when the old version stopped; g had failed, and stays failed
+        assert j.summary().states == {"sent": 2, "failed": 3, "unknown": 1}
         assert j.sendable(["a@example.com", "B@example.com", "c@example.com", "d@example.com", "e@example.com"]) == [
             "c@example.com", "e@example.com"]
         assert j.db.execute("SELECT email, message_id FROM recipients WHERE key = 'a@example.com'").fetchone() == (
             "A@example.com", "<m1>")
+        # A recipient with a message id of its own (per-recipient ids) keeps it.
+        assert j.db.execute("SELECT state, message_id FROM recipients WHERE key = 'f@example.com'").fetchone() == (
+            "sent", "<own-f>")
 
 
 def test_all_accepted_is_recorded_like_the_list_of_outcomes(tmp_path: Path) -> None:
@@ -320,6 +331,7 @@ def test_another_sqlite_file_is_not_taken_as_a_journal(tmp_path: Path) -> None:
         _journal(tmp_path)
     db = sqlite3.connect(journal_path(tmp_path))
     assert [r[0] for r in db.execute("SELECT name FROM sqlite_master")] == ["notes"]  # untouched
+    assert db.execute("PRAGMA journal_mode").fetchone() == ("delete",)  # not switched to WAL either
     db.close()
 
 
@@ -405,6 +417,283 @@ def test_a_read_only_journal_never_suggests_a_fresh_one(tmp_path: Path, what: st
         assert j.summary().states == {"sent": 2}
 
 
+# --- one batch's fate never spills onto another ------------------------------------------------------
+
+
+def _states(j: Journal) -> dict[str, str]:
+    return dict(j.db.execute("SELECT key, state FROM recipients WHERE issue = ?", (j.issue_id,)))
+
+
+def test_a_batch_whose_fate_is_unknown_leaves_the_other_batches_as_they_were(tmp_path: Path) -> None:
+    with _journal(tmp_path) as j:
+        j.begin_batch(1, EMAILS[:3])
+        j.record(1, EMAILS[:3], [Outcome(e, True, "<m1>") for e in EMAILS[:3]])
+        j.begin_batch(2, EMAILS[3:5])
+        j.batch_unknown(2, "the connection dropped after the request left")
+        j.begin_batch(3, EMAILS[5:7])  # still in flight
+        assert j.summary().states == {"sent": 3, "unknown": 2, "inflight": 2}
+        # --resend-unknown sends the unknown batch again, never the recipients already mailed.
+        assert j.sendable(EMAILS[:5], resend_unknown=True) == EMAILS[3:5]
+        assert j.rows("sent", 10) == [(e, None) for e in EMAILS[:3]]
+
+
+def test_an_accepted_batch_never_turns_an_earlier_unknown_batch_into_sent(tmp_path: Path) -> None:
+    from digest.model import AllAccepted
+
+    with _journal(tmp_path) as j:
+        j.begin_batch(1, EMAILS[:2])
+        j.batch_unknown(1, "lost")
+        # Accepted in the three ways a backend reports it: AllAccepted, one id in order, per-recipient ids.
+        j.begin_batch(2, EMAILS[2:4])
+        assert j.record(2, EMAILS[2:4], AllAccepted(EMAILS[2:4], "<m2>")) == 0
+        j.begin_batch(3, EMAILS[4:6])
+        assert j.record(3, EMAILS[4:6], [Outcome(e, True, "<m3>") for e in EMAILS[4:6]]) == 0
+        j.begin_batch(4, EMAILS[6:8])
+        assert j.record(4, EMAILS[6:8], [Outcome(EMAILS[7], True, "<a>"), Outcome(EMAILS[6], True, "<b>")]) == 0
+        assert j.summary().states == {"unknown": 2, "sent": 6}
+        assert j.sendable(EMAILS[:8]) == []
+        assert j.sendable(EMAILS[:8], resend_unknown=True) == EMAILS[:2]
+        assert dict(j.db.execute("SELECT key, message_id FROM recipients WHERE state = 'sent'")) == {
+            EMAILS[2]: "<m2>", EMAILS[3]: "<m2>", EMAILS[4]: "<m3>", EMAILS[5]: "<m3>",
+            EMAILS[6]: "<b>", EMAILS[7]: "<a>"}
+
+
+@pytest.mark.parametrize("permanent", [False, True])
+def test_a_batch_refused_for_everyone_is_failed_not_sent(tmp_path: Path, permanent: bool) -> None:
+    with _journal(tmp_path) as j:
+        j.begin_batch(1, EMAILS[:3])
+        refused = [Outcome(e, False, error="554 rejected", permanent=permanent) for e in EMAILS[:3]]
+        assert j.record(1, EMAILS[:3], refused) == 0
+        assert j.summary().states == {"failed": 3}
+        assert j.rows("failed", 5) == [(e, "554 rejected") for e in EMAILS[:3]]
+        assert j.sendable(EMAILS[:3]) == ([] if permanent else EMAILS[:3])
+
+
+def test_one_refused_among_accepted_under_one_id_is_failed(tmp_path: Path) -> None:
+    with _journal(tmp_path) as j:
+        j.begin_batch(1, EMAILS[:3])
+        j.record(1, EMAILS[:3], [Outcome(EMAILS[0], True, "<m>"), Outcome(EMAILS[1], False, error="550 gone",
+                                                                           permanent=True),
+                                 Outcome(EMAILS[2], True, "<m>")])
+        assert _states(j) == {EMAILS[0]: "sent", EMAILS[1]: "failed", EMAILS[2]: "sent"}
+        # Fewer outcomes than recipients, all accepted: the one without an answer may or may not have left.
+        j.begin_batch(2, EMAILS[3:6])
+        assert j.record(2, EMAILS[3:6], [Outcome(e, True, "<n>") for e in EMAILS[3:5]]) == 1
+        assert _states(j)[EMAILS[5]] == "unknown"
+        assert j.rows("unknown", 5) == [(EMAILS[5], "the backend returned no outcome")]
+
+
+def test_an_address_still_in_flight_is_not_claimed_again(tmp_path: Path) -> None:
+    with _journal(tmp_path) as j:
+        j.begin_batch(1, EMAILS[:2])  # its answer has not come yet (another thread is sending it)
+        assert j.begin_batch(2, [EMAILS[1].upper(), EMAILS[2]]) == [EMAILS[2]]
+        assert j.sendable(EMAILS[:3]) == []
+        assert _states(j) == {EMAILS[0]: "inflight", EMAILS[1]: "inflight", EMAILS[2]: "inflight"}
+        assert j.db.execute("SELECT batch FROM recipients WHERE key = ?", (EMAILS[1],)).fetchone() == (1,)
+
+
+def test_a_claim_that_cannot_be_written_is_rolled_back_whole(tmp_path: Path) -> None:
+    bad = "bad\udcff@example.com"  # a lone surrogate (undecodable CSV bytes): SQLite cannot store it
+    with _journal(tmp_path) as j:
+        with pytest.raises((TypeError, UnicodeEncodeError)):
+            j.begin_batch(1, [EMAILS[0], bad])
+        # Nothing of batch 1 stays (no inflight batch without its addresses), and the journal still works.
+        assert j.summary().states == {} and j.next_batch_number() == 1
+        assert j.begin_batch(1, EMAILS[:2]) == EMAILS[:2]
+        j.record(1, EMAILS[:2], [Outcome(e, True, "<m>") for e in EMAILS[:2]])
+    with _journal(tmp_path) as j:
+        assert j.summary().states == {"sent": 2}
+
+
+def test_a_journal_locked_by_another_program_is_a_clear_error_and_nothing_is_half_written(tmp_path: Path) -> None:
+    import threading
+
+    with _journal(tmp_path) as j:
+        j.begin_batch(1, EMAILS[:1])
+        j.db.execute("PRAGMA busy_timeout = 50")  # the default waits 30 s for the other writer
+        other = sqlite3.connect(journal_path(tmp_path), isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # e.g. a SQLite browser holding a write transaction
+        try:
+            with pytest.raises(JournalError, match="send journal failed.*locked") as info:
+                j.begin_batch(2, EMAILS[1:3])
+            assert "resumes" in (info.value.hint or "")
+            # The journal's own lock was released: the send's request thread, which records outcomes through
+            # the same journal, is not stuck.
+            seen: list[object] = []
+            worker = threading.Thread(target=lambda: seen.append(j.summary().states), daemon=True)
+            worker.start()
+            worker.join(10)
+            assert seen == [{"inflight": 1}], "the journal's lock was left held after the failed BEGIN"
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        assert j.summary().states == {"inflight": 1}  # batch 2 was not written, not even in part
+        assert j.begin_batch(2, EMAILS[1:3]) == EMAILS[1:3]
+
+
+def test_leaving_the_with_block_releases_the_run_lock_and_the_file(tmp_path: Path) -> None:
+    with _journal(tmp_path) as first:
+        assert first.lock_run()
+        assert first.lock_run()  # asking again while holding it is fine
+    with pytest.raises(sqlite3.ProgrammingError):
+        first.summary()  # closed
+    with _journal(tmp_path) as second:
+        assert second.lock_run()  # the first send ended: the next one may start
+
+
+def test_a_run_records_its_start_end_and_note(tmp_path: Path) -> None:
+    with _journal(tmp_path) as j:
+        j.finish_run("no run started")  # nothing to finish: no row
+        assert j.start_run("sendgrid", 4) == j.run_id
+        j.finish_run("stopped by Ctrl-C")
+    with _journal(tmp_path) as j:
+        assert j.start_run("outbox", 0) != 0
+    db = sqlite3.connect(journal_path(tmp_path))
+    try:
+        rows = db.execute("SELECT backend, recovered_unknown, finished IS NOT NULL, note FROM runs ORDER BY id"
+                          ).fetchall()
+    finally:
+        db.close()
+    assert rows == [("sendgrid", 4, 1, "stopped by Ctrl-C"), ("outbox", 0, 0, None)]
+
+
+_SCHEMA_1 = """
+CREATE TABLE recipients (email TEXT PRIMARY KEY, state TEXT NOT NULL, message_id TEXT, attempts INTEGER);
+INSERT INTO recipients VALUES ('a@example.com', 'sent', '<m>', 1);
+"""
+
+
+@pytest.mark.parametrize("version", [0, 1, 4])
+def test_a_journal_of_another_schema_is_refused_and_left_as_it_was(tmp_path: Path, version: int) -> None:
+    db = sqlite3.connect(journal_path(tmp_path))
+    db.executescript(_SCHEMA_1 + f"PRAGMA user_version = {version};")
+    db.close()
+    for readonly in (True, False):
+        with pytest.raises(JournalError, match=f"another version of digest \\(schema {version}\\)"):
+            Journal(journal_path(tmp_path), "issue-1", readonly=readonly)
+    db = sqlite3.connect(journal_path(tmp_path))
+    try:
+        assert db.execute("PRAGMA user_version").fetchone() == (version,)
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("delete",)
+        assert [r[0] for r in db.execute("SELECT name FROM sqlite_master")] == ["recipients",
+                                                                               "sqlite_autoindex_recipients_1"]
+        assert db.execute("SELECT * FROM recipients").fetchall() == [("a@example.com", "sent", "<m>", 1)]
+    finally:
+        db.close()
+
+
+def test_the_counts_the_editor_sees() -> None:
+    from digest.deliver.journal import Summary
+
+    empty = Summary()
+    assert (empty.sent, empty.failed, empty.unknown, empty.pending, empty.skipped_total) == (0, 0, 0, 0, 0)
+    s = Summary({"sent": 5, "failed": 2, "unknown": 3, "inflight": 1, "pending": 4},
+                {"invalid": 2, "duplicate": 1, "suppressed": 6})
+    # In flight at the end of a run is as unknown as unknown: both are held until --resend-unknown.
+    assert (s.sent, s.failed, s.unknown, s.pending, s.skipped_total) == (5, 2, 4, 4, 9)
+
+
+def test_the_first_send_from_a_new_folder_makes_it(tmp_path: Path) -> None:
+    path = journal_path(tmp_path / "issues" / "2026-12")
+    with Journal(path, "2026-12") as j:
+        assert j.begin_batch(1, EMAILS[:1]) == EMAILS[:1]
+    assert path.exists()
+
+
+def test_a_damaged_journal_is_refused_with_the_way_out(tmp_path: Path) -> None:
+    with _journal(tmp_path) as j:
+        j.begin_batch(1, EMAILS[:2])
+    data = bytearray(journal_path(tmp_path).read_bytes())
+    data[100:4000] = b"\xff" * 3900  # the schema page overwritten (a bad copy, a bad disk)
+    journal_path(tmp_path).write_bytes(bytes(data))
+    with pytest.raises(JournalError, match="refusing to use this file.*malformed") as info:
+        _journal(tmp_path)
+    assert "--new-journal" in (info.value.hint or "")
+    assert journal_path(tmp_path).read_bytes() == bytes(data)  # left as it was
+
+
+def test_a_folder_where_the_journal_should_be_is_a_clear_error(tmp_path: Path) -> None:
+    journal_path(tmp_path).mkdir()
+    with pytest.raises(JournalError, match="cannot be written"):
+        _journal(tmp_path)
+
+
+def test_no_lock_file_possible_means_checked_claims(tmp_path: Path) -> None:
+    from digest.folder import JOURNAL_LOCK_NAME as LOCK_NAME
+
+    (tmp_path / LOCK_NAME).mkdir()  # something in the way of the lock file
+    with _journal(tmp_path) as j:
+        assert j.lock_run() is False
+        j.begin_batch(1, EMAILS[:2])
+        assert j.begin_batch(2, EMAILS[1:3]) == [EMAILS[2]]  # the journal itself still guards each claim
+
+
+def test_per_recipient_message_ids_in_batch_order_are_kept(tmp_path: Path) -> None:
+    with _journal(tmp_path) as j:
+        j.begin_batch(1, EMAILS[:3])
+        assert j.record(1, EMAILS[:3], [Outcome(e, True, f"<{i}@smtp>") for i, e in enumerate(EMAILS[:3])]) == 0
+        assert dict(j.db.execute("SELECT key, message_id FROM recipients")) == {
+            e: f"<{i}@smtp>" for i, e in enumerate(EMAILS[:3])}
+        assert j.summary().states == {"sent": 3}
+        assert j.rows("sent", 5) == [(e, None) for e in EMAILS[:3]]  # no error text on a recipient accepted
+
+
+def test_set_aside_in_a_folder_that_cannot_be_written_says_so(tmp_path: Path) -> None:
+    from digest.deliver.journal import set_aside
+
+    issue = tmp_path / "issue"
+    with _journal(issue) as j:
+        j.begin_batch(1, EMAILS[:1])
+    _make_read_only(issue)
+    try:
+        with pytest.raises(JournalError, match="cannot set the old journal aside"):
+            set_aside(issue)
+    finally:
+        _make_writable(issue)
+    assert journal_path(issue).exists()
+    assert set_aside(tmp_path / "nothing-here") is None
+
+
+def test_a_batch_of_addresses_all_claimed_before_counts_nobody(tmp_path: Path) -> None:
+    with _journal(tmp_path) as j:
+        j.begin_batch(1, EMAILS[:2])
+        j.record(1, EMAILS[:2], [Outcome(e, True, "<m>") for e in EMAILS[:2]])
+        assert j.begin_batch(2, EMAILS[:2]) == []  # e.g. a resumed run whose batch was all sent already
+        assert j.summary().states == {"sent": 2}
+        j.batch_unknown(2, "lost")
+        assert j.summary().states == {"sent": 2} and j.summary().unknown == 0
+
+
+def test_a_commit_that_fails_is_rolled_back_and_said(tmp_path: Path) -> None:
+    """Where WAL is unavailable (some network file systems) a reader blocks the writer's COMMIT."""
+    with _journal(tmp_path) as j:
+        j.db.execute("PRAGMA journal_mode=DELETE")
+        j.db.execute("PRAGMA busy_timeout = 50")
+        j.begin_batch(1, EMAILS[:1])
+        reader = sqlite3.connect(journal_path(tmp_path), isolation_level=None)
+        reader.execute("BEGIN")
+        reader.execute("SELECT COUNT(*) FROM batches").fetchone()  # a read transaction holds its lock
+        try:
+            with pytest.raises(JournalError, match="send journal failed.*locked") as info:
+                j.begin_batch(2, EMAILS[1:3])
+            assert "resumes" in (info.value.hint or "")
+        finally:
+            reader.execute("ROLLBACK")
+            reader.close()
+        assert j.summary().states == {"inflight": 1}  # batch 2 is not there, not even for this connection
+        assert j.begin_batch(2, EMAILS[1:3]) == EMAILS[1:3]
+        assert j.summary().states == {"inflight": 3}
+
+
+def test_a_closed_journal_cannot_be_used_by_mistake(tmp_path: Path) -> None:
+    j = _journal(tmp_path)
+    j.close()
+    with pytest.raises(sqlite3.ProgrammingError):
+        j.begin_batch(1, EMAILS[:1])
+    with pytest.raises(sqlite3.ProgrammingError):
+        j.start_run("outbox", 0)
+
+
 def test_an_ab_test_is_recorded_once_with_its_variants_and_its_winner_once(tmp_path: Path) -> None:
     with _journal(tmp_path) as j:
         assert j.ab_test() is None and j.ab_variants() == {}
@@ -443,3 +732,67 @@ def test_a_cancelled_scheduled_run_releases_its_recipients_to_pending(tmp_path: 
         j.record(4, EMAILS[2:3] + EMAILS[4:8], [Outcome(e, True, "m4") for e in EMAILS[2:3] + EMAILS[4:8]])
         assert j.summary().states == {"sent": 7, "failed": 1}
         assert j.release_runs([], "nothing") == 0
+
+
+def test_a_journal_from_before_ab_tests_has_none(tmp_path: Path) -> None:
+    with _journal(tmp_path) as j:
+        j.begin_batch(1, EMAILS[:1])
+        j.db.execute("DROP TABLE ab_variants")  # as a journal written before A/B tests existed
+        j.db.execute("DROP TABLE ab_tests")
+    ro = open_journal(tmp_path, "issue-1", readonly=True)  # a dry run does not add the tables
+    assert ro is not None
+    try:
+        assert ro.ab_test() is None and ro.ab_variants() == {} and ro.ab_variants(1) == {}
+    finally:
+        ro.close()
+    with _journal(tmp_path) as j:  # a real send adds them
+        assert j.ab_test() is None
+        assert j.start_ab_test("s" * 32, 0.5, ["A", "B", "C"], [("a@x.org", 3), ("b@x.org", 1), ("c@x.org", 3)])
+        test = j.ab_test()
+        assert test is not None and test.sizes == [1, 0, 2] and test.subjects == ["A", "B", "C"]
+        assert test.winner is None and test.chosen is None and test.chosen_by is None
+        assert j.ab_variants(2) == {} and j.ab_variants(3) == {"a@x.org": 3, "c@x.org": 3}
+
+
+def test_a_folder_whose_marker_cannot_be_written_is_refused(tmp_path: Path) -> None:
+    from digest.deliver.journal import marker_path
+
+    with _journal(tmp_path) as j:
+        j.begin_batch(1, EMAILS[:1])
+    marker_path(journal_path(tmp_path)).unlink()
+    marker_path(journal_path(tmp_path)).mkdir()  # something in the way of the marker file
+    with pytest.raises(JournalError, match="cannot record that this folder has a send journal"):
+        _journal(tmp_path)
+
+
+def test_a_journal_path_that_cannot_be_looked_at_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "issue").write_text("a file where the issue folder should be\n")
+    with pytest.raises(JournalError, match="cannot read the send journal"):
+        _journal(tmp_path / "issue")
+    with pytest.raises(JournalError, match="cannot read the send journal"):
+        open_journal(tmp_path / "issue", "issue-1", readonly=True)
+
+
+def test_set_aside_after_a_crash_keeps_the_last_commits_with_the_old_journal(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from digest.deliver.journal import set_aside
+
+    crash = ("import os, sys\nfrom digest.deliver.journal import Journal, journal_path\n"
+             "j = Journal(journal_path(sys.argv[1]), 'issue-1')\nj.begin_batch(1, ['a@example.com', 'b@example.com'])\n"
+             "os._exit(9)  # killed: the last commits are only in the WAL file\n")
+    subprocess.run([sys.executable, "-c", crash, str(tmp_path)], check=False, timeout=60,
+                   env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    wal = journal_path(tmp_path).with_name(journal_path(tmp_path).name + "-wal")
+    assert wal.exists() and wal.stat().st_size > 0
+    aside = set_aside(tmp_path)
+    assert aside is not None and not wal.exists()
+    old = Journal(aside, "issue-1", readonly=True)
+    try:
+        assert old.summary().states == {"inflight": 2}  # the batch committed before the crash is there
+    finally:
+        old.close()
+    with _journal(tmp_path) as j:
+        assert j.summary().states == {} and j.sendable(["a@example.com"]) == ["a@example.com"]

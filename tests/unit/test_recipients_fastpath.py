@@ -94,3 +94,23 @@ def test_every_wrapper_and_joiner_is_covered() -> None:
     assert any(a.startswith("Name <") for a in sample)
     assert any("@@" in a for a in sample)
     assert any("xn--" in a for a in sample)
+
+
+def _of_length(total: int, local: int = 0) -> str:
+    """A plain address ``total`` characters long (a local part of ``local`` characters when given)."""
+    label = "x" * 63
+    domain = ".".join([label, label, label]) + ".com"  # 196 characters
+    if local:
+        return "a" * local + "@" + "b" * (total - local - 1 - 4) + ".com"
+    return "a" * (total - len(domain) - 1) + "@" + domain
+
+
+def test_the_length_limits_agree_with_email_validator() -> None:
+    cases = [_of_length(n) for n in (253, 254, 255, 256, 320)]
+    cases += [_of_length(80, local=n) for n in (63, 64, 65)]
+    cases += ["a@" + "x" * n + ".com" for n in (62, 63, 64)]
+    cases += ["a@" + "x" * 63 + "." + "y" * n for n in (62, 63, 64)]
+    for address in cases:
+        assert validate_address(address) == slow_validate(address), (len(address), address)
+    assert validate_address(_of_length(254))[0] == _of_length(254)
+    assert validate_address(_of_length(255))[0] is None  # one character over RFC 5321's 254
