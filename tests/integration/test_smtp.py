@@ -217,5 +217,5 @@ def test_lost_after_data_with_several_connections_is_unknown_and_held(tmp_path: 
 @pytest.mark.parametrize("connections", [0, 9, "two"])
 def test_connections_out_of_range_is_a_clear_error(tmp_path: Path, connections: object) -> None:
     issue = _issue(tmp_path, free_port(), connections=connections)
-    with pytest.raises(DigestError, match=r"\[smtp\] (connections must be 1 to 8|has a bad number)"):
+    with pytest.raises(DigestError, match=r"\[smtp\] (connections must be 1 to 8|connections` must be a whole number)"):
         send_issue(issue, _csv(tmp_path), "smtp")
