@@ -210,8 +210,7 @@ class Journal:
 
         Raises JournalError when another process holds it: a send of this issue is running.
         """
-        if _fcntl is None:  # pragma: no cover - Windows: no flock
-            return False
+        if _fcntl is None: return False  # noqa: E701  # pragma: no cover - Windows: no flock
         if self._lock_file is not None:
             return True
         try:

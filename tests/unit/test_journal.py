@@ -51,8 +51,8 @@ def test_sent_is_never_sent_again(tmp_path: Path) -> None:
         assert j.begin_batch(2, [EMAILS[0], EMAILS[5]]) == [EMAILS[5]]
         view = _view(tmp_path)
         assert view[EMAILS[0]] == "sent" and view[EMAILS[5]] == "inflight"
-        assert j.db.execute("SELECT message_id, attempts FROM recipients WHERE key = ?",
-                            (EMAILS[1],)).fetchone() == ("<1@x>", 1)
+        assert j.db.execute("SELECT message_id, attempts, permanent FROM recipients WHERE key = ?",
+                            (EMAILS[1],)).fetchone() == ("<1@x>", 1, 0)  # delivered: no permanent failure
 
 
 def test_inflight_becomes_unknown_on_restart_and_is_held(tmp_path: Path) -> None:
