@@ -63,7 +63,7 @@ def children_of(pid: int) -> list[int]:
 
 
 def test_sigkill_of_the_sender_leaves_no_child_behind(tmp_path: Path) -> None:
-    issue = make_issue(tmp_path, batch_size=100)
+    issue = make_issue(tmp_path, batch_size=100, concurrency=1)  # one request out: the held one is the second
     csv_path = tmp_path / "r.csv"
     write_recipients(csv_path, 20_000)  # far more than the pipe holds: the producer is blocked, alive
     with SendGridStandIn(spec=shared_path("sendgrid", "tsg_mail_v3.json"), api_key=KEY) as sg:
