@@ -219,6 +219,37 @@ def test_http_errors_keep_the_clients_error_classes(standin: SendGridStandIn) ->
     assert standin.delivered() == {"r3@example.com": 1}
 
 
+def test_an_error_answer_leaves_no_cycle_holding_the_request(standin: SendGridStandIn) -> None:
+    """A send that waits out rate limits answers many 429s while it allocates little, so the cycle collector
+    seldom runs: an error that sits in a reference cycle with the frame that raised it keeps that frame's
+    request body (~250 KB a batch) alive, and the sender's memory grows with every 429."""
+    import gc
+    import types
+
+    from python_http_client.exceptions import TooManyRequestsError
+    from sendgrid import SendGridAPIClient
+
+    sg = pooled_client(SendGridAPIClient(KEY, host=standin.url), Pool(standin.url))
+    marker = "body-" + "x" * 64
+    gc.collect()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        standin.fault("429", retry_after=1)
+        with pytest.raises(TooManyRequestsError):
+            sg.client.mail.send.post(request_body=_body(1).decode().replace("Hello", marker),
+                                     request_headers={"Content-Type": "application/json; charset=utf-8"})
+        gc.collect()
+        held = [o for o in gc.garbage if isinstance(o, types.FrameType)
+                and any(marker.encode() in v for v in o.f_locals.values() if isinstance(v, bytes))
+                or isinstance(o, bytes) and marker.encode() in o]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+    assert held == []
+
+
 def test_a_dripping_answer_is_ended_by_the_requests_bound(servers: list[RawServer]) -> None:
     """A byte every 0.2 s never trips a 0.5 s socket timeout; the watchdog ends the request near 1.5 s."""
     stop = threading.Event()
