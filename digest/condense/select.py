@@ -297,10 +297,14 @@ def build_candidates(text: str, title: str, params: Params = DEFAULT, lang: str 
         if t[:1].isdigit() and (m := _DATE_PREFIX.match(t)) and len(t[m.end():].split()) >= 8:
             t = t[m.end():]  # a video page's date line run into its description: "18 March 2014 Richard …"
             c.notes.append("date line removed")
+        frame = ""
         if teams:
             if "Team news " in t and " vs" in t:
+                head = t[: t.index("Team news ")]
                 t = t[t.index("Team news ") + 10:]  # the preview's headings before "Team news": not the sentence
                 c.notes.append("match-preview headings removed")
+                if fm := _PREVIEW.search(head):  # but the fixture frames the preview: "West Brom vs Leicester: …"
+                    frame = f"{fm.group(1).strip()} vs {fm.group(2).strip()}: "
             if (m := _TEAM_HEADING.match(t)) and all(any(w.startswith(x) for w in teams) for x in m.group(1).split()):
                 t = t[m.end():]  # a team heading run in: "Leicester Matt Upson and Dean Hammond are …"
                 c.notes.append(f"run-in team heading '{m.group(1).strip()}' removed")
@@ -321,6 +325,9 @@ def build_candidates(text: str, title: str, params: Params = DEFAULT, lang: str 
             if comp.rules:
                 c.notes.append("compressed: " + ", ".join(comp.rules))
                 t = comp.text
+        if frame and len(t.split()) >= params.min_words:
+            t = frame + t
+            c.notes.append(f"the fixture '{frame[:-2]}' kept as the frame")
         c.text = t
         toks = _stems(t)
         all_toks.append(toks)
