@@ -136,6 +136,9 @@ def _trimmed_follow_on(c: Candidate, room: int) -> tuple[str, str] | None:
         head = t[: m.start()]
         if len(head) + 1 > room:
             continue
+        tail = t[m.end():]
+        if ", " in tail and len(tail.rsplit(", ", 1)[1].split()) <= 3:
+            return None  # the clause closes and the main one goes on: "the Lib Dems, who lost 11 MEPs, £1.45."
         if len(head.split()) >= 8 and balanced(head) and not _DASH.search(head):
             return head + t[-1], "trailing clause dropped"
         return None

@@ -105,3 +105,9 @@ def test_no_trim_before_a_clause_that_carries_the_point() -> None:
     cat = ("Last year the Scottish government held a consultation on licensing air weapons, but a majority of the "
            "people who responded to it opposed the plan to license them.")
     assert _teaser(f"{BRISBANE} {cat}", 250) == BRISBANE
+
+
+def test_no_trim_of_a_clause_after_which_the_main_clause_goes_on() -> None:
+    votes = ("For Labour it is 26p per vote, the Conservatives 79p and the Lib Dems, who lost 11 of their 12 MEPs "
+             "in the election last month, £1.45.")
+    assert _teaser(f"{BRISBANE} {votes}", 250) == BRISBANE
