@@ -43,7 +43,7 @@ def pack(cands: Sequence[Candidate], budget: int, p: Params = DEFAULT, context: 
         if len(opener.text) > budget:
             return []
         if p.follow == "run":
-            return _run(opener, cands, budget, context, p.fit_compress, p.skip_long)
+            return _run(opener, cands, budget, context, p.fit_compress, p.skip_long, p.trim_follow_on)
         rest = [c for c in pool if c.index > opener.index][: p.knap_pool]
         return _best_subset([opener, *rest], budget, p, by_index, context, forced=opener)
     if p.knapsack:
@@ -76,7 +76,7 @@ _SKIPPABLE = ("photo caption", "numbered caption", "a list of names", "byline", 
 
 
 def _run(opener: Candidate, cands: Sequence[Candidate], budget: int, context: str,
-         fit_rules: tuple[str, ...] = (), skip_long: int = 0) -> list[Candidate]:
+         fit_rules: tuple[str, ...] = (), skip_long: int = 0, trim: bool = False) -> list[Candidate]:
     """The lede and the sentences that follow it in the text, in order, while they fit and follow on."""
     chosen = [opener]
     for c in cands[opener.index + 1: opener.index + 12]:
@@ -100,7 +100,7 @@ def _run(opener: Candidate, cands: Sequence[Candidate], budget: int, context: st
         if _length(trial) > budget:
             if fit_rules and _fit_by_deletion(trial, budget, fit_rules):
                 chosen = trial
-            elif TRIM and (cut := _trimmed_follow_on(c, budget - _length(chosen) - 1)):
+            elif trim and (cut := _trimmed_follow_on(c, budget - _length(chosen) - 1)):
                 _note(c, f"{cut[1]} to fit")
                 c.text = cut[0]
                 chosen = trial
@@ -109,9 +109,6 @@ def _run(opener: Candidate, cands: Sequence[Candidate], budget: int, context: st
             break
         chosen = trial  # a pronoun or "The link …" here points back to the sentences just before it
     return chosen
-
-
-TRIM = True
 
 
 # Where a follow-on may lose its tail: a comma before a clause that adds to the main one (", who was born …",

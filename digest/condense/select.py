@@ -71,6 +71,7 @@ class Params:
     fit_compress: tuple[str, ...] = ("lead_time", "age_apposition", "dash_tail", "paren_aside", "local_time",
                                      "mid_day")
     skip_long: int = 3  # when the next sentence does not fit, one of the next this many that stands alone may follow
+    trim_follow_on: bool = True  # else the next sentence may lose a trailing clause that only adds to it (tried first)
 
 
 DEFAULT = Params()

@@ -111,3 +111,8 @@ def test_no_trim_of_a_clause_after_which_the_main_clause_goes_on() -> None:
     votes = ("For Labour it is 26p per vote, the Conservatives 79p and the Lib Dems, who lost 11 of their 12 MEPs "
              "in the election last month, £1.45.")
     assert _teaser(f"{BRISBANE} {votes}", 250) == BRISBANE
+
+
+def test_trimming_is_a_setting() -> None:
+    t = _teaser(f"{BRISBANE} {YEAMAN} The court heard the two men had argued before.", 270, trim_follow_on=False)
+    assert t == BRISBANE
