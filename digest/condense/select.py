@@ -10,8 +10,9 @@ connective ("But", "However,") is stripped; a sentence that opens with an unreso
 Lede first (the default): the teaser opens with the first sentence that can stand alone (``find_opener``) and
 continues with the sentences that follow it in order while they fit (``_run``), stepping over furniture,
 captions and quotes without a speaker. A follow-on a little too long may fit after editor-safe deletions
-(``Params.fit_compress``: never attribution); one that cannot fit may be replaced by one of the next three that
-stands alone on its own (``Params.skip_long``). The older packing (``follow="value"``): score =
+(``Params.fit_compress``: never attribution) or lose a trailing clause that only adds to it
+(``Params.trim_follow_on``); one that cannot fit may be replaced by one of the next three that stands alone on its
+own (``Params.skip_long``). The older packing (``follow="value"``): score =
 position prior + centrality (TF-IDF cosine to the whole text) + title overlap + shared entities and numbers +
 repeated content bigrams, exhaustive subset search over the lead region for the highest total value (score x
 length) within the budget, minus a cost for each jump between picked sentences; printed in document order.
