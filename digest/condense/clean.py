@@ -251,6 +251,11 @@ def clean_text(text: str) -> Cleaned:
         line, spans = _clean_line(line)
         if spans:
             removed.extend(Removed(r.start + off, r.end + off, r.text, r.rule) for r in spans)
+        if not kept and line and (cut := headline_runin(line)):
+            head = line[:cut].rstrip()
+            idx = raw.find(head)
+            removed.append(Removed(start + max(idx, 0), start + max(idx, 0) + len(head), head, "headline_runin"))
+            line = line[cut:].lstrip()
         if line:
             kept.append(line)
             if len(line) > 80 and _TERMINAL.search(line):
@@ -384,6 +389,53 @@ def _runin_cut(sent: str) -> re.Match[str] | None:
             return None
         return m
     return None
+
+
+# A headline run into the lede without a full stop, which the lede then restates: "Germans now think of themselves
+# as the victims of Hitler and his Nazi Regime Germans no longer see the Second World War as a defeat and now think
+# of themselves as victims of the Nazis, it has been claimed." Boundaries: a capitalised word after a word that is
+# not a function word, with no sentence end, colon, quote or bracket in the head.
+_HEAD_BOUNDARY = _r(r"(?<=[A-Za-z0-9%])\s(?=[A-Z][a-z'’-]+\s)")
+_HEAD_WORD = _r(r"[a-z][a-z'’-]{3,}")
+HEADLINE_MIN_WORDS, HEADLINE_MAX_WORDS = 5, 25
+
+
+def _head_stems(s: str) -> set[str]:
+    return {w[:-1] if w.endswith("s") else w for w in _HEAD_WORD.findall(s.lower())} - _NAME_LEAD
+
+
+def headline_runin(line: str) -> int:
+    """Where the lede starts when the first paragraph opens with its headline run in (0 when it does not): the
+    latest boundary (a headline may hold capitalised words) whose head has 5-25 words, no punctuation that ends or
+    opens anything, and >= 60 % (and >= 3) of its content words restated in the rest of the lede's sentence, which
+    has >= 8 words and ends with a full stop."""
+    if len(line) < 80 or line[0] in "\"“‘'(":
+        return 0
+    best = 0
+    for m in _HEAD_BOUNDARY.finditer(line, 0, 300):
+        head = line[:m.start()]
+        words = head.split()
+        if len(words) < HEADLINE_MIN_WORDS:
+            continue
+        if len(words) > HEADLINE_MAX_WORDS or any(ch in head for ch in ".!?:;\"“”‘()[]|"):
+            break
+        if words[-1].lower() in _NAME_LEAD:
+            continue
+        rest = line[m.end():]
+        end = _SENT_END.search(rest)
+        if end is None:
+            break
+        lede = rest[: end.end()]
+        if len(lede.split()) < 8:
+            continue
+        hs = _head_stems(head)
+        shared = hs & _head_stems(lede)
+        if len(shared) >= 3 and len(shared) >= 0.6 * len(hs):
+            best = m.end()
+    return best
+
+
+_SENT_END = _r(r"[.!?][\"'”’)]*(?=\s|$)")
 
 
 def _open_quote(s: str) -> bool:

@@ -43,7 +43,7 @@ def pack(cands: Sequence[Candidate], budget: int, p: Params = DEFAULT, context: 
         if len(opener.text) > budget:
             return []
         if p.follow == "run":
-            return _run(opener, cands, budget, context, p.fit_compress, p.skip_long)
+            return _run(opener, cands, budget, context, p.fit_compress, p.skip_long, p.trim_follow_on)
         rest = [c for c in pool if c.index > opener.index][: p.knap_pool]
         return _best_subset([opener, *rest], budget, p, by_index, context, forced=opener)
     if p.knapsack:
@@ -76,7 +76,7 @@ _SKIPPABLE = ("photo caption", "numbered caption", "a list of names", "byline", 
 
 
 def _run(opener: Candidate, cands: Sequence[Candidate], budget: int, context: str,
-         fit_rules: tuple[str, ...] = (), skip_long: int = 0) -> list[Candidate]:
+         fit_rules: tuple[str, ...] = (), skip_long: int = 0, trim: bool = False) -> list[Candidate]:
     """The lede and the sentences that follow it in the text, in order, while they fit and follow on."""
     chosen = [opener]
     for c in cands[opener.index + 1: opener.index + 12]:
@@ -100,11 +100,46 @@ def _run(opener: Candidate, cands: Sequence[Candidate], budget: int, context: st
         if _length(trial) > budget:
             if fit_rules and _fit_by_deletion(trial, budget, fit_rules):
                 chosen = trial
+            elif trim and (cut := _trimmed_follow_on(c, budget - _length(chosen) - 1)):
+                _note(c, f"{cut[1]} to fit")
+                c.text = cut[0]
+                chosen = trial
             elif skip_long:
                 chosen = _one_more(chosen, cands, c.index, budget, context, skip_long, fit_rules)
             break
         chosen = trial  # a pronoun or "The link …" here points back to the sentences just before it
     return chosen
+
+
+# Where a follow-on may lose its tail: a comma before a clause that adds to the main one (", who was born …",
+# ", including …", ", after …", ", leaving …"), never one that carries the point (", but …", ", so …").
+_TRIM_AT = lazy(r",\s(?=(?:after|before|while|as|with|which|who|whose|where|including|despite|following|amid|"
+                r"since|until|when|[a-z]{3,}ing)\s)")
+_QUOTE_MARK = lazy(r"[\"“”‘«»]|(?<!\w)['’]|['’](?!\w)")  # not an apostrophe inside a word ("neighbour's")
+# A sentence that opens on a subordinate clause: its main clause comes after the first comma.
+_SUBORDINATE_START = lazy(r"^(?:As|When|While|After|Although|Though|If|Because|Since|Before|Despite|Once|Until|"
+                          r"Unless|Whether|Having|Following)\b")
+
+
+def _trimmed_follow_on(c: Candidate, room: int) -> tuple[str, str] | None:
+    """A follow-on without its trailing clause when that makes it fit ``room``: a comma before a clause that only
+    adds to the main one, in a sentence without quotation marks that does not open on a subordinate clause; what
+    is left has >= 8 words and ends with a full stop."""
+    t = c.text
+    if room < 60 or len(t) > 2 * room or t[-1:] not in ".!" or _SUBORDINATE_START.match(t) or \
+            _QUOTE_MARK.search(t):
+        return None
+    for m in reversed(list(_TRIM_AT.finditer(t))):
+        head = t[: m.start()]
+        if len(head) + 1 > room:
+            continue
+        tail = t[m.end():]
+        if ", " in tail and len(tail.rsplit(", ", 1)[1].split()) <= 3:
+            return None  # the clause closes and the main one goes on: "the Lib Dems, who lost 11 MEPs, £1.45."
+        if len(head.split()) >= 8 and balanced(head) and not _DASH.search(head):
+            return head + t[-1], "trailing clause dropped"
+        return None
+    return None
 
 
 # a quotation attributed to a bare surname: '…," Minichiello said.' (a first name or a role would introduce it)
@@ -259,7 +294,16 @@ def fit_sentence(sentence: str, budget: int) -> tuple[str, str]:
     comp = compress(sentence, None if budget < 300 else frozenset({"lead_time", "age_apposition", "dash_tail"}))
     if comp.rules and len(comp.text) <= budget:
         return comp.text, "compressed (" + ", ".join(comp.rules) + ")"
-    base = comp.text
+    got = drop_trailing_clause(comp.text, budget)
+    if got:
+        return got
+    return shorten(sentence, budget), "cut at a clause boundary, marked with …"
+
+
+def drop_trailing_clause(base: str, budget: int) -> tuple[str, str] | None:
+    """``base`` without a trailing clause (after a comma or dash: ", which …", ", after …") or a subordinate clause
+    ("… after …"), so that it fits ``budget``: a whole sentence of >= 8 words ending with a full stop (None when
+    no such cut exists)."""
     end = base.rstrip()[-1:] if base.rstrip()[-1:] in ".!" else "."
     for m in reversed(list(_TRAIL.finditer(base))):
         head = base[: m.start()].rstrip(" ,;:–—-")
@@ -278,7 +322,7 @@ def fit_sentence(sentence: str, budget: int) -> tuple[str, str]:
         if balanced(head) and not _OPEN_RELATIVE.search(head) and last not in _TIME_TAIL and \
                 not last[-1:].isdigit() and not _DASH.search(head):
             return head + end, "trailing subordinate clause dropped"
-    return shorten(sentence, budget), "cut at a clause boundary, marked with …"
+    return None
 
 
 def shorten(sentence: str, budget: int) -> str:

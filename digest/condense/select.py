@@ -10,8 +10,9 @@ connective ("But", "However,") is stripped; a sentence that opens with an unreso
 Lede first (the default): the teaser opens with the first sentence that can stand alone (``find_opener``) and
 continues with the sentences that follow it in order while they fit (``_run``), stepping over furniture,
 captions and quotes without a speaker. A follow-on a little too long may fit after editor-safe deletions
-(``Params.fit_compress``: never attribution); one that cannot fit may be replaced by one of the next three that
-stands alone on its own (``Params.skip_long``). The older packing (``follow="value"``): score =
+(``Params.fit_compress``: never attribution) or lose a trailing clause that only adds to it
+(``Params.trim_follow_on``); one that cannot fit may be replaced by one of the next three that stands alone on its
+own (``Params.skip_long``). The older packing (``follow="value"``): score =
 position prior + centrality (TF-IDF cosine to the whole text) + title overlap + shared entities and numbers +
 repeated content bigrams, exhaustive subset search over the lead region for the highest total value (score x
 length) within the budget, minus a cost for each jump between picked sentences; printed in document order.
@@ -71,6 +72,7 @@ class Params:
     fit_compress: tuple[str, ...] = ("lead_time", "age_apposition", "dash_tail", "paren_aside", "local_time",
                                      "mid_day")
     skip_long: int = 3  # when the next sentence does not fit, one of the next this many that stands alone may follow
+    trim_follow_on: bool = True  # else the next sentence may lose a trailing clause that only adds to it (tried first)
 
 
 DEFAULT = Params()
@@ -297,10 +299,14 @@ def build_candidates(text: str, title: str, params: Params = DEFAULT, lang: str 
         if t[:1].isdigit() and (m := _DATE_PREFIX.match(t)) and len(t[m.end():].split()) >= 8:
             t = t[m.end():]  # a video page's date line run into its description: "18 March 2014 Richard …"
             c.notes.append("date line removed")
+        frame = ""
         if teams:
             if "Team news " in t and " vs" in t:
+                head = t[: t.index("Team news ")]
                 t = t[t.index("Team news ") + 10:]  # the preview's headings before "Team news": not the sentence
                 c.notes.append("match-preview headings removed")
+                if fm := _PREVIEW.search(head):  # but the fixture frames the preview: "West Brom vs Leicester: …"
+                    frame = f"{fm.group(1).strip()} vs {fm.group(2).strip()}: "
             if (m := _TEAM_HEADING.match(t)) and all(any(w.startswith(x) for w in teams) for x in m.group(1).split()):
                 t = t[m.end():]  # a team heading run in: "Leicester Matt Upson and Dean Hammond are …"
                 c.notes.append(f"run-in team heading '{m.group(1).strip()}' removed")
@@ -321,6 +327,9 @@ def build_candidates(text: str, title: str, params: Params = DEFAULT, lang: str 
             if comp.rules:
                 c.notes.append("compressed: " + ", ".join(comp.rules))
                 t = comp.text
+        if frame and len(t.split()) >= params.min_words:
+            t = frame + t
+            c.notes.append(f"the fixture '{frame[:-2]}' kept as the frame")
         c.text = t
         toks = _stems(t)
         all_toks.append(toks)

@@ -64,3 +64,32 @@ def test_missing_space_after_a_year_is_a_boundary() -> None:
     assert split_sentences("He was jailed in 1993.Mrs Fergus said she was relieved by the news.") == [
         "He was jailed in 1993.", "Mrs Fergus said she was relieved by the news."]
     assert split_sentences("The firm saved 4.2bn last year.") == ["The firm saved 4.2bn last year."]
+
+
+# Issue 18 round 4: a headline run into the lede without a full stop (a CNN/Daily Mail text dump).
+GERMANS = ("Germans now think of themselves as the victims of Hitler and his Nazi Regime Germans no longer see the "
+           "Second World War as a defeat and now think of themselves as victims of the Nazis, it has been claimed. "
+           "Nearly 70 years after the end of the conflict, attitudes are reportedly changing.")
+
+
+def test_a_headline_run_into_the_lede_is_removed() -> None:
+    c = clean_text(GERMANS)
+    assert c.text.startswith("Germans no longer see the Second World War as a defeat")
+    assert [(r.rule, r.text) for r in c.removed] == [
+        ("headline_runin", "Germans now think of themselves as the victims of Hitler and his Nazi Regime")]
+    assert GERMANS[c.removed[0].start:c.removed[0].end] == c.removed[0].text
+
+
+def test_a_headline_is_looked_for_only_in_the_first_paragraph() -> None:
+    c = clean_text(f"{LEAD}\n\n{GERMANS}")
+    assert "Nazi Regime Germans" in c.text and not c.removed
+
+
+def test_a_sentence_that_does_not_restate_its_start_keeps_it() -> None:
+    for text in ("Residents of the coastal town of Whitby Harbour Road have complained about the noise of the "
+                 "new ferry terminal, the council said on Monday.",
+                 "The minister for transport and the regions Tom Walker said the new harbour wall would cost "
+                 "the town four million pounds over three years.",
+                 "Police in the northern city of Leeds Bradford and Wakefield have arrested six men after a "
+                 "series of burglaries at petrol stations."):
+        assert clean_text(text).text == text

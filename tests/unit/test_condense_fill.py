@@ -75,3 +75,44 @@ def test_a_quotation_from_a_speaker_never_introduced_ends_the_run() -> None:
     assert _teaser(f"{named} {quote}\n") == f"{named} {quote}"
     police = '"The road will stay closed overnight," Police said.'
     assert _teaser(f"{LEDE} {police} The police closed the road.\n").startswith(f"{LEDE} {police}")
+
+
+# Issue 18 round 4: a follow-on that cannot fit whole may lose a trailing clause that only adds to it.
+BRISBANE = ("An argument between two Brisbane neighbours over noise levels has ended in tragedy with one man dead and "
+            "another charged with manslaughter.")
+YEAMAN = ("Leon Yeaman, 55, was allegedly killed by a single punch in the head from 28-year-old shift worker Phillip "
+          "Pama, 28, after he went to complain about loud music coming from his neighbour's apartment.")
+
+
+def test_a_follow_on_loses_an_adding_trailing_clause_to_fit() -> None:
+    t = _teaser(f"{BRISBANE} {YEAMAN} The court heard the two men had argued before.", 270)
+    assert t == (f"{BRISBANE} Leon Yeaman, 55, was allegedly killed by a single punch in the head from 28-year-old "
+                 "shift worker Phillip Pama, 28.")
+
+
+def test_no_trim_where_the_main_clause_comes_after_the_comma_or_in_a_quotation() -> None:
+    # "As renting … soared …, the student told how …": cutting at the comma would leave the subordinate clause
+    student = ("As renting in the capital soared to an average of more than a thousand pounds per month, the "
+               "second year student who attends a London university told how she took up sex work.")
+    t = _teaser(f"{BRISBANE} {student}", 250)
+    assert t == BRISBANE
+    quote = ("'Hillary Clinton has gotten so much criticism for her hairstyles over the years,' Julia, who also "
+             "features on the cover of the supplement, explained to the magazine.")
+    assert _teaser(f"{BRISBANE} {quote}", 250) == BRISBANE
+
+
+def test_no_trim_before_a_clause_that_carries_the_point() -> None:
+    cat = ("Last year the Scottish government held a consultation on licensing air weapons, but a majority of the "
+           "people who responded to it opposed the plan to license them.")
+    assert _teaser(f"{BRISBANE} {cat}", 250) == BRISBANE
+
+
+def test_no_trim_of_a_clause_after_which_the_main_clause_goes_on() -> None:
+    votes = ("For Labour it is 26p per vote, the Conservatives 79p and the Lib Dems, who lost 11 of their 12 MEPs "
+             "in the election last month, £1.45.")
+    assert _teaser(f"{BRISBANE} {votes}", 250) == BRISBANE
+
+
+def test_trimming_is_a_setting() -> None:
+    t = _teaser(f"{BRISBANE} {YEAMAN} The court heard the two men had argued before.", 270, trim_follow_on=False)
+    assert t == BRISBANE

@@ -468,3 +468,27 @@ def test_a_credit_line_between_the_lede_and_the_next_sentence_is_stepped_over() 
             "West Mercia Police\n"
             "Eloise Parry, 21, was taken to hospital on 12 April after taking a lethal dose of the tablets.")
     assert "Eloise Parry, 21, was taken to hospital" in _teaser(text, 300)
+
+
+# Issue 18 round 4: the connective ledes of texts whose own first sentence is missing (the editor flagged "However",
+# "But" openers): with or without a comma, the connective goes and the rest opens.
+@pytest.mark.parametrize("lede, expected", [
+    ("However the Spanish champions insisted they had not committed any offence.",
+     "The Spanish champions insisted they had not committed any offence."),
+    ("However, there were people in the TV industry who thought the cast would struggle to find work once their "
+     "time on the show was up.",
+     "There were people in the TV industry who thought the cast would struggle to find work once their time on "
+     "the show was up."),
+])
+def test_a_connective_lede_loses_its_connective(lede: str, expected: str) -> None:
+    t = _teaser(f"{lede}\nBut a public fundraising campaign launched in September hit its target in just a month.\n")
+    assert t == f"{expected} A public fundraising campaign launched in September hit its target in just a month."
+
+
+def test_a_but_lede_loses_its_connective_and_the_next_sentence_introduces_the_study() -> None:
+    study = ("The study, commissioned by education technology charity Tablets for Schools, looked at a "
+             "representative sample of 671 state and independent schools.")
+    t = _teaser("But the study says there is no clear evidence of academic improvement for pupils using tablet "
+                f"devices.\n{study}\n")
+    assert t == ("The study says there is no clear evidence of academic improvement for pupils using tablet devices. "
+                 f"{study}")

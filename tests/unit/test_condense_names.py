@@ -75,10 +75,18 @@ PREVIEW = (
     "Leicester Matt Upson and Dean Hammond are available for Leicester's trip to West Brom.\n")
 
 
-def test_a_match_previews_headings_never_open_the_teaser() -> None:
+def test_a_match_previews_headings_never_open_the_teaser_but_the_fixture_frames_it() -> None:
     t = _teaser(PREVIEW)
-    assert t.startswith("Craig Dawson is set to return for West Brom after serving a one-match ban.")
-    assert "Team news" not in t and "West Brom Craig" not in t
+    # round 4: the editor preferred the Lead's framing of the preview; the fixture heading is kept as a frame
+    assert t.startswith("West Bromwich Albion vs Leicester City: Craig Dawson is set to return for West Brom after "
+                        "serving a one-match ban.")
+    assert "Team news" not in t and "West Brom Craig" not in t and "Hawthorns" not in t
+
+
+def test_no_fixture_frame_outside_a_match_preview() -> None:
+    text = ("Arsenal vs Chelsea was the match of the season for many fans, and the ticket prices showed it. "
+            "Prices for the derby rose by a third on the resale sites.\n")
+    assert _teaser(text).startswith("Arsenal vs Chelsea was the match of the season")
 
 
 def test_a_run_in_team_heading_is_removed() -> None:
