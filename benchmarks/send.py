@@ -7,6 +7,7 @@
     python benchmarks/send.py --keep DIR --producer-only 150000 # the producer's CPU per recipient, in process
     python benchmarks/send.py --send-only --latency 0.2         # the stand-in answers after 200 ms (a network)
     python benchmarks/send.py --send-only --429-every 5         # a 429 storm (Retry-After: 1)
+    python benchmarks/send.py --send-only --latency 0.2 --rate-limit 50   # SendGrid's kind of limit: 50 a second
 
 The send is run ``--runs`` times (3 by default; each a first send to a fresh stand-in) and the figures are the
 median run's, with every run's wall time: this machine's speed drifts by up to ~1.8x within minutes.
@@ -121,9 +122,11 @@ def forget_sends(issue: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def start_standin(latency: float = 0.0, every: int = 0, retry_after: float = 1.0) -> tuple[subprocess.Popen[str], str]:
+def start_standin(latency: float = 0.0, every: int = 0, retry_after: float = 1.0,
+                  rate_limit: int = 0) -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen([sys.executable, sendgrid_standin.__file__, "--light",
-                             "--latency", str(latency), "--429-every", str(every), "--retry-after", str(retry_after)],
+                             "--latency", str(latency), "--429-every", str(every), "--retry-after", str(retry_after),
+                             "--rate-limit", str(rate_limit)],
                             stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     line = proc.stdout.readline().strip()
@@ -529,16 +532,19 @@ def main() -> int:
     ap.add_argument("--429-every", dest="every", type=int, default=0, metavar="N",
                     help="the stand-in answers every Nth request 429 (Retry-After: --retry-after)")
     ap.add_argument("--retry-after", type=float, default=1.0, metavar="SECONDS")
+    ap.add_argument("--rate-limit", type=int, default=0, metavar="N",
+                    help="the stand-in takes at most N requests a second, 429 for the rest (X-RateLimit-Reset)")
     args = ap.parse_args()
-    if (args.latency or args.every) and args.write:
-        ap.error("--write records the zero-latency figures; --latency and --429-every runs print theirs")
+    if (args.latency or args.every or args.rate_limit) and args.write:
+        ap.error("--write records the zero-latency figures; --latency, --429-every and --rate-limit runs print theirs")
 
     tmp = tempfile.TemporaryDirectory(prefix="digest-send-bench-") if args.keep is None else None
     root = Path(tmp.name) if tmp else args.keep
     root.mkdir(parents=True, exist_ok=True)
     result: dict[str, Any] = {"recipients": args.recipients, "cpus": os.cpu_count(),
                               "python": sys.version.split()[0], "load_before": os.getloadavg(),
-                              "latency_s": args.latency, "every_nth_429": args.every}
+                              "latency_s": args.latency, "every_nth_429": args.every,
+                              "rate_limit_per_s": args.rate_limit}
     try:
         issue = root / ISSUE_SLUG
         csv_path = root / "subscribers.csv"
@@ -563,7 +569,7 @@ def main() -> int:
         runs: list[tuple[dict[str, Any], dict[str, Any]]] = []
         for run in range(max(1, args.runs)):
             forget_sends(issue)  # every run is a first send
-            standin, url = start_standin(args.latency, args.every, args.retry_after)
+            standin, url = start_standin(args.latency, args.every, args.retry_after, args.rate_limit)
             try:
                 log(f"sending (run {run + 1} of {max(1, args.runs)})...")
                 prof = root / "send.prof" if args.profile else None

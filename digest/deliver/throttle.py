@@ -7,6 +7,10 @@ worth of answers: slowly), a 429 or a run of ``SERVER_ERROR_RUN`` 5xx halves it 
 answers to requests that were already out are the same signal, not a new one), and after a 429 no request
 starts until the wait SendGrid asked for has passed.
 
+The window bounds attempts, retries included: each attempt holds a place (``acquire`` … ``release``). Without
+that, the batches refused by a 429 all went again together when the wait ended (as many as were out before
+the window was halved), and against a limit of N a second half of them were refused again.
+
 Thread-safe: the request threads report, the send loop asks ``limit`` and ``pause_left``.
 """
 
@@ -30,6 +34,8 @@ class Throttle:
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
+        self._room = threading.Condition(self._lock)  # an attempt ended or the window changed
+        self._active = 0  # attempts holding a place (being sent, or being answered)
         self._last_cut = float("-inf")
         self._errors_in_a_row = 0
         self.paused_until = 0.0
@@ -52,10 +58,29 @@ class Throttle:
         while (left := self.pause_left()) > 0:
             self._sleep(left)
 
+    def acquire(self) -> None:
+        """Block until an attempt may start (SendGrid's wait has passed and the window has a place), and take
+        the place; ``release`` gives it back when the attempt has its answer or failed."""
+        while True:
+            self.wait()
+            with self._room:
+                if self.pause_left() > 0:
+                    continue  # another 429 came in meanwhile
+                if self._active < self.limit:
+                    self._active += 1
+                    return
+                self._room.wait()
+
+    def release(self) -> None:
+        with self._room:
+            self._active -= 1
+            self._room.notify_all()
+
     def accepted(self) -> None:
         with self._lock:
             self._errors_in_a_row = 0
             self.window = min(float(self.ceiling), self.window + 1.0 / self.window)
+            self._room.notify_all()
 
     def too_many(self, delay: float) -> None:
         """A 429: halve the window, and no request starts for ``delay`` seconds."""

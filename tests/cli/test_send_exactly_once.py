@@ -168,6 +168,22 @@ def test_a_429_storm_completes_with_nobody_twice(tmp_path: Path, standin: SendGr
     assert standin.status_counts()[429] == standin.rate_limited
 
 
+def test_a_rate_limit_without_retry_after_is_waited_out(tmp_path: Path, standin: SendGridStandIn) -> None:
+    """SendGrid's kind of limit: N requests a second, the rest 429 with only X-RateLimit-Reset (no Retry-After):
+    the sender waits for the reset (``rate_limit_delay``), retries, and mails everyone once."""
+    standin.rate_limit = 4
+    standin.latency = 0.05
+    issue = make_issue(tmp_path, batch_size=5, concurrency=8)
+    csv_path = tmp_path / "r.csv"
+    emails = write_recipients(csv_path, 100)  # 20 batches: five seconds at the limit
+    proc = digest(send_args(issue, csv_path), env_for(standin))
+    assert proc.returncode == 0, proc.stderr
+    out = summary(proc)
+    assert standin.delivered() == {e: 1 for e in emails}
+    assert out["rate_limited"] == standin.rate_limited >= 1
+    assert standin.status_counts()[202] == 20
+
+
 def test_a_kill_with_several_batches_in_flight_leaves_each_unknown(tmp_path: Path,
                                                                    standin: SendGridStandIn) -> None:
     standin.latency = 60.0  # accepted at once, answered a minute later: the kill comes first

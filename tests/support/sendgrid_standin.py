@@ -13,13 +13,16 @@ It serves ``POST /v3/mail/send``, ``POST /v3/mail/batch``, ``GET /v3/mail/batch/
   (accepted first: the answer comes after the client's timeout), dropped connections (before or after
   accepting), a connection reset before the body was read, and a request held unanswered until released;
 * ``latency`` waits that long before each answer (a real network's round trip), and ``rate_limit_every``
-  answers every Nth mail/send 429 with Retry-After and X-RateLimit-Reset (a 429 storm);
+  answers every Nth mail/send 429 with Retry-After and X-RateLimit-Reset (a 429 storm), whatever the rate;
+  ``rate_limit`` is SendGrid's kind of limit: at most N mail/send requests in each wall-clock second, the rest
+  answered 429 with X-RateLimit-Limit / -Remaining / -Reset (the epoch second the window ends), no Retry-After;
 * it speaks HTTP/1.1 with keep-alive (as SendGrid does) and counts connections, requests in flight at most
   (and over time, per half second) and deliveries per address: ``delivered()`` leaves out the messages of a
   scheduled send that was cancelled, ``delivered(cancelled=True)`` counts them too.
 
 ``light=True`` (the benchmark) skips the schema but still json-parses every body, checks the per-request
-recipient limits and counts recipients. ``python sendgrid_standin.py --light [--latency S] [--429-every N]``
+recipient limits and counts recipients.
+``python sendgrid_standin.py --light [--latency S] [--429-every N] [--rate-limit N]``
 runs it as its own process and serves its counters at ``GET /_standin/stats``.
 """
 
@@ -245,6 +248,7 @@ class Fault:
     message: str = "injected error"
     retry_after: float | None = None
     reset_in: float | None = None
+    reset_at: int | None = None  # 429 of the rate limit: X-RateLimit-Reset (epoch seconds) and -Limit
     delay: float = 0.0
     deliver: bool = False  # hold: record the deliveries (accepted, answer lost) before holding
     answer: bool = False  # hold: once released, handle the request as usual (accepted and answered)
@@ -277,11 +281,16 @@ class SendGridStandIn:
         latency: float = 0.0,
         rate_limit_every: int = 0,
         retry_after: float = 1.0,
+        rate_limit: int = 0,
     ) -> None:
         self.light = light
         self.latency = latency  # seconds to wait before each mail/send answer
         self.rate_limit_every = rate_limit_every  # every Nth mail/send is answered 429 (0: never)
         self.retry_after = retry_after
+        # SendGrid's own kind of limit: at most this many mail/send requests in each wall-clock second, the rest
+        # answered 429 with X-RateLimit-Limit / -Remaining / -Reset (epoch seconds) and no Retry-After (0: none).
+        self.rate_limit = rate_limit
+        self._rate_window = (0, 0)  # (epoch second, mail/send requests in it)
         self.api_key = api_key
         self.keep_bodies = keep_bodies
         self.validator = None if light else mail_send_validator(spec or default_spec())
@@ -377,6 +386,17 @@ class SendGridStandIn:
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
+
+    def _over_rate_limit(self, now: float) -> int | None:
+        """Count a mail/send in the current wall-clock second (under ``lock``): the second its window ends when
+        the request is over ``rate_limit``, else None."""
+        if self.rate_limit <= 0:
+            return None
+        second = int(now)
+        start, count = self._rate_window
+        count = count + 1 if start == second else 1
+        self._rate_window = (second, count)
+        return second + 1 if count > self.rate_limit else None
 
     def stats(self) -> dict[str, Any]:
         with self.lock:
@@ -645,10 +665,12 @@ class _Handler(BaseHTTPRequestHandler):
                 with owner.lock:
                     owner.mail_sends += 1
                     storm = owner.rate_limit_every > 0 and owner.mail_sends % owner.rate_limit_every == 0
-                if storm and fault is None:
+                    over = owner._over_rate_limit(time.time())
+                if (storm or over is not None) and fault is None:
                     with owner.lock:
                         owner.rate_limited += 1
-                    fault = Fault("429", retry_after=owner.retry_after, reset_in=owner.retry_after)
+                    fault = (Fault("429", retry_after=owner.retry_after, reset_in=owner.retry_after) if storm
+                             else Fault("429", reset_at=over))
             if fault is not None and self._apply_fault(fault, raw, rec):
                 return
             if path == "/v3/mail/send":
@@ -701,6 +723,10 @@ class _Handler(BaseHTTPRequestHandler):
             if fault.reset_in is not None:
                 headers["X-RateLimit-Reset"] = str(int(time.time() + fault.reset_in))
                 headers["X-RateLimit-Remaining"] = "0"
+            if fault.reset_at is not None:  # the rate limit: the second the window ends, as SendGrid gives it
+                headers["X-RateLimit-Limit"] = str(owner.rate_limit)
+                headers["X-RateLimit-Remaining"] = "0"
+                headers["X-RateLimit-Reset"] = str(fault.reset_at)
             message = "too many requests" if status == 429 else "internal error"
             rec.status = status
             self._send(status, _errors([(None, message)]), headers)
@@ -748,9 +774,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--429-every", dest="every", type=int, default=0, metavar="N",
                     help="answer every Nth mail/send with 429 (Retry-After and X-RateLimit-Reset)")
     ap.add_argument("--retry-after", type=float, default=1.0, metavar="SECONDS", help="the 429s' Retry-After")
+    ap.add_argument("--rate-limit", type=int, default=0, metavar="N",
+                    help="at most N mail/send requests a second; the rest 429 with X-RateLimit-Reset (SendGrid's way)")
     args = ap.parse_args(argv)
     standin = SendGridStandIn(spec=args.spec, light=args.light, api_key=args.api_key, latency=args.latency,
-                              rate_limit_every=args.every, retry_after=args.retry_after).start()
+                              rate_limit_every=args.every, retry_after=args.retry_after,
+                              rate_limit=args.rate_limit).start()
     # Its own process: the objects made at start-up (among them the set of delivered addresses, a million
     # strings by the end of the benchmark) are frozen out of the cycle collector, and young collections are
     # rare. With the defaults, parsing a 1000-recipient body set off collections that rescanned that set:

@@ -74,3 +74,26 @@ def test_a_run_of_server_errors_halves_single_ones_do_not() -> None:
     assert t.cuts == 0 and t.limit == 16
     t.server_error()
     assert t.cuts == 1 and t.limit == 8 and t.pause_left() == 0  # no wait was asked for
+
+
+def test_retries_wait_for_a_place_in_the_halved_window() -> None:
+    """The window bounds attempts, retries included: after a cut, the batches refused together do not all go
+    again together."""
+    import threading
+
+    t = Throttle(4)
+    t.too_many(0)
+    assert t.limit == 2
+    t.acquire()
+    t.acquire()
+    third = threading.Thread(target=t.acquire, daemon=True)
+    third.start()
+    third.join(0.3)
+    assert third.is_alive()  # the window is full: the third attempt waits
+    t.release()
+    third.join(5)
+    assert not third.is_alive()  # a place came free
+    t.release()
+    t.release()
+    for _ in range(2):  # both places are free again
+        t.acquire()

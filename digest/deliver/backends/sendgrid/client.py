@@ -214,16 +214,22 @@ class RetryingClient:
         throttle = self.throttle
         while True:
             if throttle is not None:
-                throttle.wait()  # after a 429 (this request's or another's): SendGrid's wait first
+                throttle.acquire()  # after a 429 (this request's or another's): SendGrid's wait; then a place
             remaining = end - self._clock()
             if remaining <= 0:
+                if throttle is not None:
+                    throttle.release()
                 raise self._give_up(what, last or "deadline passed", False)
             try:
                 with self._count_lock:
                     self.requests += 1
                 budget = min(self.timeout, remaining)
                 # The pool bounds each whole request itself (its watchdog); another client gets a thread.
-                resp = request(budget) if self._bounded else self._with_deadline(request, budget)
+                try:
+                    resp = request(budget) if self._bounded else self._with_deadline(request, budget)
+                finally:
+                    if throttle is not None:
+                        throttle.release()  # the place is the attempt's; a retry queues for one again
                 if throttle is not None:
                     throttle.accepted()
                 return resp.headers, resp.body
@@ -261,7 +267,7 @@ class RetryingClient:
                 raise self._give_up(what, f"{last}; the next try would pass the {self.deadline:.0f}s deadline",
                                     False)
             log.info("SendGrid %s: %s; retrying in %.1fs", what, last, delay)
-            if not (fail.rate_limited and throttle is not None):  # the throttle holds it (``wait`` above)
+            if not (fail.rate_limited and throttle is not None):  # the throttle holds it (``acquire`` above)
                 self._sleep(delay)
 
     def _with_deadline(self, request: Callable[[float], Any], budget: float) -> Any:
