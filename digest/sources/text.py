@@ -30,6 +30,8 @@ _FUNCTION_END = lazy(
     r"their|its|le|la|les|de|des|du|et|un|une)$", re.I)
 _NAME_CONTINUES = lazy(r"(?:Mr|Mrs|Ms|Miss|Dr)\.?\s[A-Z][\w'’-]+\s(?!said\b|says\b)[a-z]")
 _OPEN_QUOTE_END = lazy(r"(?:^|\s)[\"“‘]\w+$")  # a line that ends just after an opening quote: '… "The'
+_POSSESSIVE_END = lazy(r"\w[’']s$")  # "… on equal footing with Sony’s" + "PlayStation 4 Pro.": never a line's end
+_DASH_ASIDE = lazy(r"(?:--|[–—])\s*[a-z]")  # "… Oscar dress" + "-- adorned in pearls -- was stolen …"
 _SITE_SUFFIX = lazy(r"\s+(?:[-|–—:•·]|::)\s+[^-|–—]{2,60}$")
 _WORDS = lazy(r"\w+(?:[-'’]\w+)*")
 _LINKLIST = lazy(r"[▪•|·»]")
@@ -160,6 +162,8 @@ def _continues(prev: str, nxt: str) -> bool:
         return True  # a long line cut mid-sentence (a line length limit), not a headline
     if prev[-1:].islower() and _NAME_CONTINUES.match(nxt):
         return True  # "… would no doubt toast" + "Mrs May if she abandoned …": a wrap before a name
+    if _DASH_ASIDE.match(nxt) or len(prev) > 12 and _POSSESSIVE_END.search(prev):
+        return True  # a wrap before a dashed aside, or after a possessive that needs its noun
     return prev.endswith(",") or bool(re.search(r"\d$", prev)) and len(prev) > 12 or \
         bool(_FUNCTION_END.search(prev)) and len(prev) > 12 or bool(_OPEN_QUOTE_END.search(prev))
 
