@@ -234,6 +234,8 @@ def _why_not(t: str, words: int, toks: list[str], i: int, title_toks: set[str], 
         return "empty"
     if not ends_sentence(t):
         return "no sentence end (caption, subhead or fragment)"
+    if t.rstrip(_CLOSERS).endswith(("...", "…")):
+        return "trails off in an ellipsis (\"The dress is made of pearls ...\")"
     if words < p.min_words:
         return "too short"
     if t.rstrip(_CLOSERS)[-1] == "?" and not _reports_question(t):

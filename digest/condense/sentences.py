@@ -155,6 +155,8 @@ def _is_boundary(text: str, punct_start: int, after: int, abbr: frozenset[str] =
     if not _OPENER.match(nxt):
         return False
     punct = text[punct_start]
+    if punct_start and text[punct_start - 1] == " " and (punct == "…" or text.startswith("...", punct_start)):
+        return False  # a spaced ellipsis is a pause: "… out of her hotel room ... TMZ has learned."
     if punct in "!?…":
         return True
     # full stop: look at the word before it
