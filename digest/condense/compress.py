@@ -1,7 +1,8 @@
 """Sentence compression by deletion: fit more of the story into the teaser budget.
 
 Each rule deletes a span that carries little of the story and leaves a grammatical sentence:
-- ``attribution_tail``: ", police said." / ", the report said on Tuesday." / ", according to officials." → "."
+- ``attribution_tail``: ", police said." / ", the report said on Tuesday." / ", according to officials." / " ... TMZ
+  has learned." → "."
 - ``lead_time``: a leading time adverbial ("On Tuesday, ", "Earlier this week, ", "Last month, ");
 - ``age_apposition``: a bare age between commas after a name ("Leon Yeaman, 55, was" → "Leon Yeaman was");
 - ``dash_tail``: a trailing elaboration after a dash when the head is a full sentence ("… on Friday - exactly
@@ -29,12 +30,13 @@ _WHEN = (rf"(?:(?:on|last|this|late on|early on|late|early)\s{_DAY}{_PART}|{_DAY
          r"tonight|last\s(?:week|month|year|night|weekend)|this\s(?:week|month|year|weekend)|"
          r"earlier\s(?:this|last)\s(?:week|month|year)|earlier\stoday|on\s\w+\s\d{1,2}|in\sa\sstatement|"
          r"in\sa\s(?:news\s)?(?:release|report|press\sconference|statement\son\s\w+))")
-_VERB = (r"(?:said|says|told\s(?:the\s)?[A-Z][\w'’.&-]*(?:\s[A-Z0-9][\w'’.&-]*){0,4}|added|reported|reports|announced|"
+_VERB = (r"(?:said|says|(?:has|have)\slearned|"
+         r"told\s(?:the\s)?[A-Z][\w'’.&-]*(?:\s[A-Z0-9][\w'’.&-]*){0,4}|added|reported|reports|announced|"
          r"confirmed|explained|stated|wrote|writes|noted)")
 _SUBJECT = r"(?:[A-Za-z][\w'’.&-]*)(?:\s[A-Za-z0-9][\w'’.&-]*){0,5}"
 
 _ATTRIBUTION = lazy(
-    rf",\s(?:{_SUBJECT}\s{_VERB}(?:\s{_WHEN}){{0,2}}|according\sto\s[^,;:\"“”‘’()]{{2,60}})"
+    rf"(?:,|\s\.\.\.)\s(?:{_SUBJECT}\s{_VERB}(?:\s{_WHEN}){{0,2}}|according\sto\s[^,;:\"“”‘’()]{{2,60}})"
     r"(?P<end>[.!])$")
 _LEAD_TIME = lazy(
     rf"^(?:{_WHEN}|(?:earlier|later)(?:\s(?:this|last|that|on)\s(?:week|month|year|day|{_DAY}))?|"
@@ -71,9 +73,9 @@ def compress(sentence: str, rules: frozenset[str] | None = None) -> Compression:
 
 
 def _attribution_tail(s: str) -> str | None:
-    if "," not in s:
+    if "," not in s and "..." not in s:
         return None
-    m = _ATTRIBUTION.search(s)
+    m = _ATTRIBUTION.search(s)  # also "… out of her hotel room ... TMZ has learned."
     if not m:
         return None
     head = s[: m.start()]
