@@ -43,6 +43,7 @@ def pack(cands: Sequence[Candidate], budget: int, p: Params = DEFAULT, context: 
         if len(opener.text) > budget:
             return []
         if p.follow == "run":
+            opener = _payoff(opener, cands, budget, context) or opener
             return _run(opener, cands, budget, context, p.fit_compress, p.skip_long, p.trim_follow_on)
         rest = [c for c in pool if c.index > opener.index][: p.knap_pool]
         return _best_subset([opener, *rest], budget, p, by_index, context, forced=opener)
@@ -64,6 +65,30 @@ def pack(cands: Sequence[Candidate], budget: int, p: Params = DEFAULT, context: 
             continue
         chosen[c.index] = c
     return sorted(chosen.values(), key=lambda x: x.index)
+
+
+_TURN = ("leading connective 'But' removed", "leading connective 'However' removed",
+         "leading connective 'However,' removed", "leading connective 'Yet' removed")
+_NAME_INSIDE = lazy(r"(?<=\S)\s[\"“‘(]?[A-Z][a-z]")
+_TWO_CAPS = lazy(r"[A-Z][\w'’-]+\s[A-Z]")  # the payoff opens with a name: "Britt McHenry, …", not "A new report …"
+
+
+def _payoff(opener: Candidate, cands: Sequence[Candidate], budget: int, context: str) -> Candidate | None:
+    """The sentence that pays off a set-up lede, when the two do not fit together: a lede that names no one and
+    no number ("Of all the people to be wary of getting caught on camera …, you would think a TV news reporter
+    would know better.") followed by "But <Name Surname> …" that carries the news ("But Britt McHenry, a … reporter for
+    ESPN, has been suspended …"). The set-up alone is a tease without the story; the payoff stands alone once
+    its "But" is removed. None when the two fit together (the run keeps both) or the pattern does not hold."""
+    k = opener.index + 1
+    nxt = cands[k] if k < len(cands) else None
+    if nxt is None or not nxt.usable or not any(n in nxt.notes for n in _TURN) or len(nxt.text) > budget or \
+            len(opener.text) + 1 + len(nxt.text) <= budget:
+        return None
+    if _NAME_INSIDE.search(opener.text) or any(ch.isdigit() for ch in opener.text) or \
+            not _TWO_CAPS.match(nxt.text) or opener_verdict(nxt, context):
+        return None
+    _note(nxt, f"pays off the set-up lede (sentence {opener.index + 1}), which names no one and does not fit with it")
+    return nxt
 
 
 # Sentences a run of follow-ons steps over: page furniture, captions and quotes without a speaker. Anything else
@@ -154,8 +179,10 @@ def _surname(word: str, cands: Sequence[Candidate]) -> bool:
     return not any(low.search(x.text) for x in cands)
 
 
-# a sentence that leans on the ones left out: a third-person pronoun or "also" anywhere, "One …", "Others …"
-_LEANS = lazy(r"\b(?:he|she|his|her|hers|him|they|them|their|theirs|also)\b|^(?:One|Others?|Some|Many|Most)\s", re.I)
+# a sentence that leans on the ones left out: a third-person pronoun or "also" anywhere, "One …", "Others …", a
+# comparison with what came before ("The One S, in comparison, weighs two pounds less.")
+_LEANS = lazy(r"\b(?:he|she|his|her|hers|him|they|them|their|theirs|also|in\s+comparison|by\s+comparison|"
+              r"in\s+contrast|by\s+contrast)\b|^(?:One|Others?|Some|Many|Most)\s", re.I)
 _APPOSITION_FRAGMENT = lazy(r"^(?:[A-Z][\w'’-]+\s?){1,4},\s(?:to|for|in|at|of|with|from|on|by)\s")
 
 
