@@ -380,17 +380,22 @@ class EventsApp:
         if method != "POST":
             return self._answer(start_response, "405 Method Not Allowed", b"POST the events\n",
                                 extra=[("Allow", "GET, POST")])
-        try:
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            length = -1
-        if length < 0:
-            return self._answer(start_response, "400 Bad Request", b"bad Content-Length\n")
-        if length > self.limits.max_body:
+        limit = self.limits.max_body
+        if environ.get("wsgi.input_terminated") and not environ.get("CONTENT_LENGTH"):  # chunked: read to its end
+            body = _read(environ["wsgi.input"], limit + 1)
+            length = len(body)
+        else:
+            try:
+                length = int(environ.get("CONTENT_LENGTH") or 0)
+            except ValueError:
+                length = -1
+            if length < 0:
+                return self._answer(start_response, "400 Bad Request", b"bad Content-Length\n")
+            body = _read(environ["wsgi.input"], length) if length <= limit else b""
+        if length > limit:
             self.inbox.count({"refused_too_large": 1})
-            log.warning("events: refused a post of %d bytes (limit %d)", length, self.limits.max_body)
+            log.warning("events: refused a post of over %d bytes", limit)
             return self._answer(start_response, "413 Payload Too Large", b"too large\n")
-        body = _read(environ["wsgi.input"], length)
         if len(body) != length:
             return self._answer(start_response, "400 Bad Request", b"body shorter than Content-Length\n")
         why = self.verifier.refusal(body, environ.get("HTTP_X_TWILIO_EMAIL_EVENT_WEBHOOK_SIGNATURE"),

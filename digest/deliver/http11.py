@@ -1,10 +1,15 @@
-"""A small threaded HTTP/1.1 server for a WSGI app, with correct keep-alive.
+"""A small threaded HTTP/1.1 server for a WSGI app, with correct keep-alive: the host of both of digest's
+servers, the SendGrid event webhook (``deliver/events.py``) and the unsubscribe endpoint
+(``deliver/unsubscribe.py``).
 
-wsgiref's server speaks HTTP/1.0 and closes every connection; webhook senders keep theirs open. Here each
-response carries ``Content-Length`` (or the connection is closed after it), the request body is read to its
-end before the next request on the connection is parsed (or the connection is closed when the app left
-more than ``MAX_DRAIN`` bytes unread, e.g. after a 413), a body with ``Transfer-Encoding`` gets 411 and a
-close, and an idle connection is closed after ``IDLE_TIMEOUT`` seconds.
+wsgiref's server speaks HTTP/1.0 and closes every connection; webhook senders and mail providers keep theirs
+open. Here each response carries ``Content-Length`` (or the connection is closed after it); the request body is
+read to its end before the next request on the connection is parsed (or the connection is closed when the app
+left more than ``MAX_DRAIN`` bytes unread, e.g. after a 413), so a body's bytes are never taken for a request;
+a ``Transfer-Encoding: chunked`` body is decoded as the app reads it (``wsgi.input_terminated``: the app reads
+to its end, no ``CONTENT_LENGTH``), a malformed one gets 400 and a close, any other transfer coding 501; a
+request line over 64 KiB gets 414; an idle connection is closed after ``IDLE_TIMEOUT`` seconds. Nothing of a
+request's target is logged: an unsubscribe URL carries a bearer token.
 """
 
 from __future__ import annotations
@@ -58,6 +63,14 @@ class _Body:
     def __iter__(self) -> Any:
         return iter(self.readline, b"")
 
+    @property
+    def finished(self) -> bool:
+        return self.left <= 0
+
+    @property
+    def unread(self) -> int:
+        return max(self.left, 0)
+
     def drain(self) -> bool:
         """Read the rest of the body; False when it is too long to bother (the connection is then closed)."""
         if self.left > MAX_DRAIN:
@@ -66,6 +79,91 @@ class _Body:
             if not self.read(1 << 16):
                 return False
         return True
+
+
+class BadChunk(Exception):
+    """A chunked body that does not follow RFC 9112 7.1."""
+
+
+class _Chunked:
+    """``wsgi.input`` of a chunked body: decoded as it is read; empty at its end (``wsgi.input_terminated``)."""
+
+    def __init__(self, stream: BufferedIOBase) -> None:
+        self.stream = stream
+        self.left = 0  # bytes left in the current chunk
+        self.done = False
+
+    def _next_chunk(self) -> None:
+        if self.left:  # the end of a chunk is a CRLF
+            return
+        line = self.stream.readline(256)
+        if not line.endswith(b"\n"):
+            raise BadChunk("chunk size line")
+        size_text = line.split(b";", 1)[0].strip()
+        if not size_text or size_text.strip(b"0123456789abcdefABCDEF"):
+            raise BadChunk("chunk size")
+        self.left = int(size_text, 16)
+        if self.left == 0:
+            for _ in range(64):  # trailer fields, then the blank line
+                if self.stream.readline(1024) in (b"\r\n", b"\n", b""):
+                    self.done = True
+                    return
+            raise BadChunk("trailer")
+
+    def _take(self, data: bytes) -> bytes:
+        self.left -= len(data)
+        if not data:
+            raise BadChunk("body ended inside a chunk")
+        if self.left == 0 and self.stream.readline(3) not in (b"\r\n", b"\n"):
+            raise BadChunk("chunk not followed by CRLF")
+        return data
+
+    def read(self, size: int = -1) -> bytes:
+        out = bytearray()
+        while not self.done and (size is None or size < 0 or len(out) < size):
+            self._next_chunk()
+            if self.done:
+                break
+            want = min(self.left, 1 << 16) if size is None or size < 0 else min(self.left, 1 << 16, size - len(out))
+            out += self._take(self.stream.read(want))
+        return bytes(out)
+
+    def readline(self, size: int = -1) -> bytes:
+        out = bytearray()
+        while not self.done and (size is None or size < 0 or len(out) < size) and not out.endswith(b"\n"):
+            self._next_chunk()
+            if self.done:
+                break
+            want = min(self.left, 1 << 16) if size is None or size < 0 else min(self.left, 1 << 16, size - len(out))
+            out += self._take(self.stream.readline(want))
+        return bytes(out)
+
+    def readlines(self, hint: int = -1) -> list[bytes]:
+        return list(iter(self.readline, b""))
+
+    def __iter__(self) -> Any:
+        return iter(self.readline, b"")
+
+    @property
+    def finished(self) -> bool:
+        return self.done
+
+    @property
+    def unread(self) -> int:
+        return 0 if self.done else self.left  # what is known of it: the rest of the current chunk
+
+    def drain(self) -> bool:
+        """Read what the app left (at most ``MAX_DRAIN`` bytes); False when the connection must close."""
+        try:
+            return not self.read(MAX_DRAIN + 1)[MAX_DRAIN:] and self.done
+        except BadChunk:
+            return False
+
+
+def _content_length(text: str) -> int:
+    """The value of a Content-Length header, -1 when it is not a plain decimal number."""
+    text = text.strip()
+    return int(text) if text.isascii() and text.isdigit() else -1
 
 
 class Server(ThreadingHTTPServer):
@@ -95,8 +193,13 @@ class Handler(BaseHTTPRequestHandler):
     def version_string(self) -> str:
         return "digest"
 
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        # the method and status only: the target may carry a bearer token (an unsubscribe link)
+        log.debug("%s %s", self.command, code)
+
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-        log.debug("%s - %s", self.address_string(), format % args)
+        # the stdlib's error messages quote the request line ("Bad request syntax ('GET /unsub?t=...')")
+        log.debug("a request was refused or its connection lost")
 
     def _plain(self, status: int, text: str) -> None:
         data = text.encode()
@@ -109,19 +212,21 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def _wsgi(self) -> None:
-        if self.headers.get("Transfer-Encoding"):
-            self._plain(411, "send the body with a Content-Length\n")
-            return
+        coding = self.headers.get("Transfer-Encoding")
         raw_length = self.headers.get("Content-Length")
-        try:
-            length = int(raw_length) if raw_length is not None else 0
-        except ValueError:
-            length = -1
-        if length < 0:
-            self._plain(400, "bad Content-Length\n")
-            return
+        body: _Body | _Chunked
+        if coding is not None:
+            if coding.strip().lower() != "chunked" or raw_length is not None:  # RFC 9112 6.1: never both
+                self._plain(501 if raw_length is None else 400, "only a chunked transfer coding is understood\n")
+                return
+            body, length = _Chunked(self.rfile), -1
+        else:
+            length = 0 if raw_length is None else _content_length(raw_length)
+            if length < 0:
+                self._plain(400, "bad Content-Length\n")
+                return
+            body = _Body(self.rfile, length)
         path, _, query = self.path.partition("?")
-        body = _Body(self.rfile, length)
         host, port = self.server.server_address[:2]
         environ: dict[str, Any] = {
             "REQUEST_METHOD": self.command,
@@ -141,10 +246,11 @@ class Handler(BaseHTTPRequestHandler):
             "wsgi.multithread": True,
             "wsgi.multiprocess": False,
             "wsgi.run_once": False,
+            "wsgi.input_terminated": coding is not None,  # read a chunked body to its end (no CONTENT_LENGTH)
         }
         for name, value in self.headers.items():
             key = "HTTP_" + name.upper().replace("-", "_")
-            if key not in ("HTTP_CONTENT_LENGTH", "HTTP_CONTENT_TYPE"):
+            if key not in ("HTTP_CONTENT_LENGTH", "HTTP_CONTENT_TYPE", "HTTP_TRANSFER_ENCODING"):
                 environ[key] = f"{environ[key]},{value}" if key in environ else value
         answer: dict[str, Any] = {}
 
@@ -162,27 +268,34 @@ class Handler(BaseHTTPRequestHandler):
                 close = getattr(result, "close", None)
                 if close is not None:
                     close()
+        except BadChunk:
+            self._plain(400, "malformed chunked body\n")
+            return
         except Exception:
             log.exception("the WSGI app failed")
             self._plain(500, "internal error\n")
             return
-        if not body.drain():
-            self.close_connection = True
         status = str(answer.get("status", "500 Internal Server Error"))
-        code, _, reason = status.partition(" ")
+        code_text, _, reason = status.partition(" ")
+        code = int(code_text)
+        if not body.finished and (code >= 400 or body.unread > MAX_DRAIN):
+            # a refused body (a 413, say) is not waited for, nor a long one: answer, then close
+            self.close_connection = True
         data = out.getvalue()
-        self.send_response(int(code), reason or None)
+        self.send_response(code, reason or None)
         names = set()
         for name, value in answer.get("headers", []):
             names.add(name.lower())
             self.send_header(name, value)
-        if "content-length" not in names and int(code) not in (204, 304) and int(code) >= 200:
+        if "content-length" not in names and code not in (204, 304) and code >= 200:
             self.send_header("Content-Length", str(len(data)))
         if self.close_connection:
             self.send_header("Connection", "close")
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(data)
+        if not self.close_connection and not body.drain():  # the rest of the body, after the answer went
+            self.close_connection = True
 
     def handle_one_request(self) -> None:
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):

@@ -12,7 +12,7 @@ address)`` (32 bytes), are still accepted: the tag's length tells which one a to
 ``[unsubscribe] mailto`` adds a mailto: method. Messages carry both in List-Unsubscribe, and
 ``List-Unsubscribe-Post: List-Unsubscribe=One-Click`` with an https URL (RFC 8058).
 
-Server: ``application`` is a WSGI app (``digest unsubscribe-server`` runs it with wsgiref; any WSGI server
+Server: ``application`` is a WSGI app (``digest unsubscribe-server`` runs it on ``deliver/http11.py``; any WSGI server
 can import ``digest.deliver.unsubscribe:application``, configured by the environment: the secret and
 ``DIGEST_SUPPRESSIONS``, or a digest.toml in the working folder). The token is taken from any query value
 or the last path segment.
@@ -29,23 +29,20 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import hashlib
 import hmac
 import html
 import os
-import socketserver
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import Any
 from urllib.parse import parse_qsl, quote, urlsplit
-from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer, make_server
 
 from ..config import Settings
 from ..errors import ConfigError, SendRefused
-from . import suppressions
+from . import http11, suppressions
 
 SECRET_ENV = "DIGEST_UNSUBSCRIBE_SECRET"
 MIN_SECRET_BYTES = 16
@@ -303,15 +300,6 @@ class _BadBody(Exception):
     pass
 
 
-_STATE = "digest.request_state"  # a dict our server puts in environ: "body_read" once the body was read
-
-
-def _mark_read(environ: dict[str, Any]) -> None:
-    state = environ.get(_STATE)
-    if isinstance(state, dict):
-        state["body_read"] = True
-
-
 def read_body(environ: dict[str, Any], limit: int = _MAX_BODY) -> bytes:
     """The request body: by Content-Length, chunked (``Transfer-Encoding: chunked``, decoded here when the
     server did not), or to the end of the input when the server says it is terminated (``wsgi.input_terminated``).
@@ -322,22 +310,16 @@ def read_body(environ: dict[str, Any], limit: int = _MAX_BODY) -> bytes:
         data = stream.read(limit + 1)
         if len(data) > limit:
             raise _TooLarge
-        _mark_read(environ)
         return bytes(data)
     if chunked:
-        data = _read_chunked(stream, limit)
-        _mark_read(environ)
-        return data
+        return _read_chunked(stream, limit)
     try:
         length = int(environ.get("CONTENT_LENGTH") or 0)
     except ValueError:
         raise _BadBody from None
     if length > limit:
         raise _TooLarge
-    data = stream.read(length) if length > 0 else b""
-    if len(data) == length:
-        _mark_read(environ)
-    return bytes(data)
+    return bytes(stream.read(length) if length > 0 else b"")
 
 
 def _read_chunked(stream: Any, limit: int) -> bytes:
@@ -444,62 +426,13 @@ def application(environ: dict[str, Any], start_response: Start) -> Iterable[byte
     return _app(environ, start_response)
 
 
-class _ThreadingServer(socketserver.ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-
-
-class _ServerHandler(ServerHandler):
-    http_version = "1.1"
-
-
-class _QuietHandler(WSGIRequestHandler):
-    """wsgiref's handler, but HTTP/1.1 with keep-alive: requests on one connection are answered in turn; the
-    connection is closed after a request whose body the app did not read to its end."""
-
-    protocol_version = "HTTP/1.1"
-    timeout = 30  # an idle keep-alive connection (or a client that stalls mid-request) is closed
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - wsgiref's signature
-        # The request line holds the token (a bearer credential for one address): log the method and status only.
-        return
-
-    def handle(self) -> None:
-        with contextlib.suppress(TimeoutError, ConnectionError):  # an idle or vanished client: the connection ends
-            self._one()
-            while not self.close_connection:  # every path of _one sets it
-                self._one()
-
-    def _one(self) -> None:
-        self.raw_requestline = self.rfile.readline(65537)
-        if not self.raw_requestline:
-            self.close_connection = True
-            return
-        if len(self.raw_requestline) > 65536:
-            self.requestline = self.request_version = self.command = ""
-            self.send_error(414)
-            self.close_connection = True
-            return
-        if not self.parse_request():  # it answered the error and set close_connection
-            return
-        environ = self.get_environ()
-        has_body = bool(environ.get("HTTP_TRANSFER_ENCODING")) or (environ.get("CONTENT_LENGTH") or "0") != "0"
-        state: dict[str, bool] = {}
-        environ[_STATE] = state  # wsgiref hands the app a copy of environ; the dict itself is shared
-        handler = _ServerHandler(self.rfile, cast("BinaryIO", self.wfile), self.get_stderr(), environ,
-                                 multithread=False)
-        handler.request_handler = self  # type: ignore[attr-defined]  # wsgiref's back-pointer for logging
-        handler.run(self.server.get_app())  # type: ignore[attr-defined]
-        if has_body and not state.get("body_read"):
-            self.close_connection = True  # the unread body would be taken for the next request
-
-
-def make_unsubscribe_server(app: UnsubscribeApp, host: str, port: int) -> WSGIServer:
-    """The threaded HTTP/1.1 server for ``app``, bound (``serve_forever`` runs it)."""
-    return make_server(host, port, app, server_class=_ThreadingServer, handler_class=_QuietHandler)
+def make_unsubscribe_server(app: UnsubscribeApp, host: str, port: int) -> http11.Server:
+    """The threaded HTTP/1.1 server for ``app`` (``deliver/http11.py``), bound (``serve_forever`` runs it)."""
+    return http11.make_server(host, port, app)
 
 
 def serve(app: UnsubscribeApp, host: str, port: int, ready: Callable[[str], None] | None = None) -> None:
-    """Serve ``app`` with wsgiref (threaded) until interrupted."""
+    """Serve ``app`` over HTTP/1.1 with keep-alive (threaded) until interrupted."""
     with make_unsubscribe_server(app, host, port) as httpd:
         if ready:
             ready(f"http://{host}:{httpd.server_port}/")

@@ -6,6 +6,7 @@ several requests may share one keep-alive connection.
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 from collections.abc import Iterator
@@ -360,8 +361,20 @@ def _until_closed(sock: socket.socket) -> bytes:
     return data
 
 
-def test_a_body_the_app_did_not_read_ends_the_connection(server: Server) -> None:
-    """Its bytes would otherwise be read as the next request (request smuggling): the server closes instead."""
+def _until_quiet(sock: socket.socket, quiet: float = 1.0) -> tuple[bytes, bool]:
+    """What the server sends until it closes the connection (True) or says nothing for ``quiet`` s (False)."""
+    sock.settimeout(quiet)
+    data = b""
+    try:
+        while chunk := sock.recv(65536):
+            data += chunk
+    except TimeoutError:
+        return data, False
+    return data, True
+
+
+def test_a_body_the_app_did_not_read_is_never_taken_for_a_request(server: Server) -> None:
+    """A GET's body holding a one-click POST (request smuggling): read and dropped, never answered or obeyed."""
     token = make_token("ann@example.com", KEY)
     smuggled = f"POST /unsub?t={token} HTTP/1.1\r\nHost: x\r\nContent-Length: 26\r\n\r\nList-Unsubscribe=One-Click"
     for head in (f"GET /unsub?t={token} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(smuggled)}\r\n\r\n",
@@ -370,11 +383,26 @@ def test_a_body_the_app_did_not_read_ends_the_connection(server: Server) -> None
         sock = server.connect()
         try:
             sock.sendall(head.encode() + smuggled.encode() + (b"\r\n0\r\n\r\n" if "chunked" in head else b""))
-            data = _until_closed(sock)
+            data, _ = _until_quiet(sock)
+            assert data.count(b"HTTP/1.1 ") == 1 and data.startswith(b"HTTP/1.1 200"), data[:200]
+            # the connection still serves the next request
+            sock.sendall(f"GET /unsub?t={token} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+            data, closed = _until_quiet(sock)
+            assert data.startswith(b"HTTP/1.1 200") and closed
         finally:
             sock.close()
-        assert data.count(b"HTTP/1.1 ") == 1 and data.startswith(b"HTTP/1.1 200"), data[:200]
     assert not server.supp.exists()
+
+
+def test_a_long_unread_body_ends_the_connection(server: Server) -> None:
+    token = make_token("ann@example.com", KEY)
+    sock = server.connect()
+    try:
+        sock.sendall(f"GET /unsub?t={token} HTTP/1.1\r\nHost: x\r\nContent-Length: {1 << 20}\r\n\r\n".encode())
+        data, closed = _until_quiet(sock, 5.0)
+    finally:
+        sock.close()
+    assert data.startswith(b"HTTP/1.1 200") and b"Connection: close" in data and closed
 
 
 def test_an_oversized_post_is_refused_and_the_connection_closed(server: Server) -> None:
@@ -410,3 +438,21 @@ def test_a_client_that_leaves_is_not_an_error(server: Server) -> None:
         assert _until_closed(sock).startswith(b"HTTP/1.1 403")
     finally:
         sock.close()
+
+
+def test_no_log_line_holds_a_token(server: Server, caplog: pytest.LogCaptureFixture) -> None:
+    """A token is a bearer credential for one address: not in the log at any level, bad requests included."""
+    token = make_token("ann@example.com", KEY)
+    caplog.set_level(logging.DEBUG)
+    for raw in (f"GET /unsub?t={token} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                f"GET /unsub/{token} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                f"GET /unsub?t={token} HTTP/9.9\r\nHost: x\r\n\r\n",  # refused by the stdlib, which quotes the line
+                f"GET /unsub?t={token}\r\n\r\n"):
+        sock = server.connect()
+        try:
+            sock.sendall(raw.encode())
+            assert _until_quiet(sock)[0]  # an answer (an HTTP/0.9-style error page for the last two)
+        finally:
+            sock.close()
+    assert caplog.records, "the server logs requests at DEBUG"
+    assert all(token not in r.getMessage() and token.split(".")[0] not in r.getMessage() for r in caplog.records)

@@ -1,0 +1,54 @@
+"""The HTTP/1.1 host's request bodies: a chunked body decoded as the app reads it (RFC 9112 7.1)."""
+
+from __future__ import annotations
+
+from io import BufferedReader, BytesIO
+
+import pytest
+
+from digest.deliver.http11 import MAX_DRAIN, BadChunk, _Body, _Chunked
+
+
+def chunked(raw: bytes) -> _Chunked:
+    return _Chunked(BufferedReader(BytesIO(raw)))  # type: ignore[arg-type]
+
+
+def test_chunks_with_extensions_and_trailers_decode_to_the_body_and_leave_the_next_request() -> None:
+    stream = BufferedReader(BytesIO(b"5;name=value\r\nList-\r\n15\r\nUnsubscribe=One-Click\r\n0\r\n"
+                                    b"Expires: never\r\n\r\nGET / HTTP/1.1\r\n"))
+    body = _Chunked(stream)  # type: ignore[arg-type]
+    assert body.read(3) + body.read() == b"List-Unsubscribe=One-Click"
+    assert body.finished and body.read() == b"" and body.drain()
+    assert stream.readline() == b"GET / HTTP/1.1\r\n"  # nothing of the body is left for the next request
+
+
+def test_lines_are_read_across_chunk_boundaries() -> None:
+    body = chunked(b"4\r\nab\nc\r\n3\r\nd\nx\r\n0\r\n\r\n")
+    assert list(body) == [b"ab\n", b"cd\n", b"x"]
+
+
+@pytest.mark.parametrize("raw", [
+    b"zz\r\nab\r\n0\r\n\r\n",  # not a hexadecimal size
+    b"-2\r\nab\r\n0\r\n\r\n",  # a sign is not allowed
+    b"4\r\nab",  # the body ends inside a chunk
+    b"2\r\nabXY0\r\n\r\n",  # a chunk not followed by CRLF
+    b"2\r\nab\r\n",  # no last chunk
+])
+def test_a_malformed_chunked_body_is_an_error_not_a_short_body(raw: bytes) -> None:
+    with pytest.raises(BadChunk):
+        chunked(raw).read()
+
+
+def test_a_huge_announced_chunk_is_read_in_bounded_pieces() -> None:
+    body = chunked(b"ffffffffffff\r\n" + b"x" * 10)
+    assert body.read(4) == b"xxxx"  # no 280 TB buffer asked for
+    assert not body.drain()  # the rest is not worth waiting for: the connection closes
+
+
+def test_drain_reads_at_most_max_drain_bytes_of_what_the_app_left() -> None:
+    small = chunked(b"%x\r\n%s\r\n0\r\n\r\n" % (MAX_DRAIN, b"y" * MAX_DRAIN))
+    assert small.drain() and small.finished
+    big = chunked(b"%x\r\n%s\r\n0\r\n\r\n" % (MAX_DRAIN + 1, b"y" * (MAX_DRAIN + 1)))
+    assert not big.drain()
+    plain = _Body(BufferedReader(BytesIO(b"z" * (MAX_DRAIN + 1))), MAX_DRAIN + 1)  # type: ignore[arg-type]
+    assert not plain.finished and plain.unread == MAX_DRAIN + 1 and not plain.drain()
