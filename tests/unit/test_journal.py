@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from pathlib import Path
 
@@ -86,10 +87,21 @@ def test_outcomes_failed_unknown_and_missing(tmp_path: Path) -> None:
         # Only the refusal said to be permanent is: an unknown recipient is never a permanent failure.
         assert dict(j.db.execute("SELECT key, permanent FROM recipients")) == {
             EMAILS[0]: 1, EMAILS[1]: 0, EMAILS[2]: 0, EMAILS[3]: 0, EMAILS[4]: 0}
+        # What the editor reads beside each unknown recipient: the backend's reason, or that no answer came.
+        assert j.rows("unknown", 5) == [(EMAILS[2], "lost"), (EMAILS[4], "the backend returned no outcome")]
     with _journal(tmp_path) as j:
         j.recover()
         assert j.sendable(EMAILS[:5]) == [EMAILS[1]]  # the transient failure only
         assert j.rows("failed", 5) == [(EMAILS[0], "550 no such user"), (EMAILS[1], "451 try later")]
+
+
+def test_a_refusal_or_a_lost_answer_without_a_reason_still_says_which(tmp_path: Path) -> None:
+    with _journal(tmp_path) as j:
+        j.begin_batch(1, EMAILS[:3])
+        j.record(1, EMAILS[:3], [Outcome(EMAILS[0], False), Outcome(EMAILS[1], False, unknown=True),
+                                 Outcome(EMAILS[2], True, "<m>")])
+        assert j.rows("failed") == [(EMAILS[0], "failed")]
+        assert j.rows("unknown") == [(EMAILS[1], "delivery unknown")]
 
 
 def test_missing_as_pending_when_the_batch_never_left(tmp_path: Path) -> None:
@@ -99,6 +111,7 @@ def test_missing_as_pending_when_the_batch_never_left(tmp_path: Path) -> None:
         assert j.summary().states == {"sent": 1, "pending": 2}
         assert j.sendable(EMAILS[:3]) == EMAILS[1:3]
         assert j.db.execute("SELECT SUM(permanent) FROM recipients").fetchone() == (0,)  # nothing failed for good
+        assert j.rows("pending", 5) == [(EMAILS[1], None), (EMAILS[2], None)]  # never tried: no error to show
 
 
 def test_whole_batch_unknown(tmp_path: Path) -> None:
@@ -206,12 +219,30 @@ def test_outcomes_of_other_addresses_are_ignored(tmp_path: Path) -> None:
         assert dict(j.db.execute("SELECT key, message_id FROM recipients")) == {EMAILS[0]: "<a>", EMAILS[1]: "<b>"}
 
 
+def _handles_on(path: Path) -> int:
+    """How many file descriptors of this process are open on ``path`` (Linux's /proc)."""
+    import os
+
+    fds = Path("/proc/self/fd")
+    if not fds.is_dir():
+        pytest.skip("no /proc/self/fd here")
+    found = 0
+    for fd in os.listdir(fds):
+        with contextlib.suppress(OSError):  # the listing's own descriptor is gone by now
+            found += os.readlink(fds / fd) == str(path.resolve())
+    return found
+
+
 def test_run_lock_keeps_a_second_send_out(tmp_path: Path) -> None:
+    from digest.folder import JOURNAL_LOCK_NAME
+
     first = _journal(tmp_path)
     assert first.lock_run()
     second = _journal(tmp_path)
-    with pytest.raises(JournalError, match="another `digest send` of this issue is running"):
+    with pytest.raises(JournalError, match="another `digest send` of this issue is running") as refused:
         second.lock_run()
+    # While the refused send reports the error, the only handle on the lock file is the first send's.
+    assert _handles_on(tmp_path / JOURNAL_LOCK_NAME) == 1 and refused.value.hint
     first.close()
     assert second.lock_run()  # released with the first journal
     second.close()
@@ -300,12 +331,15 @@ def test_no_flock_on_the_file_system_means_no_run_lock_not_an_error(tmp_path: Pa
     import errno
     import fcntl
 
+    from digest.folder import JOURNAL_LOCK_NAME as LOCK_NAME
+
     def refuse(fd: int, op: int) -> None:
         raise OSError(errno.ENOLCK, "No locks available")
 
     monkeypatch.setattr(fcntl, "flock", refuse)
     with _journal(tmp_path) as j:
         assert j.lock_run() is False  # the send then claims with look-ups
+        assert _handles_on(tmp_path / LOCK_NAME) == 0  # nothing left open on the lock file
         assert j.begin_batch(1, EMAILS[:2]) == EMAILS[:2]
 
 
@@ -476,6 +510,8 @@ def test_one_refused_among_accepted_under_one_id_is_failed(tmp_path: Path) -> No
                                                                            permanent=True),
                                  Outcome(EMAILS[2], True, "<m>")])
         assert _states(j) == {EMAILS[0]: "sent", EMAILS[1]: "failed", EMAILS[2]: "sent"}
+        # The batch row carries the shared id: only the refused recipient needs a row of its own.
+        assert j.db.execute("SELECT key FROM marks").fetchall() == [(EMAILS[1],)]
         # Fewer outcomes than recipients, all accepted: the one without an answer may or may not have left.
         j.begin_batch(2, EMAILS[3:6])
         assert j.record(2, EMAILS[3:6], [Outcome(e, True, "<n>") for e in EMAILS[3:5]]) == 1
@@ -732,6 +768,22 @@ def test_a_cancelled_scheduled_run_releases_its_recipients_to_pending(tmp_path: 
         j.record(4, EMAILS[2:3] + EMAILS[4:8], [Outcome(e, True, "m4") for e in EMAILS[2:3] + EMAILS[4:8]])
         assert j.summary().states == {"sent": 7, "failed": 1}
         assert j.release_runs([], "nothing") == 0
+
+
+def test_cancelling_a_scheduled_run_leaves_the_runs_after_it_sent(tmp_path: Path) -> None:
+    with _journal(tmp_path) as j:
+        j.start_run("sendgrid", 0)
+        j.begin_batch(1, EMAILS[:2])
+        j.record(1, EMAILS[:2], [Outcome(e, True, "m1") for e in EMAILS[:2]])
+        scheduled = j.start_run("sendgrid", 0)
+        j.begin_batch(2, EMAILS[2:4])
+        j.record(2, EMAILS[2:4], [Outcome(e, True, "m2") for e in EMAILS[2:4]])
+        j.start_run("sendgrid", 0)  # a later, immediate send of the rest
+        j.begin_batch(3, EMAILS[4:6])
+        j.record(3, EMAILS[4:6], [Outcome(e, True, "m3") for e in EMAILS[4:6]])
+        assert j.release_runs([scheduled], "cancelled") == 2
+        assert [_view(tmp_path)[e] for e in EMAILS[:6]] == ["sent", "sent", "pending", "pending", "sent", "sent"]
+        assert j.sendable(EMAILS[:6]) == EMAILS[2:4]
 
 
 def test_a_journal_from_before_ab_tests_has_none(tmp_path: Path) -> None:
