@@ -301,8 +301,6 @@ class Journal:
         Never sent, inflight or permanently failed ones.
         """
         states = self.states_of([e.lower() for e in emails])
-        if not states:
-            return list(emails)
         return [e for e in emails if would_send(states.get(e.lower()), resend_unknown)]
 
     # -- a batch --------------------------------------------------------------------------------
@@ -366,18 +364,9 @@ class Journal:
                 db.execute("UPDATE batches SET state = 'sent', message_id = ?, finished = ? "
                            "WHERE issue = ? AND id = ?", (outcomes.message_id, now, issue, batch))
             return 0
-        outcomes = list(outcomes)
-        if all(o.ok for o in outcomes):
-            ids = {o.message_id for o in outcomes}
-            if len(ids) == 1 and [o.email for o in outcomes] == list(emails):
-                # The common case: everyone accepted under one message id, in batch order: the batch row says it.
-                with self._tx() as db:
-                    db.execute("UPDATE batches SET state = 'sent', message_id = ?, finished = ? "
-                               "WHERE issue = ? AND id = ?", (ids.pop(), now, issue, batch))
-                return 0
         members = {e.lower() for e in emails}
         seen: set[str] = set()
-        ids = set()
+        ids: set[str | None] = set()
         oks: list[tuple[str, str | None]] = []
         marks: list[tuple[int, int, str, str | None, str | None, str | None, int, float]] = []
         for o in outcomes:

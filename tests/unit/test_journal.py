@@ -690,6 +690,17 @@ def test_set_aside_in_a_folder_that_cannot_be_written_says_so(tmp_path: Path) ->
     assert set_aside(tmp_path / "nothing-here") is None
 
 
+def test_a_journal_has_rows_once_someone_was_claimed(tmp_path: Path) -> None:
+    """What decides that a resumed send looks every address up (a first run needs no look-ups)."""
+    with _journal(tmp_path) as j:
+        assert not j.has_rows()
+        assert j.begin_batch(1, []) == [] and not j.has_rows()  # an empty batch claims nobody
+        j.begin_batch(2, EMAILS[:1])
+        assert j.has_rows()
+    with _journal(tmp_path) as j:
+        assert j.has_rows()
+
+
 def test_a_batch_of_addresses_all_claimed_before_counts_nobody(tmp_path: Path) -> None:
     with _journal(tmp_path) as j:
         j.begin_batch(1, EMAILS[:2])
