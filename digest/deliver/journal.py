@@ -40,7 +40,6 @@ recipient stream never yields an address twice, so the send marks its claims ``u
 from __future__ import annotations
 
 import contextlib
-import json
 import sqlite3
 import threading
 import time
@@ -480,7 +479,7 @@ class Journal:
             sizes = dict(self.db.execute("SELECT variant, COUNT(*) FROM ab_variants WHERE issue = ? GROUP BY variant",
                                          (self.issue_id,)))
         seed, share, subjects, created, winner, chosen, chosen_by = row
-        names = [str(x) for x in json.loads(subjects)]
+        names = [str(x) for x in orjson.loads(subjects)]
         counts = [int(sizes.get(i, 0)) for i in range(1, len(names) + 1)]
         return AbTest(seed, float(share), names, float(created), counts, winner, chosen, chosen_by)
 
@@ -492,7 +491,7 @@ class Journal:
             if db.execute("SELECT 1 FROM ab_tests WHERE issue = ?", (self.issue_id,)).fetchone() is not None:
                 return False
             db.execute("INSERT INTO ab_tests (issue, seed, share, subjects, created) VALUES (?, ?, ?, ?, ?)",
-                       (self.issue_id, seed, share, json.dumps(list(subjects), ensure_ascii=False), time.time()))
+                       (self.issue_id, seed, share, _json_array(list(subjects)), time.time()))
             db.executemany("INSERT INTO ab_variants (issue, key, variant) VALUES (?, ?, ?)",
                            ((self.issue_id, key, variant) for key, variant in members))
         return True
