@@ -460,7 +460,7 @@ class Journal:
             "SELECT kind, COUNT(*) FROM skips WHERE issue = ? GROUP BY kind", (issue,))}
         return Summary({s: n for s, n in states.items() if n}, skipped)
 
-    def rows(self, state: str, limit: int = 20) -> list[tuple[str, str | None]]:
+    def rows(self, state: str, limit: int) -> list[tuple[str, str | None]]:
         """(email, last error) of up to ``limit`` recipients in ``state``."""
         return list(self.db.execute(
             "SELECT email, last_error FROM recipients WHERE issue = ? AND state = ? ORDER BY email LIMIT ?",

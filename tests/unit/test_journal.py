@@ -67,7 +67,7 @@ def test_inflight_becomes_unknown_on_restart_and_is_held(tmp_path: Path) -> None
         assert j.summary().unknown == 3
         assert j.sendable(EMAILS[:3]) == []  # held
         assert j.sendable(EMAILS[:3], resend_unknown=True) == EMAILS[:3]
-        assert "may or may not" in (j.rows("unknown")[0][1] or "")
+        assert "may or may not" in (j.rows("unknown", 5)[0][1] or "")
         assert j.begin_batch(2, EMAILS[:3]) == EMAILS[:3]
         j.record(2, EMAILS[:3], [Outcome(e, True) for e in EMAILS[:3]])
         assert j.summary().states == {"sent": 3}
@@ -100,8 +100,8 @@ def test_a_refusal_or_a_lost_answer_without_a_reason_still_says_which(tmp_path: 
         j.begin_batch(1, EMAILS[:3])
         j.record(1, EMAILS[:3], [Outcome(EMAILS[0], False), Outcome(EMAILS[1], False, unknown=True),
                                  Outcome(EMAILS[2], True, "<m>")])
-        assert j.rows("failed") == [(EMAILS[0], "failed")]
-        assert j.rows("unknown") == [(EMAILS[1], "delivery unknown")]
+        assert j.rows("failed", 5) == [(EMAILS[0], "failed")]
+        assert j.rows("unknown", 5) == [(EMAILS[1], "delivery unknown")]
 
 
 def test_missing_as_pending_when_the_batch_never_left(tmp_path: Path) -> None:
