@@ -128,7 +128,7 @@ def test_another_issues_journal_is_refused_and_skips_are_per_run(tmp_path: Path)
         a.start_run("outbox", 0)
         a.add_skips([(3, "x", "invalid", "bad"), (4, "u0@example.com", "duplicate", "dup")])
         assert a.summary().skipped == {"invalid": 1, "duplicate": 1}
-    with pytest.raises(JournalError, match="holds the sends of a") as info:
+    with pytest.raises(JournalError, match="send journal of b: it holds the sends of a") as info:
         _journal(tmp_path, "b")  # a journal copied in from another issue is never taken as a fresh one
     assert "--new-journal" in str(info.value)
     with _journal(tmp_path, "a") as a:
@@ -567,6 +567,32 @@ def test_a_journal_locked_by_another_program_is_a_clear_error_and_nothing_is_hal
         assert j.begin_batch(2, EMAILS[1:3]) == EMAILS[1:3]
 
 
+def test_ctrl_c_while_waiting_for_the_file_leaves_the_journal_usable_by_the_other_thread(tmp_path: Path) -> None:
+    """Ctrl-C during BEGIN (waiting for another writer): the send's request thread must still record its answers."""
+    import threading
+
+    class Interrupted:  # the connection, as Ctrl-C reaches it inside BEGIN IMMEDIATE
+        def __init__(self, db: sqlite3.Connection) -> None:
+            self.real = db
+
+        def execute(self, sql: str, *args: object) -> sqlite3.Cursor:
+            if sql == "BEGIN IMMEDIATE":
+                raise KeyboardInterrupt
+            return self.real.execute(sql, *args)
+
+    with _journal(tmp_path) as j:
+        j.begin_batch(1, EMAILS[:1])
+        j.db = Interrupted(j.db)  # type: ignore[assignment]
+        with pytest.raises(KeyboardInterrupt):
+            j.begin_batch(2, EMAILS[1:2])
+        seen: list[object] = []
+        worker = threading.Thread(target=lambda: seen.append(j.summary().states), daemon=True)
+        worker.start()
+        worker.join(10)
+        j.db = j.db.real  # type: ignore[attr-defined]
+        assert seen == [{"inflight": 1}], "the journal's lock was left held after Ctrl-C in BEGIN"
+
+
 def test_leaving_the_with_block_releases_the_run_lock_and_the_file(tmp_path: Path) -> None:
     with _journal(tmp_path) as first:
         assert first.lock_run()
@@ -851,7 +877,8 @@ def test_set_aside_after_a_crash_keeps_the_last_commits_with_the_old_journal(tmp
     wal = journal_path(tmp_path).with_name(journal_path(tmp_path).name + "-wal")
     assert wal.exists() and wal.stat().st_size > 0
     aside = set_aside(tmp_path)
-    assert aside is not None and not wal.exists()
+    shm = wal.with_name(wal.name.replace("-wal", "-shm"))
+    assert aside is not None and not wal.exists() and not shm.exists()  # nothing of it left under the old name
     old = Journal(aside, "issue-1", readonly=True)
     try:
         assert old.summary().states == {"inflight": 2}  # the batch committed before the crash is there
