@@ -40,14 +40,13 @@ recipient stream never yields an address twice, so the send marks its claims ``u
 from __future__ import annotations
 
 import contextlib
-import json
 import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, cast
+from typing import IO, Literal, cast
 
 import orjson
 
@@ -118,7 +117,6 @@ class Journal:
     def __init__(self, path: Path | str, slug: str, *, readonly: bool = False) -> None:
         self.path = Path(path)
         self.slug = slug
-        self.readonly = readonly
         existed = check_file(self.path)
         try:
             if readonly:
@@ -150,7 +148,7 @@ class Journal:
             if row is None and existed:
                 others = [r[0] for r in self.db.execute("SELECT slug FROM issues ORDER BY id LIMIT 3")]
                 raise not_this_issue(self.path, slug, f"it holds the sends of {', '.join(others) or 'no issue'}")
-            if row is None and not readonly:
+            if row is None:  # a new journal (a read-only open of a missing file has failed above)
                 self.db.execute("INSERT INTO issues (slug, created) VALUES (?, ?)", (slug, time.time()))
                 row = self.db.execute("SELECT id FROM issues WHERE slug = ?", (slug,)).fetchone()
             if not readonly:
@@ -161,7 +159,7 @@ class Journal:
         except sqlite3.DatabaseError as exc:
             self._close_quietly()
             raise db_error(self.path, exc, opening=True) from None
-        self.issue_id: int = row[0] if row else -1
+        self.issue_id: int = row[0]
         self.run_id: int | None = None
         self.lock = threading.RLock()  # one statement or transaction at a time, whichever thread asks
         # Set by a send that holds the run lock and found no claim for the issue: its recipient stream never
@@ -198,7 +196,6 @@ class Journal:
             self.db.close()
             if self._lock_file is not None:
                 self._lock_file.close()  # releases the run lock
-                self._lock_file = None
 
     def _tx(self) -> _Transaction:
         return _Transaction(self.db, self.lock, self.path)
@@ -219,13 +216,12 @@ class Journal:
             return False  # a folder we cannot write a lock file in: the journal itself still guards each claim
         try:
             _fcntl.flock(fh.fileno(), _fcntl.LOCK_EX | _fcntl.LOCK_NB)
-        except BlockingIOError:
+        except OSError as exc:
             fh.close()
-            raise JournalError(f"{self.path}: another `digest send` of this issue is running",
-                               "wait for it to finish (or stop it with Ctrl-C); it can be resumed later") from None
-        except OSError:  # a file system without flock (some network mounts): no run lock, checked claims
-            fh.close()
-            return False
+            if isinstance(exc, BlockingIOError):
+                raise JournalError(f"{self.path}: another `digest send` of this issue is running",
+                                   "wait for it to finish (or stop it with Ctrl-C); it can be resumed later") from None
+            return False  # a file system without flock (some network mounts): no run lock, checked claims
         self._lock_file = fh
         return True
 
@@ -304,8 +300,6 @@ class Journal:
         Never sent, inflight or permanently failed ones.
         """
         states = self.states_of([e.lower() for e in emails])
-        if not states:
-            return list(emails)
         return [e for e in emails if would_send(states.get(e.lower()), resend_unknown)]
 
     # -- a batch --------------------------------------------------------------------------------
@@ -357,7 +351,7 @@ class Journal:
         return claimed
 
     def record(self, batch: int, emails: Sequence[str], outcomes: Iterable[Outcome], *,
-               missing: str = "unknown", missing_reason: str = "the backend returned no outcome") -> int:
+               missing: Literal["unknown", "pending"] = "unknown") -> int:
         """Commit what came back, in one transaction: the batch becomes ``sent``; each recipient that was
         not accepted gets a mark of its own (failed with the reason, or unknown). Recipients of the batch with
         no outcome become ``missing`` (``pending``: they never left; ``unknown``: they may have).
@@ -369,18 +363,9 @@ class Journal:
                 db.execute("UPDATE batches SET state = 'sent', message_id = ?, finished = ? "
                            "WHERE issue = ? AND id = ?", (outcomes.message_id, now, issue, batch))
             return 0
-        outcomes = list(outcomes)
-        if all(o.ok for o in outcomes):
-            ids = {o.message_id for o in outcomes}
-            if len(ids) == 1 and [o.email for o in outcomes] == list(emails):
-                # The common case: everyone accepted under one message id, in batch order: the batch row says it.
-                with self._tx() as db:
-                    db.execute("UPDATE batches SET state = 'sent', message_id = ?, finished = ? "
-                               "WHERE issue = ? AND id = ?", (ids.pop(), now, issue, batch))
-                return 0
         members = {e.lower() for e in emails}
         seen: set[str] = set()
-        ids = set()
+        ids: set[str | None] = set()
         oks: list[tuple[str, str | None]] = []
         marks: list[tuple[int, int, str, str | None, str | None, str | None, int, float]] = []
         for o in outcomes:
@@ -397,10 +382,10 @@ class Journal:
                 marks.append((issue, batch, key, "failed", None, o.error or "failed", int(o.permanent), now))
         rest = [k for e in emails if (k := e.lower()) not in seen]
         for key in dict.fromkeys(rest):
-            if missing == "pending":
-                marks.append((issue, batch, key, "pending", None, None, 0, now))
+            if missing == "unknown":
+                marks.append((issue, batch, key, "unknown", None, "the backend returned no outcome", 0, now))
             else:
-                marks.append((issue, batch, key, "unknown", None, missing_reason, 0, now))
+                marks.append((issue, batch, key, "pending", None, None, 0, now))
         shared = next(iter(ids)) if len(ids) == 1 else None
         if len(ids) > 1:
             marks.extend((issue, batch, key, None, mid, None, 0, now) for key, mid in oks)
@@ -432,24 +417,21 @@ class Journal:
             wanted = set(runs)
             ranges = [(start, starts[i + 1][1] if i + 1 < len(starts) else float("inf"))
                       for i, (run, start) in enumerate(starts) if run in wanted]
-            batches: list[int] = []
-            for start, end in ranges:
-                batches += [b for (b,) in db.execute(
-                    "SELECT id FROM batches WHERE issue = ? AND started >= ? AND started < ? "
-                    "AND state IN ('sent', 'unknown')", (issue, start, end))]
+            # The run's batches sent or left unknown: a subquery, not a list of ids (SQL variables are limited).
+            chosen = ("SELECT id FROM batches WHERE issue = ? AND started >= ? AND started < ? "
+                      "AND state IN ('sent', 'unknown')")
             released = 0
-            for i in range(0, len(batches), 500):
-                chunk = batches[i:i + 500]
-                marks = ",".join("?" * len(chunk))
-                size = db.execute(f"SELECT COALESCE(SUM(size), 0) FROM batches WHERE issue = ? AND id IN ({marks})",
-                                  (issue, *chunk)).fetchone()[0]
-                kept = db.execute(f"SELECT COUNT(*) FROM marks WHERE issue = ? AND batch IN ({marks}) "
-                                  "AND state IN ('failed', 'pending', 'superseded')", (issue, *chunk)).fetchone()[0]
+            for start, end in ranges:
+                args = (issue, issue, start, end)
+                size = db.execute(f"SELECT COALESCE(SUM(size), 0) FROM batches WHERE issue = ? AND id IN ({chosen})",
+                                  args).fetchone()[0]
+                kept = db.execute(f"SELECT COUNT(*) FROM marks WHERE issue = ? AND batch IN ({chosen}) "
+                                  "AND state IN ('failed', 'pending', 'superseded')", args).fetchone()[0]
                 released += int(size) - int(kept)
                 db.execute(f"UPDATE marks SET state = 'pending', last_error = ?, updated = ? WHERE issue = ? "
-                           f"AND batch IN ({marks}) AND state = 'unknown'", (reason, now, issue, *chunk))
+                           f"AND batch IN ({chosen}) AND state = 'unknown'", (reason, now, *args))
                 db.execute(f"UPDATE batches SET state = 'pending', error = ?, finished = ? WHERE issue = ? "
-                           f"AND id IN ({marks})", (reason, now, issue, *chunk))
+                           f"AND id IN ({chosen})", (reason, now, *args))
         return released
 
     # -- skips and the summary ------------------------------------------------------------------
@@ -478,7 +460,7 @@ class Journal:
             "SELECT kind, COUNT(*) FROM skips WHERE issue = ? GROUP BY kind", (issue,))}
         return Summary({s: n for s, n in states.items() if n}, skipped)
 
-    def rows(self, state: str, limit: int = 20) -> list[tuple[str, str | None]]:
+    def rows(self, state: str, limit: int) -> list[tuple[str, str | None]]:
         """(email, last error) of up to ``limit`` recipients in ``state``."""
         return list(self.db.execute(
             "SELECT email, last_error FROM recipients WHERE issue = ? AND state = ? ORDER BY email LIMIT ?",
@@ -497,7 +479,7 @@ class Journal:
             sizes = dict(self.db.execute("SELECT variant, COUNT(*) FROM ab_variants WHERE issue = ? GROUP BY variant",
                                          (self.issue_id,)))
         seed, share, subjects, created, winner, chosen, chosen_by = row
-        names = [str(x) for x in json.loads(subjects)]
+        names = [str(x) for x in orjson.loads(subjects)]
         counts = [int(sizes.get(i, 0)) for i in range(1, len(names) + 1)]
         return AbTest(seed, float(share), names, float(created), counts, winner, chosen, chosen_by)
 
@@ -509,7 +491,7 @@ class Journal:
             if db.execute("SELECT 1 FROM ab_tests WHERE issue = ?", (self.issue_id,)).fetchone() is not None:
                 return False
             db.execute("INSERT INTO ab_tests (issue, seed, share, subjects, created) VALUES (?, ?, ?, ?, ?)",
-                       (self.issue_id, seed, share, json.dumps(list(subjects), ensure_ascii=False), time.time()))
+                       (self.issue_id, seed, share, _json_array(list(subjects)), time.time()))
             db.executemany("INSERT INTO ab_variants (issue, key, variant) VALUES (?, ?, ?)",
                            ((self.issue_id, key, variant) for key, variant in members))
         return True

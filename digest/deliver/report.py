@@ -66,8 +66,6 @@ def _journal_facts(directory: Path, slug: str) -> tuple[int, float | None, list[
     if journal is None:
         return 0, None, [], None
     with journal:
-        if journal.issue_id < 0:
-            return 0, None, [], None
         summary = journal.summary()
         db = journal.db
         start = db.execute("SELECT MIN(started) FROM batches WHERE issue = ?", (journal.issue_id,)).fetchone()[0]

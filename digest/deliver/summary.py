@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from ..model import AllAccepted, Outcome
 from .journal import Journal, Summary
@@ -109,7 +109,7 @@ def count_batch(report: SendReport, number: int, size: int, first: str, last: st
 
 
 def settle(journal: Journal | None, number: int, emails: Sequence[str], outcomes: Sequence[Outcome],
-            report: SendReport, *, missing: str) -> None:
+            report: SendReport, *, missing: Literal["unknown", "pending"]) -> None:
     """Count and record outcomes; recipients without one become ``missing`` (pending or unknown)."""
     if isinstance(outcomes, AllAccepted):
         report.sent_now += len(outcomes)

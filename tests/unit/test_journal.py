@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from pathlib import Path
 
@@ -66,7 +67,7 @@ def test_inflight_becomes_unknown_on_restart_and_is_held(tmp_path: Path) -> None
         assert j.summary().unknown == 3
         assert j.sendable(EMAILS[:3]) == []  # held
         assert j.sendable(EMAILS[:3], resend_unknown=True) == EMAILS[:3]
-        assert "may or may not" in (j.rows("unknown")[0][1] or "")
+        assert "may or may not" in (j.rows("unknown", 5)[0][1] or "")
         assert j.begin_batch(2, EMAILS[:3]) == EMAILS[:3]
         j.record(2, EMAILS[:3], [Outcome(e, True) for e in EMAILS[:3]])
         assert j.summary().states == {"sent": 3}
@@ -86,10 +87,21 @@ def test_outcomes_failed_unknown_and_missing(tmp_path: Path) -> None:
         # Only the refusal said to be permanent is: an unknown recipient is never a permanent failure.
         assert dict(j.db.execute("SELECT key, permanent FROM recipients")) == {
             EMAILS[0]: 1, EMAILS[1]: 0, EMAILS[2]: 0, EMAILS[3]: 0, EMAILS[4]: 0}
+        # What the editor reads beside each unknown recipient: the backend's reason, or that no answer came.
+        assert j.rows("unknown", 5) == [(EMAILS[2], "lost"), (EMAILS[4], "the backend returned no outcome")]
     with _journal(tmp_path) as j:
         j.recover()
         assert j.sendable(EMAILS[:5]) == [EMAILS[1]]  # the transient failure only
         assert j.rows("failed", 5) == [(EMAILS[0], "550 no such user"), (EMAILS[1], "451 try later")]
+
+
+def test_a_refusal_or_a_lost_answer_without_a_reason_still_says_which(tmp_path: Path) -> None:
+    with _journal(tmp_path) as j:
+        j.begin_batch(1, EMAILS[:3])
+        j.record(1, EMAILS[:3], [Outcome(EMAILS[0], False), Outcome(EMAILS[1], False, unknown=True),
+                                 Outcome(EMAILS[2], True, "<m>")])
+        assert j.rows("failed", 5) == [(EMAILS[0], "failed")]
+        assert j.rows("unknown", 5) == [(EMAILS[1], "delivery unknown")]
 
 
 def test_missing_as_pending_when_the_batch_never_left(tmp_path: Path) -> None:
@@ -99,6 +111,7 @@ def test_missing_as_pending_when_the_batch_never_left(tmp_path: Path) -> None:
         assert j.summary().states == {"sent": 1, "pending": 2}
         assert j.sendable(EMAILS[:3]) == EMAILS[1:3]
         assert j.db.execute("SELECT SUM(permanent) FROM recipients").fetchone() == (0,)  # nothing failed for good
+        assert j.rows("pending", 5) == [(EMAILS[1], None), (EMAILS[2], None)]  # never tried: no error to show
 
 
 def test_whole_batch_unknown(tmp_path: Path) -> None:
@@ -115,7 +128,7 @@ def test_another_issues_journal_is_refused_and_skips_are_per_run(tmp_path: Path)
         a.start_run("outbox", 0)
         a.add_skips([(3, "x", "invalid", "bad"), (4, "u0@example.com", "duplicate", "dup")])
         assert a.summary().skipped == {"invalid": 1, "duplicate": 1}
-    with pytest.raises(JournalError, match="holds the sends of a") as info:
+    with pytest.raises(JournalError, match="send journal of b: it holds the sends of a") as info:
         _journal(tmp_path, "b")  # a journal copied in from another issue is never taken as a fresh one
     assert "--new-journal" in str(info.value)
     with _journal(tmp_path, "a") as a:
@@ -206,12 +219,30 @@ def test_outcomes_of_other_addresses_are_ignored(tmp_path: Path) -> None:
         assert dict(j.db.execute("SELECT key, message_id FROM recipients")) == {EMAILS[0]: "<a>", EMAILS[1]: "<b>"}
 
 
+def _handles_on(path: Path) -> int:
+    """How many file descriptors of this process are open on ``path`` (Linux's /proc)."""
+    import os
+
+    fds = Path("/proc/self/fd")
+    if not fds.is_dir():
+        pytest.skip("no /proc/self/fd here")
+    found = 0
+    for fd in os.listdir(fds):
+        with contextlib.suppress(OSError):  # the listing's own descriptor is gone by now
+            found += os.readlink(fds / fd) == str(path.resolve())
+    return found
+
+
 def test_run_lock_keeps_a_second_send_out(tmp_path: Path) -> None:
+    from digest.folder import JOURNAL_LOCK_NAME
+
     first = _journal(tmp_path)
     assert first.lock_run()
     second = _journal(tmp_path)
-    with pytest.raises(JournalError, match="another `digest send` of this issue is running"):
+    with pytest.raises(JournalError, match="another `digest send` of this issue is running") as refused:
         second.lock_run()
+    # While the refused send reports the error, the only handle on the lock file is the first send's.
+    assert _handles_on(tmp_path / JOURNAL_LOCK_NAME) == 1 and refused.value.hint
     first.close()
     assert second.lock_run()  # released with the first journal
     second.close()
@@ -300,12 +331,15 @@ def test_no_flock_on_the_file_system_means_no_run_lock_not_an_error(tmp_path: Pa
     import errno
     import fcntl
 
+    from digest.folder import JOURNAL_LOCK_NAME as LOCK_NAME
+
     def refuse(fd: int, op: int) -> None:
         raise OSError(errno.ENOLCK, "No locks available")
 
     monkeypatch.setattr(fcntl, "flock", refuse)
     with _journal(tmp_path) as j:
         assert j.lock_run() is False  # the send then claims with look-ups
+        assert _handles_on(tmp_path / LOCK_NAME) == 0  # nothing left open on the lock file
         assert j.begin_batch(1, EMAILS[:2]) == EMAILS[:2]
 
 
@@ -476,6 +510,8 @@ def test_one_refused_among_accepted_under_one_id_is_failed(tmp_path: Path) -> No
                                                                            permanent=True),
                                  Outcome(EMAILS[2], True, "<m>")])
         assert _states(j) == {EMAILS[0]: "sent", EMAILS[1]: "failed", EMAILS[2]: "sent"}
+        # The batch row carries the shared id: only the refused recipient needs a row of its own.
+        assert j.db.execute("SELECT key FROM marks").fetchall() == [(EMAILS[1],)]
         # Fewer outcomes than recipients, all accepted: the one without an answer may or may not have left.
         j.begin_batch(2, EMAILS[3:6])
         assert j.record(2, EMAILS[3:6], [Outcome(e, True, "<n>") for e in EMAILS[3:5]]) == 1
@@ -529,6 +565,32 @@ def test_a_journal_locked_by_another_program_is_a_clear_error_and_nothing_is_hal
             other.close()
         assert j.summary().states == {"inflight": 1}  # batch 2 was not written, not even in part
         assert j.begin_batch(2, EMAILS[1:3]) == EMAILS[1:3]
+
+
+def test_ctrl_c_while_waiting_for_the_file_leaves_the_journal_usable_by_the_other_thread(tmp_path: Path) -> None:
+    """Ctrl-C during BEGIN (waiting for another writer): the send's request thread must still record its answers."""
+    import threading
+
+    class Interrupted:  # the connection, as Ctrl-C reaches it inside BEGIN IMMEDIATE
+        def __init__(self, db: sqlite3.Connection) -> None:
+            self.real = db
+
+        def execute(self, sql: str, *args: object) -> sqlite3.Cursor:
+            if sql == "BEGIN IMMEDIATE":
+                raise KeyboardInterrupt
+            return self.real.execute(sql, *args)
+
+    with _journal(tmp_path) as j:
+        j.begin_batch(1, EMAILS[:1])
+        j.db = Interrupted(j.db)  # type: ignore[assignment]
+        with pytest.raises(KeyboardInterrupt):
+            j.begin_batch(2, EMAILS[1:2])
+        seen: list[object] = []
+        worker = threading.Thread(target=lambda: seen.append(j.summary().states), daemon=True)
+        worker.start()
+        worker.join(10)
+        j.db = j.db.real  # type: ignore[attr-defined]
+        assert seen == [{"inflight": 1}], "the journal's lock was left held after Ctrl-C in BEGIN"
 
 
 def test_leaving_the_with_block_releases_the_run_lock_and_the_file(tmp_path: Path) -> None:
@@ -654,6 +716,17 @@ def test_set_aside_in_a_folder_that_cannot_be_written_says_so(tmp_path: Path) ->
     assert set_aside(tmp_path / "nothing-here") is None
 
 
+def test_a_journal_has_rows_once_someone_was_claimed(tmp_path: Path) -> None:
+    """What decides that a resumed send looks every address up (a first run needs no look-ups)."""
+    with _journal(tmp_path) as j:
+        assert not j.has_rows()
+        assert j.begin_batch(1, []) == [] and not j.has_rows()  # an empty batch claims nobody
+        j.begin_batch(2, EMAILS[:1])
+        assert j.has_rows()
+    with _journal(tmp_path) as j:
+        assert j.has_rows()
+
+
 def test_a_batch_of_addresses_all_claimed_before_counts_nobody(tmp_path: Path) -> None:
     with _journal(tmp_path) as j:
         j.begin_batch(1, EMAILS[:2])
@@ -734,6 +807,22 @@ def test_a_cancelled_scheduled_run_releases_its_recipients_to_pending(tmp_path: 
         assert j.release_runs([], "nothing") == 0
 
 
+def test_cancelling_a_scheduled_run_leaves_the_runs_after_it_sent(tmp_path: Path) -> None:
+    with _journal(tmp_path) as j:
+        j.start_run("sendgrid", 0)
+        j.begin_batch(1, EMAILS[:2])
+        j.record(1, EMAILS[:2], [Outcome(e, True, "m1") for e in EMAILS[:2]])
+        scheduled = j.start_run("sendgrid", 0)
+        j.begin_batch(2, EMAILS[2:4])
+        j.record(2, EMAILS[2:4], [Outcome(e, True, "m2") for e in EMAILS[2:4]])
+        j.start_run("sendgrid", 0)  # a later, immediate send of the rest
+        j.begin_batch(3, EMAILS[4:6])
+        j.record(3, EMAILS[4:6], [Outcome(e, True, "m3") for e in EMAILS[4:6]])
+        assert j.release_runs([scheduled], "cancelled") == 2
+        assert [_view(tmp_path)[e] for e in EMAILS[:6]] == ["sent", "sent", "pending", "pending", "sent", "sent"]
+        assert j.sendable(EMAILS[:6]) == EMAILS[2:4]
+
+
 def test_a_journal_from_before_ab_tests_has_none(tmp_path: Path) -> None:
     with _journal(tmp_path) as j:
         j.begin_batch(1, EMAILS[:1])
@@ -788,7 +877,8 @@ def test_set_aside_after_a_crash_keeps_the_last_commits_with_the_old_journal(tmp
     wal = journal_path(tmp_path).with_name(journal_path(tmp_path).name + "-wal")
     assert wal.exists() and wal.stat().st_size > 0
     aside = set_aside(tmp_path)
-    assert aside is not None and not wal.exists()
+    shm = wal.with_name(wal.name.replace("-wal", "-shm"))
+    assert aside is not None and not wal.exists() and not shm.exists()  # nothing of it left under the old name
     old = Journal(aside, "issue-1", readonly=True)
     try:
         assert old.summary().states == {"inflight": 2}  # the batch committed before the crash is there
