@@ -1,0 +1,38 @@
+"""Defects seen on real pages we had never seen (issue 18, "Unseen pages"), each on a small fixture of our own."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from digest.condense import make_teaser
+from digest.sources import load
+
+_GERMAN_ON_EN_TEMPLATE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>Neue Wege in der Pflege | Beispielblog</title></head><body>
+<nav><a href="/">Start</a> <a href="/blog">Blog</a></nav>
+<article><h1>Neue Wege in der Pflege</h1>
+<p>Die Digitalisierung verändert die Arbeit in der Pflege, und das nicht erst seit gestern. Viele Häuser in der
+Region setzen auf neue Software für die Dienstplanung. Auch wenn nicht jedes Haus davon bzw. von den neuen
+Abläufen sofort profitiert, sind die Erfahrungen bisher gut. Die Kosten für die Umstellung tragen zum Teil die
+Länder, der Rest kommt aus den eigenen Mitteln der Träger.</p>
+<p>Im nächsten Jahr soll die Software auch in den Kliniken der Stadt eingeführt werden, sagte eine Sprecherin
+des Trägers. Bis dahin werden die Mitarbeiter in kleinen Gruppen geschult, damit der Wechsel ohne Pausen gelingt.</p>
+</article><footer>Impressum</footer></body></html>
+"""
+
+
+def test_declared_language_that_the_text_contradicts_gives_way(tmp_path: Path) -> None:
+    page = tmp_path / "pflege.html"
+    page.write_text(_GERMAN_ON_EN_TEMPLATE, encoding="utf-8")
+    article = load(str(page))[0]
+    assert article.lang == "de"
+    teaser = make_teaser(article, max_chars=300).text
+    # "bzw." is a German abbreviation: the teaser never ends on it
+    assert not teaser.endswith("bzw.")
+    assert teaser.startswith("Die Digitalisierung verändert die Arbeit in der Pflege")
+
+
+def test_declared_language_kept_when_the_text_agrees(tmp_path: Path) -> None:
+    page = tmp_path / "en.html"
+    page.write_text(_GERMAN_ON_EN_TEMPLATE.replace('lang="en"', 'lang="de-DE"'), encoding="utf-8")
+    assert load(str(page))[0].lang == "de-DE"
