@@ -121,6 +121,27 @@ _CAPTION = lazy(r"\bpictured\b(?![^(]*\))|^In (?:this|these|a|an)\b[^!?]{0,60}?\
                 r"video still|photograph)s?\b|^[A-Z]{3,}(?: [A-Z]{3,})?:\s|"
                       r"^(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.? \d{1,2}, \d{4} [A-Z]|"
                       r"^\d{1,2} (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]* \d{4} [A-Z]")
+# A wire-photo caption: present tense or a position marker ("Deval Patrick, left, speaks with …"), dated at its end
+# ("…, Tuesday, Nov. 19, 2019, in Columbia, S.C."); news prose does not date a present-tense scene to the day.
+_WIRE_DATE_END = lazy(r"(?P<lead>(?:,|day,?) (?:on )?)?\b(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.? "
+                      r"\d{1,2}, (?:19|20)\d\d(?:,? (?:in|at|near) [A-Z][^!?]{0,40}?)?\.$")
+_WIRE_MARKER = lazy(r", (?:left|right|center|centre|second (?:from )?(?:left|right)|top|bottom|foreground|background),|"
+                    r"\((?:left|right|center|centre|top|bottom|foreground|background|L|R)\)")
+_WIRE_VERB = lazy(r"\b(?:speaks|walks|arrives|leaves|rides|stands|sits|looks|gestures|poses|attends|listens|waves|"
+                  r"holds|talks|reacts|smiles|delivers|addresses|watches|waits|prays|celebrates|is seen|are seen|"
+                  r"shakes? hands|gather|march|protest|pray|celebrate|watch|wait|arrive|walk|stand|pose|speak)\b")
+
+
+def _wire_caption(t: str) -> bool:
+    """A wire-photo caption: a scene dated to the day at its end ("…, Tuesday, Nov. 19, 2019, in Columbia, S.C."),
+    with a position marker (", left,", "(background)") or a present-tense verb right before a comma-led date; news
+    prose does not date a present-tense scene to the day ("He leaves office on Jan. 20, 2021." is prose)."""
+    m = _WIRE_DATE_END.search(t)
+    if not m or t.split(" ", 1)[0] in ("He", "She", "They", "It", "We", "I", "You"):
+        return False
+    return bool(_WIRE_MARKER.search(t) or m.group("lead") and _WIRE_VERB.search(t))
+
+
 _DATE_PREFIX = lazy(r"\d{1,2} (?:January|February|March|April|May|June|July|August|September|October|November|"
                    r"December) \d{4}\s+(?=[A-Z][a-z])")
 _MONTHS3 = frozenset(str.split("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec"))
@@ -262,6 +283,8 @@ def _why_not(t: str, words: int, toks: list[str], i: int, title_toks: set[str], 
     if ("pictured" in t or ":" in t or t[:3] in _MONTHS3 or t[:3] == "In " or t[:1].isdigit()) and \
             _CAPTION.search(t):
         return "photo caption run into the text"
+    if (", 20" in t or ", 19" in t) and _wire_caption(t):
+        return "wire-photo caption (a present-tense scene dated to the day)"
     if t[:3] == "By " and _BYLINE.match(t):
         return "byline"
     if t[-2:-1].isdigit() and _NUMBERED_END.search(t):

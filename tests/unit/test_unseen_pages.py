@@ -36,3 +36,32 @@ def test_declared_language_kept_when_the_text_agrees(tmp_path: Path) -> None:
     page = tmp_path / "en.html"
     page.write_text(_GERMAN_ON_EN_TEMPLATE.replace('lang="en"', 'lang="de-DE"'), encoding="utf-8")
     assert load(str(page))[0].lang == "de-DE"
+
+
+def _txt(tmp_path: Path, name: str, text: str) -> str:
+    p = tmp_path / name
+    p.write_text(text, encoding="utf-8")
+    return str(p)
+
+
+def test_wire_photo_caption_above_the_story_is_not_the_lede(tmp_path: Path) -> None:
+    # a whole-page paste: the photo's wire caption (a present-tense scene dated to the day) sits above the story
+    dump = (
+        "Mayor opens the new river bridge - Example News\n\nHome\n\nNews\n\nMayor opens the new river bridge\n\n"
+        "Mayor Jane Holt, left, speaks with a cyclist on the new bridge, Monday, May 4, 2020, in Riverton, Ore.\n\n"
+        "The new bridge over the Riverton river opened on Monday after three years of work and a budget that grew "
+        "by a third. Mayor Jane Holt said the crossing would cut the drive to the hospital by twenty minutes.\n\n"
+        "Cyclists and walkers get a separate lane, which the city council added after a petition last spring.\n"
+    )
+    teaser = make_teaser(load(_txt(tmp_path, "bridge.txt", dump))[0], max_chars=300).text
+    assert teaser.startswith("The new bridge over the Riverton river opened on Monday")
+    assert "left, speaks" not in teaser
+
+
+def test_a_dated_sentence_of_prose_is_kept(tmp_path: Path) -> None:
+    text = (
+        "The new toll takes effect on Jan. 1, 2021, the transport authority said in a statement on Friday.\n\n"
+        "Drivers will pay four dollars a crossing, and the money goes to repairs of the old tunnel under the bay.\n"
+    )
+    teaser = make_teaser(load(_txt(tmp_path, "toll.txt", text))[0], max_chars=300).text
+    assert teaser.startswith("The new toll takes effect on Jan. 1, 2021")
