@@ -58,6 +58,7 @@ NEEDLES: dict[str, tuple[str, ...]] = {
     "disclaimer": ("opinions", "necessarily", "solely"),
     "copyright": ("©", "copyright", "(c)", "rights reserved"),
     "cookie_notice": ("cookie",),
+    "comment_policy": ("comment", "coment", "kommentar"),
     "caption": ("caption", "copyright", "photo", "picture", "image", "getty", "afp", "shutterstock", "reuters",
                 "ap "),
 }
@@ -140,6 +141,16 @@ LINE_RULES: tuple[Rule, ...] = (
     Rule("cookie_notice", _r(r"\bcookies?\b.{0,120}\b(?:use|policy|consent|accept|settings|browsing)\b|"
                              r"\b(?:we|this (?:site|website)) uses? cookies", re.I),
          "cookie notice"),
+    Rule("comment_policy",
+         _r(r"^(?:(?:[^\W\d_]{3,}\s)?[^\W\d_]{3,}\s{0,2}[:!]\s{0,2})?"
+            r"(?:(?:all|your|user|users'|reader|readers'|os|los|les|die|alle|tous les|ihre|vos|seus|sus)\s){0,2}"
+            r"(?:comments?|comentários?|comentarios?|kommentare?|commentaires?)\b[^.!?]{0,160}?"
+            r"\b(?:(?:are|is|will be|will not be|won't be) (?:moderated|reviewed|approved)|"
+            r"(?:não|nao) serão|serão (?:aprovad|moderad|publicad)|pelo moderador|"
+            r"(?:no )?ser[áa]n (?:aprobad|moderad|publicad)|por el moderador|"
+            r"werden\b[^.!?]{0,40}?\b(?:moderiert|geprüft|freigeschaltet|veröffentlicht)|"
+            r"(?:sont|seront) (?:modérés|publiés|validés)|par (?:le|un) modérateur)", re.I),
+         "comment moderation notice"),
     Rule("caption",
          _r(r"^(?:image|media|photo|video)\s{0,2}(?:caption|copyright)\b|(?<!\()(?:Photograph|Photo|Picture|Image)\s{0,2}:"
             r"|\b(?:Getty Images|AFP/Getty|Shutterstock|Reuters/|AP Photo)\b", re.I),

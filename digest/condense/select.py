@@ -284,7 +284,7 @@ def _why_not(t: str, words: int, toks: list[str], i: int, title_toks: set[str], 
             _CAPTION.search(t):
         return "photo caption run into the text"
     if (", 20" in t or ", 19" in t) and _wire_caption(t):
-        return "wire-photo caption (a present-tense scene dated to the day)"
+        return "photo caption from a wire service (a present-tense scene dated to the day)"
     if t[:3] == "By " and _BYLINE.match(t):
         return "byline"
     if t[-2:-1].isdigit() and _NUMBERED_END.search(t):

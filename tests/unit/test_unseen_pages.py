@@ -65,3 +65,34 @@ def test_a_dated_sentence_of_prose_is_kept(tmp_path: Path) -> None:
     )
     teaser = make_teaser(load(_txt(tmp_path, "toll.txt", text))[0], max_chars=300).text
     assert teaser.startswith("The new toll takes effect on Jan. 1, 2021")
+
+
+def test_comment_moderation_notice_is_not_the_teaser(tmp_path: Path) -> None:
+    text = (
+        "Comentários ofensivos ou fora do tema não serão aprovados pelo moderador.\n\n"
+        "A prefeitura anunciou nesta segunda-feira a reforma completa do mercado municipal, fechado desde março. "
+        "As obras devem durar oito meses e custar cerca de dois milhões de reais.\n"
+    )
+    teaser = make_teaser(load(_txt(tmp_path, "mercado.txt", text))[0], max_chars=300).text
+    assert "moderador" not in teaser
+    assert teaser.startswith("A prefeitura anunciou nesta segunda-feira")
+
+
+def test_comments_in_the_news_are_not_a_notice(tmp_path: Path) -> None:
+    text = (
+        "Finance Minister Anna Berg said her comments were approved by the cabinet before the speech.\n\n"
+        "Opposition leaders called the speech reckless and asked for a debate in parliament next week.\n"
+    )
+    teaser = make_teaser(load(_txt(tmp_path, "speech.txt", text))[0], max_chars=300).text
+    assert teaser.startswith("Finance Minister Anna Berg said her comments were approved")
+
+
+def test_a_shouted_promo_does_not_follow_the_lede(tmp_path: Path) -> None:
+    text = (
+        "The city council voted on Tuesday to close the old harbour bridge to cars from next spring.\n\n"
+        "Buses and bicycles may still use it. WATCH IT LIVE!\n\n"
+        "The bridge, built in 1911, needs repairs that the council cannot pay for this year.\n"
+    )
+    teaser = make_teaser(load(_txt(tmp_path, "harbour.txt", text))[0], max_chars=300).text
+    assert "WATCH" not in teaser
+    assert teaser.startswith("The city council voted on Tuesday")
