@@ -31,7 +31,7 @@ from itertools import chain
 from .clean import update_stamp
 from .compress import bare_quote, compress
 from .lazyre import lazy
-from .sentences import split_sentences
+from .sentences import n_words, split_sentences
 from .style import CLOSERS, balanced, ends_sentence
 
 
@@ -352,13 +352,13 @@ def build_candidates(text: str, title: str, params: Params = DEFAULT, lang: str 
             if comp.rules:
                 c.notes.append("compressed: " + ", ".join(comp.rules))
                 t = comp.text
-        if frame and len(t.split()) >= params.min_words:
+        if frame and n_words(t) >= params.min_words:
             t = frame + t
             c.notes.append(f"the fixture '{frame[:-2]}' kept as the frame")
         c.text = t
         toks = _stems(t)
         all_toks.append(toks)
-        why = _why_not(t, len(t.split()), toks, i, title_toks, params)
+        why = _why_not(t, n_words(t), toks, i, title_toks, params)
         if why:
             c.usable, c.why_not = False, why
         if _PRONOUN.match(t) or _POINTS_BACK.match(t):

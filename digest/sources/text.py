@@ -24,7 +24,7 @@ from ..condense.lazyre import lazy
 from ..model import Article, Removed
 
 _TERMINAL = lazy(r"[.!?…:;][\"'”’»)\]]*$")
-_SENT_END = lazy(r"[.!?…][\"'”’»)\]]*$")
+_SENT_END = lazy(r"[.!?…。！？][\"'”’»)\]」』]*$")
 _FUNCTION_END = lazy(
     r"\b(?:a|an|the|of|to|in|on|at|for|and|or|but|with|by|from|as|that|which|who|is|was|are|were|be|his|her|"
     r"their|its|le|la|les|de|des|du|et|un|une)$", re.I)
@@ -170,6 +170,10 @@ def _continues(prev: str, nxt: str) -> bool:
 
 def _is_prose(p: str) -> bool:
     words = len(_WORDS.findall(p))
+    if not p.isascii():  # Chinese/Japanese: no spaces between words
+        from ..condense.sentences import n_words
+
+        words = max(words, n_words(p))
     return words >= 10 and bool(_SENT_END.search(p)) and not _is_linklist(p) or words >= 30 and not _is_linklist(p)
 
 

@@ -96,3 +96,44 @@ def test_a_shouted_promo_does_not_follow_the_lede(tmp_path: Path) -> None:
     teaser = make_teaser(load(_txt(tmp_path, "harbour.txt", text))[0], max_chars=300).text
     assert "WATCH" not in teaser
     assert teaser.startswith("The city council voted on Tuesday")
+
+
+_JAPANESE_POST = """<!doctype html><html lang="ja"><head><meta charset="utf-8">
+<title>新しい図書館の話 | 例のブログ</title></head><body><nav><a href="/">ホーム</a></nav>
+<article><h1>新しい図書館の話</h1>
+<p>先週、駅の近くに新しい図書館が開館したというお知らせを見て、さっそく行ってみました。</p>
+<p>館内はとても明るく、子ども向けの本のコーナーも広く作られていました。</p>
+<p>平日の夜も九時まで開いているので、仕事の帰りにも立ち寄ることができます。</p>
+<p>次の週末には、家族と一緒にもう一度訪れてみたいと思います。</p>
+</article><footer>お問い合わせ</footer></body></html>
+"""
+
+
+def test_a_japanese_page_has_an_article_and_a_teaser(tmp_path: Path) -> None:
+    page = tmp_path / "library.html"
+    page.write_text(_JAPANESE_POST, encoding="utf-8")
+    article = load(str(page))[0]  # was "no article text found": words were counted by spaces
+    teaser = make_teaser(article, max_chars=150).text
+    assert teaser.startswith("先週、駅の近くに新しい図書館が開館したというお知らせを見て、さっそく行ってみました。"
+                             "館内は")
+    assert "。 " not in teaser  # Japanese sentences are joined without a space
+    assert teaser.endswith("。") and len(teaser) <= 150
+
+
+def test_a_japanese_page_dump_opens_with_its_story(tmp_path: Path) -> None:
+    dump = ("新しい図書館の話 | 例のブログ\n\nホーム\n\nブログ\n\nお客様の声をお届けします。\n\n"
+            "先週駅の近くに新しい図書館が開館したというお知らせを見てさっそく行ってみました。\n\n"
+            "館内はとても明るく子ども向けの本のコーナーも広く作られていました。\n\n"
+            "平日の夜も九時まで開いているので仕事の帰りにも立ち寄ることができます。\n\nお問い合わせ\n")
+    teaser = make_teaser(load(_txt(tmp_path, "library.txt", dump))[0], max_chars=300).text
+    assert teaser.startswith("先週駅の近くに新しい図書館が開館した")
+
+
+def test_a_page_without_sentences_falls_back_to_its_title(tmp_path: Path) -> None:
+    page = tmp_path / "lyrics.html"
+    lines = "".join(f"<p>la li lo lu word{i} and more words here</p>" for i in range(12))
+    page.write_text(f"""<!doctype html><html><head><title>Song of the River - The Boatmen</title>
+<meta name="description" content="* la li lo lu word0 and more ..."></head><body><article>{lines}</article>
+</body></html>""", encoding="utf-8")
+    teaser = make_teaser(load(str(page))[0], max_chars=300)
+    assert teaser.method == "fallback" and teaser.text.startswith("Song of the River")
