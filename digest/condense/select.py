@@ -103,6 +103,19 @@ _META = lazy(
 # "Here, Sportsmail's guide takes you through …"
 _FURNITURE = lazy(r"\b(?:will be (?:providing|bringing|giving) you|takes? you through|all you need to know|"
                   r"(?:scroll|click|tap) (?:down|here|below) to)\b", re.I)
+# "It should not surprise anyone that …", "It is no secret that …": an "it" that stands for the clause that follows,
+# not for anything before it.
+_EXPLETIVE_IT = lazy(r"It (?:is|was|should|would|will|may|might|must|seems|seemed|appears|appeared|has been|had been|"
+                     r"comes|came)(?:n['’]t| not| no)? (?:\w+ ){0,2}?(?:surprise|surprising|surprised|secret|clear|"
+                     r"obvious|true|likely|unlikely|possible|impossible|no wonder)\b[^.!?]{0,40}?\b(?:that|when|if)\b")
+_THIRD_PERSON = lazy(r"\s*(?:he|she|they|his|her|their|it|its|this|these|those)\b", re.I)
+
+
+def _expletive_it(t: str) -> bool:
+    """"It should not surprise anyone that Ms Price …": the "it" stands for the clause that follows, whose own subject
+    is not a pronoun either ("It was clear that he had lost" still points back)."""
+    m = _EXPLETIVE_IT.match(t) if t[:3] == "It " else None
+    return bool(m) and not _THIRD_PERSON.match(t, m.end())
 _CONNECTIVE = lazy(
     r"^(?:but|however|and|or|so|also|yet|still|meanwhile|instead|moreover|furthermore|nevertheless|nonetheless|"
     r"therefore|thus|besides|likewise|similarly|additionally|otherwise|then|now|indeed|finally|in addition|as a result|"
@@ -361,7 +374,7 @@ def build_candidates(text: str, title: str, params: Params = DEFAULT, lang: str 
         why = _why_not(t, n_words(t), toks, i, title_toks, params)
         if why:
             c.usable, c.why_not = False, why
-        if _PRONOUN.match(t) or _POINTS_BACK.match(t):
+        if (_PRONOUN.match(t) or _POINTS_BACK.match(t)) and not _expletive_it(t):
             c.needs_previous = True
         _mark_references(c, t)
         cands.append(c)

@@ -137,3 +137,24 @@ def test_a_page_without_sentences_falls_back_to_its_title(tmp_path: Path) -> Non
 </body></html>""", encoding="utf-8")
     teaser = make_teaser(load(str(page))[0], max_chars=300)
     assert teaser.method == "fallback" and teaser.text.startswith("Song of the River")
+
+
+def test_letters_page_plea_is_dropped_and_an_expletive_it_opens(tmp_path: Path) -> None:
+    text = (
+        "Submit your letter to the editor via this form. Read more Letters to the Editor.\n\n"
+        "It should come as no surprise that the county board approved the new jail budget on a split vote, "
+        "despite months of protests.\n\n"
+        "I beg to differ with the board.\n"
+    )
+    teaser = make_teaser(load(_txt(tmp_path, "letters.txt", text))[0], max_chars=300).text
+    assert teaser.startswith("It should come as no surprise that the county board approved the new jail budget")
+    assert "Submit your letter" not in teaser
+
+
+def test_an_it_that_points_back_still_needs_its_sentence(tmp_path: Path) -> None:
+    text = (
+        "The old ferry made its last crossing of the lake on Sunday after ninety years of service.\n\n"
+        "It was clear that it would be missed by the villages on the far shore, the mayor said.\n"
+    )
+    teaser = make_teaser(load(_txt(tmp_path, "ferry.txt", text))[0], max_chars=300).text
+    assert teaser.startswith("The old ferry made its last crossing")
