@@ -80,8 +80,8 @@ def _clean_paragraphs(paras: Iterable[str], title: str = "") -> list[str]:
     key_title = _key(title)
     for p in paras:
         p = norm(re.sub(r"^[-•*·]\s+", "", p))
-        if not p or _FURNITURE.match(p):
-            continue
+        if not p or _FURNITURE.match(p) or "{{" in p and "}}" in p:
+            continue  # furniture; a client-side template's placeholders ("{{content.status === …}}")
         words = n_words(p)
         if not lead_seen:
             if (words <= 8 and not _SENTENCE_END.search(p)) or (key_title and _key(p) == key_title):

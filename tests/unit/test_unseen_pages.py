@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from digest.condense import make_teaser
+from digest.errors import SourceError
 from digest.sources import load
 
 _GERMAN_ON_EN_TEMPLATE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
@@ -158,3 +159,35 @@ def test_an_it_that_points_back_still_needs_its_sentence(tmp_path: Path) -> None
     )
     teaser = make_teaser(load(_txt(tmp_path, "ferry.txt", text))[0], max_chars=300).text
     assert teaser.startswith("The old ferry made its last crossing")
+
+
+def test_soft_hyphens_never_reach_the_teaser(tmp_path: Path) -> None:
+    shy = "\u00ad"
+    page = tmp_path / "hyphen.html"
+    body = (f"<p>Auch in die{shy}sem Jahr lädt der Verein zum his{shy}to{shy}ri{shy}schen Markt in die alte "
+            f"Burg ein, mit Hand{shy}werk, Musik und Speisen wie vor hundert Jahren.</p>"
+            "<p>Der Eintritt ist frei, und für Kinder gibt es am Sonntag ein eigenes Programm im Burghof.</p>")
+    page.write_text(f"<!doctype html><html lang='de'><head><title>Markt</title></head><body><article>{body}"
+                    "</article></body></html>", encoding="utf-8")
+    (tmp_path / "hyphen.txt").write_text("Markt\n\n" + body.replace("<p>", "").replace("</p>", "\n\n"),
+                                         encoding="utf-8")
+    for name in ("hyphen.html", "hyphen.txt"):
+        teaser = make_teaser(load(str(tmp_path / name))[0], max_chars=300).text
+        assert shy not in teaser
+        assert teaser.startswith("Auch in diesem Jahr lädt der Verein zum historischen Markt")
+
+
+def test_client_side_template_placeholders_are_no_article(tmp_path: Path) -> None:
+    page = tmp_path / "app.html"
+    page.write_text("<!doctype html><html><head><title></title></head><body><article>"
+                    '<p>{{ctrl.content.status === "published" ? "Contenu publié" : ctrl.content.status === '
+                    '"pending" ? "En attente de validation" : "Inconnu"}}</p>'
+                    "<p>{{ctrl.content.author.fullName}} - {{ctrl.content.updated | date : 'dd/MM/yyyy'}} - "
+                    "{{ctrl.content.words}} mots, {{ctrl.content.images}} images et {{ctrl.content.videos}}</p>"
+                    "</article></body></html>", encoding="utf-8")
+    try:
+        articles = load(str(page))
+    except SourceError:
+        return  # no article text in the page: said so, nothing made up
+    text = make_teaser(articles[0], max_chars=300).text
+    assert "{{" not in text and "===" not in text
