@@ -30,6 +30,7 @@ from itertools import chain
 
 from .clean import update_stamp
 from .compress import bare_quote, compress
+from .kinds import expletive_it, wire_caption
 from .lazyre import lazy
 from .sentences import n_words, split_sentences
 from .style import CLOSERS, balanced, ends_sentence
@@ -103,19 +104,6 @@ _META = lazy(
 # "Here, Sportsmail's guide takes you through …"
 _FURNITURE = lazy(r"\b(?:will be (?:providing|bringing|giving) you|takes? you through|all you need to know|"
                   r"(?:scroll|click|tap) (?:down|here|below) to)\b", re.I)
-# "It should not surprise anyone that …", "It is no secret that …": an "it" that stands for the clause that follows,
-# not for anything before it.
-_EXPLETIVE_IT = lazy(r"It (?:is|was|should|would|will|may|might|must|seems|seemed|appears|appeared|has been|had been|"
-                     r"comes|came)(?:n['’]t| not| no)? (?:\w+ ){0,2}?(?:surprise|surprising|surprised|secret|clear|"
-                     r"obvious|true|likely|unlikely|possible|impossible|no wonder)\b[^.!?]{0,40}?\b(?:that|when|if)\b")
-_THIRD_PERSON = lazy(r"\s*(?:he|she|they|his|her|their|it|its|this|these|those)\b", re.I)
-
-
-def _expletive_it(t: str) -> bool:
-    """"It should not surprise anyone that Ms Price …": the "it" stands for the clause that follows, whose own subject
-    is not a pronoun either ("It was clear that he had lost" still points back)."""
-    m = _EXPLETIVE_IT.match(t) if t[:3] == "It " else None
-    return bool(m) and not _THIRD_PERSON.match(t, m.end())
 _CONNECTIVE = lazy(
     r"^(?:but|however|and|or|so|also|yet|still|meanwhile|instead|moreover|furthermore|nevertheless|nonetheless|"
     r"therefore|thus|besides|likewise|similarly|additionally|otherwise|then|now|indeed|finally|in addition|as a result|"
@@ -134,27 +122,6 @@ _CAPTION = lazy(r"\bpictured\b(?![^(]*\))|^In (?:this|these|a|an)\b[^!?]{0,60}?\
                 r"video still|photograph)s?\b|^[A-Z]{3,}(?: [A-Z]{3,})?:\s|"
                       r"^(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.? \d{1,2}, \d{4} [A-Z]|"
                       r"^\d{1,2} (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]* \d{4} [A-Z]")
-# A wire-photo caption: present tense or a position marker ("Deval Patrick, left, speaks with …"), dated at its end
-# ("…, Tuesday, Nov. 19, 2019, in Columbia, S.C."); news prose does not date a present-tense scene to the day.
-_WIRE_DATE_END = lazy(r"(?P<lead>(?:,|day,?) (?:on )?)?\b(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.? "
-                      r"\d{1,2}, (?:19|20)\d\d(?:,? (?:in|at|near) [A-Z][^!?]{0,40}?)?\.$")
-_WIRE_MARKER = lazy(r", (?:left|right|center|centre|second (?:from )?(?:left|right)|top|bottom|foreground|background),|"
-                    r"\((?:left|right|center|centre|top|bottom|foreground|background|L|R)\)")
-_WIRE_VERB = lazy(r"\b(?:speaks|walks|arrives|leaves|rides|stands|sits|looks|gestures|poses|attends|listens|waves|"
-                  r"holds|talks|reacts|smiles|delivers|addresses|watches|waits|prays|celebrates|is seen|are seen|"
-                  r"shakes? hands|gather|march|protest|pray|celebrate|watch|wait|arrive|walk|stand|pose|speak)\b")
-
-
-def _wire_caption(t: str) -> bool:
-    """A wire-photo caption: a scene dated to the day at its end ("…, Tuesday, Nov. 19, 2019, in Columbia, S.C."),
-    with a position marker (", left,", "(background)") or a present-tense verb right before a comma-led date; news
-    prose does not date a present-tense scene to the day ("He leaves office on Jan. 20, 2021." is prose)."""
-    m = _WIRE_DATE_END.search(t)
-    if not m or t.split(" ", 1)[0] in ("He", "She", "They", "It", "We", "I", "You"):
-        return False
-    return bool(_WIRE_MARKER.search(t) or m.group("lead") and _WIRE_VERB.search(t))
-
-
 _DATE_PREFIX = lazy(r"\d{1,2} (?:January|February|March|April|May|June|July|August|September|October|November|"
                    r"December) \d{4}\s+(?=[A-Z][a-z])")
 _MONTHS3 = frozenset(str.split("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec"))
@@ -296,7 +263,7 @@ def _why_not(t: str, words: int, toks: list[str], i: int, title_toks: set[str], 
     if ("pictured" in t or ":" in t or t[:3] in _MONTHS3 or t[:3] == "In " or t[:1].isdigit()) and \
             _CAPTION.search(t):
         return "photo caption run into the text"
-    if (", 20" in t or ", 19" in t) and _wire_caption(t):
+    if (", 20" in t or ", 19" in t) and wire_caption(t):
         return "photo caption from a wire service (a present-tense scene dated to the day)"
     if t[:3] == "By " and _BYLINE.match(t):
         return "byline"
@@ -374,7 +341,7 @@ def build_candidates(text: str, title: str, params: Params = DEFAULT, lang: str 
         why = _why_not(t, n_words(t), toks, i, title_toks, params)
         if why:
             c.usable, c.why_not = False, why
-        if (_PRONOUN.match(t) or _POINTS_BACK.match(t)) and not _expletive_it(t):
+        if (_PRONOUN.match(t) or _POINTS_BACK.match(t)) and not expletive_it(t):
             c.needs_previous = True
         _mark_references(c, t)
         cands.append(c)
