@@ -54,10 +54,12 @@ NEEDLES: dict[str, tuple[str, ...]] = {
     "read_more_tail": ("read more", "continue reading"),
     "update_stamp": ("update", ":", "."),
     "subscribe_plea": ("subscri", "sign up", "newsletter", "support", "patreon", "donate", "help us", "become a",
-                       "contribution", "get the", "get our", "follow us", "like us", "abonn"),
+                       "contribution", "get the", "get our", "follow us", "like us", "abonn", "submit your",
+                       "send us your"),
     "disclaimer": ("opinions", "necessarily", "solely"),
     "copyright": ("©", "copyright", "(c)", "rights reserved"),
     "cookie_notice": ("cookie",),
+    "comment_policy": ("comment", "coment", "kommentar"),
     "caption": ("caption", "copyright", "photo", "picture", "image", "getty", "afp", "shutterstock", "reuters",
                 "ap "),
 }
@@ -129,7 +131,8 @@ LINE_RULES: tuple[Rule, ...] = (
     Rule("subscribe_plea",
          _r(r"(?:subscribe|sign up|newsletter|support (?:us|our|the|\w+ on patreon)|patreon|donate|help us grow|"
             r"become a (?:member|patron|subscriber)|make a contribution|get (?:the|our) (?:app|newsletter)|"
-            r"follow us on|like us on|abonnez|s'abonner)", re.I),
+            r"follow us on|like us on|abonnez|s'abonner|"
+            r"(?:submit|send us) your (?:letters?|story|stories|tips?|photos?|news|views|comments?)\b)", re.I),
          "support/subscribe plea"),
     Rule("disclaimer",
          _r(r"(?:views(?:,| and) opinions expressed|do not necessarily (?:represent|reflect)|solely those of the author)",  # noqa: E501
@@ -140,6 +143,16 @@ LINE_RULES: tuple[Rule, ...] = (
     Rule("cookie_notice", _r(r"\bcookies?\b.{0,120}\b(?:use|policy|consent|accept|settings|browsing)\b|"
                              r"\b(?:we|this (?:site|website)) uses? cookies", re.I),
          "cookie notice"),
+    Rule("comment_policy",
+         _r(r"^(?:(?:[^\W\d_]{3,}\s)?[^\W\d_]{3,}\s{0,2}[:!]\s{0,2})?"
+            r"(?:(?:all|your|user|users'|reader|readers'|os|los|les|die|alle|tous les|ihre|vos|seus|sus)\s){0,2}"
+            r"(?:comments?|comentários?|comentarios?|kommentare?|commentaires?)\b[^.!?]{0,160}?"
+            r"\b(?:(?:are|is|will be|will not be|won't be) (?:moderated|reviewed|approved)|"
+            r"(?:não|nao) serão|serão (?:aprovad|moderad|publicad)|pelo moderador|"
+            r"(?:no )?ser[áa]n (?:aprobad|moderad|publicad)|por el moderador|"
+            r"werden\b[^.!?]{0,40}?\b(?:moderiert|geprüft|freigeschaltet|veröffentlicht)|"
+            r"(?:sont|seront) (?:modérés|publiés|validés)|par (?:le|un) modérateur)", re.I),
+         "comment moderation notice"),
     Rule("caption",
          _r(r"^(?:image|media|photo|video)\s{0,2}(?:caption|copyright)\b|(?<!\()(?:Photograph|Photo|Picture|Image)\s{0,2}:"
             r"|\b(?:Getty Images|AFP/Getty|Shutterstock|Reuters/|AP Photo)\b", re.I),
@@ -314,7 +327,8 @@ def _plea_like(line: str, rule: str) -> bool:
     if rule == "caption":
         return bool(re.search(r"(?:Photograph|Photo|Picture|Image)\s{0,2}:\s{0,2}[^.]{1,80}$", line))
     return bool(re.search(r"\b(?:you|your|us|our)\b", line, re.I)) and bool(
-        re.match(r"(?:please|help|support|subscribe|sign|join|get|become|follow|like|we use|this (?:site|website))",
+        re.match(r"(?:please|help|support|subscribe|sign|join|get|become|follow|like|submit|send us|we use|"
+                 r"this (?:site|website))",
                  line, re.I))
 
 

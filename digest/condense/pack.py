@@ -111,8 +111,8 @@ def _run(opener: Candidate, cands: Sequence[Candidate], budget: int, context: st
             if c.why_not.startswith("no sentence end") and len(c.text.split()) <= 6:
                 continue  # a photo credit or label line: "View this image ›", "West Mercia Police"
             if not (c.why_not == "too short" and c.text[:1].isupper() and c.text[-1:] in ".!" and
-                    balanced(c.text)):
-                break  # a short sentence that follows on is kept: "He was 88."
+                    balanced(c.text) and any(ch.islower() for ch in c.text)):
+                break  # a short sentence that follows on is kept: "He was 88." (not a shouted promo: "ON YOUTUBE!")
         trial = [*chosen, c]
         if any(_near_copy(c.text, x.text) for x in chosen):
             continue  # a page dump repeats its dek as the first body sentence

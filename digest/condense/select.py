@@ -30,8 +30,9 @@ from itertools import chain
 
 from .clean import update_stamp
 from .compress import bare_quote, compress
+from .kinds import expletive_it, wire_caption
 from .lazyre import lazy
-from .sentences import split_sentences
+from .sentences import n_words, split_sentences
 from .style import CLOSERS, balanced, ends_sentence
 
 
@@ -262,6 +263,8 @@ def _why_not(t: str, words: int, toks: list[str], i: int, title_toks: set[str], 
     if ("pictured" in t or ":" in t or t[:3] in _MONTHS3 or t[:3] == "In " or t[:1].isdigit()) and \
             _CAPTION.search(t):
         return "photo caption run into the text"
+    if (", 20" in t or ", 19" in t) and wire_caption(t):
+        return "photo caption from a wire service (a present-tense scene dated to the day)"
     if t[:3] == "By " and _BYLINE.match(t):
         return "byline"
     if t[-2:-1].isdigit() and _NUMBERED_END.search(t):
@@ -329,16 +332,16 @@ def build_candidates(text: str, title: str, params: Params = DEFAULT, lang: str 
             if comp.rules:
                 c.notes.append("compressed: " + ", ".join(comp.rules))
                 t = comp.text
-        if frame and len(t.split()) >= params.min_words:
+        if frame and n_words(t) >= params.min_words:
             t = frame + t
             c.notes.append(f"the fixture '{frame[:-2]}' kept as the frame")
         c.text = t
         toks = _stems(t)
         all_toks.append(toks)
-        why = _why_not(t, len(t.split()), toks, i, title_toks, params)
+        why = _why_not(t, n_words(t), toks, i, title_toks, params)
         if why:
             c.usable, c.why_not = False, why
-        if _PRONOUN.match(t) or _POINTS_BACK.match(t):
+        if (_PRONOUN.match(t) or _POINTS_BACK.match(t)) and not expletive_it(t):
             c.needs_previous = True
         _mark_references(c, t)
         cands.append(c)

@@ -76,7 +76,18 @@ SENTENCE_OPENERS = frozenset(
 
 # A candidate boundary: terminal punctuation, optional closing quotes/brackets, then either whitespace or
 # (missing space) directly an upper-case letter followed by a lower-case one. No nested quantifiers.
-_CANDIDATE = re.compile(r"[.!?…]+[\"'”’»)\]]*(?:\s+|(?=[A-Z][a-z]))")
+_CANDIDATE = re.compile(r"[.!?…]+[\"'”’»)\]]*(?:\s+|(?=[A-Z][a-z]))|[。！？]+[」』）)\"”’]*\s*")
+# Chinese and Japanese write no spaces between words: kana and ideographs count as half a word each.
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
+def n_words(text: str) -> int:
+    """Words in ``text``: whitespace-separated tokens, plus half a word per Chinese/Japanese character."""
+    n = len(text.split())
+    if text.isascii():
+        return n
+    cjk = len(_CJK.findall(text))
+    return n + cjk // 2 if cjk else n
 _OPENER = re.compile(r"[\"'“‘«(\[¿¡]*[A-Z0-9À-ÖØ-Þ]")
 _WORD_BEFORE = re.compile(r"[\w.'’-]+\Z")  # \w is exactly str.isalnum() or "_"
 MAX_SENTENCE_CHARS = 2000  # beyond this a "sentence" is a list or a dump: cut it at whitespace
@@ -151,10 +162,12 @@ def _split_paragraph(para: str, lang: str | None = None) -> list[str]:
 
 def _is_boundary(text: str, punct_start: int, after: int, abbr: frozenset[str] = frozenset()) -> bool:
     """Decide whether the punctuation at ``punct_start`` (candidate ending at ``after``) ends a sentence."""
+    punct = text[punct_start]
+    if punct in "。！？":
+        return True  # Chinese/Japanese full stops end a sentence, with no space after them
     nxt = text[after:after + 40]
     if not _OPENER.match(nxt):
         return False
-    punct = text[punct_start]
     if punct_start and text[punct_start - 1] == " " and (punct == "…" or text.startswith("...", punct_start)):
         return False  # a spaced ellipsis is a pause: "… out of her hotel room ... TMZ has learned."
     if punct in "!?…":

@@ -34,7 +34,7 @@ def make_teaser(article: Article, max_chars: int = 300, params: Params = DEFAULT
         reasons = [_reason(c, cands, k == 0 and params.lede_first) for k, c in enumerate(chosen)]
         if params.lede_first:
             sents, reasons = _with_given_names(sents, reasons, cleaned.text, title, max_chars)
-        return Teaser(text=" ".join(sents), sentences=sents,
+        return Teaser(text=_join(sents), sentences=sents,
                       method="lead" if _is_lead(chosen, cands) else "lede" if params.lede_first else "centrality",
                       reasons=reasons, **base)
     # the lede does not fit whole: shorten it (a full sentence without its trailing clauses, else a marked cut)
@@ -54,16 +54,29 @@ def make_teaser(article: Article, max_chars: int = 300, params: Params = DEFAULT
             return Teaser(text=text, sentences=[text], shortened=text != best.text, method="shortened",
                           reasons=[f"sentence {best.index + 1}: no whole sentence fits {max_chars} characters; "
                                    "cut at a clause boundary"], **base)
-    fallback = (article.description or article.title or "").strip()
-    if fallback:
+    tried = False
+    for fallback in (article.description, article.title):  # the title when the description is junk ("* …")
+        fallback = (fallback or "").strip()
+        if not fallback:
+            continue
+        tried = True
         text = fallback if len(fallback) <= max_chars else shorten(fallback, max_chars)
         if not _TERMINAL.search(text):
             text = text.rstrip(" ,;:") + "."
-        if not style_ok(text, max_chars):
-            return Teaser(text="", method="empty", reasons=["no usable sentence"], **base)
-        return Teaser(text=text, sentences=[text], shortened=text != fallback, method="fallback",
-                      reasons=["no usable sentence in the body: description or title"], **base)
+        if style_ok(text, max_chars):
+            return Teaser(text=text, sentences=[text], shortened=text != fallback, method="fallback",
+                          reasons=["no usable sentence in the body: description or title"], **base)
+    if tried:
+        return Teaser(text="", method="empty", reasons=["no usable sentence"], **base)
     return Teaser(text="", method="empty", reasons=["no text"], **base)
+
+
+def _join(sents: list[str]) -> str:
+    """Sentences joined by a space; none after a Chinese/Japanese full stop (those scripts use no spaces)."""
+    out = sents[0] if sents else ""
+    for s in sents[1:]:
+        out += s if out[-1:] in "。！？」』" else " " + s
+    return out
 
 
 def _real_title(title: str, body: str) -> str:

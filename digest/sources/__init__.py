@@ -218,12 +218,16 @@ def _page_article(url: str, cap: int) -> Article | None:
 
 
 def _with_lang(articles: list[Article]) -> list[Article]:
-    """Articles whose source declares no language get a guess from their text (None when unsure)."""
+    """Articles whose source declares no language get a guess from their text (None when unsure); a declared
+    language that the text clearly contradicts (a German article on a page marked ``lang="en"``, a template's
+    default) gives way to the guess, so the sentence splitter uses the right abbreviations."""
     for article in articles:
-        if not article.lang and article.text:
+        if article.text:
             from .text import guess_lang
 
-            article.lang = guess_lang(article.text)
+            guess = guess_lang(article.text)
+            if not article.lang or guess and guess != article.lang.split("-")[0].lower():
+                article.lang = guess or article.lang
     return articles
 
 

@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urljoin, urlparse
 
+from ..condense.sentences import n_words
 from ..errors import SourceError
 from ..model import Article
 from .htmltext import _FURNITURE, _text_len, html_to_text, norm, parse_document
@@ -53,22 +54,22 @@ def _xml_to_paragraphs(xml: str, title: str) -> list[str]:
         if tag == "list":
             items = [norm("".join(i.itertext())) for i in el.iter("item")]
             items = [i for i in items if i]
-            if not seen_lead and items and all(len(i.split()) <= 6 for i in items):
+            if not seen_lead and items and all(n_words(i) <= 6 for i in items):
                 continue  # date / section / "941 comments" / byline lists above the story
             out.extend(items)
             continue
         text = norm("".join(el.itertext()))
         if not text:
             continue
-        if tag == "head" and (_key(text) == key_title or (not seen_lead and len(text.split()) <= 3)):
+        if tag == "head" and (_key(text) == key_title or (not seen_lead and n_words(text) <= 3)):
             continue
-        if len(text.split()) >= 12:
+        if n_words(text) >= 12:
             seen_lead = True
         out.append(text)
     return out
 
 
-_SENTENCE_END = re.compile(r"[.!?…:;][\"'”’»)\]]*$")
+_SENTENCE_END = re.compile(r"[.!?…:;。！？][\"'”’»)\]」』]*$")
 
 
 def _clean_paragraphs(paras: Iterable[str], title: str = "") -> list[str]:
@@ -79,13 +80,13 @@ def _clean_paragraphs(paras: Iterable[str], title: str = "") -> list[str]:
     key_title = _key(title)
     for p in paras:
         p = norm(re.sub(r"^[-•*·]\s+", "", p))
-        if not p or _FURNITURE.match(p):
-            continue
-        n_words = len(p.split())
+        if not p or _FURNITURE.match(p) or "{{" in p and "}}" in p:
+            continue  # furniture; a client-side template's placeholders ("{{content.status === …}}")
+        words = n_words(p)
         if not lead_seen:
-            if (n_words <= 8 and not _SENTENCE_END.search(p)) or (key_title and _key(p) == key_title):
+            if (words <= 8 and not _SENTENCE_END.search(p)) or (key_title and _key(p) == key_title):
                 continue
-            lead_seen = n_words >= 12
+            lead_seen = words >= 12
         if out and out[-1] == p:
             continue
         out.append(p)
@@ -445,14 +446,14 @@ def parse_html(
         except Exception as exc:  # noqa: BLE001 - an extractor crash is a reason to try the next one
             warnings.append(f"{eng} failed: {type(exc).__name__}")
             got = ""
-        if len(got.split()) > len(text.split()):
+        if n_words(got) > n_words(text):
             text = got
         if eng != engine:
             COUNTS[f"fallback {eng}"] += 1
-        if len(got.split()) >= need:
+        if n_words(got) >= need:
             if eng != engine:
                 warnings.append(f"body from {eng} ({engine} found too little)")
             break
-    if len(text.split()) < MIN_WORDS:
+    if n_words(text) < MIN_WORDS:
         raise SourceError(source, "no article text found in the page")
     return Article(source=source, text=text, kind="html", warnings=warnings, **meta)

@@ -30,8 +30,12 @@ _FURNITURE = re.compile(
 
 
 def norm(text: str | None) -> str:
-    """Collapse whitespace (including no-break spaces)."""
-    return " ".join((text or "").split())
+    """Collapse whitespace (including no-break spaces); drop soft hyphens (invisible on the page, "die\u00adsem"
+    would show up in a plain-text teaser and break word matching)."""
+    text = text or ""
+    if "\u00ad" in text:
+        text = text.replace("\u00ad", "")
+    return " ".join(text.split())
 
 
 def parse_document(markup: str) -> Any:

@@ -24,7 +24,7 @@ from ..condense.lazyre import lazy
 from ..model import Article, Removed
 
 _TERMINAL = lazy(r"[.!?…:;][\"'”’»)\]]*$")
-_SENT_END = lazy(r"[.!?…][\"'”’»)\]]*$")
+_SENT_END = lazy(r"[.!?…。！？][\"'”’»)\]」』]*$")
 _FUNCTION_END = lazy(
     r"\b(?:a|an|the|of|to|in|on|at|for|and|or|but|with|by|from|as|that|which|who|is|was|are|were|be|his|her|"
     r"their|its|le|la|les|de|des|du|et|un|une)$", re.I)
@@ -35,8 +35,8 @@ _DASH_ASIDE = lazy(r"(?:--|[–—])\s*[a-z]")  # "… Oscar dress" + "-- adorne
 _SITE_SUFFIX = lazy(r"\s+(?:[-|–—:•·]|::)\s+[^-|–—]{2,60}$")
 _WORDS = lazy(r"\w+(?:[-'’]\w+)*")
 _LINKLIST = lazy(r"[▪•|·»]")
-# zero-width characters, BOM, and control characters other than tab and newline: deleted
-_INVISIBLE = lazy(r"[\u200b-\u200d\u2060\ufeff\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# zero-width characters, soft hyphens, BOM, and control characters other than tab and newline: deleted
+_INVISIBLE = lazy(r"[\u00ad\u200b-\u200d\u2060\ufeff\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _WIDE_SPACES = lazy(r"[\u2000-\u200a\u202f\u205f\u3000]")
 # UTF-8 read as Windows-1252 ("Â£10m", "â€™", "Ã©"): a lead byte's character and its continuation characters
 _CP1252_CONT = "\u0080-\u00bf\u20ac\u201a\u0192\u201e\u2026\u2020\u2021\u02c6\u2030\u0160\u2039\u0152\u017d" \
@@ -119,7 +119,7 @@ def guess_lang(text: str) -> str | None:
 
 
 def normalize(raw: str) -> str:
-    """Unify newlines and spaces; drop BOM, zero-width and control characters; repair UTF-8 read as
+    """Unify newlines and spaces; drop BOM, zero-width, soft-hyphen and control characters; repair UTF-8 read as
     Windows-1252 ("Â£10m" -> "£10m")."""
     text = raw.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
     if not unicodedata.is_normalized("NFC", text):
@@ -170,6 +170,10 @@ def _continues(prev: str, nxt: str) -> bool:
 
 def _is_prose(p: str) -> bool:
     words = len(_WORDS.findall(p))
+    if not p.isascii():  # Chinese/Japanese: no spaces between words
+        from ..condense.sentences import n_words
+
+        words = max(words, n_words(p))
     return words >= 10 and bool(_SENT_END.search(p)) and not _is_linklist(p) or words >= 30 and not _is_linklist(p)
 
 
