@@ -8,9 +8,10 @@ stands for time, so waits are exact and instant.
 
 from __future__ import annotations
 
+import http.client
 import json
+import logging
 import random
-import socket
 import threading
 import time
 import urllib.error
@@ -110,7 +111,7 @@ class FakeSendGrid:
 
 
 def backend(sg: FakeSendGrid, clock: Clock, **sendgrid: Any) -> SendGridBackend:
-    return SendGridBackend(settings(**sendgrid), client=sg, sleep=clock.sleep, clock=clock)
+    return SendGridBackend(settings(**sendgrid), client=sg, sleep=clock.sleep, clock=clock, rng=random.Random(0))
 
 
 def send(b: SendGridBackend, n: int = 2) -> list[Any]:
@@ -149,7 +150,7 @@ def test_5xx_are_retried_with_growing_backoff_until_the_attempts_run_out() -> No
     assert "HTTP 503: busy (4 attempts)" in exc.message and exc.maybe_accepted is False
     assert exc.outcomes == [] and "nothing in this batch was accepted" in (exc.hint or "")
     assert len(sg.posts) == 4 and len(clock.sleeps) == 3  # no wait after the last attempt
-    assert 0.5 <= clock.sleeps[0] <= 1.0 and 1.0 <= clock.sleeps[2] <= 4.0
+    assert all(0.5 <= wait <= top for wait, top in zip(clock.sleeps, [1.0, 2.0, 4.0], strict=True))  # base 2**n
 
 
 def test_one_attempt_means_no_retry() -> None:
@@ -178,11 +179,19 @@ def test_the_same_body_goes_again_on_a_retry() -> None:
     assert [p["to"][0]["email"] for p in body["personalizations"]] == ["r0@example.com", "r1@example.com"]
 
 
+def test_each_retry_is_logged_with_its_reason_and_wait(caplog: pytest.LogCaptureFixture) -> None:
+    """What ``digest --debug send`` shows while it waits."""
+    clock = Clock()
+    caplog.set_level(logging.INFO, logger="digest.deliver.backends.sendgrid.client")
+    send(backend(FakeSendGrid(http_error(429, {"Retry-After": "2"}), OK, clock=clock), clock))
+    assert "SendGrid mail/send: HTTP 429 rate limited (asked to wait 2.0s); retrying in 2.0s" in caplog.text
+
+
 # ------------------------------------------------------------------------------- not retried: maybe accepted
 
 
 @pytest.mark.parametrize("error", [TimeoutError("timed out"), ConnectionResetError(104, "reset by peer"),
-                                   socket.timeout("read timed out")])
+                                   http.client.IncompleteRead(b"{")])
 def test_a_lost_answer_is_never_posted_again_and_its_recipients_are_unknown(error: BaseException) -> None:
     clock = Clock()
     sg = FakeSendGrid(error, OK, clock=clock)
@@ -201,7 +210,6 @@ def test_the_lost_answer_names_what_happened() -> None:
     with pytest.raises(SendGridUnavailable, match="timed out waiting for SendGrid's answer"):
         send(backend(FakeSendGrid(TimeoutError(), clock=clock), clock))
     with pytest.raises(SendGridUnavailable, match="connection lost .*RemoteDisconnected"):
-        import http.client
         send(backend(FakeSendGrid(http.client.RemoteDisconnected("closed"), clock=clock), clock))
 
 
@@ -213,7 +221,7 @@ def test_a_request_with_no_answer_at_all_is_given_up_on_as_maybe_accepted() -> N
     class Hangs(FakeSendGrid):
         def post(self, request_body: Any = None, request_headers: Any = None, timeout: float = 0.0) -> Any:
             self.posts.append(request_body)
-            release.wait(30)
+            release.wait(10)
             return OK
 
     sg = Hangs(clock=clock)
@@ -226,6 +234,20 @@ def test_a_request_with_no_answer_at_all_is_given_up_on_as_maybe_accepted() -> N
         release.set()
     assert time.monotonic() - started < 10
     assert info.value.maybe_accepted is True and len(sg.posts) == 1
+
+
+def test_an_answer_inside_the_timeout_is_waited_for() -> None:
+    """The client's own bound (no pool) gives an attempt its whole timeout, not less."""
+    clock = Clock()
+
+    class Slow(FakeSendGrid):
+        def post(self, request_body: Any = None, request_headers: Any = None, timeout: float = 0.0) -> Any:
+            time.sleep(0.3)
+            return super().post(request_body, request_headers, timeout)
+
+    sg = Slow(OK, clock=clock)
+    assert all(o.ok for o in send(backend(sg, clock, timeout=1.0)))
+    assert len(sg.posts) == 1
 
 
 # ----------------------------------------------------------------------------------------------- refused: 4xx
@@ -242,8 +264,7 @@ def test_other_4xx_stop_at_once_with_sendgrids_reason(status: int, hint: str) ->
         send(backend(sg, clock))
     exc = info.value
     assert f"HTTP {status}: from.email: bad sender" in exc.message and hint in (exc.hint or "")
-    assert exc.maybe_accepted is False and exc.outcomes == []
-    assert len(sg.posts) == 1 and clock.sleeps == []
+    assert exc.outcomes == [] and len(sg.posts) == 1 and clock.sleeps == []
 
 
 # ------------------------------------------------------------------------------------------------- deadline
@@ -273,6 +294,39 @@ def test_a_wait_ending_just_inside_the_deadline_is_waited() -> None:
     sg = FakeSendGrid(http_error(429, {"Retry-After": "19"}), OK, clock=clock)
     assert all(o.ok for o in send(backend(sg, clock, deadline=20.0)))
     assert clock.sleeps == [19.0]
+
+
+class Holds(Throttle):
+    """A throttle whose wait (another request's 429) moves the clock to ``until``."""
+
+    def __init__(self, clock: Clock, until: float) -> None:
+        super().__init__(2, clock=clock, sleep=clock.sleep)
+        self.fake_clock, self.until = clock, until
+
+    def acquire(self) -> None:
+        super().acquire()
+        self.fake_clock.now = self.until
+
+
+@pytest.mark.parametrize("left", [0.0, -50.0])
+def test_no_attempt_starts_once_the_deadline_has_come(left: float) -> None:
+    clock = Clock()
+    sg = FakeSendGrid(OK, clock=clock)
+    b = backend(sg, clock, deadline=20.0)
+    b.throttle = Holds(clock, clock.now + 20.0 - left)
+    with pytest.raises(SendGridUnavailable, match="deadline passed") as info:
+        send(b)
+    assert sg.posts == [] and info.value.maybe_accepted is False and info.value.outcomes == []
+    assert b.throttle._active == 0  # its place was given back
+
+
+def test_an_attempt_starting_just_before_the_deadline_gets_the_time_left() -> None:
+    clock = Clock()
+    sg = FakeSendGrid(OK, clock=clock)
+    b = backend(sg, clock, deadline=20.0)
+    b.throttle = Holds(clock, clock.now + 19.5)
+    assert all(o.ok for o in send(b))
+    assert sg.budgets == [0.5]
 
 
 def test_the_deadline_defaults_to_the_attempts_worth_of_timeouts() -> None:
@@ -314,22 +368,6 @@ def test_a_run_of_5xx_halves_the_throttles_window() -> None:
     with pytest.raises(SendGridUnavailable):
         send(b)
     assert b.throttle.limit == 4 and b.throttle._active == 0
-
-
-def test_a_place_is_given_back_when_the_deadline_has_passed() -> None:
-    clock = Clock()
-
-    class Late(Throttle):
-        def acquire(self) -> None:
-            super().acquire()
-            clock.now += 100  # another request's 429 held this one past its deadline
-
-    sg = FakeSendGrid(OK, clock=clock)
-    b = backend(sg, clock, deadline=20.0)
-    b.throttle = Late(2, clock=clock, sleep=clock.sleep)
-    with pytest.raises(SendGridUnavailable, match="deadline passed"):
-        send(b)
-    assert sg.posts == [] and b.throttle._active == 0
 
 
 # ------------------------------------------------------------------------------------------ other requests
