@@ -26,17 +26,15 @@ import time
 import urllib.error
 from collections.abc import Callable, Mapping
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
+from ....config import Settings
 from ....errors import ConfigError
 from ...throttle import Throttle
 from ...transport import Pool, is_loopback, pooled_client
 from ..base import BatchAborted
 from .body import JSON_HEADERS, JsonBody, dumps
-
-if TYPE_CHECKING:
-    from ....config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -132,14 +130,14 @@ def deadline(settings: Settings) -> float:
     return sg.deadline or max(60.0, sg.timeout * max(1, sg.max_attempts) * 2)
 
 
-def make_client(settings: Settings, key: str | None = None, pool: Pool | None = None) -> Any:
-    """The ``sendgrid`` client for the configured host, its requests over ``pool`` (kept-alive connections;
-    a pool of its own when None)."""
+def make_client(settings: Settings, key: str, pool: Pool) -> Any:
+    """The ``sendgrid`` client for the configured host and ``key``, its requests over ``pool`` (kept-alive
+    connections)."""
     from sendgrid import SendGridAPIClient
 
     logging.getLogger("python_http_client").setLevel(logging.WARNING)
     host = settings.sendgrid_host()
-    return pooled_client(SendGridAPIClient(key or api_key(), host=host), pool or Pool(host))
+    return pooled_client(SendGridAPIClient(key, host=host), pool)
 
 
 def host_warning(host: str) -> str | None:
@@ -180,12 +178,12 @@ class RetryingClient:
 
     def _call(self, what: str, fn: Callable[[Any, float], Any]) -> Any:
         if self._client is None:
-            self._client = make_client(self.settings)
+            self._client = make_client(self.settings, api_key(), Pool(self.settings.sendgrid_host()))
         _, body = self._retrying(lambda t: fn(self._client, t), what)
         try:
             return json.loads(body)
-        except ValueError:  # not JSON, or empty
-            return None
+        except ValueError:  # not JSON, or empty: None
+            pass
 
     def _post(self, body: dict[str, Any] | JsonBody) -> Mapping[str, str]:
         client = self._client
@@ -225,7 +223,7 @@ class RetryingClient:
                     throttle.accepted()
                 return resp.headers, resp.body
             except HTTPError as exc:
-                status = int(getattr(exc, "status_code", 0) or 0)
+                status = int(exc.status_code)
                 if status == 429:
                     delay = min(rate_limit_delay(exc.headers, time.time(), self.backoff_cap), MAX_RATE_LIMIT_WAIT)
                     last = f"HTTP 429 rate limited (asked to wait {delay:.1f}s)"
