@@ -109,6 +109,15 @@ class FakeSendGrid:
         return item
 
 
+class Alone(Throttle):
+    """The throttle of a send with this one request in flight: a full window could never free up again (an
+    earlier attempt kept its place), so ``acquire`` fails instead of blocking for good."""
+
+    def acquire(self) -> None:
+        assert self._active < self.limit, "no place left: an earlier attempt kept its place"
+        super().acquire()
+
+
 def backend(sg: FakeSendGrid, clock: Clock, **sendgrid: Any) -> SendGridBackend:
     return SendGridBackend(settings(**sendgrid), client=sg, sleep=clock.sleep, clock=clock, rng=random.Random(0))
 
@@ -318,7 +327,7 @@ def test_a_wait_ending_just_inside_the_deadline_is_waited() -> None:
     assert clock.sleeps == [19.0]
 
 
-class Holds(Throttle):
+class Holds(Alone):
     """A throttle whose wait (another request's 429) moves the clock to ``until``."""
 
     def __init__(self, clock: Clock, until: float) -> None:
@@ -365,7 +374,7 @@ def test_the_throttle_holds_a_429s_wait_and_every_place_is_given_back() -> None:
     clock = Clock()
     sg = FakeSendGrid(http_error(429, {"Retry-After": "3"}), http_error(503), OK, clock=clock)
     b = backend(sg, clock)
-    b.throttle = Throttle(4, clock=clock, sleep=clock.sleep)
+    b.throttle = Alone(4, clock=clock, sleep=clock.sleep)
     assert all(o.ok for o in send(b))
     thr = b.throttle
     assert thr.rate_limited == 1 and thr.server_errors == 1 and thr.cuts == 1
@@ -377,7 +386,7 @@ def test_accepted_answers_grow_the_throttles_window() -> None:
     clock = Clock()
     sg = FakeSendGrid(*[OK] * 3, clock=clock)
     b = backend(sg, clock)
-    b.throttle = Throttle(8, start=2, clock=clock, sleep=clock.sleep)
+    b.throttle = Alone(8, start=2, clock=clock, sleep=clock.sleep)
     for _ in range(3):
         send(b, 1)
     assert b.throttle.limit == 3
@@ -387,7 +396,7 @@ def test_a_run_of_5xx_halves_the_throttles_window() -> None:
     clock = Clock()
     sg = FakeSendGrid(*[http_error(500)] * 3, clock=clock)
     b = backend(sg, clock)
-    b.throttle = Throttle(8, clock=clock, sleep=clock.sleep)
+    b.throttle = Alone(8, clock=clock, sleep=clock.sleep)
     with pytest.raises(SendGridUnavailable):
         send(b)
     assert b.throttle.limit == 4 and b.throttle._active == 0
