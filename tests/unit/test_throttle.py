@@ -34,7 +34,7 @@ def test_a_429_halves_the_window_and_pauses_new_requests() -> None:
     t.too_many(2.5)
     assert t.limit == 8 and t.rate_limited == 1
     assert t.pause_left() == 2.5
-    t.wait()  # a request thread waits exactly the time SendGrid asked for
+    assert returns(t.wait)  # a request thread waits exactly the time SendGrid asked for
     assert clock.now == 102.5 and t.pause_left() == 0
 
 
@@ -93,8 +93,8 @@ def test_retries_wait_for_a_place_in_the_halved_window() -> None:
     t = Throttle(4)
     t.too_many(0)
     assert t.limit == 2
-    t.acquire()
-    t.acquire()
+    assert returns(t.acquire)
+    assert returns(t.acquire)
     third = threading.Thread(target=t.acquire, daemon=True)
     third.start()
     third.join(0.3)
@@ -105,7 +105,7 @@ def test_retries_wait_for_a_place_in_the_halved_window() -> None:
     t.release()
     t.release()
     for _ in range(2):  # both places are free again
-        t.acquire()
+        assert returns(t.acquire)
 
 
 def test_a_ceiling_or_start_below_one_is_one() -> None:
@@ -164,8 +164,8 @@ def test_after_a_cut_it_takes_a_whole_new_run_of_server_errors() -> None:
 
 def test_a_waiting_attempt_starts_when_the_window_grows() -> None:
     t = Throttle(8, start=2)
-    t.acquire()
-    t.acquire()
+    assert returns(t.acquire)
+    assert returns(t.acquire)
     waiting = threading.Thread(target=t.acquire, daemon=True)
     waiting.start()
     waiting.join(0.2)
@@ -186,7 +186,7 @@ def test_a_waiting_attempt_sleeps_rather_than_spins() -> None:
         return 0.0
 
     t = Throttle(1, clock=clock)
-    t.acquire()
+    assert returns(t.acquire)
     waiting = threading.Thread(target=t.acquire, daemon=True)
     waiting.start()
     waiting.join(0.3)
