@@ -33,6 +33,11 @@ MODULES: list[tuple[str, int, list[str]]] = [
     ("digest/deliver/recipients.py", 24, ["tests/unit/test_recipients.py", "tests/unit/test_recipients_fastpath.py"]),
     ("digest/deliver/unsubscribe.py", 24, ["tests/unit/test_unsubscribe.py",
                                           "tests/integration/test_unsubscribe_server.py"]),
+    # The SendGrid client's retries and error classification: a scripted SendGrid first (fast), the stand-in after.
+    ("digest/deliver/backends/sendgrid/client.py", 32, ["tests/unit/test_sendgrid_retry.py",
+                                                        "tests/integration/test_sendgrid_backend.py",
+                                                        "tests/unit/test_loopback.py"]),
+    ("digest/deliver/throttle.py", 16, ["tests/unit/test_throttle.py", "tests/unit/test_sendgrid_retry.py"]),
 ]
 _SKIP = shutil.ignore_patterns(".git", "node_modules", "__pycache__", ".pytest_cache", ".ruff_cache", ".venv",
                                "*.egg-info", "build", "dist")

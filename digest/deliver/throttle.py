@@ -46,8 +46,8 @@ class Throttle:
 
     @property
     def limit(self) -> int:
-        """Requests that may be in flight now."""
-        return max(1, int(self.window))
+        """Requests that may be in flight now (the window is never below one)."""
+        return int(self.window)
 
     def pause_left(self) -> float:
         """Seconds before a request may start (after a 429), 0 when it may start now."""

@@ -603,6 +603,17 @@ def test_scheduled_send_and_cancel(env: None, standin: SendGridStandIn) -> None:
 
 
 @pytest.mark.integration
+def test_cancel_from_a_fresh_backend(env: None, standin: SendGridStandIn) -> None:
+    """``digest send --cancel`` cancels with a backend that never opened a draft: it connects by itself."""
+    b, _ = backend(send_at=int(time.time()) + 3600)
+    b.open(draft())
+    fresh = SendGridBackend(settings(sendgrid={"timeout": 5.0}))
+    fresh.cancel(b.batch_id or "")
+    fresh.close()
+    assert standin.batches[b.batch_id or ""] == "cancel"
+
+
+@pytest.mark.integration
 def test_a_full_batch_is_one_request(env: None, standin: SendGridStandIn) -> None:
     d = draft()
     b, _ = backend()

@@ -40,6 +40,7 @@ from .client import (
     RetryingClient,
     SendGridRejected,
     SendGridUnavailable,
+    api_key,
     deadline,
     header_value,
     host_warning,
@@ -108,7 +109,7 @@ class SendGridBackend(RetryingClient):
             check_send_at(self.send_at)
         if self._client is None:
             self._pool = Pool(self.settings.sendgrid_host())
-            self._client = make_client(self.settings, pool=self._pool)
+            self._client = make_client(self.settings, api_key(), self._pool)
             self._bounded = True
         if self.send_at is not None and not self.batch_id:
             self.batch_id = self.create_batch_id()

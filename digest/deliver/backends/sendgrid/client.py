@@ -24,22 +24,18 @@ import random
 import threading
 import time
 import urllib.error
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
+from ....config import Settings
 from ....errors import ConfigError
-from ....model import Outcome
 from ...throttle import Throttle
 from ...transport import Pool, is_loopback, pooled_client
 from ..base import BatchAborted
 from .body import JSON_HEADERS, JsonBody, dumps
 
-if TYPE_CHECKING:
-    from ....config import Settings
-
-logging.getLogger("python_http_client").setLevel(logging.WARNING)
 log = logging.getLogger(__name__)
 
 API_KEY_ENV = "SENDGRID_API_KEY"
@@ -49,10 +45,6 @@ MAX_RATE_LIMIT_WAIT = 300.0  # never sleep longer than this on a single 429
 class SendGridRejected(BatchAborted):
     """SendGrid refused a request (4xx other than 429): nothing in it was accepted; the send stops."""
 
-    def __init__(self, message: str, outcomes: Sequence[Outcome] = (), hint: str | None = None) -> None:
-        super().__init__(message, outcomes, hint)
-        self.maybe_accepted = False
-
 
 class SendGridUnavailable(BatchAborted):
     """Transient trouble outlasted the attempts or the deadline; the send stops (resumable).
@@ -61,9 +53,8 @@ class SendGridUnavailable(BatchAborted):
     may have accepted it, so the batch's recipients are handed back as ``unknown`` outcomes, never as failed.
     """
 
-    def __init__(self, message: str, outcomes: Sequence[Outcome] = (), hint: str | None = None, *,
-                 maybe_accepted: bool = False) -> None:
-        super().__init__(message, outcomes, hint)
+    def __init__(self, message: str, hint: str, *, maybe_accepted: bool) -> None:
+        super().__init__(message, hint=hint)
         self.maybe_accepted = maybe_accepted
 
 
@@ -86,9 +77,9 @@ def describe_error(status: int, raw: bytes | str | None) -> str:
     text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else (raw or "")
     parts: list[str] = []
     try:
-        data = json.loads(text) if text.strip() else {}
-    except ValueError:
-        data = None
+        data = json.loads(text)
+    except ValueError:  # not JSON, or empty
+        data = {}
     if isinstance(data, dict) and isinstance(data.get("errors"), list):
         for err in data["errors"]:
             if not isinstance(err, dict):
@@ -139,14 +130,14 @@ def deadline(settings: Settings) -> float:
     return sg.deadline or max(60.0, sg.timeout * max(1, sg.max_attempts) * 2)
 
 
-def make_client(settings: Settings, key: str | None = None, pool: Pool | None = None) -> Any:
-    """The ``sendgrid`` client for the configured host, its requests over ``pool`` (kept-alive connections;
-    a pool of its own when None)."""
+def make_client(settings: Settings, key: str, pool: Pool) -> Any:
+    """The ``sendgrid`` client for the configured host and ``key``, its requests over ``pool`` (kept-alive
+    connections)."""
     from sendgrid import SendGridAPIClient
 
     logging.getLogger("python_http_client").setLevel(logging.WARNING)
     host = settings.sendgrid_host()
-    return pooled_client(SendGridAPIClient(key or api_key(), host=host), pool or Pool(host))
+    return pooled_client(SendGridAPIClient(key, host=host), pool)
 
 
 def host_warning(host: str) -> str | None:
@@ -161,7 +152,6 @@ def host_warning(host: str) -> str | None:
 
 class _Transient(Exception):
     def __init__(self, reason: str, *, ambiguous: bool, delay: float | None = None, rate_limited: bool = False):
-        super().__init__(reason)
         self.reason = reason
         self.ambiguous = ambiguous
         self.delay = delay
@@ -188,13 +178,12 @@ class RetryingClient:
 
     def _call(self, what: str, fn: Callable[[Any, float], Any]) -> Any:
         if self._client is None:
-            self._client = make_client(self.settings)
-        headers, body = self._retrying(lambda t: fn(self._client, t), what)
-        del headers
+            self._client = make_client(self.settings, api_key(), Pool(self.settings.sendgrid_host()))
+        _, body = self._retrying(lambda t: fn(self._client, t), what)
         try:
-            return json.loads(body) if body else {}
-        except ValueError:
-            return {}
+            return json.loads(body)
+        except ValueError:  # not JSON, or empty: None
+            pass
 
     def _post(self, body: dict[str, Any] | JsonBody) -> Mapping[str, str]:
         client = self._client
@@ -234,9 +223,9 @@ class RetryingClient:
                     throttle.accepted()
                 return resp.headers, resp.body
             except HTTPError as exc:
-                status = int(getattr(exc, "status_code", 0) or 0)
+                status = int(exc.status_code)
                 if status == 429:
-                    delay = min(rate_limit_delay(_hdrs(exc), time.time(), self.backoff_cap), MAX_RATE_LIMIT_WAIT)
+                    delay = min(rate_limit_delay(exc.headers, time.time(), self.backoff_cap), MAX_RATE_LIMIT_WAIT)
                     last = f"HTTP 429 rate limited (asked to wait {delay:.1f}s)"
                     fail = _Transient(last, ambiguous=False, delay=delay, rate_limited=True)
                     if throttle is not None:
@@ -297,12 +286,8 @@ class RetryingClient:
                 maybe_accepted=True,
             )
         return SendGridUnavailable(f"SendGrid {what}: gave up: {last}",
-                                   hint="nothing in this batch was accepted; run digest send again to resume")
-
-
-def _hdrs(exc: Any) -> Mapping[str, str]:
-    headers = getattr(exc, "headers", None)
-    return headers if headers is not None else {}
+                                   hint="nothing in this batch was accepted; run digest send again to resume",
+                                   maybe_accepted=False)
 
 
 def header_value(headers: Any, name: str) -> str | None:

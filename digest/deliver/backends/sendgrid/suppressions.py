@@ -48,6 +48,7 @@ from ....config import Settings, load_settings
 from ....errors import ConfigError, DigestError, UsageError
 from ... import suppressions
 from ...recipients import clean_value, validate_address
+from ...transport import Pool
 from .client import (
     API_KEY_ENV,
     MAX_RATE_LIMIT_WAIT,
@@ -434,7 +435,7 @@ def pull(folder: Path | str, *, since: int | None = None, group: int | None = No
         except ConfigError:
             raise ConfigError(f"{API_KEY_ENV} is not set: pulling suppressions needs a SendGrid API key with "
                               "Suppressions read permission", hint=f"export {API_KEY_ENV}=SG....") from None
-        client = make_client(settings, key)
+        client = make_client(settings, key, Pool(settings.sendgrid_host()))
     requester = Requester(
         client,
         timeout=sg.timeout, max_attempts=sg.max_attempts, deadline=deadline(settings),
