@@ -352,7 +352,7 @@ def parse_form(content_type: str, raw: bytes) -> list[tuple[str, str]]:
     """The fields of an ``application/x-www-form-urlencoded`` or ``multipart/form-data`` body (RFC 8058
     allows both); other types are read as urlencoded (what the one-click POST sends without a type)."""
     if content_type.split(";", 1)[0].strip().lower() != "multipart/form-data":
-        return parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True)
+        return parse_qsl(raw.decode("utf-8", "replace"))
     import email.parser
     import email.policy
 
@@ -376,9 +376,7 @@ def check_writable(path: Path) -> None:
     first unsubscribe. Nothing in an existing file changes; a missing one is not created."""
     try:
         if path.exists():
-            if path.is_dir():
-                raise OSError(21, "is a folder")
-            with path.open("ab"):
+            with path.open("ab"):  # a folder: IsADirectoryError (PermissionError on Windows)
                 pass
             return
         parent = path.parent
@@ -394,7 +392,7 @@ def check_writable(path: Path) -> None:
                           "(or [suppressions] file) at a writable path") from None
 
 
-def make_app(folder: Path | str = ".", *, suppressions_file: Path | None = None,
+def make_app(folder: Path | str, *, suppressions_file: Path | None = None,
              environ: dict[str, str] | None = None) -> UnsubscribeApp:
     """The app for the newsletter in ``folder`` (digest.toml there or above). Needs the secret (at least
     ``MIN_SECRET_BYTES``, as ``send`` does) and a suppression file it can write."""
@@ -408,7 +406,8 @@ def make_app(folder: Path | str = ".", *, suppressions_file: Path | None = None,
         raise ConfigError(f"{SECRET_ENV} is too short ({len(secret)} bytes): anyone could forge links",
                           f"use at least {MIN_SECRET_BYTES} random characters, the same secret as the sends")
     settings = load_settings(Path(folder))
-    path = suppressions_file or suppressions.suppressions_path(folder, settings, issue_dir=False)
+    path = suppressions.suppressions_path(folder, settings, issue_dir=False) if suppressions_file is None \
+        else suppressions_file
     check_writable(Path(path))
     return UnsubscribeApp(path, secret, settings.newsletter.name or "this newsletter")
 
@@ -431,9 +430,8 @@ def make_unsubscribe_server(app: UnsubscribeApp, host: str, port: int) -> http11
     return http11.make_server(host, port, app)
 
 
-def serve(app: UnsubscribeApp, host: str, port: int, ready: Callable[[str], None] | None = None) -> None:
+def serve(app: UnsubscribeApp, host: str, port: int, ready: Callable[[str], None]) -> None:
     """Serve ``app`` over HTTP/1.1 with keep-alive (threaded) until interrupted."""
     with make_unsubscribe_server(app, host, port) as httpd:
-        if ready:
-            ready(f"http://{host}:{httpd.server_port}/")
+        ready(f"http://{host}:{httpd.server_port}/")
         httpd.serve_forever()

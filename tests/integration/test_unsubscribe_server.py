@@ -157,10 +157,10 @@ def test_start_up_refuses_a_short_secret_and_an_unwritable_list(tmp_path: Path) 
                  environ={"DIGEST_UNSUBSCRIBE_SECRET": SECRET})
     with pytest.raises(ConfigError, match="cannot write the suppression list"):
         make_app(tmp_path, suppressions_file=tmp_path, environ={"DIGEST_UNSUBSCRIBE_SECRET": SECRET})
-    app = make_app(tmp_path, suppressions_file=tmp_path / "lists" / "s.csv",
-                   environ={"DIGEST_UNSUBSCRIBE_SECRET": SECRET})
-    assert app.suppressions_file == tmp_path / "lists" / "s.csv"
-    assert not app.suppressions_file.exists() and list((tmp_path / "lists").iterdir()) == []  # nothing left behind
+    listed = tmp_path / "lists" / "2026" / "s.csv"  # its folders are made at start-up, not at the first unsubscribe
+    app = make_app(tmp_path, suppressions_file=listed, environ={"DIGEST_UNSUBSCRIBE_SECRET": SECRET})
+    assert app.suppressions_file == listed
+    assert not listed.exists() and list(listed.parent.iterdir()) == []  # nothing left behind
 
 
 # --- the server as deployed: `digest unsubscribe-server` and the module-level WSGI `application` ------------
