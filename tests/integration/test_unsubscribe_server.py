@@ -456,3 +456,21 @@ def test_no_log_line_holds_a_token(server: Server, caplog: pytest.LogCaptureFixt
             sock.close()
     assert caplog.records, "the server logs requests at DEBUG"
     assert all(token not in r.getMessage() and token.split(".")[0] not in r.getMessage() for r in caplog.records)
+
+
+def test_the_module_level_application_reads_the_working_folder_by_default(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without DIGEST_NEWSLETTER_DIR the app is the newsletter's in the server's working folder."""
+    from digest.deliver import unsubscribe
+
+    (tmp_path / "digest.toml").write_text('[newsletter]\nname = "Harbour Notes"\n')
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(unsubscribe, "_app", None)
+    monkeypatch.delenv("DIGEST_NEWSLETTER_DIR", raising=False)
+    monkeypatch.delenv("DIGEST_SUPPRESSIONS", raising=False)
+    monkeypatch.setenv("DIGEST_UNSUBSCRIBE_SECRET", SECRET)
+    answer: list[str] = []
+    page = b"".join(unsubscribe.application(
+        {"REQUEST_METHOD": "GET", "QUERY_STRING": f"t={make_token('ann@example.com', KEY)}", "PATH_INFO": "/u"},
+        lambda status, headers: answer.append(status)))
+    assert answer == ["200 OK"] and b"Harbour Notes" in page
