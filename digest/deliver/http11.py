@@ -32,7 +32,20 @@ MAX_DRAIN = 64 * 1024  # unread body bytes read and dropped to keep the connecti
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
-class _Body:
+class _Input:
+    """What a WSGI ``wsgi.input`` offers beyond ``read`` and ``readline``."""
+
+    def readline(self, size: int = -1) -> bytes:
+        raise NotImplementedError
+
+    def readlines(self, hint: int = -1) -> list[bytes]:
+        return list(iter(self.readline, b""))
+
+    def __iter__(self) -> Any:
+        return iter(self.readline, b"")
+
+
+class _Body(_Input):
     """``wsgi.input``: at most ``length`` bytes of the connection's stream."""
 
     def __init__(self, stream: BufferedIOBase, length: int) -> None:
@@ -57,12 +70,6 @@ class _Body:
         self.left -= len(data)
         return data
 
-    def readlines(self, hint: int = -1) -> list[bytes]:
-        return list(iter(self.readline, b""))
-
-    def __iter__(self) -> Any:
-        return iter(self.readline, b"")
-
     @property
     def finished(self) -> bool:
         return self.left <= 0
@@ -85,7 +92,7 @@ class BadChunk(Exception):
     """A chunked body that does not follow RFC 9112 7.1."""
 
 
-class _Chunked:
+class _Chunked(_Input):
     """``wsgi.input`` of a chunked body: decoded as it is read; empty at its end (``wsgi.input_terminated``)."""
 
     def __init__(self, stream: BufferedIOBase) -> None:
@@ -137,12 +144,6 @@ class _Chunked:
             want = min(self.left, 1 << 16) if size is None or size < 0 else min(self.left, 1 << 16, size - len(out))
             out += self._take(self.stream.readline(want))
         return bytes(out)
-
-    def readlines(self, hint: int = -1) -> list[bytes]:
-        return list(iter(self.readline, b""))
-
-    def __iter__(self) -> Any:
-        return iter(self.readline, b"")
 
     @property
     def finished(self) -> bool:
