@@ -52,3 +52,35 @@ def test_drain_reads_at_most_max_drain_bytes_of_what_the_app_left() -> None:
     assert not big.drain()
     plain = _Body(BufferedReader(BytesIO(b"z" * (MAX_DRAIN + 1))), MAX_DRAIN + 1)  # type: ignore[arg-type]
     assert not plain.finished and plain.unread == MAX_DRAIN + 1 and not plain.drain()
+
+
+def body(raw: bytes, length: int) -> tuple[_Body, BufferedReader]:
+    stream = BufferedReader(BytesIO(raw))
+    return _Body(stream, length), stream  # type: ignore[arg-type]
+
+
+def test_a_content_length_body_is_read_to_its_last_byte_and_no_further() -> None:
+    got, stream = body(b"List-Unsubscribe=One-ClickGET / HTTP/1.1\r\n", 26)
+    assert got.read(25) + got.read(1) + got.read(1) == b"List-Unsubscribe=One-Click"  # byte by byte at its end
+    assert got.finished and got.unread == 0 and got.read() == b"" and got.readline() == b""
+    assert stream.readline() == b"GET / HTTP/1.1\r\n"  # the next request is left where it was
+
+
+def test_lines_of_a_content_length_body_stop_at_its_end() -> None:
+    got, stream = body(b"a=1\nb=2\nc=3\nNEXT", 11)
+    assert list(got) == [b"a=1\n", b"b=2\n", b"c=3"]
+    assert stream.read() == b"\nNEXT"
+
+
+def test_a_body_cut_short_by_the_client_ends_the_reading() -> None:
+    got, _ = body(b"abc", 10)  # the client announced 10 bytes and sent 3
+    assert got.read() == b"abc" and got.read() == b"" and got.finished
+
+
+def test_drain_reads_what_the_app_left_of_a_small_body() -> None:
+    got, stream = body(b"x" * 100 + b"NEXT", 100)
+    got.read(10)
+    assert got.unread == 90 and not got.finished
+    assert got.drain() and got.finished and stream.read() == b"NEXT"
+    cut, _ = body(b"x" * 5, 100)  # the client left mid-body: the connection cannot be kept
+    assert not cut.drain()
