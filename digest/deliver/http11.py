@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import socket
+import socketserver
 import sys
 from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -156,7 +157,7 @@ class _Chunked(_Input):
     def drain(self) -> bool:
         """Read what the app left (at most ``MAX_DRAIN`` bytes); False when the connection must close."""
         try:
-            return not self.read(MAX_DRAIN + 1)[MAX_DRAIN:] and self.done
+            return not self.read(MAX_DRAIN + 1)[MAX_DRAIN:]  # read() ends at the body's end or raises
         except BadChunk:
             return False
 
@@ -169,17 +170,16 @@ def _content_length(text: str) -> int:
 
 class Server(ThreadingHTTPServer):
     daemon_threads = True
-    allow_reuse_address = False  # a port in use is an error
+    # SO_REUSEADDR (the stdlib's default, kept): a restart binds again at once although the connections it
+    # closed are in TIME_WAIT; a port another server listens on is still an error.
 
     def __init__(self, address: tuple[str, int], app: WsgiApp) -> None:
         self.app = app
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         super().__init__(address, Handler)
 
-    def server_bind(self) -> None:  # no reverse DNS lookup (HTTPServer calls getfqdn)
-        self.socket.bind(self.server_address)
-        self.server_address = self.socket.getsockname()
-        self.server_name = str(self.server_address[0])
+    def server_bind(self) -> None:  # TCPServer's (SO_REUSEADDR, bind), not HTTPServer's reverse DNS lookup (getfqdn)
+        socketserver.TCPServer.server_bind(self)
         self.server_port = int(self.server_address[1])
 
 

@@ -230,6 +230,7 @@ def test_a_malformed_or_oversized_chunked_body_is_refused_and_the_connection_clo
     head = b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
     out = _exchange(server, head + b"zz\r\n[]\r\n0\r\n\r\n")
     assert out.startswith(b"HTTP/1.1 400 ") and not out.endswith(b"<open>")
+    assert b"\r\nContent-Length: 23\r\n" in out and out.endswith(b"\r\n\r\nmalformed chunked body\n")
     out = _exchange(server, head + _chunked(b"[" * 5000, 1000))  # the fixture's limit is 4096 bytes
     assert out.startswith(b"HTTP/1.1 413 ") and not out.endswith(b"<open>")
     out = _exchange(server, b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import socket
+import threading
 from io import BufferedReader, BytesIO
+from typing import Any
 
 import pytest
 
-from digest.deliver.http11 import MAX_DRAIN, BadChunk, _Body, _Chunked
+from digest.deliver.http11 import MAX_DRAIN, BadChunk, _Body, _Chunked, make_server
 
 
 def chunked(raw: bytes) -> _Chunked:
@@ -84,3 +87,55 @@ def test_drain_reads_what_the_app_left_of_a_small_body() -> None:
     assert got.drain() and got.finished and stream.read() == b"NEXT"
     cut, _ = body(b"x" * 5, 100)  # the client left mid-body: the connection cannot be kept
     assert not cut.drain()
+
+
+def _ok(environ: dict[str, object], start_response: Any) -> list[bytes]:
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"ok\n"]
+
+
+def _get(port: int) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    return data
+
+
+def test_a_restarted_server_binds_its_port_again_at_once_but_never_beside_another() -> None:
+    """The server closed the connections it served (TIME_WAIT on its side): a restart on the same port must not
+    fail with "address in use" for a minute; a port another server listens on is still refused."""
+    first = make_server("127.0.0.1", 0, _ok)
+    port = first.server_port
+    thread = threading.Thread(target=first.serve_forever, daemon=True)
+    thread.start()
+    try:
+        answer = _get(port)
+        assert answer.startswith(b"HTTP/1.1 200") and b"Server: digest\r\n" in answer  # no Python version shown
+        assert b"Content-Length: 3\r\n" in answer and answer.endswith(b"\r\n\r\nok\n")
+        with pytest.raises(OSError):
+            make_server("127.0.0.1", port, _ok)
+    finally:
+        first.shutdown()
+        first.server_close()
+    again = make_server("127.0.0.1", port, _ok)
+    again.server_close()
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 4, 7, 100])
+def test_a_chunked_body_read_in_any_piece_size_is_the_body(size: int) -> None:
+    data = b"List-Unsubscribe=One-Click\nsecond line\n"
+    raw = b"".join(b"%x\r\n%s\r\n" % (len(data[i:i + 5]), data[i:i + 5]) for i in range(0, len(data), 5)) + b"0\r\n\r\n"
+    by_read = chunked(raw)
+    pieces = list(iter(lambda: by_read.read(size), b""))
+    assert b"".join(pieces) == data and all(len(p) <= size for p in pieces) and by_read.finished
+    by_line = chunked(raw)
+    lines = list(iter(lambda: by_line.readline(size), b""))
+    assert b"".join(lines) == data and all(len(p) <= size for p in lines)
+    assert all(p.endswith(b"\n") or len(p) == size or p is lines[-1] for p in lines)  # a line ends at its newline
+
+
+def test_endless_trailer_fields_are_refused() -> None:
+    with pytest.raises(BadChunk):
+        chunked(b"2\r\nab\r\n0\r\n" + b"X-Filler: 1\r\n" * 100 + b"\r\n").read()
