@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import socket
 import socketserver
 import sys
@@ -170,8 +171,9 @@ def _content_length(text: str) -> int:
 
 class Server(ThreadingHTTPServer):
     daemon_threads = True
-    # SO_REUSEADDR (the stdlib's default, kept): a restart binds again at once although the connections it
-    # closed are in TIME_WAIT; a port another server listens on is still an error.
+    # SO_REUSEADDR on POSIX only: there a restart binds again at once although the connections it closed are in
+    # TIME_WAIT, and a port another server listens on is still an error; on Windows it would share the port.
+    allow_reuse_address = os.name == "posix"
 
     def __init__(self, address: tuple[str, int], app: WsgiApp) -> None:
         self.app = app

@@ -27,6 +27,7 @@ import os
 import re
 import signal
 import socket
+import socketserver
 import sys
 import threading
 import webbrowser
@@ -77,7 +78,10 @@ def _report_page(directory: Path) -> bytes:
 
 class PreviewServer(ThreadingHTTPServer):
     daemon_threads = True
-    allow_reuse_address = False  # a port in use must be an error, never shared
+    # SO_REUSEADDR on POSIX only: there it lets a restarted preview bind again at once (the connections it closed
+    # wait in TIME_WAIT for a minute) while a port another server listens on stays an error; on Windows it would
+    # let two servers share a port.
+    allow_reuse_address = os.name == "posix"
 
     def __init__(self, address: tuple[str, int], preview: Preview) -> None:
         self.preview = preview
@@ -88,9 +92,8 @@ class PreviewServer(ThreadingHTTPServer):
         self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
         super().__init__(address, Handler)
 
-    def server_bind(self) -> None:  # no reverse DNS lookup (HTTPServer does getfqdn)
-        self.socket.bind(self.server_address)
-        self.server_address = self.socket.getsockname()
+    def server_bind(self) -> None:  # TCPServer's (SO_REUSEADDR, bind), not HTTPServer's reverse DNS lookup (getfqdn)
+        socketserver.TCPServer.server_bind(self)
         self.server_name = str(self.server_address[0])
         self.server_port = int(self.server_address[1])
 

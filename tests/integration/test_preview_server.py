@@ -363,6 +363,30 @@ def test_prints_the_url_then_stops_cleanly_on_signal(letter: Path, sig: signal.S
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
 
 
+def test_a_stopped_preview_starts_again_on_its_port_at_once(letter: Path) -> None:
+    """The editor stops the preview (its event stream open in the page) and starts it again: the connections it
+    closed wait in TIME_WAIT on its side for a minute; that is no reason to say the port is in use."""
+    port = _free_port()
+    for attempt in range(2):
+        proc = _spawn(letter, "--port", str(port), "--no-checks")
+        try:
+            assert proc.stdout is not None
+            assert proc.stdout.readline().strip() == f"http://127.0.0.1:{port}/", (attempt, proc.stderr.read()
+                                                                                   if proc.poll() is not None else "")
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            conn.request("GET", "/events")
+            stream = conn.getresponse()
+            assert stream.status == 200
+            proc.send_signal(signal.SIGINT)
+            proc.communicate(timeout=15)
+            stream.read()  # the page reads its stream to the end the server made, then goes: TIME_WAIT is
+            conn.close()  # on the server's side
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        assert proc.returncode == 0
+
+
 def test_missing_issue_is_a_one_line_error(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "digest.cli", "preview", str(tmp_path / "nope"), "--no-open"],
                           capture_output=True, text=True, timeout=30)
