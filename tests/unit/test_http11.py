@@ -139,3 +139,66 @@ def test_a_chunked_body_read_in_any_piece_size_is_the_body(size: int) -> None:
 def test_endless_trailer_fields_are_refused() -> None:
     with pytest.raises(BadChunk):
         chunked(b"2\r\nab\r\n0\r\n" + b"X-Filler: 1\r\n" * 100 + b"\r\n").read()
+
+
+def _serve(app: Any) -> tuple[Any, int]:
+    server = make_server("127.0.0.1", 0, app)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, server.server_port
+
+
+def _raw(port: int, request: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(request)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    return data
+
+
+def test_the_app_gets_a_wsgi_environ_as_pep_3333_describes() -> None:
+    seen: list[dict[str, Any]] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        seen.append(dict(environ, body=environ["wsgi.input"].read()))
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    server, port = _serve(app)
+    try:
+        _raw(port, b"POST /unsub%20me/x?t=abc&y=1 HTTP/1.1\r\nHost: news.example\r\nContent-Type: text/plain\r\n"
+                   b"X-Thing: a\r\nX-Thing: b\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello")
+    finally:
+        server.shutdown()
+        server.server_close()
+    env = seen[0]
+    assert (env["REQUEST_METHOD"], env["SCRIPT_NAME"], env["PATH_INFO"], env["QUERY_STRING"]) == \
+        ("POST", "", "/unsub me/x", "t=abc&y=1")
+    assert (env["SERVER_NAME"], env["SERVER_PORT"], env["SERVER_PROTOCOL"]) == ("127.0.0.1", str(port), "HTTP/1.1")
+    assert (env["CONTENT_TYPE"], env["CONTENT_LENGTH"], env["body"]) == ("text/plain", "5", b"hello")
+    assert "HTTP_CONTENT_TYPE" not in env and "HTTP_CONTENT_LENGTH" not in env
+    assert env["HTTP_X_THING"] == "a,b" and env["HTTP_HOST"] == "news.example"
+    assert env["wsgi.version"] == (1, 0) and env["wsgi.url_scheme"] == "http"
+    assert (env["wsgi.multithread"], env["wsgi.multiprocess"], env["wsgi.run_once"]) == (True, False, False)
+    assert env["wsgi.input_terminated"] is False and env["REMOTE_ADDR"] == "127.0.0.1"
+
+
+def test_a_failing_app_is_a_500_logged_and_a_bad_length_a_400(caplog: pytest.LogCaptureFixture) -> None:
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        if environ["PATH_INFO"] == "/boom":
+            raise RuntimeError("boom")
+        start_response("204 No Content", [])
+        return []
+
+    server, port = _serve(app)
+    try:
+        boom = _raw(port, b"GET /boom HTTP/1.1\r\nHost: x\r\n\r\n")
+        bad = _raw(port, b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1e3\r\n\r\n")
+        empty = _raw(port, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert boom.startswith(b"HTTP/1.1 500 ") and b"Connection: close" in boom
+    assert any("the WSGI app failed" in r.getMessage() for r in caplog.records)
+    assert bad.startswith(b"HTTP/1.1 400 ") and bad.endswith(b"bad Content-Length\n")
+    assert empty.startswith(b"HTTP/1.1 204 ") and b"Content-Length" not in empty  # RFC 9110 8.6
