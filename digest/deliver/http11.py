@@ -127,25 +127,23 @@ class _Chunked(_Input):
             raise BadChunk("chunk not followed by CRLF")
         return data
 
-    def read(self, size: int = -1) -> bytes:
+    def _pull(self, size: int | None, line: bool) -> bytes:
+        """Up to ``size`` decoded bytes (all when None or negative), stopping after a newline when ``line``."""
         out = bytearray()
-        while not self.done and (size is None or size < 0 or len(out) < size):
+        limit = -1 if size is None else size
+        while not self.done and (limit < 0 or len(out) < limit) and not (line and out.endswith(b"\n")):
             self._next_chunk()
             if self.done:
                 break
-            want = min(self.left, 1 << 16) if size is None or size < 0 else min(self.left, 1 << 16, size - len(out))
-            out += self._take(self.stream.read(want))
+            want = min(self.left, 1 << 16) if limit < 0 else min(self.left, 1 << 16, limit - len(out))
+            out += self._take(self.stream.readline(want) if line else self.stream.read(want))
         return bytes(out)
 
+    def read(self, size: int = -1) -> bytes:
+        return self._pull(size, line=False)
+
     def readline(self, size: int = -1) -> bytes:
-        out = bytearray()
-        while not self.done and (size is None or size < 0 or len(out) < size) and not out.endswith(b"\n"):
-            self._next_chunk()
-            if self.done:
-                break
-            want = min(self.left, 1 << 16) if size is None or size < 0 else min(self.left, 1 << 16, size - len(out))
-            out += self._take(self.stream.readline(want))
-        return bytes(out)
+        return self._pull(size, line=True)
 
     @property
     def finished(self) -> bool:
