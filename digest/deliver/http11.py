@@ -94,7 +94,7 @@ class BadChunk(Exception):
     """A chunked body that does not follow RFC 9112 7.1."""
 
 
-class _Chunked(_Input):
+class ChunkedInput(_Input):
     """``wsgi.input`` of a chunked body: decoded as it is read; empty at its end (``wsgi.input_terminated``)."""
 
     def __init__(self, stream: BufferedIOBase) -> None:
@@ -215,12 +215,12 @@ class Handler(BaseHTTPRequestHandler):
     def _wsgi(self) -> None:
         coding = self.headers.get("Transfer-Encoding")
         raw_length = self.headers.get("Content-Length")
-        body: _Body | _Chunked
+        body: _Body | ChunkedInput
         if coding is not None:
             if coding.strip().lower() != "chunked" or raw_length is not None:  # RFC 9112 6.1: never both
                 self._plain(501 if raw_length is None else 400, "only a chunked transfer coding is understood\n")
                 return
-            body, length = _Chunked(self.rfile), -1
+            body, length = ChunkedInput(self.rfile), -1
         else:
             length = 0 if raw_length is None else _content_length(raw_length)
             if length < 0:

@@ -9,17 +9,17 @@ from typing import Any
 
 import pytest
 
-from digest.deliver.http11 import MAX_DRAIN, BadChunk, _Body, _Chunked, make_server
+from digest.deliver.http11 import MAX_DRAIN, BadChunk, ChunkedInput, _Body, make_server
 
 
-def chunked(raw: bytes) -> _Chunked:
-    return _Chunked(BufferedReader(BytesIO(raw)))  # type: ignore[arg-type]
+def chunked(raw: bytes) -> ChunkedInput:
+    return ChunkedInput(BufferedReader(BytesIO(raw)))  # type: ignore[arg-type]
 
 
 def test_chunks_with_extensions_and_trailers_decode_to_the_body_and_leave_the_next_request() -> None:
     stream = BufferedReader(BytesIO(b"5;name=value\r\nList-\r\n15\r\nUnsubscribe=One-Click\r\n0\r\n"
                                     b"Expires: never\r\n\r\nGET / HTTP/1.1\r\n"))
-    body = _Chunked(stream)  # type: ignore[arg-type]
+    body = ChunkedInput(stream)  # type: ignore[arg-type]
     assert body.read(3) + body.read() == b"List-Unsubscribe=One-Click"
     assert body.finished and body.read() == b"" and body.drain()
     assert stream.readline() == b"GET / HTTP/1.1\r\n"  # nothing of the body is left for the next request
