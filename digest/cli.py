@@ -57,8 +57,10 @@ def cli(ctx: click.Context, debug: bool) -> None:
 @click.option("--max-chars", type=click.IntRange(min=40), default=300, show_default=True,
               help="Teaser budget in characters.")
 @click.option("--explain", is_flag=True, help="Show the cleaned text, removed spans and why each sentence was picked.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+              help="Worker processes for many sources (default: one per CPU; 1 turns them off).")
 @handle_errors
-def teaser(sources: tuple[str, ...], as_json: bool, max_chars: int, explain: bool) -> None:
+def teaser(sources: tuple[str, ...], as_json: bool, max_chars: int, explain: bool, jobs: int | None) -> None:
     """Print the title and teaser of each SOURCE (.txt/.md/.html path, http(s) URL, feed, or - for stdin).
 
     \b
@@ -66,46 +68,36 @@ def teaser(sources: tuple[str, ...], as_json: bool, max_chars: int, explain: boo
       digest teaser article.html https://example.com/post --max-chars 200
     """
     from .condense import explain as explain_teaser
-    from .condense import make_teaser
-    from .errors import SourceError
-    from .sources import load
+    from .pipeline import teasers
 
     failed = False
-    for source in sources:
-        try:
-            articles = load(source)
-        except SourceError as exc:
-            click.echo(f"digest: error: {exc.message}", err=True)
+    for got in teasers(sources, max_chars, jobs=1 if explain else jobs):
+        article, t = got.article, got.teaser
+        if article is None or t is None:
+            click.echo(f"digest: error: {got.error}", err=True)
             failed = True
             continue
-        for article in articles:
-            try:
-                t = make_teaser(article, max_chars=max_chars)
-            except Exception as exc:  # noqa: BLE001 - one bad article never stops the others
-                click.echo(f"digest: error: {source}: could not condense: {exc}", err=True)
-                failed = True
-                continue
-            if as_json:
-                row = {
-                    "path": source,
-                    "title": article.title,
-                    "teaser": t.text,
-                    "url": article.url,
-                    "words": article.words,
-                    "reading_minutes": article.reading_minutes,
-                    "lang": article.lang,
-                    "shortened": t.shortened,
-                    "method": t.method,
-                }
-                click.echo(json.dumps(row, ensure_ascii=False))
-            elif explain:
-                click.echo(explain_teaser(article, max_chars=max_chars))
-            else:
-                click.echo(click.style(article.title or "(untitled)", bold=True))
-                click.echo(t.text)
-                if article.url:
-                    click.echo(article.url)
-                click.echo()
+        if as_json:
+            row = {
+                "path": got.source,
+                "title": article.title,
+                "teaser": t.text,
+                "url": article.url,
+                "words": article.words,
+                "reading_minutes": article.reading_minutes,
+                "lang": article.lang,
+                "shortened": t.shortened,
+                "method": t.method,
+            }
+            click.echo(json.dumps(row, ensure_ascii=False))
+        elif explain:
+            click.echo(explain_teaser(article, max_chars=max_chars))
+        else:
+            click.echo(click.style(article.title or "(untitled)", bold=True))
+            click.echo(t.text)
+            if article.url:
+                click.echo(article.url)
+            click.echo()
     if failed:
         sys.exit(1)
 

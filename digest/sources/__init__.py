@@ -16,7 +16,7 @@ from pathlib import Path
 from ..errors import SourceError
 from ..model import Article
 from . import detect
-from .fetch import FetchError, decode, human_size, looks_binary, max_bytes
+from .decoding import FetchError, decode, human_size, looks_binary, max_bytes
 
 __all__ = ["load", "SourceError"]
 
@@ -225,7 +225,7 @@ def _with_lang(articles: list[Article]) -> list[Article]:
         if article.text:
             from .text import guess_lang
 
-            guess = guess_lang(article.text)
+            guess = article.lang if article.kind == "text" else guess_lang(article.text)  # text: guessed already
             if not article.lang or guess and guess != article.lang.split("-")[0].lower():
                 article.lang = guess or article.lang
     return articles

@@ -17,10 +17,10 @@ from types import ModuleType
 from typing import TYPE_CHECKING
 
 from ...errors import UsageError
-from ...folder import IssueFolder
 
-if TYPE_CHECKING:  # the CLI reads BACKENDS at start-up: nothing heavy here
+if TYPE_CHECKING:  # the CLI reads BACKENDS at start-up: nothing heavy here (not even settings or the folder)
     from ...config import Settings
+    from ...folder import IssueFolder
     from .base import Backend
 
 BACKENDS: dict[str, str] = {
@@ -39,6 +39,8 @@ def _module(name: str) -> ModuleType:
 def make_backend(name: str, directory: IssueFolder | Path | str, settings: Settings, *, sandbox: bool = False,
                  send_at: int | None = None, test: bool = False) -> Backend:
     """The backend called ``name`` (a key of ``BACKENDS``) for the issue in ``directory``."""
+    from ...folder import IssueFolder
+
     backend: Backend = _module(name).create(IssueFolder.of(directory), settings, sandbox=sandbox, send_at=send_at,
                                             test=test)
     return backend
