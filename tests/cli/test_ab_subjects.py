@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.cli.test_events_server import EventsServer, Signer, dumps, event, signer, standin  # noqa: F401 - fixtures
+from tests.cli.test_events_server import EventsServer, Signer, dumps, event, signer  # noqa: F401 - fixtures
 from tests.cli.test_send_sendgrid import SECRET, digest, env_for, make_issue, write_recipients
 from tests.support.sendgrid_standin import SendGridStandIn
 
@@ -59,7 +59,7 @@ def last_json(proc: subprocess.CompletedProcess[str]) -> dict[str, Any]:
 
 
 def test_ab_test_splits_a_fifth_evenly_and_auto_sends_the_rest_the_subject_clicked_most(
-        tmp_path: Path, signer: Signer, standin: SendGridStandIn) -> None:  # noqa: F811 - fixtures
+        tmp_path: Path, signer: Signer, standin: SendGridStandIn) -> None:  # noqa: F811 - signer is a fixture
     issue = make_issue(tmp_path, batch_size=100)
     with_variants(issue)
     csv_path = tmp_path / "r.csv"
@@ -140,7 +140,7 @@ def test_ab_test_splits_a_fifth_evenly_and_auto_sends_the_rest_the_subject_click
 
 
 def test_too_few_recipients_for_the_share_is_one_clear_error_and_sends_nothing(
-        tmp_path: Path, standin: SendGridStandIn) -> None:  # noqa: F811 - fixture
+        tmp_path: Path, standin: SendGridStandIn) -> None:
     issue = make_issue(tmp_path)
     with_variants(issue)
     csv_path = tmp_path / "r.csv"

@@ -17,25 +17,18 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_send_sendgrid import KEY, digest, env_for, journal_states, make_issue, summary, write_recipients
 
-from tests.conftest import REPO, shared_path
+from tests.cli.test_send_sendgrid import digest, env_for, journal_states, make_issue, summary, write_recipients
+from tests.conftest import REPO
 from tests.support.sendgrid_standin import SendGridStandIn
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 N = 2500
 BATCH = 500
-
-
-@pytest.fixture
-def standin() -> Iterator[SendGridStandIn]:
-    with SendGridStandIn(spec=shared_path("sendgrid", "tsg_mail_v3.json"), api_key=KEY) as sg:
-        yield sg
 
 
 def send_args(issue: Path, csv_path: Path, *more: str) -> list[str]:

@@ -12,7 +12,6 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +19,8 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from tests.cli.test_send_sendgrid import KEY, digest, env_for, make_issue, write_recipients
-from tests.conftest import REPO, shared_path
+from tests.cli.test_send_sendgrid import digest, env_for, make_issue, write_recipients
+from tests.conftest import REPO
 from tests.support.sendgrid_standin import SendGridStandIn
 
 pytestmark = pytest.mark.integration
@@ -93,12 +92,6 @@ class EventsServer:
 @pytest.fixture
 def signer() -> Signer:
     return Signer()
-
-
-@pytest.fixture
-def standin() -> Iterator[SendGridStandIn]:
-    with SendGridStandIn(spec=shared_path("sendgrid", "tsg_mail_v3.json"), api_key=KEY) as sg:
-        yield sg
 
 
 def event(kind: str, email: str, issue: str, n: int, **extra: Any) -> dict[str, Any]:

@@ -12,22 +12,15 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import REPO, shared_path
-from test_send_sendgrid import KEY, digest, env_for, journal_states, make_issue, summary, write_recipients
 
+from tests.cli.test_send_sendgrid import digest, env_for, journal_states, make_issue, summary, write_recipients
+from tests.conftest import REPO
 from tests.support.sendgrid_standin import SendGridStandIn
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-@pytest.fixture
-def standin() -> Iterator[SendGridStandIn]:
-    with SendGridStandIn(spec=shared_path("sendgrid", "tsg_mail_v3.json"), api_key=KEY) as sg:
-        yield sg
 
 
 def send_args(issue: Path, csv_path: Path, *more: str) -> list[str]:

@@ -10,18 +10,17 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import REPO, shared_path
+from tests.cli.conftest import KEY
+from tests.conftest import REPO
 from tests.support.sendgrid_standin import SendGridStandIn
 
 pytestmark = pytest.mark.integration
 
-KEY = "SG.cli-secret-key-never-shown"
 SECRET = "unsubscribe-signing-secret-for-tests-0123456789"
 ARTICLE = """Harbour wall repairs start on Monday
 
@@ -95,12 +94,6 @@ def journal_states(issue: Path) -> dict[str, str]:
 def summary(proc: subprocess.CompletedProcess[str]) -> dict[str, Any]:
     assert proc.stdout.strip(), proc.stderr
     return json.loads(proc.stdout)
-
-
-@pytest.fixture
-def standin() -> Iterator[SendGridStandIn]:
-    with SendGridStandIn(spec=shared_path("sendgrid", "tsg_mail_v3.json"), api_key=KEY) as sg:
-        yield sg
 
 
 def test_send_delivers_each_recipient_once_with_personal_values(tmp_path: Path, standin: SendGridStandIn) -> None:
