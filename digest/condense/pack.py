@@ -353,7 +353,9 @@ def drop_trailing_clause(base: str, budget: int) -> tuple[str, str] | None:
 
 
 def shorten(sentence: str, budget: int) -> str:
-    """Cut ``sentence`` at the last clause boundary that fits ``budget`` (with "…"), keeping brackets balanced."""
+    """Cut ``sentence`` at the last clause boundary that fits ``budget`` (with "…"), keeping brackets balanced;
+    at a word boundary when the last clause boundary would keep less than half the budget ("In a joint statement
+    published Oct. 25…" says nothing; the sentence up to the budget says what happened)."""
     room = budget - 1
     best = -1
     for m in _CLAUSE.finditer(sentence):
@@ -363,11 +365,12 @@ def shorten(sentence: str, budget: int) -> str:
         head = sentence[:cut].rstrip()
         if len(head.split()) >= 4 and balanced(head):
             best = cut
-    if best < 0:  # no clause boundary: last word boundary that keeps the balance
+    if best < room // 2:  # no clause boundary (or only an early one): last word boundary that keeps the balance
+        early = best
         cut = sentence.rfind(" ", 0, room)
         while cut > 0 and not balanced(sentence[:cut]):
             cut = sentence.rfind(" ", 0, cut)
-        best = cut if cut > 0 else room
+        best = cut if cut > max(early, 0) else early if early > 0 else room
     head = sentence[:best].rstrip(" ,;:–—-")
     words = head.split()
     while len(words) > 3 and re.fullmatch(r"(?i)a|an|the|of|to|in|on|at|for|and|or|but|with|by|from|as|that|"

@@ -116,8 +116,9 @@ _PRONOUN = lazy(
     r"raised|makes?|made|shows?|showed|suggests?|suggested|happened|left|gives?|gave|isn['’]t|wasn['’]t|won['’]t)|"
     r"(?:this|that)['’]s|"
     r"the (?:former|latter|pair|duo|couple|two|three|man|woman|boy|girl|player|star|club|company|firm|"
-    r"group|team|move|decision|incident|comments?|statement|report)\b(?! of)|"
-    r"il|elle|ils|elles|ce|cette|ces|celui|celle)\b", re.I)
+    r"group|team|move|decision|incident|comments?|statement|report)\b(?! of))\b", re.I)
+# French pronouns and demonstratives, only in a French text: Italian "Il black Friday …" is "The …"
+_PRONOUN_FR = lazy(r"^(?:il|elle|ils|elles|ce|cette|ces|celui|celle)\b", re.I)
 _CAPTION = lazy(r"\bpictured\b(?![^(]*\))|^In (?:this|these|a|an)\b[^!?]{0,60}?\b(?:photo|image|picture|handout|"
                 r"video still|photograph)s?\b|^[A-Z]{3,}(?: [A-Z]{3,})?:\s|"
                       r"^(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.? \d{1,2}, \d{4} [A-Z]|"
@@ -181,6 +182,8 @@ class Candidate:
     ref_name: str = ""  # "Docherty" in "Mr Docherty was …": must be introduced by an earlier pick (or the title)
     the_noun: str = ""  # "link" in "The link was …": points back unless it follows on or was mentioned
     cannot_open: str = ""  # why it may follow but not open the teaser (a quotation whose speaker comes later)
+    connective: str = ""  # the "But " / "And, finally, " removed from its start, and the letter that followed it:
+    first_letter: str = ""  # both come back when the sentence follows its predecessor (``restore_connectives``)
 
 
 def tokens(s: str) -> list[str]:
@@ -320,6 +323,8 @@ def build_candidates(text: str, title: str, params: Params = DEFAULT, lang: str 
             if not (m and len(t) > m.end() + 10):
                 break
             rest = t[m.end():]
+            c.connective += t[:m.end()]
+            c.first_letter = rest[0]
             t = rest[0].upper() + rest[1:]
             c.notes.append(f"leading connective '{m.group(0).strip()}' removed")
         if params.drop_parens and "(" in t:
@@ -341,7 +346,8 @@ def build_candidates(text: str, title: str, params: Params = DEFAULT, lang: str 
         why = _why_not(t, n_words(t), toks, i, title_toks, params)
         if why:
             c.usable, c.why_not = False, why
-        if (_PRONOUN.match(t) or _POINTS_BACK.match(t)) and not expletive_it(t):
+        if (_PRONOUN.match(t) or _POINTS_BACK.match(t) or lang == "fr" and _PRONOUN_FR.match(t)) and \
+                not expletive_it(t):
             c.needs_previous = True
         _mark_references(c, t)
         cands.append(c)
@@ -516,6 +522,7 @@ _OWN_SOURCE = lazy(r",\s(?:an?|the)\s[\w\s'’-]{2,40}\s(?:says|said|claims|clai
 DEEP_LEDE = 3  # a clean opener more than this many sentences after the first usable one is mid-story
 
 
+_ANOTHER = lazy(r"^Another\s+[a-z]")
 _SHORT_LEDE = lazy(r"^[A-Z][a-z'’-]*(?:\s[\w'’-]+){2,}\.$")
 _RUN_ON_WORDS = 45
 
@@ -550,10 +557,20 @@ def find_opener(cands: Sequence[Candidate], context: str = "", limit: int = 40) 
                 any(x.usable for x in cands[2:4]):
             why = ""  # "Living under ISIS. Selling Girl Scout cookies. And giving some lip …": a list-like lede
             _note(c, "a short first sentence: the sentences after it follow in order")
+        elif why == "too short" and c.index == 0 and _SHORT_LEDE.match(c.text) and len(cands) > 1 and \
+                cands[1].usable and not cands[1].needs_previous and \
+                set(_stems(c.text)) & {t for x in cands[1:5] for t in _stems(x.text)}:
+            # "Hong Kong is burning. The authorities continue …": a punchy lede, on the story's topic (its words come
+            # back within four sentences: not a player's "Wait 1 second to continue.")
+            why = ""
+            _note(c, "a short first sentence on the story's topic, with a clean sentence after it")
         elif why == "" and c.index != first_usable and len(c.text.split()) > _RUN_ON_WORDS:
             why = f"a run-on of more than {_RUN_ON_WORDS} words after the first sentence (captions run together)"
         if why.startswith("points back") and c.index == first_usable:
-            if cataphoric_lede(c.text):
+            if c.index == 0 and _ANOTHER.match(c.text):
+                why = ""  # "Another cloud of choking smoke … is set to descend upon Delhi": news, not a pointer
+                _note(c, "the text's own first sentence: \"Another …\" introduces what it names")
+            elif cataphoric_lede(c.text):
                 why = ""
                 _note(c, "the lede names what its opening pronoun stands for (cataphoric)")
             elif c.the_noun and _introduced_next(c, cands):
@@ -565,7 +582,8 @@ def find_opener(cands: Sequence[Candidate], context: str = "", limit: int = 40) 
             break
     first = next((c.index for c in cands if c.usable), None)
     if first is not None and (found is None or found.index - first >= 2) and seen and \
-            seen[0][0].index == first and seen[0][1].startswith("points back") and _PRONOUN.match(seen[0][0].text):
+            seen[0][0].index == first and seen[0][1].startswith("points back") and \
+            (_PRONOUN.match(seen[0][0].text) or _PRONOUN_FR.match(seen[0][0].text)):
         # "He died at his home in Cambridge …" (a text whose own first sentence is missing): the next clean
         # opener is two or more sentences on and would miss the news; the pronoun lede is the lesser evil
         c = seen[0][0]

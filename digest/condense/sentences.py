@@ -88,7 +88,17 @@ def n_words(text: str) -> int:
         return n
     cjk = len(_CJK.findall(text))
     return n + cjk // 2 if cjk else n
-_OPENER = re.compile(r"[\"'“‘«(\[¿¡]*[A-Z0-9À-ÖØ-Þ]")
+_OPEN_MARKS = "\"'“‘«([¿¡„"
+
+
+def _opens_sentence(nxt: str) -> bool:
+    """``nxt`` starts like a sentence: opening marks, then a digit or an upper-case letter of any script
+    ("Тогда", "Η", "Über"), not only A-Z."""
+    i = 0
+    while i < len(nxt) and nxt[i] in _OPEN_MARKS:
+        i += 1
+    c = nxt[i:i + 1]
+    return c.isupper() or c in "0123456789" and c != ""
 _WORD_BEFORE = re.compile(r"[\w.'’-]+\Z")  # \w is exactly str.isalnum() or "_"
 MAX_SENTENCE_CHARS = 2000  # beyond this a "sentence" is a list or a dump: cut it at whitespace
 
@@ -166,7 +176,7 @@ def _is_boundary(text: str, punct_start: int, after: int, abbr: frozenset[str] =
     if punct in "。！？":
         return True  # Chinese/Japanese full stops end a sentence, with no space after them
     nxt = text[after:after + 40]
-    if not _OPENER.match(nxt):
+    if not _opens_sentence(nxt):
         return False
     if punct_start and text[punct_start - 1] == " " and (punct == "…" or text.startswith("...", punct_start)):
         return False  # a spaced ellipsis is a pause: "… out of her hotel room ... TMZ has learned."

@@ -30,6 +30,7 @@ def make_teaser(article: Article, max_chars: int = 300, params: Params = DEFAULT
     cands = build_candidates(cleaned.text, title, params, article.lang)
     chosen = pack(cands, max_chars, params, context=title)
     if chosen:
+        _restore_connectives(chosen, max_chars)
         sents = [c.text for c in chosen]
         reasons = [_reason(c, cands, k == 0 and params.lede_first) for k, c in enumerate(chosen)]
         if params.lede_first:
@@ -144,6 +145,21 @@ def _support(sentence: str, body: str) -> float:
         return 0.0
     bg = {tuple(b[i:i + 4]) for i in range(len(b) - 3)}
     return len(g & bg) / len(g)
+
+
+def _restore_connectives(chosen: list[Candidate], budget: int) -> None:
+    """A sentence that follows its own predecessor in the teaser gets back the "But"/"However," removed from its
+    start: the contrast it draws is with the sentence just before it, which the reader now has
+    ("… after the company cut its guidance. But its lowered forecast isn't a problem …"). Only while it fits."""
+    size = sum(len(c.text) for c in chosen) + len(chosen) - 1
+    for prev, c in zip(chosen, chosen[1:], strict=False):
+        if not c.connective or c.index != prev.index + 1 or c.text[:1] != c.first_letter.upper():
+            continue
+        back = c.connective + c.first_letter + c.text[1:]
+        if size + len(back) - len(c.text) <= budget:
+            size += len(back) - len(c.text)
+            c.text = back
+            c.notes.append(f"'{c.connective.strip()}' kept: it follows the sentence it answers")
 
 
 def _is_lead(chosen: list[Candidate], cands: list[Candidate]) -> bool:
