@@ -212,8 +212,12 @@ def _fit_by_deletion(seq: list[Candidate], budget: int, rules: tuple[str, ...]) 
     if _length(seq) - budget > 80:
         return False  # more than these deletions ever save (a day name, an age, a short aside, a dashed tail)
     texts = []
-    for c in seq:
-        comp = compress(c.text, frozenset(rules)) if len(c.text) > 60 else None
+    for k, c in enumerate(seq):
+        nxt = seq[k + 1] if k + 1 < len(seq) else None
+        # a sentence that the next one points back to keeps its words: "… reported in China — after two people
+        # there were diagnosed with the pneumonic plague." then "Both diseases …" needs the dashed tail
+        keep = nxt is not None and nxt.needs_previous and nxt.index == c.index + 1
+        comp = compress(c.text, frozenset(rules)) if len(c.text) > 60 and not keep else None
         texts.append((c, comp))
     if sum(len(comp.text if comp else c.text) for c, comp in texts) + len(seq) - 1 > budget:
         return False

@@ -107,3 +107,14 @@ def test_a_sentence_with_only_an_early_comma_is_cut_near_the_budget_not_at_the_c
     assert cut.endswith("…") and len(cut) <= 200
     assert len(cut) > 150 and "accused the operator" in cut
     assert shorten("Bad news, everyone: " + long, 30).endswith("…")
+
+
+# --- a follow-on that points back keeps its antecedent ------------------------------------------------------------
+
+def test_a_sentence_that_the_next_points_back_to_is_not_compressed_to_make_room() -> None:
+    lede = ("A second case of measles was confirmed in the county on Sunday — after two pupils at the same school "
+            "were diagnosed with mumps last week.")
+    both = "Both diseases spread through coughs and sneezes and can be prevented by the MMR vaccine."
+    t = _teaser(f"{lede} {both} Health officials said no other cases had been reported so far this month.",
+                len(lede) + len(both) + 1 + 40)
+    assert "— after two pupils" in t or "Both diseases" not in t
