@@ -16,6 +16,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from .lazyre import lazy
+
 # Abbreviations that are normally followed by a name or a number, not by a new sentence.
 TITLES = frozenset(
     [
@@ -77,14 +79,17 @@ SENTENCE_OPENERS = frozenset(
 # A candidate boundary: terminal punctuation, optional closing quotes/brackets, then either whitespace or
 # (missing space) directly an upper-case letter followed by a lower-case one. No nested quantifiers.
 _CANDIDATE = re.compile(r"[.!?…]+[\"'”’»)\]]*(?:\s+|(?=[A-Z][a-z]))|[。！？]+[」』）)\"”’]*\s*")
-# Chinese and Japanese write no spaces between words: kana and ideographs count as half a word each.
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+# Chinese and Japanese write no spaces between words: kana and ideographs count as half a word each. Compiled
+# on first use (its ranges make re build a 64K-entry table: ~2 ms), and only asked of text that has a character
+# at or above its lowest one.
+_CJK = lazy(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_CJK_LOWEST = "\u3040"
 
 
 def n_words(text: str) -> int:
     """Words in ``text``: whitespace-separated tokens, plus half a word per Chinese/Japanese character."""
     n = len(text.split())
-    if text.isascii():
+    if text.isascii() or max(text) < _CJK_LOWEST:
         return n
     cjk = len(_CJK.findall(text))
     return n + cjk // 2 if cjk else n
