@@ -264,6 +264,11 @@ def clean_text(text: str) -> Cleaned:
         line, spans = _clean_line(line)
         if spans:
             removed.extend(Removed(r.start + off, r.end + off, r.text, r.rule) for r in spans)
+        if not kept and line and (cut := place_dateline(line)):
+            head = line[:cut].rstrip()
+            idx = raw.find(head)
+            removed.append(Removed(start + max(idx, 0), start + max(idx, 0) + len(head), head, "dateline"))
+            line = line[cut:].lstrip()
         if not kept and line and (cut := headline_runin(line)):
             head = line[:cut].rstrip()
             idx = raw.find(head)
@@ -416,6 +421,30 @@ HEADLINE_MIN_WORDS, HEADLINE_MAX_WORDS = 5, 25
 
 def _head_stems(s: str) -> set[str]:
     return {w[:-1] if w.endswith("s") else w for w in _HEAD_WORD.findall(s.lower())} - _NAME_LEAD
+
+
+# A place before the first sentence of the text: "Indianapolis – Several thousand …", "Dekalb, Ill. — Mike Glass …",
+# "New York, NY – With …", "Washington, DC, United States: Getting …", "NEW DELHI: Their …" (wire copy in mixed case;
+# the all-capitals "WASHINGTON — " form is the ``dateline`` rule, on every paragraph).
+_PLACE = r"[A-Z][\w.'’-]*(?: [A-Z][\w.'’-]*){0,2}"
+_PLACE_DATELINE = lazy(rf"^{_PLACE}(?P<region>(?:, ?{_PLACE}){{0,2}})(?P<sep> [–—]{{1,2}} |: )(?=[\"“‘A-Z])")
+_SECOND_DASH = lazy(r"\s[–—]\s")
+
+
+def place_dateline(line: str) -> int:
+    """Where the body starts after a dateline at the start of the text's first paragraph (0: none). A dash after
+    one to three capitalised words, or a colon after "City, State" or an all-capitals place; the rest must be a
+    sentence of 12+ words without a second dash soon after ("Messi — Barcelona's forward — scored …" is an
+    aside, not a dateline)."""
+    m = _PLACE_DATELINE.match(line)
+    if not m:
+        return 0
+    rest = line[m.end():]
+    if m.group("sep") == ": " and not m.group("region") and not line[:m.start("sep")].isupper():
+        return 0  # "Summary: …", "Claim: …" are labels, not places
+    if len(rest.split()) < 12 or _SECOND_DASH.search(rest[:80]) or not _TERMINAL.search(rest.split("\n")[0]):
+        return 0
+    return m.end()
 
 
 def headline_runin(line: str) -> int:

@@ -172,7 +172,8 @@ _POINTS_BACK = lazy(r"^(?:that|these|those)\s+[a-z]|^this\s+(?!(?:year|week|mont
                     r"photo|photograph|image|post|letter)s?\b|^in\s+(?:many|some|one|all|most|each|both)\s+of\s+the\s+(?:pictures|"
                     r"photos|photographs|images|shots|videos|clips)\b|^same\b|^(?:earlier|later|afterwards)\b(?!\s+(?:this|last|that|in|on|"
                     r"today|tonight))|^(?:during|after|before|in|on|at|despite|following|since|with|by|for|from|under|as|"
-                    r"throughout|unlike|like)\s+(?:his|her|their|its|him|them)\b",
+                    r"throughout|unlike|like)\s+(?:his|her|their|its|him|them)\b|"
+                    r"^(?:as|when|while|after|before|because|since|once|until|although|though)\s+(?:he|she|they|it|we)\b",
                     re.I)
 _HONORIFIC = lazy(r"^(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Dame)\.?\s+((?:[A-Z][\w'’-]+\s+)*[A-Z][\w'’-]+)")
 _THE_NOUN = lazy(r"^The\s+([a-z][a-z-]{2,})\b")
@@ -511,7 +512,8 @@ def _score(cands: list[Candidate], toks: list[list[str]], title_toks: set[str], 
 # "She's been living in New York for a year now, and it seems that Princess Eugenie is …", "This is the moment a
 # paedophile was caught …", "They are the peculiar concrete markings …", "With his lively eyebrows … - this
 # state-of-the-art robotic head is …". Only the text's first sentence: later on the pronoun points back.
-_CATAPHORA_NAME = lazy(r"^(?:[Ss]he|[Hh]e|They)(?:['’]s)?\b[^.!?]{0,150}?(?:,|\bthat)\s+(?:[a-z]+\s+){0,3}?"
+_CATAPHORA_NAME = lazy(r"^(?:(?:As|When|While|After|Before|Because|Since|Once|Until|Although|Though)\s+(?:she|he|they)|"
+                       r"[Ss]he|[Hh]e|They)(?:['’]s)?\b[^.!?]{0,150}?(?:,|\bthat)\s+(?:[a-z]+\s+){0,3}?"
                        r"[A-Z][a-z'’-]+\s+[A-Z][a-z'’-]+")
 _IDENTIFIES = lazy(r"^(?:This is the (?:\w+ )?moment\b|(?:These|They) are (?:the|a|an)\s+(?!same\b|other\b|latest\b|"
                   r"first\b|second\b|third\b|last\b)[a-z])")
@@ -524,9 +526,16 @@ _CATAPHORA_FRAME = lazy(r"^(?:with|despite|for all) (?:his|her|its|their)\b[^.!?
                         r"(?:this|the|a|an)\s+[\w-]+", re.I)
 
 
+# "Their American dream shattered and huge savings wasted, nearly 150 Indians returned home …", "His voice
+# breaking, Obama said …": a possessive in an absolute phrase whose owner is the subject named after the comma.
+_CATAPHORA_POSSESSIVE = lazy(r"^(?:Their|His|Her|Its)\s[^.!?]{3,150}?,\s+(?:(?:nearly|about|almost|more than|some|"
+                             r"over|at least|around)\s+)?(?:\d[\d,]*\s|[A-Z][a-z'’-]+\s)")
+
+
 def cataphoric_lede(t: str) -> bool:
     """The first sentence's pronoun is resolved inside it (the lede of a feature), so it may open."""
-    if _IDENTIFIES.match(t) or _CATAPHORA_FRAME.match(t) or _DEMONSTRATIVE_NOUN.match(t):
+    if _IDENTIFIES.match(t) or _CATAPHORA_FRAME.match(t) or _DEMONSTRATIVE_NOUN.match(t) or \
+            _CATAPHORA_POSSESSIVE.match(t):
         return True
     m = _CATAPHORA_NAME.match(t)
     if not m:

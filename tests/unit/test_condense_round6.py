@@ -118,3 +118,37 @@ def test_a_sentence_that_the_next_points_back_to_is_not_compressed_to_make_room(
     t = _teaser(f"{lede} {both} Health officials said no other cases had been reported so far this month.",
                 len(lede) + len(both) + 1 + 40)
     assert "— after two pupils" in t or "Both diseases" not in t
+
+
+# --- a place before the first sentence (wire copy in mixed case) ---------------------------------------------------
+
+def test_a_mixed_case_place_dateline_before_the_first_sentence_is_removed() -> None:
+    body = ("Several hundred nurses marched on the state capitol on Monday to demand safer staffing levels and "
+            "better pay, closing two hospital wings for the day.")
+    for place in ("Sacramento – ", "Fresno, Calif. — ", "Austin, TX – ", "Boise, ID, United States: ", "LAGOS: "):
+        assert _teaser(place + body) == body, place
+
+
+def test_a_label_or_a_name_with_an_aside_is_not_a_dateline() -> None:
+    label = ("Summary: Riverside junior Ana Costa won the state title in the 200 yard freestyle with a time of "
+             "1:52.10 on Saturday.")
+    assert _teaser(label).startswith("Summary: Riverside junior")
+    aside = ("Okafor — the club's record signing — scored twice on Sunday as the leaders beat Rovers to go three "
+             "points clear at the top of the table.")
+    assert _teaser(aside).startswith("Okafor — the club's record signing — scored twice")
+
+
+# --- pronouns resolved inside the lede, or not at all --------------------------------------------------------------
+
+def test_a_possessive_whose_owner_is_named_after_the_comma_may_open() -> None:
+    text = ("Their savings gone and their visas cancelled, nearly 90 students flew home to Lagos on Friday after "
+            "their college in Ohio closed without warning.\n"
+            "As they left the airport, several said they would sue the college's owners.")
+    assert _teaser(text).startswith("Their savings gone and their visas cancelled, nearly 90 students flew home")
+
+
+def test_a_lede_that_opens_as_they_or_when_he_points_back() -> None:
+    text = ("As they left the courtroom, the two men refused to answer questions from reporters.\n"
+            "Two former bank managers were jailed for six years on Thursday for stealing £4m from elderly "
+            "customers in Leeds.")
+    assert _teaser(text, 120).startswith("Two former bank managers were jailed")
