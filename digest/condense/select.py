@@ -310,6 +310,27 @@ def _reports_question(t: str) -> bool:
     return q > 0 and len(t[:q].split()) >= 4
 
 
+def _inside_quotes(text: str, sents: list[str]) -> set[int]:
+    """The sentences with no quote mark of their own that sit inside a quotation opened earlier in their
+    paragraph: “Meth is IN SD. Twitter can make a joke of it, but … Meth is a serious problem in SD.” — the
+    second sentence is speech, though nothing in it says so. Curly double quotes, and straight ones by parity."""
+    if "“" not in text and '"' not in text:
+        return set()
+    found: set[int] = set()
+    pos = 0
+    for i, s in enumerate(sents):
+        at = text.find(s, pos)
+        if at < 0:
+            continue
+        pos = at + len(s)
+        if "“" in s or "”" in s or '"' in s:
+            continue
+        before = text[text.rfind("\n", 0, at) + 1: at]
+        if before.count("“") > before.count("”") or before.count('"') % 2:
+            found.add(i)
+    return found
+
+
 def build_candidates(text: str, title: str, params: Params = DEFAULT, lang: str | None = None) -> list[Candidate]:
     """Split ``text`` into sentences (with the abbreviations of ``lang``) and score them."""
     sents = split_sentences(text, lang, params.max_sentences)
@@ -317,6 +338,7 @@ def build_candidates(text: str, title: str, params: Params = DEFAULT, lang: str 
     title_toks = set(_stems(title)) if title else set()
     all_toks: list[list[str]] = []
     teams = _preview_teams(text)
+    quoted = _inside_quotes(text, sents)
     for i, s in enumerate(sents):
         c = Candidate(i, s, s)
         t = _LEAD_JUNK.sub("", s).strip() if s[0] in _LEAD_CHARS else s
@@ -365,6 +387,8 @@ def build_candidates(text: str, title: str, params: Params = DEFAULT, lang: str 
         toks = _stems(t)
         all_toks.append(toks)
         why = _why_not(t, n_words(t), toks, i, title_toks, params)
+        if not why and i in quoted:
+            why = "a quotation without attribution (it goes on from a quote opened in the sentence before)"
         if why:
             c.usable, c.why_not = False, why
         if (_PRONOUN.match(t) or _POINTS_BACK.match(t) or lang == "fr" and _PRONOUN_FR.match(t)) and \

@@ -152,3 +152,18 @@ def test_a_lede_that_opens_as_they_or_when_he_points_back() -> None:
             "Two former bank managers were jailed for six years on Thursday for stealing £4m from elderly "
             "customers in Leeds.")
     assert _teaser(text, 120).startswith("Two former bank managers were jailed")
+
+
+# --- speech that runs on from a quote opened in the sentence before ------------------------------------------------
+
+def test_a_sentence_inside_a_quotation_opened_before_it_is_not_narration() -> None:
+    text = ("Oregon Gov. Maria Lopez (D) is defending the state’s launch of a recycling campaign with the slogan "
+            "“Sort it, we’re on it.”\n\n"
+            "The slogan drew a mix of criticism and ridicule across social media on Monday, but Lopez cited the "
+            "backlash as proof that efforts to raise awareness around Oregon's landfill crisis were, in fact, "
+            "working.\n\n"
+            "“Waste is IN Oregon. People can make a joke of it, but when it comes down to it - waste is a serious "
+            "problem in Oregon. And we need everyone's help to sort it out,” she wrote.\n")
+    t = _teaser(text)
+    assert t.startswith("Oregon Gov. Maria Lopez (D) is defending")
+    assert "People can make a joke of it" not in t  # her words, though nothing in the sentence says so
