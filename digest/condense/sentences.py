@@ -60,7 +60,7 @@ _ORDINAL_NEXT = frozenset(
     [
         "januar", "jänner", "februar", "märz", "april", "mai", "juni", "juli", "august", "september", "oktober",
         "november", "dezember", "jahrhundert", "jahrestag", "platz", "runde", "spieltag", "liga", "klasse",
-        "stock", "etage", "mal"
+        "stock", "etage", "mal", "bis"  # "am 12. bis 13. September" (a range, sometimes typed "12. Bis")
     ]
 )
 # Initials and acronyms that do end a sentence when a typical opener follows ("… in the U.S. The …").
@@ -150,6 +150,8 @@ def _iter_spans(para: str, abbr: frozenset[str] = frozenset()) -> Iterator[tuple
             break
         if not _is_boundary(para, m.start(), end, abbr):
             continue
+        if _inside_embedded_quote(para, start, m.start(), end):
+            continue
         sent_end = end
         while sent_end > start and para[sent_end - 1].isspace():
             sent_end -= 1
@@ -158,6 +160,20 @@ def _iter_spans(para: str, abbr: frozenset[str] = frozenset()) -> Iterator[tuple
         start = end
     if start < n:
         yield from _bounded(para, start, n)
+
+
+def _inside_embedded_quote(para: str, start: int, punct: int, after: int) -> bool:
+    """The full stop sits in a short quotation that opened inside the sentence and that the sentence goes on after,
+    in lower case: "South Dakota's viral “Meth. We're on it.” campaign has been facing backlash …" is one sentence."""
+    head = para[start:punct]
+    q = head.find("“")
+    if q <= 0 or head.count("“") <= head.count("”"):
+        return False
+    close = para.find("”", after, after + 120)
+    if close < 0:
+        return False
+    rest = para[close + 1: close + 3].lstrip()
+    return bool(rest) and (rest[0].islower() or rest[0] in ",;")
 
 
 def _bounded(para: str, s: int, e: int) -> Iterator[tuple[int, int]]:

@@ -167,3 +167,18 @@ def test_a_sentence_inside_a_quotation_opened_before_it_is_not_narration() -> No
     t = _teaser(text)
     assert t.startswith("Oregon Gov. Maria Lopez (D) is defending")
     assert "People can make a joke of it" not in t  # her words, though nothing in the sentence says so
+
+
+def test_a_short_quotation_inside_a_sentence_does_not_end_it() -> None:
+    lede = ("Ohio's new “Drive. Then text.” road safety campaign has drawn mockery online since Monday, but the "
+            "agency behind it says that is the point.")
+    assert split_sentences(lede) == [lede]
+    assert _teaser(lede + " Officials declined to say how much it cost.").startswith("Ohio's new “Drive. Then text.”")
+    # a quotation that ends its sentence still splits as before
+    assert split_sentences("He said: “I was there. It was awful.” Then he left.") == [
+        "He said: “I was there.", "It was awful.”", "Then he left."]
+
+
+def test_a_german_date_range_is_not_a_sentence_end() -> None:
+    assert split_sentences("Am 12. Bis 13. September findet die Messe in Köln statt.", "de") == [
+        "Am 12. Bis 13. September findet die Messe in Köln statt."]
