@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 import pytest
-from test_send_sendgrid import KEY, digest, env_for, journal_states, make_issue, summary, write_recipients
 
+from tests.cli.test_send_sendgrid import KEY, digest, env_for, journal_states, make_issue, summary, write_recipients
 from tests.conftest import REPO, shared_path
 from tests.support.sendgrid_standin import SendGridStandIn
 

@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 from python_http_client.exceptions import BadRequestsError
 from sendgrid import SendGridAPIClient
-from test_sendgrid_backend import draft, personal, settings
 
 from digest.deliver.backends.sendgrid.backend import SendGridBackend
 from digest.deliver.backends.sendgrid.body import Personalizer, build_batch, static_body
+from tests.integration.test_sendgrid_backend import draft, personal, settings
 from tests.support.prism import prism_mock
 
 pytestmark = pytest.mark.integration

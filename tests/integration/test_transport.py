@@ -12,9 +12,9 @@ import urllib.error
 from collections.abc import Callable, Iterator
 
 import pytest
-from conftest import shared_path
 
 from digest.deliver.transport import Pool, pooled_client
+from tests.conftest import shared_path
 from tests.support.sendgrid_standin import SendGridStandIn
 
 pytestmark = pytest.mark.integration

@@ -186,7 +186,7 @@ class ServerProcess:
         import subprocess
         import sys
 
-        from conftest import REPO
+        from tests.conftest import REPO
 
         self.proc = subprocess.Popen([sys.executable, "-m", "digest.cli", "unsubscribe-server", "--port", "0",
                                       "--dir", str(root)], env=env, cwd=REPO, stderr=subprocess.PIPE)
@@ -274,7 +274,7 @@ def test_the_server_does_not_start_without_a_usable_secret(tmp_path: Path, secre
     import subprocess
     import sys
 
-    from conftest import REPO
+    from tests.conftest import REPO
 
     env = _env(**({"DIGEST_UNSUBSCRIBE_SECRET": secret} if secret else {}))
     done = subprocess.run([sys.executable, "-m", "digest.cli", "unsubscribe-server", "--port", "0",
