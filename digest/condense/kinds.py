@@ -40,4 +40,4 @@ def expletive_it(t: str) -> bool:
     """"It should not surprise anyone that Ms Price …": the "it" stands for the clause that follows, whose own subject
     is not a pronoun either ("It was clear that he had lost" still points back)."""
     m = _EXPLETIVE_IT.match(t) if t[:3] == "It " else None
-    return bool(m) and not _THIRD_PERSON.match(t, m.end())
+    return m is not None and not _THIRD_PERSON.match(t, m.end())

@@ -10,16 +10,14 @@ from collections.abc import Sequence
 
 from .compress import compress
 from .lazyre import lazy
+from .opener import _RUN_ON_WORDS, _note, find_opener
 from .select import (
     _CLAUSE,
     _CLOSERS,
-    _RUN_ON_WORDS,
     DEFAULT,
     Candidate,
     Params,
-    _note,
     _stems,
-    find_opener,
     opener_verdict,
 )
 from .style import balanced
@@ -239,7 +237,7 @@ def _best_subset(pool: list[Candidate], budget: int, p: Params, by_index: dict[i
 
     def value(c: Candidate) -> float:
         if p.by_length:
-            return max(c.score, 0.0) * (len(c.text) / 100) ** p.len_exp + p.length_bonus
+            return float(max(c.score, 0.0) * (len(c.text) / 100) ** p.len_exp + p.length_bonus)
         return c.score + p.length_bonus
 
     def walk(k: int, chosen: list[Candidate], length: int, total: float) -> None:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from ..model import Article, Removed, Teaser
 from .clean import clean_text
 from .lazyre import lazy
 from .names import complete_names
+from .opener import find_opener
 from .pack import fit_sentence, pack, shorten
-from .select import DEFAULT, Candidate, Params, build_candidates, find_opener
+from .select import DEFAULT, Candidate, Params, build_candidates
 from .style import balanced, style_ok
 
 _TERMINAL = lazy(r"[.!?…。！？][\"'”’»)\]]*$")
@@ -21,7 +23,7 @@ def make_teaser(article: Article, max_chars: int = 300, params: Params = DEFAULT
         text = " ".join(article.teaser_override.split())
         return Teaser(text=text, sentences=[text], method="override", reasons=["editor's override"])
     cleaned = clean_text(article.text or "")
-    base = dict(removed=cleaned.removed, cleaned_text=cleaned.text)
+    base: dict[str, Any] = {"removed": cleaned.removed, "cleaned_text": cleaned.text}
     desc = _usable_description(article, cleaned.text, max_chars)
     if desc:
         return Teaser(text=desc, sentences=[desc], method="description",
@@ -82,8 +84,10 @@ def _join(sents: list[str]) -> str:
 
 def _real_title(title: str, body: str) -> str:
     """The title, or "" when it was derived from the body's first sentence (it says nothing new)."""
-    norm = lambda s: " ".join(re.sub(r"[^\w]+", " ", s.lower()).split())  # noqa: E731
     from .sentences import first_sentence
+
+    def norm(s: str) -> str:
+        return " ".join(re.sub(r"[^\w]+", " ", s.lower()).split())
 
     first = first_sentence(body[:3000].lstrip().split("\n", 1)[0])  # first paragraph only
     derived = title.endswith("…") and norm(first).startswith(norm(title.rstrip("…"))) or \
@@ -104,7 +108,7 @@ def _usable_description(article: Article, body: str, budget: int) -> str | None:
         return None
     if d.endswith("...") or d.endswith("…") or "?" in d[-3:]:
         return None
-    from .select import split_sentences
+    from .sentences import split_sentences
 
     if len(split_sentences(d)) != 1:
         return None
@@ -138,7 +142,9 @@ def _with_given_names(sents: list[str], reasons: list[str], body: str, title: st
 
 def _support(sentence: str, body: str) -> float:
     """Share of the sentence's word 4-grams found in the body."""
-    norm = lambda s: re.sub(r"[^0-9a-z]+", " ", s.lower()).split()  # noqa: E731
+    def norm(s: str) -> list[str]:
+        return re.sub(r"[^0-9a-z]+", " ", s.lower()).split()
+
     w, b = norm(sentence), norm(body)
     g = {tuple(w[i:i + 4]) for i in range(len(w) - 3)}
     if not g:
@@ -229,8 +235,8 @@ def explain(article: Article, max_chars: int = 300, params: Params = DEFAULT) ->
             out.append(f"  {mark} {c.index + 1:3d} score {c.score:5.2f}{why}: {_short(c.text, 110)}")
         out.append("")
     out.append(f"## Teaser ({t.method}{', shortened' if t.shortened else ''}, {len(t.text)}/{max_chars} chars)")
-    for r in t.reasons:
-        out.append(f"  why: {r}")
+    for reason in t.reasons:
+        out.append(f"  why: {reason}")
     out.append(t.text)
     return "\n".join(out)
 

@@ -8,8 +8,9 @@ import pytest
 
 from digest.condense import explain, make_teaser
 from digest.condense.clean import clean_text
+from digest.condense.opener import find_opener
 from digest.condense.pack import fit_sentence
-from digest.condense.select import build_candidates, find_opener
+from digest.condense.select import build_candidates
 from digest.condense.sentences import split_sentences
 from digest.condense.style import style_ok
 from digest.model import Article

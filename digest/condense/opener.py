@@ -1,0 +1,143 @@
+"""The lede: which sentence opens the teaser (``find_opener``), and why the ones before it may not.
+
+The first sentence that can stand alone opens. A pronoun resolved inside the lede itself (cataphora: "Their
+American dream shattered …, nearly 150 Indians returned …") may open; so may a short hook on the story's topic
+followed by a clean sentence, a list-like lede of short sentences, and the text's own "Another …". When the first
+clean opener is deep in the text (``DEEP_LEDE``), an opener refused only for a name the text no longer introduces
+is the lesser evil. Split from ``select``, which builds and scores the candidates.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from .lazyre import lazy
+from .select import _ALSO, _PRONOUN, _PRONOUN_FR, Candidate, _stems, opener_verdict
+
+# A lede that names what its opening pronoun stands for in the same sentence (cataphora), or identifies it:
+# "She's been living in New York for a year now, and it seems that Princess Eugenie is …", "This is the moment a
+# paedophile was caught …", "They are the peculiar concrete markings …", "With his lively eyebrows … - this
+# state-of-the-art robotic head is …". Only the text's first sentence: later on the pronoun points back.
+_CATAPHORA_NAME = lazy(r"^(?:(?:As|When|While|After|Before|Because|Since|Once|Until|Although|Though)\s+(?:she|he|they)|"
+                       r"[Ss]he|[Hh]e|They)(?:['’]s)?\b[^.!?]{0,150}?(?:,|\bthat)\s+(?:[a-z]+\s+){0,3}?"
+                       r"[A-Z][a-z'’-]+\s+[A-Z][a-z'’-]+")
+_IDENTIFIES = lazy(r"^(?:This is the (?:\w+ )?moment\b|(?:These|They) are (?:the|a|an)\s+(?!same\b|other\b|latest\b|"
+                  r"first\b|second\b|third\b|last\b)[a-z])")
+# "This dog certainly is …", "These incredible photos are …": a demonstrative and its noun as the subject
+_DEMONSTRATIVE_NOUN = lazy(r"^(?:This|These)\s+(?!(?:[a-z-]+\s+)?(?:figures?|numbers?|comments?|remarks?|claims?|"
+                           r"findings?|changes?|measures?|plans?|proposals?|allegations?|cases?|incidents?|events?|"
+                           r"results?|moves?|decisions?|statements?|reports?|rules?|cuts?)\b)(?:[a-z-]+\s+){0,2}?[a-z-]+\s+(?:certainly\s+|really\s+|surely\s+)?"
+                           r"(?:is|are|was|were|has|have|had|may|might|could|will|would|can|must)\s")
+_CATAPHORA_FRAME = lazy(r"^(?:with|despite|for all) (?:his|her|its|their)\b[^.!?]{5,120}?(?:,|\s[-–—])\s+"
+                        r"(?:this|the|a|an)\s+[\w-]+", re.I)
+
+
+# "Their American dream shattered and huge savings wasted, nearly 150 Indians returned home …", "His voice
+# breaking, Obama said …": a possessive in an absolute phrase whose owner is the subject named after the comma.
+_CATAPHORA_POSSESSIVE = lazy(r"^(?:Their|His|Her|Its)\s[^.!?]{3,150}?,\s+(?:(?:nearly|about|almost|more than|some|"
+                             r"over|at least|around)\s+)?(?:\d[\d,]*\s|[A-Z][a-z'’-]+\s)")
+
+
+def cataphoric_lede(t: str) -> bool:
+    """The first sentence's pronoun is resolved inside it (the lede of a feature), so it may open."""
+    if _IDENTIFIES.match(t) or _CATAPHORA_FRAME.match(t) or _DEMONSTRATIVE_NOUN.match(t) or \
+            _CATAPHORA_POSSESSIVE.match(t):
+        return True
+    m = _CATAPHORA_NAME.match(t)
+    if not m:
+        return False
+    before = t[: m.end()].split()[-3:-2]  # the word before the name: "in New York" is a place, not the subject
+    return not before or before[0].lower() not in _PLACE_WORDS
+
+
+_PLACE_WORDS = frozenset(str.split("in at from of to on near into across outside inside"))
+
+
+_OWN_SOURCE = lazy(r",\s(?:an?|the)\s[\w\s'’-]{2,40}\s(?:says|said|claims|claimed|reports|reported)\.$")
+DEEP_LEDE = 3  # a clean opener more than this many sentences after the first usable one is mid-story
+
+
+_ANOTHER = lazy(r"^Another\s+[a-z]")
+_SHORT_LEDE = lazy(r"^[A-Z][a-z'’-]*(?:\s[\w'’-]+){2,}\.$")
+_RUN_ON_WORDS = 45
+
+
+def _note(c: Candidate, note: str) -> None:
+    if note not in c.notes:
+        c.notes.append(note)
+
+
+def _introduced_next(c: Candidate, cands: Sequence[Candidate]) -> bool:
+    """The sentence after ``c`` opens with the same "The <noun>" and introduces it ("The study, commissioned by
+    …"), so the two read in order resolve each other."""
+    nxt = cands[c.index + 1] if c.index + 1 < len(cands) else None
+    if nxt is None or not nxt.usable or nxt.the_noun != c.the_noun:
+        return False
+    return bool(_INTRODUCES.match(nxt.text))
+
+
+_INTRODUCES = lazy(r"^The\s+[a-z-]+\s*(?:,|\(|\s(?:by|from|of|for|into|on|at|in)\s)")
+
+
+def find_opener(cands: Sequence[Candidate], context: str = "", limit: int = 40) -> tuple[Candidate | None,
+                                                                                         list[tuple[Candidate, str]]]:
+    """The lede: the first sentence that can stand alone, and the verdicts on the candidates before it."""
+    seen: list[tuple[Candidate, str]] = []
+    found = None
+    first_usable = next((c.index for c in cands if c.usable), -1)
+    for c in cands[:limit]:
+        why = opener_verdict(c, context)
+        if why == "too short" and c.index == 0 and _SHORT_LEDE.match(c.text) and len(cands) > 2 and \
+                cands[1].why_not == "too short" and _SHORT_LEDE.match(cands[1].text) and \
+                any(x.usable for x in cands[2:4]):
+            why = ""  # "Living under ISIS. Selling Girl Scout cookies. And giving some lip …": a list-like lede
+            _note(c, "a short first sentence: the sentences after it follow in order")
+        elif why == "too short" and c.index == 0 and _SHORT_LEDE.match(c.text) and len(cands) > 1 and \
+                cands[1].usable and not cands[1].needs_previous and \
+                set(_stems(c.text)) & {t for x in cands[1:5] for t in _stems(x.text)}:
+            # "Hong Kong is burning. The authorities continue …": a punchy lede, on the story's topic (its words come
+            # back within four sentences: not a player's "Wait 1 second to continue.")
+            why = ""
+            _note(c, "a short first sentence on the story's topic, with a clean sentence after it")
+        elif why == "" and c.index != first_usable and len(c.text.split()) > _RUN_ON_WORDS:
+            why = f"a run-on of more than {_RUN_ON_WORDS} words after the first sentence (captions run together)"
+        if why.startswith("points back") and c.index == first_usable:
+            if c.index == 0 and _ANOTHER.match(c.text):
+                why = ""  # "Another cloud of choking smoke … is set to descend upon Delhi": news, not a pointer
+                _note(c, "the text's own first sentence: \"Another …\" introduces what it names")
+            elif cataphoric_lede(c.text):
+                why = ""
+                _note(c, "the lede names what its opening pronoun stands for (cataphoric)")
+            elif c.the_noun and _introduced_next(c, cands):
+                why = ""  # "The study says … . The study, commissioned by …, looked at …"
+                _note(c, f"the next sentence introduces the {c.the_noun} it names")
+        seen.append((c, why))
+        if not why:
+            found = c
+            break
+    first = next((c.index for c in cands if c.usable), None)
+    if first is not None and (found is None or found.index - first >= 2) and seen and \
+            seen[0][0].index == first and seen[0][1].startswith("points back") and \
+            (_PRONOUN.match(seen[0][0].text) or _PRONOUN_FR.match(seen[0][0].text)):
+        # "He died at his home in Cambridge …" (a text whose own first sentence is missing): the next clean
+        # opener is two or more sentences on and would miss the news; the pronoun lede is the lesser evil
+        c = seen[0][0]
+        seen[0] = (c, "")
+        _note(c, "opens although it starts with a pronoun: no clean opener comes within the next sentence")
+        return c, seen[:1]
+    if first is not None and (found is None or found.index - first > DEEP_LEDE):
+        # a clean opener this deep is a mid-story detail: rather the first sentence refused only because it
+        # names someone ("Mrs May") the text no longer introduces (its lede was cut off)
+        for k, (c, why) in enumerate(seen):
+            if why.endswith("was never introduced") and not _ALSO.match(c.text):
+                seen[k] = (c, "")
+                c.notes.append(f"opens although {why} (a clean opener comes only after {DEEP_LEDE} sentences)")
+                return c, seen[: k + 1]
+        for k, (c, why) in enumerate(seen):  # "They may not be …, but …, a NASA scientist says."
+            if c.index == first and why.startswith("points back") and _OWN_SOURCE.search(c.text):
+                seen[k] = (c, "")
+                c.notes.append(f"opens although it {why[:11]} (it names its source; a clean opener comes only after "
+                               f"{DEEP_LEDE} sentences)")
+                return c, seen[: k + 1]
+    return found, seen
