@@ -39,7 +39,8 @@ OTHER_ABBREVIATIONS = frozenset(
 # used: a German "Nr." or a Spanish "Sra." is never a word that ends an English sentence.
 LANG_ABBREVIATIONS = {
     "de": frozenset(["nr", "bzw", "ca", "vgl", "usw", "evtl", "ggf", "inkl", "zzgl", "hr", "fr", "frl", "str", "abs",
-                     "bd", "jh", "jhd", "mio", "mrd", "tel", "dt", "sog", "u.a", "z.b", "d.h", "s.o", "u.u", "o.ä"]),
+                     "bd", "jh", "jhd", "mio", "mrd", "tel", "dt", "sog", "u.a", "z.b", "d.h", "s.o", "u.u", "o.ä",
+                     "max", "mind", "bspw", "lt", "gem"]),
     "fr": frozenset(["mm", "mme", "mmes", "mlle", "mlles", "me", "dr", "pr", "st", "ste", "av", "bd", "cf", "env",
                      "etc", "p.ex", "n°", "no", "janv", "févr", "avr", "juil", "déc"]),
     "es": frozenset(["sr", "sra", "sras", "sres", "srta", "dra", "dña", "d", "ud", "uds", "lic", "ing", "arq", "avda",
@@ -49,7 +50,8 @@ LANG_ABBREVIATIONS = {
 }
 # Without a language: the other languages' abbreviations that are not also English words ("me", "set", "out").
 _ANY_LANG_ABBREVIATIONS = frozenset().union(*LANG_ABBREVIATIONS.values()) - frozenset(
-    ["me", "set", "out", "d", "ing", "env", "tel", "mal", "str", "abs", "mai", "ene", "ago", "exa", "pr", "av"])
+    ["me", "set", "out", "d", "ing", "env", "tel", "mal", "str", "abs", "mai", "ene", "ago", "exa", "pr", "av", "max",
+     "mind", "gem"])
 
 
 def _abbreviations(lang: str | None) -> frozenset[str]:

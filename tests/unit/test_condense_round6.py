@@ -182,3 +182,12 @@ def test_a_short_quotation_inside_a_sentence_does_not_end_it() -> None:
 def test_a_german_date_range_is_not_a_sentence_end() -> None:
     assert split_sentences("Am 12. Bis 13. September findet die Messe in Köln statt.", "de") == [
         "Am 12. Bis 13. September findet die Messe in Köln statt."]
+
+
+def test_german_max_and_bspw_are_abbreviations_but_english_mind_and_max_end_sentences() -> None:
+    assert split_sentences("Das Haus bietet Platz für bis zu max. 6 Personen. Es hat zwei Zimmer.", "de") == [
+        "Das Haus bietet Platz für bis zu max. 6 Personen.", "Es hat zwei Zimmer."]
+    assert split_sentences("Viele Tiere, bspw. Füchse, leben hier. Das ist gut.", "de")[0] == \
+        "Viele Tiere, bspw. Füchse, leben hier."
+    assert split_sentences("Keep that in mind. The vote is on Monday. I met Max. He was late.") == [
+        "Keep that in mind.", "The vote is on Monday.", "I met Max.", "He was late."]
