@@ -235,3 +235,28 @@ def test_add_reports_each_source_as_it_lands_and_keeps_the_given_order(workspace
     assert result.added == ["Rivers run faster after an early thaw", "The library that lends tools"]  # as given
     assert [e.source for e in read_issue(issue).entries] == [str(workspace / "river.txt"),
                                                              str(workspace / "library.md")]
+
+
+def test_add_in_a_fresh_process_reads_sources_of_every_kind_at_once(workspace: Path) -> None:
+    """`digest add` reads its sources in threads; the first import of a parser must not race between them
+    (a fresh interpreter each time: "cannot import name … from partially initialized module")."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    (workspace / "page.html").write_text(
+        "<html><head><title>Ferry returns</title></head><body><article><h1>Ferry returns</h1><p>The island ferry "
+        "returned to service on Monday after three weeks of repairs, the harbour board said in a statement.</p>"
+        "<p>Passengers had used a smaller boat since the engine failed in a storm.</p></article></body></html>",
+        encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    for run in range(4):
+        issue = workspace / f"issue{run}"
+        new_issue(issue, "S", "")
+        proc = subprocess.run([sys.executable, "-m", "digest", "add", str(issue), "river.txt", "library.md",
+                               "page.html", "feed.xml", "--limit", "1"], cwd=workspace, env=env,
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        assert "partially initialized" not in proc.stderr and len(read_issue(issue).entries) == 4
