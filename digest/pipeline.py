@@ -2,7 +2,7 @@
 
 ``teasers(sources, max_chars)`` yields one ``Result`` per article (or per source that failed), in the order of
 ``sources``, whatever the worker that made it. Reading and condensing are CPU-bound pure Python, so threads
-would not help; with more than ``MIN_PARALLEL`` sources and more than one CPU the work goes to forked workers.
+would not help; from ``MIN_PARALLEL`` sources on, with more than one CPU, the work goes to forked workers.
 The first source is done in the parent before the fork, so the workers inherit its compiled patterns and warm
 caches instead of each paying for them again. Standard input (``-``) is always read in the parent.
 """
@@ -12,7 +12,6 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
-import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -70,7 +69,7 @@ def teasers(sources: Iterable[str], max_chars: int = 300, jobs: int | None = Non
     """Results for ``sources`` in their order; ``jobs`` worker processes (None: one per CPU; 1: none)."""
     todo = list(sources)
     jobs = default_jobs() if jobs is None else max(1, jobs)
-    fork = sys.platform != "win32" and "fork" in multiprocessing.get_all_start_methods()
+    fork = "fork" in multiprocessing.get_all_start_methods()
     if jobs == 1 or len(todo) < MIN_PARALLEL or not fork or "-" in todo:
         for source in todo:
             yield from _one((source, max_chars))

@@ -355,17 +355,6 @@ def _allow_hosts(directory: IssueFolder | Path) -> list[str]:
 # --- add --------------------------------------------------------------------------------------------
 
 
-def _import_parsers() -> None:
-    """Import every parser in this thread before the pool starts. The parsers import their modules lazily, and two
-    threads that import one package for the first time at once can each be handed it half-initialised (CPython
-    breaks the lock cycle that way): "cannot import name 'n_words' from partially initialized module"."""
-    import importlib
-
-    for name in ("digest.condense", "digest.sources.text", "digest.sources.html", "digest.sources.markdown",
-                 "digest.sources.feed", "digest.sources.fetch"):
-        importlib.import_module(name)
-
-
 def _load_one(given: str, limit: int | None, **options: Any) -> list[Article]:
     """The articles of one source (``options`` go to ``sources.load``); SourceError names ``given``."""
     from ..sources import load  # imported here: sources may pull heavy extractors
@@ -426,7 +415,9 @@ def add_sources(directory: Path | str, sources: list[str], limit: int | None = N
 
     outcomes: dict[int, tuple[list[Article], bool] | SourceError] = {}
     if len(unique) > 1:
-        _import_parsers()
+        from ..sources import import_parsers
+
+        import_parsers()
     with ThreadPoolExecutor(max_workers=min(FETCH_THREADS, max(1, len(unique)))) as pool:
         futures = {pool.submit(_load_one, given, limit, allow_hosts=allow): i for i, given in enumerate(unique)}
         for future in as_completed(futures):

@@ -264,16 +264,12 @@ def clean_text(text: str) -> Cleaned:
         line, spans = _clean_line(line)
         if spans:
             removed.extend(Removed(r.start + off, r.end + off, r.text, r.rule) for r in spans)
-        if not kept and line and (cut := place_dateline(line)):
-            head = line[:cut].rstrip()
-            idx = raw.find(head)
-            removed.append(Removed(start + max(idx, 0), start + max(idx, 0) + len(head), head, "dateline"))
-            line = line[cut:].lstrip()
-        if not kept and line and (cut := headline_runin(line)):
-            head = line[:cut].rstrip()
-            idx = raw.find(head)
-            removed.append(Removed(start + max(idx, 0), start + max(idx, 0) + len(head), head, "headline_runin"))
-            line = line[cut:].lstrip()
+        for cutter, rule_name in () if kept else _FIRST_PARAGRAPH_CUTS:  # the text's first paragraph only
+            if line and (cut := cutter(line)):
+                head = line[:cut].rstrip()
+                idx = raw.find(head)
+                removed.append(Removed(start + max(idx, 0), start + max(idx, 0) + len(head), head, rule_name))
+                line = line[cut:].lstrip()
         if line:
             kept.append(line)
             if len(line) > 80 and _TERMINAL.search(line):
@@ -476,6 +472,11 @@ def headline_runin(line: str) -> int:
         if len(shared) >= 3 and len(shared) >= 0.6 * len(hs):
             best = m.end()
     return best
+
+
+# What may precede the text's first sentence in its first paragraph, removed in this order (each returns where the
+# text starts, 0 for nothing): a place dateline, then a headline run into the lede.
+_FIRST_PARAGRAPH_CUTS = ((place_dateline, "dateline"), (headline_runin, "headline_runin"))
 
 
 _SENT_END = _r(r"[.!?][\"'”’)]*(?=\s|$)")

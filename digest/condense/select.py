@@ -203,7 +203,7 @@ class Candidate:
     the_noun: str = ""  # "link" in "The link was …": points back unless it follows on or was mentioned
     cannot_open: str = ""  # why it may follow but not open the teaser (a quotation whose speaker comes later)
     connective: str = ""  # the "But " / "And, finally, " removed from its start, and the letter that followed it:
-    first_letter: str = ""  # both come back when the sentence follows its predecessor (``restore_connectives``)
+    first_letter: str = ""  # both come back when the sentence follows its predecessor (``teaser._restore_connectives``)
 
 
 def tokens(s: str) -> list[str]:

@@ -95,6 +95,8 @@ def n_words(text: str) -> int:
         return n
     cjk = len(_CJK.findall(text))
     return n + cjk // 2 if cjk else n
+
+
 _OPEN_MARKS = "\"'“‘«([¿¡„"
 
 

@@ -18,7 +18,7 @@ from ..model import Article
 from . import detect
 from .decoding import FetchError, decode, human_size, looks_binary, max_bytes
 
-__all__ = ["load", "SourceError"]
+__all__ = ["load", "import_parsers", "SourceError"]
 
 log = logging.getLogger(__name__)
 
@@ -215,6 +215,18 @@ def _page_article(url: str, cap: int) -> Article | None:
     except Exception:  # noqa: BLE001 - a page that breaks the parser leaves the summary
         log.debug("following %s failed", url, exc_info=True)
         return None
+
+
+def import_parsers() -> None:
+    """Import every parser now, on the calling thread, before threads call ``load``: the parsers import their
+    modules lazily, and two threads that import one package for the first time at once can each be handed it
+    half-initialised (CPython breaks the lock cycle that way): "cannot import name 'n_words' from partially
+    initialized module"."""
+    import importlib
+
+    for name in ("digest.condense", "digest.sources.text", "digest.sources.html", "digest.sources.markdown",
+                 "digest.sources.feed", "digest.sources.fetch"):
+        importlib.import_module(name)
 
 
 def _with_lang(articles: list[Article]) -> list[Article]:
