@@ -45,6 +45,11 @@ def _txt(tmp_path: Path, name: str, text: str) -> str:
     return str(p)
 
 
+def _teaser_of(tmp_path: Path, name: str, text: str) -> str:
+    """The 300-character teaser of ``text`` read as the file ``name`` (the loader picks its parser by name)."""
+    return make_teaser(load(_txt(tmp_path, name, text))[0], max_chars=300).text
+
+
 def test_wire_photo_caption_above_the_story_is_not_the_lede(tmp_path: Path) -> None:
     # a whole-page paste: the photo's wire caption (a present-tense scene dated to the day) sits above the story
     dump = (
@@ -54,7 +59,7 @@ def test_wire_photo_caption_above_the_story_is_not_the_lede(tmp_path: Path) -> N
         "by a third. Mayor Jane Holt said the crossing would cut the drive to the hospital by twenty minutes.\n\n"
         "Cyclists and walkers get a separate lane, which the city council added after a petition last spring.\n"
     )
-    teaser = make_teaser(load(_txt(tmp_path, "bridge.txt", dump))[0], max_chars=300).text
+    teaser = _teaser_of(tmp_path, "bridge.txt", dump)
     assert teaser.startswith("The new bridge over the Riverton river opened on Monday")
     assert "left, speaks" not in teaser
 
@@ -64,7 +69,7 @@ def test_a_dated_sentence_of_prose_is_kept(tmp_path: Path) -> None:
         "The new toll takes effect on Jan. 1, 2021, the transport authority said in a statement on Friday.\n\n"
         "Drivers will pay four dollars a crossing, and the money goes to repairs of the old tunnel under the bay.\n"
     )
-    teaser = make_teaser(load(_txt(tmp_path, "toll.txt", text))[0], max_chars=300).text
+    teaser = _teaser_of(tmp_path, "toll.txt", text)
     assert teaser.startswith("The new toll takes effect on Jan. 1, 2021")
 
 
@@ -74,7 +79,7 @@ def test_comment_moderation_notice_is_not_the_teaser(tmp_path: Path) -> None:
         "A prefeitura anunciou nesta segunda-feira a reforma completa do mercado municipal, fechado desde março. "
         "As obras devem durar oito meses e custar cerca de dois milhões de reais.\n"
     )
-    teaser = make_teaser(load(_txt(tmp_path, "mercado.txt", text))[0], max_chars=300).text
+    teaser = _teaser_of(tmp_path, "mercado.txt", text)
     assert "moderador" not in teaser
     assert teaser.startswith("A prefeitura anunciou nesta segunda-feira")
 
@@ -84,7 +89,7 @@ def test_comments_in_the_news_are_not_a_notice(tmp_path: Path) -> None:
         "Finance Minister Anna Berg said her comments were approved by the cabinet before the speech.\n\n"
         "Opposition leaders called the speech reckless and asked for a debate in parliament next week.\n"
     )
-    teaser = make_teaser(load(_txt(tmp_path, "speech.txt", text))[0], max_chars=300).text
+    teaser = _teaser_of(tmp_path, "speech.txt", text)
     assert teaser.startswith("Finance Minister Anna Berg said her comments were approved")
 
 
@@ -94,7 +99,7 @@ def test_a_shouted_promo_does_not_follow_the_lede(tmp_path: Path) -> None:
         "Buses and bicycles may still use it. WATCH IT LIVE!\n\n"
         "The bridge, built in 1911, needs repairs that the council cannot pay for this year.\n"
     )
-    teaser = make_teaser(load(_txt(tmp_path, "harbour.txt", text))[0], max_chars=300).text
+    teaser = _teaser_of(tmp_path, "harbour.txt", text)
     assert "WATCH" not in teaser
     assert teaser.startswith("The city council voted on Tuesday")
 
@@ -126,7 +131,7 @@ def test_a_japanese_page_dump_opens_with_its_story(tmp_path: Path) -> None:
             "先週駅の近くに新しい図書館が開館したというお知らせを見てさっそく行ってみました。\n\n"
             "館内はとても明るく子ども向けの本のコーナーも広く作られていました。\n\n"
             "平日の夜も九時まで開いているので仕事の帰りにも立ち寄ることができます。\n\nお問い合わせ\n")
-    teaser = make_teaser(load(_txt(tmp_path, "library.txt", dump))[0], max_chars=300).text
+    teaser = _teaser_of(tmp_path, "library.txt", dump)
     assert teaser.startswith("先週駅の近くに新しい図書館が開館した")
 
 
@@ -147,7 +152,7 @@ def test_letters_page_plea_is_dropped_and_an_expletive_it_opens(tmp_path: Path) 
         "despite months of protests.\n\n"
         "I beg to differ with the board.\n"
     )
-    teaser = make_teaser(load(_txt(tmp_path, "letters.txt", text))[0], max_chars=300).text
+    teaser = _teaser_of(tmp_path, "letters.txt", text)
     assert teaser.startswith("It should come as no surprise that the county board approved the new jail budget")
     assert "Submit your letter" not in teaser
 
@@ -157,7 +162,7 @@ def test_an_it_that_points_back_still_needs_its_sentence(tmp_path: Path) -> None
         "The old ferry made its last crossing of the lake on Sunday after ninety years of service.\n\n"
         "It was clear that it would be missed by the villages on the far shore, the mayor said.\n"
     )
-    teaser = make_teaser(load(_txt(tmp_path, "ferry.txt", text))[0], max_chars=300).text
+    teaser = _teaser_of(tmp_path, "ferry.txt", text)
     assert teaser.startswith("The old ferry made its last crossing")
 
 
