@@ -80,7 +80,18 @@ SENTENCE_OPENERS = frozenset(
 
 # A candidate boundary: terminal punctuation, optional closing quotes/brackets, then either whitespace or
 # (missing space) directly an upper-case letter followed by a lower-case one. No nested quantifiers.
-_CANDIDATE = re.compile(r"[.!?…]+[\"'”’»)\]]*(?:\s+|(?=[A-Z][a-z]))|[。！？]+[」』）)\"”’]*\s*")
+# Emoji after the stop belong to the sentence they close: "Summer is here! 🌞 The council voted …".
+_EMOJI = "\u2600-\u27bf\ufe0f\u200d\U0001f300-\U0001faff"
+_EMOJI_CHARS = "\ufe0f\u200d"
+_STOP_CLOSERS = ".!?…\"'”’»)]"
+
+
+def _is_emoji(c: str) -> bool:
+    return "\u2600" <= c <= "\u27bf" or "\U0001f300" <= c <= "\U0001faff"
+
+
+_CANDIDATE = re.compile(r"[.!?…]+[\"'”’»)\]]*(?:[ \t]*[" + _EMOJI + r"]+)?(?:\s+|(?=[A-Z][a-z]))|"
+                        r"[。！？]+[」』）)\"”’]*\s*")
 # Chinese and Japanese write no spaces between words: kana and ideographs count as half a word each. Compiled
 # on first use (its ranges make re build a 64K-entry table: ~2 ms), and only asked of text that has a character
 # at or above its lowest one.
@@ -156,14 +167,24 @@ def _iter_spans(para: str, abbr: frozenset[str] = frozenset()) -> Iterator[tuple
             continue
         if _inside_embedded_quote(para, start, m.start(), end):
             continue
-        sent_end = end
-        while sent_end > start and para[sent_end - 1].isspace():
-            sent_end -= 1
+        sent_end = _trim_end(para, start, end)
         if sent_end > start:
             yield from _bounded(para, start, sent_end)
         start = end
     if start < n:
-        yield from _bounded(para, start, n)
+        yield from _bounded(para, start, _trim_end(para, start, n))
+
+
+def _trim_end(para: str, start: int, end: int) -> int:
+    """``end`` moved back over trailing whitespace and over emoji after a sentence's stop: the sentence keeps its
+    full stop as its last character ("… weekdays. 🌞" ends at "weekdays.")."""
+    e = end
+    while e > start and para[e - 1].isspace():
+        e -= 1
+    t = e
+    while t > start and (para[t - 1] in _EMOJI_CHARS or para[t - 1].isspace() or _is_emoji(para[t - 1])):
+        t -= 1
+    return t if t < e and para[t - 1:t] in _STOP_CLOSERS else e
 
 
 def _inside_embedded_quote(para: str, start: int, punct: int, after: int) -> bool:
