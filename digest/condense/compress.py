@@ -46,7 +46,7 @@ _LEAD_TIME = lazy(
     re.I)
 _AGE = lazy(r"(?<=[A-Za-z.)]),\s\d{1,3},(?=\s[a-z])")
 _DASH_TAIL = lazy(r"\s[-–—]\s(?P<tail>[^-–—\"“”‘’()\[\]]{8,200}?)(?P<end>[.!])$")
-_QUOTE_SPANS = lazy(r"[\"“][^\"“”]{0,600}[\"”]|(?<!\w)['‘][^'‘’]{0,600}['’](?!\w)")
+_QUOTE_SPANS = lazy(r"„[^„“”]{0,600}[“”]|[\"“][^\"“”]{0,600}[\"”]|(?<!\w)['‘][^'‘’]{0,600}['’](?!\w)")
 _TOKENS = lazy(r"[0-9a-z]+")
 _GENERIC_DASH_OPENERS = lazy(r"(?:and|but|or|which|who|while|with|as|including|exactly|just|only|the|a|an|"
                              r"his|her|their|its|after|before|despite|although|though|even|almost|nearly|"
@@ -186,7 +186,7 @@ def _safe(original: str, before: str, after: str) -> bool:
 def bare_quote(s: str) -> bool:
     """The sentence is nothing but a quotation (no attribution left)."""
     s = s.strip()
-    return s[:1] in "\"“‘'" and s.rstrip(".!?…")[-1:] in "\"”’'" and len(_QUOTE_SPANS.findall(s)) == 1
+    return s[:1] in "\"“‘'„" and s.rstrip(".!?…")[-1:] in "\"”’'“" and len(_QUOTE_SPANS.findall(s)) == 1
 
 
 def _support(sentence: str, source: str) -> float:

@@ -94,6 +94,14 @@ def find_opener(cands: Sequence[Candidate], context: str = "", limit: int = 40) 
             why = ""  # "Living under ISIS. Selling Girl Scout cookies. And giving some lip …": a list-like lede
             _note(c, "a short first sentence: the sentences after it follow in order")
         elif why == "too short" and c.index == 0 and _SHORT_LEDE.match(c.text) and len(cands) > 1 and \
+                cands[1].usable and cands[1].connective and not cands[1].needs_previous:
+            why = ""  # "C'est la guerre. Et pourtant, à moi aussi, la violence me manque.": the next one answers it
+            _note(c, f"a short first sentence that the next one answers ('{cands[1].connective.strip()} …')")
+        elif why == "repeats the headline" and c.index == 0 and len(cands) > 1 and \
+                (cands[1].connective or cands[1].needs_previous):
+            why = ""  # "Once in a while, I go vegan! And making it a point …": the sentences after it lean on it
+            _note(c, "repeats the headline, but the sentence after it goes on from it")
+        elif why == "too short" and c.index == 0 and _SHORT_LEDE.match(c.text) and len(cands) > 1 and \
                 cands[1].usable and not cands[1].needs_previous and \
                 set(_stems(c.text)) & {t for x in cands[1:5] for t in _stems(x.text)}:
             # "Hong Kong is burning. The authorities continue …": a punchy lede, on the story's topic (its words come
@@ -102,6 +110,8 @@ def find_opener(cands: Sequence[Candidate], context: str = "", limit: int = 40) 
             _note(c, "a short first sentence on the story's topic, with a clean sentence after it")
         elif why == "" and c.index != first_usable and len(c.text.split()) > _RUN_ON_WORDS:
             why = f"a run-on of more than {_RUN_ON_WORDS} words after the first sentence (captions run together)"
+        elif why == "" and c.connective and c.index > 0:
+            why = f"goes on from the sentence before (it opened with '{c.connective.strip()}')"
         if why.startswith("points back") and c.index == first_usable:
             if c.index == 0 and _ANOTHER.match(c.text):
                 why = ""  # "Another cloud of choking smoke … is set to descend upon Delhi": news, not a pointer

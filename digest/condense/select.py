@@ -93,7 +93,7 @@ _TOKEN = lazy(r"[^\W_]+(?:['’][^\W_]+)?")
 # A capitalised word or a number after a non-word character, not at a sentence start: (?<=[^\w])(?<![.!?]\s)(?:[A-Z]
 # [a-zA-Z'’-]{1,}|\d[\d,.]*%?), with the look-behinds after the first character so that re skips to candidates
 _ENTITY = lazy(r"[A-Z](?<=[^\w][A-Z])(?<![.!?]\s[A-Z])[a-zA-Z'’-]{1,}|\d(?<=[^\w]\d)(?<![.!?]\s\d)[\d,.]*%?")
-_TERMINAL = lazy(r"[.!?…。！？][\"'”’»)\]]*$")
+_TERMINAL = lazy(r"[.!?…。！？][\"'”’»)\]“]*$")
 _META = lazy(
     r"^(?:(?:recently|yesterday|earlier|last week|a while ago),?\s+)?(?:I|we)\s+(?:have\s+)?(?:wrote|written|reported|"
     r"mentioned|noted|argued|said|explained|covered|discussed|asked|promised|told you)\b|"
@@ -109,7 +109,8 @@ _CONNECTIVE = lazy(
     r"^(?:but|however|and|or|so|also|yet|still|meanwhile|instead|moreover|furthermore|nevertheless|nonetheless|"
     r"therefore|thus|besides|likewise|similarly|additionally|otherwise|then|now|indeed|finally|in addition|as a result|"
     r"by contrast|in contrast|on the other hand|even so|after all|mais|cependant|pourtant|toutefois|or|donc|"
-    r"en outre|par ailleurs)\b,?\s+", re.I)
+    r"en outre|par ailleurs|et(?=,?\s+(?-i:[a-zà-ÿ]))|aber|doch|jedoch|und|dennoch|trotzdem|allerdings|außerdem|"
+    r"zudem|pero|sin embargo|además|no obstante)\b,?\s+", re.I)
 _PRONOUN = lazy(
     r"^(?:he|she|they|them|his|her|hers|their|theirs|its|it|him|we|these|those|such|"
     r"(?:this|that) (?:is|was|has|had|comes?|came|means?|meant|will|would|could|can|may|might|should|must|"
@@ -120,6 +121,13 @@ _PRONOUN = lazy(
     r"group|team|move|decision|incident|comments?|statement|report)\b(?! of))\b", re.I)
 # French pronouns and demonstratives, only in a French text: Italian "Il black Friday …" is "The …"
 _PRONOUN_FR = lazy(r"^(?:il|elle|ils|elles|ce|cette|ces|celui|celle)\b", re.I)
+# German pronouns, demonstratives and pronominal adverbs that open a sentence, or a connective adverb in its first
+# words ("Viele Menschen träumen daher davon …"), only in a German text; "Diese Woche …" is a date, not a pointer
+_POINTS_BACK_DE = lazy(
+    r"^(?:er|sie|dies|diese[rsmn]?(?!\s(?:Woche|Jahr|Monat|Saison|Sommer|Winter|Frühjahr|Herbst|Wochenende|Mal)\b)|"
+    r"dabei|damit|dazu|dadurch|daraufhin|darauf|darum|deshalb|daher|deswegen)\b|"
+    r"^(?:\S+\s){1,3}(?:daher|deshalb|deswegen|darum|dennoch|trotzdem|jedoch|allerdings|außerdem|zudem|ebenfalls)\b",
+    re.I)
 _CAPTION = lazy(r"\bpictured\b(?![^(]*\))|^In (?:this|these|a|an)\b[^!?]{0,60}?\b(?:photo|image|picture|handout|"
                 r"video still|photograph)s?\b|^[A-Z]{3,}(?: [A-Z]{3,})?:\s|"
                       r"^(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.? \d{1,2}, \d{4} [A-Z]|"
@@ -127,7 +135,7 @@ _CAPTION = lazy(r"\bpictured\b(?![^(]*\))|^In (?:this|these|a|an)\b[^!?]{0,60}?\
 _DATE_PREFIX = lazy(r"\d{1,2} (?:January|February|March|April|May|June|July|August|September|October|November|"
                    r"December) \d{4}\s+(?=[A-Z][a-z])")
 _MONTHS3 = frozenset(str.split("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec"))
-_QUOTED = lazy(r"[\"“][^\"”]{0,600}[\"”]|(?<!\w)['‘][^'’]{0,600}['’](?!\w)")
+_QUOTED = lazy(r"„[^„“”]{0,600}[“”]|[\"“][^\"”]{0,600}[\"”]|(?<!\w)['‘][^'’]{0,600}['’](?!\w)")
 _PARENS = lazy(r"\s\((?:pictured|left|right|above|below|centre|center|file photo|inset|top|bottom|"
                      r"pictured (?:left|right|above|below|centre|center|here|together))\)(?=[\s,.;:!?])")
 # "I", "I'm", "I've", "I'd", "I'll", "me", "my", "myself" as words: \b(?:I|I['’](?:m|ve|d|ll)|me|my|myself)\b, written
@@ -176,10 +184,11 @@ _POINTS_BACK = lazy(r"^(?:that|these|those)\s+[a-z]|^this\s+(?!(?:year|week|mont
                     re.I)
 _HONORIFIC = lazy(r"^(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Dame)\.?\s+((?:[A-Z][\w'’-]+\s+)*[A-Z][\w'’-]+)")
 _THE_NOUN = lazy(r"^The\s+([a-z][a-z-]{2,})\b")
-_HONORIFIC_ANY = lazy(r"\b(?:Mr|Mrs|Ms|Miss|Dr)\.?\s+([A-Z][\w'’-]+)")
+# a title and a surname alone ("Dr Venter"); with a given name ("Dr Sheri Jacobson") the name is introduced
+_HONORIFIC_ANY = lazy(r"\b(?:Mr|Mrs|Ms|Miss|Dr)\.?\s+([A-Z][\w'’-]+)(?![\w'’-]|\s+[A-Z][a-z])")
 _SCENE = lazy(r"^[^,]{3,90},\s+(?:these|those)\s+[a-z]")
 _ALSO = lazy(r"^(?:\S+\s+){1,3}also\s")
-_QUOTE_OPEN = lazy(r"^[\"“‘'«]")
+_QUOTE_OPEN = lazy(r"^[\"“‘'«„]")
 _BYLINE = lazy(r"By\s+(?:[A-Z][\w'’-]+\.?\s+){1,3}(?:on|and|in|for|at|\||-|–|—|,|Published|Updated|\d)")
 _NAME_LIST = lazy(r"(?:[A-Z][\w'’-]+,\s){5,}")  # "Provisional squad: Myhill, Rose, Gamboa, Pocognoli, Wisdom, …"
 _NUMBERED_END = lazy(r"[a-z]{2}s\s\d\.$")  # a gallery's numbered caption: "… favourite snacks 2."
@@ -247,8 +256,8 @@ def _stems(s: str) -> list[str]:
 
 
 _CLOSERS = CLOSERS
-_OPEN_PUNCT = "\"“‘'(«¿¡"
-_BAD_QUOTE_START = lazy(r"[\"“‘'(«¿¡]+(?:[^\w\s]|[a-z])")
+_OPEN_PUNCT = "\"“‘'(«¿¡„"
+_BAD_QUOTE_START = lazy(r"[\"“‘'(«¿¡„]+(?:[^\w\s]|[a-z])")
 _LINKISH = lazy(r"https?://|www\.|@\w{2,}|#\w{2,}")
 
 
@@ -313,7 +322,7 @@ def _inside_quotes(text: str, sents: list[str]) -> set[int]:
     """The sentences with no quote mark of their own that sit inside a quotation opened earlier in their
     paragraph: “Meth is IN SD. Twitter can make a joke of it, but … Meth is a serious problem in SD.” — the
     second sentence is speech, though nothing in it says so. Curly double quotes, and straight ones by parity."""
-    if "“" not in text and '"' not in text:
+    if "“" not in text and '"' not in text and "„" not in text:
         return set()
     found: set[int] = set()
     pos = 0
@@ -322,10 +331,13 @@ def _inside_quotes(text: str, sents: list[str]) -> set[int]:
         if at < 0:
             continue
         pos = at + len(s)
-        if "“" in s or "”" in s or '"' in s:
+        if "“" in s or "”" in s or '"' in s or "„" in s:
             continue
         before = text[text.rfind("\n", 0, at) + 1: at]
-        if before.count("“") > before.count("”") or before.count('"') % 2:
+        if "„" in before:  # German: „ opens, “ closes
+            if before.count("„") > before.count("“") + before.count("”"):
+                found.add(i)
+        elif before.count("“") > before.count("”") or before.count('"') % 2:
             found.add(i)
     return found
 
@@ -364,8 +376,8 @@ def build_candidates(text: str, title: str, params: Params = DEFAULT, lang: str 
             m = _CONNECTIVE.match(t)
             if not (m and len(t) > m.end() + 10):
                 break
-            rest = t[m.end():]
-            c.connective += t[:m.end()]
+            rest = t[m.end():]  # a second connective was capitalised by the first strip: give back its letter
+            c.connective += c.first_letter + t[1:m.end()] if c.connective else t[:m.end()]
             c.first_letter = rest[0]
             t = rest[0].upper() + rest[1:]
             c.notes.append(f"leading connective '{m.group(0).strip()}' removed")
@@ -390,7 +402,8 @@ def build_candidates(text: str, title: str, params: Params = DEFAULT, lang: str 
             why = "a quotation without attribution (it goes on from a quote opened in the sentence before)"
         if why:
             c.usable, c.why_not = False, why
-        if (_PRONOUN.match(t) or _POINTS_BACK.match(t) or lang == "fr" and _PRONOUN_FR.match(t)) and \
+        if (_PRONOUN.match(t) or _POINTS_BACK.match(t) or lang == "fr" and _PRONOUN_FR.match(t) or
+                lang == "de" and _POINTS_BACK_DE.match(t)) and \
                 not expletive_it(t):
             c.needs_previous = True
         _mark_references(c, t)
@@ -421,8 +434,8 @@ def _preview_teams(text: str) -> frozenset[str]:
 
 def _mark_references(c: Candidate, t: str) -> None:
     """Note what the sentence refers back to (checked against the other picks when packing)."""
-    if t[:1] in "MDPSLml" and (m := _HONORIFIC.match(t)):
-        c.ref_name = m.group(1).split()[-1]
+    if t[:1] in "MDPSLml" and (m := _HONORIFIC.match(t)) and len(m.group(1).split()) == 1:
+        c.ref_name = m.group(1)  # "Mr Docherty …" (given name and surname, "Dr Sheri Jacobson", introduce her)
     elif t.startswith("The ") and (m := _THE_NOUN.match(t)):
         c.the_noun = _stem(m.group(1))
     if _QUOTE_OPEN.match(t):

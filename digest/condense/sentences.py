@@ -83,14 +83,14 @@ SENTENCE_OPENERS = frozenset(
 # Emoji after the stop belong to the sentence they close: "Summer is here! 🌞 The council voted …".
 _EMOJI = "\u2600-\u27bf\ufe0f\u200d\U0001f300-\U0001faff"
 _EMOJI_CHARS = "\ufe0f\u200d"
-_STOP_CLOSERS = ".!?…\"'”’»)]"
+_STOP_CLOSERS = ".!?…\"'”’»)]“"
 
 
 def _is_emoji(c: str) -> bool:
     return "\u2600" <= c <= "\u27bf" or "\U0001f300" <= c <= "\U0001faff"
 
 
-_CANDIDATE = re.compile(r"[.!?…]+[\"'”’»)\]]*(?:[ \t]*[" + _EMOJI + r"]+)?(?:\s+|(?=[A-Z][a-z]))|"
+_CANDIDATE = re.compile(r"[.!?…]+[\"'”’»)\]]*(?:“(?=\s))?(?:[ \t]*[" + _EMOJI + r"]+)?(?:\s+|(?=[A-Z][a-z]))|"
                         r"[。！？]+[」』）)\"”’]*\s*")
 # Chinese and Japanese write no spaces between words: kana and ideographs count as half a word each. Compiled
 # on first use (its ranges make re build a 64K-entry table: ~2 ms), and only asked of text that has a character
@@ -187,15 +187,24 @@ def _trim_end(para: str, start: int, end: int) -> int:
     return t if t < e and para[t - 1:t] in _STOP_CLOSERS else e
 
 
+EMBEDDED_QUOTE_CHARS = 80
+
+
 def _inside_embedded_quote(para: str, start: int, punct: int, after: int) -> bool:
-    """The full stop sits in a short quotation that opened inside the sentence and that the sentence goes on after,
-    in lower case: "South Dakota's viral “Meth. We're on it.” campaign has been facing backlash …" is one sentence."""
+    """The full stop sits in a short quotation (a slogan, a title: at most ``EMBEDDED_QUOTE_CHARS``) that opened
+    inside the sentence and that the sentence goes on after, in lower case: "South Dakota's viral “Meth. We're on
+    it.” campaign has been facing backlash …" is one sentence. A long quotation is speech: its sentences split."""
     head = para[start:punct]
-    q = head.find("“")
-    if q <= 0 or head.count("“") <= head.count("”"):
+    if "„" in head:  # German: „ opens, “ (or ”) closes
+        q, opened = head.rfind("„"), head.count("„") > head.count("“") + head.count("”")
+        closes = [c for c in (para.find("“", after, after + 120), para.find("”", after, after + 120)) if c >= 0]
+    else:
+        q, opened = head.rfind("“"), head.count("“") > head.count("”")
+        closes = [c for c in (para.find("”", after, after + 120),) if c >= 0]
+    if q <= 0 or not opened or not closes:
         return False
-    close = para.find("”", after, after + 120)
-    if close < 0:
+    close = min(closes)
+    if close - (start + q) > EMBEDDED_QUOTE_CHARS:
         return False
     rest = para[close + 1: close + 3].lstrip()
     return bool(rest) and (rest[0].islower() or rest[0] in ",;")

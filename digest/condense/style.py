@@ -7,15 +7,36 @@ from __future__ import annotations
 
 from .lazyre import lazy
 
-_TERMINAL = lazy(r"[.!?…。！？][\"'”’»)\]]*$")
-CLOSERS = "\"'”’»)]"
+# German quotations open with „ and close with “: „Ich bin zufrieden.“ The closing “ counts as a closer.
+_TERMINAL = lazy(r"[.!?…。！？][\"'”’»)\]“]*$")
+CLOSERS = "\"'”’»)]“"
 ENDS = ".!?…。！？"
 
 
 def balanced(s: str) -> bool:
     """Quotes and brackets balanced, as a style check counts them."""
     pairs = (("(", ")"), ("[", "]"), ("“", "”"))
+    if "„" in s:
+        return _balanced_german(s) and all(s.count(a) == s.count(b) for a, b in pairs[:2]) and s.count('"') % 2 == 0
     return all(s.count(a) == s.count(b) for a, b in pairs) and s.count('"') % 2 == 0
+
+
+def _balanced_german(s: str) -> bool:
+    """Curly double quotes balanced where German „ opens (closed by “, or by ” in some texts) and “ may open too."""
+    stack: list[str] = []
+    for ch in s:
+        if ch == "„":
+            stack.append(ch)
+        elif ch == "“":
+            if stack and stack[-1] == "„":
+                stack.pop()
+            else:
+                stack.append(ch)
+        elif ch == "”":
+            if not stack:
+                return False
+            stack.pop()
+    return not stack
 
 
 def ends_sentence(t: str) -> bool:

@@ -14,7 +14,7 @@ from .pack import fit_sentence, pack, shorten
 from .select import DEFAULT, Candidate, Params, build_candidates
 from .style import balanced, style_ok
 
-_TERMINAL = lazy(r"[.!?…。！？][\"'”’»)\]]*$")
+_TERMINAL = lazy(r"[.!?…。！？][\"'”’»)\]“]*$")
 
 
 def make_teaser(article: Article, max_chars: int = 300, params: Params = DEFAULT) -> Teaser:

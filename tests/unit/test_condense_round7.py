@@ -27,3 +27,75 @@ def test_a_lede_whose_sentences_end_in_emoji_is_still_the_lede() -> None:
     t = _teaser(text, 300, "en")
     assert t.startswith("The city council voted on Tuesday")
     assert "🎉" not in t and "🌞" not in t and t.endswith(".")
+
+
+# --- German quotation marks: „ opens, “ closes -
+
+def test_german_quotes_are_balanced_and_an_attributed_quote_is_one_sentence() -> None:
+    from digest.condense.style import balanced
+
+    assert balanced("„Der Markt ist gut gestartet“, sagte der Vorstand.")
+    assert not balanced("„Der Markt ist gut gestartet, sagte der Vorstand.")
+    assert balanced("Er nannte es „gut“ und sie “schlecht”.")
+    text = ("„Meine letzte Beziehung ging vor drei Jahren in die Brüche“, erzählt die 27-jährige Lena. "
+            "„Ich habe keine Lust.“ Mit dieser Entscheidung ist sie zufrieden.")
+    assert split_sentences(text, "de") == [
+        "„Meine letzte Beziehung ging vor drei Jahren in die Brüche“, erzählt die 27-jährige Lena.",
+        "„Ich habe keine Lust.“", "Mit dieser Entscheidung ist sie zufrieden."]
+
+
+def test_a_long_german_quotation_is_speech_and_its_sentences_split() -> None:
+    text = ("01.02.2024 „Der Arbeitsmarkt in der Region ist gut in das neue Jahr gestartet. Die Zahl der arbeitslosen "
+            "Menschen ist im Januar zwar gestiegen, aber nicht so stark wie sonst.“, sagte die Leiterin der Agentur.")
+    assert len(split_sentences(text, "de")) == 2
+
+
+def test_a_german_lede_with_a_quotation_in_it_is_the_lede() -> None:
+    text = ("Die Winterausstellung „Drei Haselnüsse für Aschenbrödel“ öffnet am 22. November auf Schloss Moritzburg "
+            "bei Dresden. Genau 50 Jahre ist es her, dass der Film dort gedreht wurde. Die Schau zeigt Kostüme und "
+            "Requisiten aus dem Film.")
+    assert _teaser(text, 200, "de").startswith("Die Winterausstellung „Drei Haselnüsse")
+
+
+# --- a title with given name and surname introduces its bearer -
+
+def test_a_title_with_given_name_and_surname_may_open_but_a_title_with_a_surname_alone_may_not() -> None:
+    body = (" is a retired psychotherapist with seventeen years of practice in London. Readers send her their "
+            "questions about dating, family and work, and the column answers three of them every week.")
+    assert _teaser("Dr. Sheri Jacobson" + body, 300, "en").startswith("Dr. Sheri Jacobson is")
+    assert not _teaser("Dr. Jacobson" + body, 300, "en").startswith("Dr. Jacobson is")
+
+
+# --- connectives: a sentence that goes on from the one before does not open -
+
+def test_a_sentence_that_opened_with_and_does_not_open_the_teaser() -> None:
+    text = ("“We have never seen a storm tear away forty metres of decking in one night,” a fisherman said. "
+            "And the town council says the repairs will cost more than two million pounds this year. "
+            "Engineers will inspect the remaining timber piles next week, the council said.")
+    t = _teaser(text, 160, "en")
+    assert t.startswith("Engineers will inspect")
+
+
+def test_a_short_lede_answered_by_the_next_sentence_opens_with_its_answer() -> None:
+    text = ("C’est la guerre. Et pourtant, à moi aussi, la violence me manque depuis que les audiences sont "
+            "suspendues. Faute d’audiences, certains avocats s’essaient à la tribune dans les journaux du soir.")
+    t = _teaser(text, 200, "fr")
+    assert t.startswith("C’est la guerre. Et pourtant, à moi aussi")
+
+
+def test_a_lede_that_repeats_the_headline_opens_when_the_next_sentence_leans_on_it() -> None:
+    art = Article(title="Once in a while I like to go vegan", kind="text", source="t.txt", lang="en",
+                  text="Once in a while, I like to go vegan for a month. And I make it a point to cook one new dish "
+                       "every week when I do. This time it was a char kway teow with fried tofu and bean sprouts.")
+    assert make_teaser(art, 300).text.startswith("Once in a while, I like to go vegan")
+
+
+# --- German pointers, only in German text -
+
+def test_german_pointers_refuse_an_opener_but_a_date_does_not() -> None:
+    from digest.condense.select import _POINTS_BACK_DE
+
+    assert _POINTS_BACK_DE.match("Diese Zeilen brachten Azad dazu, sich zu äußern.")
+    assert _POINTS_BACK_DE.match("Viele Menschen träumen daher davon, autark zu sein.")
+    assert not _POINTS_BACK_DE.match("Diese Woche hat der Stadtrat den Haushalt beschlossen.")
+    assert not _POINTS_BACK_DE.match("Der Stadtrat hat den Haushalt beschlossen.")
