@@ -121,11 +121,11 @@ _PRONOUN = lazy(
     r"group|team|move|decision|incident|comments?|statement|report)\b(?! of))\b", re.I)
 # French pronouns and demonstratives, only in a French text: Italian "Il black Friday …" is "The …"
 _PRONOUN_FR = lazy(r"^(?:il|elle|ils|elles|ce|cette|ces|celui|celle)\b", re.I)
-# German pronouns, demonstratives and pronominal adverbs that open a sentence, or a connective adverb in its first
-# words ("Viele Menschen träumen daher davon …"), only in a German text; "Diese Woche …" is a date, not a pointer
+# German pronouns and pronominal adverbs that open a sentence ("Dabei …", "Dies ist …"), or a connective adverb in
+# its first words ("Viele Menschen träumen daher davon …"), only in a German text. Not "Diese/Dieser …": a
+# demonstrative before a noun is as often the page's own subject ("Dieser Artikel …", "Diesen Kuchen …", "Diese Woche")
 _POINTS_BACK_DE = lazy(
-    r"^(?:er|sie|dies|diese[rsmn]?(?!\s(?:Woche|Jahr|Monat|Saison|Sommer|Winter|Frühjahr|Herbst|Wochenende|Mal)\b)|"
-    r"dabei|damit|dazu|dadurch|daraufhin|darauf|darum|deshalb|daher|deswegen)\b|"
+    r"^(?:er|sie|dies|dabei|damit|dazu|dadurch|daraufhin|darauf|darum|deshalb|daher|deswegen)\b|"
     r"^(?:\S+\s){1,3}(?:daher|deshalb|deswegen|darum|dennoch|trotzdem|jedoch|allerdings|außerdem|zudem|ebenfalls)\b",
     re.I)
 _CAPTION = lazy(r"\bpictured\b(?![^(]*\))|^In (?:this|these|a|an)\b[^!?]{0,60}?\b(?:photo|image|picture|handout|"
@@ -136,8 +136,10 @@ _DATE_PREFIX = lazy(r"\d{1,2} (?:January|February|March|April|May|June|July|Augu
                    r"December) \d{4}\s+(?=[A-Z][a-z])")
 _MONTHS3 = frozenset(str.split("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec"))
 _QUOTED = lazy(r"„[^„“”]{0,600}[“”]|[\"“][^\"”]{0,600}[\"”]|(?<!\w)['‘][^'’]{0,600}['’](?!\w)")
-_PARENS = lazy(r"\s\((?:pictured|left|right|above|below|centre|center|file photo|inset|top|bottom|"
-                     r"pictured (?:left|right|above|below|centre|center|here|together))\)(?=[\s,.;:!?])")
+_PARENS = lazy(r"\s\((?:pictured|left|right|above|below|centre|center|file photo|inset|top|bottom|from left|l-r|L-R|"
+               r"pictured (?:left|right|above|below|centre|center|here|together)|"
+               r"li\.|re\.|l\.|r\.|Mitte|links|rechts|v\. ?l\.(?: ?n\. ?r\.)?|à gauche|à droite|au centre|"
+               r"izq\.|izquierda|dcha\.|derecha|centro)\)(?=[\s,.;:!?])")
 # "I", "I'm", "I've", "I'd", "I'll", "me", "my", "myself" as words: \b(?:I|I['’](?:m|ve|d|ll)|me|my|myself)\b, written
 # to start with its first letter (a leading \b makes re try every position of the text)
 _FIRST_PERSON = lazy(r"[Im](?<!\w[Im])(?:(?<=I)(?:['’](?:m|ve|d|ll))?|(?<=m)(?:e|y|yself))\b")

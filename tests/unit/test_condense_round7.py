@@ -92,10 +92,29 @@ def test_a_lede_that_repeats_the_headline_opens_when_the_next_sentence_leans_on_
 
 # --- German pointers, only in German text -
 
-def test_german_pointers_refuse_an_opener_but_a_date_does_not() -> None:
+def test_german_pointers_refuse_an_opener_but_a_demonstrative_before_a_noun_does_not() -> None:
     from digest.condense.select import _POINTS_BACK_DE
 
-    assert _POINTS_BACK_DE.match("Diese Zeilen brachten Azad dazu, sich zu äußern.")
+    assert _POINTS_BACK_DE.match("Dabei wurden neue Orte in die Karten eingefügt.")
     assert _POINTS_BACK_DE.match("Viele Menschen träumen daher davon, autark zu sein.")
-    assert not _POINTS_BACK_DE.match("Diese Woche hat der Stadtrat den Haushalt beschlossen.")
+    assert not _POINTS_BACK_DE.match("Dieser Artikel folgt auf einen Beitrag über die Debatte.")
     assert not _POINTS_BACK_DE.match("Der Stadtrat hat den Haushalt beschlossen.")
+
+
+# --- furniture of German wire copy: "München / Berlin - ", "(li.)" ------------------------------------------------
+
+def test_a_dateline_of_two_places_with_a_hyphen_is_removed_but_an_aside_between_hyphens_is_not() -> None:
+    from digest.condense.clean import place_dateline
+
+    lede = ("München / Berlin - Bayerns Wirtschaftsminister hat eine Initiative auf den Weg gebracht, die Betreibern "
+            "von Biogasanlagen höhere Erlöse sichern soll.")
+    assert lede[place_dateline(lede):].startswith("Bayerns Wirtschaftsminister")
+    aside = "Messi - Barcelona's forward - scored twice on Sunday as his team beat the league leaders by three goals."
+    assert place_dateline(aside) == 0
+
+
+def test_a_photo_position_marker_is_removed_from_the_sentence() -> None:
+    text = ("Die Koalition streitet über einen subventionierten Strompreis für die Industrie. "
+            "Bundeswirtschaftsminister Robert Habeck (li.) dringt auf eine schnelle Entscheidung der Regierung.")
+    t = _teaser(text, 300, "de")
+    assert "(li.)" not in t and "Robert Habeck dringt auf eine schnelle Entscheidung" in t
