@@ -209,12 +209,39 @@ def paragraph_score(p: str) -> float:
     return -25.0 - 0.4 * len(p)
 
 
+QUOTED_BLOCK_MAX = 24  # lines of verse or a letter quoted line by line inside an article
+
+
+def quoted_lines(paras: list[str]) -> set[int]:
+    """The short lines of a quotation set line by line (lyrics, a poem, a letter): from a line that opens a quote
+    it does not close to the line that closes it, at most ``QUOTED_BLOCK_MAX`` lines. They are part of the
+    article, not page furniture between two articles."""
+    out: set[int] = set()
+    i = 0
+    while i < len(paras):
+        p = paras[i]
+        opener = p[:1]
+        closer = {"„": "“”", "“": "”", "«": "»", '"': '"'}.get(opener)
+        if closer and not any(c in p[1:] for c in closer):
+            for j in range(i + 1, min(i + 1 + QUOTED_BLOCK_MAX, len(paras))):
+                if any(c in paras[j] for c in closer):
+                    out.update(range(i, j + 1))
+                    i = j
+                    break
+        i += 1
+    return out
+
+
 def find_body(paras: list[str]) -> tuple[int, int]:
-    """The [start, end) run of paragraphs with the maximum total score."""
+    """The [start, end) run of paragraphs with the maximum total score (the short lines of a quotation set line by
+    line count as nothing, neither prose nor furniture)."""
     best, best_span = float("-inf"), (0, 0)
     cur, cur_start = 0.0, 0
+    quoted = quoted_lines(paras)
     for i, p in enumerate(paras):
         s = paragraph_score(p)
+        if i in quoted and s < 0 and not _boilerplate_rule(p):
+            s = 0.0
         if cur <= 0:
             cur, cur_start = s, i
         else:

@@ -118,3 +118,22 @@ def test_a_photo_position_marker_is_removed_from_the_sentence() -> None:
             "Bundeswirtschaftsminister Robert Habeck (li.) dringt auf eine schnelle Entscheidung der Regierung.")
     t = _teaser(text, 300, "de")
     assert "(li.)" not in t and "Robert Habeck dringt auf eine schnelle Entscheidung" in t
+
+
+# --- a quotation set line by line (lyrics, a poem) is part of the article ------------------------------------------
+
+def test_lyrics_quoted_line_by_line_do_not_cut_the_article_in_two() -> None:
+    from digest.sources.text import parse_text
+
+    verse = ["„Er war mein Vorbild, doch jetzt ist er müde", "Weil er mit fünfzig nichts als Erinnerungen hat",
+             "Ich half ihm bis zum letzten Satz wie einem Onkel", "Der dann die Tatsachen verdreht und schweigt",
+             "Weil er schon lang nicht mehr aus Liebe schreibt", "Für ihn ist das größte Problem, was sich reimt“"]
+    raw = "\n\n".join([
+        "Der Streit unter Rappern geht weiter. Mit seinem neuen Song meldete sich der Musiker nach zwei Jahren "
+        "zurück und greift darin mehrere Kollegen scharf an, darunter zwei Legenden der Szene.",
+        "Die Zeilen gegen den Kollegen", *verse, "Die Antwort",
+        "Die Zeilen brachten den Angegriffenen dazu, sich zu äußern. Für gewöhnlich schweigt er, wenn sein Name "
+        "fällt. Diesmal sah er sich genötigt, ein Statement abzugeben."])
+    art = parse_text(raw, "t.txt")
+    assert art.text.startswith("Der Streit unter Rappern geht weiter.")
+    assert "Diesmal sah er sich genötigt" in art.text
