@@ -169,7 +169,9 @@ TAIL_RULES: tuple[Rule, ...] = (
     Rule("comment_widget",
          _r(r"^(?:notify of|view all comments|leave a (?:comment|reply)|post a comment|add a comment|"
             r"join the (?:conversation|discussion)|comments? \(\d+\)|\d+ comments?|show comments|"
-            r"comments are closed|inline feedbacks|you must be logged in to post a comment|commentaires?)\b", re.I),
+            r"comments are closed|inline feedbacks|you must be logged in to post a comment|commentaires?|"
+            r"sie müssen (?:sich )?(?:einloggen|anmelden|eingeloggt sein|angemeldet sein)|vous devez être connecté|"
+            r"debes (?:iniciar sesión|estar registrado)|você precisa estar logado)\b", re.I),
          "comment widget (dropped with everything after it)"),
     Rule("related_block",
          _r(r"^(?:related (?:articles|stories|posts|coverage|content|news|links)|you (?:may|might) (?:also )?like|"

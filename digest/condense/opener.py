@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from .lazyre import lazy
 from .select import _ALSO, _PRONOUN, _PRONOUN_FR, Candidate, _stems, opener_verdict
+from .style import CLOSERS
 
 # A lede that names what its opening pronoun stands for in the same sentence (cataphora), or identifies it:
 # "She's been living in New York for a year now, and it seems that Princess Eugenie is …", "This is the moment a
@@ -80,9 +81,31 @@ def _introduced_next(c: Candidate, cands: Sequence[Candidate]) -> bool:
 _INTRODUCES = lazy(r"^The\s+[a-z-]+\s*(?:,|\(|\s(?:by|from|of|for|into|on|at|in)\s)")
 
 
-def find_opener(cands: Sequence[Candidate], context: str = "", limit: int = 40) -> tuple[Candidate | None,
-                                                                                         list[tuple[Candidate, str]]]:
-    """The lede: the first sentence that can stand alone, and the verdicts on the candidates before it."""
+QUESTION_LEDE = "a question near the top, answered by the next sentence, which cannot stand alone: they open together"
+# A reply that leans on the question before it: "Kein Problem – …", "Yes, …", "Lösung: …", "The answer is …",
+# "There are all different kinds …" (after "Do you like kamaboko?")
+_REPLY = lazy(r"^(?:yes|no|yep|nope|sure|of course|not really|no problem|the (?:short )?answer|answer|there (?:are|is)|"
+              r"ja|nein|klar|"
+              r"natürlich|kein problem|die antwort|antwort|lösung|oui|non|bien sûr|sí|claro|sim|não)\b", re.I)
+
+
+def _answers(nxt: Candidate, context: str) -> bool:
+    """``nxt`` answers the question before it and cannot open without it: a statement that is a reply ("Kein
+    Problem – …"), points back, opened with a connective, or is short ("Manchmal leider notwendig."), but not a
+    one-word interjection ("Prima!"). A sentence that stands alone opens by itself, the question left out."""
+    if nxt.text.rstrip(CLOSERS).endswith("?"):
+        return False
+    if nxt.why_not == "too short":
+        return nxt.text[-1:] == "." and len(nxt.text.split()) >= 3
+    return nxt.usable and bool(nxt.connective or _REPLY.match(nxt.text) or opener_verdict(nxt, context))
+
+
+def find_opener(cands: Sequence[Candidate], context: str = "", limit: int = 40,
+                questions: bool = True) -> tuple[Candidate | None, list[tuple[Candidate, str]]]:
+    """The lede: the first sentence that can stand alone, and the verdicts on the candidates before it. With
+    ``questions``, a question among the first three sentences opens when the next sentence answers it ("Do you
+    like kamaboko? There are all different kinds …"); the packer then keeps the two together or asks again
+    without it."""
     seen: list[tuple[Candidate, str]] = []
     found = None
     first_usable = next((c.index for c in cands if c.usable), -1)
@@ -97,6 +120,10 @@ def find_opener(cands: Sequence[Candidate], context: str = "", limit: int = 40) 
                 cands[1].usable and cands[1].connective and not cands[1].needs_previous:
             why = ""  # "C'est la guerre. Et pourtant, à moi aussi, la violence me manque.": the next one answers it
             _note(c, f"a short first sentence that the next one answers ('{cands[1].connective.strip()} …')")
+        elif questions and why == "question" and c.index < 3 and c.index + 1 < len(cands) and \
+                (c.text[0].isupper() or c.text[0] in "\"“„«¿") and _answers(cands[c.index + 1], context):
+            why = ""
+            _note(c, QUESTION_LEDE)
         elif why == "repeats the headline" and c.index == 0 and len(cands) > 1 and \
                 (cands[1].connective or cands[1].needs_previous):
             why = ""  # "Once in a while, I go vegan! And making it a point …": the sentences after it lean on it

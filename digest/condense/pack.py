@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from .compress import compress
 from .lazyre import lazy
-from .opener import _RUN_ON_WORDS, _note, find_opener
+from .opener import _RUN_ON_WORDS, QUESTION_LEDE, _note, find_opener
 from .select import (
     _CLAUSE,
     _CLOSERS,
@@ -36,15 +36,13 @@ def pack(cands: Sequence[Candidate], budget: int, p: Params = DEFAULT, context: 
     by_index = {c.index: c for c in cands}
     if p.lede_first:
         opener, _ = find_opener(cands, context)
-        if opener is None:
-            return []
-        if len(opener.text) > budget:
-            return []
-        if p.follow == "run":
-            opener = _payoff(opener, cands, budget, context) or opener
-            return _run(opener, cands, budget, context, p.fit_compress, p.skip_long, p.trim_follow_on)
-        rest = [c for c in pool if c.index > opener.index][: p.knap_pool]
-        return _best_subset([opener, *rest], budget, p, by_index, context, forced=opener)
+        teaser = _from_lede(opener, cands, pool, budget, p, by_index, context)
+        if opener is not None and QUESTION_LEDE in opener.notes and \
+                not (len(teaser) > 1 and teaser[1].index == opener.index + 1):
+            opener.notes.remove(QUESTION_LEDE)  # its answer does not fit after it: a question alone is no lede
+            teaser = _from_lede(find_opener(cands, context, questions=False)[0], cands, pool, budget, p, by_index,
+                                context)
+        return teaser
     if p.knapsack:
         return _best_subset(pool[: p.knap_pool], budget, p, by_index)
     openers = [c for c in pool if not c.needs_previous and len(c.text) <= budget]
@@ -96,6 +94,18 @@ _SKIPPABLE = ("photo caption", "numbered caption", "a list of names", "byline", 
               "meta opener",
               "match-preview", "table or list cells", "a quotation without attribution", "repeats the headline",
               "unquoted speech", "empty")
+
+
+def _from_lede(opener: Candidate | None, cands: Sequence[Candidate], pool: list[Candidate], budget: int, p: Params,
+               by_index: dict[int, Candidate], context: str) -> list[Candidate]:
+    """The teaser that opens with ``opener``: empty when there is none or it does not fit."""
+    if opener is None or len(opener.text) > budget:
+        return []
+    if p.follow == "run":
+        opener = _payoff(opener, cands, budget, context) or opener
+        return _run(opener, cands, budget, context, p.fit_compress, p.skip_long, p.trim_follow_on)
+    rest = [c for c in pool if c.index > opener.index][: p.knap_pool]
+    return _best_subset([opener, *rest], budget, p, by_index, context, forced=opener)
 
 
 def _run(opener: Candidate, cands: Sequence[Candidate], budget: int, context: str,

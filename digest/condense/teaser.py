@@ -41,7 +41,7 @@ def make_teaser(article: Article, max_chars: int = 300, params: Params = DEFAULT
                       method="lead" if _is_lead(chosen, cands) else "lede" if params.lede_first else "centrality",
                       reasons=reasons, **base)
     # the lede does not fit whole: shorten it (a full sentence without its trailing clauses, else a marked cut)
-    opener = find_opener(cands, title)[0] if params.lede_first else None
+    opener = find_opener(cands, title, questions=False)[0] if params.lede_first else None
     if opener is not None:
         text, how = fit_sentence(opener.text, max_chars)
         if text and style_ok(text, max_chars):

@@ -137,3 +137,32 @@ def test_lyrics_quoted_line_by_line_do_not_cut_the_article_in_two() -> None:
     art = parse_text(raw, "t.txt")
     assert art.text.startswith("Der Streit unter Rappern geht weiter.")
     assert "Diesmal sah er sich genötigt" in art.text
+
+
+# --- a question lede with its answer ---------------------------------------------------------------------------------
+
+def test_a_question_lede_opens_together_with_the_sentence_that_answers_it() -> None:
+    text = ("Do you like kamaboko, the Japanese fish cake? There are all different kinds, from the spiral-patterned "
+            "pink ones in your ramen to the ones in a convenience store oden. Dezuka Suisan in Sendai fries them fresh "
+            "every morning and sells out by noon.")
+    assert _teaser(text, 300, "en").startswith("Do you like kamaboko, the Japanese fish cake? There are all")
+
+
+def test_a_question_whose_answer_does_not_fit_after_it_does_not_open() -> None:
+    text = ("Why are so many bumblebees found dead under lime trees in July? The insects starve: the late lime "
+            "blossom smells strongly but gives almost no nectar or pollen, and by then little else flowers in towns.")
+    t = _teaser(text, 120, "en")
+    assert not t.startswith("Why are so many bumblebees") and t.startswith("The insects starve")
+
+
+def test_a_question_followed_by_an_interjection_does_not_open() -> None:
+    text = ("Du willst mich besser kennen lernen? Prima! Ich arbeite seit zwölf Jahren als Illustratorin in Leipzig "
+            "und zeichne vor allem Kinderbücher und Plakate für Theater in ganz Sachsen.")
+    assert not _teaser(text, 300, "de").startswith("Du willst")
+
+
+def test_a_login_wall_line_after_the_article_is_furniture() -> None:
+    from digest.condense.clean import _match_tail
+
+    assert _match_tail("Sie müssen sich einloggen, um sich an einer Diskussion beteiligen zu können.")
+    assert _match_tail("Vous devez être connecté pour publier un commentaire.")
