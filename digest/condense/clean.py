@@ -423,9 +423,11 @@ def _head_stems(s: str) -> set[str]:
 
 # A place before the first sentence of the text: "Indianapolis – Several thousand …", "Dekalb, Ill. — Mike Glass …",
 # "New York, NY – With …", "Washington, DC, United States: Getting …", "NEW DELHI: Their …", "München / Berlin - Bayerns
-# …" (wire copy in mixed case; the all-capitals "WASHINGTON — " form is the ``dateline`` rule, on every paragraph).
+# …", "Washington.- El senador …" (wire copy in mixed case; the all-capitals "WASHINGTON — " form is the ``dateline``
+# rule, on every paragraph).
 _PLACE = r"[A-Z][\w.'’-]*(?: [A-Z][\w.'’-]*){0,2}"
-_PLACE_DATELINE = lazy(rf"^{_PLACE}(?P<region>(?:(?:, ?| / ){_PLACE}){{0,2}})(?P<sep> [–—-]{{1,2}} |: )(?=[\"“„‘A-Z])")
+_PLACE_DATELINE = lazy(rf"^{_PLACE}(?P<region>(?:(?:, ?| / ){_PLACE}){{0,2}})(?P<sep> [–—-]{{1,2}} |: |\.[–—-] ?)"
+                       r"(?=[\"“„‘A-Z])")
 _SECOND_DASH = lazy(r"\s[–—-]\s")
 
 

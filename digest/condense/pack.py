@@ -63,6 +63,7 @@ def pack(cands: Sequence[Candidate], budget: int, p: Params = DEFAULT, context: 
     return sorted(chosen.values(), key=lambda x: x.index)
 
 
+_NAME_ONLY = lazy(r"^(?:Mr|Mrs|Ms|Miss|Dr|Prof)\.?\s(?:[A-Z][\w'’.-]*\s?)+\.$")
 _TURN = ("leading connective 'But' removed", "leading connective 'However' removed",
          "leading connective 'However,' removed", "leading connective 'Yet' removed")
 _NAME_INSIDE = lazy(r"(?<=\S)\s[\"“‘(]?[A-Z][a-z]")
@@ -119,8 +120,9 @@ def _run(opener: Candidate, cands: Sequence[Candidate], budget: int, context: st
             if c.why_not.startswith("no sentence end") and len(c.text.split()) <= 6:
                 continue  # a photo credit or label line: "View this image ›", "West Mercia Police"
             if not (c.why_not == "too short" and c.text[:1].isupper() and c.text[-1:] in ".!" and
-                    balanced(c.text) and any(ch.islower() for ch in c.text)):
-                break  # a short sentence that follows on is kept: "He was 88." (not a shouted promo: "ON YOUTUBE!")
+                    balanced(c.text) and any(ch.islower() for ch in c.text) and not _NAME_ONLY.match(c.text)):
+                break  # a short sentence that follows on is kept: "He was 88.", "Im Gegenteil." (not a shouted
+                # promo: "ON YOUTUBE!", not a caption's name: "Mrs. Joan Honoré-Paul.")
         trial = [*chosen, c]
         if any(_near_copy(c.text, x.text) for x in chosen):
             continue  # a page dump repeats its dek as the first body sentence

@@ -166,3 +166,17 @@ def test_a_login_wall_line_after_the_article_is_furniture() -> None:
 
     assert _match_tail("Sie müssen sich einloggen, um sich an einer Diskussion beteiligen zu können.")
     assert _match_tail("Vous devez être connecté pour publier un commentaire.")
+
+
+def test_a_spanish_dateline_with_a_full_stop_and_hyphen_is_removed() -> None:
+    from digest.condense.clean import place_dateline
+
+    lede = ("Washington.- El senador republicano calificó el martes al presidente de estar incapacitado y dijo que "
+            "debería dimitir antes de las elecciones.")
+    assert lede[place_dateline(lede):].startswith("El senador republicano")
+
+
+def test_a_caption_name_after_the_lede_is_not_kept_as_a_short_sentence() -> None:
+    text = ("A 35-year-old woman from Debe is due in court today after she was charged with the murder of her mother. "
+            "Mrs. Joan Honoré-Paul. The body of the 62-year-old was found on Tuesday afternoon at their home.")
+    assert "Honoré-Paul" not in _teaser(text, 300, "en")
