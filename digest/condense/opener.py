@@ -85,8 +85,8 @@ QUESTION_LEDE = "a question near the top, answered by the next sentence, which c
 # A reply that leans on the question before it: "Kein Problem – …", "Yes, …", "Lösung: …", "The answer is …",
 # "There are all different kinds …" (after "Do you like kamaboko?")
 _REPLY = lazy(r"^(?:yes|no|yep|nope|sure|of course|not really|no problem|the (?:short )?answer|answer|there (?:are|is)|"
-              r"ja|nein|klar|"
-              r"natürlich|kein problem|die antwort|antwort|lösung|oui|non|bien sûr|sí|claro|sim|não)\b", re.I)
+              r"ja|nein|klar|natürlich|kein problem|die antwort|antwort|lösung|oui|non|bien sûr|sí|claro|sim|não)\b",
+              re.I)
 
 
 def _answers(nxt: Candidate, context: str) -> bool:

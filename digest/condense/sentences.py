@@ -82,14 +82,8 @@ SENTENCE_OPENERS = frozenset(
 # (missing space) directly an upper-case letter followed by a lower-case one. No nested quantifiers.
 # Emoji after the stop belong to the sentence they close: "Summer is here! 🌞 The council voted …".
 _EMOJI = "\u2600-\u27bf\ufe0f\u200d\U0001f300-\U0001faff"
-_EMOJI_CHARS = "\ufe0f\u200d"
+_EMOJI_OR_SPACE = re.compile(r"[\s" + _EMOJI + "]")
 _STOP_CLOSERS = ".!?…\"'”’»)]“"
-
-
-def _is_emoji(c: str) -> bool:
-    return "\u2600" <= c <= "\u27bf" or "\U0001f300" <= c <= "\U0001faff"
-
-
 _CANDIDATE = re.compile(r"[.!?…]+[\"'”’»)\]]*(?:“(?=\s))?(?:[ \t]*[" + _EMOJI + r"]+)?(?:\s+|(?=[A-Z][a-z]))|"
                         r"[。！？]+[」』）)\"”’]*\s*")
 # Chinese and Japanese write no spaces between words: kana and ideographs count as half a word each. Compiled
@@ -182,7 +176,7 @@ def _trim_end(para: str, start: int, end: int) -> int:
     while e > start and para[e - 1].isspace():
         e -= 1
     t = e
-    while t > start and (para[t - 1] in _EMOJI_CHARS or para[t - 1].isspace() or _is_emoji(para[t - 1])):
+    while t > start and _EMOJI_OR_SPACE.match(para, t - 1):
         t -= 1
     return t if t < e and para[t - 1:t] in _STOP_CLOSERS else e
 
