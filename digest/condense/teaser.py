@@ -9,7 +9,7 @@ from ..model import Article, Removed, Teaser
 from .clean import clean_text
 from .lazyre import lazy
 from .names import complete_names
-from .opener import find_opener
+from .opener import QUESTION_LEDE, find_opener
 from .pack import fit_sentence, pack, shorten
 from .select import DEFAULT, Candidate, Params, build_candidates
 from .style import balanced, style_ok
@@ -219,9 +219,13 @@ def explain(article: Article, max_chars: int = 300, params: Params = DEFAULT) ->
         picked = {s for s in t.sentences}
         if params.lede_first:
             opener, seen = find_opener(cands, title)
+            if opener is not None and QUESTION_LEDE in opener.notes and opener.text not in picked:
+                seen = [(opener, "question (its answer does not fit after it)")]  # the packer asked again
+                opener, more = find_opener(cands, title, questions=False)
+                seen += [(c, why) for c, why in more if c.index > seen[0][0].index]
             out.append("## Openers (the teaser opens with the first sentence that can stand alone)")
             for c, why in seen:
-                soft = next((n for n in c.notes if n.startswith("opens although")), "")
+                soft = next((n for n in c.notes if n.startswith("opens although") or n == QUESTION_LEDE), "")
                 verdict = f"refused: {why}" if why else f"ACCEPTED: {soft}" if soft else \
                     "ACCEPTED: the lede, it stands alone"
                 out.append(f"  {c.index + 1:3d} {verdict}: {_short(c.text, 90)}")

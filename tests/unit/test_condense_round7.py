@@ -180,3 +180,16 @@ def test_a_caption_name_after_the_lede_is_not_kept_as_a_short_sentence() -> None
     text = ("A 35-year-old woman from Debe is due in court today after she was charged with the murder of her mother. "
             "Mrs. Joan Honoré-Paul. The body of the 62-year-old was found on Tuesday afternoon at their home.")
     assert "Honoré-Paul" not in _teaser(text, 300, "en")
+
+
+def test_explain_says_when_a_question_lede_gave_way_because_its_answer_did_not_fit() -> None:
+    from digest.condense import explain
+
+    text = ("Do you like kamaboko, the Japanese fish cake? There are all different kinds, from the spiral-patterned "
+            "pink ones in your ramen to the ones in a convenience store oden. Dezuka Suisan in Sendai fries them fresh "
+            "every morning and sells out by noon.")
+    art = Article(title="", kind="text", source="t.txt", text=text, lang="en")
+    wide, narrow = explain(art, 300), explain(art, 100)
+    assert "ACCEPTED: a question near the top" in wide
+    assert "refused: question (its answer does not fit after it)" in narrow
+    assert "ACCEPTED: a question" not in narrow
