@@ -415,6 +415,7 @@ def _runin_cut(sent: str) -> re.Match[str] | None:
 _HEAD_BOUNDARY = _r(r"(?<=[A-Za-z0-9%])\s(?=[A-Z][a-z'’-]+\s)")
 _HEAD_WORD = _r(r"[a-z][a-z'’-]{3,}")
 HEADLINE_MIN_WORDS, HEADLINE_MAX_WORDS = 5, 25
+_AND = frozenset(("and", "und", "et", "y", "e", "&"))
 
 
 def _head_stems(s: str) -> set[str]:
@@ -462,8 +463,8 @@ def headline_runin(line: str) -> int:
             continue
         if len(words) > HEADLINE_MAX_WORDS or any(ch in head for ch in ".!?:;\"“”‘()[]|"):
             break
-        if words[-1].lower() in _NAME_LEAD:
-            continue
+        if words[-1].lower() in _NAME_LEAD or words[-1][:1].isupper() and words[-2].lower() in _AND:
+            continue  # "Die ifzw impulsstiftung und Dago | Leukefeld besiegeln …": a name, not a boundary
         rest = line[m.end():]
         end = _SENT_END.search(rest)
         if end is None:

@@ -63,6 +63,7 @@ def pack(cands: Sequence[Candidate], budget: int, p: Params = DEFAULT, context: 
     return sorted(chosen.values(), key=lambda x: x.index)
 
 
+_TURN_QUESTION = lazy(r"^(?:but|yet|so|doch|aber|mais|pero|ma)\b", re.I)
 _NAME_ONLY = lazy(r"^(?:Mr|Mrs|Ms|Miss|Dr|Prof)\.?\s(?:[A-Z][\w'’.-]*\s?)+\.$")
 _TURN = ("leading connective 'But' removed", "leading connective 'However' removed",
          "leading connective 'However,' removed", "leading connective 'Yet' removed")
@@ -114,7 +115,10 @@ def _run(opener: Candidate, cands: Sequence[Candidate], budget: int, context: st
     """The lede and the sentences that follow it in the text, in order, while they fit and follow on."""
     chosen = [opener]
     for c in cands[opener.index + 1: opener.index + 12]:
-        if not c.usable:
+        if not c.usable and not (c.why_not == "question" and c.index == chosen[-1].index + 1 and
+                                 (c.connective or _TURN_QUESTION.match(c.text)) and balanced(c.text)):
+            # a question that turns from the sentence before it is kept: "Krebspatienten bedienen sich oft … . Doch
+            # was können die Therapien leisten?" (not a reader poll: "Should parents be banned from the railings?")
             if c.why_not.startswith(_SKIPPABLE):
                 continue
             if c.why_not.startswith("no sentence end") and len(c.text.split()) <= 6:

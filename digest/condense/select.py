@@ -93,7 +93,6 @@ _TOKEN = lazy(r"[^\W_]+(?:['’][^\W_]+)?")
 # A capitalised word or a number after a non-word character, not at a sentence start: (?<=[^\w])(?<![.!?]\s)(?:[A-Z]
 # [a-zA-Z'’-]{1,}|\d[\d,.]*%?), with the look-behinds after the first character so that re skips to candidates
 _ENTITY = lazy(r"[A-Z](?<=[^\w][A-Z])(?<![.!?]\s[A-Z])[a-zA-Z'’-]{1,}|\d(?<=[^\w]\d)(?<![.!?]\s\d)[\d,.]*%?")
-_TERMINAL = lazy(r"[.!?…。！？][\"'”’»)\]“]*$")
 _META = lazy(
     r"^(?:(?:recently|yesterday|earlier|last week|a while ago),?\s+)?(?:I|we)\s+(?:have\s+)?(?:wrote|written|reported|"
     r"mentioned|noted|argued|said|explained|covered|discussed|asked|promised|told you)\b|"
@@ -109,8 +108,10 @@ _CONNECTIVE = lazy(
     r"^(?:but|however|and|or|so|also|yet|still|meanwhile|instead|moreover|furthermore|nevertheless|nonetheless|"
     r"therefore|thus|besides|likewise|similarly|additionally|otherwise|then|now|indeed|finally|in addition|as a result|"
     r"by contrast|in contrast|on the other hand|even so|after all|mais|cependant|pourtant|toutefois|or|donc|"
-    r"en outre|par ailleurs|et(?=,?\s+(?-i:[a-zà-ÿ]))|aber|doch|jedoch|und|dennoch|trotzdem|allerdings|außerdem|"
-    r"zudem|pero|sin embargo|además|no obstante)\b,?\s+", re.I)
+    r"en outre|par ailleurs|et(?=,?\s+(?-i:[a-zà-ÿ]))|aber|und|pero|sin embargo|además|no obstante|plus(?=,))\b,?\s+",
+    re.I)
+# German adverbs that open a sentence ("Dennoch scheuen viele …") are not stripped: the verb comes next (V2), and the
+# sentence without them would read as a question. They count as pointing back (_POINTS_BACK_DE).
 _PRONOUN = lazy(
     r"^(?:he|she|they|them|his|her|hers|their|theirs|its|it|him|we|these|those|such|"
     r"(?:this|that) (?:is|was|has|had|comes?|came|means?|meant|will|would|could|can|may|might|should|must|"
@@ -125,8 +126,10 @@ _PRONOUN_FR = lazy(r"^(?:il|elle|ils|elles|ce|cette|ces|celui|celle)\b", re.I)
 # its first words ("Viele Menschen träumen daher davon …"), only in a German text. Not "Diese/Dieser …": a
 # demonstrative before a noun is as often the page's own subject ("Dieser Artikel …", "Diesen Kuchen …", "Diese Woche")
 _POINTS_BACK_DE = lazy(
-    r"^(?:er|sie|dies|dabei|damit|dazu|dadurch|daraufhin|darauf|darum|deshalb|daher|deswegen)\b|"
-    r"^(?:\S+\s){1,3}(?:daher|deshalb|deswegen|darum|dennoch|trotzdem|jedoch|allerdings|außerdem|zudem|ebenfalls)\b",
+    r"^(?:er|sie|dies|dabei|damit|dazu|dadurch|daraufhin|darauf|darum|deshalb|daher|deswegen|dennoch|trotzdem|"
+    r"jedoch|allerdings|außerdem|zudem|doch|demnach|folglich)\b|"
+    r"^(?:\S+\s){1,3}(?:daher|deshalb|deswegen|darum|dennoch|trotzdem|jedoch|allerdings|außerdem|zudem|ebenfalls|"
+    r"aber|folglich)\b|^(?:\S+\s){1,5}(?:demnach|darüber hinaus)\b",
     re.I)
 _CAPTION = lazy(r"\bpictured\b(?![^(]*\))|^In (?:this|these|a|an)\b[^!?]{0,60}?\b(?:photo|image|picture|handout|"
                 r"video still|photograph)s?\b|^[A-Z]{3,}(?: [A-Z]{3,})?:\s|"

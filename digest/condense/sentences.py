@@ -85,7 +85,7 @@ _EMOJI = "\u2600-\u27bf\ufe0f\u200d\U0001f300-\U0001faff"
 _EMOJI_OR_SPACE = re.compile(r"[\s" + _EMOJI + "]")
 _STOP_CLOSERS = ".!?…\"'”’»)]“"
 _CANDIDATE = re.compile(r"[.!?…]+[\"'”’»)\]]*(?:“(?=\s))?(?:[ \t]*[" + _EMOJI + r"]+)?(?:\s+|(?=[A-Z][a-z]))|"
-                        r"[。！？]+[」』）)\"”’]*\s*")
+                        r"[。！？।]+[」』）)\"”’]*\s*")
 # Chinese and Japanese write no spaces between words: kana and ideographs count as half a word each. Compiled
 # on first use (its ranges make re build a 64K-entry table: ~2 ms), and only asked of text that has a character
 # at or above its lowest one.
@@ -222,7 +222,7 @@ def _split_paragraph(para: str, lang: str | None = None) -> list[str]:
 def _is_boundary(text: str, punct_start: int, after: int, abbr: frozenset[str] = frozenset()) -> bool:
     """Decide whether the punctuation at ``punct_start`` (candidate ending at ``after``) ends a sentence."""
     punct = text[punct_start]
-    if punct in "。！？":
+    if punct in "。！？।":
         return True  # Chinese/Japanese full stops end a sentence, with no space after them
     nxt = text[after:after + 40]
     if not _opens_sentence(nxt):

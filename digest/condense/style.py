@@ -8,9 +8,9 @@ from __future__ import annotations
 from .lazyre import lazy
 
 # German quotations open with „ and close with “: „Ich bin zufrieden.“ The closing “ counts as a closer.
-_TERMINAL = lazy(r"[.!?…。！？][\"'”’»)\]“]*$")
+_TERMINAL = lazy(r"[.!?…。！？।][\"'”’»)\]“]*$")
 CLOSERS = "\"'”’»)]“"
-ENDS = ".!?…。！？"
+ENDS = ".!?…。！？।"
 
 
 def balanced(s: str) -> bool:

@@ -7,14 +7,11 @@ from typing import Any
 
 from ..model import Article, Removed, Teaser
 from .clean import clean_text
-from .lazyre import lazy
 from .names import complete_names
 from .opener import QUESTION_LEDE, find_opener
 from .pack import fit_sentence, pack, shorten
 from .select import DEFAULT, Candidate, Params, build_candidates
-from .style import balanced, style_ok
-
-_TERMINAL = lazy(r"[.!?…。！？][\"'”’»)\]“]*$")
+from .style import _TERMINAL, balanced, style_ok
 
 
 def make_teaser(article: Article, max_chars: int = 300, params: Params = DEFAULT) -> Teaser:

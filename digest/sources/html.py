@@ -69,7 +69,7 @@ def _xml_to_paragraphs(xml: str, title: str) -> list[str]:
     return out
 
 
-_SENTENCE_END = re.compile(r"[.!?…:;。！？][\"'”’»)\]」』]*$")
+_SENTENCE_END = re.compile(r"[.!?…:;。！？।][\"'”’»)\]」』]*$")
 
 
 def _clean_paragraphs(paras: Iterable[str], title: str = "") -> list[str]:

@@ -24,7 +24,7 @@ from ..condense.lazyre import lazy
 from ..model import Article, Removed
 
 _TERMINAL = lazy(r"[.!?…:;][\"'”’»)\]]*$")
-_SENT_END = lazy(r"[.!?…。！？][\"'”’»)\]」』]*$")
+_SENT_END = lazy(r"[.!?…。！？।][\"'”’»)\]」』]*$")
 _FUNCTION_END = lazy(
     r"\b(?:a|an|the|of|to|in|on|at|for|and|or|but|with|by|from|as|that|which|who|is|was|are|were|be|his|her|"
     r"their|its|le|la|les|de|des|du|et|un|une)$", re.I)
