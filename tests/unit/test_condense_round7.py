@@ -243,3 +243,9 @@ def test_a_pair_of_names_is_not_taken_for_the_end_of_a_run_in_headline() -> None
     line = ("Die ifzw impulsstiftung und Dago Leukefeld besiegeln ihre gute Zusammenarbeit und richten sich für die "
             "Zukunft aus: Dago Leukefeld wird Botschafter des Sports der ifzw impulsstiftung.")
     assert headline_runin(line) == 0
+
+
+def test_a_question_whose_next_sentence_names_it_as_this_question_opens_with_it() -> None:
+    text = ("Wo gibt es in den Alpen gerade wie viel Schnee? Diese Frage kommt häufig auf, wenn der nächste Ausflug in "
+            "die Berge geplant wird. Eine neue Karte zeigt die Schneehöhen jetzt täglich für die ganze Schweiz.")
+    assert _teaser(text, 300, "de").startswith("Wo gibt es in den Alpen gerade wie viel Schnee? Diese Frage")
