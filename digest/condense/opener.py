@@ -122,6 +122,7 @@ def find_opener(cands: Sequence[Candidate], context: str = "", limit: int = 40,
             why = ""  # "C'est la guerre. Et pourtant, à moi aussi, la violence me manque.": the next one answers it
             _note(c, f"a short first sentence that the next one answers ('{cands[1].connective.strip()} …')")
         elif questions and why == "question" and c.index < 3 and c.index + 1 < len(cands) and \
+                (c.index == 0 or cands[c.index - 1].why_not != "question") and \
                 (c.text[0].isupper() or c.text[0] in "\"“„«¿") and _answers(cands[c.index + 1], context):
             why = ""
             _note(c, QUESTION_LEDE)

@@ -147,6 +147,8 @@ def _run(opener: Candidate, cands: Sequence[Candidate], budget: int, context: st
                 chosen = _one_more(chosen, cands, c.index, budget, context, skip_long, fit_rules)
             break
         chosen = trial  # a pronoun or "The link …" here points back to the sentences just before it
+        if c.why_not == "question":
+            break  # the article's own question is the hook the teaser ends on (what follows may be a heading)
     return chosen
 
 

@@ -122,14 +122,17 @@ _PRONOUN = lazy(
     r"group|team|move|decision|incident|comments?|statement|report)\b(?! of))\b", re.I)
 # French pronouns and demonstratives, only in a French text: Italian "Il black Friday …" is "The …"
 _PRONOUN_FR = lazy(r"^(?:il|elle|ils|elles|ce|cette|ces|celui|celle)\b", re.I)
-# German pronouns and pronominal adverbs that open a sentence ("Dabei …", "Dies ist …"), or a connective adverb in
-# its first words ("Viele Menschen träumen daher davon …"), only in a German text. Not "Diese/Dieser …": a
-# demonstrative before a noun is as often the page's own subject ("Dieser Artikel …", "Diesen Kuchen …", "Diese Woche")
+# German pronouns and adverbs that open a sentence ("Er …", "Dabei …", "Dennoch …", "Dann …"), or a connective adverb
+# in its first words ("Viele Menschen träumen daher davon …"), only in a German text. "Sie" only with a verb in the
+# singular ("Sie war …": she, it), not "Sie können …" (the reader). Not "Dies ist …" or "Diese/Dieser …": a
+# demonstrative is as often the page's own subject
+# ("Dies ist ein Food-Blog", "Dieser Artikel …", "Diesen Kuchen …", "Diese Woche …").
 _POINTS_BACK_DE = lazy(
-    r"^(?:er|sie|dies|dabei|damit|dazu|dadurch|daraufhin|darauf|darum|deshalb|daher|deswegen|dennoch|trotzdem|"
-    r"jedoch|allerdings|außerdem|zudem|doch|demnach|folglich)\b|"
+    r"^sie\s(?:ist|war|hat|hatte|wird|wurde|kann|konnte|soll|sollte|muss|musste|will|wollte|darf|\w+t)\b|"
+    r"^(?:er|dabei|damit|dazu|dadurch|daraufhin|darauf|darum|deshalb|daher|deswegen|dennoch|trotzdem|jedoch|"
+    r"allerdings|außerdem|zudem|doch|demnach|folglich|dann|danach)\b|"
     r"^(?:\S+\s){1,3}(?:daher|deshalb|deswegen|darum|dennoch|trotzdem|jedoch|allerdings|außerdem|zudem|ebenfalls|"
-    r"aber|folglich)\b|^(?:\S+\s){1,5}(?:demnach|darüber hinaus)\b",
+    r"aber|folglich|danach)\b|^(?:\S+\s){1,7}(?:demnach|darüber hinaus|ebenfalls)\b",
     re.I)
 _CAPTION = lazy(r"\bpictured\b(?![^(]*\))|^In (?:this|these|a|an)\b[^!?]{0,60}?\b(?:photo|image|picture|handout|"
                 r"video still|photograph)s?\b|^[A-Z]{3,}(?: [A-Z]{3,})?:\s|"

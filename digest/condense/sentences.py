@@ -40,7 +40,7 @@ OTHER_ABBREVIATIONS = frozenset(
 LANG_ABBREVIATIONS = {
     "de": frozenset(["nr", "bzw", "ca", "vgl", "usw", "evtl", "ggf", "inkl", "zzgl", "hr", "fr", "frl", "str", "abs",
                      "bd", "jh", "jhd", "mio", "mrd", "tel", "dt", "sog", "u.a", "z.b", "d.h", "s.o", "u.u", "o.ä",
-                     "max", "mind", "bspw", "lt", "gem"]),
+                     "max", "mind", "bspw", "lt", "gem", "hl"]),
     "fr": frozenset(["mm", "mme", "mmes", "mlle", "mlles", "me", "dr", "pr", "st", "ste", "av", "bd", "cf", "env",
                      "etc", "p.ex", "n°", "no", "janv", "févr", "avr", "juil", "déc"]),
     "es": frozenset(["sr", "sra", "sras", "sres", "srta", "dra", "dña", "d", "ud", "uds", "lic", "ing", "arq", "avda",
