@@ -125,8 +125,7 @@ _PRONOUN_FR = lazy(r"^(?:il|elle|ils|elles|ce|cette|ces|celui|celle)\b", re.I)
 # German pronouns and adverbs that open a sentence ("Er …", "Dabei …", "Dennoch …", "Dann …"), or a connective adverb
 # in its first words ("Viele Menschen träumen daher davon …"), only in a German text. "Sie" only with a verb in the
 # singular ("Sie war …": she, it), not "Sie können …" (the reader). Not "Dies ist …" or "Diese/Dieser …": a
-# demonstrative is as often the page's own subject
-# ("Dies ist ein Food-Blog", "Dieser Artikel …", "Diesen Kuchen …", "Diese Woche …").
+# demonstrative is as often the page's own subject ("Dies ist ein Food-Blog", "Dieser Artikel …", "Diese Woche …").
 _POINTS_BACK_DE = lazy(
     r"^sie\s(?:ist|war|hat|hatte|wird|wurde|kann|konnte|soll|sollte|muss|musste|will|wollte|darf|\w+t)\b|"
     r"^(?:er|dabei|damit|dazu|dadurch|daraufhin|darauf|darum|deshalb|daher|deswegen|dennoch|trotzdem|jedoch|"

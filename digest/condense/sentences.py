@@ -223,7 +223,7 @@ def _is_boundary(text: str, punct_start: int, after: int, abbr: frozenset[str] =
     """Decide whether the punctuation at ``punct_start`` (candidate ending at ``after``) ends a sentence."""
     punct = text[punct_start]
     if punct in "。！？।":
-        return True  # Chinese/Japanese full stops end a sentence, with no space after them
+        return True  # Chinese/Japanese full stops and the Bengali/Hindi danda end a sentence, space or not
     nxt = text[after:after + 40]
     if not _opens_sentence(nxt):
         return False
