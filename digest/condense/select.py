@@ -349,6 +349,20 @@ def _inside_quotes(text: str, sents: list[str]) -> set[int]:
     return found
 
 
+# A speaker's label before a turn of an interview: "Atim: Es wäre tragisch …", "Prof. Carlos: Estou aqui …"
+_SPEAKER_LABEL = lazy(r"([A-Z][\w.'’-]*(?: [A-Z][\w.'’-]*){0,2}):\s")
+
+
+def _interview_speakers(sents: list[str]) -> frozenset[str]:
+    """The labels that open two or more sentences ("Atim:", "Rutger Bregman:"): the text is an interview, and a
+    sentence after such a label is a turn of it. A label seen once ("Update:", "Lösung:") is not a speaker."""
+    seen: dict[str, int] = {}
+    for s in sents:
+        if ":" in s[:40] and (m := _SPEAKER_LABEL.match(s)):
+            seen[m.group(1)] = seen.get(m.group(1), 0) + 1
+    return frozenset(k for k, n in seen.items() if n >= 2)
+
+
 def build_candidates(text: str, title: str, params: Params = DEFAULT, lang: str | None = None) -> list[Candidate]:
     """Split ``text`` into sentences (with the abbreviations of ``lang``) and score them."""
     sents = split_sentences(text, lang, params.max_sentences)
@@ -357,6 +371,7 @@ def build_candidates(text: str, title: str, params: Params = DEFAULT, lang: str 
     all_toks: list[list[str]] = []
     teams = _preview_teams(text)
     quoted = _inside_quotes(text, sents)
+    speakers = _interview_speakers(sents)
     for i, s in enumerate(sents):
         c = Candidate(i, s, s)
         t = _LEAD_JUNK.sub("", s).strip() if s[0] in _LEAD_CHARS else s
@@ -414,6 +429,8 @@ def build_candidates(text: str, title: str, params: Params = DEFAULT, lang: str 
                 not expletive_it(t):
             c.needs_previous = True
         _mark_references(c, t)
+        if speakers and (m := _SPEAKER_LABEL.match(t)) and m.group(1) in speakers:
+            c.cannot_open = f"an interview turn ('{m.group(1)}: …'): the question it answers is not in the teaser"
         cands.append(c)
     if params.first_person != "keep":
         _mark_unquoted_speech(cands)

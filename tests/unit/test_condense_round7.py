@@ -267,3 +267,13 @@ def test_the_second_of_two_questions_does_not_open_with_a_heading_as_its_answer(
             "Für Eltern von kleinen Kindern eine typische Situation: Die Kita ruft an, das Kind hat Fieber und muss "
             "sofort abgeholt werden.")
     assert _teaser(text, 300, "de").startswith("Für Eltern von kleinen Kindern")
+
+
+def test_a_turn_of_an_interview_does_not_open_the_teaser() -> None:
+    text = ("Atim: Es wäre tragisch, wenn es nicht so wäre. Es gibt so viel Reichtum auf diesem Kontinent.\n"
+            "Redaktion: Wie lange haben Sie für die Rolle trainiert?\n"
+            "Atim: Fast ein Jahr, jeden Tag vier Stunden, mit Schwertern und ohne.\n"
+            "Die Schauspielerin Sheila Atim spielt in dem Film eine Kriegerin des Königreichs Dahomey, der im "
+            "Dezember in die deutschen Kinos kommt.")
+    t = _teaser(text, 300, "de")
+    assert not t.startswith("Atim:")
