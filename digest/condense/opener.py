@@ -83,9 +83,10 @@ _INTRODUCES = lazy(r"^The\s+[a-z-]+\s*(?:,|\(|\s(?:by|from|of|for|into|on|at|in)
 
 QUESTION_LEDE = "a question near the top, answered by the next sentence, which cannot stand alone: they open together"
 # A reply that leans on the question before it: "Kein Problem – …", "Yes, …", "Lösung: …", "The answer is …",
-# "There are all different kinds …" (after "Do you like kamaboko?"), "Diese Frage kommt häufig auf, …"
+# "There are all different kinds …" (after "Do you like kamaboko?"), "Diese Frage kommt häufig auf, …", German
+# "Das kann …" (a pronoun: the article "Das" is followed by a noun, capitalised)
 _REPLY = lazy(r"^(?:yes|no|yep|nope|sure|of course|not really|no problem|the (?:short )?answer|answer|there (?:are|is)|"
-              r"(?:this|that|the) question|diese frage|cette question|esta pregunta|"
+              r"(?:this|that|the) question|diese frage|cette question|esta pregunta|(?-i:Das\s(?=[a-zäöü]))|"
               r"ja|nein|klar|natürlich|kein problem|die antwort|antwort|lösung|oui|non|bien sûr|sí|claro|sim|não)\b",
               re.I)
 

@@ -144,7 +144,7 @@ _QUOTED = lazy(r"„[^„“”]{0,600}[“”]|[\"“][^\"”]{0,600}[\"”]|(?
 _PARENS = lazy(r"\s\((?:pictured|left|right|above|below|centre|center|file photo|inset|top|bottom|from left|l-r|L-R|"
                r"pictured (?:left|right|above|below|centre|center|here|together)|"
                r"li\.|re\.|l\.|r\.|Mitte|links|rechts|v\. ?l\.(?: ?n\. ?r\.)?|à gauche|à droite|au centre|"
-               r"izq\.|izquierda|dcha\.|derecha|centro)\)(?=[\s,.;:!?])")
+               r"izq\.|izquierda|dcha\.|derecha|centro|Bild|im Bild|Foto|photo)\)(?=[\s,.;:!?])")
 # "I", "I'm", "I've", "I'd", "I'll", "me", "my", "myself" as words: \b(?:I|I['’](?:m|ve|d|ll)|me|my|myself)\b, written
 # to start with its first letter (a leading \b makes re try every position of the text)
 _FIRST_PERSON = lazy(r"[Im](?<!\w[Im])(?:(?<=I)(?:['’](?:m|ve|d|ll))?|(?<=m)(?:e|y|yself))\b")

@@ -178,7 +178,9 @@ def _is_prose(p: str) -> bool:
 
 
 def _is_linklist(p: str) -> bool:
-    return len(_LINKLIST.findall(p)) >= 3
+    """Three or more list separators ("Home | News | Sport", "» Related"); guillemets that pair up are quotation
+    marks («MIRO Analytical», »Zitat«), not separators."""
+    return len(_LINKLIST.findall(p)) - min(p.count("«"), p.count("»")) >= 3
 
 
 @lru_cache(maxsize=4096)

@@ -277,3 +277,18 @@ def test_a_turn_of_an_interview_does_not_open_the_teaser() -> None:
             "Dezember in die deutschen Kinos kommt.")
     t = _teaser(text, 300, "de")
     assert not t.startswith("Atim:")
+
+
+def test_guillemets_that_pair_up_are_quotation_marks_not_link_separators() -> None:
+    from digest.sources.text import _is_linklist
+
+    prose = ("Es ist der vorläufige Höhepunkt einer Erfolgsgeschichte. «MIRO Analytical», vor vier Jahren gegründet, "
+             "erhält ein «Innosuisse Certificate» und zieht in das «ESA BIC»-Programm ein.")
+    assert not _is_linklist(prose)
+    assert _is_linklist("Home » News » Sport » Fussball")
+
+
+def test_a_question_answered_by_das_and_a_verb_opens_with_it() -> None:
+    text = ("Leidest du an ständiger Müdigkeit ohne sichtbare Ursachen? Das kann nicht nur an der Jahreszeit liegen, "
+            "sondern auch ein Symptom sein. Diese fünf Krankheiten können dahinterstecken, sagen Ärzte.")
+    assert _teaser(text, 300, "de").startswith("Leidest du an ständiger Müdigkeit")
