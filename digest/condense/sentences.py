@@ -175,6 +175,8 @@ def _trim_end(para: str, start: int, end: int) -> int:
     e = end
     while e > start and para[e - 1].isspace():
         e -= 1
+    if para[e - 1:e] in _STOP_CLOSERS:
+        return e  # the common case: the sentence ends on its stop or a closing mark
     t = e
     while t > start and _EMOJI_OR_SPACE.match(para, t - 1):
         t -= 1
