@@ -29,7 +29,7 @@ def test_a_lede_whose_sentences_end_in_emoji_is_still_the_lede() -> None:
     assert "🎉" not in t and "🌞" not in t and t.endswith(".")
 
 
-# --- German quotation marks: „ opens, “ closes -
+# --- German quotation marks: „ opens, “ closes ----------------------------------------------------------------------
 
 def test_german_quotes_are_balanced_and_an_attributed_quote_is_one_sentence() -> None:
     from digest.condense.style import balanced
@@ -57,7 +57,7 @@ def test_a_german_lede_with_a_quotation_in_it_is_the_lede() -> None:
     assert _teaser(text, 200, "de").startswith("Die Winterausstellung „Drei Haselnüsse")
 
 
-# --- a title with given name and surname introduces its bearer -
+# --- a title with given name and surname introduces its bearer ------------------------------------------------------
 
 def test_a_title_with_given_name_and_surname_may_open_but_a_title_with_a_surname_alone_may_not() -> None:
     body = (" is a retired psychotherapist with seventeen years of practice in London. Readers send her their "
@@ -66,7 +66,7 @@ def test_a_title_with_given_name_and_surname_may_open_but_a_title_with_a_surname
     assert not _teaser("Dr. Jacobson" + body, 300, "en").startswith("Dr. Jacobson is")
 
 
-# --- connectives: a sentence that goes on from the one before does not open -
+# --- connectives: a sentence that goes on from the one before does not open -----------------------------------------
 
 def test_a_sentence_that_opened_with_and_does_not_open_the_teaser() -> None:
     text = ("“We have never seen a storm tear away forty metres of decking in one night,” a fisherman said. "
@@ -90,7 +90,7 @@ def test_a_lede_that_repeats_the_headline_opens_when_the_next_sentence_leans_on_
     assert make_teaser(art, 300).text.startswith("Once in a while, I like to go vegan")
 
 
-# --- German pointers, only in German text -
+# --- German pointers, only in German text ---------------------------------------------------------------------------
 
 def test_german_pointers_refuse_an_opener_but_a_demonstrative_before_a_noun_does_not() -> None:
     from digest.condense.select import _POINTS_BACK_DE
@@ -101,7 +101,7 @@ def test_german_pointers_refuse_an_opener_but_a_demonstrative_before_a_noun_does
     assert not _POINTS_BACK_DE.match("Der Stadtrat hat den Haushalt beschlossen.")
 
 
-# --- furniture of German wire copy: "München / Berlin - ", "(li.)" ------------------------------------------------
+# --- furniture of German wire copy: "München / Berlin - ", "(li.)" --------------------------------------------------
 
 def test_a_dateline_of_two_places_with_a_hyphen_is_removed_but_an_aside_between_hyphens_is_not() -> None:
     from digest.condense.clean import place_dateline
@@ -120,7 +120,7 @@ def test_a_photo_position_marker_is_removed_from_the_sentence() -> None:
     assert "(li.)" not in t and "Robert Habeck dringt auf eine schnelle Entscheidung" in t
 
 
-# --- a quotation set line by line (lyrics, a poem) is part of the article ------------------------------------------
+# --- a quotation set line by line (lyrics, a poem) is part of the article -------------------------------------------
 
 def test_lyrics_quoted_line_by_line_do_not_cut_the_article_in_two() -> None:
     from digest.sources.text import parse_text
@@ -139,7 +139,7 @@ def test_lyrics_quoted_line_by_line_do_not_cut_the_article_in_two() -> None:
     assert "Diesmal sah er sich genötigt" in art.text
 
 
-# --- a question lede with its answer ---------------------------------------------------------------------------------
+# --- a question lede with its answer --------------------------------------------------------------------------------
 
 def test_a_question_lede_opens_together_with_the_sentence_that_answers_it() -> None:
     text = ("Do you like kamaboko, the Japanese fish cake? There are all different kinds, from the spiral-patterned "
