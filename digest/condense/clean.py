@@ -56,7 +56,7 @@ NEEDLES: dict[str, tuple[str, ...]] = {
     "subscribe_plea": ("subscri", "sign up", "newsletter", "support", "patreon", "donate", "help us", "become a",
                        "contribution", "get the", "get our", "follow us", "like us", "abonn", "submit your",
                        "send us your"),
-    "disclaimer": ("opinions", "necessarily", "solely"),
+    "disclaimer": ("opinions", "necessarily", "solely", "affiliate", "commission"),
     "copyright": ("©", "copyright", "(c)", "rights reserved"),
     "cookie_notice": ("cookie",),
     "comment_policy": ("comment", "coment", "kommentar"),
@@ -135,8 +135,10 @@ LINE_RULES: tuple[Rule, ...] = (
             r"(?:submit|send us) your (?:letters?|story|stories|tips?|photos?|news|views|comments?)\b)", re.I),
          "support/subscribe plea"),
     Rule("disclaimer",
-         _r(r"(?:views(?:,| and) opinions expressed|do not necessarily (?:represent|reflect)|solely those of the author)",  # noqa: E501
-            re.I),
+         _r(r"(?:views(?:,| and) opinions expressed|do not necessarily (?:represent|reflect)|"
+            r"solely those of the author|contains? affiliate links|"
+            r"(?:I|we) may (?:receive|earn) (?:a )?(?:small )?commission|"
+            r"enthält (?:\w+ )?affiliate-links|affiliate-links (?:sind|und/oder))", re.I),
          "publisher disclaimer"),
     Rule("copyright", _r(r"(?:^(?:©|copyright\b|\(c\)\s{0,2}\d{4})|all rights reserved)", re.I),
          "copyright notice"),

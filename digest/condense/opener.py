@@ -87,7 +87,8 @@ QUESTION_LEDE = "a question near the top, answered by the next sentence, which c
 # "Das kann …" (a pronoun: the article "Das" is followed by a noun, capitalised)
 _REPLY = lazy(r"^(?:yes|no|yep|nope|sure|of course|not really|no problem|the (?:short )?answer|answer|there (?:are|is)|"
               r"(?:this|that|the) question|diese frage|cette question|esta pregunta|(?-i:Das\s(?=[a-zäöü]))|"
-              r"ja|nein|klar|natürlich|kein problem|die antwort|antwort|lösung|oui|non|bien sûr|sí|claro|sim|não)\b",
+              r"ja|nein|klar|natürlich|kein problem|die antwort|antwort|lösung|wenig|kaum|nichts|little|not much|"
+              r"oui|non|bien sûr|sí|claro|sim|não)\b",
               re.I)
 
 

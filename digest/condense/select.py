@@ -129,7 +129,8 @@ _PRONOUN_FR = lazy(r"^(?:il|elle|ils|elles|ce|cette|ces|celui|celle)\b", re.I)
 _POINTS_BACK_DE = lazy(
     r"^sie\s(?:ist|war|hat|hatte|wird|wurde|kann|konnte|soll|sollte|muss|musste|will|wollte|darf|\w+t)\b|"
     r"^(?:er|dabei|damit|dazu|dadurch|daraufhin|darauf|darum|deshalb|daher|deswegen|dennoch|trotzdem|jedoch|"
-    r"allerdings|außerdem|zudem|doch|demnach|folglich|dann|danach)\b|"
+    r"allerdings|außerdem|zudem|doch|demnach|folglich|dann|danach|denn)\b|"
+    r"^(?:\S+\s){0,5}(?:der|die)\s\d{1,3}-Jährigen?\b|"
     r"^(?:\S+\s){1,3}(?:daher|deshalb|deswegen|darum|dennoch|trotzdem|jedoch|allerdings|außerdem|zudem|ebenfalls|"
     r"aber|folglich|danach)\b|^(?:\S+\s){1,7}(?:demnach|darüber hinaus|ebenfalls)\b",
     re.I)

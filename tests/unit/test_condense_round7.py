@@ -292,3 +292,29 @@ def test_a_question_answered_by_das_and_a_verb_opens_with_it() -> None:
     text = ("Leidest du an ständiger Müdigkeit ohne sichtbare Ursachen? Das kann nicht nur an der Jahreszeit liegen, "
             "sondern auch ein Symptom sein. Diese fünf Krankheiten können dahinterstecken, sagen Ärzte.")
     assert _teaser(text, 300, "de").startswith("Leidest du an ständiger Müdigkeit")
+
+
+# --- T17: affiliate disclosures, "Denn …", "der 35-Jährige", short replies ------------------------------------------
+
+def test_an_affiliate_disclosure_is_boilerplate_but_news_about_a_commission_is_not() -> None:
+    from digest.condense.clean import _match_line
+
+    assert _match_line("If you purchase something through the link, I may receive a small commission at no extra "
+                       "charge to you.")
+    assert _match_line("Dieser Artikel enthält Affiliate-Links und/oder werbende Inhalte.")
+    assert not _match_line("Estate agents may earn a commission of up to 3 per cent on each sale, the report found.")
+
+
+def test_german_denn_and_an_unnamed_age_point_back() -> None:
+    from digest.condense.select import _POINTS_BACK_DE
+
+    assert _POINTS_BACK_DE.match("Denn der berühmte Kuchen mit Rosinen gehört einfach zum Fest.")
+    assert _POINTS_BACK_DE.match("Seit dieser Woche trainiert der 35-Jährige bei der dritten Mannschaft mit.")
+    assert not _POINTS_BACK_DE.match("Der Verein hat den Vertrag mit dem Trainer um zwei Jahre verlängert.")
+
+
+def test_a_question_answered_by_a_one_word_reply_opens_with_it() -> None:
+    text = ("Was haben fahrerlose Autos und Pakete ausliefernde Drohnen mit der Zukunft der Stadt zu tun? Wenig, "
+            "schreibt der Architekt und Stadtplaner in seinem Essay über lebenswerte Städte mit viel öffentlichem "
+            "Raum. Die Stadt der Zukunft brauche vor allem Plätze, an denen Menschen sich begegnen.")
+    assert _teaser(text, 300, "de").startswith("Was haben fahrerlose Autos")
