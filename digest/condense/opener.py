@@ -114,13 +114,14 @@ def find_opener(cands: Sequence[Candidate], context: str = "", limit: int = 40,
     first_usable = next((c.index for c in cands if c.usable), -1)
     for c in cands[:limit]:
         why = opener_verdict(c, context)
-        if why == "too short" and c.index == 0 and _SHORT_LEDE.match(c.text) and len(cands) > 2 and \
+        short_first = why == "too short" and c.index == 0 and bool(_SHORT_LEDE.match(c.text))  # "C'est la guerre."
+        if short_first and len(cands) > 2 and \
                 cands[1].why_not == "too short" and _SHORT_LEDE.match(cands[1].text) and \
                 any(x.usable for x in cands[2:4]):
             why = ""  # "Living under ISIS. Selling Girl Scout cookies. And giving some lip …": a list-like lede
             _note(c, "a short first sentence: the sentences after it follow in order")
-        elif why == "too short" and c.index == 0 and _SHORT_LEDE.match(c.text) and len(cands) > 1 and \
-                cands[1].usable and cands[1].connective and not cands[1].needs_previous:
+        elif short_first and len(cands) > 1 and cands[1].usable and cands[1].connective and \
+                not cands[1].needs_previous:
             why = ""  # "C'est la guerre. Et pourtant, à moi aussi, la violence me manque.": the next one answers it
             _note(c, f"a short first sentence that the next one answers ('{cands[1].connective.strip()} …')")
         elif questions and why == "question" and c.index < 3 and c.index + 1 < len(cands) and \
@@ -132,8 +133,7 @@ def find_opener(cands: Sequence[Candidate], context: str = "", limit: int = 40,
                 (cands[1].connective or cands[1].needs_previous):
             why = ""  # "Once in a while, I go vegan! And making it a point …": the sentences after it lean on it
             _note(c, "repeats the headline, but the sentence after it goes on from it")
-        elif why == "too short" and c.index == 0 and _SHORT_LEDE.match(c.text) and len(cands) > 1 and \
-                cands[1].usable and not cands[1].needs_previous and \
+        elif short_first and len(cands) > 1 and cands[1].usable and not cands[1].needs_previous and \
                 set(_stems(c.text)) & {t for x in cands[1:5] for t in _stems(x.text)}:
             # "Hong Kong is burning. The authorities continue …": a punchy lede, on the story's topic (its words come
             # back within four sentences: not a player's "Wait 1 second to continue.")

@@ -211,6 +211,7 @@ def paragraph_score(p: str) -> float:
     return -25.0 - 0.4 * len(p)
 
 
+_QUOTE_CLOSERS = {"„": "“”", "“": "”", "«": "»", '"': '"'}  # an opening mark and the marks that close it
 QUOTED_BLOCK_MAX = 24  # lines of verse or a letter quoted line by line inside an article
 
 
@@ -222,8 +223,7 @@ def quoted_lines(paras: list[str]) -> set[int]:
     i = 0
     while i < len(paras):
         p = paras[i]
-        opener = p[:1]
-        closer = {"„": "“”", "“": "”", "«": "»", '"': '"'}.get(opener)
+        closer = _QUOTE_CLOSERS.get(p[:1])
         if closer and not any(c in p[1:] for c in closer):
             for j in range(i + 1, min(i + 1 + QUOTED_BLOCK_MAX, len(paras))):
                 if any(c in paras[j] for c in closer):
