@@ -396,15 +396,56 @@ _NAME_LEAD = frozenset(str.split(
     "whether how what why unlike behind alongside under over into onto toward towards through during via"))
 
 
+# A caption's last word before "Mr Name": a number, a bracket, a cue ("pictured", "above") or a proper noun. A
+# verb, a role or any other lower-case word runs on into the name: "prompted Dr Venter to leave", "said fertility
+# specialist Dr. David Tourgeman", "was sleeping at the time Mr Yeaman was making a commotion".
+_CAPTION_END = frozenset(("pictured", "above", "below", "left", "right", "inset", "centre", "center", "file",
+                          "image", "photo", "picture", "photograph"))
+_ROLE = _r(r"(?:Reverend|Rev|Officer|President|Minister|Chairman|Director|Secretary|Chief|Professor|Doctor|Judge|"
+           r"Senator|Governor|Commissioner|Mayor|Sheriff|Captain|Coach|Manager|Veterinarian|Patient|Vitamin|[A-Z]\w*ing)$")
+# Words a caption never ends on: the sentence goes on ("… achieved or If you …", "… for diese These sind …").
+_FUNCTION_END = frozenset(str.split(
+    "a an the and or but nor of to for with by from in on at as than that which who whose "
+    "its their his her our my your only also"))
+# Run-in captions are an artefact of English tabloid pages; in other languages "A" and "Dr." run on ("von A nach
+# B", "Landesbranddirektor Dr. Karsten Homrighausen").
+_EN_WORDS = frozenset(str.split("the and of to is was in for with that it on are has have had were be by"))
+_OTHER_WORDS = frozenset(str.split(
+    "der die das und ist nicht mit von zu den dem ein eine sich auf für auch wird sind le la les et est des du une "
+    "dans pour el los las y es del en por con que una"))
+
+
+def _english(line: str) -> bool:
+    words = line.lower().split()
+    en = sum(w in _EN_WORDS for w in words)
+    return en >= 2 and en > sum(w in _OTHER_WORDS for w in words)
+
+
 def _runin_cut(sent: str) -> re.Match[str] | None:
     """The first run-in boundary in ``sent`` that leaves a caption-like head and a whole sentence after it."""
+    english: bool | None = None
     for m in _RUNIN.finditer(sent):
         head = sent[:m.start()]
         if m.start() < 25 or len(head.split()) < 5:
             continue
-        if sent[m.end():m.end() + 2] in ("Mr", "Ms", "Dr", "Th") and head.rsplit(None, 1)[-1].lower() in _NAME_LEAD:
+        last = head.rsplit(None, 1)[-1]
+        if last.lower() in _FUNCTION_END or last.endswith(("’s", "'s", "(only")):
             continue
-        if not _TERMINAL.search(sent[m.end():]) or re.search(r"[,;:\"“‘]\s*$", head) or _open_quote(head):
+        nxt = sent[m.end():m.end() + 2]
+        if nxt in ("Mr", "Ms", "Dr") and not (last[-1:].isdigit() or last.endswith(")") or
+                                              last.lower() in _CAPTION_END or
+                                              (last[:1].isupper() and not _ROLE.search(last))):
+            continue
+        if nxt == "Th" and last.lower() in _NAME_LEAD:
+            continue
+        if nxt in ("A ", "Po") and last[:1].isupper():
+            continue  # "Patient A and …", "Greater Manchester Police told …"
+        if english is None:
+            english = _english(sent)
+        if not english:
+            return None
+        if not _TERMINAL.search(sent[m.end():]) or re.search(r"[,;:\"“‘]\s*$|[,.!?][\"”’']\s*(?:\w+\s*)?$", head) or \
+                _open_quote(head) or head.count("(") > head.count(")"):
             return None
         return m
     return None

@@ -33,6 +33,29 @@ def test_a_name_after_a_verb_or_function_word_is_not_a_caption_boundary() -> Non
         assert not clean_text(text).removed
 
 
+def test_a_title_after_a_verb_role_or_quote_runs_on_into_the_name() -> None:
+    # each of these lost its first half to the caption rule: a verb, a role or a quotation before "Dr"/"Mr"
+    for text in (f"{LEAD} Rising costs, and the failure to win a second grant, prompted Dr Okafor to close the lab.",
+                 f"{LEAD} The prizes were handed out by the visiting chief fire officer Dr Lena Brandt of Leeds.",
+                 f"{LEAD} “We are running out of fuel for the generators at the clinic,” Dr. Amal Haddad said.",
+                 f"{LEAD} \"We checked every one of the figures against the satellite data,\" explained Ms Ortiz.",
+                 f"{LEAD} She spent the summer with her aunt and her grandmother in Dublin and Mr Byrne was there.",
+                 f"{LEAD} The nurse said the baby was placed by the side of Patient A and did not cry at first."):
+        assert clean_text(text).text == text, text
+
+
+def test_caption_boundaries_are_an_english_artefact() -> None:
+    text = ("Nach Angaben der Experten stehen Lebensmittel, die Vitamin A oder C enthalten, ganz oben auf der "
+            "Liste, und die Ärzte raten dazu, von A nach B zu Fuß zu gehen.")
+    assert clean_text(text).text == text
+
+
+def test_a_caption_before_a_name_still_goes_when_it_ends_like_one() -> None:
+    raw = (f"{LEAD} Jane Doe, pictured, left the court after the hearing on Tuesday "
+           "Mr Doe said he would appeal against the ruling.")
+    assert clean_text(raw).text == f"{LEAD} Mr Doe said he would appeal against the ruling."
+
+
 def test_unquoted_first_person_detects_speech_outside_quotes_only() -> None:
     assert unquoted_first_person("I think his passion would fit the club very well.")
     assert unquoted_first_person("It was my fault, the coach admitted after the match.")
