@@ -140,7 +140,7 @@ LINE_RULES: tuple[Rule, ...] = (
             r"(?:I|we) may (?:receive|earn) (?:a )?(?:small )?commission|"
             r"enthält (?:\w+ )?affiliate-links|affiliate-links (?:sind|und/oder))", re.I),
          "publisher disclaimer"),
-    Rule("copyright", _r(r"(?:^(?:©|copyright\b|\(c\)\s{0,2}\d{4})|all rights reserved)", re.I),
+    Rule("copyright", _r(r"(?:^(?:©|copyright\b|\(c\)\s{0,2}\d{4})|(?<![(“\"‘'])all rights reserved)", re.I),
          "copyright notice"),
     Rule("cookie_notice", _r(r"\bcookies?\b.{0,120}\b(?:use|policy|consent|accept|settings|browsing)\b|"
                              r"\b(?:we|this (?:site|website)) uses? cookies", re.I),
