@@ -325,6 +325,23 @@ _TRAIL = lazy(r"(?:,|\s[-–—])\s(?=(?:after|before|while|as|with|without|whic
 
 
 # Without a comma, only a subordinate clause: "… died in a road accident after his brother …"
+# A sentence that opens on a fronted phrase ("From the deck of his schooner, …", "After years of delay, …"): its
+# main clause starts after the first comma, so a head that stops before that comma has no main clause.
+_FRONTED = lazy(r"(?:From|In|At|On|With|Without|After|Before|As|When|While|Although|Though|Despite|Following|Since|"
+                r"Because|If|Under|Over|Across|Amid|During|For|By|Among|Unlike|Like|Once|Until|Having|Speaking|"
+                r"According|Behind|Beyond|Inside|Outside|Near|Along|Through|Throughout|Within|Against|Upon|Toward|"
+                r"Towards|Between)\b")
+_NOT_MAIN = lazy(r"(?:[A-Za-z]+(?:ing|ed)\b|\d|(?:which|who|whose|whom|where|when|that|and|or|but|now|then)\b)")
+
+
+def _main_clause_after_comma(head: str) -> bool:
+    """After a fronted phrase, ``head`` goes on to a main clause: a piece after a comma of >= 3 words that opens on
+    a subject ("…, Juan Mata admitted …", "…, former ambassador Marie Yovanovitch testified"), not on a participle,
+    a number, a relative or another phrase ("…, undergoing repairs", "On Nov. 15, 2019", "…, which …")."""
+    return any(len(piece.split()) >= 3 and not _NOT_MAIN.match(piece) and not _FRONTED.match(piece)
+               for piece in head.split(", ")[1:])
+
+
 _SUBORDINATE = lazy(r"\s(?=(?:after|as|while|because|despite|amid|following|before|since|until|[-–—])\s)")
 _DASH = lazy(r"\s[-–—]\s")
 _TIME_TAIL = frozenset(str.split("weeks days months years hours minutes seconds moments shortly soon just only "
@@ -356,7 +373,8 @@ def drop_trailing_clause(base: str, budget: int) -> tuple[str, str] | None:
         head = base[: m.start()].rstrip(" ,;:–—-")
         if len(head) + 1 > budget:
             continue
-        if len(head.split()) >= 8 and balanced(head) and not (head[-1:] in _CLOSERS and not balanced(head + end)):
+        if len(head.split()) >= 8 and balanced(head) and not (head[-1:] in _CLOSERS and not balanced(head + end)) \
+                and (not _FRONTED.match(base) or _main_clause_after_comma(head)):
             return head + end, "trailing clause dropped at a clause boundary"
         break
     for m in reversed(list(_SUBORDINATE.finditer(base))):
@@ -367,9 +385,17 @@ def drop_trailing_clause(base: str, budget: int) -> tuple[str, str] | None:
         if len(head.split()) < 8:
             break
         if balanced(head) and not _OPEN_RELATIVE.search(head) and last not in _TIME_TAIL and \
-                not last[-1:].isdigit() and not _DASH.search(head):
+                not last[-1:].isdigit() and not _DASH.search(head) and \
+                (not _FRONTED.match(base) or _main_clause_after_comma(head)):
             return head + end, "trailing subordinate clause dropped"
     return None
+
+
+# Words a marked cut does not end on: articles, prepositions, conjunctions, auxiliaries (English, French, Spanish,
+# German). Not German "auf", "an", "vor", "nach", "aus", "bei": a verb's particle ends its clause ("fordert … auf").
+_CUT_END = lazy(r"(?i)a|an|the|of|to|in|on|at|for|and|or|but|with|by|from|as|that|which|who|is|are|was|were|le|la|"
+                r"les|de|des|du|et|un|une|que|el|los|las|y|en|por|con|der|die|das|den|dem|des|und|oder|dass|zu|um|"
+                r"mit|von|für|im|ein|eine|gegen|über|unter|zur|zum|am|als|wie")
 
 
 def shorten(sentence: str, budget: int) -> str:
@@ -378,7 +404,9 @@ def shorten(sentence: str, budget: int) -> str:
     published Oct. 25…" says nothing; the sentence up to the budget says what happened)."""
     room = budget - 1
     best = -1
-    for m in _CLAUSE.finditer(sentence):
+    # a sentence that opens on a fronted phrase is cut at a word boundary: a clause boundary inside the fronted phrase
+    # ("From the deck of his schooner, undergoing an overhaul in Seattle…") would cut the subject and verb off
+    for m in () if _FRONTED.match(sentence) else _CLAUSE.finditer(sentence):
         cut = m.start()
         if cut > room:
             break
@@ -393,8 +421,7 @@ def shorten(sentence: str, budget: int) -> str:
         best = cut if cut > max(early, 0) else early if early > 0 else room
     head = sentence[:best].rstrip(" ,;:–—-")
     words = head.split()
-    while len(words) > 3 and re.fullmatch(r"(?i)a|an|the|of|to|in|on|at|for|and|or|but|with|by|from|as|that|"
-                                          r"which|who|le|la|les|de|des|du|et|un|une", words[-1]):
+    while len(words) > 3 and _CUT_END.fullmatch(words[-1]):
         words.pop()
     head = " ".join(words).rstrip(" ,;:–—-")
     if not balanced(head):

@@ -1,0 +1,39 @@
+"""Round 8: shortening a lede that opens on a fronted phrase, and the words a marked cut may not end on."""
+
+from __future__ import annotations
+
+from digest.condense.pack import fit_sentence, shorten
+
+FRONTED = ("From the roof of the old grain mill by the river, undergoing repairs since the spring, the town's mayor "
+           "watched the floods reach the market square on Sunday.")
+
+
+def test_a_fronted_phrase_alone_is_not_a_shortened_lede() -> None:
+    # "From the roof of the old grain mill by the river." has eight words and a full stop, but no subject or verb
+    for budget in (60, 80, 120):
+        text, _ = fit_sentence(FRONTED, budget)
+        assert text != "From the roof of the old grain mill by the river."
+        assert text.endswith("…") and len(text) <= budget
+
+
+def test_a_fronted_lede_is_cut_at_a_word_boundary_that_reaches_its_main_clause() -> None:
+    text = shorten(FRONTED, 120)
+    assert "the town's mayor watched" in text and text.endswith("…")
+
+
+def test_a_sentence_without_a_fronted_phrase_still_drops_its_trailing_clause() -> None:
+    s = ("The town's mayor watched the floods reach the market square on Sunday, standing on the roof of the old "
+         "grain mill by the river.")
+    text, how = fit_sentence(s, 80)
+    assert text.startswith("The town's mayor watched the floods reach the market square") and text.endswith("."), how
+
+
+def test_a_marked_cut_does_not_end_on_an_article_or_preposition_in_german_or_spanish() -> None:
+    de = ("Die Anwohner der Siedlung werden von der Baustelle derart gestört, dass bereits mehrere Familien wegen "
+          "des Lärms gegen die Stadt geklagt haben.")
+    es = "El ayuntamiento aprobó el lunes un plan para renovar el puente sobre el río con fondos de la región."
+    for s in (de, es):
+        for budget in range(40, len(s), 5):
+            last = shorten(s, budget).rstrip("…").split()[-1].lower()
+            assert last not in {"die", "der", "des", "gegen", "dass", "el", "la", "de", "con"}, \
+                (budget, shorten(s, budget))
