@@ -331,15 +331,27 @@ _FRONTED = lazy(r"(?:From|In|At|On|With|Without|After|Before|As|When|While|Altho
                 r"Because|If|Under|Over|Across|Amid|During|For|By|Among|Unlike|Like|Once|Until|Having|Speaking|"
                 r"According|Behind|Beyond|Inside|Outside|Near|Along|Through|Throughout|Within|Against|Upon|Toward|"
                 r"Towards|Between)\b")
-_NOT_MAIN = lazy(r"(?:[A-Za-z]+(?:ing|ed)\b|\d|(?:which|who|whose|whom|where|when|that|and|or|but|now|then)\b)")
+_NOT_MAIN = lazy(r"(?:[A-Za-z]+(?:ing|ed)\b|(?:which|who|whose|whom|where|when|that|and|or|but|now|then)\b)")
 
 
 def _main_clause_after_comma(head: str) -> bool:
     """After a fronted phrase, ``head`` goes on to a main clause: a piece after a comma of >= 3 words that opens on
     a subject ("…, Juan Mata admitted …", "…, former ambassador Marie Yovanovitch testified"), not on a participle,
-    a number, a relative or another phrase ("…, undergoing repairs", "On Nov. 15, 2019", "…, which …")."""
+    a relative or another phrase, or a bare year ("…, undergoing repairs", "On Nov. 15, 2019", "…, which …")."""
     return any(len(piece.split()) >= 3 and not _NOT_MAIN.match(piece) and not _FRONTED.match(piece)
                for piece in head.split(", ")[1:])
+
+
+_RELATIVE_START = lazy(r"(?:which|who|whose|whom|where)\s")
+_PREDICATE_START = lazy(r"(?:had|has|have|will|would|can|could|may|might|must|shall|should|is|was|are|were|did|"
+                        r"does|do|remains|remained|became|becomes|now|also|then)\s")
+
+
+def _predicate_after(tail: str) -> bool:
+    """``tail`` is a relative clause that closes at a comma before the sentence's own predicate ("who got so close
+    in 2013, had to withdraw", "which became final Tuesday, will create …"): what came before it is a subject, not
+    a sentence."""
+    return bool(_RELATIVE_START.match(tail)) and any(_PREDICATE_START.match(piece) for piece in tail.split(", ")[1:])
 
 
 _SUBORDINATE = lazy(r"\s(?=(?:after|as|while|because|despite|amid|following|before|since|until|[-–—])\s)")
@@ -373,6 +385,8 @@ def drop_trailing_clause(base: str, budget: int) -> tuple[str, str] | None:
         head = base[: m.start()].rstrip(" ,;:–—-")
         if len(head) + 1 > budget:
             continue
+        if _predicate_after(base[m.end():]):
+            break  # an embedded clause: "The merger of X and Y, which became final Tuesday, will create …"
         if len(head.split()) >= 8 and balanced(head) and not (head[-1:] in _CLOSERS and not balanced(head + end)) \
                 and (not _FRONTED.match(base) or _main_clause_after_comma(head)):
             return head + end, "trailing clause dropped at a clause boundary"

@@ -37,3 +37,20 @@ def test_a_marked_cut_does_not_end_on_an_article_or_preposition_in_german_or_spa
             last = shorten(s, budget).rstrip("…").split()[-1].lower()
             assert last not in {"die", "der", "des", "gegen", "dass", "el", "la", "de", "con"}, \
                 (budget, shorten(s, budget))
+
+
+def test_an_embedded_relative_clause_is_not_a_trailing_clause() -> None:
+    # dropping ", which …" here would leave the subject alone: "The takeover of the two regional bus firms."
+    s = ("The takeover of the two regional bus firms by the city's transport authority, which was approved on "
+         "Monday, will bring fares down for most passengers next year.")
+    text, _ = fit_sentence(s, 120)
+    assert text != "The takeover of the two regional bus firms by the city's transport authority."
+    assert text.endswith("…") or "will bring" in text
+
+
+def test_a_relative_clause_at_the_end_is_still_dropped() -> None:
+    s = ("The council appointed a new chief executive for the regional bus company on Monday, who had previously "
+         "run the tram network in Leeds for nine years.")
+    text, _ = fit_sentence(s, 100)
+    assert text.startswith("The council appointed a new chief executive for the regional bus company")
+    assert text.endswith(".") and "who" not in text
