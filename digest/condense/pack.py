@@ -324,10 +324,11 @@ _TRAIL = lazy(r"(?:,|\s[-–—])\s(?=(?:after|before|while|as|with|without|whic
               r"only|almost|nearly|the\s+(?:first|second|third|latest|last)|[a-z]+ing\b))")
 
 
-# Without a comma, only a subordinate clause: "… died in a road accident after his brother …"
 # A sentence that opens on a fronted phrase ("From the deck of his schooner, …", "After years of delay, …"): its
 # main clause starts after the first comma, so a head that stops before that comma has no main clause.
-_FRONTED = lazy(r"(?:From|In|At|On|With|Without|After|Before|As|When|While|Although|Though|Despite|Following|Since|"
+_FRONTED = lazy(r"(?:[A-Z][a-z]+ing\s(?=(?:the|a|an|his|her|their|its|my|our|your|this|that|these|those|to|with|"
+                r"from|on|at|for|about|up|out|off|back|down|through|over|into|some|all|more|no)\s)|From|In|At|On|With|Without|After|Before|As|When|While|"
+                r"Although|Though|Despite|Following|Since|"
                 r"Because|If|Under|Over|Across|Amid|During|For|By|Among|Unlike|Like|Once|Until|Having|Speaking|"
                 r"According|Behind|Beyond|Inside|Outside|Near|Along|Through|Throughout|Within|Against|Upon|Toward|"
                 r"Towards|Between)\b")
@@ -342,6 +343,15 @@ def _main_clause_after_comma(head: str) -> bool:
                for piece in head.split(", ")[1:])
 
 
+_CONJ_START = lazy(r"(?:and|but|or|yet|so)\s")
+# Evidence of a finite verb, loosely: an auxiliary, a common irregular verb, a word in -ed, or a word in -s after
+# the sentence's first word ("Turning Points explores …"). Nouns in -s pass too; only a head with none is refused.
+_VERB = lazy(r"\b(?:am|is|are|was|were|be|been|has|have|had|do|does|did|will|would|can|could|may|might|must|shall|"
+             r"should|said|says|say|see|saw|sees|made|make|took|take|got|get|went|go|came|come|gave|give|found|find|"
+             r"told|tell|left|knew|know|think|thought|became|become|began|begin|won|win|lost|lose|hit|put|set|cut|"
+             r"shot|ran|run|held|hold|kept|keep|led|lead|met|meet|paid|pay|sent|send|sold|sell|spent|spend|stood|"
+             r"wrote|write|fell|feel|felt|brought|bring|bought|buy|built|build|rose|grew|drew|drove|flew|"
+             r"[a-z]+ed|(?<=\s)[a-z]+s)\b")
 _RELATIVE_START = lazy(r"(?:which|who|whose|whom|where)\s")
 _PREDICATE_START = lazy(r"(?:had|has|have|will|would|can|could|may|might|must|shall|should|is|was|are|were|did|"
                         r"does|do|remains|remained|became|becomes|now|also|then)\s")
@@ -354,6 +364,23 @@ def _predicate_after(tail: str) -> bool:
     return bool(_RELATIVE_START.match(tail)) and any(_PREDICATE_START.match(piece) for piece in tail.split(", ")[1:])
 
 
+def _as_clause(tail: str) -> bool:
+    """``tail`` does not open on "as", or its "as" opens a clause ("as they listened", "as the first lady managed
+    …"), not a role or a comparison that the sentence needs ("lost his job as a HGV driver", "see the war as a
+    defeat", "as well as")."""
+    if not tail.startswith("as "):
+        return True
+    if _AS_PRONOUN.match(tail) or tail.startswith(("as part of ", "as well as ")):
+        return True
+    if _AS_PHRASE.match(tail):
+        return False
+    return bool(_VERB.search(" ".join(tail.split()[1:6])))  # "as ambulances waited outside"
+
+
+_AS_PHRASE = lazy(r"as\s(?:a|an|much|many|long|soon|far|such|if|though|of|for|to|in|usual|opposed|"
+                  r"good|big|little|high|low|recently|early|late|quickly)\s")
+_AS_PRONOUN = lazy(r"as\s(?:he|she|they|it|we|I|you|his|her|their|its|police|officials)\s")
+# Without a comma, only a subordinate clause: "… died in a road accident after his brother …"
 _SUBORDINATE = lazy(r"\s(?=(?:after|as|while|because|despite|amid|following|before|since|until|[-–—])\s)")
 _DASH = lazy(r"\s[-–—]\s")
 _TIME_TAIL = frozenset(str.split("weeks days months years hours minutes seconds moments shortly soon just only "
@@ -387,6 +414,8 @@ def drop_trailing_clause(base: str, budget: int) -> tuple[str, str] | None:
             continue
         if _predicate_after(base[m.end():]):
             break  # an embedded clause: "The merger of X and Y, which became final Tuesday, will create …"
+        if _CONJ_START.match(base[m.end():]) and not _VERB.search(head):
+            break  # a list of names, not two clauses: "Kurt Volker, the former envoy, and Tim Morrison, …, said"
         if len(head.split()) >= 8 and balanced(head) and not (head[-1:] in _CLOSERS and not balanced(head + end)) \
                 and (not _FRONTED.match(base) or _main_clause_after_comma(head)):
             return head + end, "trailing clause dropped at a clause boundary"
@@ -400,7 +429,7 @@ def drop_trailing_clause(base: str, budget: int) -> tuple[str, str] | None:
             break
         if balanced(head) and not _OPEN_RELATIVE.search(head) and last not in _TIME_TAIL and \
                 not last[-1:].isdigit() and not _DASH.search(head) and \
-                (not _FRONTED.match(base) or _main_clause_after_comma(head)):
+                (not _FRONTED.match(base) or _main_clause_after_comma(head)) and _as_clause(base[m.end():]):
             return head + end, "trailing subordinate clause dropped"
     return None
 

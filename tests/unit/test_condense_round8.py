@@ -54,3 +54,39 @@ def test_a_relative_clause_at_the_end_is_still_dropped() -> None:
     text, _ = fit_sentence(s, 100)
     assert text.startswith("The council appointed a new chief executive for the regional bus company")
     assert text.endswith(".") and "who" not in text
+
+
+def test_as_opening_a_role_or_comparison_is_not_a_clause_to_drop() -> None:
+    # "lost his job." and "no longer see the war." say something else than the sentence did
+    for s, wrong in (
+        ("The brother of the former club captain has lost his job as a lorry driver after being banned from the "
+         "roads for two years.", "The brother of the former club captain has lost his job."),
+        ("Most voters in the region no longer see the old border dispute as a threat and now think of it as history, "
+         "a new survey has found.", "Most voters in the region no longer see the old border dispute."),
+    ):
+        assert fit_sentence(s, 100)[0] != wrong
+
+
+def test_as_opening_a_clause_is_still_dropped() -> None:
+    for s in ("The family of the murdered cyclist broke down in court on Monday as they listened to the driver's "
+              "account of the crash.",
+              "Staff at the city's main hospital were under pressure for long periods on Friday as ambulances waited "
+              "outside the emergency department."):
+        text, how = fit_sentence(s, 100)
+        assert text.endswith(".") and " as " not in text, (text, how)
+
+
+def test_a_list_of_names_before_and_is_not_a_sentence() -> None:
+    s = ("Anna Berg, the former trade envoy to Norway, and Tom Reid, a former adviser to the prime minister, told "
+         "the committee on Tuesday that they had raised concerns.")
+    text, _ = fit_sentence(s, 100)
+    assert text != "Anna Berg, the former trade envoy to Norway."
+
+
+def test_a_participle_opening_is_a_fronted_phrase_but_a_noun_in_ing_is_not() -> None:
+    calling = ("Calling the return to school two months ago a success for every pupil, the minister said all schools "
+               "would stay open.")
+    assert fit_sentence(calling, 100)[0] != "Calling the return to school two months ago."
+    spring = ("Spring cleaning means a deep clean of your home and garage, but when it comes to your accounts it "
+              "means something else entirely.")
+    assert fit_sentence(spring, 80)[0] == "Spring cleaning means a deep clean of your home and garage."
