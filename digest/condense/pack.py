@@ -364,6 +364,19 @@ def _predicate_after(tail: str) -> bool:
     return bool(_RELATIVE_START.match(tail)) and any(_PREDICATE_START.match(piece) for piece in tail.split(", ")[1:])
 
 
+_NAME = lazy(r"(?<=\s)[A-Z][\w'’-]+")
+
+
+def _loses_all_names(head: str, tail: str) -> bool:
+    """Dropping ``tail`` would leave a head that points back and names no one, and take every name with it: "The
+    pace of these contacts has now intensified even further, with Russian Foreign Minister Sergey Lavrov visiting
+    Washington today …" keeps only its vague half. The news is in the clause; a marked cut keeps it."""
+    return bool(_POINTER.search(head)) and not _NAME.search(head) and bool(_NAME.search(" " + tail))
+
+
+_POINTER = lazy(r"\b(?:these|those|this|such|the same)\s[a-z]")
+
+
 def _as_clause(tail: str) -> bool:
     """``tail`` does not open on "as", or its "as" opens a clause ("as they listened", "as the first lady managed
     …"), not a role or a comparison that the sentence needs ("lost his job as a HGV driver", "see the war as a
@@ -416,6 +429,8 @@ def drop_trailing_clause(base: str, budget: int) -> tuple[str, str] | None:
             break  # an embedded clause: "The merger of X and Y, which became final Tuesday, will create …"
         if _CONJ_START.match(base[m.end():]) and not _VERB.search(head):
             break  # a list of names, not two clauses: "Kurt Volker, the former envoy, and Tim Morrison, …, said"
+        if _loses_all_names(head, base[m.end():]):
+            break
         if len(head.split()) >= 8 and balanced(head) and not (head[-1:] in _CLOSERS and not balanced(head + end)) \
                 and (not _FRONTED.match(base) or _main_clause_after_comma(head)):
             return head + end, "trailing clause dropped at a clause boundary"
@@ -429,14 +444,18 @@ def drop_trailing_clause(base: str, budget: int) -> tuple[str, str] | None:
             break
         if balanced(head) and not _OPEN_RELATIVE.search(head) and last not in _TIME_TAIL and \
                 not last[-1:].isdigit() and not _DASH.search(head) and \
-                (not _FRONTED.match(base) or _main_clause_after_comma(head)) and _as_clause(base[m.end():]):
+                (not _FRONTED.match(base) or _main_clause_after_comma(head)) and _as_clause(base[m.end():]) and \
+                not _loses_all_names(head, base[m.end():]):
             return head + end, "trailing subordinate clause dropped"
     return None
 
 
 # Words a marked cut does not end on: articles, prepositions, conjunctions, auxiliaries (English, French, Spanish,
 # German). Not German "auf", "an", "vor", "nach", "aus", "bei": a verb's particle ends its clause ("fordert … auf").
-_CUT_END = lazy(r"(?i)a|an|the|of|to|in|on|at|for|and|or|but|with|by|from|as|that|which|who|is|are|was|were|le|la|"
+_CUT_END = lazy(r"(?i)a|an|the|of|to|in|on|at|for|and|or|but|with|by|from|as|that|which|who|is|are|was|were|"
+                r"during|into|onto|about|after|before|between|through|against|among|without|within|via|than|whose|"
+                r"whom|where|when|while|if|because|since|until|its|their|his|her|our|your|my|this|these|those|will|"
+                r"would|can|could|has|have|had|be|been|being|le|la|"
                 r"les|de|des|du|et|un|une|que|el|los|las|y|en|por|con|der|die|das|den|dem|des|und|oder|dass|zu|um|"
                 r"mit|von|für|im|ein|eine|gegen|über|unter|zur|zum|am|als|wie")
 
@@ -454,7 +473,7 @@ def shorten(sentence: str, budget: int) -> str:
         if cut > room:
             break
         head = sentence[:cut].rstrip()
-        if len(head.split()) >= 4 and balanced(head):
+        if len(head.split()) >= 4 and balanced(head) and not _loses_all_names(head, sentence[cut:room]):
             best = cut
     if best < room // 2:  # no clause boundary (or only an early one): last word boundary that keeps the balance
         early = best

@@ -90,3 +90,16 @@ def test_a_participle_opening_is_a_fronted_phrase_but_a_noun_in_ing_is_not() -> 
     spring = ("Spring cleaning means a deep clean of your home and garage, but when it comes to your accounts it "
               "means something else entirely.")
     assert fit_sentence(spring, 80)[0] == "Spring cleaning means a deep clean of your home and garage."
+
+
+def test_a_trailing_clause_that_carries_every_name_is_kept_over_a_vague_head() -> None:
+    # "The pace of these talks has picked up again." points back and says nothing; the clause is the news
+    s = ("The pace of these talks has picked up again in recent days, with Finnish Foreign Minister Anna Virtanen "
+         "arriving in Ottawa today for a two-day visit during which she will meet Prime Minister Mark Carney.")
+    for budget in (120, 160):
+        text, _ = fit_sentence(s, budget)
+        assert "Anna Virtanen" in text and text.endswith("…"), text
+    plain = ("The duchess has hinted before that her health suffered during her years in the job, but in her "
+             "interview with Oprah Winfrey she spoke at length about the pressure.")
+    assert fit_sentence(plain, 120)[0] == ("The duchess has hinted before that her health suffered during her years "
+                                           "in the job.")
