@@ -374,6 +374,14 @@ def _loses_all_names(head: str, tail: str) -> bool:
     return bool(_POINTER.search(head)) and not _NAME.search(head) and bool(_NAME.search(" " + tail))
 
 
+def _word_cut(sentence: str, room: int) -> int:
+    """The last word boundary within ``room`` that keeps quotes and brackets balanced (0 when there is none)."""
+    cut = sentence.rfind(" ", 0, room)
+    while cut > 0 and not balanced(sentence[:cut]):
+        cut = sentence.rfind(" ", 0, cut)
+    return max(cut, 0)
+
+
 _POINTER = lazy(r"\b(?:these|those|this|such|the same)\s[a-z]")
 
 
@@ -466,21 +474,22 @@ def shorten(sentence: str, budget: int) -> str:
     published Oct. 25…" says nothing; the sentence up to the budget says what happened)."""
     room = budget - 1
     best = -1
-    # a sentence that opens on a fronted phrase is cut at a word boundary: a clause boundary inside the fronted phrase
-    # ("From the deck of his schooner, undergoing an overhaul in Seattle…") would cut the subject and verb off
-    for m in () if _FRONTED.match(sentence) else _CLAUSE.finditer(sentence):
+    for m in _CLAUSE.finditer(sentence):
         cut = m.start()
         if cut > room:
             break
         head = sentence[:cut].rstrip()
         if len(head.split()) >= 4 and balanced(head) and not _loses_all_names(head, sentence[cut:room]):
             best = cut
+    word = _word_cut(sentence, room)
     if best < room // 2:  # no clause boundary (or only an early one): last word boundary that keeps the balance
-        early = best
-        cut = sentence.rfind(" ", 0, room)
-        while cut > 0 and not balanced(sentence[:cut]):
-            cut = sentence.rfind(" ", 0, cut)
-        best = cut if cut > max(early, 0) else early if early > 0 else room
+        best = word if word > max(best, 0) else best if best > 0 else room
+    elif _FRONTED.match(sentence) and len(sentence[:word].rsplit(", ", 1)[-1].split()) >= 3 and "," in \
+            sentence[:word]:
+        # a sentence that opens on a fronted phrase is cut at a word boundary that reaches into its main clause: a
+        # clause boundary inside the fronted phrase ("From the deck of his schooner, undergoing an overhaul in
+        # Seattle…") would cut the subject and verb off; not when only a word of it fits ("…, optimal…")
+        best = word
     head = sentence[:best].rstrip(" ,;:–—-")
     words = head.split()
     while len(words) > 3 and _CUT_END.fullmatch(words[-1]):

@@ -103,3 +103,10 @@ def test_a_trailing_clause_that_carries_every_name_is_kept_over_a_vague_head() -
              "interview with Oprah Winfrey she spoke at length about the pressure.")
     assert fit_sentence(plain, 120)[0] == ("The duchess has hinted before that her health suffered during her years "
                                            "in the job.")
+
+
+def test_a_fronted_lede_is_not_cut_one_word_into_its_main_clause() -> None:
+    s = ("Though the small regional airlines are the most popular choice on these routes and earn the most, "
+         "larger carriers have begun to win back passengers with cheaper fares.")
+    text = shorten(s, 110)
+    assert not text.endswith(", larger…") and text.endswith("…"), text
