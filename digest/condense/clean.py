@@ -53,6 +53,8 @@ NEEDLES: dict[str, tuple[str, ...]] = {
     "photo_credit": ("photo", "image", "picture", "pic", "credit"),
     "read_more_tail": ("read more", "continue reading"),
     "update_stamp": ("update", ":", "."),
+    "summary_label": ("summary", "zusammenfassung", "résumé", "resumen", "resumo", "tl;dr", "tldr", "abstract",
+                      "overview", "key points", "in brief", "kurz gesagt", "en bref"),
     "subscribe_plea": ("subscri", "sign up", "newsletter", "support", "patreon", "donate", "help us", "become a",
                        "contribution", "get the", "get our", "follow us", "like us", "abonn", "submit your",
                        "send us your"),
@@ -92,6 +94,10 @@ INLINE_RULES: tuple[Rule, ...] = (
          _r(rf"^(?:(?i:update[ds]?)(?:\s{{0,2}}\d{{1,2}}\b)?(?:\s{{1,2}}(?:at\s{{1,2}})?(?:{_TIME}(?:,?\s{{0,2}}{_DATE})?|{_DATE}))?"
             rf"|{_TIME}(?:,?\s{{1,2}}{_DATE})?)\s{{0,2}}(?:[-—–]{{1,2}}|:)\s{{1,3}}(?=[\"“‘A-Z0-9])"),
          "update time stamp at the start of a paragraph ('12:00 PM PT -- ', 'UPDATE: ', 'Updated at 3:15 p.m.: ')"),
+    Rule("summary_label",
+         _r(r"^(?:Summary|SUMMARY|Zusammenfassung|Résumé|Resumen|Resumo|TL;DR|TLDR|Abstract|Overview|Key points|"
+            r"In brief|Kurz gesagt|En bref)\s{0,2}:\s{1,3}(?=[\"“‘«„A-Z0-9])"),
+         "a summary label at the start of a paragraph ('Summary: ', 'TL;DR: ')"),
     Rule("published_updated",
          _r(rf"(?:\|\s{{0,3}}\.?\s{{0,3}})?(?:PUBLISHED|UPDATED|Published|Updated|Last updated)\s{{0,3}}(?:at\s)?:?\s{{0,3}}"  # noqa: E501
             rf"\.?\s{{0,3}}(?:{_TIME},?\s{{0,3}}(?:{_DATE})?|{_DATE})\s{{0,3}}\.?\s{{0,3}}(?:\|\s{{0,3}}\.?\s{{0,3}})?"),

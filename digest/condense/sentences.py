@@ -57,12 +57,16 @@ _ANY_LANG_ABBREVIATIONS = frozenset().union(*LANG_ABBREVIATIONS.values()) - froz
 def _abbreviations(lang: str | None) -> frozenset[str]:
     code = (lang or "").lower()[:2]
     return LANG_ABBREVIATIONS.get(code, _ANY_LANG_ABBREVIATIONS if not code else frozenset())
-# "3. Oktober", "1. Mai", "20. Jahrhundert": an ordinal number before a month (or century) is no sentence end.
+# "3. Oktober", "1. Mai", "20. Jahrhundert", "2. Weltkriegs", "1. FC Köln": an ordinal number before a month, a
+# century or another noun that counts is no sentence end.
 _ORDINAL_NEXT = frozenset(
     [
         "januar", "jänner", "februar", "märz", "april", "mai", "juni", "juli", "august", "september", "oktober",
         "november", "dezember", "jahrhundert", "jahrestag", "platz", "runde", "spieltag", "liga", "klasse",
-        "stock", "etage", "mal", "bis"  # "am 12. bis 13. September" (a range, sometimes typed "12. Bis")
+        "stock", "etage", "mal", "weltkrieg", "weltkriegs", "weltkrieges", "jahrhunderts", "bundesliga", "quartal",
+        "quartals", "halbjahr", "lebensjahr", "geburtstag", "advent", "auflage", "kapitel", "staffel", "generation",
+        "semester", "woche", "fc",
+        "bis"  # "am 12. bis 13. September" (a range, sometimes typed "12. Bis")
     ]
 )
 # Initials and acronyms that do end a sentence when a typical opener follows ("… in the U.S. The …").

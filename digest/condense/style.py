@@ -14,7 +14,9 @@ ENDS = ".!?…。！？।"
 
 
 def balanced(s: str) -> bool:
-    """Quotes and brackets balanced, as a style check counts them."""
+    """Quotes and brackets balanced, as a style check counts them (guillemets pair either way: «…» and »…«)."""
+    if s.count("«") != s.count("»"):
+        return False
     pairs = (("(", ")"), ("[", "]"), ("“", "”"))
     if "„" in s:
         return _balanced_german(s) and all(s.count(a) == s.count(b) for a, b in pairs[:2]) and s.count('"') % 2 == 0

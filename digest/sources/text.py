@@ -104,8 +104,17 @@ _LANG_TOKEN = lazy(r"[^\W\d_]+")
 
 
 def guess_lang(text: str) -> str | None:
-    """"en", "fr", "de", "es", "it", "pt" or "nl" by a stop-word vote over the first ~250 words; None when unsure."""
-    words = _LANG_TOKEN.findall(text[:1500].lower())[:250]
+    """"en", "fr", "de", "es", "it", "pt" or "nl" by a stop-word vote over the first ~250 words; None when unsure.
+    A page that opens on addresses or a menu is asked again over the first ~1,000 words of its longer paragraphs."""
+    got = _vote(text[:1500])
+    if got is None and len(text) > 1500:
+        prose = "\n".join(p for p in text[:20000].split("\n") if len(p) >= 80)  # paragraphs, not address lines
+        got = _vote(prose, 1000)
+    return got
+
+
+def _vote(text: str, limit: int = 250) -> str | None:
+    words = _LANG_TOKEN.findall(text.lower())[:limit]
     if len(words) < 20:
         return None
     counts: dict[str, int] = {}

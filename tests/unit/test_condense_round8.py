@@ -110,3 +110,36 @@ def test_a_fronted_lede_is_not_cut_one_word_into_its_main_clause() -> None:
          "larger carriers have begun to win back passengers with cheaper fares.")
     text = shorten(s, 110)
     assert not text.endswith(", larger…") and text.endswith("…"), text
+
+
+def test_a_german_ordinal_before_a_counted_noun_is_no_sentence_end() -> None:
+    from digest.condense.sentences import split_sentences
+    text = ("Vorgestellt werden die Feuerwehrautos, die vor dem Ende des 2. Weltkriegs gebaut wurden. Der 1. FC "
+            "Neustadt spielt in der 3. Liga. In der 32. Woche beginnt die Saison.")
+    assert split_sentences(text, lang="de") == [
+        "Vorgestellt werden die Feuerwehrautos, die vor dem Ende des 2. Weltkriegs gebaut wurden.",
+        "Der 1. FC Neustadt spielt in der 3. Liga.", "In der 32. Woche beginnt die Saison."]
+
+
+def test_the_language_of_a_page_that_opens_on_addresses_is_still_found() -> None:
+    from digest.sources.text import guess_lang
+    junk = "\n\n".join(f"Kiosk {i}\n\nHauptstr. {i}\n\n{10000 + i} Musterstadt, Tel: 0{i} / 555 {i}"
+                       for i in range(40))
+    prose = ("Reisende erhalten bei der Ankunft am Flughafen eine Genehmigung für 30 Tage, und sie benötigen dazu "
+             "einen Pass, der noch mindestens sechs Monate gültig ist. Die Behörden sind dabei sehr streng, und wer "
+             "die Frist überzieht, muss mit einer hohen Strafe rechnen. ") * 4
+    assert guess_lang(junk + "\n\n" + prose) == "de"
+
+
+def test_an_unclosed_guillemet_is_unbalanced() -> None:
+    from digest.condense.style import balanced
+    assert not balanced("Er sagt: «Ich bin Fussballfan und ich bin schwul.")
+    assert balanced("Er sagt: «Ich bin Fussballfan.» Dann geht er.")
+    assert balanced("Sie nennt es »eine Frage der Zeit«.")
+
+
+def test_a_summary_label_is_removed_from_the_start_of_a_paragraph() -> None:
+    from digest.condense.clean import clean_text
+    c = clean_text("Summary: The county diver won the state title on Saturday with a record score.\n\n"
+                   "The summary of the season: it was the best in a decade.")
+    assert c.text.startswith("The county diver won") and "The summary of the season" in c.text
