@@ -64,6 +64,7 @@ def pack(cands: Sequence[Candidate], budget: int, p: Params = DEFAULT, context: 
 
 
 _TURN_QUESTION = lazy(r"^(?:but|yet|so|doch|aber|mais|pero|ma)\b", re.I)
+_ACRONYM_END = lazy(r"\b[A-Z]{2,}\.$")  # "The VW ID." is a name cut at its stop ("The VW ID. Buzz is …")
 _NAME_ONLY = lazy(r"^(?:Mr|Mrs|Ms|Miss|Dr|Prof)\.?\s(?:[A-Z][\w'’.-]*\s?)+\.$")
 _TURN = ("leading connective 'But' removed", "leading connective 'However' removed",
          "leading connective 'However,' removed", "leading connective 'Yet' removed")
@@ -124,7 +125,8 @@ def _run(opener: Candidate, cands: Sequence[Candidate], budget: int, context: st
             if c.why_not.startswith("no sentence end") and len(c.text.split()) <= 6:
                 continue  # a photo credit or label line: "View this image ›", "West Mercia Police"
             if not (c.why_not == "too short" and c.text[:1].isupper() and c.text[-1:] in ".!" and
-                    balanced(c.text) and any(ch.islower() for ch in c.text) and not _NAME_ONLY.match(c.text)):
+                    balanced(c.text) and any(ch.islower() for ch in c.text) and not _NAME_ONLY.match(c.text) and
+                    not _ACRONYM_END.search(c.text)):
                 break  # a short sentence that follows on is kept: "He was 88.", "Im Gegenteil." (not a shouted
                 # promo: "ON YOUTUBE!", not a caption's name: "Mrs. Joan Honoré-Paul.")
         trial = [*chosen, c]

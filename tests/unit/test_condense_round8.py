@@ -143,3 +143,13 @@ def test_a_summary_label_is_removed_from_the_start_of_a_paragraph() -> None:
     c = clean_text("Summary: The county diver won the state title on Saturday with a record score.\n\n"
                    "The summary of the season: it was the best in a decade.")
     assert c.text.startswith("The county diver won") and "The summary of the season" in c.text
+
+
+def test_a_short_follow_on_that_ends_on_an_acronym_is_a_name_cut_at_its_stop() -> None:
+    from digest.condense.teaser import make_teaser
+    from digest.model import Article
+    text = ("Nordwerk's first electric van is not expected until next year, but the carmaker keeps showing new "
+            "concept models at every motor show. The new EV. RANGER is the fifth model on its platform, and it is "
+            "aimed at large families.\n\nIt has seven seats.")
+    got = make_teaser(Article(title="", kind="text", source="t.txt", text=text), 300).text
+    assert "The new EV." not in got and got.startswith("Nordwerk's first electric van")
