@@ -313,9 +313,28 @@ def _why_not(t: str, words: int, toks: list[str], i: int, title_toks: set[str], 
         return "a list of names (squad or line-up)"
     if _RUN_TOGETHER.search(t):
         return "table or list cells run together (\"6.8Increase\")"
+    if _stat_row(t):
+        return "table or list cells: numbers with hardly a word between them (\"DL Larry Ogunjobi 63 85% 1 tackle\")"
     if p.bare_quote == "skip" and t[0] in _OPEN_PUNCT and bare_quote(t):
         return "a quotation without attribution"
     return ""
+
+
+def _stat_row(t: str) -> bool:
+    """A row of a stats table read as a sentence: at least a third of its tokens are numbers and not one is a
+    function word of prose ("DL Larry Ogunjobi 63 85% 1 tackle (1 combined).", "1 sack, 1 TFL, 2 QH."; not "Es
+    tritt am 1. Januar 2022 (Artikel 1 und 3) in Kraft.")."""
+    toks = t.split()
+    if len(toks) < 4:
+        return False
+    nums = sum(any(ch.isdigit() for ch in w) for w in toks)
+    return 3 * nums >= len(toks) and not any(w.strip(".,;:()").lower() in _FUNCTION_WORDS for w in toks)
+
+
+_FUNCTION_WORDS = frozenset(str.split(
+    "the a an and or of to in on at for with from by is was are were has have had it its this that as "
+    "der die das und oder im am zu von mit für ist sind es ein eine den dem des auf "
+    "le la les et ou de du un une est en au aux el los las y o del con por para una"))
 
 
 def _reports_question(t: str) -> bool:

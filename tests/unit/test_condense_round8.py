@@ -153,3 +153,11 @@ def test_a_short_follow_on_that_ends_on_an_acronym_is_a_name_cut_at_its_stop() -
             "aimed at large families.\n\nIt has seven seats.")
     got = make_teaser(Article(title="", kind="text", source="t.txt", text=text), 300).text
     assert "The new EV." not in got and got.startswith("Nordwerk's first electric van")
+
+
+def test_a_stats_table_row_is_not_a_sentence_but_dated_prose_is() -> None:
+    from digest.condense.select import _stat_row
+    assert _stat_row("LB Sam Okoro 48 71% 6 tackles (4 solo).")
+    assert _stat_row("2 sacks, 1 TFL, 3 QH.")
+    assert not _stat_row("Die Regel gilt ab 1. März 2024 (Absatz 2 und 3) und ab 1. Mai 2024 (Absatz 4).")
+    assert not _stat_row("Arsenal beat Chelsea 2-1 on Sunday to go three points clear.")
