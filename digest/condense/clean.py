@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from ..model import Removed
+from .lang import english as is_english
 from .lazyre import lazy
 
 
@@ -408,23 +409,14 @@ _NAME_LEAD = frozenset(str.split(
 _CAPTION_END = frozenset(("pictured", "above", "below", "left", "right", "inset", "centre", "center", "file",
                           "image", "photo", "picture", "photograph"))
 _ROLE = _r(r"(?:Reverend|Rev|Officer|President|Minister|Chairman|Director|Secretary|Chief|Professor|Doctor|Judge|"
-           r"Senator|Governor|Commissioner|Mayor|Sheriff|Captain|Coach|Manager|Veterinarian|Patient|Vitamin|[A-Z]\w*ing)$")
+           r"Senator|Governor|Commissioner|Mayor|Sheriff|Captain|Coach|Manager|Veterinarian|Patient|Vitamin|"
+           r"[A-Z]\w*ing)$")
 # Words a caption never ends on: the sentence goes on ("… achieved or If you …", "… for diese These sind …").
 _FUNCTION_END = frozenset(str.split(
     "a an the and or but nor of to for with by from in on at as than that which who whose "
     "its their his her our my your only also"))
 # Run-in captions are an artefact of English tabloid pages; in other languages "A" and "Dr." run on ("von A nach
-# B", "Landesbranddirektor Dr. Karsten Homrighausen").
-_EN_WORDS = frozenset(str.split("the and of to is was in for with that it on are has have had were be by"))
-_OTHER_WORDS = frozenset(str.split(
-    "der die das und ist nicht mit von zu den dem ein eine sich auf für auch wird sind le la les et est des du une "
-    "dans pour el los las y es del en por con que una"))
-
-
-def _english(line: str) -> bool:
-    words = line.lower().split()
-    en = sum(w in _EN_WORDS for w in words)
-    return en >= 2 and en > sum(w in _OTHER_WORDS for w in words)
+# B", "Landesbranddirektor Dr. Karsten Homrighausen"): ``is_english`` asks first.
 
 
 def _runin_cut(sent: str) -> re.Match[str] | None:
@@ -447,7 +439,7 @@ def _runin_cut(sent: str) -> re.Match[str] | None:
         if nxt in ("A ", "Po") and last[:1].isupper():
             continue  # "Patient A and …", "Greater Manchester Police told …"
         if english is None:
-            english = _english(sent)
+            english = is_english(sent)
         if not english:
             return None
         if not _TERMINAL.search(sent[m.end():]) or re.search(r"[,;:\"“‘]\s*$|[,.!?][\"”’']\s*(?:\w+\s*)?$", head) or \

@@ -329,8 +329,8 @@ _TRAIL = lazy(r"(?:,|\s[-–—])\s(?=(?:after|before|while|as|with|without|whic
 # A sentence that opens on a fronted phrase ("From the deck of his schooner, …", "After years of delay, …"): its
 # main clause starts after the first comma, so a head that stops before that comma has no main clause.
 _FRONTED = lazy(r"(?:[A-Z][a-z]+ing\s(?=(?:the|a|an|his|her|their|its|my|our|your|this|that|these|those|to|with|"
-                r"from|on|at|for|about|up|out|off|back|down|through|over|into|some|all|more|no)\s)|From|In|At|On|With|Without|After|Before|As|When|While|"
-                r"Although|Though|Despite|Following|Since|"
+                r"from|on|at|for|about|up|out|off|back|down|through|over|into|some|all|more|no)\s)|"
+                r"From|In|At|On|With|Without|After|Before|As|When|While|Although|Though|Despite|Following|Since|"
                 r"Because|If|Under|Over|Across|Amid|During|For|By|Among|Unlike|Like|Once|Until|Having|Speaking|"
                 r"According|Behind|Beyond|Inside|Outside|Near|Along|Through|Throughout|Within|Against|Upon|Toward|"
                 r"Towards|Between)\b")
@@ -367,6 +367,7 @@ def _predicate_after(tail: str) -> bool:
 
 
 _NAME = lazy(r"(?<=\s)[A-Z][\w'’-]+")
+_POINTER = lazy(r"\b(?:these|those|this|such|the same)\s[a-z]")
 
 
 def _loses_all_names(head: str, tail: str) -> bool:
@@ -382,9 +383,6 @@ def _word_cut(sentence: str, room: int) -> int:
     while cut > 0 and not balanced(sentence[:cut]):
         cut = sentence.rfind(" ", 0, cut)
     return max(cut, 0)
-
-
-_POINTER = lazy(r"\b(?:these|those|this|such|the same)\s[a-z]")
 
 
 def _as_clause(tail: str) -> bool:
@@ -403,6 +401,7 @@ def _as_clause(tail: str) -> bool:
 _AS_PHRASE = lazy(r"as\s(?:a|an|much|many|long|soon|far|such|if|though|of|for|to|in|usual|opposed|"
                   r"good|big|little|high|low|recently|early|late|quickly)\s")
 _AS_PRONOUN = lazy(r"as\s(?:he|she|they|it|we|I|you|his|her|their|its|police|officials)\s")
+
 # Without a comma, only a subordinate clause: "… died in a road accident after his brother …"
 _SUBORDINATE = lazy(r"\s(?=(?:after|as|while|because|despite|amid|following|before|since|until|[-–—])\s)")
 _DASH = lazy(r"\s[-–—]\s")

@@ -30,6 +30,7 @@ from itertools import chain
 from .clean import update_stamp
 from .compress import bare_quote, compress
 from .kinds import expletive_it, wire_caption
+from .lang import ANY_FUNCTION_WORD
 from .lazyre import lazy
 from .sentences import n_words, split_sentences
 from .style import CLOSERS, balanced, ends_sentence
@@ -328,13 +329,7 @@ def _stat_row(t: str) -> bool:
     if len(toks) < 4:
         return False
     nums = sum(any(ch.isdigit() for ch in w) for w in toks)
-    return 3 * nums >= len(toks) and not any(w.strip(".,;:()").lower() in _FUNCTION_WORDS for w in toks)
-
-
-_FUNCTION_WORDS = frozenset(str.split(
-    "the a an and or of to in on at for with from by is was are were has have had it its this that as "
-    "der die das und oder im am zu von mit für ist sind es ein eine den dem des auf "
-    "le la les et ou de du un une est en au aux el los las y o del con por para una"))
+    return 3 * nums >= len(toks) and not any(w.strip(".,;:()").lower() in ANY_FUNCTION_WORD for w in toks)
 
 
 def _reports_question(t: str) -> bool:

@@ -235,7 +235,7 @@ def _with_lang(articles: list[Article]) -> list[Article]:
     default) gives way to the guess, so the sentence splitter uses the right abbreviations."""
     for article in articles:
         if article.text:
-            from .text import guess_lang
+            from ..condense.lang import guess_lang
 
             guess = article.lang if article.kind == "text" else guess_lang(article.text)  # text: guessed already
             if not article.lang or guess and guess != article.lang.split("-")[0].lower():

@@ -122,7 +122,7 @@ def test_a_german_ordinal_before_a_counted_noun_is_no_sentence_end() -> None:
 
 
 def test_the_language_of_a_page_that_opens_on_addresses_is_still_found() -> None:
-    from digest.sources.text import guess_lang
+    from digest.condense.lang import guess_lang
     junk = "\n\n".join(f"Kiosk {i}\n\nHauptstr. {i}\n\n{10000 + i} Musterstadt, Tel: 0{i} / 555 {i}"
                        for i in range(40))
     prose = ("Reisende erhalten bei der Ankunft am Flughafen eine Genehmigung für 30 Tage, und sie benötigen dazu "
