@@ -200,7 +200,17 @@ def _surname(word: str, cands: Sequence[Candidate]) -> bool:
 # a sentence that leans on the ones left out: a third-person pronoun or "also" anywhere, "One …", "Others …", a
 # comparison with what came before ("The One S, in comparison, weighs two pounds less.")
 _LEANS = lazy(r"\b(?:he|she|his|her|hers|him|they|them|their|theirs|also|in\s+comparison|by\s+comparison|"
-              r"in\s+contrast|by\s+contrast)\b|^(?:One|Others?|Some|Many|Most)\s", re.I)
+              r"in\s+contrast|by\s+contrast)\b|^(?:One|Others?|Some|Many|Most)\s|,\s(?:though|too)\.$", re.I)
+# The same in German and Spanish, for a sentence the run would jump to (an opener may still start this way: a German
+# page's "Dieser Artikel …" is its own subject): a sequencing adverb, a demonstrative in the first words ("Genau aus
+# diesem Grund …", "Durch diese Maßnahmen …"), a Spanish verb of saying without its subject ("Aduce que …"), an
+# interviewer addressing the guest ("Herr Wirth, Sie sind …").
+_LEANS_OTHER = lazy(r"^(?:Anschließend|Daraufhin|Zudem|Außerdem|Ebenso|Ebenfalls|Trotzdem|Deshalb|Deswegen|Darum|"
+                    r"Dadurch|Hierbei|Hierfür|Dafür|Dazu|Genau)\b|^(?:\S+\s){0,3}(?:diese|dieser|diesem|diesen|"
+                    r"dieses|jene|jener|jenem|jenen|jenes|solche|solchen)\b|^(?:Aduce|Dijo|Afirmó|Señaló|Agregó|"
+                    r"Añadió|Explicó|Indicó|Aseguró|Destacó|Recordó|Sostuvo|Manifestó|Expresó|Consideró|Subrayó|"
+                    r"Advirtió|Apuntó|Precisó|Insistió)\s+que\b|^(?:Herr|Frau|Mr|Mrs|Ms|Dr|Prof)\.?\s[\w'’-]+,\s",
+                    re.I)
 _APPOSITION_FRAGMENT = lazy(r"^(?:[A-Z][\w'’-]+\s?){1,4},\s(?:to|for|in|at|of|with|from|on|by)\s")
 
 
@@ -212,6 +222,7 @@ def _one_more(chosen: list[Candidate], cands: Sequence[Candidate], long: int, bu
         words = len(c.text.split())
         if opener_verdict(c, context) or c.the_noun or words > _RUN_ON_WORDS or words < 8 or \
                 any(n.startswith("leading connective") for n in c.notes) or _LEANS.search(c.text) or \
+                _LEANS_OTHER.search(c.text) or \
                 _APPOSITION_FRAGMENT.match(c.text):
             continue  # "Then there are …", "When he arrived, he …", "One testified …", "Caleb Barnes, to a …"
         if any(_near_copy(c.text, x.text) for x in chosen):

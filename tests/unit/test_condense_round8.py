@@ -161,3 +161,26 @@ def test_a_stats_table_row_is_not_a_sentence_but_dated_prose_is() -> None:
     assert _stat_row("2 sacks, 1 TFL, 3 QH.")
     assert not _stat_row("Die Regel gilt ab 1. März 2024 (Absatz 2 und 3) und ab 1. Mai 2024 (Absatz 4).")
     assert not _stat_row("Arsenal beat Chelsea 2-1 on Sunday to go three points clear.")
+
+
+def _jump_text(third: str) -> str:
+    long = ("Die Sportlerin hatte sich im Winter nach einer langen Verletzungspause, die sie fast das ganze Jahr "
+            "gekostet hatte, mit einem neuen Trainer und einem neuen Plan zurückgemeldet, und sie wollte in der "
+            "Halle zeigen, dass sie wieder zur Spitze gehört, was ihr am Ende auch eindrucksvoll gelungen ist.")
+    return ("Hoch hinaus ging es für Jana Berger vom TV Nordstadt am Sonntag bei den Hallenmeisterschaften in Essen. "
+            f"{long} {third}\n\nDer Verband lobte die Organisation.")
+
+
+def test_a_jump_does_not_land_on_a_sentence_that_leans_back_in_german_or_spanish() -> None:
+    from digest.condense.teaser import make_teaser
+    from digest.model import Article
+
+    def teaser(text: str) -> str:
+        return make_teaser(Article(title="", kind="text", source="t.txt", text=text, lang="de"), 300).text
+
+    for leaning in ("Anschließend versuchte sie sich dreimal vergeblich an der neuen Höhe von 1,80 Meter.",
+                    "Genau aus diesem Grund hatte der Verein die Meisterschaft erstmals in die Halle verlegt.",
+                    "Frau Berger, Sie haben nach der Pause sofort wieder gewonnen, wie fühlt sich das an."):
+        assert leaning not in teaser(_jump_text(leaning))
+    clean = "Die Meisterschaften in Essen gelten als wichtigste Qualifikation für die Europameisterschaft im März."
+    assert clean in teaser(_jump_text(clean))
