@@ -1,10 +1,12 @@
 """Kinds of sentence that look like something else: a wire-photo caption that reads like prose, an "It …" that does
-not point back. Seen on pages we had never seen (issue 18, "Unseen pages" in docs/teasers.md)."""
+not point back, a stats-table row, a link line, a press release's download note. Seen on pages we had never seen
+(issue 18, "Unseen pages" and "Round 8" in docs/teasers.md)."""
 
 from __future__ import annotations
 
 import re
 
+from .lang import ANY_FUNCTION_WORD
 from .lazyre import lazy
 
 # A wire-photo caption: present tense or a position marker ("Deval Patrick, left, speaks with …"), dated at its end
@@ -28,16 +30,55 @@ def wire_caption(t: str) -> bool:
     return bool(_WIRE_MARKER.search(t) or m.group("lead") and _WIRE_VERB.search(t))
 
 
-# "It should not surprise anyone that …", "It is no secret that …": an "it" that stands for the clause that follows,
-# not for anything before it.
-_EXPLETIVE_IT = lazy(r"It (?:is|was|should|would|will|may|might|must|seems|seemed|appears|appeared|has been|had been|"
-                     r"comes|came)(?:n['’]t| not| no)? (?:\w+ ){0,2}?(?:surprise|surprising|surprised|secret|clear|"
-                     r"obvious|true|likely|unlikely|possible|impossible|no wonder)\b[^.!?]{0,40}?\b(?:that|when|if)\b")
+# "It should not surprise anyone that …", "It is no secret that …", "It’s no coincidence that …": an "it" that stands
+# for the clause that follows, not for anything before it.
+_EXPLETIVE_IT = lazy(r"It(?:['’]s| (?:is|was|should|would|will|may|might|must|seems|seemed|appears|appeared|has been|"
+                     r"had been|comes|came))(?:n['’]t| not| no)? (?:\w+ ){0,2}?(?:surprise|surprising|surprised|secret|"
+                     r"clear|obvious|true|likely|unlikely|possible|impossible|no wonder|coincidence|accident|"
+                     r"exaggeration)\b[^.!?]{0,40}?\b(?:that|when|if)\b")
 _THIRD_PERSON = lazy(r"\s*(?:he|she|they|his|her|their|it|its|this|these|those)\b", re.I)
 
 
 def expletive_it(t: str) -> bool:
     """"It should not surprise anyone that Ms Price …": the "it" stands for the clause that follows, whose own subject
     is not a pronoun either ("It was clear that he had lost" still points back)."""
-    m = _EXPLETIVE_IT.match(t) if t[:3] == "It " else None
+    m = _EXPLETIVE_IT.match(t) if t[:3] in ("It ", "It'", "It’") else None
     return m is not None and not _THIRD_PERSON.match(t, m.end())
+
+
+def stat_row(t: str) -> bool:
+    """A row of a stats table read as a sentence: at least a third of its tokens are numbers and not one is a
+    function word of prose ("DL Larry Ogunjobi 63 85% 1 tackle (1 combined).", "1 sack, 1 TFL, 2 QH."; not "Es
+    tritt am 1. Januar 2022 (Artikel 1 und 3) in Kraft.")."""
+    toks = t.split()
+    if len(toks) < 4:
+        return False
+    nums = sum(any(ch.isdigit() for ch in w) for w in toks)
+    return 3 * nums >= len(toks) and not any(w.strip(".,;:()").lower() in ANY_FUNCTION_WORD for w in toks)
+
+
+def linkish(t: str) -> bool:
+    """A link, or handles and hashtags as the sentence's furniture ("Follow @digest #news."); one hashtag inside
+    prose is a name ("… habe ich das Projekt #DigitalHerrnhut aufgerissen – …")."""
+    if _URL.search(t):
+        return True
+    tags = _HANDLE.findall(t)
+    if not tags:
+        return False
+    last = t.rstrip(".!?…").rsplit(None, 1)[-1]
+    return len(tags) >= 2 or len(t.split()) < 8 or bool(_HANDLE.match(t) or _HANDLE.match(last))
+
+
+_URL = lazy(r"https?://|www\.")
+_HANDLE = lazy(r"[@#]\w{2,}")
+
+
+_PRESS_KIT = lazy(r"\b(?:zum (?:kostenlosen )?Download|am Ende (?:der|dieser) (?:Meldung|Pressemitteilung)|"
+                  r"Pressefotos?\b|hochauflösende[nrs]? (?:Bild|Foto)|high[- ]resolution (?:images|photos)|"
+                  r"(?:images|photos) (?:are )?available for download|press kit|à télécharger)", re.I)
+
+
+def press_kit(t: str) -> bool:
+    """A press release's note about its downloads ("… drei Bildmotive am Ende der Meldung zum kostenlosen
+    Download.", "High-resolution images are available for download.")."""
+    return ("ownload" in t or "ress" in t or "esolution" in t or "uflösend" in t) and _PRESS_KIT.search(t) is not None

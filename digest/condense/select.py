@@ -29,8 +29,7 @@ from itertools import chain
 
 from .clean import update_stamp
 from .compress import bare_quote, compress
-from .kinds import expletive_it, wire_caption
-from .lang import ANY_FUNCTION_WORD
+from .kinds import expletive_it, linkish, press_kit, stat_row, wire_caption
 from .lazyre import lazy
 from .sentences import n_words, split_sentences
 from .style import CLOSERS, balanced, ends_sentence
@@ -267,7 +266,6 @@ def _stems(s: str) -> list[str]:
 _CLOSERS = CLOSERS
 _OPEN_PUNCT = "\"“‘'(«¿¡„"
 _BAD_QUOTE_START = lazy(r"[\"“‘'(«¿¡„]+(?:[^\w\s]|[a-z])")
-_LINKISH = lazy(r"https?://|www\.|@\w{2,}|#\w{2,}")
 
 
 def _why_not(t: str, words: int, toks: list[str], i: int, title_toks: set[str], p: Params) -> str:
@@ -288,6 +286,8 @@ def _why_not(t: str, words: int, toks: list[str], i: int, title_toks: set[str], 
         return "match-preview headings run together (\"… vs … Team news …\")"
     if " you " in t and _FURNITURE.search(t):
         return "page furniture (addresses the reader: \"all you need to know\")"
+    if press_kit(t):
+        return "page furniture (a press release's downloads: \"Bildmotive zum kostenlosen Download\")"
     if not balanced(t):
         return "unbalanced quotes or brackets"
     if _DISCOURSE.match(t) or _points_at_next(t):
@@ -299,7 +299,7 @@ def _why_not(t: str, words: int, toks: list[str], i: int, title_toks: set[str], 
         return "starts in lower case or with punctuation"
     if title_toks and i < 8 and _repeats_title(toks, title_toks):
         return "repeats the headline"
-    if ("http" in t or "www." in t or "@" in t or "#" in t) and _LINKISH.search(t):
+    if ("http" in t or "www." in t or "@" in t or "#" in t) and linkish(t):
         return "link or handle"
     if ("pictured" in t or ":" in t or t[:3] in _MONTHS3 or t[:3] == "In " or t[:1].isdigit()) and \
             _CAPTION.search(t):
@@ -314,22 +314,11 @@ def _why_not(t: str, words: int, toks: list[str], i: int, title_toks: set[str], 
         return "a list of names (squad or line-up)"
     if _RUN_TOGETHER.search(t):
         return "table or list cells run together (\"6.8Increase\")"
-    if _stat_row(t):
+    if stat_row(t):
         return "table or list cells: numbers with hardly a word between them (\"DL Larry Ogunjobi 63 85% 1 tackle\")"
     if p.bare_quote == "skip" and t[0] in _OPEN_PUNCT and bare_quote(t):
         return "a quotation without attribution"
     return ""
-
-
-def _stat_row(t: str) -> bool:
-    """A row of a stats table read as a sentence: at least a third of its tokens are numbers and not one is a
-    function word of prose ("DL Larry Ogunjobi 63 85% 1 tackle (1 combined).", "1 sack, 1 TFL, 2 QH."; not "Es
-    tritt am 1. Januar 2022 (Artikel 1 und 3) in Kraft.")."""
-    toks = t.split()
-    if len(toks) < 4:
-        return False
-    nums = sum(any(ch.isdigit() for ch in w) for w in toks)
-    return 3 * nums >= len(toks) and not any(w.strip(".,;:()").lower() in ANY_FUNCTION_WORD for w in toks)
 
 
 def _reports_question(t: str) -> bool:

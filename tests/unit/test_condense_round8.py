@@ -156,7 +156,7 @@ def test_a_short_follow_on_that_ends_on_an_acronym_is_a_name_cut_at_its_stop() -
 
 
 def test_a_stats_table_row_is_not_a_sentence_but_dated_prose_is() -> None:
-    from digest.condense.select import _stat_row
+    from digest.condense.kinds import stat_row as _stat_row
     assert _stat_row("LB Sam Okoro 48 71% 6 tackles (4 solo).")
     assert _stat_row("2 sacks, 1 TFL, 3 QH.")
     assert not _stat_row("Die Regel gilt ab 1. März 2024 (Absatz 2 und 3) und ab 1. Mai 2024 (Absatz 4).")
@@ -184,3 +184,36 @@ def test_a_jump_does_not_land_on_a_sentence_that_leans_back_in_german_or_spanish
         assert leaning not in teaser(_jump_text(leaning))
     clean = "Die Meisterschaften in Essen gelten als wichtigste Qualifikation für die Europameisterschaft im März."
     assert clean in teaser(_jump_text(clean))
+
+
+def _t(text: str, lang: str | None = None, budget: int = 300) -> str:
+    from digest.condense.teaser import make_teaser
+    from digest.model import Article
+    return make_teaser(Article(title="", kind="text", source="t.txt", text=text, lang=lang), budget).text
+
+
+def test_its_no_coincidence_that_is_an_expletive_it_and_opens() -> None:
+    lede = ("It’s no coincidence that the tenth anniversary of the harbour's reopening fell on the same day the "
+            "band released its new record.")
+    text = f"{lede} The Glasgow trio might be sentimental after all.\n\nThe record is out now."
+    assert _t(text).startswith(lede)
+
+
+def test_keine_sorge_answers_the_question_it_follows() -> None:
+    text = ("Jeden Morgen eine lange Routine im Bad ist dir zu anstrengend? Keine Sorge, diese zwanzig Tipps aus "
+            "unserer Redaktion sind für jeden machbar und kosten kaum Zeit.\n\nErstens: Geh früh ins Bett.")
+    assert _t(text, "de").startswith("Jeden Morgen eine lange Routine im Bad ist dir zu anstrengend? Keine Sorge")
+
+
+def test_one_hashtag_inside_prose_is_a_name_but_handles_as_furniture_are_not_prose() -> None:
+    from digest.condense.kinds import linkish as _linkish
+    assert not _linkish("Vor kurzem habe ich das Projekt #DigitalHarbour begonnen, ein Thema für Historiker.")
+    assert _linkish("Follow our reporters on Twitter at @harbournews.")
+    assert _linkish("Read the whole report at https://example.org/report today.")
+
+
+def test_a_press_releases_download_note_is_furniture() -> None:
+    text = ("Die wichtigste Rebsorte des Landes feiert am 13. März ihren 500. Geburtstag. An diesem Tag wurde sie "
+            "zum ersten Mal in einer Urkunde erwähnt. Wer mitfeiern möchte, findet drei Bildmotive am Ende der "
+            "Meldung zum kostenlosen Download.\n\nDer Verband lädt zu Weinproben ein.")
+    assert "Download" not in _t(text, "de")
