@@ -361,7 +361,7 @@ def _apply_inline(line: str, off: int) -> tuple[str, list[Removed]]:
     for rule in INLINE_RULES:
         for _ in range(3):  # a rule may fire a few times (repeated timestamps)
             m = rule.search(line, low)
-            if not m or m.end() == m.start():
+            if not m or m.end() == m.start() or rule.name == "bureau_prefix" and not _bureau(m.group(0)):
                 break
             idx = orig.find(m.group(0))
             spans.append(Removed(off + max(idx, 0), off + max(idx, 0) + len(m.group(0)), m.group(0), rule.name))
@@ -369,6 +369,27 @@ def _apply_inline(line: str, off: int) -> tuple[str, list[Removed]]:
             line = re.sub(r"\s{2,}", " ", line)
             low = line.lower()
     return line.strip(), spans
+
+
+_KNOWN_AGENCY = frozenset(("CNN", "Reuters", "AP", "AFP", "UPI", "PA", "EFE", "dpa", "ANSA", "Xinhua", "Bloomberg",
+                           "CNN Money", "CNN Business", "The Hollywood Reporter", "SID", "KNA", "epd", "APA", "SDA"))
+
+
+def _bureau(prefix: str) -> bool:
+    """``prefix`` ("LONDON (Reuters) - ", "(CNN)", "AUSTIN (KXAN) — ") names a news agency or station, not a word's
+    own brackets: an abbreviation of the words before it ("British Virgin Islands (BVI) Governor …", "Common Rail
+    (CR) …"), a German word part ("(Ständer-) Bohrmaschine"), or a name's aside with no dash after it ("Kauri (Te
+    Kaurinui Robert) Parata")."""
+    head, _, rest = prefix.partition("(")
+    agency, _, after = rest.partition(")")
+    if agency.endswith("-") or not agency:
+        return False
+    initials = "".join(w[0] for w in head.split() if w[:1].isupper())
+    if len(agency) >= 2 and agency.isupper() and initials.endswith(agency):
+        return False
+    if after.strip():  # a dash or colon follows: the form of a dateline
+        return True
+    return agency in _KNOWN_AGENCY or agency.isupper() or "CNN" in head
 
 
 def _remove_runin_captions(line: str, off: int, orig: str) -> tuple[str, list[Removed]]:

@@ -82,3 +82,15 @@ def press_kit(t: str) -> bool:
     """A press release's note about its downloads ("… drei Bildmotive am Ende der Meldung zum kostenlosen
     Download.", "High-resolution images are available for download.")."""
     return ("ownload" in t or "ress" in t or "esolution" in t or "uflösend" in t) and _PRESS_KIT.search(t) is not None
+
+
+# A press release's place and date on a line of their own: "Berlin, 29. November 2022.", "Paris, le 3 mars 2023.",
+# "WASHINGTON, Nov. 19, 2019."
+_PLACE_DATE = lazy(r"^[A-ZÄÖÜ][\w.'’ /-]{1,40},\s(?:(?:le|den|am|el)\s)?"
+                   r"(?:\d{1,2}\.?\s[^\W\d]+\.?|[A-Z][a-z]+\.?\s\d{1,2},)\s\d{4}\.?$")
+
+
+def place_date(t: str) -> bool:
+    """``t`` is only a place and a date (a press release's dateline), not a sentence."""
+    return len(t) < 70 and _PLACE_DATE.match(t) is not None
+

@@ -29,7 +29,7 @@ from itertools import chain
 
 from .clean import update_stamp
 from .compress import bare_quote, compress
-from .kinds import expletive_it, linkish, press_kit, stat_row, wire_caption
+from .kinds import expletive_it, linkish, place_date, press_kit, stat_row, wire_caption
 from .lazyre import lazy
 from .sentences import n_words, split_sentences
 from .style import CLOSERS, balanced, ends_sentence
@@ -286,6 +286,8 @@ def _why_not(t: str, words: int, toks: list[str], i: int, title_toks: set[str], 
         return "match-preview headings run together (\"… vs … Team news …\")"
     if " you " in t and _FURNITURE.search(t):
         return "page furniture (addresses the reader: \"all you need to know\")"
+    if place_date(t):
+        return "page furniture (a place and a date: \"Berlin, 29. November 2022.\")"
     if press_kit(t):
         return "page furniture (a press release's downloads: \"Bildmotive zum kostenlosen Download\")"
     if not balanced(t):

@@ -217,3 +217,24 @@ def test_a_press_releases_download_note_is_furniture() -> None:
             "zum ersten Mal in einer Urkunde erwähnt. Wer mitfeiern möchte, findet drei Bildmotive am Ende der "
             "Meldung zum kostenlosen Download.\n\nDer Verband lädt zu Weinproben ein.")
     assert "Download" not in _t(text, "de")
+
+
+def test_brackets_after_a_place_are_a_bureau_only_when_they_name_one() -> None:
+    from digest.condense.clean import clean_text
+    for kept in ("North Harbour Islands (NHI) Governor Ann Reid called for calm after the premier was arrested.",
+                 "Der (Elektro-)Roller versteht sich hier als Alternative zum Auto in der Stadt.",
+                 "Tama (Te Tamahou James) Reti, watched by his father, took the stage."):
+        assert clean_text(kept).text == kept, kept
+    for prefix, rest in (("LONDON (Reuters) - ", "Oil prices fell on Tuesday."),
+                         ("(CNN)", "Blues legend B.B. King won."), ("AUSTIN (KXAN) — ", "Voters approved an amendment.")):
+        assert clean_text(prefix + rest).text == rest
+
+
+def test_a_place_and_date_line_is_furniture_and_kein_wunder_answers() -> None:
+    from digest.condense.kinds import place_date
+    assert place_date("Berlin, 29. November 2022.") and place_date("WASHINGTON, Nov. 19, 2019.")
+    assert not place_date("Berlin, the capital, grew by two per cent in 2022.")
+    text = ("Wusstet ihr, dass die Wirkung von warmem Quellwasser auf Stress wissenschaftlich belegt ist? Kein Wunder "
+            "also, dass schon ein paar Tage Urlaub im Winter hier die reinste Erholung sind.\n\nDas Bad ist täglich "
+            "geöffnet.")
+    assert _t(text, "de").startswith("Wusstet ihr, dass")
