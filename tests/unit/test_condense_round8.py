@@ -226,7 +226,8 @@ def test_brackets_after_a_place_are_a_bureau_only_when_they_name_one() -> None:
                  "Tama (Te Tamahou James) Reti, watched by his father, took the stage."):
         assert clean_text(kept).text == kept, kept
     for prefix, rest in (("LONDON (Reuters) - ", "Oil prices fell on Tuesday."),
-                         ("(CNN)", "Blues legend B.B. King won."), ("AUSTIN (KXAN) — ", "Voters approved an amendment.")):
+                         ("(CNN)", "Blues legend B.B. King won."),
+                         ("AUSTIN (KXAN) — ", "Voters approved an amendment.")):
         assert clean_text(prefix + rest).text == rest
 
 
