@@ -132,12 +132,14 @@ def _run(opener: Candidate, cands: Sequence[Candidate], budget: int, context: st
         trial = [*chosen, c]
         if any(_near_copy(c.text, x.text) for x in chosen):
             continue  # a page dump repeats its dek as the first body sentence
+        nothing_left_out = c.index == chosen[-1].index + 1
         if c.ref_name and c.ref_name not in context and not any(c.ref_name in x.text for x in chosen) and \
-                not opener.needs_previous:
-            break  # "Mr Docherty …" that nothing before it introduced (after "She stressed …" it names "she")
+                not opener.needs_previous and not (nothing_left_out and _first_mention(c.ref_name, c, cands)):
+            break  # "Mr Docherty …" introduced in a sentence left out (after "She stressed …" it names "she")
         if (m := _BARE_SPEAKER.search(c.text)) and m.group(1) not in context and \
-                not any(m.group(1) in x.text for x in chosen) and _surname(m.group(1), cands):
-            break  # '"She set a personal best …," Minichiello said.': a speaker the reader was never introduced to
+                not any(m.group(1) in x.text for x in chosen) and _surname(m.group(1), cands) and \
+                not (nothing_left_out and _first_mention(m.group(1), c, cands)):
+            break  # '"She set a personal best …," Minichiello said.' when Minichiello was introduced further up
         if _length(trial) > budget:
             if fit_rules and _fit_by_deletion(trial, budget, fit_rules):
                 chosen = trial
@@ -187,6 +189,13 @@ def _trimmed_follow_on(c: Candidate, room: int) -> tuple[str, str] | None:
 
 # a quotation attributed to a bare surname: '…," Minichiello said.' (a first name or a role would introduce it)
 _BARE_SPEAKER = lazy(r"[,.!?…][\"”’']\s([A-Z][a-z'’-]+)\s(?:said|says|added|adds|told|explained|insisted|admitted)\b")
+
+
+def _first_mention(name: str, c: Candidate, cands: Sequence[Candidate]) -> bool:
+    """``name`` appears in no sentence before ``c``: the text never introduced it, so a teaser that runs on to ``c``
+    leaves nothing out ("The biologist and entrepreneur turned … Dr Venter has certainly not …": the name is news
+    to every reader, and the judge preferred having it to stopping)."""
+    return not any(name in x.text for x in cands[: c.index])
 
 
 def _surname(word: str, cands: Sequence[Candidate]) -> bool:

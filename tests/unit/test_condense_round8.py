@@ -239,3 +239,14 @@ def test_a_place_and_date_line_is_furniture_and_kein_wunder_answers() -> None:
             "also, dass schon ein paar Tage Urlaub im Winter hier die reinste Erholung sind.\n\nDas Bad ist täglich "
             "geöffnet.")
     assert _t(text, "de").startswith("Wusstet ihr, dass")
+
+
+def test_a_name_the_text_never_introduced_may_follow_the_lede_directly() -> None:
+    lede = ("The biologist and entrepreneur turned the race to map the ocean floor into a contest and was shunned "
+            "by many of his colleagues for it.")
+    named = "Dr Okafor has never been known for modesty about what he achieved."
+    assert named in _t(f"{lede} {named} He says so himself.\n\nThe survey ends next year.")
+    # introduced further up in a sentence the teaser leaves out: the bare name would dangle
+    first = "Who is Dr Okafor, the man at the helm of the survey?"
+    got = _t(f"{first} {lede} {named}\n\nThe survey ends next year.")
+    assert got.startswith("The biologist") and named not in got
