@@ -69,8 +69,8 @@ def test_a_sentence_that_leans_on_what_was_left_out_never_follows_a_skip() -> No
 def test_a_quotation_from_a_speaker_introduced_in_a_left_out_sentence_ends_the_run() -> None:
     lede = "Chernova, now 27, beat Briton Ennis-Hill to gold at the 2011 World Championships in Korea."
     quote = '"She set a personal best with the benefit of drug use," Minichiello said.'
-    # round 8: a speaker the text never introduced leaves nothing out, and blind judges preferred the quotation
-    # with it three times in four (dev seeds 88, 131, 223 against 104)
+    # round 8: a speaker the text never introduced leaves nothing out, and blind judges preferred the teaser with
+    # the quotation in all four verdicts on this text (dev seeds 88, 104, 131, 223)
     assert _teaser(f"{lede} {quote}\n") == f"{lede} {quote}"
     intro = "Is the coach Minichiello right about the ban?"
     assert _teaser(f"{intro} {lede} {quote}\n") == lede
