@@ -213,12 +213,16 @@ _LEANS = lazy(r"\b(?:he|she|his|her|hers|him|they|them|their|theirs|also|in\s+co
 # The same in German and Spanish, for a sentence the run would jump to (an opener may still start this way: a German
 # page's "Dieser Artikel …" is its own subject): a sequencing adverb, a demonstrative in the first words ("Genau aus
 # diesem Grund …", "Durch diese Maßnahmen …"), a Spanish verb of saying without its subject ("Aduce que …"), an
-# interviewer addressing the guest ("Herr Wirth, Sie sind …").
+# interviewer addressing the guest ("Herr Wirth, Sie sind …"), a consequence or answer of something left out ("Por
+# esta razón …", "C'est pourquoi …", "The answer …", "That's why …").
 _LEANS_OTHER = lazy(r"^(?:Anschließend|Daraufhin|Zudem|Außerdem|Ebenso|Ebenfalls|Trotzdem|Deshalb|Deswegen|Darum|"
                     r"Dadurch|Hierbei|Hierfür|Dafür|Dazu|Genau)\b|^(?:\S+\s){0,3}(?:diese|dieser|diesem|diesen|"
                     r"dieses|jene|jener|jenem|jenen|jenes|solche|solchen)\b|^(?:Aduce|Dijo|Afirmó|Señaló|Agregó|"
                     r"Añadió|Explicó|Indicó|Aseguró|Destacó|Recordó|Sostuvo|Manifestó|Expresó|Consideró|Subrayó|"
-                    r"Advirtió|Apuntó|Precisó|Insistió)\s+que\b|^(?:Herr|Frau|Mr|Mrs|Ms|Dr|Prof)\.?\s[\w'’-]+,\s",
+                    r"Advirtió|Apuntó|Precisó|Insistió)\s+que\b|^(?:Herr|Frau|Mr|Mrs|Ms|Dr|Prof)\.?\s[\w'’-]+,\s|"
+                    r"^(?:Por\s(?:esta|esa|ello|eso|lo\stanto|tanto)|De\s(?:este|ese)\smodo|De\s(?:esta|esa)\s"
+                    r"(?:manera|forma)|Así\s(?:que|pues)|C['’]est\spourquoi|Pour\scette\sraison|Dès\slors|"
+                    r"The\s(?:answer|reason|result|solution)\b|That['’]s\swhy|This\sis\swhy|For\sthis\sreason)",
                     re.I)
 _APPOSITION_FRAGMENT = lazy(r"^(?:[A-Z][\w'’-]+\s?){1,4},\s(?:to|for|in|at|of|with|from|on|by)\s")
 

@@ -250,3 +250,12 @@ def test_a_name_the_text_never_introduced_may_follow_the_lede_directly() -> None
     first = "Who is Dr Okafor, the man at the helm of the survey?"
     got = _t(f"{first} {lede} {named}\n\nThe survey ends next year.")
     assert got.startswith("The biologist") and named not in got
+
+
+def test_a_consequence_or_answer_of_something_left_out_leans_back() -> None:
+    from digest.condense.pack import _LEANS_OTHER
+    for s in ("Por esta razón el ayuntamiento cerró el puente durante dos semanas.",
+              "C'est pourquoi la mairie a fermé le pont pendant deux semaines.",
+              "The answer is a bridge that opens for ships twice a day.", "That’s why the council closed the bridge."):
+        assert _LEANS_OTHER.search(s), s
+    assert not _LEANS_OTHER.search("The council closed the bridge for two weeks in March.")
