@@ -242,11 +242,14 @@ def test_an_edit_shows_without_a_manual_reload_exactly_once(page: Any, letter: P
 def test_a_build_error_shows_in_the_page_and_clears_when_fixed(page: Any, letter: Path) -> None:
     path = letter / "issue" / "issue.toml"
     good = path.read_text()
+    frame(page).locator("text=Hi Ruth,").wait_for(timeout=10_000)  # the first good email is on screen
+    before = loads(page)
     path.write_text(good.replace('date = "2026-11-27"', "date = 2026-11-27-oops"))
     page.wait_for_selector("#error:not([hidden])", timeout=10_000)
     assert re.search(r"issue\.toml line 4$", page.inner_text("#error-where"))
     assert page.inner_text("#status") == "build failed"
     assert frame(page).locator("text=Hi Ruth,").count() == 1  # the last good email stays
+    assert loads(page) == before  # and is not reloaded (no flicker) by the failed build
     shot(page, "preview-build-error.png")
     path.write_text(good.replace("compost", "compost heaps"))
     page.wait_for_selector("#error", state="hidden", timeout=10_000)

@@ -6,7 +6,8 @@
   const $ = (id) => document.getElementById(id);
   const saved = (() => { try { return JSON.parse(sessionStorage.getItem("digest-preview") || "{}"); } catch (e) { return {}; } })();
   const view = { width: saved.width || "desktop", scheme: saved.scheme || "light", format: saved.format || "html", reader: null };
-  const stats = window.digestPreview = { version: -1, refreshes: 0, frameLoads: 0, events: 0, state: null };
+  // goodVersion: the last build that succeeded; the frame shows it, so a failed build leaves the email in place
+  const stats = window.digestPreview = { version: -1, goodVersion: -1, refreshes: 0, frameLoads: 0, events: 0, state: null };
   let target = -1;       // highest build version announced by the server
   let busy = false;      // a state fetch is in flight
   const frame = $("email-frame");
@@ -18,7 +19,7 @@
   function text(el, value) { el.textContent = value == null ? "" : String(value); }
 
   function frameSrc() {
-    const q = `r=${view.reader || 0}&scheme=${view.scheme}&v=${stats.version}`;
+    const q = `r=${view.reader || 0}&scheme=${view.scheme}&v=${stats.goodVersion}`;
     return view.format === "text" ? `/text.html?${q}` : `/email.html?${q}`;
   }
 
@@ -126,6 +127,7 @@
     renderFindings(s);
     $("problems-box").hidden = !list($("problems"), s.problems, (li, p) => { li.textContent = p; });
     stats.version = s.version;
+    if (!s.error) stats.goodVersion = s.version;  // a failed build does not reload the last good email
     document.body.dataset.version = String(s.version);
     showFrame();
   }
