@@ -78,10 +78,15 @@ _PRESS_KIT = lazy(r"\b(?:zum (?:kostenlosen )?Download|am Ende (?:der|dieser) (?
                   r"(?:images|photos) (?:are )?available for download|press kit|à télécharger)", re.I)
 
 
+# Literal pieces, one per alternative of _PRESS_KIT (lower case), without which it cannot match: most sentences skip it.
+_PRESS_KIT_NEEDLES = ("download", "am ende d", "pressefoto", "hochauflösend", "resolution", "press kit", "télécharger")
+
+
 def press_kit(t: str) -> bool:
     """A press release's note about its downloads ("… drei Bildmotive am Ende der Meldung zum kostenlosen
     Download.", "High-resolution images are available for download.")."""
-    return ("ownload" in t or "ress" in t or "esolution" in t or "uflösend" in t) and _PRESS_KIT.search(t) is not None
+    low = t.lower()
+    return any(n in low for n in _PRESS_KIT_NEEDLES) and _PRESS_KIT.search(t) is not None
 
 
 # A press release's place and date on a line of their own: "Berlin, 29. November 2022.", "Paris, le 3 mars 2023.",
@@ -93,4 +98,3 @@ _PLACE_DATE = lazy(r"^[A-ZÄÖÜ][\w.'’ /-]{1,40},\s(?:(?:le|den|am|el)\s)?"
 def place_date(t: str) -> bool:
     """``t`` is only a place and a date (a press release's dateline), not a sentence."""
     return len(t) < 70 and _PLACE_DATE.match(t) is not None
-

@@ -259,3 +259,11 @@ def test_a_consequence_or_answer_of_something_left_out_leans_back() -> None:
               "The answer is a bridge that opens for ships twice a day.", "That’s why the council closed the bridge."):
         assert _LEANS_OTHER.search(s), s
     assert not _LEANS_OTHER.search("The council closed the bridge for two weeks in March.")
+
+
+def test_each_form_of_a_press_kit_note_is_found() -> None:
+    from digest.condense.kinds import press_kit
+    for note in ("Alle Bilder zur Meldung finden Sie am Ende der Meldung.", "Les photos sont à télécharger ici.",
+                 "High-resolution images are available for download.", "Pressefotos gibt es auf Anfrage."):
+        assert press_kit(note), note
+    assert not press_kit("Prices rose under pressure from the oil markets and the address was late.")
