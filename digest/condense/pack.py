@@ -454,18 +454,20 @@ def drop_trailing_clause(base: str, budget: int) -> tuple[str, str] | None:
     ("… after …"), so that it fits ``budget``: a whole sentence of >= 8 words ending with a full stop (None when
     no such cut exists)."""
     end = base.rstrip()[-1:] if base.rstrip()[-1:] in ".!" else "."
+    fronted = _FRONTED.match(base) is not None
     for m in reversed(list(_TRAIL.finditer(base))):
         head = base[: m.start()].rstrip(" ,;:–—-")
         if len(head) + 1 > budget:
             continue
-        if _predicate_after(base[m.end():]):
+        tail = base[m.end():]
+        if _predicate_after(tail):
             break  # an embedded clause: "The merger of X and Y, which became final Tuesday, will create …"
-        if _CONJ_START.match(base[m.end():]) and not _VERB.search(head):
+        if _CONJ_START.match(tail) and not _VERB.search(head):
             break  # a list of names, not two clauses: "Kurt Volker, the former envoy, and Tim Morrison, …, said"
-        if _loses_all_names(head, base[m.end():]):
+        if _loses_all_names(head, tail):
             break
         if len(head.split()) >= 8 and balanced(head) and not (head[-1:] in _CLOSERS and not balanced(head + end)) \
-                and (not _FRONTED.match(base) or _main_clause_after_comma(head)):
+                and (not fronted or _main_clause_after_comma(head)):
             return head + end, "trailing clause dropped at a clause boundary"
         break
     for m in reversed(list(_SUBORDINATE.finditer(base))):
@@ -477,7 +479,7 @@ def drop_trailing_clause(base: str, budget: int) -> tuple[str, str] | None:
             break
         if balanced(head) and not _OPEN_RELATIVE.search(head) and last not in _TIME_TAIL and \
                 not last[-1:].isdigit() and not _DASH.search(head) and \
-                (not _FRONTED.match(base) or _main_clause_after_comma(head)) and _as_clause(base[m.end():]) and \
+                (not fronted or _main_clause_after_comma(head)) and _as_clause(base[m.end():]) and \
                 not _loses_all_names(head, base[m.end():]):
             return head + end, "trailing subordinate clause dropped"
     return None
@@ -489,7 +491,7 @@ _CUT_END = lazy(r"(?i)a|an|the|of|to|in|on|at|for|and|or|but|with|by|from|as|tha
                 r"during|into|onto|about|after|before|between|through|against|among|without|within|via|than|whose|"
                 r"whom|where|when|while|if|because|since|until|its|their|his|her|our|your|my|this|these|those|will|"
                 r"would|can|could|has|have|had|be|been|being|le|la|"
-                r"les|de|des|du|et|un|une|que|el|los|las|y|en|por|con|der|die|das|den|dem|des|und|oder|dass|zu|um|"
+                r"les|de|des|du|et|un|une|que|el|los|las|y|en|por|con|der|die|das|den|dem|und|oder|dass|zu|um|"
                 r"mit|von|für|im|ein|eine|gegen|über|unter|zur|zum|am|als|wie")
 
 
