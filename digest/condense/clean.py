@@ -334,10 +334,17 @@ def _looks_like_prose(line: str) -> bool:
     return len(line.split()) >= 12 and bool(_TERMINAL.search(line))
 
 
+# The last sentence of a paragraph is a sign-up call to action: the paragraph is a newsletter's or app's plug.
+_CALL_TO_ACTION = _r(r"(?:^|[.!?…]\s{1,3})(?:(?:Sign|Signs) up|Subscribe|Register|Join|Get|Don['’]t miss|Never miss)\b"
+                     r"[^.!?\n]{0,80}\b(?:newsletters?|inbox|subscribers?|mailing list|app)\b[^.!?\n]{0,40}[.!]?$")
+
+
 def _plea_like(line: str, rule: str) -> bool:
     """A long line that still reads as a plea/notice: imperative or second person."""
     if rule == "caption":
         return bool(re.search(r"(?:Photograph|Photo|Picture|Image)\s{0,2}:\s{0,2}[^.]{1,80}$", line))
+    if rule == "subscribe_plea" and len(line.split()) <= 60 and _CALL_TO_ACTION.search(line):
+        return True  # a short promo paragraph that closes on "Sign up for the free daily newsletter."
     return bool(re.search(r"\b(?:you|your|us|our)\b", line, re.I)) and bool(
         re.match(r"(?:please|help|support|subscribe|sign|join|get|become|follow|like|submit|send us|we use|"
                  r"this (?:site|website))",

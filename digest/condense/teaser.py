@@ -60,6 +60,7 @@ def make_teaser(article: Article, max_chars: int = 300, params: Params = DEFAULT
         if not fallback:
             continue
         tried = True
+        fallback = _tidy_excerpt(fallback)
         text = fallback if len(fallback) <= max_chars else shorten(fallback, max_chars)
         if not _TERMINAL.search(text):
             text = text.rstrip(" ,;:") + "."
@@ -69,6 +70,22 @@ def make_teaser(article: Article, max_chars: int = 300, params: Params = DEFAULT
     if tried:
         return Teaser(text="", method="empty", reasons=["no usable sentence"], **base)
     return Teaser(text="", method="empty", reasons=["no text"], **base)
+
+
+_SHARE_LABEL = re.compile(r"^Share(?: this(?: article| post| story)?)?(?: on| via| with)?\s{0,3}"
+                          r"(?:(?:Email|Facebook|Messenger|Twitter|X|Pinterest|WhatsApp|Linked[Ii]n|Reddit|Telegram|"
+                          r"Copy(?: this)? link)\s{0,3})+")
+_EXCERPT_END = re.compile(r"\s*(?:\[(?:…|\.{3}|&hellip;|&#8230;)\]|\((?:…|\.{3})\)|\.{3}|…)\s*$")
+
+
+def _tidy_excerpt(text: str) -> str:
+    """A publisher's description used as the teaser of last resort, without a share bar run into its start ("Share
+    this on WhatsAppCalendário …") and with an excerpt's cut mark ("[…]", "[...]", " ...") as a plain "…"."""
+    text = _SHARE_LABEL.sub("", text, count=1) if text.startswith("Share") else text
+    cut = _EXCERPT_END.search(text)
+    if cut and cut.start() > 0:
+        text = text[: cut.start()].rstrip(" ,;:-–—") + "…"
+    return text
 
 
 def _join(sents: list[str]) -> str:

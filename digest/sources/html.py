@@ -27,7 +27,7 @@ from ..condense.sentences import n_words
 from ..errors import SourceError
 from ..model import Article
 from .htmltext import _FURNITURE, _text_len, html_to_text, norm, parse_document
-from .readable import COUNTS, MIN_OWN_CHARS, MIN_OWN_WORDS, _own_paragraphs
+from .readable import COUNTS, MIN_OWN_CHARS, MIN_OWN_WORDS, _own_paragraphs, unwrap_noscript_text
 
 ENGINES = ("digest", "readability", "trafilatura")
 MIN_WORDS = 5  # fewer words than this in the body: the page holds no article
@@ -125,6 +125,7 @@ def prune(doc: Any) -> Any:
     """Remove what never holds article text (scripts, styles, comments, embeds) from a parsed page, in place."""
     from lxml import etree
 
+    unwrap_noscript_text(doc)
     etree.strip_elements(doc, "script", "style", "noscript", "template", "svg", "iframe", "link", "meta", "object",
                          "embed", etree.Comment, etree.ProcessingInstruction, with_tail=False)
     return doc

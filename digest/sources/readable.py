@@ -159,10 +159,75 @@ def _unlikely(el: Any, by_name: bool = True, seen: dict[str, bool] | None = None
     return False
 
 
+NOSCRIPT_MIN_P, NOSCRIPT_MIN_CHARS = 2, 200
+
+
+def unwrap_noscript_text(doc: Any) -> None:
+    """Keep the article a page shows only without JavaScript: a ``<noscript>`` holding paragraphs of text (Blogger
+    and Google's *.googleblog.com put the post in a ``<script type="text/template">`` and copy it into one) is
+    replaced by its children, and so is one holding more text than the rest of a page that script renders. A
+    ``<noscript>`` with a tracking pixel, a lazy image or a "please enable JavaScript" line stays junk."""
+    outside = -1
+    for ns in list(doc.iter("noscript")):
+        paras = [p for p in ns.iter("p")]
+        inside = sum(_text_len(p) for p in paras)
+        if len(paras) < NOSCRIPT_MIN_P or inside < NOSCRIPT_MIN_CHARS:
+            continue
+        if "javascript" in "".join(ns.itertext()).lower():
+            continue  # "For full functionality, it is necessary to enable JavaScript." and a privacy notice
+        if _template_twin(ns) or any(_ARTICLE_BODY.search(f"{a.get('itemprop')} {a.get('class')}")
+                                     for a in ns.iterancestors()):
+            _unwrap(ns)
+            continue
+        if outside < 0:  # a page rendered by script, with its whole text in a <noscript> copy
+            outside = sum(len(t.strip()) for t in doc.xpath(
+                "//text()[not(ancestor::script or ancestor::style or ancestor::noscript or ancestor::template)]"))
+        if inside > outside:
+            _unwrap(ns)
+
+
+_ARTICLE_BODY = re.compile(r"articleBody|post-body|entry-content|article-body|article__body|story-body|post-content")
+
+
+def _template_twin(ns: Any) -> bool:
+    """``ns`` follows a ``<script>`` that holds HTML, not code (``type="text/template"``): the same article."""
+    prev = ns.getprevious()
+    return prev is not None and prev.tag == "script" and (prev.get("type") or "").lower() in (
+        "text/template", "text/x-template", "text/html")
+
+
+def _unwrap(el: Any) -> None:
+    """Replace ``el`` by its text and children (what lxml.html's ``drop_tag`` does, for plain etree elements)."""
+    parent = el.getparent()
+    if parent is None:
+        return
+    idx = parent.index(el)
+    text, tail = el.text or "", el.tail or ""
+    if text:
+        if idx == 0:
+            parent.text = (parent.text or "") + text
+        else:
+            prev = parent[idx - 1]
+            prev.tail = (prev.tail or "") + text
+    children = list(el)
+    for i, child in enumerate(children):
+        parent.insert(idx + i, child)
+    if tail:
+        if children:
+            children[-1].tail = (children[-1].tail or "") + tail
+        elif idx == 0:
+            parent.text = (parent.text or "") + tail
+        else:
+            prev = parent[idx - 1]
+            prev.tail = (prev.tail or "") + tail
+    parent.remove(el)
+
+
 def _drop_furniture(doc: Any, by_name: bool = True) -> None:
     """Remove what never holds article text: scripts, media, navigation, hidden elements, furniture by name."""
     from lxml import etree
 
+    unwrap_noscript_text(doc)
     etree.strip_elements(doc, *_JUNK_TAGS, etree.Comment, etree.ProcessingInstruction, with_tail=False)
     seen: dict[str, bool] = {}
     drop = [el for el in doc.iter() if el.attrib and el.tag not in _NEVER_DROP and _unlikely(el, by_name, seen)]

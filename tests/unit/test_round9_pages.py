@@ -1,0 +1,115 @@
+"""Round 9: what 1,400 pages digest had not read showed: a post kept only in a <noscript> copy, a newsletter's plug
+above the story, and a publisher's excerpt used as the teaser of last resort with its share bar and "[…]"."""
+
+from __future__ import annotations
+
+from digest.condense.clean import clean_text as clean
+from digest.condense.teaser import make_teaser
+from digest.model import Article
+from digest.sources.html import parse_html
+
+POST = [
+    "Over the past year the harbour trust has counted more grey seals on the sandbanks than in any year since "
+    "records began, and its volunteers have asked walkers to keep their dogs on a lead.",
+    "The count, made from a boat each August, found 412 adults and 96 pups, against 301 and 70 a decade ago.",
+    "Volunteers will run guided walks on Saturdays in September, starting at the lifeboat station at ten.",
+]
+
+
+def _blogger(noscript_extra: str = "") -> str:
+    """A Blogger / *.googleblog.com post: the body sits in a text/template script, and its no-JS copy in <noscript>."""
+    paras = "".join(f"<p>{p}</p>" for p in POST)
+    return f"""<!doctype html><html lang="en"><head><title>Seal count rises - Harbour Trust Blog</title>
+<meta property="og:description" content="Posted by the Harbour Trust team   Over the past year the ..."></head>
+<body><div class="blog-header"><p>The latest news from the Harbour Trust</p></div>
+<div class="post"><h2 class="title">Seal count rises</h2>
+<div class="post-body"><div class="post-content" itemprop="articleBody">
+<script type="text/template"><span class="byline-author">Posted by the Harbour Trust team</span>{paras}</script>
+<noscript>{noscript_extra}<span class="byline-author">Posted by the Harbour Trust team</span>{paras}</noscript>
+</div></div></div></body></html>"""
+
+
+def test_a_post_kept_only_in_a_noscript_copy_is_read() -> None:
+    art = parse_html(_blogger(), "blog.html")
+    assert art.text.startswith(POST[0])
+    assert POST[1] in art.text and POST[2] in art.text
+    t = make_teaser(art, 300)
+    assert t.text.startswith("Over the past year the harbour trust") and t.method != "fallback"
+
+
+def test_a_noscript_that_asks_for_javascript_stays_out() -> None:
+    notice = ("<p>For full functionality, it is necessary to enable JavaScript in your web browser, as these "
+              "instructions explain.</p><p>The operator of this site is based in the United States, and any data "
+              "you provide is stored and processed there, under the laws of the United States.</p>")
+    story = "".join(f"<p>{p}</p>" for p in POST)
+    page = f"""<html><head><title>Seal count rises</title></head><body><div><noscript>{notice}</noscript></div>
+<article><h1>Seal count rises</h1>{story}</article></body></html>"""
+    art = parse_html(page, "page.html")
+    assert art.text.startswith(POST[0])
+    assert "United States" not in art.text and "JavaScript" not in art.text
+
+
+def test_a_page_rendered_by_script_is_read_from_its_noscript_copy() -> None:
+    story = "".join(f"<p>{p}</p>" for p in POST)
+    page = f"""<html><head><title>Seal count rises</title></head><body><div id="app"></div>
+<script src="/bundle.js"></script><noscript><div class="wrap"><h1>Seal count rises</h1>{story}</div></noscript>
+</body></html>"""
+    art = parse_html(page, "spa.html")
+    assert art.text.startswith(POST[0])
+
+
+def test_a_noscript_with_an_image_only_is_still_junk() -> None:
+    story = "".join(f"<p>{p}</p>" for p in POST)
+    page = f"""<html><head><title>Seal count rises</title></head><body><article><h1>Seal count rises</h1>
+<noscript><img src="/seals.jpg" alt="Seals on the sandbank"></noscript>{story}</article></body></html>"""
+    art = parse_html(page, "img.html")
+    assert art.text.startswith(POST[0]) and "Seals on the sandbank" not in art.text
+
+
+PLUG = ("Start your day with the Morning Tide, brought to you by the Harbour Courier. The Morning Tide is the "
+        "favourite breakfast reading of the town's skippers. Sign up for the free daily newsletter.")
+
+
+def test_a_newsletter_plug_that_closes_on_sign_up_is_furniture() -> None:
+    text = "\n\n".join([PLUG, *POST])
+    out = clean(text).text
+    assert "Morning Tide" not in out
+    assert out.lstrip().startswith(POST[0])
+
+
+def test_a_paragraph_about_a_newsletter_is_prose() -> None:
+    # news about a newsletter, with no call to action: stays (and so does the story after it)
+    para = ("The Morning Tide newsletter, which has 40,000 subscribers, said on Monday that it would close in "
+            "March after its sponsor withdrew. Its editor will join the Harbour Courier.")
+    out = clean("\n\n".join([para, *POST])).text
+    assert para in out
+
+
+def test_a_call_to_action_deep_in_a_long_paragraph_does_not_drop_it() -> None:
+    long_para = " ".join(POST) + " Get the trust's app to log a sighting of your own."
+    out = clean(long_para).text
+    assert POST[0] in out
+
+
+def _fallback(description: str) -> str:
+    art = Article(source="calendar.html", text="Round 1: 10 March – Silverstone\n\nRound 2: 8 April – Brands Hatch",
+                  kind="html", title="Season calendar", description=description)
+    t = make_teaser(art, 300)
+    assert t.method == "fallback", t.reasons
+    return t.text
+
+
+def test_a_fallback_excerpt_loses_its_share_bar_and_its_cut_mark() -> None:
+    got = _fallback("Share this on WhatsAppSeason calendar 2018: round 1 at Silverstone, round 2 at Brands "
+                    "Hatch, round 3 […]")
+    assert got == "Season calendar 2018: round 1 at Silverstone, round 2 at Brands Hatch, round 3…"
+
+
+def test_a_fallback_excerpt_with_dots_ends_on_one_ellipsis() -> None:
+    got = _fallback("The season calendar for 2018 lists twelve rounds, from Silverstone in March to ...")
+    assert got == "The season calendar for 2018 lists twelve rounds, from Silverstone in March to…"
+
+
+def test_a_description_that_says_share_in_prose_is_left_alone() -> None:
+    got = _fallback("Share prices of racing teams rose after the calendar was published.")
+    assert got == "Share prices of racing teams rose after the calendar was published."
