@@ -53,8 +53,13 @@ def stat_row(t: str) -> bool:
     toks = t.split()
     if len(toks) < 4:
         return False
-    nums = sum(any(ch.isdigit() for ch in w) for w in toks)
+    if 3 * sum(map(t.count, "0123456789")) < len(toks):
+        return False  # fewer digits than a third of the tokens: most sentences stop here
+    nums = len(_NUMBER_TOKEN.findall(t))  # tokens with a digit in them
     return 3 * nums >= len(toks) and not any(w.strip(".,;:()").lower() in ANY_FUNCTION_WORD for w in toks)
+
+
+_NUMBER_TOKEN = lazy(r"[^\s\d]*\d\S*")
 
 
 def linkish(t: str) -> bool:

@@ -61,6 +61,10 @@ DEEP_LEDE = 3  # a clean opener more than this many sentences after the first us
 
 _ANOTHER = lazy(r"^Another\s+[a-z]")
 _SHORT_LEDE = lazy(r"^[A-Z][a-z'’-]*(?:\s[\w'’-]+){2,}\.$")
+# A short hedge on the short lede before it ("Euro 2020 qualifying is over. Well, sort of. The group stage …")
+_HEDGE = lazy(r"^(?:well|or|but),?\s+(?:sort of|kind of|almost|nearly|not quite|mostly|partly|more or less|"
+              r"so it seems|so they say|for now|at least for now)[.!]$|"
+              r"^(?:sort of|kind of|almost|not quite|mostly|more or less|for now)[.!]$", re.I)
 _RUN_ON_WORDS = 45
 
 
@@ -117,7 +121,8 @@ def find_opener(cands: Sequence[Candidate], context: str = "", limit: int = 40,
         why = opener_verdict(c, context)
         short_first = why == "too short" and c.index == 0 and bool(_SHORT_LEDE.match(c.text))  # "C'est la guerre."
         if short_first and len(cands) > 2 and \
-                cands[1].why_not == "too short" and _SHORT_LEDE.match(cands[1].text) and \
+                cands[1].why_not == "too short" and (_SHORT_LEDE.match(cands[1].text) or
+                                                     _HEDGE.match(cands[1].text)) and \
                 any(x.usable for x in cands[2:4]):
             why = ""  # "Living under ISIS. Selling Girl Scout cookies. And giving some lip …": a list-like lede
             _note(c, "a short first sentence: the sentences after it follow in order")

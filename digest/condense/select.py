@@ -108,7 +108,9 @@ _CONNECTIVE = lazy(
     r"^(?:but|however|and|or|so|also|yet|still|meanwhile|instead|moreover|furthermore|nevertheless|nonetheless|"
     r"therefore|thus|besides|likewise|similarly|additionally|otherwise|then|now|indeed|finally|in addition|as a result|"
     r"by contrast|in contrast|on the other hand|even so|after all|mais|cependant|pourtant|toutefois|or|donc|"
-    r"en outre|par ailleurs|et(?=,?\s+(?-i:[a-zà-ÿ]))|aber|und|pero|sin embargo|además|no obstante|plus(?=,))\b,?\s+",
+    r"en outre|par ailleurs|et(?=,?\s+(?-i:[a-zà-ÿ]))|aber|und|pero|sin embargo|además|no obstante|plus(?=,)|"
+    r"그래서|하지만|그러나|그리고|또한|따라서|그런데|그러므로|게다가|반면)\b,?\s+|"
+    r"^(?:しかし|そして|また|だが|ところが|さらに|一方|但是|然而|而且|因此|所以|此外|另外)[、，,]\s*",
     re.I)
 # German adverbs that open a sentence ("Dennoch scheuen viele …") are not stripped: the verb comes next (V2), and the
 # sentence without them would read as a question. They count as pointing back (_POINTS_BACK_DE).
@@ -188,7 +190,8 @@ _POINTS_BACK = lazy(r"^(?:that|these|those)\s+[a-z]|^this\s+(?!(?:year|week|mont
                     r"photos|photographs|images|shots|videos|clips)\b|^same\b|^(?:earlier|later|afterwards)\b(?!\s+(?:this|last|that|in|on|"
                     r"today|tonight))|^(?:during|after|before|in|on|at|despite|following|since|with|by|for|from|under|as|"
                     r"throughout|unlike|like)\s+(?:his|her|their|its|him|them)\b|"
-                    r"^(?:as|when|while|after|before|because|since|once|until|although|though)\s+(?:he|she|they|it|we)\b",
+                    r"^(?:as|when|while|after|before|because|since|once|until|although|though)\s+(?:he|she|they|it|we)\b|"
+                    r"^which\s+(?:is|was|means|meant|makes|made|explains|would|will|could|might|may|leaves|left)\b",
                     re.I)
 _HONORIFIC = lazy(r"^(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Dame)\.?\s+((?:[A-Z][\w'’-]+\s+)*[A-Z][\w'’-]+)")
 _THE_NOUN = lazy(r"^The\s+([a-z][a-z-]{2,})\b")

@@ -111,12 +111,14 @@ _OPEN_MARKS = "\"'“‘«([¿¡„"
 
 def _opens_sentence(nxt: str) -> bool:
     """``nxt`` starts like a sentence: opening marks, then a digit or an upper-case letter of any script
-    ("Тогда", "Η", "Über"), not only A-Z."""
+    ("Тогда", "Η", "Über"), not only A-Z, or a letter of a script without case ("시작은", "وقال", "והוא")."""
     i = 0
     while i < len(nxt) and nxt[i] in _OPEN_MARKS:
         i += 1
     c = nxt[i:i + 1]
-    return c.isupper() or c in "0123456789" and c != ""
+    if c.isupper() or c in "0123456789" and c != "":
+        return True
+    return c > "\u02ff" and c.isalpha() and not c.islower()  # past Latin: Hangul, Arabic, Hebrew, Thai …
 _WORD_BEFORE = re.compile(r"[\w.'’-]+\Z")  # \w is exactly str.isalnum() or "_"
 MAX_SENTENCE_CHARS = 2000  # beyond this a "sentence" is a list or a dump: cut it at whitespace
 

@@ -1,0 +1,74 @@
+"""Round 9, from a blind judge's verdicts on 60 English and other pages: a short lede with a hedge after it, "Which …"
+openers, sentences in scripts without letter case, and connectives of Korean, Japanese and Chinese."""
+
+from __future__ import annotations
+
+from digest.condense.select import build_candidates
+from digest.condense.sentences import split_sentences
+from digest.condense.teaser import make_teaser
+from digest.model import Article
+
+
+def _teaser(text: str, budget: int = 300) -> str:
+    return make_teaser(Article(source="t.txt", text=text, kind="text", title=""), budget).text
+
+
+HEDGED = ("Island ferry season is over. Well, sort of. The last scheduled crossing left on Sunday, and the "
+          "operator has kept two boats in service for the islanders until the spring. Tickets for those crossings "
+          "go on sale on Monday.")
+
+
+def test_a_short_lede_with_a_hedge_after_it_opens_the_teaser() -> None:
+    got = _teaser(HEDGED)
+    assert got.startswith("Island ferry season is over. Well, sort of. The last scheduled crossing left on "
+                          "Sunday"), got
+
+
+def test_a_hedge_that_is_not_one_is_not_taken_for_one() -> None:
+    # "Well, that went badly." is no hedge: the short lede is judged as before (here: the next sentence stands alone)
+    text = HEDGED.replace("Well, sort of.", "Well, that went badly.")
+    assert "Well, sort of" not in _teaser(text)
+
+
+def test_which_opening_a_sentence_points_back() -> None:
+    cands = build_candidates(
+        "Which is not to say that the vote on Saturday was anything but routine. The council meets again on "
+        "Tuesday to set the harbour fees for next year.", "")
+    assert cands[0].needs_previous
+    assert not cands[1].needs_previous
+    got = _teaser("Which is not to say that the vote on Saturday was anything but routine. The council meets again "
+                  "on Tuesday to set the harbour fees for next year, after a summer of complaints.")
+    assert got.startswith("The council meets again"), got
+
+
+def test_a_question_with_which_is_not_a_pointer() -> None:
+    cands = build_candidates("Which harbour town has the oldest ferry in Scotland? It is Port Ellen.", "")
+    assert not cands[0].needs_previous
+
+
+def test_sentences_split_in_scripts_without_letter_case() -> None:
+    ko = ("시작은 엘제이의 일방적인 사진 공개로부터 비롯됐다. 그건 이 사안을 두고 벌어진 일이다. "
+          "그래서 반응은 비난으로 이어졌다.")
+    assert len(split_sentences(ko)) == 3
+    ar = "وقال الوزير إن المشروع سيكتمل العام المقبل. وأضاف أن التكلفة لم تتغير."
+    assert len(split_sentences(ar)) == 2
+    he = "הנמל נסגר ביום ראשון. הוא ייפתח שוב באביב."
+    assert len(split_sentences(he)) == 2
+
+
+def test_latin_lower_case_after_a_full_stop_still_does_not_split() -> None:
+    assert split_sentences("He lives at No. five Harbour Row, near the pier.") == [
+        "He lives at No. five Harbour Row, near the pier."]
+
+
+def test_a_korean_connective_goes_on_from_the_sentence_before() -> None:
+    cands = build_candidates(
+        "[칼럼] 누가 피해자인가. 하지만 엘제이는 자신의 행동에 대해 무감한 태도를 보이며 사과하지 않았다. "
+        "류화영은 한 매체에 자신의 입장을 털어놓으며 사진 공개가 사생활 침해라고 말했다.", "")
+    conn = [c for c in cands if c.connective]
+    assert conn and conn[0].connective.strip() == "하지만"
+
+
+def test_a_chinese_connective_is_recognised() -> None:
+    cands = build_candidates("港口今天关闭。但是，渡轮公司表示明年春天将恢复服务。", "")
+    assert cands[1].connective.startswith("但是")
