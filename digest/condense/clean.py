@@ -19,6 +19,7 @@ from functools import lru_cache
 from ..model import Removed
 from .lang import english as is_english
 from .lazyre import lazy
+from .stamps import DATE, DATE_STAMP, LABEL_STAMP_RULE, TIME, label_before_stamp
 
 
 @dataclass(frozen=True)
@@ -80,9 +81,6 @@ def _r(p: str, flags: int = 0) -> re.Pattern[str]:
     return lazy(p, flags)
 
 
-_MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?"
-_TIME = r"\d{1,2}[:.]\d{2}\s*(?:[AaPp]\.?[Mm]\.?)?\s*(?:GMT|BST|UTC|CET|CEST|EST|EDT|CST|CDT|PST|PDT|ET|PT)?"
-_DATE = rf"(?:\d{{1,2}}\s+{_MONTH},?\s+\d{{4}}|{_MONTH}\s+\d{{1,2}},?\s+\d{{4}}|\d{{1,2}}[./-]\d{{1,2}}[./-]\d{{2,4}})"
 _AGENCY = r"(?:CNN|Reuters|AP|AFP|UPI|PA|EFE|dpa|ANSA|Xinhua|Bloomberg|CNN Money|The Hollywood Reporter|[A-Z][\w&.'’ -]{1,30})"  # noqa: E501
 
 INLINE_RULES: tuple[Rule, ...] = (
@@ -92,8 +90,8 @@ INLINE_RULES: tuple[Rule, ...] = (
          "social share buttons run into the text"),
     Rule("dm_byline", _r(r"^By\s{1,3}\.\s{1,3}[^.\n]{1,80}?\s{1,3}\.\s{1,3}"), "tabloid byline ('By . Name . ')"),
     Rule("update_stamp",
-         _r(rf"^(?:(?i:update[ds]?)(?:\s{{0,2}}\d{{1,2}}\b)?(?:\s{{1,2}}(?:at\s{{1,2}})?(?:{_TIME}(?:,?\s{{0,2}}{_DATE})?|{_DATE}))?"
-            rf"|{_TIME}(?:,?\s{{1,2}}{_DATE})?)\s{{0,2}}(?:[-—–]{{1,2}}|:)\s{{1,3}}(?=[\"“‘A-Z0-9])"),
+         _r(rf"^(?:(?i:update[ds]?)(?:\s{{0,2}}\d{{1,2}}\b)?(?:\s{{1,2}}(?:at\s{{1,2}})?(?:{TIME}(?:,?\s{{0,2}}{DATE})?|{DATE}))?"
+            rf"|{TIME}(?:,?\s{{1,2}}{DATE})?)\s{{0,2}}(?:[-—–]{{1,2}}|:)\s{{1,3}}(?=[\"“‘A-Z0-9])"),
          "update time stamp at the start of a paragraph ('12:00 PM PT -- ', 'UPDATE: ', 'Updated at 3:15 p.m.: ')"),
     Rule("summary_label",
          _r(r"^(?:Summary|SUMMARY|Zusammenfassung|Résumé|Resumen|Resumo|TL;DR|TLDR|Abstract|Overview|Key points|"
@@ -101,8 +99,10 @@ INLINE_RULES: tuple[Rule, ...] = (
          "a summary label at the start of a paragraph ('Summary: ', 'TL;DR: ')"),
     Rule("published_updated",
          _r(rf"(?:\|\s{{0,3}}\.?\s{{0,3}})?(?:PUBLISHED|UPDATED|Published|Updated|Last updated)\s{{0,3}}(?:at\s)?:?\s{{0,3}}"  # noqa: E501
-            rf"\.?\s{{0,3}}(?:{_TIME},?\s{{0,3}}(?:{_DATE})?|{_DATE})\s{{0,3}}\.?\s{{0,3}}(?:\|\s{{0,3}}\.?\s{{0,3}})?"),
+            rf"\.?\s{{0,3}}(?:{TIME},?\s{{0,3}}(?:{DATE})?|{DATE})\s{{0,3}}\.?\s{{0,3}}(?:\|\s{{0,3}}\.?\s{{0,3}})?"),
          "publication/update timestamp"),
+    Rule("date_stamp", _r(DATE_STAMP), "a date/time stamp (and byline) run into the paragraph's first sentence"),
+    Rule("label_stamp", LABEL_STAMP_RULE, "a label or headline and a date stamp run into the first sentence"),
     Rule("bureau_prefix",
          _r(rf"^(?:[A-Z][\w.'’-]{{1,30}}(?:[ ,]{{1,2}}[A-Z][\w.'’-]{{1,30}}){{0,4}}\s{{0,2}})?\({_AGENCY}\)\s{{0,2}}"
             r"(?:[-—–]{1,2}\s{0,2}|:\s{0,2})?(?=[\"“‘'A-Z0-9])"),
@@ -120,6 +120,8 @@ INLINE_RULES: tuple[Rule, ...] = (
     Rule("read_more_tail", _r(r"\s{0,3}\b(?:Read more|READ MORE|Continue reading)\s{0,2}(?:[:.»›>…]{1,3}|$)\s{0,2}[^.!?\n]{0,120}$"),  # noqa: E501
          "'Read more' link at the end of a paragraph"),
 )
+
+_DATE_STAMP_RULE = next(r for r in INLINE_RULES if r.name == "date_stamp")
 
 LINE_RULES: tuple[Rule, ...] = (
     Rule("advertisement",
@@ -170,7 +172,7 @@ LINE_RULES: tuple[Rule, ...] = (
          "byline"),
     Rule("timestamp",
          _r(rf"^(?:(?:published|updated|last updated|last modified|posted|first published)\s{{0,3}}(?:on|at)?\s{{0,3}}:?"  # noqa: E501
-            rf"\s{{0,3}})?(?:{_DATE}|{_TIME})(?:\s{{0,3}}[|,•·:-]?\s{{0,3}}(?:at\s)?(?:{_DATE}|{_TIME}))?\s{{0,3}}[|.]?$", re.I),  # noqa: E501
+            rf"\s{{0,3}})?(?:{DATE}|{TIME})(?:\s{{0,3}}[|,•·:-]?\s{{0,3}}(?:at\s)?(?:{DATE}|{TIME}))?\s{{0,3}}[|.]?$", re.I),  # noqa: E501
          "date/time line"),
 )
 
@@ -357,6 +359,11 @@ def _clean_line(line: str) -> tuple[str, tuple[Removed, ...]]:
     cleans the first paragraph before the whole text is cleaned)."""
     out, spans = _apply_inline(line, 0)
     out, more = _remove_runin_captions(out, 0, line)
+    if more and (m := _DATE_STAMP_RULE.search(out, out.lower())) and m.end() > m.start():
+        # the stamp that a run-in headline hid ("<headline> November 18, 2019 7:45 am PST by Joe Rossignol …")
+        at = max(line.find(m.group(0)), 0)
+        more.append(Removed(at, at + len(m.group(0)), m.group(0), "date_stamp"))
+        out = out[m.end():].lstrip()
     return out, tuple(spans + more)
 
 
@@ -368,7 +375,8 @@ def _apply_inline(line: str, off: int) -> tuple[str, list[Removed]]:
     for rule in INLINE_RULES:
         for _ in range(3):  # a rule may fire a few times (repeated timestamps)
             m = rule.search(line, low)
-            if not m or m.end() == m.start() or rule.name == "bureau_prefix" and not _bureau(m.group(0)):
+            if not m or m.end() == m.start() or rule.name == "bureau_prefix" and not _bureau(m.group(0)) or \
+                    rule.name == "label_stamp" and not label_before_stamp(m.group(0)):
                 break
             idx = orig.find(m.group(0))
             spans.append(Removed(off + max(idx, 0), off + max(idx, 0) + len(m.group(0)), m.group(0), rule.name))

@@ -113,3 +113,34 @@ def test_a_fallback_excerpt_with_dots_ends_on_one_ellipsis() -> None:
 def test_a_description_that_says_share_in_prose_is_left_alone() -> None:
     got = _fallback("Share prices of racing teams rose after the calendar was published.")
     assert got == "Share prices of racing teams rose after the calendar was published."
+
+
+# Date stamps: a copied page joins the date line, the byline and the comment counter to the first paragraph.
+STORY = "Harbour fees will rise by a tenth next year, the council decided on Tuesday after a long debate."
+
+
+def test_a_date_stamp_run_into_the_first_sentence_is_removed() -> None:
+    for stamp in ("Nov 19, 2019, 10:31 pm CST 0 ", "November 18, 2019 7:45 am PST by Joe Rossignol ",
+                  "Wednesday, November 20, 2019 ", "Written by Rachael Link, MS, RD on November 14, 2019 ",
+                  "By admin - 2018-09-16 ", "Debbie White 18 Nov 2019, 19:09 , 19:11 ",
+                  "Moritz Bachmann publiziert am 25. September 2018 ", "Dennis Kochinky 19.10.2019, 15:30 Uhr ",
+                  "12. November 2021 Kommentare 0 ", "Oct 30 2020 by Emily Co 828 ",
+                  "Chris Davies - Nov 19, 2019, 10:31 pm CST 0 "):
+        assert clean(stamp + STORY).text == STORY, stamp
+
+
+def test_a_stamp_before_a_dateline_lets_the_dateline_go_too() -> None:
+    out = clean("Wednesday, November 20, 2019 LOS ANGELES (AP) — " + STORY).text
+    assert out == STORY
+
+
+def test_a_label_and_a_stamp_before_the_first_sentence_are_removed() -> None:
+    assert clean("CAR REVIEWS 2018 Lexus ES 350 October 19, 2018 " + STORY).text == STORY
+
+
+def test_a_sentence_that_names_its_date_keeps_it() -> None:
+    for text in ("November 18, 2019 was the day the harbour ferry made its last crossing of the season.",
+                 "On October 19, 2018 Lexus revealed the LC Convertible Concept, an open-top version of the LC 500.",
+                 "The show opens October 19, 2018 Tickets are on sale at the box office from Monday morning.",
+                 "Harbour Town 18 Nov 2019 ferry news."):
+        assert clean(text).text == text, text

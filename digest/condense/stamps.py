@@ -1,0 +1,52 @@
+"""Date and time stamps in copied text: the vocabulary (months, times, dates) the cleaning rules share, and the
+stamps a copied page runs into an article's first sentence, with the byline and the comment counter around them
+("November 18, 2019 7:45 am PST by Joe Rossignol Following …"), or a label before them ("CAR REVIEWS 2018 Lexus ES
+350 October 19, 2018 Earlier this year …")."""
+
+from __future__ import annotations
+
+from .lazyre import lazy
+
+_MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?"
+TIME = r"\d{1,2}[:.]\d{2}\s*(?:[AaPp]\.?[Mm]\.?)?\s*(?:GMT|BST|UTC|CET|CEST|EST|EDT|CST|CDT|PST|PDT|ET|PT)?"
+DATE = rf"(?:\d{{1,2}}\s+{_MONTH},?\s+\d{{4}}|{_MONTH}\s+\d{{1,2}},?\s+\d{{4}}|\d{{1,2}}[./-]\d{{1,2}}[./-]\d{{2,4}})"
+
+_WEEKDAY = r"(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day"
+_STAMP_DATE = rf"(?:{_MONTH}\s+\d{{1,2}},?\s+\d{{4}}|\d{{1,2}}\.?\s+{_MONTH},?\s+\d{{4}}|\d{{4}}-\d{{2}}-\d{{2}}|" \
+              r"\d{1,2}[./]\d{1,2}[./]\d{4})"
+_STAMP_NAME = r"(?:[A-Z][\w'’-]+\.?(?:\s[A-Z][\w'’-]+\.?){0,3}|admin)"
+_STAMP_TIMES = rf"(?:\s{{0,2}}(?:,|\s(?:at|um|à|a las))?\s{{0,2}}{TIME}(?:\s?Uhr)?)"
+_COUNTER = r"(?:\s(?:Kommentare|Comments?|Kommentar|Commentaires?|Comentarios?)?\s?\d{1,4}(?=\s[A-Z]))"
+# A date (and time) stamp run into the first sentence of a paragraph, with the byline around it: "November 18, 2019
+# 7:45 am PST by Joe Rossignol Following the …", "Wednesday, November 20, 2019 LOS ANGELES (AP) — …", "Written by
+# Rachael Link, MS, RD on November 14, 2019 Binge eating …", "By admin - 2018-09-16 As of …", "Debbie White 18 Nov
+# 2019, 19:09 , 19:11 A HUNTER who …", "Moritz Bachmann publiziert am 25. September 2018 Die …". After a time, a
+# lone number is the comment counter ("Nov 19, 2019, 10:31 pm CST 0 Volkswagen’s …").
+DATE_STAMP = (
+    rf"^(?:(?:(?:Written|Posted|Published|Posted on)\s)?[Bb]y\s{_STAMP_NAME}(?:,\s[A-Z]{{2,5}}\.?){{0,3}}"
+    rf"(?:\s{{1,2}}(?:[-–—|·•]\s{{1,2}}|on\s)|,\s|\s)|"
+    rf"{_STAMP_NAME}\s(?:(?:publiziert|veröffentlicht|geschrieben|publié|publicado) (?:am|le|el|em)\s|"
+    rf"(?:[-–—|·•]\s)?(?={_STAMP_DATE}{_STAMP_TIMES})))?"
+    rf"(?:{_WEEKDAY},?\s)?{_STAMP_DATE}(?:{_STAMP_TIMES}(?:\s{{0,2}},\s{{0,2}}{TIME})*{_COUNTER}?)?"
+    rf"(?:\s(?:by|By|von|par|por)\s{_STAMP_NAME}{_COUNTER}?)?(?:\s(?:Kommentare|Comments?)\s\d{{1,4}})?"
+    rf"\s{{0,2}}(?:[-–—|·•]\s{{1,2}})?"
+    r"(?=[\"“‘]?[A-Z]\S*(?:\s\S+){5})"
+)
+
+# A label or a linked headline run into a date stamp before the first sentence: "CAR REVIEWS 2018 Lexus ES 350
+# October 19, 2018 Earlier this year, Lexus revealed …" (lines of a copied page joined into one paragraph). What comes
+# before the date has no lower-case word (label_before_stamp).
+_LABEL_STAMP = (rf"^(?P<label>[\w&'’-]+(?:\s[\w&'’-]+){{1,9}}?)\s{_STAMP_DATE}(?:{_STAMP_TIMES})?\s{{1,2}}"
+                r"(?=[\"“‘]?[A-Z][a-z'’]*\s(?:\S+\s){3})")
+LABEL_STAMP_RULE = lazy(_LABEL_STAMP)
+_STAMP_AT = lazy(rf"\s{_STAMP_DATE}")
+_PREPOSITIONS = frozenset(("On", "In", "At", "By", "Since", "Until", "From", "Before", "After", "For", "Through",
+                           "Am", "Im", "Seit", "Bis", "Vom", "Le", "Depuis", "El", "Desde", "Hasta"))
+
+
+def label_before_stamp(prefix: str) -> bool:
+    """``prefix`` ("CAR REVIEWS 2018 Lexus ES 350 October 19, 2018 ") is a label or a headline in title case, not the
+    start of a sentence that names its date ("On October 19, 2018 Lexus …", "Since March 3, 2020 the …")."""
+    m = _STAMP_AT.search(prefix)
+    toks = (prefix[: m.start()] if m else prefix).split()
+    return len(toks) >= 2 and toks[0] not in _PREPOSITIONS and all(not t[:1].islower() for t in toks)
