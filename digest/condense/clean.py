@@ -133,6 +133,10 @@ LINE_RULES: tuple[Rule, ...] = (
          _r(r"^(?:read more|read next|related|see also|more from|more on this|lire aussi|lire|voir aussi|"
             r"read the full|watch|video|listen|click here|recommended|explore more)\b\s{0,2}[:»›>-]", re.I),
          "'Read more'/'Related' link"),
+    Rule("tags",
+         _r(r"^(?:Tags|TAGS|Tagged(?: with| as| in)?|Topics|Keywords|Schlagw(?:ö|oe)rter|Schlagworte|"
+            r"Stichw(?:ö|oe)rter|Themen|Étiquettes|Mots-clés|Etiquetas|Palabras clave)\s{0,2}(?::.*|(?:\s.*)?(?<![.!?…]))$"),
+         "a post's tag list ('Tags: ads, Alibaba')"),
     Rule("share",
          _r(r"^(?:share(?: this| this article| on \w+| via \w+| story)?|tweet|e-?mail|print|save|copy link|"
             r"pin|whatsapp|facebook|twitter|linkedin|reddit|comments?|\d+ comments?|shares?|\d+ shares?)$", re.I),
@@ -175,6 +179,7 @@ LINE_RULES: tuple[Rule, ...] = (
             rf"\s{{0,3}})?(?:{DATE}|{TIME})(?:\s{{0,3}}[|,•·:-]?\s{{0,3}}(?:at\s)?(?:{DATE}|{TIME}))?\s{{0,3}}[|.]?$", re.I),  # noqa: E501
          "date/time line"),
 )
+_TAGS_RULE = next(r for r in LINE_RULES if r.name == "tags")
 
 TAIL_RULES: tuple[Rule, ...] = (
     Rule("comment_widget",
@@ -317,6 +322,8 @@ _LONG_NOTICE = _r(r"^(?:we|this (?:site|website)) uses? cookies|\bby clicking\b.
 def _match_line(line: str) -> Rule | None:
     """The whole-paragraph rule ``line`` matches (memoised: text parsing and cleaning both ask)."""
     if len(line) > MAX_LINE_RULE_CHARS:
+        if line[:1] in "TSEMP" and _TAGS_RULE.search(line):
+            return _TAGS_RULE  # a tag list is as long as the post has tags
         if len(line) < 2000 and _LONG_NOTICE.search(line):
             return next(r for r in LINE_RULES if r.name == ("cookie_notice" if "cookie" in line.lower() or
                                                             "clicking" in line.lower() else "disclaimer"))
@@ -556,9 +563,27 @@ def headline_runin(line: str) -> int:
     return best
 
 
+_AGENCY_MARK = _r(r"\((?:CNN|Reuters|AP|AFP|UPI|dpa|AFP/Getty|EFE|ANSA)\)\s{0,2}(?:[-—–]{1,2}\s{1,2})?(?=[\"“A-Z])")
+
+
+def agency_runin(line: str) -> int:
+    """Where the lede starts after a headline run into a news agency's mark ("Supreme Court halts subpoena for Trump
+    financial documents (CNN)President Donald Trump …"), 0 when there is none: the mark within the first 200
+    characters, after a head of 3-25 words with no sentence end in it (a place before the mark is bureau_prefix's)."""
+    m = _AGENCY_MARK.search(line, 0, 220) if "(" in line[:200] else None
+    if m is None or m.start() == 0:
+        return 0
+    head = line[:m.start()].split()
+    if not 3 <= len(head) <= HEADLINE_MAX_WORDS or _SENT_END.search(line, 0, m.start()) or \
+            head[-1].lower() in _FUNCTION_END:
+        return 0
+    return m.end()
+
+
 # What may precede the text's first sentence in its first paragraph, removed in this order (each returns where the
-# text starts, 0 for nothing): a place dateline, then a headline run into the lede.
-_FIRST_PARAGRAPH_CUTS = ((place_dateline, "dateline"), (headline_runin, "headline_runin"))
+# text starts, 0 for nothing): a place dateline, a headline run into an agency's mark or into the lede.
+_FIRST_PARAGRAPH_CUTS = ((place_dateline, "dateline"), (agency_runin, "headline_runin"),
+                         (headline_runin, "headline_runin"))
 
 
 _SENT_END = _r(r"[.!?][\"'”’)]*(?=\s|$)")

@@ -11,6 +11,7 @@ from .names import complete_names
 from .opener import QUESTION_LEDE, find_opener
 from .pack import fit_sentence, pack, shorten
 from .select import DEFAULT, Candidate, Params, build_candidates
+from .sentences import n_words
 from .style import _TERMINAL, balanced, style_ok
 
 
@@ -47,7 +48,7 @@ def make_teaser(article: Article, max_chars: int = 300, params: Params = DEFAULT
                                    f"{how}"], **base)
     # no lede: shorten the best usable opener (or any sentence) at a clause boundary
     pool = [c for c in cands if c.usable and not c.needs_previous][:10] or [c for c in cands if c.usable][:10] or \
-        cands[:10]
+        [c for c in cands[:10] if n_words(c.text) >= params.min_words]  # not a menu's "Chuck-John W."
     for best in sorted(pool, key=lambda c: -c.score):
         text = best.text if len(best.text) <= max_chars else shorten(best.text, max_chars)
         if style_ok(text, max_chars):

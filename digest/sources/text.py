@@ -125,10 +125,16 @@ def unwrap(text: str) -> list[str]:
     return paras
 
 
+_TAG_LABEL = re.compile(r"(?:Tags|TAGS|Tagged(?: with| as| in)?|Schlagw(?:ö|oe)rter|Schlagworte|Stichw(?:ö|oe)rter|"
+                        r"Étiquettes|Mots-clés|Etiquetas|Palabras clave)\b")
+
+
 def _continues(prev: str, nxt: str) -> bool:
     if _TERMINAL.search(prev):
         return False
     first = nxt[0]
+    if _TAG_LABEL.match(prev):  # "Tags" + "calendario, stock car, …" + "ATENÇÃO: Comentários …": the list, then stop
+        return first.islower() or prev.endswith((":", ",")) or " " not in prev
     if first.islower() or first == "(" or (first.isdigit() and not re.match(r"\d+[.)]\s", nxt)):
         return True
     if len(prev) > 100 and nxt[:1] not in "\"“‘'" and len(nxt) > 60:

@@ -144,3 +144,35 @@ def test_a_sentence_that_names_its_date_keeps_it() -> None:
                  "The show opens October 19, 2018 Tickets are on sale at the box office from Monday morning.",
                  "Harbour Town 18 Nov 2019 ferry news."):
         assert clean(text).text == text, text
+
+
+def test_a_tag_list_is_furniture_however_long() -> None:
+    tags = "Tags " + ", ".join(f"harbour topic {i}" for i in range(40))
+    out = clean("\n\n".join([STORY, tags])).text
+    assert out == STORY
+    assert clean("Themen wie der Hafen und die Fähre stehen im Mittelpunkt der Sitzung am Dienstag.").text.startswith(
+        "Themen wie")
+
+
+def test_a_pasted_tag_label_takes_its_list_and_stops() -> None:
+    from digest.sources.text import unwrap
+
+    got = unwrap("Tags\nferry, harbour fees, council vote, islanders, winter timetable, ticket prices, pier repairs, "
+                 "lifeboat station, seal count\n"
+                 "ATTENTION: Comments that are unreadable or disrespectful to other readers will not be approved.")
+    assert len(got) == 2 and got[0].startswith("Tags ferry") and got[1].startswith("ATTENTION")
+
+
+def test_a_headline_run_into_an_agency_mark_is_cut() -> None:
+    text = ("Council votes to raise harbour fees again (CNN)The harbour council voted on Tuesday to raise its fees by "
+            "a tenth next year, after a summer of complaints from the islanders.")
+    assert clean(text).text.startswith("The harbour council voted on Tuesday")
+    kept = "The Associated Press (AP) reported that the harbour ferry made its last crossing of the season on Sunday."
+    assert clean(kept).text == kept
+
+
+def test_a_page_of_menu_lines_is_not_teased_with_a_fragment() -> None:
+    menu = "\n".join(["Swap-Stop", "Menu", "Skip to content", "Startseite", "Carl-Walter", "Chuck-John W.",
+                      "Kathryn-John W.", "John U.", "Jürgen", "Karlheinz"])
+    t = make_teaser(Article(source="menu.txt", text=menu, kind="text", title="Swap-Stop"), 300)
+    assert t.text not in ("Chuck-John W.", "Kathryn-John W.", "John U.")
