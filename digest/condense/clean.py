@@ -135,7 +135,8 @@ LINE_RULES: tuple[Rule, ...] = (
          "'Read more'/'Related' link"),
     Rule("tags",
          _r(r"^(?:Tags|TAGS|Tagged(?: with| as| in)?|Topics|Keywords|Schlagw(?:ö|oe)rter|Schlagworte|"
-            r"Stichw(?:ö|oe)rter|Themen|Étiquettes|Mots-clés|Etiquetas|Palabras clave)\s{0,2}(?::.*|(?:\s.*)?(?<![.!?…]))$"),
+            r"Stichw(?:ö|oe)rter|Themen|Étiquettes|Mots-clés|Etiquetas|Palabras clave)"
+            r"\s{0,2}(?::.*|(?:\s.*)?(?<![.!?…]))$"),
          "a post's tag list ('Tags: ads, Alibaba')"),
     Rule("share",
          _r(r"^(?:share(?: this| this article| on \w+| via \w+| story)?|tweet|e-?mail|print|save|copy link|"
