@@ -492,7 +492,9 @@ _CUT_END = lazy(r"(?i)a|an|the|of|to|in|on|at|for|and|or|but|with|by|from|as|tha
                 r"whom|where|when|while|if|because|since|until|its|their|his|her|our|your|my|this|these|those|will|"
                 r"would|can|could|has|have|had|be|been|being|le|la|"
                 r"les|de|des|du|et|un|une|que|el|los|las|y|en|por|con|der|die|das|den|dem|und|oder|dass|zu|um|"
-                r"mit|von|für|im|ein|eine|gegen|über|unter|zur|zum|am|als|wie")
+                r"mit|von|für|im|ein|eine|gegen|über|unter|zur|zum|am|als|wie|"
+                r"del|al|no|se|su|sus|para|sin|sobre|entre|hasta|desde|do|da|dos|das|na|nas|nos|ao|aos|em|"
+                r"au|aux|sur|dans|pour|par|avec|sans|di|della|dei|il|lo|gli|per|tra|nel|nella|sul")
 
 
 def shorten(sentence: str, budget: int) -> str:

@@ -72,3 +72,18 @@ def test_a_korean_connective_goes_on_from_the_sentence_before() -> None:
 def test_a_chinese_connective_is_recognised() -> None:
     cands = build_candidates("港口今天关闭。但是，渡轮公司表示明年春天将恢复服务。", "")
     assert cands[1].connective.startswith("但是")
+
+
+def test_a_marked_cut_does_not_end_on_a_romance_function_word() -> None:
+    from digest.condense.pack import shorten
+
+    for s in ("El alcalde de la ciudad, Francisco Barbosa Delgado, destacó la gestión de la directora al frente del "
+              "puerto durante los últimos cuatro años de obras.",
+              "La oficina del puerto nunca será el reemplazo del hogar, pero existen principios que podrían considerar "
+              "las empresas para organizar el espacio de trabajo.",
+              "La caisse de grève initiée par les dockers et cogérée à ce jour avec la mairie du port a pour objectif "
+              "de soutenir les familles."):
+        for budget in (100, 110, 120):
+            got = shorten(s, budget)
+            last = got.rstrip("…").split()[-1].lower()
+            assert last not in {"del", "al", "para", "pour", "a", "de", "la", "el", "no", "sur"}, got
