@@ -20,6 +20,7 @@ from ..model import Removed
 from .lang import english as is_english
 from .lazyre import lazy
 from .stamps import DATE, DATE_STAMP, LABEL_STAMP_RULE, TIME, label_before_stamp
+from .style import repair_closing_quotes
 
 
 @dataclass(frozen=True)
@@ -365,7 +366,7 @@ def _plea_like(line: str, rule: str) -> bool:
 def _clean_line(line: str) -> tuple[str, tuple[Removed, ...]]:
     """Inline rules then run-in captions on one paragraph, offsets relative to it (memoised: deriving a title
     cleans the first paragraph before the whole text is cleaned)."""
-    out, spans = _apply_inline(line, 0)
+    out, spans = _apply_inline(repair_closing_quotes(line), 0)
     out, more = _remove_runin_captions(out, 0, line)
     if more and (m := _DATE_STAMP_RULE.search(out, out.lower())) and m.end() > m.start():
         # the stamp that a run-in headline hid ("<headline> November 18, 2019 7:45 am PST by Joe Rossignol …")

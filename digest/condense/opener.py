@@ -93,7 +93,8 @@ _REPLY = lazy(r"^(?:yes|no|yep|nope|sure|of course|not really|no problem|the (?:
               r"(?:this|that|the) question|diese frage|cette question|esta pregunta|(?-i:Das\s(?=[a-zäöü]))|"
               r"ja|nein|klar|natürlich|kein problem|die antwort|antwort|lösung|wenig|kaum|nichts|little|not much|"
               r"oui|non|bien sûr|sí|claro|sim|não|keine sorge|keine angst|no worries|don['’]t worry|pas de panique|"
-              r"no te preocupes|no se preocupe|kein wunder|no wonder|pas étonnant|no es de extrañar)\b",
+              r"no te preocupes|no se preocupe|kein wunder|no wonder|pas étonnant|no es de extrañar)\b|"
+              r"^(?:nun|tja|well|eh bien|bueno|pues)\s?,",  # "Was haben … gemeinsam? Nun, sie sind alle …"
               re.I)
 
 

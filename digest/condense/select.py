@@ -105,10 +105,12 @@ _META = lazy(
 _FURNITURE = lazy(r"\b(?:will be (?:providing|bringing|giving) you|takes? you through|all you need to know|"
                   r"(?:scroll|click|tap) (?:down|here|below) to)\b", re.I)
 _CONNECTIVE = lazy(
-    r"^(?:but|however|and|or|so|also|yet|still|meanwhile|instead|moreover|furthermore|nevertheless|nonetheless|"
-    r"therefore|thus|besides|likewise|similarly|additionally|otherwise|then|now|indeed|finally|in addition|as a result|"
-    r"by contrast|in contrast|on the other hand|even so|after all|mais|cependant|pourtant|toutefois|or|donc|"
-    r"en outre|par ailleurs|et(?=,?\s+(?-i:[a-zà-ÿ]))|aber|und|pero|sin embargo|además|no obstante|plus(?=,)|"
+    r"^(?:but|however|and|or|so(?!\s+(?:far|much|many|long|called|too)\b)|also|yet|still|meanwhile|"
+    r"instead(?!\s+of\b)|moreover|furthermore|nevertheless|nonetheless|therefore|thus(?!\s+far\b)|besides(?=,)|"
+    r"likewise|similarly|additionally|otherwise|then|now(?!\s+\d)|indeed|finally|in addition(?!\s+to\b)|"
+    r"as a result(?!\s+of\b)|by contrast|in contrast(?!\s+(?:to|with)\b)|on the other hand|even so|after all|"
+    r"mais|cependant|pourtant|toutefois|or|donc|en outre|par ailleurs|et(?=,?\s+(?-i:[a-zà-ÿ]))|aber|und|pero|"
+    r"sin embargo|además(?!\s+de\b)|no obstante|plus(?=,)|"
     r"그래서|하지만|그러나|그리고|또한|따라서|그런데|그러므로|게다가|반면)\b,?\s+|"
     r"^(?:しかし|そして|また|だが|ところが|さらに|一方|但是|然而|而且|因此|所以|此外|另外)[、，,]\s*",
     re.I)

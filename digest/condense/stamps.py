@@ -12,8 +12,12 @@ TIME = r"\d{1,2}[:.]\d{2}\s*(?:[AaPp]\.?[Mm]\.?)?\s*(?:GMT|BST|UTC|CET|CEST|EST|
 DATE = rf"(?:\d{{1,2}}\s+{_MONTH},?\s+\d{{4}}|{_MONTH}\s+\d{{1,2}},?\s+\d{{4}}|\d{{1,2}}[./-]\d{{1,2}}[./-]\d{{2,4}})"
 
 _WEEKDAY = r"(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day"
-_STAMP_DATE = rf"(?:{_MONTH}\s+\d{{1,2}},?\s+\d{{4}}|\d{{1,2}}\.?\s+{_MONTH},?\s+\d{{4}}|\d{{4}}-\d{{2}}-\d{{2}}|" \
-              r"\d{1,2}[./]\d{1,2}[./]\d{4})"
+# Months of the five languages digest splits (and Italian), abbreviated or whole: "02 Ago 2017", "3. März 2021",
+# "12 de agosto de 2019", "5 févr. 2020".
+_ANY_MONTH = (r"(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec|mär|mai|okt|dez|janv|févr|fév|avr|juil|"
+              r"août|déc|ene|abr|ago|dic|gen|mag|giu|lug|set|ott|fev|out)[a-zäéû]*\.?")
+_STAMP_DATE = rf"(?:{_ANY_MONTH}\s+\d{{1,2}},?\s+\d{{4}}|\d{{1,2}}\.?\s+(?:de\s)?{_ANY_MONTH},?\s+(?:de\s)?\d{{4}}|" \
+              r"\d{4}-\d{2}-\d{2}|\d{1,2}[./]\d{1,2}[./]\d{4})"
 _STAMP_NAME = r"(?:[A-Z][\w'’-]+\.?(?:\s[A-Z][\w'’-]+\.?){0,3}|admin)"
 _STAMP_TIMES = rf"(?:\s{{0,2}}(?:,|\s(?:at|um|à|a las))?\s{{0,2}}{TIME}(?:\s?Uhr)?)"
 _COUNTER = r"(?:\s(?:Kommentare|Comments?|Kommentar|Commentaires?|Comentarios?)?\s?\d{1,4}(?=\s[A-Z]))"
@@ -35,8 +39,8 @@ DATE_STAMP = (
 
 # A label or a linked headline run into a date stamp before the first sentence: "CAR REVIEWS 2018 Lexus ES 350
 # October 19, 2018 Earlier this year, Lexus revealed …" (lines of a copied page joined into one paragraph). What comes
-# before the date has no lower-case word (label_before_stamp).
-_LABEL_STAMP = (rf"^(?P<label>[\w&'’-]+(?:\s[\w&'’-]+){{1,9}}?)\s{_STAMP_DATE}(?:{_STAMP_TIMES})?\s{{1,2}}"
+# before the date ("Cartoni 02 Ago 2017 E’ stato …") has no lower-case word and is no preposition (label_before_stamp).
+_LABEL_STAMP = (rf"^(?P<label>[\w&'’-]+(?:\s[\w&'’-]+){{0,9}}?)\s{_STAMP_DATE}(?:{_STAMP_TIMES})?\s{{1,2}}"
                 r"(?=[\"“‘]?[A-Z][a-z'’]*\s(?:\S+\s){3})")
 LABEL_STAMP_RULE = lazy(_LABEL_STAMP)
 _STAMP_AT = lazy(rf"\s{_STAMP_DATE}")
@@ -49,4 +53,4 @@ def label_before_stamp(prefix: str) -> bool:
     start of a sentence that names its date ("On October 19, 2018 Lexus …", "Since March 3, 2020 the …")."""
     m = _STAMP_AT.search(prefix)
     toks = (prefix[: m.start()] if m else prefix).split()
-    return len(toks) >= 2 and toks[0] not in _PREPOSITIONS and all(not t[:1].islower() for t in toks)
+    return bool(toks) and toks[0] not in _PREPOSITIONS and all(not t[:1].islower() for t in toks)

@@ -55,3 +55,17 @@ def style_ok(t: str, budget: int) -> bool:
     if t[0].islower() or not (t[0].isalnum() or t[0] in "\"“‘'(«¿¡"):
         return False
     return balanced(t)
+
+
+def repair_closing_quotes(line: str) -> str:
+    """A paragraph that closes its quotations with the opening mark (“I Cavalieri dello Zodiaco“, a slip common in
+    Italian and Spanish sites) gets its closing marks back: with no ” and no German „ in it, every second “ closes.
+    Nothing else changes; an odd count of “ is left alone."""
+    if "“" not in line or "”" in line or "„" in line or line.count("“") % 2:
+        return line
+    out, opening = [], True
+    for part in line.split("“")[1:]:
+        out.append(("“" if opening else "”") + part)
+        opening = not opening
+    return line.split("“", 1)[0] + "".join(out)
+

@@ -87,3 +87,33 @@ def test_a_marked_cut_does_not_end_on_a_romance_function_word() -> None:
             got = shorten(s, budget)
             last = got.rstrip("…").split()[-1].lower()
             assert last not in {"del", "al", "para", "pour", "a", "de", "la", "el", "no", "sur"}, got
+
+
+def test_a_preposition_that_looks_like_a_connective_stays() -> None:
+    for text in ("In addition to the three fatalities at the fuel plant, the harbour office said 30 people were hurt.",
+                 "Instead of waiting for the spring, the harbour council voted on Tuesday to raise its fees.",
+                 "So far, the harbour council has raised its fees by a tenth in each of the last three years.",
+                 "As a result of the storm, the ferry to the island did not sail on Tuesday or on Wednesday.",
+                 "Además de los tres muertos en la planta de combustible, la oficina del puerto contó 30 heridos."):
+        cands = build_candidates(text, "")
+        assert not cands[0].connective and cands[0].text == text, cands[0].text
+    cands = build_candidates("In addition, the harbour office said 30 people were hurt in the fire at the plant.", "")
+    assert cands[0].connective.strip() == "In addition,"
+
+
+def test_a_question_answered_by_well_keeps_its_answer() -> None:
+    got = _teaser("Was haben der Bürgermeister, die Hafenmeisterin und der Fährmann gemeinsam? Nun, sie sind alle seit "
+                  "vierzig Jahren im Hafen. Deshalb haben wir sie nach ihren Erinnerungen gefragt.")
+    assert got.startswith("Was haben der Bürgermeister"), got
+
+
+def test_quotations_closed_with_the_opening_mark_are_repaired() -> None:
+    from digest.condense.style import repair_closing_quotes, style_ok
+
+    line = ("È stato annunciato che il porto ospiterà la mostra “I traghetti dello Stretto“, prodotta dal comune "
+            "con la “Società dei battellieri“.")
+    fixed = repair_closing_quotes(line)
+    assert fixed.count("“") == 2 and fixed.count("”") == 2 and style_ok(fixed, 300)
+    assert _teaser(line + " La mostra apre sabato nella vecchia stazione marittima del porto.").startswith("È stato")
+    german = "„Wir sind zufrieden“, sagte die Hafenmeisterin am Dienstag nach der Abstimmung im Rat."
+    assert repair_closing_quotes(german) == german

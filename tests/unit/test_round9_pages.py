@@ -176,3 +176,10 @@ def test_a_page_of_menu_lines_is_not_teased_with_a_fragment() -> None:
                       "Kathryn-John W.", "John U.", "Jürgen", "Karlheinz"])
     t = make_teaser(Article(source="menu.txt", text=menu, kind="text", title="Swap-Stop"), 300)
     assert t.text not in ("Chuck-John W.", "Kathryn-John W.", "John U.")
+
+
+def test_stamps_in_other_languages_are_removed() -> None:
+    for stamp in ("Cartoni 02 Ago 2017 ", "3. März 2021 ", "12 de agosto de 2019 ", "5 févr. 2020 ",
+                  "Soila Paniagua 22 abril, 2022 ", "Datum 28.01.2022 "):
+        assert clean(stamp + STORY).text == STORY, stamp
+    assert clean("On 3 mar 2020 " + STORY).text.startswith("On 3 mar 2020")
