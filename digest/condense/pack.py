@@ -124,10 +124,12 @@ def _run(opener: Candidate, cands: Sequence[Candidate], budget: int, context: st
                 continue
             if c.why_not.startswith("no sentence end") and len(c.text.split()) <= 6:
                 continue  # a photo credit or label line: "View this image ›", "West Mercia Police"
-            if not (c.why_not == "too short" and c.text[:1].isupper() and c.text[-1:] in ".!" and
+            if not (c.why_not == "too short" and (c.text[:1].isupper() or c.text[:1].isdigit() and sum(
+                    w[:1].islower() for w in c.text.split()) >= 2) and c.text[-1:] in ".!" and
                     balanced(c.text) and any(ch.islower() for ch in c.text) and not _NAME_ONLY.match(c.text) and
                     not _ACRONYM_END.search(c.text)):
-                break  # a short sentence that follows on is kept: "He was 88.", "Im Gegenteil." (not a shouted
+                break  # a short sentence that follows on is kept: "He was 88.", "Im Gegenteil.", "26 tahun setelah
+                # wafatnya Nabi." (not a date line: "31. Oktober 2023."; not a shouted
                 # promo: "ON YOUTUBE!", not a caption's name: "Mrs. Joan Honoré-Paul.")
         trial = [*chosen, c]
         if any(_near_copy(c.text, x.text) for x in chosen):

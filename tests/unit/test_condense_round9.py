@@ -117,3 +117,12 @@ def test_quotations_closed_with_the_opening_mark_are_repaired() -> None:
     assert _teaser(line + " La mostra apre sabato nella vecchia stazione marittima del porto.").startswith("È stato")
     german = "„Wir sind zufrieden“, sagte die Hafenmeisterin am Dienstag nach der Abstimmung im Rat."
     assert repair_closing_quotes(german) == german
+
+
+def test_a_short_sentence_that_opens_on_a_number_follows_on() -> None:
+    got = _teaser("The harbour trust was founded in the year the old pier burned down, after a winter of storms. "
+                  "40 years on, four boats. Its volunteers count the grey seals on the sandbanks each August.")
+    assert "40 years on, four boats. Its volunteers" in got, got
+    dated = _teaser("Die Hafenmeisterin hat am Dienstag im Rat die neuen Gebühren für den Winter vorgestellt. "
+                    "31. Oktober 2023. Die Fähre fährt im Winter nur noch zweimal am Tag zur Insel hinüber.")
+    assert "31. Oktober 2023" not in dated, dated
