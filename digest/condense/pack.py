@@ -93,6 +93,8 @@ def _payoff(opener: Candidate, cands: Sequence[Candidate], budget: int, context:
 # Sentences a run of follow-ons steps over: page furniture, captions and quotes without a speaker. Anything else
 # that cannot be used (a question, a fragment, speech that lost its quote marks) ends the run: what comes after
 # it would be a jump.
+# Skipped sentences that are the text's own prose, which a pronoun after them may point to.
+_SKIPPED_PROSE = ("meta opener", "a quotation without attribution", "unquoted speech")
 _SKIPPABLE = ("photo caption", "numbered caption", "a list of names", "byline", "link or handle", "page furniture",
               "meta opener",
               "match-preview", "table or list cells", "a quotation without attribution", "repeats the headline",
@@ -115,12 +117,14 @@ def _run(opener: Candidate, cands: Sequence[Candidate], budget: int, context: st
          fit_rules: tuple[str, ...] = (), skip_long: int = 0, trim: bool = False) -> list[Candidate]:
     """The lede and the sentences that follow it in the text, in order, while they fit and follow on."""
     chosen = [opener]
+    prose_left_out = False  # a sentence of the text was skipped since the last pick (not a caption or a link)
     for c in cands[opener.index + 1: opener.index + 12]:
         if not c.usable and not (c.why_not == "question" and c.index == chosen[-1].index + 1 and
                                  (c.connective or _TURN_QUESTION.match(c.text)) and balanced(c.text)):
             # a question that turns from the sentence before it is kept: "Krebspatienten bedienen sich oft … . Doch
             # was können die Therapien leisten?" (not a reader poll: "Should parents be banned from the railings?")
             if c.why_not.startswith(_SKIPPABLE):
+                prose_left_out = prose_left_out or c.why_not.startswith(_SKIPPED_PROSE)
                 continue
             if c.why_not.startswith("no sentence end") and len(c.text.split()) <= 6:
                 continue  # a photo credit or label line: "View this image ›", "West Mercia Police"
@@ -134,6 +138,9 @@ def _run(opener: Candidate, cands: Sequence[Candidate], budget: int, context: st
         trial = [*chosen, c]
         if any(_near_copy(c.text, x.text) for x in chosen):
             continue  # a page dump repeats its dek as the first body sentence
+        if prose_left_out and (c.needs_previous or c.the_noun or c.connective):
+            break  # "It was born from …" points to the sentence skipped before it ("In this article, I'm sharing …")
+        prose_left_out = False
         nothing_left_out = c.index == chosen[-1].index + 1
         if c.ref_name and c.ref_name not in context and not any(c.ref_name in x.text for x in chosen) and \
                 not opener.needs_previous and not (nothing_left_out and _first_mention(c.ref_name, c, cands)):

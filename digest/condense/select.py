@@ -136,8 +136,14 @@ _POINTS_BACK_DE = lazy(
     r"allerdings|außerdem|zudem|doch|demnach|folglich|dann|danach|denn)\b|"
     r"^(?:\S+\s){0,5}(?:der|die)\s\d{1,3}-Jährigen?\b|"
     r"^(?:\S+\s){1,3}(?:daher|deshalb|deswegen|darum|dennoch|trotzdem|jedoch|allerdings|außerdem|zudem|ebenfalls|"
-    r"aber|folglich|danach)\b|^(?:\S+\s){1,7}(?:demnach|darüber hinaus|ebenfalls)\b",
+    r"aber|folglich|danach)\b|"
+    r"^(?:\S+\s){1,7}(?:demnach|darüber hinaus|ebenfalls)\b",
     re.I)
+# A pronominal adverb in the first words ("Natürlich sollte man damit so früh wie möglich beginnen") points back,
+# unless a clause after it is what it stands for ("Unternehmen setzen alles daran, Konflikte zu vermeiden", "… achten
+# darauf, dass …").
+_PRONOMINAL_DE = lazy(r"^(?:\S+\s){1,3}(?:damit|dafür|dazu|davon|darüber|daran|darauf)\b", re.I)
+_CATAPHORIC_DE = lazy(r",\s(?:dass|ob|wie|wenn|was|wer|um\s|(?:\S+\s){1,3}zu\s)")
 _CAPTION = lazy(r"\bpictured\b(?![^(]*\))|^In (?:this|these|a|an)\b[^!?]{0,60}?\b(?:photo|image|picture|handout|"
                 r"video still|photograph)s?\b|^[A-Z]{3,}(?: [A-Z]{3,})?:\s|"
                       r"^(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.? \d{1,2}, \d{4} [A-Z]|"
@@ -436,7 +442,8 @@ def build_candidates(text: str, title: str, params: Params = DEFAULT, lang: str 
         if why:
             c.usable, c.why_not = False, why
         if (_PRONOUN.match(t) or _POINTS_BACK.match(t) or lang == "fr" and _PRONOUN_FR.match(t) or
-                lang == "de" and _POINTS_BACK_DE.match(t)) and \
+                lang == "de" and (_POINTS_BACK_DE.match(t) or _PRONOMINAL_DE.match(t) and
+                                  not _CATAPHORIC_DE.search(t))) and \
                 not expletive_it(t):
             c.needs_previous = True
         _mark_references(c, t)

@@ -126,3 +126,26 @@ def test_a_short_sentence_that_opens_on_a_number_follows_on() -> None:
     dated = _teaser("Die Hafenmeisterin hat am Dienstag im Rat die neuen Gebühren für den Winter vorgestellt. "
                     "31. Oktober 2023. Die Fähre fährt im Winter nur noch zweimal am Tag zur Insel hinüber.")
     assert "31. Oktober 2023" not in dated, dated
+
+
+def test_a_pronoun_after_a_skipped_sentence_ends_the_run() -> None:
+    # the unquoted-speech sentences are skipped; "It was born …" points to the last of them, so the run stops
+    text = ("Why do some harbour towns thrive while others fade? Why do some ferries fill up and others sail "
+            "empty? Today, we are going to talk about why a timetable matters for a small harbour town. Why it "
+            "matters, actually! If we have not met yet, my name is Ruth and I have run the ferry since 2010. In "
+            "this article, I am sharing my approach to a timetable that works. It was born from helping dozens of "
+            "harbour towns plan their winter sailings and seeing too many of them fail.")
+    got = _teaser(text)
+    assert "It was born" not in got, got
+
+
+def test_a_german_pronominal_adverb_points_back() -> None:
+    cands = build_candidates("Der Hafen braucht ein neues Konzept. Natürlich sollte man damit so früh wie möglich "
+                             "beginnen, sagt die Hafenmeisterin im Rat.", "", lang="de")
+    assert cands[1].needs_previous
+    cands = build_candidates("Die Stadt spart Geld, damit der Hafen im Winter offen bleiben kann und die Fähre "
+                             "fährt.", "", lang="de")
+    assert not cands[0].needs_previous
+    cands = build_candidates("Die Häfen setzen alles daran, Staus an der Fähre zu vermeiden und die Gebühren stabil zu "
+                             "halten.", "", lang="de")
+    assert not cands[0].needs_previous  # "daran" stands for the clause after it
