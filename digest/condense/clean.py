@@ -19,6 +19,7 @@ from functools import lru_cache
 from ..model import Removed
 from .lang import english as is_english
 from .lazyre import lazy
+from .pleas import looks_like_prose, plea_like, strong_plea
 from .stamps import DATE, DATE_STAMP, LABEL_STAMP_RULE, TIME, label_before_stamp
 from .style import repair_closing_quotes
 
@@ -59,6 +60,7 @@ NEEDLES: dict[str, tuple[str, ...]] = {
     "summary_label": ("summary", "zusammenfassung", "résumé", "resumen", "resumo", "tl;dr", "tldr", "abstract",
                       "overview", "key points", "in brief", "kurz gesagt", "en bref"),
     "subscribe_plea": ("subscri", "sign up", "newsletter", "support", "patreon", "donate", "help us", "become a",
+                       "blocker", "unterstütz", "soutenez", "apóyanos",
                        "contribution", "get the", "get our", "follow us", "like us", "abonn", "submit your",
                        "send us your"),
     "disclaimer": ("opinions", "necessarily", "solely", "affiliate", "commission"),
@@ -146,14 +148,15 @@ LINE_RULES: tuple[Rule, ...] = (
     Rule("subscribe_plea",
          _r(r"(?:subscribe|sign up|newsletter|support (?:us|our|the|\w+ on patreon)|patreon|donate|help us grow|"
             r"become a (?:member|patron|subscriber)|make a contribution|get (?:the|our) (?:app|newsletter)|"
-            r"follow us on|like us on|abonnez|s'abonner|"
+            r"follow us on|like us on|abonnez|s'abonner|werbeblocker|ad-?blocker|ad blocker|"
+            r"uns\b[^.!?]{0,40}\bzu unterstützen|unterstützt? uns|soutenez-nous|apóyanos|"
             r"(?:submit|send us) your (?:letters?|story|stories|tips?|photos?|news|views|comments?)\b)", re.I),
          "support/subscribe plea"),
     Rule("disclaimer",
          _r(r"(?:views(?:,| and) opinions expressed|do not necessarily (?:represent|reflect)|"
             r"solely those of the author|contains? affiliate links|"
             r"(?:I|we) may (?:receive|earn) (?:a )?(?:small )?commission|"
-            r"enthält (?:\w+ )?affiliate-links|affiliate-links (?:sind|und/oder))", re.I),
+            r"enthält (?:\w+ )?affiliate-links|affiliate-links (?:sind|und/oder)|mit affiliate-links versehen)", re.I),
          "publisher disclaimer"),
     Rule("copyright", _r(r"(?:^(?:©|copyright\b|\(c\)\s{0,2}\d{4})|(?<![(“\"‘'])all rights reserved)", re.I),
          "copyright notice"),
@@ -182,6 +185,7 @@ LINE_RULES: tuple[Rule, ...] = (
          "date/time line"),
 )
 _TAGS_RULE = next(r for r in LINE_RULES if r.name == "tags")
+_PLEA_RULE = next(r for r in LINE_RULES if r.name == "subscribe_plea")
 
 TAIL_RULES: tuple[Rule, ...] = (
     Rule("comment_widget",
@@ -326,6 +330,8 @@ def _match_line(line: str) -> Rule | None:
     if len(line) > MAX_LINE_RULE_CHARS:
         if line[:1] in "TSEMP" and _TAGS_RULE.search(line):
             return _TAGS_RULE  # a tag list is as long as the post has tags
+        if len(line) < 800 and strong_plea(line):
+            return _PLEA_RULE  # "VRODO bietet euch täglich … Die einfachste Art, uns … zu unterstützen …"
         if len(line) < 2000 and _LONG_NOTICE.search(line):
             return next(r for r in LINE_RULES if r.name == ("cookie_notice" if "cookie" in line.lower() or
                                                             "clicking" in line.lower() else "disclaimer"))
@@ -334,32 +340,11 @@ def _match_line(line: str) -> Rule | None:
     for rule in LINE_RULES:
         if rule.search(line, low):
             # a long sentence that merely mentions a keyword ("… the newsletter said.") is prose, keep it
-            if rule.name in {"subscribe_plea", "cookie_notice", "caption"} and _looks_like_prose(line) \
-                    and not _plea_like(line, rule.name):
+            if rule.name in {"subscribe_plea", "cookie_notice", "caption"} and looks_like_prose(line) \
+                    and not plea_like(line, rule.name):
                 continue
             return rule
     return None
-
-
-def _looks_like_prose(line: str) -> bool:
-    return len(line.split()) >= 12 and bool(_TERMINAL.search(line))
-
-
-# The last sentence of a paragraph is a sign-up call to action: the paragraph is a newsletter's or app's plug.
-_CALL_TO_ACTION = _r(r"(?:^|[.!?…]\s{1,3})(?:(?:Sign|Signs) up|Subscribe|Register|Join|Get|Don['’]t miss|Never miss)\b"
-                     r"[^.!?\n]{0,80}\b(?:newsletters?|inbox|subscribers?|mailing list|app)\b[^.!?\n]{0,40}[.!]?$")
-
-
-def _plea_like(line: str, rule: str) -> bool:
-    """A long line that still reads as a plea/notice: imperative or second person."""
-    if rule == "caption":
-        return bool(re.search(r"(?:Photograph|Photo|Picture|Image)\s{0,2}:\s{0,2}[^.]{1,80}$", line))
-    if rule == "subscribe_plea" and len(line.split()) <= 60 and _CALL_TO_ACTION.search(line):
-        return True  # a short promo paragraph that closes on "Sign up for the free daily newsletter."
-    return bool(re.search(r"\b(?:you|your|us|our)\b", line, re.I)) and bool(
-        re.match(r"(?:please|help|support|subscribe|sign|join|get|become|follow|like|submit|send us|we use|"
-                 r"this (?:site|website))",
-                 line, re.I))
 
 
 @lru_cache(maxsize=2048)

@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 
 from .lazyre import lazy
-from .select import _ALSO, _PRONOUN, _PRONOUN_FR, Candidate, _stems, opener_verdict
+from .select import _ALSO, _DEMONSTRATIVE_DE, _PRONOUN, _PRONOUN_FR, Candidate, _stems, opener_verdict
 from .style import CLOSERS
 
 # A lede that names what its opening pronoun stands for in the same sentence (cataphora), or identifies it:
@@ -109,6 +109,11 @@ def _answers(nxt: Candidate, context: str) -> bool:
     return nxt.usable and bool(nxt.connective or _REPLY.match(nxt.text) or opener_verdict(nxt, context))
 
 
+# What may stand before a pronoun lede that is still the lesser evil: lines that are no prose at all.
+_JUNK = ("too short", "no sentence end", "a list of names", "table or list cells", "photo caption", "byline",
+         "link or handle", "page furniture", "numbered caption")
+
+
 def find_opener(cands: Sequence[Candidate], context: str = "", limit: int = 40,
                 questions: bool = True) -> tuple[Candidate | None, list[tuple[Candidate, str]]]:
     """The lede: the first sentence that can stand alone, and the verdicts on the candidates before it. With
@@ -165,15 +170,20 @@ def find_opener(cands: Sequence[Candidate], context: str = "", limit: int = 40,
             found = c
             break
     first = next((c.index for c in cands if c.usable), None)
-    if first is not None and (found is None or found.index - first >= 2) and seen and \
-            seen[0][0].index == first and seen[0][1].startswith("points back") and \
-            (_PRONOUN.match(seen[0][0].text) or _PRONOUN_FR.match(seen[0][0].text)):
-        # "He died at his home in Cambridge …" (a text whose own first sentence is missing): the next clean
-        # opener is two or more sentences on and would miss the news; the pronoun lede is the lesser evil
-        c = seen[0][0]
-        seen[0] = (c, "")
+    k0 = next((k for k, (c, _) in enumerate(seen) if c.index == first), -1)
+    if k0 > 0 and not all(c.why_not.startswith(_JUNK) for c, _ in seen[:k0]):
+        k0 = -1  # a question or other prose before it may be what the pronoun points to ("Cette revendication …")
+    if first is not None and (found is None or found.index - first >= 2) and k0 >= 0 and \
+            seen[k0][1].startswith("points back") and \
+            (_PRONOUN.match(seen[k0][0].text) or _PRONOUN_FR.match(seen[k0][0].text) or
+             _DEMONSTRATIVE_DE.match(seen[k0][0].text)):
+        # "He died at his home in Cambridge …" (a text whose own first sentence is missing), "Dieses Fett wirkt …"
+        # after a product page's bullet lines: the next clean opener is two or more sentences on and would miss
+        # the news; the pronoun lede is the lesser evil
+        c = seen[k0][0]
+        seen[k0] = (c, "")
         _note(c, "opens although it starts with a pronoun: no clean opener comes within the next sentence")
-        return c, seen[:1]
+        return c, seen[:k0 + 1]
     if first is not None and (found is None or found.index - first > DEEP_LEDE):
         # a clean opener this deep is a mid-story detail: rather the first sentence refused only because it
         # names someone ("Mrs May") the text no longer introduces (its lede was cut off)

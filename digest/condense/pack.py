@@ -63,7 +63,10 @@ def pack(cands: Sequence[Candidate], budget: int, p: Params = DEFAULT, context: 
     return sorted(chosen.values(), key=lambda x: x.index)
 
 
-_TURN_QUESTION = lazy(r"^(?:but|yet|so|doch|aber|mais|pero|ma)\b", re.I)
+# A question that turns from the sentence before it ("Doch was können …?") or asks why ("Warum ist das Angebot bisher
+# keine Konkurrenz zum Fliegen?", "Por que não temos uma assim no Brasil?"): the story's hook, not a reader poll.
+_TURN_QUESTION = lazy(r"^(?:but|yet|so|doch|aber|mais|pero|ma|why|warum|wieso|weshalb|pourquoi|por qu[eé]|perché)\b",
+                      re.I)
 _ACRONYM_END = lazy(r"\b[A-Z]{2,}\.$")  # "The VW ID." is a name cut at its stop ("The VW ID. Buzz is …")
 _NAME_ONLY = lazy(r"^(?:Mr|Mrs|Ms|Miss|Dr|Prof)\.?\s(?:[A-Z][\w'’.-]*\s?)+\.$")
 _TURN = ("leading connective 'But' removed", "leading connective 'However' removed",

@@ -132,7 +132,10 @@ _PRONOUN_FR = lazy(r"^(?:il|elle|ils|elles|ce|cette|ces|celui|celle)\b", re.I)
 # demonstrative is as often the page's own subject ("Dies ist ein Food-Blog", "Dieser Artikel …", "Diese Woche …").
 _POINTS_BACK_DE = lazy(
     r"^sie\s(?:ist|war|hat|hatte|wird|wurde|kann|konnte|soll|sollte|muss|musste|will|wollte|darf|\w+t)\b|"
+    r"^es\s(?!(?:gibt|geht|ist|wird|kommt|handelt|heißt|lohnt|fehlt|bleibt|scheint|regnet|schneit|gilt|hat|braucht|"
+    r"reicht|klappt|stimmt|passiert|liegt|steht)\b)\w+t\b|"
     r"^(?:er|dabei|damit|dazu|dadurch|daraufhin|darauf|darum|deshalb|daher|deswegen|dennoch|trotzdem|jedoch|"
+    r"stattdessen|vielmehr|hingegen|dagegen|ebenso|"
     r"allerdings|außerdem|zudem|doch|demnach|folglich|dann|danach|denn)\b|"
     r"^(?:\S+\s){0,5}(?:der|die)\s\d{1,3}-Jährigen?\b|"
     r"^(?:\S+\s){1,3}(?:daher|deshalb|deswegen|darum|dennoch|trotzdem|jedoch|allerdings|außerdem|zudem|ebenfalls|"
@@ -143,6 +146,12 @@ _POINTS_BACK_DE = lazy(
 # unless a clause after it is what it stands for ("Unternehmen setzen alles daran, Konflikte zu vermeiden", "… achten
 # darauf, dass …").
 _PRONOMINAL_DE = lazy(r"^(?:\S+\s){1,3}(?:damit|dafür|dazu|davon|darüber|daran|darauf)\b", re.I)
+# A German demonstrative before a noun points back ("Dieses Fett wirkt …", "Diese Zeilen …"), unless the noun is the
+# page itself or a time ("Dieser Artikel …", "Diese Woche …").
+_DEMONSTRATIVE_DE = lazy(r"^Diese[rsnm]?\s(?!(?:Artikel|Beitrag|Blogbeitrag|Blog|Text|Post|Woche|Jahr|Monat|Tag|Tage|"
+                         r"Sommer|Winter|Frühling|Frühjahr|Herbst|Saison|Seite|Website|Webseite|Ausgabe|Folge|Episode|"
+                         r"Buch|Rezept|Video|Podcast|Interview|Wochenende|Abend|Morgen|Nacht|Zeit|Mal|Liste|Anleitung|"
+                         r"Übersicht|Ratgeber|Newsletter|Woche|Jahres|Monats)\b)[A-ZÄÖÜ]")
 _CATAPHORIC_DE = lazy(r",\s(?:dass|ob|wie|wenn|was|wer|um\s|(?:\S+\s){1,3}zu\s)")
 _CAPTION = lazy(r"\bpictured\b(?![^(]*\))|^In (?:this|these|a|an)\b[^!?]{0,60}?\b(?:photo|image|picture|handout|"
                 r"video still|photograph)s?\b|^[A-Z]{3,}(?: [A-Z]{3,})?:\s|"
@@ -442,8 +451,8 @@ def build_candidates(text: str, title: str, params: Params = DEFAULT, lang: str 
         if why:
             c.usable, c.why_not = False, why
         if (_PRONOUN.match(t) or _POINTS_BACK.match(t) or lang == "fr" and _PRONOUN_FR.match(t) or
-                lang == "de" and (_POINTS_BACK_DE.match(t) or _PRONOMINAL_DE.match(t) and
-                                  not _CATAPHORIC_DE.search(t))) and \
+                lang == "de" and (_POINTS_BACK_DE.match(t) or _DEMONSTRATIVE_DE.match(t) or
+                                  _PRONOMINAL_DE.match(t) and not _CATAPHORIC_DE.search(t))) and \
                 not expletive_it(t):
             c.needs_previous = True
         _mark_references(c, t)

@@ -35,7 +35,8 @@ _POSSESSIVE_END = lazy(r"\w[’']s$")  # "… on equal footing with Sony’s" + 
 _DASH_ASIDE = lazy(r"(?:--|[–—])\s*[a-z]")  # "… Oscar dress" + "-- adorned in pearls -- was stolen …"
 _SITE_SUFFIX = lazy(r"\s+(?:[-|–—:•·]|::)\s+[^-|–—]{2,60}$")
 _WORDS = lazy(r"\w+(?:[-'’]\w+)*")
-_LINKLIST = lazy(r"[▪•|·»]")
+# List separators; a middle dot between two letters is French inclusive writing ("chercheur·euse·s"), not one
+_LINKLIST = lazy(r"[▪•|»]|(?<!\w)·|·(?!\w)")
 # zero-width characters, soft hyphens, BOM, and control characters other than tab and newline: deleted
 _INVISIBLE = lazy(r"[\u00ad\u200b-\u200d\u2060\ufeff\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _WIDE_SPACES = lazy(r"[\u2000-\u200a\u202f\u205f\u3000]")

@@ -149,3 +149,35 @@ def test_a_german_pronominal_adverb_points_back() -> None:
     cands = build_candidates("Die Häfen setzen alles daran, Staus an der Fähre zu vermeiden und die Gebühren stabil zu "
                              "halten.", "", lang="de")
     assert not cands[0].needs_previous  # "daran" stands for the clause after it
+
+
+def test_a_why_question_after_the_lede_is_kept_as_its_hook() -> None:
+    got = _teaser("Mit schnellen Fähren zwischen den Inseln will der Landkreis zum Klimaschutz beitragen. Die Anleger "
+                  "gibt es längst. Warum ist das Angebot bisher keine Konkurrenz zum Flugzeug? Vier Stunden dauert die "
+                  "schnellste Verbindung von Hafen zu Hafen, und das Schiff fährt nur einmal am Tag.")
+    assert got.endswith("Warum ist das Angebot bisher keine Konkurrenz zum Flugzeug?"), got
+    poll = _teaser("The harbour council voted on Tuesday to raise its fees by a tenth next year, after a long debate. "
+                   "Should visitors pay more than islanders? The vote was nine to four, and the new fees start in May.")
+    assert "Should visitors" not in poll, poll
+
+
+def test_german_es_with_a_verb_in_the_singular_points_back() -> None:
+    cands = build_candidates("Der Hafen ist alt und braucht Geld. Es bildet auf den Kaimauern eine neue Schicht aus "
+                             "Salz. Es gibt markante Unterschiede zwischen den beiden Becken. Es bestehen alte Pläne "
+                             "für einen Neubau.", "", lang="de")
+    assert [c.needs_previous for c in cands] == [False, True, False, False]
+
+
+def test_a_german_demonstrative_before_a_noun_points_back_unless_it_names_the_page() -> None:
+    cands = build_candidates("Dieses Fett schützt die Kette der Fähre vor Salz und Rost. Dieser Artikel erklärt, wie "
+                             "die Fähre gewartet wird. Stattdessen sieht die Werft den Winter als Arbeitszeit.", "",
+                             lang="de")
+    assert [c.needs_previous for c in cands] == [True, False, True]
+
+
+def test_a_pronoun_lede_after_junk_lines_is_still_the_lesser_evil() -> None:
+    text = ("Geeignet für alle PKW, LKW, Boote, Quad, Kran, Winden.\n\nSchützt vor Rost.\n\nWie wirkt es.\n\n"
+            "Dieses Fett wirkt schützend auf Ketten und Winden, die starken Belastungen durch Salzwasser ausgesetzt "
+            "sind. Es bildet auf den Oberflächen eine neue Schicht. Dadurch nimmt der Verschleiß ab und die Form "
+            "bleibt erhalten. Die Lebensdauer der Teile erhöht sich beträchtlich.")
+    assert _teaser(text).startswith("Dieses Fett wirkt"), _teaser(text)

@@ -183,3 +183,22 @@ def test_stamps_in_other_languages_are_removed() -> None:
                   "Soila Paniagua 22 abril, 2022 ", "Datum 28.01.2022 "):
         assert clean(stamp + STORY).text == STORY, stamp
     assert clean("On 3 mar 2020 " + STORY).text.startswith("On 3 mar 2020")
+
+
+def test_a_long_support_plea_with_an_ad_blocker_is_furniture() -> None:
+    plea = ("HARBOUR NEWS brings you the news of the port every day, and we do it gladly and with enthusiasm for the "
+            "boats that shape our town. Die einfachste Art, uns bei unserer Arbeit zu unterstützen und Danke zu "
+            "sagen, ist, wenn ihr über einen der folgenden Links einkauft oder eure Werbeblocker ausschaltet. Wir "
+            "danken euch sehr herzlich für eure Treue und eure vielen Zuschriften zu unseren Artikeln über den Hafen.")
+    assert len(plea) > 300
+    out = clean("\n\n".join([STORY, plea])).text
+    assert out == STORY
+    kept = "Die Stadt will den Hafen unterstützen, sagte die Bürgermeisterin am Dienstag im Rat nach einer Debatte."
+    assert clean(kept).text == kept
+
+
+def test_french_inclusive_writing_is_not_a_link_list() -> None:
+    from digest.sources.text import _is_linklist
+
+    assert not _is_linklist("Plus de 2500 chercheur·eus·e·s annoncent faire acte de candidature collectivement.")
+    assert _is_linklist("Accueil · Actualités · Sport · Culture")

@@ -1,0 +1,43 @@
+"""Pleas and notices that run long: a paragraph that mentions a plea's keyword ("newsletter", "support") is prose
+unless it reads as a plea (imperative or second person, a sign-up call to action at its end, an ad blocker to
+switch off). ``clean._match_line`` asks these before it lets a long paragraph go."""
+
+from __future__ import annotations
+
+import re
+
+from .lazyre import lazy
+
+_TERMINAL = lazy(r"[.!?…][\"'”’»)\]]*$")
+
+
+def looks_like_prose(line: str) -> bool:
+    """Twelve words or more and a sentence end: a paragraph that merely mentions a keyword is prose."""
+    return len(line.split()) >= 12 and bool(_TERMINAL.search(line))
+
+
+_STRONG_PLEA = lazy(r"(?:werbeblocker|ad-?blocker|ad blocker)\b[^.!?]{0,40}\b(?:aus|deaktiv|abschalt|disabl|turn off|"
+                    r"whitelist|désactiv)|uns\b[^.!?]{0,40}\bzu unterstützen|unterstützt? uns\b", re.I)
+# The last sentence of a paragraph is a sign-up call to action: the paragraph is a newsletter's or app's plug.
+_CALL_TO_ACTION = lazy(r"(?:^|[.!?…]\s{1,3})(?:(?:Sign|Signs) up|Subscribe|Register|Join|Get|Don['’]t miss|"
+                       r"Never miss)\b[^.!?\n]{0,80}\b(?:newsletters?|inbox|subscribers?|mailing list|app)\b"
+                       r"[^.!?\n]{0,40}[.!]?$")
+
+
+def strong_plea(line: str) -> bool:
+    """An ad blocker to switch off or "support us" in German: a plea whatever the paragraph's length."""
+    return ("blocker" in line or "unterstütz" in line) and bool(_STRONG_PLEA.search(line))
+
+
+def plea_like(line: str, rule: str) -> bool:
+    """A long line that still reads as a plea/notice: imperative or second person."""
+    if rule == "caption":
+        return bool(re.search(r"(?:Photograph|Photo|Picture|Image)\s{0,2}:\s{0,2}[^.]{1,80}$", line))
+    if rule == "subscribe_plea" and _STRONG_PLEA.search(line):
+        return True  # "… wenn ihr über einen der folgenden Links einkauft oder eure Werbeblocker ausschaltet."
+    if rule == "subscribe_plea" and len(line.split()) <= 60 and _CALL_TO_ACTION.search(line):
+        return True  # a short promo paragraph that closes on "Sign up for the free daily newsletter."
+    return bool(re.search(r"\b(?:you|your|us|our)\b", line, re.I)) and bool(
+        re.match(r"(?:please|help|support|subscribe|sign|join|get|become|follow|like|submit|send us|we use|"
+                 r"this (?:site|website))",
+                 line, re.I))
