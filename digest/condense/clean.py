@@ -63,7 +63,8 @@ NEEDLES: dict[str, tuple[str, ...]] = {
                        "blocker", "unterstütz", "soutenez", "apóyanos",
                        "contribution", "get the", "get our", "follow us", "like us", "abonn", "submit your",
                        "send us your"),
-    "disclaimer": ("opinions", "necessarily", "solely", "affiliate", "commission"),
+    "disclaimer": ("opinions", "necessarily", "solely", "affiliate", "commission", "quote data", "market indices",
+                   "can be closed", "escape key", "you can help", "this article", "this section", "this list"),
     "copyright": ("©", "copyright", "(c)", "rights reserved"),
     "cookie_notice": ("cookie",),
     "comment_policy": ("comment", "coment", "kommentar"),
@@ -113,6 +114,8 @@ INLINE_RULES: tuple[Rule, ...] = (
     Rule("dateline",
          _r(r"^[A-Z][A-Z.'’ -]{2,40}(?:,\s{0,2}[A-Z][A-Za-z.'’ -]{1,30})?\s{0,2}[-—–]{1,2}\s{1,3}(?=[\"“‘A-Z0-9])"),
          "dateline such as 'WASHINGTON — '"),
+    Rule("player_text", _r(r"^(?:Your video will (?:play|begin|start) in \d{1,2}:\d{2}|Now playing|Video Ad Feedback)"
+                           r"\s{1,2}(?=[\"“A-Z])"), "a video player's text run into the paragraph"),
     Rule("scroll_down", _r(r"\b(?:Scroll|Click) down (?:for|to see) (?:the |more )?(?:videos?|more|pictures?)\b\s{0,3}",
                            re.I),
          "'Scroll down for video' prompt"),
@@ -137,9 +140,9 @@ LINE_RULES: tuple[Rule, ...] = (
             r"read the full|watch|video|listen|click here|recommended|explore more)\b\s{0,2}[:»›>-]", re.I),
          "'Read more'/'Related' link"),
     Rule("tags",
-         _r(r"^(?:Tags|TAGS|Tagged(?: with| as| in)?|Topics|Keywords|Schlagw(?:ö|oe)rter|Schlagworte|"
-            r"Stichw(?:ö|oe)rter|Themen|Étiquettes|Mots-clés|Etiquetas|Palabras clave)"
-            r"\s{0,2}(?::.*|(?:\s.*)?(?<![.!?…]))$"),
+         _r(r"^(?:Tags|TAGS|Tagged(?: with| as| in)?|Filed (?:to|under)|Topics|Keywords|Schlagw(?:ö|oe)rter|"
+            r"Schlagworte|Stichw(?:ö|oe)rter|Themen|Étiquettes|Mots-clés|Etiquetas|Palabras clave)"
+            r"\s{0,2}(?::.*|(?:\s.*)?)(?<![.!?…])$"),  # a list: no sentence end (else the lede ran into it)
          "a post's tag list ('Tags: ads, Alibaba')"),
     Rule("share",
          _r(r"^(?:share(?: this| this article| on \w+| via \w+| story)?|tweet|e-?mail|print|save|copy link|"
@@ -156,8 +159,13 @@ LINE_RULES: tuple[Rule, ...] = (
          _r(r"(?:views(?:,| and) opinions expressed|do not necessarily (?:represent|reflect)|"
             r"solely those of the author|contains? affiliate links|"
             r"(?:I|we) may (?:receive|earn) (?:a )?(?:small )?commission|"
-            r"enthält (?:\w+ )?affiliate-links|affiliate-links (?:sind|und/oder)|mit affiliate-links versehen)", re.I),
-         "publisher disclaimer"),
+            r"enthält (?:\w+ )?affiliate-links|affiliate-links (?:sind|und/oder)|mit affiliate-links versehen|"
+            r"(?:stock )?quote data provided by|market indices are shown in real time|"
+            r"this (?:modal|dialog|pop-?up|window) can be closed|pressing the escape key|"
+            r"you can help (?:by (?:adding|expanding)|wikipedia)|"
+            r"this (?:article|section|list) (?:needs|is incomplete))",
+            re.I),
+         "publisher disclaimer, site notice (market data, a dialog's help text, a wiki's maintenance note)"),
     Rule("copyright", _r(r"(?:^(?:©|copyright\b|\(c\)\s{0,2}\d{4})|(?<![(“\"‘'])all rights reserved)", re.I),
          "copyright notice"),
     Rule("cookie_notice", _r(r"\bcookies?\b.{0,120}\b(?:use|policy|consent|accept|settings|browsing)\b|"
@@ -321,14 +329,15 @@ def _match_tail(line: str) -> Rule | None:
 
 
 _LONG_NOTICE = _r(r"^(?:we|this (?:site|website)) uses? cookies|\bby clicking\b.{0,40}\b(?:accept|agree|continue)|"
-                  r"^(?:the )?(?:views|statements)[^.]{0,60} expressed", re.I)
+                  r"^(?:the )?(?:views|statements)[^.]{0,60} expressed|^(?:most )?(?:stock )?quote data provided by",
+                  re.I)
 
 
 @lru_cache(maxsize=4096)
 def _match_line(line: str) -> Rule | None:
     """The whole-paragraph rule ``line`` matches (memoised: text parsing and cleaning both ask)."""
     if len(line) > MAX_LINE_RULE_CHARS:
-        if line[:1] in "TSEMP" and _TAGS_RULE.search(line):
+        if line[:1] in "TSEMPFKÉ" and _TAGS_RULE.search(line):
             return _TAGS_RULE  # a tag list is as long as the post has tags
         if len(line) < 800 and strong_plea(line):
             return _PLEA_RULE  # "VRODO bietet euch täglich … Die einfachste Art, uns … zu unterstützen …"

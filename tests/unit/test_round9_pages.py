@@ -202,3 +202,20 @@ def test_french_inclusive_writing_is_not_a_link_list() -> None:
 
     assert not _is_linklist("Plus de 2500 chercheur·eus·e·s annoncent faire acte de candidature collectivement.")
     assert _is_linklist("Accueil · Actualités · Sport · Culture")
+
+
+def test_site_notices_are_furniture() -> None:
+    for notice in ("This modal can be closed by pressing the Escape key or activating the close button.",
+                   "You can help by adding missing items with reliable sources.",
+                   "Most stock quote data provided by BATS. Market indices are shown in real time, except for the "
+                   "DJIA, which is delayed by two minutes. All times are ET. Disclaimer. Morningstar: © 2016 "
+                   "Morningstar, Inc. All Rights Reserved. Factset: FactSet Research Systems Inc. 2016. All rights "
+                   "reserved. Chicago Mercantile Association: Certain market data is the property of Chicago "
+                   "Mercantile Exchange Inc. and its licensors."):
+        assert clean("\n\n".join([STORY, notice])).text == STORY, notice[:40]
+    assert clean("Your video will play in 00:25 " + STORY).text == STORY
+
+
+def test_a_tag_list_with_the_lede_run_into_it_keeps_the_lede() -> None:
+    line = "Filed under: Hafen, Fähre, Winter — ruth @ 00:11 Tags: Fähre " + STORY
+    assert STORY in clean(line).text
