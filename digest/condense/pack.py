@@ -96,12 +96,12 @@ def _payoff(opener: Candidate, cands: Sequence[Candidate], budget: int, context:
 # Sentences a run of follow-ons steps over: page furniture, captions and quotes without a speaker. Anything else
 # that cannot be used (a question, a fragment, speech that lost its quote marks) ends the run: what comes after
 # it would be a jump.
-# Skipped sentences that are the text's own prose, which a pronoun after them may point to.
-_SKIPPED_PROSE = ("meta opener", "a quotation without attribution", "unquoted speech")
 _SKIPPABLE = ("photo caption", "numbered caption", "a list of names", "byline", "link or handle", "page furniture",
               "meta opener",
               "match-preview", "table or list cells", "a quotation without attribution", "repeats the headline",
               "unquoted speech", "empty")
+# Skipped sentences that are the text's own prose, which a pronoun after them may point to.
+_SKIPPED_PROSE = ("meta opener", "a quotation without attribution", "unquoted speech")
 
 
 def _from_lede(opener: Candidate | None, cands: Sequence[Candidate], pool: list[Candidate], budget: int, p: Params,

@@ -7,6 +7,7 @@ from typing import Any
 
 from ..model import Article, Removed, Teaser
 from .clean import clean_text
+from .lazyre import lazy
 from .names import complete_names
 from .opener import QUESTION_LEDE, find_opener
 from .pack import fit_sentence, pack, shorten
@@ -73,10 +74,10 @@ def make_teaser(article: Article, max_chars: int = 300, params: Params = DEFAULT
     return Teaser(text="", method="empty", reasons=["no text"], **base)
 
 
-_SHARE_LABEL = re.compile(r"^Share(?: this(?: article| post| story)?)?(?: on| via| with)?\s{0,3}"
-                          r"(?:(?:Email|Facebook|Messenger|Twitter|X|Pinterest|WhatsApp|Linked[Ii]n|Reddit|Telegram|"
-                          r"Copy(?: this)? link)\s{0,3})+")
-_EXCERPT_END = re.compile(r"\s*(?:\[(?:…|\.{3}|&hellip;|&#8230;)\]|\((?:…|\.{3})\)|\.{3}|…)\s*$")
+_SHARE_LABEL = lazy(r"^Share(?: this(?: article| post| story)?)?(?: on| via| with)?\s{0,3}"
+                    r"(?:(?:Email|Facebook|Messenger|Twitter|X|Pinterest|WhatsApp|Linked[Ii]n|Reddit|Telegram|"
+                    r"Copy(?: this)? link)\s{0,3})+")
+_EXCERPT_END = lazy(r"\s*(?:\[(?:…|\.{3}|&hellip;|&#8230;)\]|\((?:…|\.{3})\)|\.{3}|…)\s*$")
 
 
 def _tidy_excerpt(text: str) -> str:

@@ -126,8 +126,8 @@ def unwrap(text: str) -> list[str]:
     return paras
 
 
-_TAG_LABEL = re.compile(r"(?:Tags|TAGS|Tagged(?: with| as| in)?|Schlagw(?:ö|oe)rter|Schlagworte|Stichw(?:ö|oe)rter|"
-                        r"Étiquettes|Mots-clés|Etiquetas|Palabras clave)\b")
+_TAG_LABEL = lazy(r"(?:Tags|TAGS|Tagged(?: with| as| in)?|Schlagw(?:ö|oe)rter|Schlagworte|Stichw(?:ö|oe)rter|"
+                  r"Étiquettes|Mots-clés|Etiquetas|Palabras clave)\b")
 
 
 def _continues(prev: str, nxt: str) -> bool:
