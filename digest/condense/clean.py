@@ -63,7 +63,8 @@ NEEDLES: dict[str, tuple[str, ...]] = {
                        "blocker", "unterstütz", "soutenez", "apóyanos",
                        "contribution", "get the", "get our", "follow us", "like us", "abonn", "submit your",
                        "send us your"),
-    "disclaimer": ("opinions", "necessarily", "solely", "affiliate", "commission", "quote data", "market indices",
+    "disclaimer": ("opinions", "necessarily", "solely", "affiliate", "commission", "compensation", "terms apply",
+                   "advertising policy", "quote data", "market indices",
                    "can be closed", "escape key", "you can help", "this article", "this section", "this list"),
     "copyright": ("©", "copyright", "(c)", "rights reserved"),
     "cookie_notice": ("cookie",),
@@ -158,7 +159,8 @@ LINE_RULES: tuple[Rule, ...] = (
     Rule("disclaimer",
          _r(r"(?:views(?:,| and) opinions expressed|do not necessarily (?:represent|reflect)|"
             r"solely those of the author|contains? affiliate links|"
-            r"(?:I|we) may (?:receive|earn) (?:a )?(?:small )?commission|"
+            r"(?:I|we) may (?:receive|earn) (?:a )?(?:small )?(?:commission|compensation)|"
+            r"terms apply to the offers|(?:explanation of|read) our advertising policy|"
             r"enthält (?:\w+ )?affiliate-links|affiliate-links (?:sind|und/oder)|mit affiliate-links versehen|"
             r"(?:stock )?quote data provided by|market indices are shown in real time|"
             r"this (?:modal|dialog|pop-?up|window) can be closed|pressing the escape key|"

@@ -13,7 +13,8 @@ import re
 from collections.abc import Sequence
 
 from .lazyre import lazy
-from .select import _ALSO, _DEMONSTRATIVE_DE, _PRONOUN, _PRONOUN_FR, Candidate, _stems, opener_verdict
+from .pointers import _DEMONSTRATIVE_DE, _PRONOUN, _PRONOUN_FR
+from .select import _ALSO, Candidate, _stems, opener_verdict
 from .style import CLOSERS
 
 # A lede that names what its opening pronoun stands for in the same sentence (cataphora), or identifies it:

@@ -67,6 +67,23 @@ def pack(cands: Sequence[Candidate], budget: int, p: Params = DEFAULT, context: 
 # keine Konkurrenz zum Fliegen?", "Por que não temos uma assim no Brasil?"): the story's hook, not a reader poll.
 _TURN_QUESTION = lazy(r"^(?:but|yet|so|doch|aber|mais|pero|ma|why|warum|wieso|weshalb|pourquoi|por qu[eé]|perché)\b",
                       re.I)
+# An open question after the lede is its hook ("So what's a GreenPak?", "What do you see?", "It's a Mario game you
+# can play with one hand, so what's not to love?"); a yes/no question to the reader is a poll ("Should parents be
+# banned from the railings?", "Do you agree?"): not a hook.
+_OPEN_QUESTION = lazy(r"^(?:what|why|how|who|where|when|which|warum|wieso|weshalb|wie|wer|wo|wann|welche[rsnm]?|"
+                      r"que|quoi|pourquoi|comment|qui|où|quand|quel(?:le)?s?|qué|cómo|quién|dónde|cuándo|cuál|"
+                      r"o que|quem|onde|quando|qual)\b|,\s(?:so|but|and)\s(?:what|why|how|who)\b[^?]*\?[\"'”’)]*$",
+                      re.I)
+
+
+def _hook_question(c: Candidate) -> bool:
+    """``c`` is a question the teaser may end on after the sentence before it: one that turns from it ("Doch was
+    können …?") or asks an open question; a short one too ("What do you see?")."""
+    if c.why_not != "question" and not (c.why_not == "too short" and c.text.rstrip(_CLOSERS).endswith("?")):
+        return False
+    return bool(c.connective or _TURN_QUESTION.match(c.text) or _OPEN_QUESTION.search(c.text))
+
+
 _ACRONYM_END = lazy(r"\b[A-Z]{2,}\.$")  # "The VW ID." is a name cut at its stop ("The VW ID. Buzz is …")
 _NAME_ONLY = lazy(r"^(?:Mr|Mrs|Ms|Miss|Dr|Prof)\.?\s(?:[A-Z][\w'’.-]*\s?)+\.$")
 _TURN = ("leading connective 'But' removed", "leading connective 'However' removed",
@@ -122,8 +139,7 @@ def _run(opener: Candidate, cands: Sequence[Candidate], budget: int, context: st
     chosen = [opener]
     prose_left_out = False  # a sentence of the text was skipped since the last pick (not a caption or a link)
     for c in cands[opener.index + 1: opener.index + 12]:
-        if not c.usable and not (c.why_not == "question" and c.index == chosen[-1].index + 1 and
-                                 (c.connective or _TURN_QUESTION.match(c.text)) and balanced(c.text)):
+        if not c.usable and not (_hook_question(c) and c.index == chosen[-1].index + 1 and balanced(c.text)):
             # a question that turns from the sentence before it is kept: "Krebspatienten bedienen sich oft … . Doch
             # was können die Therapien leisten?" (not a reader poll: "Should parents be banned from the railings?")
             if c.why_not.startswith(_SKIPPABLE):
@@ -163,7 +179,7 @@ def _run(opener: Candidate, cands: Sequence[Candidate], budget: int, context: st
                 chosen = _one_more(chosen, cands, c.index, budget, context, skip_long, fit_rules)
             break
         chosen = trial  # a pronoun or "The link …" here points back to the sentences just before it
-        if c.why_not == "question":
+        if c.why_not == "question" or c.why_not == "too short" and c.text.rstrip(_CLOSERS).endswith("?"):
             break  # the article's own question is the hook the teaser ends on (what follows may be a heading)
     return chosen
 

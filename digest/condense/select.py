@@ -29,8 +29,9 @@ from itertools import chain
 
 from .clean import update_stamp
 from .compress import bare_quote, compress
-from .kinds import expletive_it, linkish, place_date, press_kit, stat_row, wire_caption
+from .kinds import linkish, place_date, press_kit, stat_row, wire_caption
 from .lazyre import lazy
+from .pointers import _CONNECTIVE, points_back
 from .sentences import n_words, split_sentences
 from .style import CLOSERS, balanced, ends_sentence
 
@@ -98,61 +99,16 @@ _META = lazy(
     r"mentioned|noted|argued|said|explained|covered|discussed|asked|promised|told you)\b|"
     r"^(?:in|as)\s+(?:my|our|a)\s+(?:previous|earlier|last)\s+(?:post|article|column|piece|story)|"
     r"^(?:in )?this (?:article|post|piece|column|story|review|guide)\b|^(?:as|like)\s+(?:I|we)\s+(?:said|wrote|mentioned)|"  # noqa: E501
-    r"^(?:editor'?s note|update|note|disclosure|correction)\s*:|^(?:welcome to|click|tap|watch|listen|subscribe|"
+    r"^(?:editor'?s note|update|note|disclosure|correction|edit|edited|addendum|p\.?s)\s*:|"
+    r"^welcome to (?:my|our|this|the (?:\w+ )?(?:blog|site|website|podcast|show|newsletter|channel|episode|edition|"
+    r"issue|series|page|forum|community))\b|"
+    r"^welcome to [^.!?]{0,60}, (?:our|my|your) (?:look|series|guide|weekly|daily|source|home|destination)\b|"
+    r"^welcome (?:back|aboard)\b|^(?:click|tap|watch|listen|subscribe|"
     r"sign up|follow|scroll|here'?s|here is|here are)\b", re.I)
 # Furniture anywhere in the sentence: "Sportsmail will be providing you with all you need to know …",
 # "Here, Sportsmail's guide takes you through …"
 _FURNITURE = lazy(r"\b(?:will be (?:providing|bringing|giving) you|takes? you through|all you need to know|"
                   r"(?:scroll|click|tap) (?:down|here|below) to)\b", re.I)
-_CONNECTIVE = lazy(
-    r"^(?:but|however|and|or|so(?!\s+(?:far|much|many|long|called|too)\b)|also|yet|still|meanwhile|"
-    r"instead(?!\s+of\b)|moreover|furthermore|nevertheless|nonetheless|therefore|thus(?!\s+far\b)|besides(?=,)|"
-    r"likewise|similarly|additionally|otherwise|then|now(?!\s+\d)|indeed|finally|in addition(?!\s+to\b)|"
-    r"as a result(?!\s+of\b)|by contrast|in contrast(?!\s+(?:to|with)\b)|on the other hand|even so|after all|"
-    r"mais|cependant|pourtant|toutefois|or|donc|en outre|par ailleurs|et(?=,?\s+(?-i:[a-zà-ÿ]))|aber|und|pero|"
-    r"sin embargo|además(?!\s+de\b)|no obstante|plus(?=,)|"
-    r"그래서|하지만|그러나|그리고|또한|따라서|그런데|그러므로|게다가|반면)\b,?\s+|"
-    r"^(?:しかし|そして|また|だが|ところが|さらに|一方|但是|然而|而且|因此|所以|此外|另外)[、，,]\s*",
-    re.I)
-# German adverbs that open a sentence ("Dennoch scheuen viele …") are not stripped: the verb comes next (V2), and the
-# sentence without them would read as a question. They count as pointing back (_POINTS_BACK_DE).
-_PRONOUN = lazy(
-    r"^(?:he|she|they|them|his|her|hers|their|theirs|its|it|him|we|these|those|such|"
-    r"(?:this|that) (?:is|was|has|had|comes?|came|means?|meant|will|would|could|can|may|might|should|must|"
-    r"follows?|followed|leads?|led|marks?|marked|includes?|included|appears?|appeared|prompted|sparked|raises?|"
-    r"raised|makes?|made|shows?|showed|suggests?|suggested|happened|left|gives?|gave|isn['’]t|wasn['’]t|won['’]t)|"
-    r"(?:this|that)['’]s|"
-    r"the (?:former|latter|pair|duo|couple|two|three|man|woman|boy|girl|player|star|club|company|firm|"
-    r"group|team|move|decision|incident|comments?|statement|report)\b(?! of))\b", re.I)
-# French pronouns and demonstratives, only in a French text: Italian "Il black Friday …" is "The …"
-_PRONOUN_FR = lazy(r"^(?:il|elle|ils|elles|ce|cette|ces|celui|celle)\b", re.I)
-# German pronouns and adverbs that open a sentence ("Er …", "Dabei …", "Dennoch …", "Dann …"), or a connective adverb
-# in its first words ("Viele Menschen träumen daher davon …"), only in a German text. "Sie" only with a verb in the
-# singular ("Sie war …": she, it), not "Sie können …" (the reader). Not "Dies ist …" or "Diese/Dieser …": a
-# demonstrative is as often the page's own subject ("Dies ist ein Food-Blog", "Dieser Artikel …", "Diese Woche …").
-_POINTS_BACK_DE = lazy(
-    r"^sie\s(?:ist|war|hat|hatte|wird|wurde|kann|konnte|soll|sollte|muss|musste|will|wollte|darf|\w+t)\b|"
-    r"^es\s(?!(?:gibt|geht|ist|wird|kommt|handelt|heißt|lohnt|fehlt|bleibt|scheint|regnet|schneit|gilt|hat|braucht|"
-    r"reicht|klappt|stimmt|passiert|liegt|steht)\b)\w+t\b|"
-    r"^(?:er|dabei|damit|dazu|dadurch|daraufhin|darauf|darum|deshalb|daher|deswegen|dennoch|trotzdem|jedoch|"
-    r"stattdessen|vielmehr|hingegen|dagegen|ebenso|"
-    r"allerdings|außerdem|zudem|doch|demnach|folglich|dann|danach|denn)\b|"
-    r"^(?:\S+\s){0,5}(?:der|die)\s\d{1,3}-Jährigen?\b|"
-    r"^(?:\S+\s){1,3}(?:daher|deshalb|deswegen|darum|dennoch|trotzdem|jedoch|allerdings|außerdem|zudem|ebenfalls|"
-    r"aber|folglich|danach)\b|"
-    r"^(?:\S+\s){1,7}(?:demnach|darüber hinaus|ebenfalls)\b",
-    re.I)
-# A pronominal adverb in the first words ("Natürlich sollte man damit so früh wie möglich beginnen") points back,
-# unless a clause after it is what it stands for ("Unternehmen setzen alles daran, Konflikte zu vermeiden", "… achten
-# darauf, dass …").
-_PRONOMINAL_DE = lazy(r"^(?:\S+\s){1,3}(?:damit|dafür|dazu|davon|darüber|daran|darauf)\b", re.I)
-# A German demonstrative before a noun points back ("Dieses Fett wirkt …", "Diese Zeilen …"), unless the noun is the
-# page itself or a time ("Dieser Artikel …", "Diese Woche …").
-_DEMONSTRATIVE_DE = lazy(r"^Diese[rsnm]?\s(?!(?:Artikel|Beitrag|Blogbeitrag|Blog|Text|Post|Woche|Jahr|Monat|Tag|Tage|"
-                         r"Sommer|Winter|Frühling|Frühjahr|Herbst|Saison|Seite|Website|Webseite|Ausgabe|Folge|Episode|"
-                         r"Buch|Rezept|Video|Podcast|Interview|Wochenende|Abend|Morgen|Nacht|Zeit|Mal|Liste|Anleitung|"
-                         r"Übersicht|Ratgeber|Newsletter|Woche|Jahres|Monats)\b)[A-ZÄÖÜ]")
-_CATAPHORIC_DE = lazy(r",\s(?:dass|ob|wie|wenn|was|wer|um\s|(?:\S+\s){1,3}zu\s)")
 _CAPTION = lazy(r"\bpictured\b(?![^(]*\))|^In (?:this|these|a|an)\b[^!?]{0,60}?\b(?:photo|image|picture|handout|"
                 r"video still|photograph)s?\b|^[A-Z]{3,}(?: [A-Z]{3,})?:\s|"
                       r"^(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.? \d{1,2}, \d{4} [A-Z]|"
@@ -191,25 +147,6 @@ def _points_at_next(t: str) -> bool:
     return bool(_POINTER_END.search(t))
 
 
-# Openers that point back to something said before: "That erased …", "These figures …", "Also, …"; "This" only
-# with a verb or a noun that is not a time ("This year, …" stands alone).
-_POINTS_BACK = lazy(r"^(?:that|these|those)\s+[a-z]|^this\s+(?!(?:year|week|month|morning|afternoon|evening|"
-                    r"weekend|summer|winter|spring|autumn|fall|season|time|past|coming|is\s+(?:the|a)\b))[a-z]|"
-                    r"^also\b|^the\s+(?!(?:first|last)\s+time\s+(?-i:[A-Z]))(?:\d+-year-old|[a-z]+-year-old|same|latter|former|other|last|second|"
-                    r"new\s+(?:rules?|law|measures?|figures?))\b|^such\b|^another\b|^both\b|^the\s+(?:link|"
-                    r"numbers?|figures?|move|deal|plan|case|attack|incident|accident|victim|suspect|ruling|verdict|"
-                    r"decision|announcement|change|report|study|findings?|survey|claims?|allegations?|defender|striker|midfielder|"
-                    r"forward|goalkeeper|keeper|winger|manager|boss|coach|actress|actor|singer|rapper|model|youngster|"
-                    r"teenager|pensioner|mother|father|officer|driver|pilot|veteran|businessman|businesswoman|"
-                    r"politician|minister|senator|billionaire|millionaire|reality star|tv star)\b(?!\s+of\b)(?!\s*,)|"
-                    r"^the\s+next\s+(?:time|day|morning|week)\b|^(?:in|on)\s+the\s+(?:video|footage|clip|picture|"
-                    r"photo|photograph|image|post|letter)s?\b|^in\s+(?:many|some|one|all|most|each|both)\s+of\s+the\s+(?:pictures|"
-                    r"photos|photographs|images|shots|videos|clips)\b|^same\b|^(?:earlier|later|afterwards)\b(?!\s+(?:this|last|that|in|on|"
-                    r"today|tonight))|^(?:during|after|before|in|on|at|despite|following|since|with|by|for|from|under|as|"
-                    r"throughout|unlike|like)\s+(?:his|her|their|its|him|them)\b|"
-                    r"^(?:as|when|while|after|before|because|since|once|until|although|though)\s+(?:he|she|they|it|we)\b|"
-                    r"^which\s+(?:is|was|means|meant|makes|made|explains|would|will|could|might|may|leaves|left)\b",
-                    re.I)
 _HONORIFIC = lazy(r"^(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Dame)\.?\s+((?:[A-Z][\w'’-]+\s+)*[A-Z][\w'’-]+)")
 _THE_NOUN = lazy(r"^The\s+([a-z][a-z-]{2,})\b")
 # a title and a surname alone ("Dr Venter"); with a given name ("Dr Sheri Jacobson") the name is introduced
@@ -450,10 +387,7 @@ def build_candidates(text: str, title: str, params: Params = DEFAULT, lang: str 
             why = "a quotation without attribution (it goes on from a quote opened in the sentence before)"
         if why:
             c.usable, c.why_not = False, why
-        if (_PRONOUN.match(t) or _POINTS_BACK.match(t) or lang == "fr" and _PRONOUN_FR.match(t) or
-                lang == "de" and (_POINTS_BACK_DE.match(t) or _DEMONSTRATIVE_DE.match(t) or
-                                  _PRONOMINAL_DE.match(t) and not _CATAPHORIC_DE.search(t))) and \
-                not expletive_it(t):
+        if points_back(t, lang):
             c.needs_previous = True
         _mark_references(c, t)
         if speakers and (m := _SPEAKER_LABEL.match(t)) and m.group(1) in speakers:
@@ -461,6 +395,7 @@ def build_candidates(text: str, title: str, params: Params = DEFAULT, lang: str 
         cands.append(c)
     if params.first_person != "keep":
         _mark_unquoted_speech(cands)
+    _authors_we(cands)
     _score(cands, all_toks, title_toks, params)
     if params.lead_bonus:
         first = next((c for c in cands if c.usable and not c.needs_previous), None)
@@ -528,6 +463,23 @@ def unquoted_first_person(t: str) -> bool:
     if not _FIRST_PERSON.search(t):
         return False
     return bool(_FIRST_PERSON.search(_QUOTED.sub(" ", t)))
+
+
+_WE = lazy(r"^(?:We|Our)\s")
+_FIRST_PLURAL = lazy(r"\b(?:we|our|us|I|my)\b")
+
+
+def _authors_we(cands: list[Candidate], lead: int = 3) -> None:
+    """In a piece its authors write ("We pushed out the first version of the site in January."), a lede's "We" or
+    "Our" is the authors, not a pronoun that points back: when the first sentences say "we"/"our"/"I" outside
+    quotation marks and the "We" sentence is among them."""
+    head = [c for c in cands[:lead] if c.needs_previous and _WE.match(c.text)]
+    if head and any(_FIRST_PLURAL.search(_QUOTED.sub(" ", c.text)) for c in cands[:lead] if c not in head):
+        for c in head:
+            c.needs_previous = False
+    elif head and len(cands) > 1 and head[0] is cands[0]:
+        c = cands[0]  # the text's own first sentence: nothing before it for "We" to point to
+        c.needs_previous = False
 
 
 def _mark_unquoted_speech(cands: list[Candidate], lead: int = 3) -> None:

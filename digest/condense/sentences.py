@@ -119,6 +119,9 @@ def _opens_sentence(nxt: str) -> bool:
     if c.isupper() or c in "0123456789" and c != "":
         return True
     return c > "\u02ff" and c.isalpha() and not c.islower()  # past Latin: Hangul, Arabic, Hebrew, Thai …
+# A name and a verb of saying after a quotation that ends on "?" or "!": the sentence goes on.
+_ATTRIBUTION = lazy(r"[A-Z][a-z'’-]+(?:\s[A-Z][a-z'’-]+)?\s(?:asked|asks|said|says|replied|replies|shouted|shouts|"
+                    r"yelled|whispered|wondered|cried|exclaimed|added|answered|demanded|laughed)\b")
 _WORD_BEFORE = re.compile(r"[\w.'’-]+\Z")  # \w is exactly str.isalnum() or "_"
 MAX_SENTENCE_CHARS = 2000  # beyond this a "sentence" is a list or a dump: cut it at whitespace
 
@@ -238,7 +241,8 @@ def _is_boundary(text: str, punct_start: int, after: int, abbr: frozenset[str] =
     if punct_start and text[punct_start - 1] == " " and (punct == "…" or text.startswith("...", punct_start)):
         return False  # a spaced ellipsis is a pause: "… out of her hotel room ... TMZ has learned."
     if punct in "!?…":
-        return True
+        # '“Were you expecting …?” Alden asked Haoyu …': a quotation's own question mark, then its attribution
+        return not (text[after - 2: after - 1] in "”\"’»" and _ATTRIBUTION.match(nxt))
     # full stop: look at the word before it
     word = _word_before(text, punct_start)
     core = word.strip("'’-")

@@ -107,7 +107,8 @@ def _real_title(title: str, body: str) -> str:
 
     first = first_sentence(body[:3000].lstrip().split("\n", 1)[0])  # first paragraph only
     derived = title.endswith("…") and norm(first).startswith(norm(title.rstrip("…"))) or \
-        norm(first) == norm(title) and first.rstrip()[-1:] in ".!?…" and len(first) == len(title) + 1
+        norm(first) == norm(title) and first.rstrip()[-1:] in ".!?…。！？" and \
+        len(first) in (len(title), len(title) + 1)
     return "" if derived else title
 
 

@@ -93,7 +93,7 @@ def test_a_lede_that_repeats_the_headline_opens_when_the_next_sentence_leans_on_
 # --- German pointers, only in German text ---------------------------------------------------------------------------
 
 def test_german_pointers_refuse_an_opener_but_a_demonstrative_before_a_noun_does_not() -> None:
-    from digest.condense.select import _POINTS_BACK_DE
+    from digest.condense.pointers import _POINTS_BACK_DE
 
     assert _POINTS_BACK_DE.match("Dabei wurden neue Orte in die Karten eingefügt.")
     assert _POINTS_BACK_DE.match("Viele Menschen träumen daher davon, autark zu sein.")
@@ -218,7 +218,7 @@ def test_plus_with_a_comma_goes_on_from_the_sentence_before() -> None:
 
 
 def test_german_aber_in_a_sentences_first_words_points_back() -> None:
-    from digest.condense.select import _POINTS_BACK_DE
+    from digest.condense.pointers import _POINTS_BACK_DE
 
     assert _POINTS_BACK_DE.match("Die Woche war aber nicht nur geprägt von vielen Sonnenstunden.")
     assert _POINTS_BACK_DE.match("Die Monatsraten sind beim Leasing darüber hinaus meist niedrig.")
@@ -253,7 +253,7 @@ def test_a_question_whose_next_sentence_names_it_as_this_question_opens_with_it(
 
 
 def test_german_sie_points_back_only_with_a_verb_in_the_singular_and_dann_points_back() -> None:
-    from digest.condense.select import _POINTS_BACK_DE
+    from digest.condense.pointers import _POINTS_BACK_DE
 
     assert _POINTS_BACK_DE.match("Sie war für uns spannend, energiegeladen und voller Begegnungen.")
     assert not _POINTS_BACK_DE.match("Sie können selber bestimmen, unter welchen Bedingungen Ihre Werke erscheinen.")
@@ -306,7 +306,7 @@ def test_an_affiliate_disclosure_is_boilerplate_but_news_about_a_commission_is_n
 
 
 def test_german_denn_and_an_unnamed_age_point_back() -> None:
-    from digest.condense.select import _POINTS_BACK_DE
+    from digest.condense.pointers import _POINTS_BACK_DE
 
     assert _POINTS_BACK_DE.match("Denn der berühmte Kuchen mit Rosinen gehört einfach zum Fest.")
     assert _POINTS_BACK_DE.match("Seit dieser Woche trainiert der 35-Jährige bei der dritten Mannschaft mit.")

@@ -181,3 +181,45 @@ def test_a_pronoun_lede_after_junk_lines_is_still_the_lesser_evil() -> None:
             "sind. Es bildet auf den Oberflächen eine neue Schicht. Dadurch nimmt der Verschleiß ab und die Form "
             "bleibt erhalten. Die Lebensdauer der Teile erhöht sich beträchtlich.")
     assert _teaser(text).startswith("Dieses Fett wirkt"), _teaser(text)
+
+
+def test_a_quotation_that_asks_keeps_its_attribution() -> None:
+    got = split_sentences("“Were you expecting the ferry to be late again?” Alden asked Ruth as the two of them "
+                          "walked down to the pier. It was a ten minute walk.")
+    assert got[0].endswith("walked down to the pier.") and len(got) == 2
+    assert split_sentences("“Is it over?” The ferry had left.") == ["“Is it over?”", "The ferry had left."]
+
+
+def test_welcome_to_a_place_opens_but_welcome_to_the_blog_does_not() -> None:
+    assert not build_candidates("Welcome to the harbour lab in Oban, where the water you swim in is tested for "
+                                "safety every single morning.", "")[0].why_not
+    for meta in ("Welcome to my blog, where I write about the ferries of the west coast every week.",
+                 "Welcome to Harbour Deals, your source for the best deals on the boats you actually want to buy.",
+                 "EDIT: removed the link to the post because the argument got what it wanted in the end."):
+        assert build_candidates(meta, "")[0].why_not == "meta opener", meta
+
+
+def test_an_open_question_after_the_lede_is_its_hook() -> None:
+    got = _teaser("Over the winter I rebuilt the timetable board at the ferry office, and a few readers asked how it "
+                  "works. So what's a ferry timetable? Silego Ferries is a small company located in the harbour, "
+                  "which makes the boats.")
+    assert got.endswith("So what's a ferry timetable?"), got
+
+
+def test_the_authors_we_opens_a_first_person_piece() -> None:
+    got = _teaser("We pushed out the first version of the harbour site in January. Our goal is for the site to be a "
+                  "place to teach visitors what they should know about the ferries.")
+    assert got.startswith("We pushed out the first version"), got
+
+
+def test_a_time_span_with_the_last_does_not_point_back() -> None:
+    cands = build_candidates("The last 33 days have been difficult for the harbour and for me personally. The last "
+                             "man to leave locked the gate behind him.", "")
+    assert [c.needs_previous for c in cands] == [False, True]
+
+
+def test_a_title_derived_from_a_first_sentence_with_a_chinese_stop_is_not_a_headline() -> None:
+    text = "港口今天关闭，因为风暴来临，渡轮公司表示明年春天将恢复服务。这让岛上的居民感到担忧。"
+    title = "港口今天关闭，因为风暴来临，渡轮公司表示明年春天将恢复服务。"
+    t = make_teaser(Article(source="t.txt", text=text, kind="text", title=title), 300)
+    assert t.text.startswith("港口今天关闭"), t.text

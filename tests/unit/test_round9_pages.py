@@ -219,3 +219,10 @@ def test_site_notices_are_furniture() -> None:
 def test_a_tag_list_with_the_lede_run_into_it_keeps_the_lede() -> None:
     line = "Filed under: Hafen, Fähre, Winter — ruth @ 00:11 Tags: Fähre " + STORY
     assert STORY in clean(line).text
+
+
+def test_an_affiliate_compensation_notice_is_furniture() -> None:
+    for notice in ("We may receive compensation when you click on links to those products.",
+                   "Terms apply to the offers listed on this page.",
+                   "For an explanation of our Advertising Policy, visit this page."):
+        assert clean("\n\n".join([notice, STORY])).text == STORY, notice
