@@ -32,6 +32,8 @@ class Rule:
 
     def search(self, line: str, low: str | None = None) -> re.Match[str] | None:
         """``pattern.search``, after a cheap pre-filter: one of the rule's NEEDLES must occur (lower case)."""
+        if self.name in _DATED and not any(d in line[:120] for d in "0123456789"):
+            return None  # a date stamp at the start of a paragraph has its digits in the first words
         needles = NEEDLES.get(self.name)
         if needles:
             low = line.lower() if low is None else low
@@ -46,8 +48,10 @@ class Rule:
         return self.pattern.search(line)
 
 
+_DATED = frozenset(("date_stamp", "label_stamp"))
 # Literal substrings (lower case) without which a rule cannot match: skips the regex on most lines.
 NEEDLES: dict[str, tuple[str, ...]] = {
+    "player_text": ("your video will", "now playing", "video ad feedback"),
     "share_widget": ("share this",),
     "dm_byline": ("by .",),
     "published_updated": ("published", "updated"),

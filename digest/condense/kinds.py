@@ -103,3 +103,12 @@ _PLACE_DATE = lazy(r"^[A-ZÄÖÜ][\w.'’ /-]{1,40},\s(?:(?:le|den|am|el)\s)?"
 def place_date(t: str) -> bool:
     """``t`` is only a place and a date (a press release's dateline), not a sentence."""
     return len(t) < 70 and _PLACE_DATE.match(t) is not None
+
+
+# An open question after the lede is its hook ("So what's a GreenPak?", "What do you see?", "It's a Mario game you
+# can play with one hand, so what's not to love?"); a yes/no question to the reader is a poll ("Should parents be
+# banned from the railings?", "Do you agree?"): not a hook.
+OPEN_QUESTION = lazy(r"^[¿\"“„«]?(?:what|why|how|who|where|when|which|warum|wieso|weshalb|wie|wer|wo|wann|"
+                     r"welche[rsnm]?|que|quoi|pourquoi|comment|qui|où|quand|quel(?:le)?s?|qué|cómo|quién|dónde|cuándo|cuál|"
+                     r"o que|quem|onde|quando|qual)\b|,\s(?:so|but|and)\s(?:what|why|how|who)\b[^?]*\?[\"'”’)]*$",
+                     re.I)

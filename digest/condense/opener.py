@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from .kinds import OPEN_QUESTION
 from .lazyre import lazy
 from .pointers import _DEMONSTRATIVE_DE, _PRONOUN, _PRONOUN_FR
 from .select import _ALSO, Candidate, _stems, opener_verdict
@@ -99,15 +100,26 @@ _REPLY = lazy(r"^(?:yes|no|yep|nope|sure|of course|not really|no problem|the (?:
               re.I)
 
 
-def _answers(nxt: Candidate, context: str) -> bool:
-    """``nxt`` answers the question before it and cannot open without it: a statement that is a reply ("Kein
-    Problem – …"), points back, opened with a connective, or is short ("Manchmal leider notwendig."), but not a
-    one-word interjection ("Prima!"). A sentence that stands alone opens by itself, the question left out."""
+def _answers(nxt: Candidate, context: str, question: Candidate | None = None) -> bool:
+    """``nxt`` answers the question before it: a statement that is a reply ("Kein Problem – …"), points back, opened
+    with a connective, or is short ("Manchmal leider notwendig."), but not a one-word interjection ("Prima!"); or
+    one that takes up two words of an open question ("Wie pflege ich meine Zaubernuss im Winter? Auch im Winter
+    benötigt die Zaubernuss …": blind judges kept such pairs; not a yes/no question: "Was this the end of a
+    six-year fight …?"). Any other sentence that stands alone opens by itself, the question left out."""
     if nxt.text.rstrip(CLOSERS).endswith("?"):
         return False
     if nxt.why_not == "too short":
         return nxt.text[-1:] == "." and len(nxt.text.split()) >= 3
+    if nxt.usable and question is not None and OPEN_QUESTION.search(question.text) and \
+            _takes_up(question.text, nxt.text):
+        return True
     return nxt.usable and bool(nxt.connective or _REPLY.match(nxt.text) or opener_verdict(nxt, context))
+
+
+def _takes_up(question: str, answer: str) -> bool:
+    """``answer`` repeats at least two of ``question``'s content words (stems of four letters or more)."""
+    q = {t for t in _stems(question) if len(t) >= 4}
+    return len(q & {t for t in _stems(answer) if len(t) >= 4}) >= 2
 
 
 # What may stand before a pronoun lede that is still the lesser evil: lines that are no prose at all.
@@ -139,7 +151,7 @@ def find_opener(cands: Sequence[Candidate], context: str = "", limit: int = 40,
             _note(c, f"a short first sentence that the next one answers ('{cands[1].connective.strip()} …')")
         elif questions and why == "question" and c.index < 3 and c.index + 1 < len(cands) and \
                 (c.index == 0 or cands[c.index - 1].why_not != "question") and \
-                (c.text[0].isupper() or c.text[0] in "\"“„«¿") and _answers(cands[c.index + 1], context):
+                (c.text[0].isupper() or c.text[0] in "\"“„«¿") and _answers(cands[c.index + 1], context, c):
             why = ""
             _note(c, QUESTION_LEDE)
         elif why == "repeats the headline" and c.index == 0 and len(cands) > 1 and \

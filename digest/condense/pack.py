@@ -9,6 +9,7 @@ import re
 from collections.abc import Sequence
 
 from .compress import compress
+from .kinds import OPEN_QUESTION
 from .lazyre import lazy
 from .opener import _RUN_ON_WORDS, QUESTION_LEDE, _note, find_opener
 from .select import (
@@ -67,21 +68,12 @@ def pack(cands: Sequence[Candidate], budget: int, p: Params = DEFAULT, context: 
 # keine Konkurrenz zum Fliegen?", "Por que não temos uma assim no Brasil?"): the story's hook, not a reader poll.
 _TURN_QUESTION = lazy(r"^(?:but|yet|so|doch|aber|mais|pero|ma|why|warum|wieso|weshalb|pourquoi|por qu[eé]|perché)\b",
                       re.I)
-# An open question after the lede is its hook ("So what's a GreenPak?", "What do you see?", "It's a Mario game you
-# can play with one hand, so what's not to love?"); a yes/no question to the reader is a poll ("Should parents be
-# banned from the railings?", "Do you agree?"): not a hook.
-_OPEN_QUESTION = lazy(r"^(?:what|why|how|who|where|when|which|warum|wieso|weshalb|wie|wer|wo|wann|welche[rsnm]?|"
-                      r"que|quoi|pourquoi|comment|qui|où|quand|quel(?:le)?s?|qué|cómo|quién|dónde|cuándo|cuál|"
-                      r"o que|quem|onde|quando|qual)\b|,\s(?:so|but|and)\s(?:what|why|how|who)\b[^?]*\?[\"'”’)]*$",
-                      re.I)
-
-
 def _hook_question(c: Candidate) -> bool:
     """``c`` is a question the teaser may end on after the sentence before it: one that turns from it ("Doch was
     können …?") or asks an open question; a short one too ("What do you see?")."""
     if c.why_not != "question" and not (c.why_not == "too short" and c.text.rstrip(_CLOSERS).endswith("?")):
         return False
-    return bool(c.connective or _TURN_QUESTION.match(c.text) or _OPEN_QUESTION.search(c.text))
+    return bool(c.connective or _TURN_QUESTION.match(c.text) or OPEN_QUESTION.search(c.text))
 
 
 _ACRONYM_END = lazy(r"\b[A-Z]{2,}\.$")  # "The VW ID." is a name cut at its stop ("The VW ID. Buzz is …")

@@ -223,3 +223,12 @@ def test_a_title_derived_from_a_first_sentence_with_a_chinese_stop_is_not_a_head
     title = "港口今天关闭，因为风暴来临，渡轮公司表示明年春天将恢复服务。"
     t = make_teaser(Article(source="t.txt", text=text, kind="text", title=title), 300)
     assert t.text.startswith("港口今天关闭"), t.text
+
+
+def test_a_question_lede_whose_answer_takes_up_its_words_opens_with_it() -> None:
+    got = _teaser("Wie pflege ich meine Fähre im Winter? Auch im Winter braucht die Fähre nicht besonders viel Pflege. "
+                  "An frostfreien Tagen darf man das Deck gelegentlich ein wenig schrubben.")
+    assert got.startswith("Wie pflege ich meine Fähre im Winter? Auch im Winter"), got
+    alone = _teaser("Will the ferry run this winter? The harbour council voted on Tuesday to raise its fees by a tenth "
+                    "next year, after a long debate about the pier.")
+    assert alone.startswith("The harbour council voted"), alone  # an answer that stands alone opens by itself
