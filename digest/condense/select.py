@@ -124,8 +124,8 @@ _PARENS = lazy(r"\s\((?:pictured|left|right|above|below|centre|center|file photo
 # "I", "I'm", "I've", "I'd", "I'll", "me", "my", "myself" as words: \b(?:I|I['’](?:m|ve|d|ll)|me|my|myself)\b, written
 # to start with its first letter (a leading \b makes re try every position of the text)
 _FIRST_PERSON = lazy(r"[Im](?<!\w[Im])(?:(?<=I)(?:['’](?:m|ve|d|ll))?|(?<=m)(?:e|y|yself))\b")
-_LEAD_JUNK = lazy(r"^[\s\-–—•·*▪►»>|:;,.]+")
-_LEAD_CHARS = frozenset(" \t\n-–—•·*▪►»>|:;,.")
+_LEAD_JUNK = lazy(r"^[\s\-–—•·*▪►»>|:;,.+]+")  # list bullets, a changelog's "+ Added …"
+_LEAD_CHARS = frozenset(" \t\n-–—•·*▪►»>|:;,.+")
 # Discourse filler: "First, let's say what …", "Here's the thing.", "So, what is it?" and sentences that only
 # point at the next one ("… is not.", "… is this:").
 _DISCOURSE = lazy(r"^(?:(?:first|firstly|second|secondly|third|thirdly|next|finally|so|now|ok|okay|well|but|and)"

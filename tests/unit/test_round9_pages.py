@@ -226,3 +226,10 @@ def test_an_affiliate_compensation_notice_is_furniture() -> None:
                    "Terms apply to the offers listed on this page.",
                    "For an explanation of our Advertising Policy, visit this page."):
         assert clean("\n\n".join([notice, STORY])).text == STORY, notice
+
+
+def test_a_changelog_line_loses_its_plus_bullet() -> None:
+    text = ("+ Added a new winter timetable for the island ferry, with two extra crossings on Saturdays.\n"
+            "+ Added coarse gravel to the car park so that the lorries no longer sink in the mud.")
+    t = make_teaser(Article(source="changes.txt", text=text, kind="text", title="Harbour changelog"), 300)
+    assert t.text.startswith("Added a new winter timetable"), t.text
