@@ -20,8 +20,8 @@ from ..model import Removed
 from .lang import english as is_english
 from .lazyre import lazy
 from .pleas import looks_like_prose, plea_like, strong_plea
-from .stamps import DATE, DATE_STAMP, LABEL_STAMP_RULE, TIME, label_before_stamp
-from .style import repair_closing_quotes
+from .stamps import DATE, DATE_STAMP, LABEL_STAMP_RULE, TIME, UPDATED_ON, label_before_stamp
+from .style import repair_brackets, repair_closing_quotes
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,7 @@ _DATED = frozenset(("date_stamp", "label_stamp"))
 # Literal substrings (lower case) without which a rule cannot match: skips the regex on most lines.
 NEEDLES: dict[str, tuple[str, ...]] = {
     "player_text": ("your video will", "now playing", "video ad feedback"),
+    "updated_on": ("updated on", "published on", "posted on"),
     "share_widget": ("share this",),
     "dm_byline": ("by .",),
     "published_updated": ("published", "updated"),
@@ -110,6 +111,7 @@ INLINE_RULES: tuple[Rule, ...] = (
          _r(rf"(?:\|\s{{0,3}}\.?\s{{0,3}})?(?:PUBLISHED|UPDATED|Published|Updated|Last updated)\s{{0,3}}(?:at\s)?:?\s{{0,3}}"  # noqa: E501
             rf"\.?\s{{0,3}}(?:{TIME},?\s{{0,3}}(?:{DATE})?|{DATE})\s{{0,3}}\.?\s{{0,3}}(?:\|\s{{0,3}}\.?\s{{0,3}})?"),
          "publication/update timestamp"),
+    Rule("updated_on", _r(UPDATED_ON), "an update stamp between two sentences ('Updated on September 19 at …')"),
     Rule("date_stamp", _r(DATE_STAMP), "a date/time stamp (and byline) run into the paragraph's first sentence"),
     Rule("label_stamp", LABEL_STAMP_RULE, "a label or headline and a date stamp run into the first sentence"),
     Rule("bureau_prefix",
@@ -366,7 +368,7 @@ def _match_line(line: str) -> Rule | None:
 def _clean_line(line: str) -> tuple[str, tuple[Removed, ...]]:
     """Inline rules then run-in captions on one paragraph, offsets relative to it (memoised: deriving a title
     cleans the first paragraph before the whole text is cleaned)."""
-    out, spans = _apply_inline(repair_closing_quotes(line), 0)
+    out, spans = _apply_inline(repair_brackets(repair_closing_quotes(line)), 0)
     out, more = _remove_runin_captions(out, 0, line)
     if more and (m := _DATE_STAMP_RULE.search(out, out.lower())) and m.end() > m.start():
         # the stamp that a run-in headline hid ("<headline> November 18, 2019 7:45 am PST by Joe Rossignol …")

@@ -42,10 +42,16 @@ _CATAPHORA_POSSESSIVE = lazy(r"^(?:Their|His|Her|Its)\s[^.!?]{3,150}?,\s+(?:(?:n
                              r"over|at least|around)\s+)?(?:\d[\d,]*\s|[A-Z][a-z'’-]+\s)")
 
 
+# "It’s been one of the most persistent narratives of the last year: Whenever …" (a colon names what "it" is), "It
+# took 15 days to end the mighty 20-year reign of Roger Ailes …" (the infinitive is what took the time).
+_IT_EXPLAINED = lazy(r"^It(?:['’]s| is| was| has been| had been)\s[^.!?:]{5,100}:\s+\S|"
+                     r"^It (?:took|takes|will take|would take|has taken|had taken|only took)\s[^.!?]{1,60}?\bto\s[a-z]")
+
+
 def cataphoric_lede(t: str) -> bool:
     """The first sentence's pronoun is resolved inside it (the lede of a feature), so it may open."""
     if _IDENTIFIES.match(t) or _CATAPHORA_FRAME.match(t) or _DEMONSTRATIVE_NOUN.match(t) or \
-            _CATAPHORA_POSSESSIVE.match(t):
+            _CATAPHORA_POSSESSIVE.match(t) or _IT_EXPLAINED.match(t):
         return True
     m = _CATAPHORA_NAME.match(t)
     if not m:
@@ -62,7 +68,7 @@ DEEP_LEDE = 3  # a clean opener more than this many sentences after the first us
 
 
 _ANOTHER = lazy(r"^Another\s+[a-z]")
-_SHORT_LEDE = lazy(r"^[A-Z][a-z'’-]*(?:\s[\w'’-]+){2,}\.$")
+_SHORT_LEDE = lazy(r"^[A-Z][a-z'’-]*(?:\s[\w'’-]+){2,}[.!]$")  # "Hong Kong is burning.", "The world is getting old!"
 # A short hedge on the short lede before it ("Euro 2020 qualifying is over. Well, sort of. The group stage …")
 _HEDGE = lazy(r"^(?:well|or|but),?\s+(?:sort of|kind of|almost|nearly|not quite|mostly|partly|more or less|"
               r"so it seems|so they say|for now|at least for now)[.!]$|"

@@ -410,6 +410,16 @@ def _predicate_after(tail: str) -> bool:
     return bool(_RELATIVE_START.match(tail)) and any(_PREDICATE_START.match(piece) for piece in tail.split(", ")[1:])
 
 
+_SUBJECT_WITH_RELATIVE = lazy(r"^(?:The|A|An|This|That|One|Two|Three)\s[^,]{0,60}?\b(?:who|which|that|whose|whom)\s")
+
+
+def _subject_only(head: str, tail: str) -> bool:
+    """``head`` is a subject with its relative clause, and the sentence's predicate comes after the cut: "The man who
+    the police said sowed terror across two states, setting off bombs …, was tracked down on Monday …"."""
+    return bool(_SUBJECT_WITH_RELATIVE.match(head)) and any(
+        _PREDICATE_START.match(piece) for piece in tail.split(", ")[1:])
+
+
 _NAME = lazy(r"(?<=\s)[A-Z][\w'’-]+")
 _POINTER = lazy(r"\b(?:these|those|this|such|the same)\s[a-z]")
 
@@ -480,7 +490,7 @@ def drop_trailing_clause(base: str, budget: int) -> tuple[str, str] | None:
         if len(head) + 1 > budget:
             continue
         tail = base[m.end():]
-        if _predicate_after(tail):
+        if _predicate_after(tail) or _subject_only(head, tail):
             break  # an embedded clause: "The merger of X and Y, which became final Tuesday, will create …"
         if _CONJ_START.match(tail) and not _VERB.search(head):
             break  # a list of names, not two clauses: "Kurt Volker, the former envoy, and Tim Morrison, …, said"

@@ -80,7 +80,8 @@ _POINTS_BACK = lazy(r"^(?:that|these|those)\s+[a-z]|^this\s+(?!(?:year|week|mont
                     r"today|tonight))|^(?:during|after|before|in|on|at|despite|following|since|with|by|for|from|under|as|"
                     r"throughout|unlike|like)\s+(?:his|her|their|its|him|them)\b|"
                     r"^(?:as|when|while|after|before|because|since|once|until|although|though)\s+(?:he|she|they|it|we)\b|"
-                    r"^which\s+(?:is|was|means|meant|makes|made|explains|would|will|could|might|may|leaves|left)\b",
+                    r"^which\s+(?:is|was|means|meant|makes|made|explains|would|will|could|might|may|leaves|left)\b|"
+                    r"^not only (?:that|this)\b",
                     re.I)
 
 

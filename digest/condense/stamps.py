@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from .lazyre import lazy
 
-_MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?"
+MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?"
 TIME = r"\d{1,2}[:.]\d{2}\s*(?:[AaPp]\.?[Mm]\.?)?\s*(?:GMT|BST|UTC|CET|CEST|EST|EDT|CST|CDT|PST|PDT|ET|PT)?"
-DATE = rf"(?:\d{{1,2}}\s+{_MONTH},?\s+\d{{4}}|{_MONTH}\s+\d{{1,2}},?\s+\d{{4}}|\d{{1,2}}[./-]\d{{1,2}}[./-]\d{{2,4}})"
+DATE = rf"(?:\d{{1,2}}\s+{MONTH},?\s+\d{{4}}|{MONTH}\s+\d{{1,2}},?\s+\d{{4}}|\d{{1,2}}[./-]\d{{1,2}}[./-]\d{{2,4}})"
 
 _WEEKDAY = r"(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day"
 # Months of the five languages digest splits (and Italian), abbreviated or whole: "02 Ago 2017", "3. März 2021",
@@ -54,3 +54,9 @@ def label_before_stamp(prefix: str) -> bool:
     m = _STAMP_AT.search(prefix)
     toks = (prefix[: m.start()] if m else prefix).split()
     return bool(toks) and toks[0] not in _PREPOSITIONS and all(not t[:1].islower() for t in toks)
+
+
+# "Updated on September 19 at 3:15 p.m." between two sentences of a paragraph (a page's stamp in the text)
+UPDATED_ON = (rf"(?:^|(?<=[.!?”\"])\s)(?:Updated|Published|Last updated|Posted)\s+on\s+(?:{_WEEKDAY},?\s+)?"
+              rf"{MONTH}\s+\d{{1,2}}(?:,?\s+\d{{4}})?(?:,?\s+at\s+{TIME})?\.?(?=\s|$)")
+

@@ -69,3 +69,19 @@ def repair_closing_quotes(line: str) -> str:
         opening = not opening
     return line.split("“", 1)[0] + "".join(out)
 
+
+def repair_brackets(line: str) -> str:
+    """A full-width bracket closed by an ASCII one, or the other way round ("サンワサプライ株式会社（本社：…)は"): the
+    closing bracket takes the opening one's width, so that the sentence reads as balanced."""
+    if "（" not in line and "）" not in line:
+        return line
+    out: list[str] = []
+    opened: list[str] = []
+    for ch in line:
+        if ch in "(（":
+            opened.append(ch)
+        elif ch in ")）" and opened:
+            ch = "）" if opened.pop() == "（" else ")"
+        out.append(ch)
+    return "".join(out)
+

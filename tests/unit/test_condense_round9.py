@@ -232,3 +232,34 @@ def test_a_question_lede_whose_answer_takes_up_its_words_opens_with_it() -> None
     alone = _teaser("Will the ferry run this winter? The harbour council voted on Tuesday to raise its fees by a tenth "
                     "next year, after a long debate about the pier.")
     assert alone.startswith("The harbour council voted"), alone  # an answer that stands alone opens by itself
+
+
+def test_a_subject_whose_predicate_comes_after_the_cut_is_not_shortened_to_a_fragment() -> None:
+    from digest.condense.pack import fit_sentence
+
+    s = ("The man who the police said had flooded the harbour office for two winters, breaking the pumps on the pier "
+         "and touching off a furious search along the coast, was found on Monday morning sleeping in the doorway of "
+         "the old lifeboat station and taken into custody after a short chase.")
+    text, _ = fit_sentence(s, 200)
+    assert text != "The man who the police said had flooded the harbour office for two winters."
+    assert text.endswith("…") or "was found" in text, text
+
+
+def test_it_explained_in_its_own_sentence_opens() -> None:
+    for lede in ("It took 15 days to end the 20-year reign of the harbour master, one of the longest runs on the "
+                 "coast.",
+                 "It’s been one of the most persistent stories of the year: whenever the ferry is late, the council "
+                 "blames the weather."):
+        got = _teaser(lede + " The council met again on Tuesday to choose his successor from four candidates.")
+        assert got.startswith(lede[:20]), got
+
+
+def test_a_short_exclaimed_lede_on_the_story_s_topic_opens() -> None:
+    got = _teaser("The harbour is getting old! The harbour walls were built in 1850 and the council says the harbour "
+                  "needs four million pounds of repairs before next winter.")
+    assert got.startswith("The harbour is getting old!"), got
+
+
+def test_not_only_that_points_back() -> None:
+    cands = build_candidates("Not only that, but a better harbour is necessary to keep the ferry running.", "")
+    assert cands[0].needs_previous

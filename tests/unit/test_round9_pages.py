@@ -233,3 +233,19 @@ def test_a_changelog_line_loses_its_plus_bullet() -> None:
             "+ Added coarse gravel to the car park so that the lorries no longer sink in the mud.")
     t = make_teaser(Article(source="changes.txt", text=text, kind="text", title="Harbour changelog"), 300)
     assert t.text.startswith("Added a new winter timetable"), t.text
+
+
+def test_an_update_stamp_between_two_sentences_goes() -> None:
+    got = clean("The council has never before closed the harbour the way it did on Monday. Updated on September 19 at "
+                "3:15 p.m. Just before 8 in the morning, the ferry horns sounded across the town.").text
+    assert "Updated on" not in got and got.endswith("across the town.")
+    prose = "The timetable was updated on September 19 at 3 p.m. by the harbour office."
+    assert clean(prose).text == prose
+
+
+def test_a_full_width_bracket_closed_by_an_ascii_one_is_balanced() -> None:
+    from digest.condense.style import balanced, repair_brackets
+
+    line = "港湾サービス株式会社（本社：岡山市北区、代表取締役社長 山田太郎)は、新しいフェリーを発売しました。"
+    assert not balanced(line) and balanced(repair_brackets(line))
+    assert repair_brackets("a (b) c") == "a (b) c"
