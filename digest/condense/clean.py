@@ -21,7 +21,7 @@ from .lang import english as is_english
 from .lazyre import lazy
 from .pleas import looks_like_prose, plea_like, strong_plea
 from .stamps import DATE, DATE_STAMP, LABEL_STAMP_RULE, TIME, UPDATED_ON, label_before_stamp
-from .style import repair_brackets, repair_closing_quotes
+from .style import repair_brackets, repair_closing_quotes, repair_entities
 
 
 @dataclass(frozen=True)
@@ -368,7 +368,7 @@ def _match_line(line: str) -> Rule | None:
 def _clean_line(line: str) -> tuple[str, tuple[Removed, ...]]:
     """Inline rules then run-in captions on one paragraph, offsets relative to it (memoised: deriving a title
     cleans the first paragraph before the whole text is cleaned)."""
-    out, spans = _apply_inline(repair_brackets(repair_closing_quotes(line)), 0)
+    out, spans = _apply_inline(repair_brackets(repair_closing_quotes(repair_entities(line))), 0)
     out, more = _remove_runin_captions(out, 0, line)
     if more and (m := _DATE_STAMP_RULE.search(out, out.lower())) and m.end() > m.start():
         # the stamp that a run-in headline hid ("<headline> November 18, 2019 7:45 am PST by Joe Rossignol …")

@@ -30,6 +30,9 @@ _PRONOUN = lazy(
     r"(?:this|that)['’]s|"
     r"the (?:former|latter|pair|duo|couple|two|three|man|woman|boy|girl|player|star|club|company|firm|"
     r"group|team|move|decision|incident|comments?|statement|report)\b(?! of))\b", re.I)
+# Chinese and Japanese demonstratives and pronouns ("这些话题包含了 …", "この書体を …", "彼は …")
+_PRONOUN_CJK = lazy(r"^(?:这些|这个|这种|这样|那些|那个|它们|它|他们|她们|他|她|"
+                    r"この|その|あの|これら|これ|それ|彼ら|彼女|彼)")
 # French pronouns and demonstratives, only in a French text: Italian "Il black Friday …" is "The …"
 _PRONOUN_FR = lazy(r"^(?:il|elle|ils|elles|ce|cette|ces|celui|celle)\b", re.I)
 # German pronouns and adverbs that open a sentence ("Er …", "Dabei …", "Dennoch …", "Dann …"), or a connective adverb
@@ -89,6 +92,7 @@ def points_back(t: str, lang: str | None = None) -> bool:
     """``t`` opens on something said before it: a pronoun, "That …", "The 39-year-old …", or (in French or German
     text) their equivalents; not an expletive "It …" that stands for the clause after it."""
     return bool(_PRONOUN.match(t) or _POINTS_BACK.match(t) or lang == "fr" and _PRONOUN_FR.match(t) or
+                t[:1] > "\u2fff" and _PRONOUN_CJK.match(t) or
                 lang == "de" and (_POINTS_BACK_DE.match(t) or _DEMONSTRATIVE_DE.match(t) or
                                   _PRONOMINAL_DE.match(t) and not _CATAPHORIC_DE.search(t))) and \
         not expletive_it(t)

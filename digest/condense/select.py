@@ -100,8 +100,8 @@ _META = lazy(
     r"^(?:in|as)\s+(?:my|our|a)\s+(?:previous|earlier|last)\s+(?:post|article|column|piece|story)|"
     r"^(?:in )?this (?:article|post|piece|column|story|review|guide)\b|^(?:as|like)\s+(?:I|we)\s+(?:said|wrote|mentioned)|"  # noqa: E501
     r"^(?:editor'?s note|update|note|disclosure|correction|edit|edited|addendum|p\.?s)\s*:|"
-    r"^welcome to (?:my|our|this|the (?:\w+ )?(?:blog|site|website|podcast|show|newsletter|channel|episode|edition|"
-    r"issue|series|page|forum|community))\b|"
+    r"^welcome to (?:my|our|this|the) (?:\w+ ){0,2}(?:blog|site|website|podcast|show|newsletter|channel|episode|"
+    r"edition|issue|series|page|forum|community|shop|store)\b|"
     r"^welcome to [^.!?]{0,60}, (?:our|my|your) (?:look|series|guide|weekly|daily|source|home|destination)\b|"
     r"^welcome (?:back|aboard)\b|^(?:click|tap|watch|listen|subscribe|"
     r"sign up|follow|scroll|here'?s|here is|here are)\b", re.I)

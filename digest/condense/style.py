@@ -85,3 +85,16 @@ def repair_brackets(line: str) -> str:
         out.append(ch)
     return "".join(out)
 
+
+_NUMERIC_REF = lazy(r"&#(?:\d{2,5}|[xX][0-9a-fA-F]{2,4});")
+
+
+def repair_entities(line: str) -> str:
+    """A numeric character reference left in the text by a page that escaped it twice ("&#151; -- Hillary Clinton
+    has …") becomes its character (HTML's Windows-1252 reading of 128-159: "&#151;" is "—")."""
+    if "&#" not in line:
+        return line
+    import html
+
+    return _NUMERIC_REF.sub(lambda m: html.unescape(m.group(0)), line)
+

@@ -263,3 +263,17 @@ def test_a_short_exclaimed_lede_on_the_story_s_topic_opens() -> None:
 def test_not_only_that_points_back() -> None:
     cands = build_candidates("Not only that, but a better harbour is necessary to keep the ferry running.", "")
     assert cands[0].needs_previous
+
+
+def test_welcome_to_our_home_is_a_lede() -> None:
+    assert not build_candidates("Welcome to our sunny and spacious harbour cottage in the heart of the old town, "
+                                "a short walk from the ferry.", "")[0].why_not
+    assert build_candidates("Welcome to our new harbour blog, where we write about the ferries every week.",
+                            "")[0].why_not == "meta opener"
+
+
+def test_chinese_and_japanese_demonstratives_point_back() -> None:
+    cands = build_candidates("港口今天关闭。这些话题包含了渡轮、天气和费用等各个方面的问题。", "")
+    assert [c.needs_previous for c in cands] == [False, True]
+    cands = build_candidates("港は今日閉鎖された。この書体を紹介する動画は港の話で始まる。", "")
+    assert cands[1].needs_previous

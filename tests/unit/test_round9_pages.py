@@ -249,3 +249,9 @@ def test_a_full_width_bracket_closed_by_an_ascii_one_is_balanced() -> None:
     line = "港湾サービス株式会社（本社：岡山市北区、代表取締役社長 山田太郎)は、新しいフェリーを発売しました。"
     assert not balanced(line) and balanced(repair_brackets(line))
     assert repair_brackets("a (b) c") == "a (b) c"
+
+
+def test_a_character_reference_left_in_the_text_becomes_its_character() -> None:
+    got = make_teaser(Article(source="t.txt", kind="text", title="",
+                              text="&#151; -- " + STORY + " The new fees start in May."), 300).text
+    assert got.startswith("Harbour fees will rise"), got
