@@ -9,7 +9,7 @@ import re
 from collections.abc import Sequence
 
 from .compress import compress
-from .kinds import OPEN_QUESTION
+from .kinds import OPEN_QUESTION, place_date
 from .lazyre import lazy
 from .opener import _RUN_ON_WORDS, QUESTION_LEDE, _note, find_opener
 from .select import (
@@ -142,7 +142,7 @@ def _run(opener: Candidate, cands: Sequence[Candidate], budget: int, context: st
             if not (c.why_not == "too short" and (c.text[:1].isupper() or c.text[:1].isdigit() and sum(
                     w[:1].islower() for w in c.text.split()) >= 2) and c.text[-1:] in ".!" and
                     balanced(c.text) and any(ch.islower() for ch in c.text) and not _NAME_ONLY.match(c.text) and
-                    not _ACRONYM_END.search(c.text)):
+                    not _ACRONYM_END.search(c.text) and not place_date(c.text)):
                 break  # a short sentence that follows on is kept: "He was 88.", "Im Gegenteil.", "26 tahun setelah
                 # wafatnya Nabi." (not a date line: "31. Oktober 2023."; not a shouted
                 # promo: "ON YOUTUBE!", not a caption's name: "Mrs. Joan Honoré-Paul.")

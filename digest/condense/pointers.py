@@ -44,7 +44,7 @@ _POINTS_BACK_DE = lazy(
     r"^es\s(?!(?:gibt|geht|ist|wird|kommt|handelt|heißt|lohnt|fehlt|bleibt|scheint|regnet|schneit|gilt|hat|braucht|"
     r"reicht|klappt|stimmt|passiert|liegt|steht)\b)\w+t\b|"
     r"^(?:er|dabei|damit|dazu|dadurch|daraufhin|darauf|darum|deshalb|daher|deswegen|dennoch|trotzdem|jedoch|"
-    r"stattdessen|vielmehr|hingegen|dagegen|ebenso|"
+    r"stattdessen|vielmehr|hingegen|dagegen|ebenso|umso|"
     r"allerdings|außerdem|zudem|doch|demnach|folglich|dann|danach|denn)\b|"
     r"^(?:\S+\s){0,5}(?:der|die)\s\d{1,3}-Jährigen?\b|"
     r"^(?:\S+\s){1,3}(?:daher|deshalb|deswegen|darum|dennoch|trotzdem|jedoch|allerdings|außerdem|zudem|ebenfalls|"
@@ -60,7 +60,7 @@ _PRONOMINAL_DE = lazy(r"^(?:\S+\s){1,3}(?:damit|dafür|dazu|davon|darüber|daran
 _DEMONSTRATIVE_DE = lazy(r"^Diese[rsnm]?\s(?!(?:Artikel|Beitrag|Blogbeitrag|Blog|Text|Post|Woche|Jahr|Monat|Tag|Tage|"
                          r"Sommer|Winter|Frühling|Frühjahr|Herbst|Saison|Seite|Website|Webseite|Ausgabe|Folge|Episode|"
                          r"Buch|Rezept|Video|Podcast|Interview|Wochenende|Abend|Morgen|Nacht|Zeit|Mal|Liste|Anleitung|"
-                         r"Übersicht|Ratgeber|Newsletter|Woche|Jahres|Monats)\b)[A-ZÄÖÜ]")
+                         r"Übersicht|Ratgeber|Newsletter|Woche|Jahres|Monats)\b)[A-ZÄÖÜ]|^Diese[rsnm]?\s[a-zäöüß]")
 _CATAPHORIC_DE = lazy(r",\s(?:dass|ob|wie|wenn|was|wer|um\s|(?:\S+\s){1,3}zu\s)")
 
 

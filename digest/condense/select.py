@@ -104,7 +104,8 @@ _META = lazy(
     r"edition|issue|series|page|forum|community|shop|store)\b|"
     r"^welcome to [^.!?]{0,60}, (?:our|my|your) (?:look|series|guide|weekly|daily|source|home|destination)\b|"
     r"^welcome (?:back|aboard)\b|^(?:click|tap|watch|listen|subscribe|"
-    r"sign up|follow|scroll|here'?s|here is|here are)\b", re.I)
+    r"sign up|follow (?:us|me|@|on|along)|scroll|here'?s|here is|here are)\b|"
+    r"^(?:insgesamt|fazit|zusammenfassend|in summary|overall|to sum up|all in all|en résumé|en resumen)\s?:", re.I)
 # Furniture anywhere in the sentence: "Sportsmail will be providing you with all you need to know …",
 # "Here, Sportsmail's guide takes you through …"
 _FURNITURE = lazy(r"\b(?:will be (?:providing|bringing|giving) you|takes? you through|all you need to know|"

@@ -277,3 +277,27 @@ def test_chinese_and_japanese_demonstratives_point_back() -> None:
     assert [c.needs_previous for c in cands] == [False, True]
     cands = build_candidates("港は今日閉鎖された。この書体を紹介する動画は港の話で始まる。", "")
     assert cands[1].needs_previous
+
+
+def test_a_place_and_date_line_does_not_follow_on() -> None:
+    got = _teaser("Wer mit der Fähre pendelt und früh bucht, kann im Winter rund 50 Euro sparen. Ist der Hafen "
+                  "geschlossen, fährt der Bus. Hamburg, 29. November 2022. Die Fähre fährt ab Montag wieder.")
+    assert "29. November 2022" not in got, got
+
+
+def test_summary_labels_and_umso_do_not_open() -> None:
+    for t in ("Insgesamt: Wenn man das gleich beim Start bedenkt, wird der Umbau des Hafens auf Dauer einfacher.",
+              "Overall: the ferry timetable works better than the old one, the harbour master says."):
+        assert build_candidates(t, "")[0].why_not == "meta opener", t
+    assert not build_candidates("Insgesamt 500 Menschen kamen am Dienstag zur Sitzung über den Hafen.", "",
+                                lang="de")[0].why_not
+    cands = build_candidates("Der Hafen ist alt. Umso grösser ist die Sorge der Fischer um ihre Boote im Winter.",
+                             "", lang="de")
+    assert cands[1].needs_previous
+
+
+def test_follow_these_tips_is_a_dek_not_a_plea() -> None:
+    assert not build_candidates("Follow these expert tips for caring for a harbour boat, whether it is moored, "
+                                "on a trailer, or in the yard.", "")[0].why_not
+    assert build_candidates("Follow us on the harbour's channel for the latest ferry times and news.",
+                            "")[0].why_not == "meta opener"
