@@ -169,7 +169,7 @@ def unwrap_noscript_text(doc: Any) -> None:
     ``<noscript>`` with a tracking pixel, a lazy image or a "please enable JavaScript" line stays junk."""
     outside = -1
     for ns in list(doc.iter("noscript")):
-        paras = [p for p in ns.iter("p")]
+        paras = list(ns.iter("p"))
         inside = sum(_text_len(p) for p in paras)
         if len(paras) < NOSCRIPT_MIN_P or inside < NOSCRIPT_MIN_CHARS:
             continue
@@ -201,26 +201,15 @@ def _unwrap(el: Any) -> None:
     parent = el.getparent()
     if parent is None:
         return
-    idx = parent.index(el)
-    text, tail = el.text or "", el.tail or ""
-    if text:
-        if idx == 0:
-            parent.text = (parent.text or "") + text
+    if el.text:  # the text before its first child goes where a tail before it would
+        prev = el.getprevious()
+        if prev is None:
+            parent.text = (parent.text or "") + el.text
         else:
-            prev = parent[idx - 1]
-            prev.tail = (prev.tail or "") + text
-    children = list(el)
-    for i, child in enumerate(children):
-        parent.insert(idx + i, child)
-    if tail:
-        if children:
-            children[-1].tail = (children[-1].tail or "") + tail
-        elif idx == 0:
-            parent.text = (parent.text or "") + tail
-        else:
-            prev = parent[idx - 1]
-            prev.tail = (prev.tail or "") + tail
-    parent.remove(el)
+            prev.tail = (prev.tail or "") + el.text
+    for child in list(el):
+        el.addprevious(child)  # moved with its tail
+    _drop(el)  # empty now; its tail stays in place
 
 
 def _drop_furniture(doc: Any, by_name: bool = True) -> None:
