@@ -19,6 +19,7 @@ from functools import lru_cache
 from ..model import Removed
 from .lang import english as is_english
 from .lazyre import lazy
+from .pleas import TERMINAL as _TERMINAL
 from .pleas import looks_like_prose, plea_like, strong_plea
 from .stamps import DATE, DATE_STAMP, LABEL_STAMP_RULE, TIME, UPDATED_ON, label_before_stamp
 from .style import repair_brackets, repair_closing_quotes, repair_entities
@@ -91,6 +92,9 @@ def _r(p: str, flags: int = 0) -> re.Pattern[str]:
     return lazy(p, flags)
 
 
+# The labels of a post's tag list (sources/text.py ends a pasted label's line with its list)
+TAG_LABELS = (r"Tags|TAGS|Tagged(?: with| as| in)?|Schlagw(?:ö|oe)rter|Schlagworte|Stichw(?:ö|oe)rter|Étiquettes|"
+              r"Mots-clés|Etiquetas|Palabras clave")
 _AGENCY = r"(?:CNN|Reuters|AP|AFP|UPI|PA|EFE|dpa|ANSA|Xinhua|Bloomberg|CNN Money|The Hollywood Reporter|[A-Z][\w&.'’ -]{1,30})"  # noqa: E501
 
 INLINE_RULES: tuple[Rule, ...] = (
@@ -147,8 +151,7 @@ LINE_RULES: tuple[Rule, ...] = (
             r"read the full|watch|video|listen|click here|recommended|explore more)\b\s{0,2}[:»›>-]", re.I),
          "'Read more'/'Related' link"),
     Rule("tags",
-         _r(r"^(?:Tags|TAGS|Tagged(?: with| as| in)?|Filed (?:to|under)|Topics|Keywords|Schlagw(?:ö|oe)rter|"
-            r"Schlagworte|Stichw(?:ö|oe)rter|Themen|Étiquettes|Mots-clés|Etiquetas|Palabras clave)"
+         _r(rf"^(?:{TAG_LABELS}|Filed (?:to|under)|Topics|Keywords|Themen)"
             r"\s{0,2}(?::.*|(?:\s.*)?)(?<![.!?…])$"),  # a list: no sentence end (else the lede ran into it)
          "a post's tag list ('Tags: ads, Alibaba')"),
     Rule("share",
@@ -234,7 +237,6 @@ _WIDGET_LEAD = _r(r"^(?:what do you think\??|have your say|tell us what you thin
 _RUNIN = _r(r"(?<=[a-z0-9%)’”])\s(?=(?:(?:The|A|An|This|That|These|Those|His|Her|Their|Its|He|She|They|It|There|Police|Officials|"  # noqa: E501
             r"When|After|As|While|Although|If|During|Despite|Speaking|According|In|On|At|But|And)\s[a-z]|(?:A|An)\s\d)|"
             r"(?:Mr|Mrs|Ms|Dr)\.?\s[A-Z]|The\s[A-Z][a-z]+(?:\s[A-Z][a-z]+)?\s[a-z])")
-_TERMINAL = _r(r"[.!?…][\"'”’»)\]]*$")
 
 MAX_LINE_RULE_CHARS = 300  # line rules only fire on short paragraphs: a long one is prose
 

@@ -8,12 +8,12 @@ import re
 
 from .lazyre import lazy
 
-_TERMINAL = lazy(r"[.!?…][\"'”’»)\]]*$")
+TERMINAL = lazy(r"[.!?…][\"'”’»)\]]*$")  # a paragraph that ends a sentence (clean.py uses it too)
 
 
 def looks_like_prose(line: str) -> bool:
     """Twelve words or more and a sentence end: a paragraph that merely mentions a keyword is prose."""
-    return len(line.split()) >= 12 and bool(_TERMINAL.search(line))
+    return len(line.split()) >= 12 and bool(TERMINAL.search(line))
 
 
 _STRONG_PLEA = lazy(r"(?:werbeblocker|ad-?blocker|ad blocker)\b[^.!?]{0,40}\b(?:aus|deaktiv|abschalt|disabl|turn off|"
@@ -33,7 +33,7 @@ def plea_like(line: str, rule: str) -> bool:
     """A long line that still reads as a plea/notice: imperative or second person."""
     if rule == "caption":
         return bool(re.search(r"(?:Photograph|Photo|Picture|Image)\s{0,2}:\s{0,2}[^.]{1,80}$", line))
-    if rule == "subscribe_plea" and _STRONG_PLEA.search(line):
+    if rule == "subscribe_plea" and strong_plea(line):
         return True  # "… wenn ihr über einen der folgenden Links einkauft oder eure Werbeblocker ausschaltet."
     if rule == "subscribe_plea" and len(line.split()) <= 60 and _CALL_TO_ACTION.search(line):
         return True  # a short promo paragraph that closes on "Sign up for the free daily newsletter."

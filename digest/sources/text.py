@@ -20,6 +20,7 @@ import re
 import unicodedata
 from functools import lru_cache
 
+from ..condense.clean import TAG_LABELS
 from ..condense.lang import guess_lang
 from ..condense.lazyre import lazy
 from ..model import Article, Removed
@@ -126,8 +127,7 @@ def unwrap(text: str) -> list[str]:
     return paras
 
 
-_TAG_LABEL = lazy(r"(?:Tags|TAGS|Tagged(?: with| as| in)?|Schlagw(?:ö|oe)rter|Schlagworte|Stichw(?:ö|oe)rter|"
-                  r"Étiquettes|Mots-clés|Etiquetas|Palabras clave)\b")
+_TAG_LABEL = lazy(rf"(?:{TAG_LABELS})\b")
 
 
 def _continues(prev: str, nxt: str) -> bool:
