@@ -68,12 +68,15 @@ def pack(cands: Sequence[Candidate], budget: int, p: Params = DEFAULT, context: 
 # keine Konkurrenz zum Fliegen?", "Por que não temos uma assim no Brasil?"): the story's hook, not a reader poll.
 _TURN_QUESTION = lazy(r"^(?:but|yet|so|doch|aber|mais|pero|ma|why|warum|wieso|weshalb|pourquoi|por qu[eé]|perché)\b",
                       re.I)
+def _asks(c: Candidate) -> bool:
+    """``c`` was refused as a question, or as too short and ends on "?" ("What do you see?")."""
+    return c.why_not == "question" or c.why_not == "too short" and c.text.rstrip(_CLOSERS).endswith("?")
+
+
 def _hook_question(c: Candidate) -> bool:
     """``c`` is a question the teaser may end on after the sentence before it: one that turns from it ("Doch was
     können …?") or asks an open question; a short one too ("What do you see?")."""
-    if c.why_not != "question" and not (c.why_not == "too short" and c.text.rstrip(_CLOSERS).endswith("?")):
-        return False
-    return bool(c.connective or _TURN_QUESTION.match(c.text) or OPEN_QUESTION.search(c.text))
+    return _asks(c) and bool(c.connective or _TURN_QUESTION.match(c.text) or OPEN_QUESTION.search(c.text))
 
 
 _ACRONYM_END = lazy(r"\b[A-Z]{2,}\.$")  # "The VW ID." is a name cut at its stop ("The VW ID. Buzz is …")
@@ -171,7 +174,7 @@ def _run(opener: Candidate, cands: Sequence[Candidate], budget: int, context: st
                 chosen = _one_more(chosen, cands, c.index, budget, context, skip_long, fit_rules)
             break
         chosen = trial  # a pronoun or "The link …" here points back to the sentences just before it
-        if c.why_not == "question" or c.why_not == "too short" and c.text.rstrip(_CLOSERS).endswith("?"):
+        if _asks(c):
             break  # the article's own question is the hook the teaser ends on (what follows may be a heading)
     return chosen
 
