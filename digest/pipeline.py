@@ -75,6 +75,9 @@ def teasers(sources: Iterable[str], max_chars: int = 300, jobs: int | None = Non
             yield from _one((source, max_chars))
         return
     yield from _one((todo[0], max_chars))  # warms the parent: the workers inherit it
+    from .condense.lazyre import compile_all
+
+    compile_all()  # and every pattern, which the first source may not have needed (from the cache: ~1 ms)
     rest = todo[1:]
     ctx = multiprocessing.get_context("fork")
     chunk = max(1, len(rest) // (jobs * 4))

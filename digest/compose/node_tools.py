@@ -13,7 +13,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from ..errors import DigestError
+from ..paths import cache_home
 
 # Kept equal to package.json's devDependencies (a test compares them).
 PINNED: dict[str, str] = {"doiuse-email": "0.4.1", "html-validate": "10.9.0"}
@@ -55,13 +55,7 @@ def user_cache() -> Path:
     """Where fetched tools live (``DIGEST_TOOLS_DIR`` wins)."""
     if os.environ.get("DIGEST_TOOLS_DIR"):
         return Path(os.environ["DIGEST_TOOLS_DIR"])
-    if sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
-    elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Caches"
-    else:
-        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "digest"
+    return cache_home()
 
 
 def cache_modules() -> Path:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from .lazyre import lazy
+from .lazyre import compile_cached, lazy
 
 # Abbreviations that are normally followed by a name or a number, not by a new sentence.
 TITLES = frozenset(
@@ -86,10 +86,10 @@ SENTENCE_OPENERS = frozenset(
 # (missing space) directly an upper-case letter followed by a lower-case one. No nested quantifiers.
 # Emoji after the stop belong to the sentence they close: "Summer is here! 🌞 The council voted …".
 _EMOJI = "\u2600-\u27bf\ufe0f\u200d\U0001f300-\U0001faff"
-_EMOJI_OR_SPACE = re.compile(r"[\s" + _EMOJI + "]")
+_EMOJI_OR_SPACE = compile_cached(r"[\s" + _EMOJI + "]")
 _STOP_CLOSERS = ".!?…\"'”’»)]“"
-_CANDIDATE = re.compile(r"[.!?…]+[\"'”’»)\]]*(?:“(?=\s))?(?:[ \t]*[" + _EMOJI + r"]+)?(?:\s+|(?=[A-Z][a-z]))|"
-                        r"[。！？।]+[」』）)\"”’]*\s*")
+_CANDIDATE = compile_cached(r"[.!?…]+[\"'”’»)\]]*(?:“(?=\s))?(?:[ \t]*[" + _EMOJI + r"]+)?(?:\s+|(?=[A-Z][a-z]))|"
+                            r"[。！？।]+[」』）)\"”’]*\s*")
 # Chinese and Japanese write no spaces between words: kana and ideographs count as half a word each. Compiled
 # on first use (its ranges make re build a 64K-entry table: ~2 ms), and only asked of text that has a character
 # at or above its lowest one.
@@ -122,7 +122,7 @@ def _opens_sentence(nxt: str) -> bool:
 # A name and a verb of saying after a quotation that ends on "?" or "!": the sentence goes on.
 _ATTRIBUTION = lazy(r"[A-Z][a-z'’-]+(?:\s[A-Z][a-z'’-]+)?\s(?:asked|asks|said|says|replied|replies|shouted|shouts|"
                     r"yelled|whispered|wondered|cried|exclaimed|added|answered|demanded|laughed)\b")
-_WORD_BEFORE = re.compile(r"[\w.'’-]+\Z")  # \w is exactly str.isalnum() or "_"
+_WORD_BEFORE = compile_cached(r"[\w.'’-]+\Z")  # \w is exactly str.isalnum() or "_"
 MAX_SENTENCE_CHARS = 2000  # beyond this a "sentence" is a list or a dump: cut it at whitespace
 
 

@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urljoin, urlparse
 
+from ..condense.lazyre import compile_cached
 from ..condense.sentences import n_words
 from ..errors import SourceError
 from ..model import Article
@@ -69,7 +70,7 @@ def _xml_to_paragraphs(xml: str, title: str) -> list[str]:
     return out
 
 
-_SENTENCE_END = re.compile(r"[.!?…:;。！？।][\"'”’»)\]」』]*$")
+_SENTENCE_END = compile_cached(r"[.!?…:;。！？।][\"'”’»)\]」』]*$")
 
 
 def _clean_paragraphs(paras: Iterable[str], title: str = "") -> list[str]:
@@ -247,7 +248,7 @@ def _ld_name(value: Any) -> str | None:
     return None
 
 
-_SEP = re.compile(r"(\s+(?:\||-|–|—|·|»|::|/)\s+)")
+_SEP = compile_cached(r"(\s+(?:\||-|–|—|·|»|::|/)\s+)")
 
 
 def clean_title(title: str, site_name: str | None = None) -> str:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ..condense.lazyre import compile_cached
+
 _BLOCKS = frozenset(
     ["address", "article", "aside", "blockquote", "body", "br", "dd", "details", "div", "dl", "dt", "fieldset",
      "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li", "main", "nav", "ol",
@@ -17,7 +19,7 @@ _DROP = frozenset(
      "figure", "figcaption", "img", "picture", "button", "form", "input", "select", "textarea", "nav", "aside"]
 )
 # Whole paragraphs that are page furniture, never article text.
-_FURNITURE = re.compile(
+_FURNITURE = compile_cached(
     r"^(?:advertisement|advertising|sponsored(?: content)?|story continues below(?: advertisement)?|"
     r"continue reading(?: the main story| below)?|read more(?: here)?|share(?: this(?: article| story)?)?|"
     r"(?:share|follow us) on (?:facebook|twitter|linkedin|whatsapp|email)|tweet|email|print|"

@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
+from ..condense.lazyre import compile_cached
 from .htmltext import _drop, _text_len, html_to_text
 
 # Tags that never hold article text, removed before scoring (their tails are kept).
@@ -50,16 +51,17 @@ def _trie_regex(words: Iterable[str]) -> re.Pattern[str]:
         body = alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
         return f"(?:{body})?" if "" in node else body
 
-    return re.compile(build(trie))
+    return compile_cached(build(trie))
 
 
 _UNLIKELY = _trie_regex(_UNLIKELY_WORDS)  # searched in lower-cased "class id"
 # ... unless they also look like the main column.
-_MAYBE = re.compile(r"and|article|body|column|content|main|shadow|story|entry|post-?text")
+_MAYBE = compile_cached(r"and|article|body|column|content|main|shadow|story|entry|post-?text")
 # Whole class/id words (not parts of words) for an advertisement ("ad", "ads", "ad-slot", "adContainer",
 # "advert...", but not "header", "shadow" or "load"), an author's bio, screen-reader-only text.
-_AD_WORDS = re.compile(r"(?:ad(?:s|v|vert[a-z]*|slot|unit|container|wrapper|box|block|banner|zone|\d+)?|bio|sr-only)"
-                       r"(?![a-z0-9])")
+_AD_WORDS = compile_cached(
+    r"(?:ad(?:s|v|vert[a-z]*|slot|unit|container|wrapper|box|block|banner|zone|\d+)?|bio|sr-only)(?![a-z0-9])"
+)
 _NEVER_DROP = frozenset(["html", "body", "a", "main", "article"])
 _UNLIKELY_ROLES = frozenset(["menu", "menubar", "complementary", "navigation", "alert", "alertdialog", "dialog",
                              "banner", "contentinfo", "search"])
@@ -70,14 +72,14 @@ _NEGATIVE = _trie_regex(["-ad-", "hidden", "banner", "combx", "comment", "com-",
                          "gdpr", "masthead", "media", "meta", "outbrain", "promo", "related", "scroll", "share",
                          "shoutbox", "sidebar", "skyscraper", "sponsor", "shopping", "tags", "tool", "widget"])
 _WEIGHTS: dict[str, int] = {}  # attribute value → weight, for this process (class lists repeat a lot)
-_DISPLAY_NONE = re.compile(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
+_DISPLAY_NONE = compile_cached(r"display\s*:\s*none|visibility\s*:\s*hidden", re.I)
 # A <div> holding none of these is a paragraph in disguise.
 _DIV_BLOCKS = frozenset(["blockquote", "dl", "div", "img", "ol", "p", "pre", "table", "ul", "section", "article",
                          "h1", "h2", "h3", "h4", "h5", "h6", "header", "main", "figure", "form", "li"])
 _SCORE_TAGS = frozenset(["p", "pre", "td", "h2", "h3", "h4", "h5", "h6", "section", "div"])
 _TAG_BASE = {"div": 5, "pre": 3, "td": 3, "blockquote": 3, "address": -3, "ol": -3, "ul": -3, "dl": -3, "dd": -3,
              "dt": -3, "li": -3, "form": -3, "h1": -5, "h2": -5, "h3": -5, "h4": -5, "h5": -5, "h6": -5, "th": -5}
-_AD_TEXT = re.compile(r"^(?:ad(?:vertising|vertisement)?|sponsored|pub(?:licité)?|werb(?:ung)?|anuncio|loading…?|"
+_AD_TEXT = compile_cached(r"^(?:ad(?:vertising|vertisement)?|sponsored|pub(?:licité)?|werb(?:ung)?|anuncio|loading…?|"
                       r"loading\.\.\.)$", re.I)
 MIN_OWN_CHARS = 500  # a first pass finding less text than this is retried without the by-name rules (Readability's)
 MIN_OWN_WORDS = 40  # fewer words than this from our extractor: ask readability-lxml instead
@@ -186,7 +188,9 @@ def unwrap_noscript_text(doc: Any) -> None:
             _unwrap(ns)
 
 
-_ARTICLE_BODY = re.compile(r"articleBody|post-body|entry-content|article-body|article__body|story-body|post-content")
+_ARTICLE_BODY = compile_cached(
+    r"articleBody|post-body|entry-content|article-body|article__body|story-body|post-content"
+)
 
 
 def _template_twin(ns: Any) -> bool:
