@@ -21,71 +21,15 @@ from .lang import english as is_english
 from .lazyre import lazy
 from .pleas import TERMINAL as _TERMINAL
 from .pleas import looks_like_prose, plea_like, strong_plea
+from .rule import Rule
 from .stamps import DATE, DATE_STAMP, LABEL_STAMP_RULE, TIME, UPDATED_ON, label_before_stamp
 from .style import repair_brackets, repair_closing_quotes, repair_entities
 
-
-@dataclass(frozen=True)
-class Rule:
-    name: str
-    pattern: re.Pattern[str]
-    why: str
-
-    def search(self, line: str, low: str | None = None) -> re.Match[str] | None:
-        """``pattern.search``, after a cheap pre-filter: one of the rule's NEEDLES must occur (lower case)."""
-        if self.name in _DATED and not any(d in line[:120] for d in "0123456789"):
-            return None  # a date stamp at the start of a paragraph has its digits in the first words
-        needles = NEEDLES.get(self.name)
-        if needles:
-            low = line.lower() if low is None else low
-            for n in needles:  # str.__contains__ is a fast C scan; a regex alternation is not
-                if n in low:
-                    break
-            else:
-                return None
-            pre = _PRECHECK.get(self.name)
-            if pre is not None and pre.search(low) is None:
-                return None
-        return self.pattern.search(line)
-
-
-_DATED = frozenset(("date_stamp", "label_stamp"))
-# Literal substrings (lower case) without which a rule cannot match: skips the regex on most lines.
-NEEDLES: dict[str, tuple[str, ...]] = {
-    "player_text": ("your video will", "now playing", "video ad feedback"),
-    "updated_on": ("updated on", "published on", "posted on"),
-    "share_widget": ("share this",),
-    "dm_byline": ("by .",),
-    "published_updated": ("published", "updated"),
-    "bureau_prefix": ("(",),
-    "dateline": ("-", "—", "–"),
-    "scroll_down": ("down for", "down to"),
-    "photo_credit": ("photo", "image", "picture", "pic", "credit"),
-    "read_more_tail": ("read more", "continue reading"),
-    "update_stamp": ("update", ":", "."),
-    "summary_label": ("summary", "zusammenfassung", "résumé", "resumen", "resumo", "tl;dr", "tldr", "abstract",
-                      "overview", "key points", "in brief", "kurz gesagt", "en bref"),
-    "subscribe_plea": ("subscri", "sign up", "newsletter", "support", "patreon", "donate", "help us", "become a",
-                       "blocker", "unterstütz", "soutenez", "apóyanos",
-                       "contribution", "get the", "get our", "follow us", "like us", "abonn", "submit your",
-                       "send us your"),
-    "disclaimer": ("opinions", "necessarily", "solely", "affiliate", "commission", "compensation", "terms apply",
-                   "advertising policy", "quote data", "market indices",
-                   "can be closed", "escape key", "you can help", "this article", "this section", "this list"),
-    "copyright": ("©", "copyright", "(c)", "rights reserved"),
-    "cookie_notice": ("cookie",),
-    "comment_policy": ("comment", "coment", "kommentar"),
-    "caption": ("caption", "copyright", "photo", "picture", "image", "getty", "afp", "shutterstock", "reuters",
-                "ap "),
-}
-
-# A second, cheaper necessary condition (on the lower-cased line) for rules whose pattern is slow to search
-# because it may start at any position (a leading optional space): run only when a needle occurred.
-_PRECHECK: dict[str, re.Pattern[str]] = {
-    "photo_credit": lazy(r"(?:photo|image|picture|pic|credit)[\w ]{0,12}:"),
-    "published_updated": lazy(r"(?:published|updated)[\s:.at]{0,12}"
-                                    r"(?:\d|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)"),
-}
+# Second, cheaper necessary conditions (on the lower-cased line) for two rules whose patterns are slow to search
+# because they may start at any position (a leading optional space): run only when a needle occurred.
+_PRECHECK_PHOTO_CREDIT = lazy(r"(?:photo|image|picture|pic|credit)[\w ]{0,12}:")
+_PRECHECK_PUBLISHED_UPDATED = lazy(r"(?:published|updated)[\s:.at]{0,12}"
+                                   r"(?:\d|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)")
 
 
 def _r(p: str, flags: int = 0) -> re.Pattern[str]:
@@ -97,45 +41,85 @@ TAG_LABELS = (r"Tags|TAGS|Tagged(?: with| as| in)?|Schlagw(?:ö|oe)rter|Schlagwo
               r"Mots-clés|Etiquetas|Palabras clave")
 _AGENCY = r"(?:CNN|Reuters|AP|AFP|UPI|PA|EFE|dpa|ANSA|Xinhua|Bloomberg|CNN Money|The Hollywood Reporter|[A-Z][\w&.'’ -]{1,30})"  # noqa: E501
 
+_KNOWN_AGENCY = frozenset(("CNN", "Reuters", "AP", "AFP", "UPI", "PA", "EFE", "dpa", "ANSA", "Xinhua", "Bloomberg",
+                           "CNN Money", "CNN Business", "The Hollywood Reporter", "SID", "KNA", "epd", "APA", "SDA"))
+
+
+def _bureau(prefix: str) -> bool:
+    """``prefix`` ("LONDON (Reuters) - ", "(CNN)", "AUSTIN (KXAN) — ") names a news agency or station, not a word's
+    own brackets: an abbreviation of the words before it ("British Virgin Islands (BVI) Governor …", "Common Rail
+    (CR) …"), a German word part ("(Ständer-) Bohrmaschine"), or a name's aside with no dash after it ("Kauri (Te
+    Kaurinui Robert) Parata")."""
+    head, _, rest = prefix.partition("(")
+    agency, _, after = rest.partition(")")
+    if agency.endswith("-") or not agency:
+        return False
+    initials = "".join(w[0] for w in head.split() if w[:1].isupper())
+    if len(agency) >= 2 and agency.isupper() and initials.endswith(agency):
+        return False
+    if after.strip():  # a dash or colon follows: the form of a dateline
+        return True
+    return agency in _KNOWN_AGENCY or agency.isupper() or "CNN" in head
+
+
 INLINE_RULES: tuple[Rule, ...] = (
     Rule("share_widget",
          _r(r"Share this with(?:\s{0,3}(?:Email|Facebook|Messenger|Twitter|Pinterest|WhatsApp|Linked[Ii]n|Copy))+"
             r"(?:\s{0,3}this link)?"),
-         "social share buttons run into the text"),
-    Rule("dm_byline", _r(r"^By\s{1,3}\.\s{1,3}[^.\n]{1,80}?\s{1,3}\.\s{1,3}"), "tabloid byline ('By . Name . ')"),
+         "social share buttons run into the text",
+         needles=("share this",)),
+    Rule("dm_byline", _r(r"^By\s{1,3}\.\s{1,3}[^.\n]{1,80}?\s{1,3}\.\s{1,3}"), "tabloid byline ('By . Name . ')",
+         needles=("by .",)),
     Rule("update_stamp",
          _r(rf"^(?:(?i:update[ds]?)(?:\s{{0,2}}\d{{1,2}}\b)?(?:\s{{1,2}}(?:at\s{{1,2}})?(?:{TIME}(?:,?\s{{0,2}}{DATE})?|{DATE}))?"
             rf"|{TIME}(?:,?\s{{1,2}}{DATE})?)\s{{0,2}}(?:[-—–]{{1,2}}|:)\s{{1,3}}(?=[\"“‘A-Z0-9])"),
-         "update time stamp at the start of a paragraph ('12:00 PM PT -- ', 'UPDATE: ', 'Updated at 3:15 p.m.: ')"),
+         "update time stamp at the start of a paragraph ('12:00 PM PT -- ', 'UPDATE: ', 'Updated at 3:15 p.m.: ')",
+         needles=("update", ":", ".")),
     Rule("summary_label",
          _r(r"^(?:Summary|SUMMARY|Zusammenfassung|Résumé|Resumen|Resumo|TL;DR|TLDR|Abstract|Overview|Key points|"
             r"In brief|Kurz gesagt|En bref)\s{0,2}:\s{1,3}(?=[\"“‘«„A-Z0-9])"),
-         "a summary label at the start of a paragraph ('Summary: ', 'TL;DR: ')"),
+         "a summary label at the start of a paragraph ('Summary: ', 'TL;DR: ')",
+         needles=("summary", "zusammenfassung", "résumé", "resumen", "resumo", "tl;dr", "tldr", "abstract",
+                  "overview", "key points", "in brief", "kurz gesagt", "en bref")),
     Rule("published_updated",
          _r(rf"(?:\|\s{{0,3}}\.?\s{{0,3}})?(?:PUBLISHED|UPDATED|Published|Updated|Last updated)\s{{0,3}}(?:at\s)?:?\s{{0,3}}"  # noqa: E501
             rf"\.?\s{{0,3}}(?:{TIME},?\s{{0,3}}(?:{DATE})?|{DATE})\s{{0,3}}\.?\s{{0,3}}(?:\|\s{{0,3}}\.?\s{{0,3}})?"),
-         "publication/update timestamp"),
-    Rule("updated_on", _r(UPDATED_ON), "an update stamp between two sentences ('Updated on September 19 at …')"),
-    Rule("date_stamp", _r(DATE_STAMP), "a date/time stamp (and byline) run into the paragraph's first sentence"),
-    Rule("label_stamp", LABEL_STAMP_RULE, "a label or headline and a date stamp run into the first sentence"),
+         "publication/update timestamp",
+         needles=("published", "updated"),
+         precheck=_PRECHECK_PUBLISHED_UPDATED),
+    Rule("updated_on", _r(UPDATED_ON), "an update stamp between two sentences ('Updated on September 19 at …')",
+         needles=("updated on", "published on", "posted on")),
+    Rule("date_stamp", _r(DATE_STAMP), "a date/time stamp (and byline) run into the paragraph's first sentence",
+         digit_within=120),
+    Rule("label_stamp", LABEL_STAMP_RULE, "a label or headline and a date stamp run into the first sentence",
+         digit_within=120,
+         accept=label_before_stamp),
     Rule("bureau_prefix",
          _r(rf"^(?:[A-Z][\w.'’-]{{1,30}}(?:[ ,]{{1,2}}[A-Z][\w.'’-]{{1,30}}){{0,4}}\s{{0,2}})?\({_AGENCY}\)\s{{0,2}}"
             r"(?:[-—–]{1,2}\s{0,2}|:\s{0,2})?(?=[\"“‘'A-Z0-9])"),
-         "agency/bureau prefix such as '(CNN)' or 'LONDON (Reuters) -'"),
+         "agency/bureau prefix such as '(CNN)' or 'LONDON (Reuters) -'",
+         needles=("(",),
+         accept=_bureau),
     Rule("dateline",
          _r(r"^[A-Z][A-Z.'’ -]{2,40}(?:,\s{0,2}[A-Z][A-Za-z.'’ -]{1,30})?\s{0,2}[-—–]{1,2}\s{1,3}(?=[\"“‘A-Z0-9])"),
-         "dateline such as 'WASHINGTON — '"),
+         "dateline such as 'WASHINGTON — '",
+         needles=("-", "—", "–")),
     Rule("player_text", _r(r"^(?:Your video will (?:play|begin|start) in \d{1,2}:\d{2}|Now playing|Video Ad Feedback)"
-                           r"\s{1,2}(?=[\"“A-Z])"), "a video player's text run into the paragraph"),
+                           r"\s{1,2}(?=[\"“A-Z])"), "a video player's text run into the paragraph",
+         needles=("your video will", "now playing", "video ad feedback")),
     Rule("scroll_down", _r(r"\b(?:Scroll|Click) down (?:for|to see) (?:the |more )?(?:videos?|more|pictures?)\b\s{0,3}",
                            re.I),
-         "'Scroll down for video' prompt"),
+         "'Scroll down for video' prompt",
+         needles=("down for", "down to")),
     Rule("photo_credit",
          _r(r"\s{0,2}\((?:Photo|Image|Picture|Pic|Credit|Photograph)s?(?: credit)?\s{0,2}:[^()\n]{1,80}\)|"
             r"\s{0,2}(?:Photograph|Photo|Picture|Image|Credit)s?(?: credit)?\s{0,2}:\s{0,2}[^.!?\n]{1,80}$"),
-         "photo credit"),
+         "photo credit",
+         needles=("photo", "image", "picture", "pic", "credit"),
+         precheck=_PRECHECK_PHOTO_CREDIT),
     Rule("read_more_tail", _r(r"\s{0,3}\b(?:Read more|READ MORE|Continue reading)\s{0,2}(?:[:.»›>…]{1,3}|$)\s{0,2}[^.!?\n]{0,120}$"),  # noqa: E501
-         "'Read more' link at the end of a paragraph"),
+         "'Read more' link at the end of a paragraph",
+         needles=("read more", "continue reading")),
 )
 
 _DATE_STAMP_RULE = next(r for r in INLINE_RULES if r.name == "date_stamp")
@@ -164,7 +148,11 @@ LINE_RULES: tuple[Rule, ...] = (
             r"follow us on|like us on|abonnez|s'abonner|werbeblocker|ad-?blocker|ad blocker|"
             r"uns\b[^.!?]{0,40}\bzu unterstützen|unterstützt? uns|soutenez-nous|apóyanos|"
             r"(?:submit|send us) your (?:letters?|story|stories|tips?|photos?|news|views|comments?)\b)", re.I),
-         "support/subscribe plea"),
+         "support/subscribe plea",
+         needles=("subscri", "sign up", "newsletter", "support", "patreon", "donate", "help us", "become a",
+                  "blocker", "unterstütz", "soutenez", "apóyanos", "contribution", "get the", "get our", "follow us",
+                  "like us", "abonn", "submit your", "send us your"),
+         prose_may_mention=True),
     Rule("disclaimer",
          _r(r"(?:views(?:,| and) opinions expressed|do not necessarily (?:represent|reflect)|"
             r"solely those of the author|contains? affiliate links|"
@@ -176,12 +164,18 @@ LINE_RULES: tuple[Rule, ...] = (
             r"you can help (?:by (?:adding|expanding)|wikipedia)|"
             r"this (?:article|section|list) (?:needs|is incomplete))",
             re.I),
-         "publisher disclaimer, site notice (market data, a dialog's help text, a wiki's maintenance note)"),
+         "publisher disclaimer, site notice (market data, a dialog's help text, a wiki's maintenance note)",
+         needles=("opinions", "necessarily", "solely", "affiliate", "commission", "compensation", "terms apply",
+                  "advertising policy", "quote data", "market indices", "can be closed", "escape key", "you can help",
+                  "this article", "this section", "this list")),
     Rule("copyright", _r(r"(?:^(?:©|copyright\b|\(c\)\s{0,2}\d{4})|(?<![(“\"‘'])all rights reserved)", re.I),
-         "copyright notice"),
+         "copyright notice",
+         needles=("©", "copyright", "(c)", "rights reserved")),
     Rule("cookie_notice", _r(r"\bcookies?\b.{0,120}\b(?:use|policy|consent|accept|settings|browsing)\b|"
                              r"\b(?:we|this (?:site|website)) uses? cookies", re.I),
-         "cookie notice"),
+         "cookie notice",
+         needles=("cookie",),
+         prose_may_mention=True),
     Rule("comment_policy",
          _r(r"^(?:(?:[^\W\d_]{3,}\s)?[^\W\d_]{3,}\s{0,2}[:!]\s{0,2})?"
             r"(?:(?:all|your|user|users'|reader|readers'|os|los|les|die|alle|tous les|ihre|vos|seus|sus)\s){0,2}"
@@ -191,11 +185,15 @@ LINE_RULES: tuple[Rule, ...] = (
             r"(?:no )?ser[áa]n (?:aprobad|moderad|publicad)|por el moderador|"
             r"werden\b[^.!?]{0,40}?\b(?:moderiert|geprüft|freigeschaltet|veröffentlicht)|"
             r"(?:sont|seront) (?:modérés|publiés|validés)|par (?:le|un) modérateur)", re.I),
-         "comment moderation notice"),
+         "comment moderation notice",
+         needles=("comment", "coment", "kommentar")),
     Rule("caption",
          _r(r"^(?:image|media|photo|video)\s{0,2}(?:caption|copyright)\b|(?<!\()(?:Photograph|Photo|Picture|Image)\s{0,2}:"
             r"|\b(?:Getty Images|AFP/Getty|Shutterstock|Reuters/|AP Photo)\b", re.I),
-         "photo caption or credit"),
+         "photo caption or credit",
+         needles=("caption", "copyright", "photo", "picture", "image", "getty", "afp", "shutterstock", "reuters",
+                  "ap "),
+         prose_may_mention=True),
     Rule("byline", _r(r"^(?i:by|par|written by|words by)\s{1,3}[A-Z][\w.'’-]{0,30}(?:[ ,]{1,2}[\w.'’@-]{1,30}){0,8}$"),
          "byline"),
     Rule("timestamp",
@@ -359,8 +357,7 @@ def _match_line(line: str) -> Rule | None:
     for rule in LINE_RULES:
         if rule.search(line, low):
             # a long sentence that merely mentions a keyword ("… the newsletter said.") is prose, keep it
-            if rule.name in {"subscribe_plea", "cookie_notice", "caption"} and looks_like_prose(line) \
-                    and not plea_like(line, rule.name):
+            if rule.prose_may_mention and looks_like_prose(line) and not plea_like(line, rule.name):
                 continue
             return rule
     return None
@@ -388,8 +385,7 @@ def _apply_inline(line: str, off: int) -> tuple[str, list[Removed]]:
     for rule in INLINE_RULES:
         for _ in range(3):  # a rule may fire a few times (repeated timestamps)
             m = rule.search(line, low)
-            if not m or m.end() == m.start() or rule.name == "bureau_prefix" and not _bureau(m.group(0)) or \
-                    rule.name == "label_stamp" and not label_before_stamp(m.group(0)):
+            if not m or m.end() == m.start() or rule.accept is not None and not rule.accept(m.group(0)):
                 break
             idx = orig.find(m.group(0))
             spans.append(Removed(off + max(idx, 0), off + max(idx, 0) + len(m.group(0)), m.group(0), rule.name))
@@ -397,27 +393,6 @@ def _apply_inline(line: str, off: int) -> tuple[str, list[Removed]]:
             line = re.sub(r"\s{2,}", " ", line)
             low = line.lower()
     return line.strip(), spans
-
-
-_KNOWN_AGENCY = frozenset(("CNN", "Reuters", "AP", "AFP", "UPI", "PA", "EFE", "dpa", "ANSA", "Xinhua", "Bloomberg",
-                           "CNN Money", "CNN Business", "The Hollywood Reporter", "SID", "KNA", "epd", "APA", "SDA"))
-
-
-def _bureau(prefix: str) -> bool:
-    """``prefix`` ("LONDON (Reuters) - ", "(CNN)", "AUSTIN (KXAN) — ") names a news agency or station, not a word's
-    own brackets: an abbreviation of the words before it ("British Virgin Islands (BVI) Governor …", "Common Rail
-    (CR) …"), a German word part ("(Ständer-) Bohrmaschine"), or a name's aside with no dash after it ("Kauri (Te
-    Kaurinui Robert) Parata")."""
-    head, _, rest = prefix.partition("(")
-    agency, _, after = rest.partition(")")
-    if agency.endswith("-") or not agency:
-        return False
-    initials = "".join(w[0] for w in head.split() if w[:1].isupper())
-    if len(agency) >= 2 and agency.isupper() and initials.endswith(agency):
-        return False
-    if after.strip():  # a dash or colon follows: the form of a dateline
-        return True
-    return agency in _KNOWN_AGENCY or agency.isupper() or "CNN" in head
 
 
 def _remove_runin_captions(line: str, off: int, orig: str) -> tuple[str, list[Removed]]:
