@@ -22,7 +22,7 @@ from .lazyre import lazy
 from .pleas import TERMINAL as _TERMINAL
 from .pleas import looks_like_prose, plea_like, strong_plea
 from .rule import Rule
-from .stamps import DATE, DATE_STAMP, LABEL_STAMP_RULE, TIME, UPDATED_ON, label_before_stamp
+from .stamps import DATE, DATE_LABEL, DATE_STAMP, LABEL_STAMP_RULE, TIME, UPDATED_ON, label_before_stamp
 from .style import repair_brackets, repair_closing_quotes, repair_entities
 
 # Second, cheaper necessary conditions (on the lower-cased line) for two rules whose patterns are slow to search
@@ -89,6 +89,11 @@ INLINE_RULES: tuple[Rule, ...] = (
          precheck=_PRECHECK_PUBLISHED_UPDATED),
     Rule("updated_on", _r(UPDATED_ON), "an update stamp between two sentences ('Updated on September 19 at …')",
          needles=("updated on", "published on", "posted on")),
+    Rule("date_label", _r(DATE_LABEL), "a date that labels the paragraph ('December 28, 2014: Markets opened …')",
+         digit_within=40),
+    Rule("bracket_label", _r(r"^【[^】\n]{1,40}】\s{0,2}"),
+         "a label in lenticular brackets ('【6月18日 AFP】', '【速報】')",
+         needles=("【",)),
     Rule("date_stamp", _r(DATE_STAMP), "a date/time stamp (and byline) run into the paragraph's first sentence",
          digit_within=120),
     Rule("label_stamp", LABEL_STAMP_RULE, "a label or headline and a date stamp run into the first sentence",
@@ -143,7 +148,9 @@ LINE_RULES: tuple[Rule, ...] = (
             r"pin|whatsapp|facebook|twitter|linkedin|reddit|comments?|\d+ comments?|shares?|\d+ shares?)$", re.I),
          "share/comment button"),
     Rule("subscribe_plea",
-         _r(r"(?:subscribe|sign up|newsletter|support (?:us|our|the|\w+ on patreon)|patreon|donate|help us grow|"
+         _r(r"(?:subscribe|sign up|newsletter|support (?:us|\w+ on patreon)|"
+            r"(?:^|[.!?…]\s{1,3}|please |help )support (?:our|the)\b|patreon|donate|help us grow|"
+            r"share your (?:videos?|pictures?|photos?|stories|story|tips?)\b|"
             r"become a (?:member|patron|subscriber)|make a contribution|get (?:the|our) (?:app|newsletter)|"
             r"follow us on|like us on|abonnez|s'abonner|werbeblocker|ad-?blocker|ad blocker|"
             r"uns\b[^.!?]{0,40}\bzu unterstützen|unterstützt? uns|soutenez-nous|apóyanos|"
@@ -151,7 +158,7 @@ LINE_RULES: tuple[Rule, ...] = (
          "support/subscribe plea",
          needles=("subscri", "sign up", "newsletter", "support", "patreon", "donate", "help us", "become a",
                   "blocker", "unterstütz", "soutenez", "apóyanos", "contribution", "get the", "get our", "follow us",
-                  "like us", "abonn", "submit your", "send us your"),
+                  "like us", "abonn", "submit your", "send us your", "share your"),
          prose_may_mention=True),
     Rule("disclaimer",
          _r(r"(?:views(?:,| and) opinions expressed|do not necessarily (?:represent|reflect)|"
@@ -162,12 +169,17 @@ LINE_RULES: tuple[Rule, ...] = (
             r"(?:stock )?quote data provided by|market indices are shown in real time|"
             r"this (?:modal|dialog|pop-?up|window) can be closed|pressing the escape key|"
             r"you can help (?:by (?:adding|expanding)|wikipedia)|"
-            r"this (?:article|section|list) (?:needs|is incomplete))",
+            r"this (?:article|section|list) (?:needs|is incomplete)|"
+            r"^(?:written (?:or|and) )?(?:medically )?reviewed by (?:a |our )?"
+            r"(?:board[- ]certified |licensed |registered )?"
+            r"(?:physician|doctor|dietitian|nurse|pharmacist|medical (?:professional|expert))s?\b|medical review board|"
+            r"^fact[- ]checked by\b)",
             re.I),
          "publisher disclaimer, site notice (market data, a dialog's help text, a wiki's maintenance note)",
          needles=("opinions", "necessarily", "solely", "affiliate", "commission", "compensation", "terms apply",
                   "advertising policy", "quote data", "market indices", "can be closed", "escape key", "you can help",
-                  "this article", "this section", "this list")),
+                  "this article", "this section", "this list", "reviewed by", "review board",
+                  "fact-checked", "fact checked")),
     Rule("copyright", _r(r"(?:^(?:©|copyright\b|\(c\)\s{0,2}\d{4})|(?<![(“\"‘'])all rights reserved)", re.I),
          "copyright notice",
          needles=("©", "copyright", "(c)", "rights reserved")),
@@ -252,7 +264,7 @@ GALLERY_LABELS = frozenset(["caption", "view photos", "view gallery", "view phot
 def clean_text(text: str) -> Cleaned:
     """Apply every rule to ``text``; return the cleaned text and the removed spans (offsets into ``text``)."""
     removed: list[Removed] = []
-    kept: list[str] = []
+    kept: list[tuple[int, str]] = []  # (where it starts in ``text``, the cleaned paragraph)
     lines: list[tuple[int, str]] = []
     pos = 0
     for raw in text.split("\n"):
@@ -272,7 +284,7 @@ def clean_text(text: str) -> Cleaned:
             # a photo gallery's labels; "Caption" sits between a caption and its repeat ("View Photos" above)
             removed.append(Removed(off, off + len(line), line, "gallery_label"))
             if line.lower().startswith("caption"):
-                if kept and len(kept[-1]) < 400 and (prev := _find_prev(lines, i)) is not None:
+                if kept and len(kept[-1][1]) < 400 and (prev := _find_prev(lines, i)) is not None:
                     kept.pop()
                     removed.append(Removed(prev[0], prev[0] + len(prev[1]), prev[1], "caption"))
                 skip_next = True
@@ -287,7 +299,7 @@ def clean_text(text: str) -> Cleaned:
         tail = _match_tail(line) if n_prose else None
         if tail is not None:
             # also drop a widget lead-in just before ("What do you think?")
-            while kept and _WIDGET_LEAD.match(kept[-1]):
+            while kept and _WIDGET_LEAD.match(kept[-1][1]):
                 kept.pop()
                 prev_start = _find_prev(lines, i)
                 if prev_start is not None:
@@ -304,6 +316,10 @@ def clean_text(text: str) -> Cleaned:
         line, spans = _clean_line(line)
         if spans:
             removed.extend(Removed(r.start + off, r.end + off, r.text, r.rule) for r in spans)
+            if kept and _opens_story(spans, kept):
+                removed.extend(Removed(at, at + len(k), k, "before_dateline") for at, k in kept)
+                kept.clear()
+                n_prose = 0
         for cutter, rule_name in () if kept else _FIRST_PARAGRAPH_CUTS:  # the text's first paragraph only
             if line and (cut := cutter(line)):
                 head = line[:cut].rstrip()
@@ -311,11 +327,18 @@ def clean_text(text: str) -> Cleaned:
                 removed.append(Removed(start + max(idx, 0), start + max(idx, 0) + len(head), head, rule_name))
                 line = line[cut:].lstrip()
         if line:
-            kept.append(line)
+            kept.append((off, line))
             if len(line) > 80 and _TERMINAL.search(line):
                 n_prose += 1
         i += 1
-    return Cleaned("\n\n".join(kept), removed)
+    return Cleaned("\n\n".join(k for _, k in kept), removed)
+
+
+def _opens_story(spans: tuple[Removed, ...], kept: list[tuple[int, str]]) -> bool:
+    """A dateline or agency prefix ("WASHINGTON — ", "(CNN) -- ") opened this paragraph, and the few paragraphs kept
+    above it are short: the story starts here; above it stood a caption, highlights or a plea."""
+    return len(kept) <= 3 and any(r.start == 0 and r.rule in ("dateline", "bureau_prefix") for r in spans) and \
+        all(len(k.split()) <= 30 for _, k in kept)
 
 
 def _find_prev(lines: list[tuple[int, str]], i: int) -> tuple[int, str] | None:

@@ -84,7 +84,9 @@ _POINTS_BACK = lazy(r"^(?:that|these|those)\s+[a-z]|^this\s+(?!(?:year|week|mont
                     r"throughout|unlike|like)\s+(?:his|her|their|its|him|them)\b|"
                     r"^(?:as|when|while|after|before|because|since|once|until|although|though)\s+(?:he|she|they|it|we)\b|"
                     r"^which\s+(?:is|was|means|meant|makes|made|explains|would|will|could|might|may|leaves|left)\b|"
-                    r"^not only (?:that|this)\b",
+                    r"^not only (?:that|this)\b|"
+                    r"^[^,.!?;:]{1,40},\s(?:then|therefore|thus|too),\s|"  # "No better time, then, for …"
+                    r"^(?:okay|ok),\s(?:sure|fine|so|yes|granted)\b|^granted,\s",  # a reply: "Okay, sure, The …"
                     re.I)
 
 

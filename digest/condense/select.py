@@ -94,6 +94,8 @@ _TOKEN = lazy(r"[^\W_]+(?:['’][^\W_]+)?")
 # A capitalised word or a number after a non-word character, not at a sentence start: (?<=[^\w])(?<![.!?]\s)(?:[A-Z]
 # [a-zA-Z'’-]{1,}|\d[\d,.]*%?), with the look-behinds after the first character so that re skips to candidates
 _ENTITY = lazy(r"[A-Z](?<=[^\w][A-Z])(?<![.!?]\s[A-Z])[a-zA-Z'’-]{1,}|\d(?<=[^\w]\d)(?<![.!?]\s\d)[\d,.]*%?")
+# "Here are …" points at what follows, unless a count follows it: "Here are four stocks among the 66 …" is a list's hook
+_HERE_ARE = r"here are(?!\s+(?:\d|one|two|three|four|five|six|seven|eight|nine|ten|a few|some|several)\b)"
 _META = lazy(
     r"^(?:(?:recently|yesterday|earlier|last week|a while ago),?\s+)?(?:I|we)\s+(?:have\s+)?(?:wrote|written|reported|"
     r"mentioned|noted|argued|said|explained|covered|discussed|asked|promised|told you)\b|"
@@ -104,12 +106,21 @@ _META = lazy(
     r"edition|issue|series|page|forum|community|shop|store)\b|"
     r"^welcome to [^.!?]{0,60}, (?:our|my|your) (?:look|series|guide|weekly|daily|source|home|destination)\b|"
     r"^welcome (?:back|aboard)\b|^(?:click|tap|watch|listen|subscribe|"
-    r"sign up|follow (?:us|me|@|on|along)|scroll|here'?s|here is|here are)\b|"
+    rf"sign up|follow (?:us|me|@|on|along)|scroll|here'?s|here is|{_HERE_ARE})\b|"
     r"^(?:insgesamt|fazit|zusammenfassend|in summary|overall|to sum up|all in all|en résumé|en resumen)\s?:", re.I)
 # Furniture anywhere in the sentence: "Sportsmail will be providing you with all you need to know …",
 # "Here, Sportsmail's guide takes you through …"
 _FURNITURE = lazy(r"\b(?:will be (?:providing|bringing|giving) you|takes? you through|all you need to know|"
                   r"(?:scroll|click|tap) (?:down|here|below) to)\b", re.I)
+# A call to readers to send or post something: "Please share your videos, pictures and stories at iReport.",
+# "Add your own in the comments.", "Tell us in the comments below."
+_READER_CALL = lazy(r"^(?:please\s+)?(?:share|send(?: us)?|submit|tell us|add|leave|post|let us know)\b"
+                    r"[^.!?]{0,80}?(?:\b(?:in|to|below) the comments?\b|\bin the comment section\b|"
+                    r"\byour (?:videos?|pictures?|photos?|stories|story|tips?|thoughts|views|comments?|experiences?)\b|"
+                    r"\bwhat you think\b)", re.I)
+# A caption's closing marker: "Die Kinder waren alle noch sehr klein (Symbolbild).", "… at the scene (File photo)."
+_CAPTION_MARK = lazy(r"\((?:Symbolbild|Symbolfoto|Archivbild|Archivfoto|Foto|Bild|Photo|Image|File photo|Archive photo|"
+                     r"Illustration|Photo d'illustration|Imagen de archivo)(?:\s{0,2}[:,][^()]{0,60})?\)[.!]?$", re.I)
 _CAPTION = lazy(r"\bpictured\b(?![^(]*\))|^In (?:this|these|a|an)\b[^!?]{0,60}?\b(?:photo|image|picture|handout|"
                 r"video still|photograph)s?\b|^[A-Z]{3,}(?: [A-Z]{3,})?:\s|"
                       r"^(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.? \d{1,2}, \d{4} [A-Z]|"
@@ -130,7 +141,9 @@ _LEAD_CHARS = frozenset(" \t\n-–—•·*▪►»>|:;,.+")
 # Discourse filler: "First, let's say what …", "Here's the thing.", "So, what is it?" and sentences that only
 # point at the next one ("… is not.", "… is this:").
 _DISCOURSE = lazy(r"^(?:(?:first|firstly|second|secondly|third|thirdly|next|finally|so|now|ok|okay|well|but|and)"
-                  r",?\s+)?(?:let['’]s|let us|here['’]s|here is|here are|there['’]s this)\b", re.I)
+                  r",?\s+)?(?:(?:let['’]s|let us)"
+                  r"(?!\s+(?:assume|imagine|pretend|suppose|be (?:honest|clear|real|frank)|face it)\b)|"
+                  rf"here['’]s|here is|{_HERE_ARE}|there['’]s this)\b", re.I)
 _POINTER_END = lazy(r"\b(?:is|was|are|were|isn['’]t|wasn['’]t)\s+(?:not|this|these|that|as follows|the following)"
                     r"\s*[.:][\"'”’)]*$", re.I)
 _POINTER_WORDS = ("not", "this", "these", "that", "follows", "following")
@@ -154,7 +167,7 @@ _THE_NOUN = lazy(r"^The\s+([a-z][a-z-]{2,})\b")
 _HONORIFIC_ANY = lazy(r"\b(?:Mr|Mrs|Ms|Miss|Dr)\.?\s+([A-Z][\w'’-]+)(?![\w'’-]|\s+[A-Z][a-z])")
 _SCENE = lazy(r"^[^,]{3,90},\s+(?:these|those)\s+[a-z]")
 _ALSO = lazy(r"^(?:\S+\s+){1,3}also\s")
-_QUOTE_OPEN = lazy(r"^[\"“‘'«„]")
+_QUOTE_OPEN = lazy(r"^[\"“‘'«„](?!(?:Tis|Twas|Twill|Til|Cause|Em|Bout)\b)")  # an elision is no quote: "'Tis the …"
 _BYLINE = lazy(r"By\s+(?:[A-Z][\w'’-]+\.?\s+){1,3}(?:on|and|in|for|at|\||-|–|—|,|Published|Updated|\d)")
 _NAME_LIST = lazy(r"(?:[A-Z][\w'’-]+,\s){5,}")  # "Provisional squad: Myhill, Rose, Gamboa, Pocognoli, Wisdom, …"
 _NUMBERED_END = lazy(r"[a-z]{2}s\s\d\.$")  # a gallery's numbered caption: "… favourite snacks 2."
@@ -244,6 +257,8 @@ def _why_not(t: str, words: int, toks: list[str], i: int, title_toks: set[str], 
         return "match-preview headings run together (\"… vs … Team news …\")"
     if " you " in t and _FURNITURE.search(t):
         return "page furniture (addresses the reader: \"all you need to know\")"
+    if t[:1] in "PSTALJpstalj" and _READER_CALL.match(t):
+        return "a call to readers (\"Share your photos …\", \"Add your own in the comments.\")"
     if place_date(t):
         return "page furniture (a place and a date: \"Berlin, 29. November 2022.\")"
     if press_kit(t):
@@ -264,6 +279,8 @@ def _why_not(t: str, words: int, toks: list[str], i: int, title_toks: set[str], 
     if ("pictured" in t or ":" in t or t[:3] in _MONTHS3 or t[:3] == "In " or t[:1].isdigit()) and \
             _CAPTION.search(t):
         return "photo caption run into the text"
+    if t[-1] in ").!" and "(" in t and _CAPTION_MARK.search(t):
+        return "photo caption (\"… (Symbolbild).\")"
     if (", 20" in t or ", 19" in t) and wire_caption(t):
         return "photo caption from a wire service (a present-tense scene dated to the day)"
     if t[:3] == "By " and _BYLINE.match(t):
@@ -466,7 +483,7 @@ def unquoted_first_person(t: str) -> bool:
     return bool(_FIRST_PERSON.search(_QUOTED.sub(" ", t)))
 
 
-_WE = lazy(r"^(?:We|Our)\s")
+_WE = lazy(r"^(?:We|Our)\s|^(?:As|When|While|After|Before|Because|Since|Once|Until|Although|Though|If)\s(?:we|our)\b")
 _FIRST_PLURAL = lazy(r"\b(?:we|our|us|I|my)\b")
 
 

@@ -60,3 +60,7 @@ def label_before_stamp(prefix: str) -> bool:
 UPDATED_ON = (rf"(?:^|(?<=[.!?”\"])\s)(?:Updated|Published|Last updated|Posted)\s+on\s+(?:{_WEEKDAY},?\s+)?"
               rf"{MONTH}\s+\d{{1,2}}(?:,?\s+\d{{4}})?(?:,?\s+at\s+{TIME})?\.?(?=\s|$)")
 
+
+# A date that labels the paragraph, then a colon or dash: "December 28, 2014: Markets opened lower …",
+# "Monday, 3 March 2025 — The council …" (the sentence after it starts in upper case).
+DATE_LABEL = rf"^(?:{_WEEKDAY},?\s{{1,2}})?{DATE}\s{{0,2}}(?:[-—–]{{1,2}}|:)\s{{1,3}}(?=[\"“‘A-Z])"

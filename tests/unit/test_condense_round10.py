@@ -1,0 +1,148 @@
+"""Round 10, from a blind judge's verdicts on 60 pages of newspaper's test set (T37): a date or a bracketed label
+that labels the first paragraph, what stands above a dateline, calls to readers, a medical review line, openers
+that answer something said before ("No better time, then, …", "Okay, sure, …"), and openers wrongly refused
+("'Tis the season …", "Let's assume …", "Here are four …", an authors' "As we …"). All texts written for these
+tests."""
+
+from __future__ import annotations
+
+import pytest
+
+from digest.condense.clean import clean_text
+from digest.condense.pointers import points_back
+from digest.condense.select import build_candidates
+from digest.condense.teaser import make_teaser
+from digest.model import Article
+
+STORY = ("The harbour authority will raise mooring fees by 12 percent from April, its board decided on Tuesday. "
+         "Fishermen said the rise would cost each boat about 900 pounds a year.")
+
+
+def _teaser(text: str, budget: int = 300) -> str:
+    return make_teaser(Article(source="t.txt", text=text, kind="text", title=""), budget).text
+
+
+# --- furniture at the start of a paragraph ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("label", ["March 3, 2025: ", "3 March 2025 — ", "Monday, March 3, 2025 - "])
+def test_a_date_that_labels_the_first_paragraph_is_not_in_the_teaser(label: str) -> None:
+    got = _teaser(label + STORY)
+    assert got.startswith("The harbour authority will raise mooring fees"), got
+    assert [r.rule for r in clean_text(label + STORY).removed] == ["date_label"]
+
+
+def test_a_date_that_is_the_sentence_subject_stays() -> None:
+    text = "March 3, 2025 was the wettest day the harbour has recorded, the authority said on Tuesday."
+    assert clean_text(text).text == text
+    lower = "March 3, 2025: the day the harbour flooded. " + STORY  # lower case after it: not a label
+    assert clean_text(lower).text.startswith("March 3, 2025: the day")
+
+
+def test_a_label_in_lenticular_brackets_is_not_in_the_teaser() -> None:
+    text = ("【3月4日 共同】港湾局は4月から係留料を12％引き上げると発表した。"
+            "漁業者は1隻あたり年間約15万円の負担増になると話した。")
+    got = _teaser(text)
+    assert got.startswith("港湾局は4月から"), got
+    assert "【" not in got
+
+
+def test_a_medical_review_line_is_not_in_the_teaser() -> None:
+    text = ("Medically reviewed by a board-certified physician. See our Medical Review Board.\n\n"
+            "Most people who catch the new strain of flu recover within a week without treatment, according to a "
+            "study of 4,000 patients published on Monday.")
+    got = _teaser(text)
+    assert got.startswith("Most people who catch the new strain"), got
+    assert "reviewed" not in got
+
+
+# --- what stands above a dateline -------------------------------------------------------------------------------
+
+def test_a_caption_above_the_dateline_is_not_the_lede() -> None:
+    text = ("The harbour office at Wexmoor, seen from the north pier.\n\n"
+            "WEXMOOR — " + STORY + "\n\nThe board will meet again in May.")
+    got = _teaser(text)
+    assert got.startswith("The harbour authority will raise mooring fees"), got
+    assert "north pier" not in got
+    assert "before_dateline" in [r.rule for r in clean_text(text).removed]
+
+
+def test_a_long_paragraph_above_the_dateline_stays() -> None:
+    first = ("The harbour authority, which has not raised its fees since 2009 and has lost money in each of the last "
+             "four years, says the increase is needed to repair the north pier before next winter's storms.")
+    text = first + "\n\nWEXMOOR — " + STORY
+    assert clean_text(text).text.startswith("The harbour authority, which has not raised")
+
+
+# --- calls to readers and pleas ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("call", ["Please share your photos and stories of the storm with us.",
+                                  "Add your own in the comments.",
+                                  "Tell us what you think of the new timetable below."])
+def test_a_call_to_readers_is_never_teaser_text(call: str) -> None:
+    text = "Ah, the ferry timetable: a document of hope and disappointment. " + call + " It feels good to vent."
+    cands = build_candidates(text, "")
+    hit = next(c for c in cands if c.text == call)
+    assert not hit.usable and "call to readers" in hit.why_not
+    assert call not in _teaser(text)
+
+
+def test_support_in_a_short_sentence_is_not_a_plea() -> None:
+    text = STORY + "\n\nBut there is ample reason to support the caution.\n\nThe board meets in May."
+    assert "ample reason to support the caution" in clean_text(text).text
+    plea = STORY + "\n\nSupport the Harbour Gazette today.\n\nThe board meets in May."
+    assert "Support the Harbour Gazette" not in clean_text(plea).text
+
+
+def test_a_caption_marker_at_the_end_of_a_sentence_makes_it_a_caption() -> None:
+    text = ("Bei einem Brand in einem Hafenlager sind in der Nacht drei Menschen verletzt worden. Das Lager brannte "
+            "vollständig aus (Symbolbild). Die Feuerwehr war mit 60 Kräften im Einsatz, teilte die Stadt mit.")
+    got = _teaser(text)
+    assert "Symbolbild" not in got and got.startswith("Bei einem Brand"), got
+
+
+# --- openers ----------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("sentence", [
+    "No better time, then, for the harbour's 100th birthday party on the north pier.",
+    "Okay, sure, the new ferry is slower than the old one and costs more to run.",
+    "Granted, the fees have not risen since 2009.",
+])
+def test_an_opener_that_answers_something_said_before_points_back(sentence: str) -> None:
+    assert points_back(sentence, "en")
+
+
+@pytest.mark.parametrize("sentence", [
+    "Then, in 2019, the harbour flooded for the first time in a century.",
+    "Oklahoma voted on Tuesday to raise its fuel tax.",
+    "Okay, hat wieder nichts mit dem Hafen zu tun.",
+])
+def test_openers_that_do_not_point_back(sentence: str) -> None:
+    assert not points_back(sentence, "en")
+
+
+def test_an_elision_is_not_a_quotation() -> None:
+    text = ("'Tis the season to wrap up warm and queue for the ferry. No better time, then, for the harbour's 100th "
+            "birthday party on the north pier, with a brass band and a fish supper.")
+    got = _teaser(text)
+    assert got.startswith("'Tis the season"), got
+
+
+def test_let_us_assume_is_a_hook_but_let_us_look_is_filler() -> None:
+    hook = ("Let's assume you knew nothing about the harbour and walked onto the north pier on a Saturday in "
+            "August. " + STORY)
+    assert _teaser(hook).startswith("Let's assume you knew nothing"), _teaser(hook)
+    filler = "Let us look at the numbers in more detail now. " + STORY
+    assert not _teaser(filler).startswith("Let us look")
+
+
+def test_here_are_with_a_count_introduces_a_list_worth_reading() -> None:
+    text = ("Here are four stocks among the 66 equities making new 52-week lows today. Volumes stay low as traders "
+            "wait for the new year. Harbour Holdings fell 8 percent on Monday.")
+    assert _teaser(text).startswith("Here are four stocks"), _teaser(text)
+    assert not build_candidates("Here are the details. " + STORY, "")[0].usable
+
+
+def test_the_authors_as_we_opens_the_teaser() -> None:
+    text = ("As we're getting ready to close the harbour for the winter, we figure it's a good time to look back at "
+            "the boats that called here in 2024. Whether you sail a dinghy or a trawler, there is a berth for you.")
+    assert _teaser(text).startswith("As we're getting ready"), _teaser(text)
