@@ -337,7 +337,7 @@ def clean_text(text: str) -> Cleaned:
 def _opens_story(spans: tuple[Removed, ...], kept: list[tuple[int, str]]) -> bool:
     """A dateline or agency prefix ("WASHINGTON — ", "(CNN) -- ") opened this paragraph, and the few paragraphs kept
     above it are short: the story starts here; above it stood a caption, highlights or a plea."""
-    return len(kept) <= 3 and any(r.start == 0 and r.rule in ("dateline", "bureau_prefix") for r in spans) and \
+    return len(kept) <= 5 and any(r.start == 0 and r.rule in ("dateline", "bureau_prefix") for r in spans) and \
         all(len(k.split()) <= 30 for _, k in kept)
 
 

@@ -65,7 +65,8 @@ _NUMBER_TOKEN = lazy(r"[^\s\d]*\d\S*")
 def linkish(t: str) -> bool:
     """A link, or handles and hashtags as the sentence's furniture ("Follow @digest #news."); one hashtag inside
     prose is a name ("… habe ich das Projekt #DigitalHerrnhut aufgerissen – …")."""
-    if _URL.search(t):
+    # a site's address in brackets after its name ("… ㈜디지털이엠씨(www.digitalemc.com).") is no link sentence
+    if _URL.search(t) and _URL.search(_BRACKETED_URL.sub("", t)):
         return True
     tags = _HANDLE.findall(t)
     if not tags:
@@ -75,6 +76,7 @@ def linkish(t: str) -> bool:
 
 
 _URL = lazy(r"https?://|www\.")
+_BRACKETED_URL = lazy(r"(?<=\w)\s?\((?:https?://|www\.)[^\s()]{3,80}\)")
 _HANDLE = lazy(r"[@#]\w{2,}")
 
 

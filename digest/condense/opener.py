@@ -102,7 +102,11 @@ _REPLY = lazy(r"^(?:yes|no|yep|nope|sure|of course|not really|no problem|the (?:
               r"ja|nein|klar|natürlich|kein problem|die antwort|antwort|lösung|wenig|kaum|nichts|little|not much|"
               r"oui|non|bien sûr|sí|claro|sim|não|keine sorge|keine angst|no worries|don['’]t worry|pas de panique|"
               r"no te preocupes|no se preocupe|kein wunder|no wonder|pas étonnant|no es de extrañar)\b|"
-              r"^(?:nun|tja|well|eh bien|bueno|pues)\s?,",  # "Was haben … gemeinsam? Nun, sie sind alle …"
+              r"^(?:nun|tja|well|eh bien|bueno|pues)\s?,|"  # "Was haben … gemeinsam? Nun, sie sind alle …"
+              r"^(?:how|what) about\b|"  # "Need a reason to invest? How about the beginning of a new year."
+              r"^[^.!?]{1,80},\s(?:of course|naturally|obviously|natürlich|bien sûr|claro)[.!]$|"  # "X, of course!"
+              r"^[^.!?]{0,200}?\b(?:that|this) (?:direction|question|idea|notion|view|conclusion|scenario|"
+              r"possibility)\b",
               re.I)
 
 

@@ -71,7 +71,7 @@ _POINTS_BACK = lazy(r"^(?:that|these|those)\s+[a-z]|^this\s+(?!(?:year|week|mont
                     r"^also\b|^the\s+(?!(?:first|last)\s+time\s+(?-i:[A-Z]))(?!(?:last|past|next)\s+(?:\d|few|several|two|three|four|"
                     r"five|six|seven|eight|nine|ten|twelve|(?:day|week|month|year|decade|hour|night)s?\b))"
                     r"(?:\d+-year-old|[a-z]+-year-old|same|latter|former|other|last|second|"
-                    r"new\s+(?:rules?|law|measures?|figures?))\b|^such\b|^another\b|^both\b|^the\s+(?:link|"
+                    r"new\s+(?:rules?|law|measures?|figures?))\b|^such\b|^another\b|^both\b(?![^.;:!?]{0,80}?(?-i:[A-Z])[\w'’-]*\s+and\s+(?-i:[A-Z]))|^the\s+(?:link|"
                     r"numbers?|figures?|move|deal|plan|case|attack|incident|accident|victim|suspect|ruling|verdict|"
                     r"decision|announcement|change|report|study|findings?|survey|claims?|allegations?|defender|striker|midfielder|"
                     r"forward|goalkeeper|keeper|winger|manager|boss|coach|actress|actor|singer|rapper|model|youngster|"

@@ -257,6 +257,8 @@ def _why_not(t: str, words: int, toks: list[str], i: int, title_toks: set[str], 
         return "match-preview headings run together (\"… vs … Team news …\")"
     if " you " in t and _FURNITURE.search(t):
         return "page furniture (addresses the reader: \"all you need to know\")"
+    if t[0] == "(" and t.rstrip(".!?…")[-1:] == ")":
+        return "an aside in brackets (\"(Previous hits: The Color Purple.)\")"
     if t[:1] in "PSTALJpstalj" and _READER_CALL.match(t):
         return "a call to readers (\"Share your photos …\", \"Add your own in the comments.\")"
     if place_date(t):

@@ -63,6 +63,8 @@ def parse_text(raw: str, source: str) -> Article:
         return Article(source=source, title="", text="", kind="text")
     start, end = find_body(paras)
     start, inset = bridge_related(paras, start)
+    if start > 0 and _opens_on_prose(paras, start):
+        start = 0
     body: list[str] = []
     dropped: list[tuple[int, Removed]] = []
     for i, p in enumerate(paras[start:end], start):
@@ -262,6 +264,26 @@ def bridge_related(paras: list[str], start: int) -> tuple[int, set[int]]:
     if top - i < BRIDGE_MIN_PROSE:
         return start, set()
     return i + 1, set(gap)
+
+
+def _opens_on_prose(paras: list[str], start: int) -> bool:
+    """The text's first paragraph is the article's own lede (an article pasted without its page): it is prose, it
+    tells of what the body run tells of (a banner or a bio above a page's article shares hardly a word with it),
+    and nothing between them is a comment or related block. The short lines in between (a table's cells, an
+    embedded post) belong to the article then, and the body starts at the top."""
+    first = paras[0]
+    if not (_is_prose(first) and len(first) >= 120 and _boilerplate_rule(first) is None) or \
+            sum(c in "{}();=<>[]" for c in first) > 0.02 * len(first):  # a page's script is no lede
+        return False
+    if any((_boilerplate_rule(p) or "").startswith("wall:") for p in paras[1:start]):
+        return False
+    own = set(_LONG_WORD.findall(first.lower()))
+    body = set(_LONG_WORD.findall(" ".join(paras[start:start + 8]).lower()[:4000]))
+    shared = len(own & body)
+    return shared >= 3 and shared >= 0.15 * len(own)
+
+
+_LONG_WORD = re.compile(r"[^\W\d_]{6,}")  # long enough to skip most function words ("diese", "which")
 
 
 def keep_in_body(p: str) -> bool:  # kept for callers; parse_text asks _boilerplate_rule directly

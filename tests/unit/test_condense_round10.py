@@ -146,3 +146,67 @@ def test_the_authors_as_we_opens_the_teaser() -> None:
     text = ("As we're getting ready to close the harbour for the winter, we figure it's a good time to look back at "
             "the boats that called here in 2024. Whether you sail a dinghy or a trawler, there is a berth for you.")
     assert _teaser(text).startswith("As we're getting ready"), _teaser(text)
+
+
+# --- from T39 (60 more pages of newspaper's and goose3's test sets) ----------------------------------------------
+
+TABLE_ARTICLE = (
+    "The harbour authority's yearly report counts the boats that called at Wexmoor, from ferries to yachts. The "
+    "latest figures show that the number of calls rose by 15 percent in one year, to 1,953, the most since 1999.\n\n"
+    "The report breaks the calls down by kind of boat:\n\nkind\n\n2023\n\n2024\n\nferries\n\n700\n\n760\n\n"
+    "yachts\n\n410\n\n520\n\ntrawlers\n\n590\n\n673\n\n"
+    "A rise of 110 calls by yachts seems large, but the new marina opened only in March. Trawler calls rose by "
+    "14 percent as the boats moved from Eastport, whose quay is closed for repairs. The authority expects the "
+    "figures to fall again once Eastport reopens next summer, its director told the board on Tuesday.")
+
+
+def test_a_pasted_article_keeps_its_lede_above_a_table() -> None:
+    got = _teaser(TABLE_ARTICLE)
+    assert got.startswith("The harbour authority's yearly report counts the boats"), got
+
+
+def test_a_cookie_banner_above_a_page_dump_is_not_taken_for_the_lede() -> None:
+    banner = ("This website uses cookies to give you the best experience. By continuing to browse the site you agree "
+              "to our use of cookies and to our privacy policy, which you can read at any time.")
+    text = banner + "\n\nHome\n\nNews\n\nSport\n\nWeather\n\n" + TABLE_ARTICLE.split("\n\n", 1)[1]
+    assert "cookies" not in _teaser(text)
+
+
+def test_a_bracketed_aside_is_never_teaser_text() -> None:
+    text = ("Annie Cole, a 54-year-old ferry worker, simply wanted to vote. In 1965 she queued for six hours to "
+            "register in Wexmoor. (Previous hits: The Harbour and The Pier.) She was turned away at the door.")
+    cands = build_candidates(text, "")
+    assert not cands[2].usable and "aside" in cands[2].why_not
+    assert "Previous hits" not in _teaser(text)
+
+
+@pytest.mark.parametrize("sentence, back", [
+    ("Both diseases are associated with the plague that killed millions in the 14th century.", True),
+    ("Both men were arrested and charged on Tuesday.", True),
+    ("Both harbour pilots on duty, Tom Reed and Ann Marsh, refused to take the ship out.", False),
+    ("Both Apple and Google reported higher earnings on Thursday.", False),
+])
+def test_both_points_back_unless_it_names_the_two(sentence: str, back: bool) -> None:
+    assert points_back(sentence, "en") is back
+
+
+@pytest.mark.parametrize("question, answer", [
+    ("Need a reason to visit the harbour?", "How about the new fish market on the north pier."),
+    ("Which town has the most lighthouses?", "Wexmoor on the north coast, of course!"),
+    ("Twenty years from now, will we still build harbours of concrete?",
+     "A survey by the harbour authority suggests engineers are moving in that direction."),
+])
+def test_a_question_opens_with_the_answer_that_leans_on_it(question: str, answer: str) -> None:
+    text = (f"{question} {answer} The authority will spend 40 million pounds on the north pier over the next "
+            "five years, its director said on Tuesday.")
+    got = _teaser(text)
+    assert got.startswith(f"{question} {answer}"), got
+
+
+def test_a_site_address_in_brackets_is_no_link_sentence() -> None:
+    text = ("The testing firm Harbour Labs (www.harbourlabs.example) has checked ship radios for 14 years. Its chief "
+            "executive, Ann Marsh, is an expert in marine radio standards.")
+    cands = build_candidates(text, "")
+    assert cands[0].usable, cands[0].why_not
+    link = build_candidates("Read the whole report on the radios at www.harbourlabs.example today.", "")[0]
+    assert not link.usable and "link" in link.why_not
