@@ -173,13 +173,14 @@ LINE_RULES: tuple[Rule, ...] = (
             r"^(?:written (?:or|and) )?(?:medically )?reviewed by (?:a |our )?"
             r"(?:board[- ]certified |licensed |registered )?"
             r"(?:physician|doctor|dietitian|nurse|pharmacist|medical (?:professional|expert))s?\b|medical review board|"
-            r"^fact[- ]checked by\b)",
+            r"^fact[- ]checked by\b|(?:you are using|you're using|sie verwenden|sie nutzen|vous utilisez|"
+            r"est[áa]s? usando) (?:an? |einen |un )?(?:[\w-]+ )?(?:browser|navigateur|navegador)\b)",
             re.I),
          "publisher disclaimer, site notice (market data, a dialog's help text, a wiki's maintenance note)",
          needles=("opinions", "necessarily", "solely", "affiliate", "commission", "compensation", "terms apply",
                   "advertising policy", "quote data", "market indices", "can be closed", "escape key", "you can help",
                   "this article", "this section", "this list", "reviewed by", "review board",
-                  "fact-checked", "fact checked")),
+                  "fact-checked", "fact checked", "browser", "navigateur", "navegador")),
     Rule("copyright", _r(r"(?:^(?:©|copyright\b|\(c\)\s{0,2}\d{4})|(?<![(“\"‘'])all rights reserved)", re.I),
          "copyright notice",
          needles=("©", "copyright", "(c)", "rights reserved")),

@@ -267,20 +267,26 @@ def bridge_related(paras: list[str], start: int) -> tuple[int, set[int]]:
 
 
 def _opens_on_prose(paras: list[str], start: int) -> bool:
-    """The text's first paragraph is the article's own lede (an article pasted without its page): it is prose, it
-    tells of what the body run tells of (a banner or a bio above a page's article shares hardly a word with it),
-    and nothing between them is a comment or related block. The short lines in between (a table's cells, an
-    embedded post) belong to the article then, and the body starts at the top."""
+    """The text opens on the article's own lede (an article pasted without its page), and nothing between it and
+    the body run is a comment or related block: the short lines in between (a table's cells, a recipe's
+    ingredients, an embedded post) belong to the article, and the body starts at the top. The lede is two prose
+    paragraphs in a row (a dek and a lede, or the lede and the next), or one of 120 characters or more that tells
+    of what the body run tells of (a cookie banner or an author's bio above a page's article shares hardly a word
+    with it)."""
+    if not _ledeish(paras[0]) or any((_boilerplate_rule(p) or "").startswith("wall:") for p in paras[1:start]):
+        return False
+    if start > 1 and _ledeish(paras[1]) and len(paras[0]) + len(paras[1]) >= 240:
+        return True
     first = paras[0]
-    if not (_is_prose(first) and len(first) >= 120 and _boilerplate_rule(first) is None) or \
-            sum(c in "{}();=<>[]" for c in first) > 0.02 * len(first):  # a page's script is no lede
-        return False
-    if any((_boilerplate_rule(p) or "").startswith("wall:") for p in paras[1:start]):
-        return False
     own = set(_LONG_WORD.findall(first.lower()))
     body = set(_LONG_WORD.findall(" ".join(paras[start:start + 8]).lower()[:4000]))
     shared = len(own & body)
-    return shared >= 3 and shared >= 0.15 * len(own)
+    return len(first) >= 120 and shared >= 3 and shared >= 0.15 * len(own)
+
+
+def _ledeish(p: str) -> bool:
+    """Prose that is neither boilerplate nor a page's script."""
+    return _is_prose(p) and _boilerplate_rule(p) is None and sum(c in "{}();=<>[]" for c in p) <= 0.02 * len(p)
 
 
 _LONG_WORD = re.compile(r"[^\W\d_]{6,}")  # long enough to skip most function words ("diese", "which")

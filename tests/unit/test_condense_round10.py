@@ -13,6 +13,7 @@ from digest.condense.pointers import points_back
 from digest.condense.select import build_candidates
 from digest.condense.teaser import make_teaser
 from digest.model import Article
+from digest.sources.text import parse_text
 
 STORY = ("The harbour authority will raise mooring fees by 12 percent from April, its board decided on Tuesday. "
          "Fishermen said the rise would cost each boat about 900 pounds a year.")
@@ -20,6 +21,11 @@ STORY = ("The harbour authority will raise mooring fees by 12 percent from April
 
 def _teaser(text: str, budget: int = 300) -> str:
     return make_teaser(Article(source="t.txt", text=text, kind="text", title=""), budget).text
+
+
+def _pasted(text: str, budget: int = 300) -> str:
+    """The teaser of ``text`` read the way a pasted file is: through the text path, which finds the body run."""
+    return make_teaser(parse_text(text, "t.txt"), budget).text
 
 
 # --- furniture at the start of a paragraph ----------------------------------------------------------------------
@@ -161,7 +167,7 @@ TABLE_ARTICLE = (
 
 
 def test_a_pasted_article_keeps_its_lede_above_a_table() -> None:
-    got = _teaser(TABLE_ARTICLE)
+    got = _pasted(TABLE_ARTICLE)
     assert got.startswith("The harbour authority's yearly report counts the boats"), got
 
 
@@ -169,7 +175,7 @@ def test_a_cookie_banner_above_a_page_dump_is_not_taken_for_the_lede() -> None:
     banner = ("This website uses cookies to give you the best experience. By continuing to browse the site you agree "
               "to our use of cookies and to our privacy policy, which you can read at any time.")
     text = banner + "\n\nHome\n\nNews\n\nSport\n\nWeather\n\n" + TABLE_ARTICLE.split("\n\n", 1)[1]
-    assert "cookies" not in _teaser(text)
+    assert "cookies" not in _pasted(text)
 
 
 def test_a_bracketed_aside_is_never_teaser_text() -> None:
@@ -210,3 +216,27 @@ def test_a_site_address_in_brackets_is_no_link_sentence() -> None:
     assert cands[0].usable, cands[0].why_not
     link = build_candidates("Read the whole report on the radios at www.harbourlabs.example today.", "")[0]
     assert not link.usable and "link" in link.why_not
+
+
+def test_a_dek_and_a_lede_above_a_table_stay() -> None:
+    text = ("The harbour company earned 2.8 million pounds in the third quarter.\n\n"
+            "Wexmoor Harbour Holdings reported third-quarter earnings that topped estimates as its revenue fell "
+            "short, sending its shares up 4 percent before the market opened on Tuesday.\n\n"
+            "Ticker\n\nSecurity\n\nLast\n\nChange\n\nChange %\n\nWHH\n\nWexmoor Harbour\n\n412.00\n\n+16.00\n\n"
+            "+4.04%\n\nEHP\n\nEastport Piers\n\n98.50\n\n-1.20\n\n-1.20%\n\nSMC\n\nSouth Marina Co\n\n57.10\n\n"
+            "+0.40\n\n+0.71%\n\n"
+            "Revenue rose 3.5 percent to 27.2 million pounds, helped by the new marina, which opened in March and "
+            "was full by June. Analysts had expected 26.9 million pounds. The company will pay a dividend of 12 "
+            "pence a share in December, it said.\n\n"
+            "The marina added 240 berths this year, and the company plans another 120 on the south side, where it "
+            "bought the old ferry terminal in 2022. Its chief executive told analysts the berths were let for three "
+            "years ahead.")
+    got = _pasted(text)
+    assert got.startswith("The harbour company earned 2.8 million pounds in the third quarter."), got
+
+
+def test_an_outdated_browser_notice_is_not_the_lede() -> None:
+    notice = ("Note: You are using an outdated browser that can no longer display this site properly. Please "
+              "update it or switch to another one to see every picture and map on our pages.\n\n")
+    got = _pasted(notice + "Home\n\nNews\n\n" + STORY)
+    assert "browser" not in got and got.startswith("The harbour authority will raise"), got
