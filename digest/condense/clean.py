@@ -19,8 +19,8 @@ from functools import lru_cache
 from ..model import Removed
 from .lang import english as is_english
 from .lazyre import lazy
+from .pleas import BROWSER_NOTICE, looks_like_prose, plea_like, strong_plea
 from .pleas import TERMINAL as _TERMINAL
-from .pleas import looks_like_prose, plea_like, strong_plea
 from .rule import Rule
 from .stamps import DATE, DATE_LABEL, DATE_STAMP, LABEL_STAMP_RULE, TIME, UPDATED_ON, label_before_stamp
 from .style import repair_brackets, repair_closing_quotes, repair_entities
@@ -173,8 +173,7 @@ LINE_RULES: tuple[Rule, ...] = (
             r"^(?:written (?:or|and) )?(?:medically )?reviewed by (?:a |our )?"
             r"(?:board[- ]certified |licensed |registered )?"
             r"(?:physician|doctor|dietitian|nurse|pharmacist|medical (?:professional|expert))s?\b|medical review board|"
-            r"^fact[- ]checked by\b|(?:you are using|you're using|sie verwenden|sie nutzen|vous utilisez|"
-            r"est[áa]s? usando) (?:an? |einen |un )?(?:[\w-]+ )?(?:browser|navigateur|navegador)\b)",
+            rf"^fact[- ]checked by\b|{BROWSER_NOTICE})",
             re.I),
          "publisher disclaimer, site notice (market data, a dialog's help text, a wiki's maintenance note)",
          needles=("opinions", "necessarily", "solely", "affiliate", "commission", "compensation", "terms apply",

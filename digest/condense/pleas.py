@@ -8,6 +8,14 @@ import re
 
 from .lazyre import lazy
 
+# A notice that the reader's browser is too old: "You are using an outdated browser …", "Dein Browser ist leider
+# veraltet.", "… update your browser" (the disclaimer rule in clean.py asks it)
+BROWSER_NOTICE = (r"(?:you are using|you're using|sie verwenden|sie nutzen|vous utilisez|est[áa]s? usando) "
+                  r"(?:an? |einen |un )?(?:[\w-]+ )?(?:browser|navigateur|navegador)\b|"
+                  r"(?:your|dein|ihr|votre|tu|su) (?:web ?)?(?:browser|navigateur|navegador) (?:is|ist|est|es|está) "
+                  r"(?:leider )?(?:out-?dated|veraltet|obsol[eè]te|antiguo|desactualizado|not supported|"
+                  r"nicht unterstützt)|(?:upgrade|update) your browser|(?:einen neueren|a newer|a modern|a supported) "
+                  r"browser")
 TERMINAL = lazy(r"[.!?…][\"'”’»)\]]*$")  # a paragraph that ends a sentence (clean.py uses it too)
 
 

@@ -105,9 +105,14 @@ _META = lazy(
     r"^welcome to (?:my|our|this|the) (?:\w+ ){0,2}(?:blog|site|website|podcast|show|newsletter|channel|episode|"
     r"edition|issue|series|page|forum|community|shop|store)\b|"
     r"^welcome to [^.!?]{0,60}, (?:our|my|your) (?:look|series|guide|weekly|daily|source|home|destination)\b|"
-    r"^welcome (?:back|aboard)\b|^(?:click|tap|watch|listen|subscribe|"
+    r"^welcome (?:back|aboard)\b|^(?:click|tap|watch|listen|subscribe|klicke|klickt|klicken sie|cliquez|clique|"
     rf"sign up|follow (?:us|me|@|on|along)|scroll|here'?s|here is|{_HERE_ARE})\b|"
-    r"^(?:insgesamt|fazit|zusammenfassend|in summary|overall|to sum up|all in all|en résumé|en resumen)\s?:", re.I)
+    r"^(?:insgesamt|fazit|zusammenfassend|in summary|overall|to sum up|all in all|en résumé|en resumen)\s?:|"
+    # a page's instructions for its controls: "Bitte wählen Sie ein Anreisedatum, indem Sie … im Kalender klicken."
+    r"^(?:bitte|please|veuillez)\s[^.!?]{0,80}?\b(?:klicken|wählen sie|click|select|choose|tap|cliquez|sélectionnez)\b|"
+    # a blog's post footer: "This entry was posted on … and is filed under …", "Der Beitrag wurde am … veröffentlicht"
+    r"^(?:this (?:entry|post) was posted (?:on|in)|(?:der|dieser) (?:beitrag|eintrag|artikel) wurde (?:am|unter)\s)",
+    re.I)
 # Furniture anywhere in the sentence: "Sportsmail will be providing you with all you need to know …",
 # "Here, Sportsmail's guide takes you through …"
 _FURNITURE = lazy(r"\b(?:will be (?:providing|bringing|giving) you|takes? you through|all you need to know|"
@@ -291,6 +296,8 @@ def _why_not(t: str, words: int, toks: list[str], i: int, title_toks: set[str], 
         return "numbered caption (\"… favourite snacks 2.\")"
     if t.count(",") >= 5 and _NAME_LIST.search(t):
         return "a list of names (squad or line-up)"
+    if " // " in t:
+        return "list items run together (\"2014: HOPE 1, Augsburg // 2013: …\")"
     if _RUN_TOGETHER.search(t):
         return "table or list cells run together (\"6.8Increase\")"
     if stat_row(t):

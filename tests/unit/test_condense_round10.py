@@ -240,3 +240,34 @@ def test_an_outdated_browser_notice_is_not_the_lede() -> None:
               "update it or switch to another one to see every picture and map on our pages.\n\n")
     got = _pasted(notice + "Home\n\nNews\n\n" + STORY)
     assert "browser" not in got and got.startswith("The harbour authority will raise"), got
+
+
+# --- from T43 (60 more trafilatura pages, at 160 characters) -----------------------------------------------------
+
+@pytest.mark.parametrize("furniture", [
+    "Bitte wählen Sie ein Anreisedatum, indem Sie auf den gewünschten Tag im Kalender klicken.",
+    "Please select a date of arrival by clicking on the day in the calendar below.",
+    "Klicke dich durch die Homestorys der Community-Mitglieder.",
+    "This entry was posted on Monday, May 3rd, 2021 at 9:00 am and is filed under Harbour News.",
+    "Der Beitrag wurde am Mittwoch, den 27. November 2019 um 15:21 Uhr veröffentlicht und unter Hafen abgelegt.",
+    "2014: Harbour Lights, Wexmoor Gallery, Wexmoor // 2013: North Pier, Town Hall, Eastport.",
+])
+def test_page_furniture_in_a_sentence_is_never_teaser_text(furniture: str) -> None:
+    cands = build_candidates(STORY + " " + furniture, "")
+    hit = next(c for c in cands if c.text == furniture)
+    assert not hit.usable, hit.why_not
+
+
+@pytest.mark.parametrize("notice", [
+    "Dein Browser ist leider veraltet. Lade für ein besseres Erlebnis einen neueren Browser kostenfrei herunter.",
+    "Your browser is out of date and not supported. Please update your browser to see this page.",
+])
+def test_a_browser_notice_is_removed(notice: str) -> None:
+    cleaned = clean_text(notice + "\n\n" + STORY)
+    assert cleaned.text == STORY and [r.rule for r in cleaned.removed] == ["disclaimer"]
+
+
+def test_please_in_a_news_sentence_is_not_an_instruction() -> None:
+    text = ("Please Touch Museum, the children's museum in Philadelphia, will close for a month from Monday to "
+            "repair its roof, its director said on Tuesday.")
+    assert build_candidates(text, "")[0].usable
