@@ -31,6 +31,18 @@ LAUNCH_ARGS = [
     "--hide-scrollbars",
 ]
 MAX_HEIGHT = 30000  # Chromium cannot capture taller surfaces in one piece
+# Resolves when the page's fonts are ready and every image has loaded or failed (at most 5 s; a lazy image loads
+# now, since the capture shows the whole page): the height is read after that, so an image that is laid out a
+# moment after "load" cannot change the layout between measuring and capturing.
+SETTLE_JS = """() => (document.querySelectorAll('img[loading="lazy"]').forEach(img => { img.loading = "eager"; }),
+Promise.race([
+  new Promise(done => setTimeout(done, 5000)),
+  Promise.all([
+    document.fonts ? document.fonts.ready : null,
+    ...Array.from(document.images).filter(img => !img.complete)
+      .map(img => new Promise(done => { img.addEventListener("load", done); img.addEventListener("error", done); })),
+  ]),
+]).then(() => true))"""
 
 
 def _executable(path: str) -> bool:
@@ -106,6 +118,7 @@ def capture(url: str, out: Path, *, width: int = 375, dark: bool = False, chromi
                 context.route("**/*", gate)
                 page = context.new_page()
                 page.goto(url, wait_until="load", timeout=60_000)
+                page.evaluate(SETTLE_JS)
                 height = int(page.evaluate(
                     "Math.ceil(Math.max(document.documentElement.scrollHeight,"
                     " document.body ? document.body.scrollHeight : 0))"))

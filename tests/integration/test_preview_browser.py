@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 from PIL import Image, ImageStat
 
+from digest.preview.screenshot import SETTLE_JS
 from tests.conftest import REPO, need_tool
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
@@ -295,6 +296,7 @@ def test_screenshot_is_the_whole_email_at_the_asked_width(letter: Path, chromium
                       else route.abort("blockedbyclient"))
         pg = context.new_page()
         pg.goto((letter / "issue" / "build" / "email.html").as_uri(), wait_until="load")
+        pg.evaluate(SETTLE_JS)  # fonts ready, every image loaded or refused: as the screenshot measures
         height = pg.evaluate("document.documentElement.scrollHeight")
         context.close()
         assert height > 800 and abs(a.height - height) <= 2
@@ -308,3 +310,17 @@ def test_screenshot_width_is_exact_on_a_wide_screen(letter: Path, chromium: str)
     assert done.returncode == 0, done.stderr
     with Image.open(out) as im:
         assert im.width == 1024
+
+
+def test_the_screenshot_waits_for_every_image_even_a_lazy_one_below_the_fold(tmp_path: Path, browser: Any) -> None:
+    Image.new("RGB", (120, 80), (40, 90, 160)).save(tmp_path / "pic.png")
+    (tmp_path / "page.html").write_text(
+        '<!doctype html><html><body><div style="height:3000px">tall</div>'
+        '<img id="late" loading="lazy" src="pic.png" alt=""></body></html>', encoding="utf-8")
+    context = browser.new_context(viewport={"width": 375, "height": 800})
+    pg = context.new_page()
+    pg.goto((tmp_path / "page.html").as_uri(), wait_until="load")
+    pg.evaluate(SETTLE_JS)
+    loaded = pg.evaluate("[document.getElementById('late').complete, document.getElementById('late').naturalWidth]")
+    context.close()
+    assert loaded == [True, 120]
