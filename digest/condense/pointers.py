@@ -90,9 +90,19 @@ _POINTS_BACK = lazy(r"^(?:that|these|those)\s+[a-z]|^this\s+(?!(?:year|week|mont
                     re.I)
 
 
+# A short opening phrase, then a pronoun as the subject: "Specifically, it tells you …", "On Monday, they …" (not a
+# possessive: "A row involving Taylor Swift, her former label and …" is a list)
+_INTRO_PRONOUN = lazy(r"^[^,.!?;:\"“”(]{1,30},\s(?=(?:he|she|they)\s|it\s(?!(?:is|was|will|would|"
+                      r"has|had|seems|seemed|appears|appeared|emerged|turned|became|remains|remained|rained|snowed|"
+                      r"took|takes|happened|looks|looked|may|might|could|can)\b))")
+
+
 def points_back(t: str, lang: str | None = None) -> bool:
-    """``t`` opens on something said before it: a pronoun, "That …", "The 39-year-old …", or (in French or German
-    text) their equivalents; not an expletive "It …" that stands for the clause after it."""
+    """``t`` opens on something said before it: a pronoun (also after a short opening phrase: "Specifically, it
+    …"), "That …", "The 39-year-old …", or (in French or German text) their equivalents; not an expletive "It …"
+    that stands for the clause after it."""
+    if _INTRO_PRONOUN.match(t):
+        return True
     return bool(_PRONOUN.match(t) or _POINTS_BACK.match(t) or lang == "fr" and _PRONOUN_FR.match(t) or
                 t[:1] > "\u2fff" and _PRONOUN_CJK.match(t) or
                 lang == "de" and (_POINTS_BACK_DE.match(t) or _DEMONSTRATIVE_DE.match(t) or

@@ -271,3 +271,14 @@ def test_please_in_a_news_sentence_is_not_an_instruction() -> None:
     text = ("Please Touch Museum, the children's museum in Philadelphia, will close for a month from Monday to "
             "repair its roof, its director said on Tuesday.")
     assert build_candidates(text, "")[0].usable
+
+
+@pytest.mark.parametrize("sentence, back", [
+    ("Specifically, it tells you how much of your weight is fat.", True),
+    ("On Monday, they voted to close the north pier for a month.", True),
+    ("In 2019, it was announced that the pier would close.", False),
+    ("Last year, it rained on 200 days in Wexmoor.", False),
+    ("A row involving the harbour board, her former employer and two councillors is over.", False),
+])
+def test_a_pronoun_after_a_short_opening_phrase_points_back(sentence: str, back: bool) -> None:
+    assert points_back(sentence, "en") is back
