@@ -532,8 +532,9 @@ _CUT_END = lazy(r"(?i)a|an|the|of|to|in|on|at|for|and|or|but|with|by|from|as|tha
 
 def shorten(sentence: str, budget: int) -> str:
     """Cut ``sentence`` at the last clause boundary that fits ``budget`` (with "…"), keeping brackets balanced;
-    at a word boundary when the last clause boundary would keep less than half the budget ("In a joint statement
-    published Oct. 25…" says nothing; the sentence up to the budget says what happened)."""
+    at a word boundary when the last clause boundary would keep less than two thirds of the budget ("In a joint
+    statement published Oct. 25…" or "Ambassador Gordon Sondland, the most anticipated witness …" says nothing; the
+    sentence up to the budget says what happened)."""
     room = budget - 1
     best = -1
     for m in _CLAUSE.finditer(sentence):
@@ -544,7 +545,7 @@ def shorten(sentence: str, budget: int) -> str:
         if len(head.split()) >= 4 and balanced(head) and not _loses_all_names(head, sentence[cut:room]):
             best = cut
     word = _word_cut(sentence, room)
-    if best < room // 2:  # no clause boundary (or only an early one): last word boundary that keeps the balance
+    if best < room * 2 // 3:  # no clause boundary (or only an early one): last word boundary that keeps the balance
         best = word if word > max(best, 0) else best if best > 0 else room
     elif _FRONTED.match(sentence) and len(sentence[:word].rsplit(", ", 1)[-1].split()) >= 3 and "," in \
             sentence[:word]:

@@ -282,3 +282,12 @@ def test_please_in_a_news_sentence_is_not_an_instruction() -> None:
 ])
 def test_a_pronoun_after_a_short_opening_phrase_points_back(sentence: str, back: bool) -> None:
     assert points_back(sentence, "en") is back
+
+
+def test_a_cut_at_a_small_budget_keeps_the_verb_rather_than_end_on_the_subject() -> None:
+    # a clause boundary that keeps under two thirds of the budget gives way to the last word boundary: blind, 27 to
+    # 11 at 160 characters (T45), since "Ambassador …, the most anticipated witness …" alone says nothing
+    text = ("Ambassador Jane Marsh, the most anticipated witness in the harbour inquiry, is likely to be unpredictable "
+            "when she faces questions about her evolving account of the deal on Wednesday afternoon.")
+    got = _teaser(text, 120)
+    assert got.endswith("…") and "is likely" in got, got
