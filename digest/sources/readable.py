@@ -80,7 +80,7 @@ _SCORE_TAGS = frozenset(["p", "pre", "td", "h2", "h3", "h4", "h5", "h6", "sectio
 _TAG_BASE = {"div": 5, "pre": 3, "td": 3, "blockquote": 3, "address": -3, "ol": -3, "ul": -3, "dl": -3, "dd": -3,
              "dt": -3, "li": -3, "form": -3, "h1": -5, "h2": -5, "h3": -5, "h4": -5, "h5": -5, "h6": -5, "th": -5}
 _AD_TEXT = compile_cached(r"^(?:ad(?:vertising|vertisement)?|sponsored|pub(?:licité)?|werb(?:ung)?|anuncio|loading…?|"
-                      r"loading\.\.\.)$", re.I)
+                          r"loading\.\.\.)$", re.I)
 MIN_OWN_CHARS = 500  # a first pass finding less text than this is retried without the by-name rules (Readability's)
 MIN_OWN_WORDS = 40  # fewer words than this from our extractor: ask readability-lxml instead
 # How often the second pass and the fallbacks ran in this process (read by benchmarks/extractors.py).
