@@ -69,6 +69,10 @@ _ORDINAL_NEXT = frozenset(
         "bis"  # "am 12. bis 13. September" (a range, sometimes typed "12. Bis")
     ]
 )
+# Words that abbreviate a numbered part of a text, before its number (in any language: "Art." is also the German
+# word for "kind", so only a number after it makes it an abbreviation)
+_BEFORE_NUMBER = frozenset(["art", "abs", "ziff", "kap", "bd", "sec", "ch", "chap", "para", "pt", "tab", "anm", "rn",
+                            "rz", "lit", "al", "cap", "núm"])
 # Initials and acronyms that do end a sentence when a typical opener follows ("… in the U.S. The …").
 _SENTENCE_FINAL_ACRONYMS = frozenset(["u.s", "u.k", "u.n", "e.u", "d.c", "a.m", "p.m", "u.s.a", "n.y", "l.a"])
 _MONTH_ABBREVIATIONS = frozenset(["jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov",
@@ -259,6 +263,8 @@ def _is_boundary(text: str, punct_start: int, after: int, abbr: frozenset[str] =
         return False  # "z. B.", "d. h.", "u. a.": German abbreviations of single letters
     if low in abbr:
         return False
+    if low in _BEFORE_NUMBER and nxt[:1].isdigit():
+        return False  # a numbered part of a text: "Art. 90 Abs. 3 SVG", "Sec. 5", "Ziff. 2", "ch. 4"
     if core.isdigit() and len(core) <= 2 and _next_word(nxt).lower() in _ORDINAL_NEXT:
         return False  # "am 3. Oktober", "im 20. Jahrhundert"
     if low in OTHER_ABBREVIATIONS:

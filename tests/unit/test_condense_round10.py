@@ -291,3 +291,13 @@ def test_a_cut_at_a_small_budget_keeps_the_verb_rather_than_end_on_the_subject()
             "when she faces questions about her evolving account of the deal on Wednesday afternoon.")
     got = _teaser(text, 120)
     assert got.endswith("…") and "is likely" in got, got
+
+
+def test_an_abbreviated_article_or_section_before_its_number_ends_no_sentence() -> None:
+    from digest.condense.sentences import split_sentences
+
+    text = ("Das Gericht hob ein Urteil auf, das den Beamten nur wegen Art. 90 Abs. 2 SVG verurteilt hatte. Der Fall "
+            "geht zurück an das Kantonsgericht.")
+    assert len(split_sentences(text, "de")) == 2
+    assert split_sentences("The rule is in Sec. 5 of the harbour act. It applies from April.", "en")[0] == \
+        "The rule is in Sec. 5 of the harbour act."
