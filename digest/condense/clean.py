@@ -213,8 +213,8 @@ LINE_RULES: tuple[Rule, ...] = (
             rf"\s{{0,3}})?(?:{DATE}|{TIME})(?:\s{{0,3}}[|,•·:-]?\s{{0,3}}(?:at\s)?(?:{DATE}|{TIME}))?\s{{0,3}}[|.]?$", re.I),  # noqa: E501
          "date/time line"),
 )
-_TAGS_RULE = next(r for r in LINE_RULES if r.name == "tags")
-_PLEA_RULE = next(r for r in LINE_RULES if r.name == "subscribe_plea")
+_TAGS_RULE, _PLEA_RULE, _COOKIE_RULE, _DISCLAIMER_RULE = (
+    next(r for r in LINE_RULES if r.name == name) for name in ("tags", "subscribe_plea", "cookie_notice", "disclaimer"))
 
 TAIL_RULES: tuple[Rule, ...] = (
     Rule("comment_widget",
@@ -373,8 +373,8 @@ def _match_line(line: str) -> Rule | None:
         if len(line) < 800 and strong_plea(line):
             return _PLEA_RULE  # "VRODO bietet euch täglich … Die einfachste Art, uns … zu unterstützen …"
         if len(line) < 2000 and _LONG_NOTICE.search(line):
-            return next(r for r in LINE_RULES if r.name == ("cookie_notice" if "cookie" in line.lower() or
-                                                            "clicking" in line.lower() else "disclaimer"))
+            low = line.lower()
+            return _COOKIE_RULE if "cookie" in low or "clicking" in low else _DISCLAIMER_RULE
         return None
     low = line.lower()
     for rule in LINE_RULES:

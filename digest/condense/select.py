@@ -264,7 +264,7 @@ def _why_not(t: str, words: int, toks: list[str], i: int, title_toks: set[str], 
         return "page furniture (addresses the reader: \"all you need to know\")"
     if t[0] == "(" and t.rstrip(".!?…")[-1:] == ")":
         return "an aside in brackets (\"(Previous hits: The Color Purple.)\")"
-    if t[:1] in "PSTALJpstalj" and _READER_CALL.match(t):
+    if t[:1] in "PSTALpstal" and _READER_CALL.match(t):  # the letters _READER_CALL's verbs start with
         return "a call to readers (\"Share your photos …\", \"Add your own in the comments.\")"
     if place_date(t):
         return "page furniture (a place and a date: \"Berlin, 29. November 2022.\")"
