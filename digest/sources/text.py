@@ -278,10 +278,12 @@ def _opens_on_prose(paras: list[str], start: int) -> bool:
     if start > 1 and _ledeish(paras[1]) and len(paras[0]) + len(paras[1]) >= 240:
         return True
     first = paras[0]
+    if len(first) < 120:
+        return False
     own = set(_LONG_WORD.findall(first.lower()))
     body = set(_LONG_WORD.findall(" ".join(paras[start:start + 8]).lower()[:4000]))
     shared = len(own & body)
-    return len(first) >= 120 and shared >= 3 and shared >= 0.15 * len(own)
+    return shared >= 3 and shared >= 0.15 * len(own)
 
 
 def _ledeish(p: str) -> bool:
