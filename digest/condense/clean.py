@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from ..model import Removed
+from .datelines import AGENCY, FIRST_PARAGRAPH_CUTS, FUNCTION_END, NAME_LEAD, bureau
 from .lang import english as is_english
 from .lazyre import lazy
 from .pleas import BROWSER_NOTICE, looks_like_prose, plea_like, strong_plea
@@ -39,29 +40,6 @@ def _r(p: str, flags: int = 0) -> re.Pattern[str]:
 # The labels of a post's tag list (sources/text.py ends a pasted label's line with its list)
 TAG_LABELS = (r"Tags|TAGS|Tagged(?: with| as| in)?|Schlagw(?:ö|oe)rter|Schlagworte|Stichw(?:ö|oe)rter|Étiquettes|"
               r"Mots-clés|Etiquetas|Palabras clave")
-_AGENCY = r"(?:CNN|Reuters|AP|AFP|UPI|PA|EFE|dpa|ANSA|Xinhua|Bloomberg|CNN Money|The Hollywood Reporter|[A-Z][\w&.'’ -]{1,30})"  # noqa: E501
-
-_KNOWN_AGENCY = frozenset(("CNN", "Reuters", "AP", "AFP", "UPI", "PA", "EFE", "dpa", "ANSA", "Xinhua", "Bloomberg",
-                           "CNN Money", "CNN Business", "The Hollywood Reporter", "SID", "KNA", "epd", "APA", "SDA"))
-
-
-def _bureau(prefix: str) -> bool:
-    """``prefix`` ("LONDON (Reuters) - ", "(CNN)", "AUSTIN (KXAN) — ") names a news agency or station, not a word's
-    own brackets: an abbreviation of the words before it ("British Virgin Islands (BVI) Governor …", "Common Rail
-    (CR) …"), a German word part ("(Ständer-) Bohrmaschine"), or a name's aside with no dash after it ("Kauri (Te
-    Kaurinui Robert) Parata")."""
-    head, _, rest = prefix.partition("(")
-    agency, _, after = rest.partition(")")
-    if agency.endswith("-") or not agency:
-        return False
-    initials = "".join(w[0] for w in head.split() if w[:1].isupper())
-    if len(agency) >= 2 and agency.isupper() and initials.endswith(agency):
-        return False
-    if after.strip():  # a dash or colon follows: the form of a dateline
-        return True
-    return agency in _KNOWN_AGENCY or agency.isupper() or "CNN" in head
-
-
 INLINE_RULES: tuple[Rule, ...] = (
     Rule("share_widget",
          _r(r"Share this with(?:\s{0,3}(?:Email|Facebook|Messenger|Twitter|Pinterest|WhatsApp|Linked[Ii]n|Copy))+"
@@ -100,11 +78,11 @@ INLINE_RULES: tuple[Rule, ...] = (
          digit_within=120,
          accept=label_before_stamp),
     Rule("bureau_prefix",
-         _r(rf"^(?:[A-Z][\w.'’-]{{1,30}}(?:[ ,]{{1,2}}[A-Z][\w.'’-]{{1,30}}){{0,4}}\s{{0,2}})?\({_AGENCY}\)\s{{0,2}}"
+         _r(rf"^(?:[A-Z][\w.'’-]{{1,30}}(?:[ ,]{{1,2}}[A-Z][\w.'’-]{{1,30}}){{0,4}}\s{{0,2}})?\({AGENCY}\)\s{{0,2}}"
             r"(?:[-—–]{1,2}\s{0,2}|:\s{0,2})?(?=[\"“‘'A-Z0-9])"),
          "agency/bureau prefix such as '(CNN)' or 'LONDON (Reuters) -'",
          needles=("(",),
-         accept=_bureau),
+         accept=bureau),
     Rule("dateline",
          _r(r"^[A-Z][A-Z.'’ -]{2,40}(?:,\s{0,2}[A-Z][A-Za-z.'’ -]{1,30})?\s{0,2}[-—–]{1,2}\s{1,3}(?=[\"“‘A-Z0-9])"),
          "dateline such as 'WASHINGTON — '",
@@ -320,7 +298,7 @@ def clean_text(text: str) -> Cleaned:
                 removed.extend(Removed(at, at + len(k), k, "before_dateline") for at, k in kept)
                 kept.clear()
                 n_prose = 0
-        for cutter, rule_name in () if kept else _FIRST_PARAGRAPH_CUTS:  # the text's first paragraph only
+        for cutter, rule_name in () if kept else FIRST_PARAGRAPH_CUTS:  # the text's first paragraph only
             if line and (cut := cutter(line)):
                 head = line[:cut].rstrip()
                 idx = raw.find(head)
@@ -441,13 +419,6 @@ def _remove_runin_captions(line: str, off: int, orig: str) -> tuple[str, list[Re
 
 
 RUNIN_REPEAT = 4
-# Words after which "Mr Name" continues the sentence ("told Mr Smith", "that Ms Kunis"): no run-in there.
-_NAME_LEAD = frozenset(str.split(
-    "a an the that to by with and or of for from at in on as than like about after before against between "
-    "because if when while where whom who which told tells telling said says asked asks ask thanked thanks "
-    "praised blamed accused joined met meet saw see called call named name described describe sued visited "
-    "helped help hit beat is was are were be been being has have had but nor so yet not also including "
-    "whether how what why unlike behind alongside under over into onto toward towards through during via"))
 
 
 # A caption's last word before "Mr Name": a number, a bracket, a cue ("pictured", "above") or a proper noun. A
@@ -458,10 +429,6 @@ _CAPTION_END = frozenset(("pictured", "above", "below", "left", "right", "inset"
 _ROLE = _r(r"(?:Reverend|Rev|Officer|President|Minister|Chairman|Director|Secretary|Chief|Professor|Doctor|Judge|"
            r"Senator|Governor|Commissioner|Mayor|Sheriff|Captain|Coach|Manager|Veterinarian|Patient|Vitamin|"
            r"[A-Z]\w*ing)$")
-# Words a caption never ends on: the sentence goes on ("… achieved or If you …", "… for diese These sind …").
-_FUNCTION_END = frozenset(str.split(
-    "a an the and or but nor of to for with by from in on at as than that which who whose "
-    "its their his her our my your only also"))
 # Run-in captions are an artefact of English tabloid pages; in other languages "A" and "Dr." run on ("von A nach
 # B", "Landesbranddirektor Dr. Karsten Homrighausen"): ``is_english`` asks first.
 
@@ -474,14 +441,14 @@ def _runin_cut(sent: str) -> re.Match[str] | None:
         if m.start() < 25 or len(head.split()) < 5:
             continue
         last = head.rsplit(None, 1)[-1]
-        if last.lower() in _FUNCTION_END or last.endswith(("’s", "'s", "(only")):
+        if last.lower() in FUNCTION_END or last.endswith(("’s", "'s", "(only")):
             continue
         nxt = sent[m.end():m.end() + 2]
         if nxt in ("Mr", "Ms", "Dr") and not (last[-1:].isdigit() or last.endswith(")") or
                                               last.lower() in _CAPTION_END or
                                               (last[:1].isupper() and not _ROLE.search(last))):
             continue
-        if nxt == "Th" and last.lower() in _NAME_LEAD:
+        if nxt == "Th" and last.lower() in NAME_LEAD:
             continue
         if nxt in ("A ", "Po") and last[:1].isupper():
             continue  # "Patient A and …", "Greater Manchester Police told …"
@@ -494,103 +461,6 @@ def _runin_cut(sent: str) -> re.Match[str] | None:
             return None
         return m
     return None
-
-
-# A headline run into the lede without a full stop, which the lede then restates: "Germans now think of themselves
-# as the victims of Hitler and his Nazi Regime Germans no longer see the Second World War as a defeat and now think
-# of themselves as victims of the Nazis, it has been claimed." Boundaries: a capitalised word after a word that is
-# not a function word, with no sentence end, colon, quote or bracket in the head.
-_HEAD_BOUNDARY = _r(r"(?<=[A-Za-z0-9%])\s(?=[A-Z][a-z'’-]+\s)")
-_HEAD_WORD = _r(r"[a-z][a-z'’-]{3,}")
-HEADLINE_MIN_WORDS, HEADLINE_MAX_WORDS = 5, 25
-_AND = frozenset(("and", "und", "et", "y", "e", "&"))
-
-
-def _head_stems(s: str) -> set[str]:
-    return {w[:-1] if w.endswith("s") else w for w in _HEAD_WORD.findall(s.lower())} - _NAME_LEAD
-
-
-# A place before the first sentence of the text: "Indianapolis – Several thousand …", "Dekalb, Ill. — Mike Glass …",
-# "New York, NY – With …", "Washington, DC, United States: Getting …", "NEW DELHI: Their …", "München / Berlin - Bayerns
-# …", "Washington.- El senador …" (wire copy in mixed case; the all-capitals "WASHINGTON — " form is the ``dateline``
-# rule, on every paragraph).
-_PLACE = r"[A-Z][\w.'’-]*(?: [A-Z][\w.'’-]*){0,2}"
-_PLACE_DATELINE = lazy(rf"^{_PLACE}(?P<region>(?:(?:, ?| / ){_PLACE}){{0,2}})(?P<sep> [–—-]{{1,2}} |: |\.[–—-] ?)"
-                       r"(?=[\"“„‘A-Z])")
-_SECOND_DASH = lazy(r"\s[–—-]\s")
-
-
-def place_dateline(line: str) -> int:
-    """Where the body starts after a dateline at the start of the text's first paragraph (0: none). A dash after
-    one to three capitalised words, or a colon after "City, State" or an all-capitals place; the rest must be a
-    sentence of 12+ words without a second dash soon after ("Messi — Barcelona's forward — scored …" is an
-    aside, not a dateline)."""
-    m = _PLACE_DATELINE.match(line)
-    if not m:
-        return 0
-    rest = line[m.end():]
-    if m.group("sep") == ": " and not m.group("region") and not line[:m.start("sep")].isupper():
-        return 0  # "Summary: …", "Claim: …" are labels, not places
-    if len(rest.split()) < 12 or _SECOND_DASH.search(rest[:80]) or not _TERMINAL.search(rest.split("\n")[0]):
-        return 0
-    return m.end()
-
-
-def headline_runin(line: str) -> int:
-    """Where the lede starts when the first paragraph opens with its headline run in (0 when it does not): the
-    latest boundary (a headline may hold capitalised words) whose head has 5-25 words, no punctuation that ends or
-    opens anything, and >= 60 % (and >= 3) of its content words restated in the rest of the lede's sentence, which
-    has >= 8 words and ends with a full stop."""
-    if len(line) < 80 or line[0] in "\"“‘'(":
-        return 0
-    best = 0
-    for m in _HEAD_BOUNDARY.finditer(line, 0, 300):
-        head = line[:m.start()]
-        words = head.split()
-        if len(words) < HEADLINE_MIN_WORDS:
-            continue
-        if len(words) > HEADLINE_MAX_WORDS or any(ch in head for ch in ".!?:;\"“”‘()[]|"):
-            break
-        if words[-1].lower() in _NAME_LEAD or words[-1][:1].isupper() and words[-2].lower() in _AND:
-            continue  # "Die ifzw impulsstiftung und Dago | Leukefeld besiegeln …": a name, not a boundary
-        rest = line[m.end():]
-        end = _SENT_END.search(rest)
-        if end is None:
-            break
-        lede = rest[: end.end()]
-        if len(lede.split()) < 8:
-            continue
-        hs = _head_stems(head)
-        shared = hs & _head_stems(lede)
-        if len(shared) >= 3 and len(shared) >= 0.6 * len(hs):
-            best = m.end()
-    return best
-
-
-_AGENCY_MARK = _r(r"\((?:CNN|Reuters|AP|AFP|UPI|dpa|AFP/Getty|EFE|ANSA)\)\s{0,2}(?:[-—–]{1,2}\s{1,2})?(?=[\"“A-Z])")
-
-
-def agency_runin(line: str) -> int:
-    """Where the lede starts after a headline run into a news agency's mark ("Supreme Court halts subpoena for Trump
-    financial documents (CNN)President Donald Trump …"), 0 when there is none: the mark within the first 200
-    characters, after a head of 3-25 words with no sentence end in it (a place before the mark is bureau_prefix's)."""
-    m = _AGENCY_MARK.search(line, 0, 220) if "(" in line[:200] else None
-    if m is None or m.start() == 0:
-        return 0
-    head = line[:m.start()].split()
-    if not 3 <= len(head) <= HEADLINE_MAX_WORDS or _SENT_END.search(line, 0, m.start()) or \
-            head[-1].lower() in _FUNCTION_END:
-        return 0
-    return m.end()
-
-
-# What may precede the text's first sentence in its first paragraph, removed in this order (each returns where the
-# text starts, 0 for nothing): a place dateline, a headline run into an agency's mark or into the lede.
-_FIRST_PARAGRAPH_CUTS = ((place_dateline, "dateline"), (agency_runin, "headline_runin"),
-                         (headline_runin, "headline_runin"))
-
-
-_SENT_END = _r(r"[.!?][\"'”’)]*(?=\s|$)")
 
 
 def _open_quote(s: str) -> bool:

@@ -104,7 +104,7 @@ def test_german_pointers_refuse_an_opener_but_a_demonstrative_before_a_noun_does
 # --- furniture of German wire copy: "München / Berlin - ", "(li.)" --------------------------------------------------
 
 def test_a_dateline_of_two_places_with_a_hyphen_is_removed_but_an_aside_between_hyphens_is_not() -> None:
-    from digest.condense.clean import place_dateline
+    from digest.condense.datelines import place_dateline
 
     lede = ("München / Berlin - Bayerns Wirtschaftsminister hat eine Initiative auf den Weg gebracht, die Betreibern "
             "von Biogasanlagen höhere Erlöse sichern soll.")
@@ -169,7 +169,7 @@ def test_a_login_wall_line_after_the_article_is_furniture() -> None:
 
 
 def test_a_spanish_dateline_with_a_full_stop_and_hyphen_is_removed() -> None:
-    from digest.condense.clean import place_dateline
+    from digest.condense.datelines import place_dateline
 
     lede = ("Washington.- El senador republicano calificó el martes al presidente de estar incapacitado y dijo que "
             "debería dimitir antes de las elecciones.")
@@ -239,7 +239,7 @@ def test_bengali_sentences_end_at_the_danda() -> None:
 
 
 def test_a_pair_of_names_is_not_taken_for_the_end_of_a_run_in_headline() -> None:
-    from digest.condense.clean import headline_runin
+    from digest.condense.datelines import headline_runin
 
     line = ("Die ifzw impulsstiftung und Dago Leukefeld besiegeln ihre gute Zusammenarbeit und richten sich für die "
             "Zukunft aus: Dago Leukefeld wird Botschafter des Sports der ifzw impulsstiftung.")
