@@ -20,7 +20,7 @@ from ..model import Removed
 from .datelines import AGENCY, FIRST_PARAGRAPH_CUTS, FUNCTION_END, NAME_LEAD, bureau
 from .lang import english as is_english
 from .lazyre import lazy
-from .pleas import BROWSER_NOTICE, looks_like_prose, plea_like, strong_plea
+from .pleas import BROWSER_NOTICE, credit_at_end, looks_like_prose, plea_like, strong_plea, subscribe_plea_like
 from .pleas import TERMINAL as _TERMINAL
 from .rule import Rule
 from .stamps import DATE, DATE_LABEL, DATE_STAMP, LABEL_STAMP_RULE, TIME, UPDATED_ON, label_before_stamp
@@ -40,12 +40,14 @@ def _r(p: str, flags: int = 0) -> re.Pattern[str]:
 # The labels of a post's tag list (sources/text.py ends a pasted label's line with its list)
 TAG_LABELS = (r"Tags|TAGS|Tagged(?: with| as| in)?|Schlagw(?:ö|oe)rter|Schlagworte|Stichw(?:ö|oe)rter|Étiquettes|"
               r"Mots-clés|Etiquetas|Palabras clave")
+# A share bar's labels, run together when a page is copied or scraped: "Share this withEmailFacebookMessenger…Copy
+# this link", "Share this on WhatsApp", "Share via Email X Reddit" (also teaser's cleanup of a publisher's excerpt).
+SHARE_BAR = (r"Share(?: this(?: article| post| story)?)?(?: on| via| with)?\s{0,3}"
+             r"(?:(?:Email|Facebook|Messenger|Twitter|X|Pinterest|WhatsApp|Linked[Ii]n|Reddit|Telegram|"
+             r"Copy(?: this)?(?: link)?)(?![a-z])\s{0,3})+")
 INLINE_RULES: tuple[Rule, ...] = (
-    Rule("share_widget",
-         _r(r"Share this with(?:\s{0,3}(?:Email|Facebook|Messenger|Twitter|Pinterest|WhatsApp|Linked[Ii]n|Copy))+"
-            r"(?:\s{0,3}this link)?"),
-         "social share buttons run into the text",
-         needles=("share this",)),
+    Rule("share_widget", _r(SHARE_BAR), "social share buttons run into the text",
+         needles=("share",)),
     Rule("dm_byline", _r(r"^By\s{1,3}\.\s{1,3}[^.\n]{1,80}?\s{1,3}\.\s{1,3}"), "tabloid byline ('By . Name . ')",
          needles=("by .",)),
     Rule("update_stamp",
@@ -137,7 +139,7 @@ LINE_RULES: tuple[Rule, ...] = (
          needles=("subscri", "sign up", "newsletter", "support", "patreon", "donate", "help us", "become a",
                   "blocker", "unterstütz", "soutenez", "apóyanos", "contribution", "get the", "get our", "follow us",
                   "like us", "abonn", "submit your", "send us your", "share your"),
-         prose_may_mention=True),
+         still_reads_as=subscribe_plea_like),
     Rule("disclaimer",
          _r(r"(?:views(?:,| and) opinions expressed|do not necessarily (?:represent|reflect)|"
             r"solely those of the author|contains? affiliate links|"
@@ -165,7 +167,7 @@ LINE_RULES: tuple[Rule, ...] = (
                              r"\b(?:we|this (?:site|website)) uses? cookies", re.I),
          "cookie notice",
          needles=("cookie",),
-         prose_may_mention=True),
+         still_reads_as=plea_like),
     Rule("comment_policy",
          _r(r"^(?:(?:[^\W\d_]{3,}\s)?[^\W\d_]{3,}\s{0,2}[:!]\s{0,2})?"
             r"(?:(?:all|your|user|users'|reader|readers'|os|los|les|die|alle|tous les|ihre|vos|seus|sus)\s){0,2}"
@@ -183,7 +185,7 @@ LINE_RULES: tuple[Rule, ...] = (
          "photo caption or credit",
          needles=("caption", "copyright", "photo", "picture", "image", "getty", "afp", "shutterstock", "reuters",
                   "ap "),
-         prose_may_mention=True),
+         still_reads_as=credit_at_end),
     Rule("byline", _r(r"^(?i:by|par|written by|words by)\s{1,3}[A-Z][\w.'’-]{0,30}(?:[ ,]{1,2}[\w.'’@-]{1,30}){0,8}$"),
          "byline"),
     Rule("timestamp",
@@ -358,7 +360,7 @@ def _match_line(line: str) -> Rule | None:
     for rule in LINE_RULES:
         if rule.search(line, low):
             # a long sentence that merely mentions a keyword ("… the newsletter said.") is prose, keep it
-            if rule.prose_may_mention and looks_like_prose(line) and not plea_like(line, rule.name):
+            if rule.still_reads_as is not None and looks_like_prose(line) and not rule.still_reads_as(line):
                 continue
             return rule
     return None

@@ -37,15 +37,22 @@ def strong_plea(line: str) -> bool:
     return ("blocker" in line or "unterstütz" in line) and bool(_STRONG_PLEA.search(line))
 
 
-def plea_like(line: str, rule: str) -> bool:
-    """A long line that still reads as a plea/notice: imperative or second person."""
-    if rule == "caption":
-        return bool(re.search(r"(?:Photograph|Photo|Picture|Image)\s{0,2}:\s{0,2}[^.]{1,80}$", line))
-    if rule == "subscribe_plea" and strong_plea(line):
-        return True  # "… wenn ihr über einen der folgenden Links einkauft oder eure Werbeblocker ausschaltet."
-    if rule == "subscribe_plea" and len(line.split()) <= 60 and _CALL_TO_ACTION.search(line):
-        return True  # a short promo paragraph that closes on "Sign up for the free daily newsletter."
+def plea_like(line: str) -> bool:
+    """A long line that still reads as a plea or notice: imperative or second person ("Please support us …",
+    "We use cookies to give you …")."""
     return bool(re.search(r"\b(?:you|your|us|our)\b", line, re.I)) and bool(
         re.match(r"(?:please|help|support|subscribe|sign|join|get|become|follow|like|submit|send us|we use|"
                  r"this (?:site|website))",
                  line, re.I))
+
+
+def subscribe_plea_like(line: str) -> bool:
+    """A plea to subscribe or support, however long: ``plea_like``, an ad blocker to switch off or "support us" in
+    German ("… wenn ihr über einen der folgenden Links einkauft oder eure Werbeblocker ausschaltet."), or a short
+    promo paragraph that closes on a sign-up ("… Sign up for the free daily newsletter.")."""
+    return strong_plea(line) or len(line.split()) <= 60 and bool(_CALL_TO_ACTION.search(line)) or plea_like(line)
+
+
+def credit_at_end(line: str) -> bool:
+    """A caption that ends on its picture credit ("… at the harbour on Tuesday. Photograph: Jane Doe")."""
+    return bool(re.search(r"(?:Photograph|Photo|Picture|Image)\s{0,2}:\s{0,2}[^.]{1,80}$", line))

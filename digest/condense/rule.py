@@ -20,7 +20,9 @@ class Rule:
     precheck: re.Pattern[str] | None = None  # then this must match the lower-cased line (for slow patterns)
     digit_within: int = 0  # a digit must stand in the line's first N characters (date stamps)
     accept: Callable[[str], bool] | None = None  # the matched text must pass this (inline rules)
-    prose_may_mention: bool = False  # a long sentence that mentions the keyword is prose (line rules)
+    # line rules whose keyword prose may mention: a long sentence with it is prose unless this says it still reads
+    # as the rule's kind (a plea, a credit)
+    still_reads_as: Callable[[str], bool] | None = None
 
     def search(self, line: str, low: str | None = None) -> re.Match[str] | None:
         """``pattern.search``, after the rule's pre-filters; ``low`` is ``line.lower()`` if the caller has it."""

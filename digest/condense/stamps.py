@@ -62,5 +62,10 @@ UPDATED_ON = (rf"(?:^|(?<=[.!?”\"])\s)(?:Updated|Published|Last updated|Posted
 
 
 # A date that labels the paragraph, then a colon or dash: "December 28, 2014: Markets opened lower …",
-# "Monday, 3 March 2025 — The council …" (the sentence after it starts in upper case).
-DATE_LABEL = rf"^(?:{_WEEKDAY},?\s{{1,2}})?{DATE}\s{{0,2}}(?:[-—–]{{1,2}}|:)\s{{1,3}}(?=[\"“‘A-Z])"
+# "Monday, 3 March 2025 — The council …", "28. Dezember 2014: Die Börsen …", "Lundi 3 mars 2025 - Le conseil …"
+# (the sentence after it starts in upper case). Weekdays and months of the languages the stamps know.
+_ANY_WEEKDAY = (r"(?:(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day|(?:Mon|Diens|Donners|Frei|Sams|Sonn)tag|Mittwoch|"
+                r"[Ll]undi|[Mm]ardi|[Mm]ercredi|[Jj]eudi|[Vv]endredi|[Ss]amedi|[Dd]imanche|[Ll]unes|[Mm]artes|"
+                r"[Mm]i[ée]rcoles|[Jj]ueves|[Vv]iernes|[Ss][áa]bado|[Dd]omingo)")
+DATE_LABEL = (rf"^(?:{_ANY_WEEKDAY},?\s{{1,2}})?(?:{DATE}|{_STAMP_DATE})\s{{0,2}}(?:[-—–]{{1,2}}|:)\s{{1,3}}"
+              r"(?=[\"“‘„«A-ZÄÖÜÉÈÀÁÍÓÚÑ])")

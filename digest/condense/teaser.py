@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from ..model import Article, Removed, Teaser
-from .clean import clean_text
+from .clean import SHARE_BAR, clean_text
 from .lazyre import lazy
 from .names import complete_names
 from .opener import QUESTION_LEDE, find_opener
@@ -74,9 +74,7 @@ def make_teaser(article: Article, max_chars: int = 300, params: Params = DEFAULT
     return Teaser(text="", method="empty", reasons=["no text"], **base)
 
 
-_SHARE_LABEL = lazy(r"^Share(?: this(?: article| post| story)?)?(?: on| via| with)?\s{0,3}"
-                    r"(?:(?:Email|Facebook|Messenger|Twitter|X|Pinterest|WhatsApp|Linked[Ii]n|Reddit|Telegram|"
-                    r"Copy(?: this)? link)\s{0,3})+")
+_SHARE_LABEL = lazy("^" + SHARE_BAR)
 _EXCERPT_END = lazy(r"\s*(?:\[(?:…|\.{3}|&hellip;|&#8230;)\]|\((?:…|\.{3})\)|\.{3}|…)\s*$")
 
 
