@@ -21,8 +21,9 @@ import unicodedata
 from functools import lru_cache
 
 from ..condense.clean import TAG_LABELS
-from ..condense.lang import guess_lang
+from ..condense.lang import ANY_FUNCTION_WORD, guess_lang
 from ..condense.lazyre import lazy
+from ..condense.pointers import points_back
 from ..model import Article, Removed
 
 _TERMINAL = lazy(r"[.!?…:;][\"'”’»)\]]*$")
@@ -65,6 +66,8 @@ def parse_text(raw: str, source: str) -> Article:
     start, inset = bridge_related(paras, start)
     if start > 0 and _opens_on_prose(paras, start):
         start = 0
+    elif start > 0 and _short_lede_above(paras, start):
+        start -= 1
     body: list[str] = []
     dropped: list[tuple[int, Removed]] = []
     for i, p in enumerate(paras[start:end], start):
@@ -284,6 +287,37 @@ def _opens_on_prose(paras: list[str], start: int) -> bool:
     body = set(_LONG_WORD.findall(" ".join(paras[start:start + 8]).lower()[:4000]))
     shared = len(own & body)
     return shared >= 3 and shared >= 0.15 * len(own)
+
+
+SHORT_LEDE_WORDS = (5, 25)
+_NAME_OR_WORD = lazy(r"[^\W\d_]{4,}")
+# a definite description with no name in it yet ("The first lady suggested …", "The singer, 34, …")
+_LEANS_BACK = lazy(r"^The\s+[a-z][a-z-]+(?:\s+[a-z][a-z-]+)?(?:,|\s+[a-z])")
+
+
+def _short_lede_above(paras: list[str], start: int) -> bool:
+    """The paragraph just above the body run is the article's own short first sentence, which the body's first
+    sentence leans on ("Michelle Obama sees despair in America." above "The first lady suggested …"): the body
+    opens on a pointer (a pronoun, "The <noun> …", "Diese …") and the line above has 5-25 words ending on a full
+    stop (a question, an exclamation or an ellipsis is a headline's or a slogan's), no colon (a label), two
+    lower-case words (not a headline in title case), no boilerplate, and two or more of its words (four letters
+    or more, not function words) told of again in the body's first three paragraphs."""
+    first = paras[start]
+    if not (_LEANS_BACK.match(first) or points_back(first, guess_lang(first))):
+        return False
+    p = paras[start - 1]
+    words = p.split()
+    low, high = SHORT_LEDE_WORDS
+    end = p.rstrip("\"'”’»)")
+    if not low <= len(words) <= high or not end.endswith(".") or end.endswith("..") or ":" in p:
+        return False
+    if not (p[:1].isupper() or p[:1] in "\"“‘„«") or sum(w[:1].islower() for w in words) < 2:
+        return False
+    if _boilerplate_rule(p) is not None or _is_linklist(p):
+        return False
+    own = {w.lower() for w in _NAME_OR_WORD.findall(p)} - ANY_FUNCTION_WORD
+    body = {w.lower() for w in _NAME_OR_WORD.findall(" ".join(paras[start:start + 3])[:3000])}
+    return len(own & body) >= 2
 
 
 def _ledeish(p: str) -> bool:

@@ -9,6 +9,7 @@ from digest.condense.clean import clean_text
 from digest.condense.datelines import AGENCIES, agency_runin, bureau
 from digest.condense.teaser import make_teaser
 from digest.model import Article
+from digest.sources.text import parse_text
 
 LEDE = ("The harbour council voted on Tuesday to raise its fees by a tenth next year, after a summer of complaints "
         "from the islanders.")
@@ -71,3 +72,39 @@ def test_a_share_bar_run_into_the_text_is_removed_in_any_of_its_forms(bar: str) 
 ])
 def test_prose_that_starts_like_a_share_bar_stays(text: str) -> None:
     assert clean_text(text).text == text
+
+
+# --- the text path: an article's own short first sentence above its body ------------------------------------------
+
+def _pasted(text: str, budget: int = 300) -> str:
+    return make_teaser(parse_text(text, "t.txt"), budget).text
+
+
+BODY = ("The first minister suggested that the vote had drained the islands of the hope that carried her party "
+        "into office four years ago.\n\n"
+        "In an interview with the harbour gazette, Morag Lindsay said the islands had \"felt the difference\" "
+        "since the ferry timetable was restored, and that the council would keep it.\n\n"
+        "\"Now we know what losing it would feel like,\" she said in a clip released on Friday.")
+
+
+def test_a_short_first_sentence_the_body_leans_on_is_kept() -> None:
+    text = "Morag Lindsay sees despair on the islands.\n\n" + BODY
+    got = _pasted(text)
+    assert got.startswith("Morag Lindsay sees despair on the islands. The first minister suggested"), got
+
+
+@pytest.mark.parametrize("above", [
+    "Island news and information.",  # a slogan: no word of it told again
+    "Morag Lindsay sees despair on the islands?",  # a question: a headline's
+    "Islands: Morag Lindsay sees despair.",  # a label
+    "Morag Lindsay Sees Despair On The Islands.",  # title case
+])
+def test_what_stands_above_the_body_stays_out_unless_it_is_the_lede(above: str) -> None:
+    got = _pasted(above + "\n\n" + BODY)
+    assert got.startswith("The first minister suggested"), got
+
+
+def test_a_short_line_above_a_body_that_stands_alone_stays_out() -> None:
+    body = BODY.replace("The first minister suggested", "Scotland's first minister, Morag Lindsay, suggested")
+    got = _pasted("Morag Lindsay sees despair on the islands.\n\n" + body)
+    assert got.startswith("Scotland's first minister, Morag Lindsay, suggested"), got
