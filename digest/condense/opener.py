@@ -110,6 +110,11 @@ _REPLY = lazy(r"^(?:yes|no|yep|nope|sure|of course|not really|no problem|the (?:
               re.I)
 
 
+# A question too short to stand as a sentence, which the next one takes up: "Das Internet, ein rechtsfreier Raum?
+# Diese Mär wird …" (three words or more: "Why?" and "Sound familiar?" are asides)
+_SHORT_QUESTION = lazy(r"^\S+\s+\S+\s+\S.*\?[\"'”’»)]*$")
+
+
 def _answers(nxt: Candidate, context: str, question: Candidate | None = None) -> bool:
     """``nxt`` answers the question before it: a statement that is a reply ("Kein Problem – …"), points back, opened
     with a connective, or is short ("Manchmal leider notwendig."), but not a one-word interjection ("Prima!"); or
@@ -159,7 +164,8 @@ def find_opener(cands: Sequence[Candidate], context: str = "", limit: int = 40,
                 not cands[1].needs_previous:
             why = ""  # "C'est la guerre. Et pourtant, à moi aussi, la violence me manque.": the next one answers it
             _note(c, f"a short first sentence that the next one answers ('{cands[1].connective.strip()} …')")
-        elif questions and why == "question" and c.index < 3 and c.index + 1 < len(cands) and \
+        elif questions and (why == "question" or why == "too short" and _SHORT_QUESTION.search(c.text)) and \
+                c.index < 3 and c.index + 1 < len(cands) and \
                 (c.index == 0 or cands[c.index - 1].why_not != "question") and \
                 (c.text[0].isupper() or c.text[0] in "\"“„«¿") and _answers(cands[c.index + 1], context, c):
             why = ""

@@ -108,3 +108,27 @@ def test_a_short_line_above_a_body_that_stands_alone_stays_out() -> None:
     body = BODY.replace("The first minister suggested", "Scotland's first minister, Morag Lindsay, suggested")
     got = _pasted("Morag Lindsay sees despair on the islands.\n\n" + body)
     assert got.startswith("Scotland's first minister, Morag Lindsay, suggested"), got
+
+
+# --- a short question that the next sentence takes up -----------------------------------------------------------
+
+def _teaser(text: str, budget: int = 300) -> str:
+    return make_teaser(Article(source="t.txt", text=text, kind="text", title=""), budget).text
+
+
+@pytest.mark.parametrize(("question", "answer"), [
+    ("Der Hafen, ein rechtsfreier Raum?", "Diese Mär hat das neue Urteil des Landgerichts endgültig widerlegt."),
+    ("Harbour fees, a thing of the past?", "That hope ended on Tuesday, when the council voted to raise them again."),
+])
+def test_a_short_question_opens_with_the_sentence_that_takes_it_up(question: str, answer: str) -> None:
+    rest = ("Die Gebühren steigen im April um zwölf Prozent, teilte die Behörde mit." if "Hafen" in question else
+            "The fees will rise by 12 percent in April, the harbour authority said.")
+    got = _pasted(f"{question} {answer} {rest}")  # as a pasted file is read (its language known)
+    assert got.startswith(f"{question} {answer}"), got
+
+
+@pytest.mark.parametrize("aside", ["Sound familiar?", "Why?"])
+def test_a_two_word_question_does_not_open(aside: str) -> None:
+    text = (f"{aside} That hope ended on Tuesday, when the council voted to raise the fees again. The fees will rise "
+            "by 12 percent in April, the harbour authority said.")
+    assert not _teaser(text).startswith(aside)
